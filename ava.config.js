@@ -1,0 +1,7 @@
+export default {
+  files: ['test/**/*.test.ts'],
+  extensions: { ts: 'module' },
+  timeout: '2m',
+  // Starts (or connects to) PostgreSQL once per run; each test then creates its own database.
+  require: [],
+};

@@ -1,0 +1,51 @@
+/**
+ * The one table from error code to process exit code. `satisfies Record<ErrorCode, number>` makes
+ * the type checker fail when core adds a code that is not mapped here; `docs/cli.md` documents
+ * the table and a test compares the two.
+ */
+import type { ErrorCode } from '@offloop/core';
+
+/** The command ran and did what it was asked. */
+export const EXIT_OK = 0;
+
+/** The command line could not be understood: unknown command, missing or extra arguments. */
+export const EXIT_USAGE = 2;
+
+/** Exit code for each offloop error code. */
+export const EXIT_CODES = {
+  // 1: a bug or a broken installation, not something the user did.
+  INTERNAL_ERROR: 1,
+  WORKER_FAILED: 1,
+  MIGRATOR_CLOSED: 1,
+  // 2: the configuration is wrong, the same as a usage error; nothing was done.
+  CONFIG_INVALID: 2,
+  // 3: the migration files are invalid; found before anything ran.
+  MIGRATIONS_DIR_NOT_FOUND: 3,
+  MIGRATION_FILE_NAME_INVALID: 3,
+  MIGRATION_VERSION_DUPLICATE: 3,
+  MIGRATION_UP_MISSING: 3,
+  MIGRATION_OPTION_INVALID: 3,
+  MIGRATION_OPTION_UNSUPPORTED: 3,
+  MIGRATION_MODULE_INVALID: 3,
+  SQL_SYNTAX_ERROR: 3,
+  // 4: a migration failed while running; it was rolled back, earlier ones stay applied.
+  MIGRATION_FAILED: 4,
+  // 5: the files and the version table disagree; `up` refuses to run.
+  CHECKSUM_MISMATCH: 5,
+  MIGRATION_FILE_MISSING: 5,
+  MIGRATION_OUT_OF_ORDER: 5,
+  TARGET_NOT_FOUND: 5,
+  // 6: the migration lock: another runner held it too long, or it was lost.
+  LOCK_TIMEOUT: 6,
+  LOCK_LOST: 6,
+  // 7: no database: unreachable, refused, or the embedded PostgreSQL did not start.
+  DATABASE_UNAVAILABLE: 7,
+  EMBEDDED_POSTGRES_FAILED: 7,
+  // 130: interrupted (Ctrl-C), as shells report SIGINT.
+  RUN_ABORTED: 130,
+} as const satisfies Record<ErrorCode, number>;
+
+/** The exit code for an offloop error code. */
+export function exitCodeFor(code: ErrorCode): number {
+  return EXIT_CODES[code];
+}

@@ -1,0 +1,142 @@
+/**
+ * offloop's configuration: one zod schema shared by the library, the CLI flags, `DATABASE_URL`
+ * and the config file. Input goes through {@link parseConfig} once; deeper code takes only the
+ * {@link ResolvedConfig} it returns.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+
+/** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+const identifier = z.string().regex(IDENTIFIER, 'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters');
+
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Parse `1500`, `"1500"`, `"1500ms"`, `"30s"`, `"5m"` or `"1h"` into milliseconds. */
+export function parseDuration(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!match) return value;
+  const unit = (match[2] ?? 'ms') as keyof typeof DURATION_UNITS;
+  return Math.round(Number(match[1]) * DURATION_UNITS[unit]);
+}
+
+const duration = z.preprocess(
+  parseDuration,
+  z.number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' }).int().nonnegative(),
+);
+
+const postgresUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}, 'must be a postgres:// or postgresql:// URL');
+
+/** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
+export const VERSION_PATTERN = /^\d{14}$/;
+
+/** The options a migrator takes, with the names of the CLI flags. */
+export const configSchema = z.strictObject({
+  /** Database URL, `postgres://user:password@host:port/database`. */
+  url: postgresUrl,
+  /** Directory of migration files, relative to `cwd`. @default "./migrations" */
+  dir: z.string().min(1).default('./migrations'),
+  /** Schema of the version table. @default "public" */
+  schema: identifier.default('public'),
+  /** Name of the version table. @default "offloop_migrations" */
+  table: identifier.default('offloop_migrations'),
+  /** How long to wait for another runner's lock, in ms or as `"30s"`. @default 60000 */
+  lockTimeout: duration.default(60_000),
+  /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
+  lockUrl: postgresUrl.optional(),
+  /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
+  statementTimeout: duration.default(0),
+  /** How long to wait for a database connection. @default 10000 */
+  connectTimeout: duration.default(10_000),
+  /** Recorded as `applied_by` in the version table. @default "<os user>@<host>" */
+  appliedBy: z.string().min(1).max(200).optional(),
+  /** Base directory for a relative `dir`. @default process.cwd() */
+  cwd: z.string().min(1).optional(),
+});
+
+/** Options as a caller writes them. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Options after validation and defaults; what the engine takes. */
+export type ResolvedConfig = {
+  readonly url: string;
+  /** Absolute path of the migrations directory. */
+  readonly dir: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly lockTimeout: number;
+  readonly lockUrl: string | null;
+  readonly statementTimeout: number;
+  readonly connectTimeout: number;
+  readonly appliedBy: string | null;
+};
+
+/** Turn zod issues into offloop's {@link ConfigIssue}s. */
+export function toConfigIssues(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return { path: path || '(root)', message: `unknown option${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+    }
+    return { path: path || '(root)', message: issue.message };
+  });
+}
+
+/** Format issues as one message: `Invalid configuration: url: ...; table: ...`. */
+export function formatConfigIssues(issues: readonly ConfigIssue[], source = 'configuration'): string {
+  return `Invalid ${source}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;
+}
+
+/**
+ * Validate options and fill in defaults. Every problem is reported at once, unknown keys
+ * included, as one {@link ConfigError}.
+ */
+export function parseConfig(input: unknown, source = 'configuration'): ResolvedConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issues = toConfigIssues(result.error);
+    throw new ConfigError(formatConfigIssues(issues, source), { issues });
+  }
+  const value = result.data;
+  return {
+    url: value.url,
+    dir: resolve(value.cwd ?? process.cwd(), value.dir),
+    schema: value.schema,
+    table: value.table,
+    lockTimeout: value.lockTimeout,
+    lockUrl: value.lockUrl ?? null,
+    statementTimeout: value.statementTimeout,
+    connectTimeout: value.connectTimeout,
+    appliedBy: value.appliedBy ?? null,
+  };
+}
+
+/** Options of one `up()` call. */
+export const upOptionsSchema = z.strictObject({
+  /** Apply pending migrations up to and including this version. @default all pending */
+  to: z.string().regex(VERSION_PATTERN, 'must be a 14-digit version (YYYYMMDDHHMMSS)').optional(),
+});
+
+/** Replace the password of a database URL with `***`, for anything that is printed or logged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/^(password|sslpassword)$/i.test(key)) parsed.searchParams.set(key, '***');
+    }
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * slonik pools configured for migrations, and mapping of PostgreSQL errors by SQLSTATE.
+ *
+ * slonik's defaults are wrong here: a 60 s statement timeout would kill a long backfill, a 60 s
+ * idle-in-transaction timeout would kill a migration that computes in JavaScript, and retrying
+ * a failed transaction would run a migration's side effects twice.
+ */
+import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
+import type { ResolvedConfig } from './config.ts';
+import { redactUrl } from './config.ts';
+import { DatabaseUnavailableError, OffloopError } from './errors.ts';
+
+/** The pool for migration work and the dedicated pool (one connection) for the advisory lock. */
+export type Pools = { readonly pool: DatabasePool; readonly lockPool: DatabasePool };
+
+function poolFor(config: ResolvedConfig, url: string, size: number): Promise<DatabasePool> {
+  return createPool(url, {
+    maximumPoolSize: size,
+    minimumPoolSize: 0,
+    statementTimeout: config.statementTimeout > 0 ? config.statementTimeout : 'DISABLE_TIMEOUT',
+    idleInTransactionSessionTimeout: 'DISABLE_TIMEOUT',
+    transactionRetryLimit: 0,
+    queryRetryLimit: 0,
+    connectionRetryLimit: 0,
+    connectionTimeout: config.connectTimeout,
+    idleTimeout: 'DISABLE_TIMEOUT',
+    captureStackTrace: false,
+  });
+}
+
+/** Open the pools, run `fn`, and end the pools whatever happens. */
+export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { lock: boolean }): Promise<T> {
+  const pool = await poolFor(config, config.url, 1);
+  const lockPool = options.lock ? await poolFor(config, config.lockUrl ?? config.url, 1) : pool;
+  try {
+    return await fn({ pool, lockPool });
+  } catch (error) {
+    throw asDatabaseUnavailable(error, config.url);
+  } finally {
+    await Promise.all([pool.end(), lockPool === pool ? undefined : lockPool.end()]);
+  }
+}
+
+/** A query from raw SQL text taken from a migration file (trusted input; never from users). */
+export function rawQuery(text: string): QuerySqlToken {
+  // slonik's tag refuses anything that is not a template literal; a migration statement is one
+  // complete literal with no bound values, which is exactly what this builds.
+  const raw = Object.freeze([text]);
+  return sql.unsafe(Object.freeze(Object.assign([text], { raw })) as unknown as TemplateStringsArray);
+}
+
+/** The PostgreSQL error behind a slonik error, found by walking `cause`. */
+export type PgErrorInfo = {
+  readonly sqlstate: string;
+  readonly message: string;
+  /** 1-based character position within the statement, when PostgreSQL gave one. */
+  readonly position: number | null;
+  readonly detail: string | null;
+  readonly hint: string | null;
+};
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** Find the PostgreSQL error (one with a SQLSTATE `code`) in an error's cause chain. */
+export function findPgError(error: unknown): PgErrorInfo | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current instanceof Error; depth += 1) {
+    const candidate = current as Error & { code?: unknown; position?: unknown; detail?: unknown; hint?: unknown };
+    if (!(current instanceof OffloopError) && typeof candidate.code === 'string' && SQLSTATE.test(candidate.code)) {
+      const position = Number(candidate.position);
+      return {
+        sqlstate: candidate.code,
+        message: candidate.message,
+        position: Number.isInteger(position) && position > 0 ? position : null,
+        detail: typeof candidate.detail === 'string' && candidate.detail !== '' ? candidate.detail : null,
+        hint: typeof candidate.hint === 'string' && candidate.hint !== '' ? candidate.hint : null,
+      };
+    }
+    current = current.cause;
+  }
+  return null;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+// SQLSTATE classes and codes that mean "could not get a usable session": connection exceptions,
+// authentication, unknown database, server starting or shutting down.
+const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
+
+/** Map a failure to connect to {@link DatabaseUnavailableError}; other errors pass through. */
+export function asDatabaseUnavailable(error: unknown, url: string): unknown {
+  if (error instanceof OffloopError) return error;
+  const pg = findPgError(error);
+  let reason: string | null = null;
+  if (pg !== null && UNAVAILABLE_SQLSTATE.test(pg.sqlstate)) reason = pg.message;
+  for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError') reason = current.message;
+    current = current.cause;
+  }
+  if (reason === null) return error;
+  return new DatabaseUnavailableError(`Cannot connect to ${redactUrl(url)}: ${reason}`, { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null }, { cause: error });
+}

@@ -1,0 +1,321 @@
+/**
+ * Every failure offloop reports is an {@link OffloopError} subclass with a stable `code`.
+ *
+ * Codes come from one table ({@link ERROR_CODES}) so the types cannot drift, and each one has an
+ * entry in `docs/errors.md`. Errors cross the worker-thread boundary as plain
+ * {@link ErrorEnvelope}s and are rebuilt on the host as the same class, with the same `code` and
+ * `details` ({@link toEnvelope}, {@link fromEnvelope}): structured clone keeps only an error's
+ * message, stack and cause.
+ */
+
+/** Every error code offloop can report, as a literal table. */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  MIGRATIONS_DIR_NOT_FOUND: 'MIGRATIONS_DIR_NOT_FOUND',
+  MIGRATION_FILE_NAME_INVALID: 'MIGRATION_FILE_NAME_INVALID',
+  MIGRATION_VERSION_DUPLICATE: 'MIGRATION_VERSION_DUPLICATE',
+  MIGRATION_UP_MISSING: 'MIGRATION_UP_MISSING',
+  MIGRATION_OPTION_INVALID: 'MIGRATION_OPTION_INVALID',
+  MIGRATION_OPTION_UNSUPPORTED: 'MIGRATION_OPTION_UNSUPPORTED',
+  MIGRATION_MODULE_INVALID: 'MIGRATION_MODULE_INVALID',
+  SQL_SYNTAX_ERROR: 'SQL_SYNTAX_ERROR',
+  MIGRATION_FAILED: 'MIGRATION_FAILED',
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  MIGRATION_FILE_MISSING: 'MIGRATION_FILE_MISSING',
+  MIGRATION_OUT_OF_ORDER: 'MIGRATION_OUT_OF_ORDER',
+  TARGET_NOT_FOUND: 'TARGET_NOT_FOUND',
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  LOCK_LOST: 'LOCK_LOST',
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  RUN_ABORTED: 'RUN_ABORTED',
+  MIGRATOR_CLOSED: 'MIGRATOR_CLOSED',
+  WORKER_FAILED: 'WORKER_FAILED',
+  EMBEDDED_POSTGRES_FAILED: 'EMBEDDED_POSTGRES_FAILED',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+
+/** A stable error code, one of {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** JSON-like data: what `details` may hold so that it survives structured clone and `--json`. */
+export type Serializable =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly Serializable[]
+  | { readonly [key: string]: Serializable | undefined };
+
+/** Where in a migration file something happened. Lines and columns are 1-based. */
+export type SourceLocation = {
+  /** Path of the file relative to the migrations directory. */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+};
+
+/** Base class of every error offloop throws. Check `error.code`, not the message. */
+export abstract class OffloopError<
+  C extends ErrorCode = ErrorCode,
+  D extends { readonly [key: string]: Serializable | undefined } = { readonly [key: string]: Serializable | undefined },
+> extends Error {
+  /** The stable code; see `docs/errors.md`. */
+  abstract readonly code: C;
+  /** Serialisable facts about the failure: files, versions, SQLSTATE, results so far. */
+  readonly details: D;
+
+  constructor(message: string, details: D, options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** The error as plain data, as `--json` prints it. */
+  toJSON(): ErrorEnvelope {
+    return toEnvelope(this);
+  }
+}
+
+type Details = { readonly [key: string]: Serializable | undefined };
+
+/** One problem found in the configuration. */
+export type ConfigIssue = { readonly path: string; readonly message: string };
+
+/** The configuration did not validate. `details.issues` lists every problem at once. */
+export class ConfigError extends OffloopError<'CONFIG_INVALID', { readonly issues: readonly ConfigIssue[] }> {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** The migrations directory does not exist or is not a directory. */
+export class MigrationsDirNotFoundError extends OffloopError<'MIGRATIONS_DIR_NOT_FOUND', { readonly dir: string }> {
+  readonly code = 'MIGRATIONS_DIR_NOT_FOUND';
+}
+
+/** A file in the migrations directory does not follow `<YYYYMMDDHHMMSS>_<name>.<ext>`. */
+export class MigrationFileNameError extends OffloopError<'MIGRATION_FILE_NAME_INVALID', { readonly file: string; readonly reason: string }> {
+  readonly code = 'MIGRATION_FILE_NAME_INVALID';
+}
+
+/** Two migration files share one version. */
+export class DuplicateVersionError extends OffloopError<'MIGRATION_VERSION_DUPLICATE', { readonly version: string; readonly files: readonly string[] }> {
+  readonly code = 'MIGRATION_VERSION_DUPLICATE';
+}
+
+/** A SQL migration has no `-- migrate:up` section, or a module exports no `up` function. */
+export class MissingUpError extends OffloopError<'MIGRATION_UP_MISSING', { readonly file: string }> {
+  readonly code = 'MIGRATION_UP_MISSING';
+}
+
+/** A marker line (`-- migrate:up ...`) carries an option offloop does not know, or a bad value. */
+export class MigrationOptionError extends OffloopError<'MIGRATION_OPTION_INVALID', SourceLocation & { readonly option: string; readonly known: readonly string[] }> {
+  readonly code = 'MIGRATION_OPTION_INVALID';
+}
+
+/** A known migration option that this version of offloop does not implement yet. */
+export class MigrationOptionUnsupportedError extends OffloopError<'MIGRATION_OPTION_UNSUPPORTED', SourceLocation & { readonly option: string }> {
+  readonly code = 'MIGRATION_OPTION_UNSUPPORTED';
+}
+
+/** A JavaScript/TypeScript migration failed to import or does not export `up(ctx)`. */
+export class MigrationModuleError extends OffloopError<'MIGRATION_MODULE_INVALID', { readonly file: string; readonly reason: string }> {
+  readonly code = 'MIGRATION_MODULE_INVALID';
+}
+
+/** A pending SQL file does not parse. Nothing was run. */
+export class SqlSyntaxError extends OffloopError<'SQL_SYNTAX_ERROR', SourceLocation & { readonly version: string; readonly reason: string }> {
+  readonly code = 'SQL_SYNTAX_ERROR';
+}
+
+/** What a finished migration reports. */
+export type MigrationResult = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+  readonly direction: 'up';
+  readonly durationMs: number;
+};
+
+/** Details of {@link MigrationFailedError}. */
+export type MigrationFailedDetails = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+  /** 1-based line and column of the failing position (the statement's start, or PostgreSQL's error position within it). */
+  readonly line: number | null;
+  readonly column: number | null;
+  /** 1-based index of the failing statement in the section, for SQL migrations. */
+  readonly statement: number | null;
+  readonly statementCount: number | null;
+  /** PostgreSQL's SQLSTATE, when the database reported the failure. */
+  readonly sqlstate: string | null;
+  readonly detail: string | null;
+  readonly hint: string | null;
+  /** Migrations applied by this run before the failure; they stay applied. */
+  readonly applied: readonly MigrationResult[];
+};
+
+/** A migration failed while running; its transaction was rolled back and the run stopped. */
+export class MigrationFailedError extends OffloopError<'MIGRATION_FAILED', MigrationFailedDetails> {
+  readonly code = 'MIGRATION_FAILED';
+}
+
+/** An applied migration's file changed since it was applied. */
+export class ChecksumMismatchError extends OffloopError<'CHECKSUM_MISMATCH', { readonly migrations: readonly { readonly version: string; readonly file: string; readonly applied: string; readonly current: string }[] }> {
+  readonly code = 'CHECKSUM_MISMATCH';
+}
+
+/** An applied migration has no file any more. */
+export class MigrationFileMissingError extends OffloopError<'MIGRATION_FILE_MISSING', { readonly migrations: readonly { readonly version: string; readonly name: string }[] }> {
+  readonly code = 'MIGRATION_FILE_MISSING';
+}
+
+/** A pending migration is older than the newest applied one. */
+export class OutOfOrderError extends OffloopError<'MIGRATION_OUT_OF_ORDER', { readonly migrations: readonly { readonly version: string; readonly file: string }[]; readonly newestApplied: string }> {
+  readonly code = 'MIGRATION_OUT_OF_ORDER';
+}
+
+/** `up({ to })` names a version that has no migration file. */
+export class TargetNotFoundError extends OffloopError<'TARGET_NOT_FOUND', { readonly target: string }> {
+  readonly code = 'TARGET_NOT_FOUND';
+}
+
+/** Another runner held the migration lock for longer than `lockTimeout`. */
+export class LockTimeoutError extends OffloopError<'LOCK_TIMEOUT', { readonly lockKey: string; readonly waitedMs: number; readonly holderPid: number | null; readonly holderApplication: string | null }> {
+  readonly code = 'LOCK_TIMEOUT';
+}
+
+/** The migration lock was gone when the run released it (the lock connection was reset). */
+export class LockLostError extends OffloopError<'LOCK_LOST', { readonly lockKey: string }> {
+  readonly code = 'LOCK_LOST';
+}
+
+/** The database could not be reached or refused the connection. */
+export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE', { readonly url: string; readonly sqlstate: string | null }> {
+  readonly code = 'DATABASE_UNAVAILABLE';
+}
+
+/** The caller's `AbortSignal` fired. `details.applied` lists what finished before. */
+export class RunAbortedError extends OffloopError<'RUN_ABORTED', { readonly applied: readonly MigrationResult[] }> {
+  readonly code = 'RUN_ABORTED';
+}
+
+/** A call on a migrator after `close()`. */
+export class MigratorClosedError extends OffloopError<'MIGRATOR_CLOSED', Details> {
+  readonly code = 'MIGRATOR_CLOSED';
+}
+
+/** The worker thread died or could not start. */
+export class WorkerFailedError extends OffloopError<'WORKER_FAILED', { readonly reason: string }> {
+  readonly code = 'WORKER_FAILED';
+}
+
+/** The embedded PostgreSQL could not be initialised or started. */
+export class EmbeddedPostgresError extends OffloopError<'EMBEDDED_POSTGRES_FAILED', { readonly dataDir: string; readonly reason: string }> {
+  readonly code = 'EMBEDDED_POSTGRES_FAILED';
+}
+
+/** Anything else: a bug in offloop. The `cause` has the original error. */
+export class InternalError extends OffloopError<'INTERNAL_ERROR', Details> {
+  readonly code = 'INTERNAL_ERROR';
+}
+
+type ErrorClass = new (message: string, details: never, options?: ErrorOptions) => OffloopError;
+
+const ERROR_CLASSES = {
+  CONFIG_INVALID: ConfigError,
+  MIGRATIONS_DIR_NOT_FOUND: MigrationsDirNotFoundError,
+  MIGRATION_FILE_NAME_INVALID: MigrationFileNameError,
+  MIGRATION_VERSION_DUPLICATE: DuplicateVersionError,
+  MIGRATION_UP_MISSING: MissingUpError,
+  MIGRATION_OPTION_INVALID: MigrationOptionError,
+  MIGRATION_OPTION_UNSUPPORTED: MigrationOptionUnsupportedError,
+  MIGRATION_MODULE_INVALID: MigrationModuleError,
+  SQL_SYNTAX_ERROR: SqlSyntaxError,
+  MIGRATION_FAILED: MigrationFailedError,
+  CHECKSUM_MISMATCH: ChecksumMismatchError,
+  MIGRATION_FILE_MISSING: MigrationFileMissingError,
+  MIGRATION_OUT_OF_ORDER: OutOfOrderError,
+  TARGET_NOT_FOUND: TargetNotFoundError,
+  LOCK_TIMEOUT: LockTimeoutError,
+  LOCK_LOST: LockLostError,
+  DATABASE_UNAVAILABLE: DatabaseUnavailableError,
+  RUN_ABORTED: RunAbortedError,
+  MIGRATOR_CLOSED: MigratorClosedError,
+  WORKER_FAILED: WorkerFailedError,
+  EMBEDDED_POSTGRES_FAILED: EmbeddedPostgresError,
+  INTERNAL_ERROR: InternalError,
+} as const satisfies Record<ErrorCode, ErrorClass>;
+
+/** An error as plain data, safe to post between threads or print as JSON. */
+export type ErrorEnvelope = {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: Details;
+  readonly cause?: CauseEnvelope | ErrorEnvelope | undefined;
+};
+
+/** A non-offloop cause (a PostgreSQL or Node error) as plain data. */
+export type CauseEnvelope = {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string | undefined;
+  readonly stack?: string | undefined;
+  readonly cause?: CauseEnvelope | ErrorEnvelope | undefined;
+};
+
+/** True when `value` is an offloop error (also across realms, by shape). */
+export function isOffloopError(value: unknown): value is OffloopError {
+  return value instanceof OffloopError;
+}
+
+/** Turn an offloop error into an envelope; anything else becomes `INTERNAL_ERROR` with it as cause. */
+export function toEnvelope(error: unknown): ErrorEnvelope {
+  if (error instanceof OffloopError) {
+    return {
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      cause: error.cause === undefined ? undefined : causeToEnvelope(error.cause, 0),
+    };
+  }
+  const cause = causeToEnvelope(error, 0);
+  return { code: 'INTERNAL_ERROR', message: `Unexpected error: ${cause.message}`, details: {}, cause };
+}
+
+function causeToEnvelope(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
+  if (value instanceof OffloopError && depth < 5) return toEnvelope(value);
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return {
+      name: value.name,
+      message: value.message,
+      code: typeof code === 'string' ? code : undefined,
+      stack: value.stack,
+      cause: value.cause === undefined || depth >= 5 ? undefined : causeToEnvelope(value.cause, depth + 1),
+    };
+  }
+  return { name: typeof value, message: String(value) };
+}
+
+function isErrorEnvelope(value: CauseEnvelope | ErrorEnvelope): value is ErrorEnvelope {
+  return 'details' in value && typeof value.code === 'string' && value.code in ERROR_CLASSES;
+}
+
+/** Rebuild the error an envelope describes, as the same class with the same `code` and `details`. */
+export function fromEnvelope(envelope: ErrorEnvelope): OffloopError {
+  const Class: ErrorClass = ERROR_CLASSES[envelope.code] ?? InternalError;
+  const cause = envelope.cause === undefined ? undefined : causeFromEnvelope(envelope.cause);
+  return new Class(envelope.message, envelope.details as never, cause === undefined ? undefined : { cause });
+}
+
+function causeFromEnvelope(envelope: CauseEnvelope | ErrorEnvelope): Error {
+  if (isErrorEnvelope(envelope)) return fromEnvelope(envelope);
+  const error = new Error(envelope.message, envelope.cause === undefined ? undefined : { cause: causeFromEnvelope(envelope.cause) });
+  error.name = envelope.name;
+  if (envelope.code !== undefined) Object.assign(error, { code: envelope.code });
+  if (envelope.stack !== undefined) error.stack = envelope.stack;
+  return error;
+}

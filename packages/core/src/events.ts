@@ -1,0 +1,45 @@
+/**
+ * Progress events, a discriminated union on `type`. Every field is serialisable: events are
+ * posted from the worker thread to the host as they happen.
+ */
+import type { MigrationResult } from './errors.ts';
+
+/** A run began; `command` says which. */
+export type RunStartedEvent = { readonly type: 'run:started'; readonly command: 'up' | 'status'; readonly dir: string; readonly at: string };
+/** The lock is held by another runner; sent when waiting starts, then every few seconds. */
+export type LockWaitingEvent = { readonly type: 'lock:waiting'; readonly lockKey: string; readonly waitedMs: number; readonly timeoutMs: number; readonly holderPid: number | null };
+/** This run holds the migration lock. */
+export type LockAcquiredEvent = { readonly type: 'lock:acquired'; readonly lockKey: string; readonly waitedMs: number };
+/** The plan is known: how many migrations will be applied. */
+export type PlanReadyEvent = { readonly type: 'plan:ready'; readonly pending: readonly { readonly version: string; readonly name: string }[]; readonly appliedCount: number };
+/** One migration began (`index` is 1-based within this run). */
+export type MigrationStartedEvent = { readonly type: 'migration:started'; readonly version: string; readonly name: string; readonly file: string; readonly index: number; readonly total: number };
+/** A message from a running migration: `ctx.progress()` in a module, or a statement finished in SQL. */
+export type MigrationProgressEvent = {
+  readonly type: 'migration:progress';
+  readonly version: string;
+  readonly message: string;
+  readonly done: number | null;
+  readonly total: number | null;
+};
+/** One migration committed. */
+export type MigrationFinishedEvent = { readonly type: 'migration:finished' } & MigrationResult & { readonly index: number; readonly total: number };
+/** The run ended successfully. */
+export type RunFinishedEvent = { readonly type: 'run:finished'; readonly applied: number; readonly durationMs: number };
+
+/** Every progress event a run can emit. */
+export type ProgressEvent =
+  | RunStartedEvent
+  | LockWaitingEvent
+  | LockAcquiredEvent
+  | PlanReadyEvent
+  | MigrationStartedEvent
+  | MigrationProgressEvent
+  | MigrationFinishedEvent
+  | RunFinishedEvent;
+
+/** The `type` of a {@link ProgressEvent}. */
+export type ProgressEventType = ProgressEvent['type'];
+
+/** Receives progress events. Must not throw; it is called on the host's loop. */
+export type ProgressListener = (event: ProgressEvent) => void;

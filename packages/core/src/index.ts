@@ -1,0 +1,55 @@
+/**
+ * `@offloop/core`: migration semantics with no threads and no database driver at runtime, so the
+ * host may import it. The engine that talks to PostgreSQL is the separate entry
+ * `@offloop/core/engine`, imported only inside the worker.
+ */
+export {
+  ChecksumMismatchError,
+  ConfigError,
+  DatabaseUnavailableError,
+  DuplicateVersionError,
+  EmbeddedPostgresError,
+  ERROR_CODES,
+  fromEnvelope,
+  InternalError,
+  isOffloopError,
+  LockLostError,
+  LockTimeoutError,
+  MigrationFailedError,
+  MigrationFileMissingError,
+  MigrationFileNameError,
+  MigrationModuleError,
+  MigrationOptionError,
+  MigrationOptionUnsupportedError,
+  MigrationsDirNotFoundError,
+  MigratorClosedError,
+  MissingUpError,
+  OffloopError,
+  OutOfOrderError,
+  RunAbortedError,
+  SqlSyntaxError,
+  TargetNotFoundError,
+  toEnvelope,
+  WorkerFailedError,
+} from './errors.ts';
+export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
+export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN } from './config.ts';
+export type { ConfigInput, ResolvedConfig } from './config.ts';
+export type {
+  LockAcquiredEvent,
+  LockWaitingEvent,
+  MigrationFinishedEvent,
+  MigrationProgressEvent,
+  MigrationStartedEvent,
+  PlanReadyEvent,
+  ProgressEvent,
+  ProgressEventType,
+  ProgressListener,
+  RunFinishedEvent,
+  RunStartedEvent,
+} from './events.ts';
+export { assertRunnable, compareVersions, plan } from './plan.ts';
+export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem } from './plan.ts';
+export type { AppliedMigration, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
+export type { MigrationContext, MigrationModule } from './context.ts';
+export type { StatusResult, UpResult } from './results.ts';

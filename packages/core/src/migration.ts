@@ -1,0 +1,55 @@
+/** The migration model: what discovery finds on disk and what the version table records. */
+
+/** Options on a SQL marker line (`-- migrate:up transaction:false`). */
+export type SectionOptions = {
+  /** Run inside a transaction with the version row. @default true */
+  readonly transaction: boolean;
+};
+
+/** One section (`up` or `down`) of a SQL migration. */
+export type SqlSection = {
+  /** The section's SQL, without its marker line. */
+  readonly sql: string;
+  /** Character offset of `sql` within the file, to map positions back to file lines. */
+  readonly offset: number;
+  readonly options: SectionOptions;
+};
+
+type MigrationFileBase = {
+  /** `YYYYMMDDHHMMSS`. */
+  readonly version: string;
+  /** The part of the file name after the version, without extension. */
+  readonly name: string;
+  /** File name relative to the migrations directory. */
+  readonly file: string;
+  /** Absolute path. */
+  readonly path: string;
+  /** sha256 of the file's bytes, hex. */
+  readonly checksum: string;
+};
+
+/** A `.sql` migration with dbmate-style sections. */
+export type SqlMigrationFile = MigrationFileBase & {
+  readonly kind: 'sql';
+  /** The whole file text, for mapping offsets to lines. */
+  readonly source: string;
+  readonly up: SqlSection;
+  readonly down: SqlSection | null;
+};
+
+/** A `.ts`, `.mts`, `.js` or `.mjs` migration exporting `up(ctx)`; imported only in the worker. */
+export type ModuleMigrationFile = MigrationFileBase & { readonly kind: 'module' };
+
+/** A migration file found on disk. */
+export type MigrationFile = SqlMigrationFile | ModuleMigrationFile;
+
+/** A row of the version table. */
+export type AppliedMigration = {
+  readonly version: string;
+  readonly name: string;
+  readonly checksum: string;
+  /** ISO 8601. */
+  readonly appliedAt: string;
+  readonly durationMs: number;
+  readonly appliedBy: string;
+};

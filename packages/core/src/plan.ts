@@ -1,0 +1,130 @@
+/**
+ * The planner: a pure function of the files on disk and the rows of the version table. No
+ * database, no threads, no clock.
+ */
+import {
+  ChecksumMismatchError,
+  MigrationFileMissingError,
+  OutOfOrderError,
+  TargetNotFoundError,
+} from './errors.ts';
+import type { AppliedMigration, MigrationFile } from './migration.ts';
+
+/** An applied migration as `status` reports it. */
+export type AppliedStatus = AppliedMigration & {
+  /** The file now on disk for this version, or null when it is gone. */
+  readonly file: string | null;
+};
+
+/** A migration waiting to be applied. */
+export type PendingStatus = { readonly version: string; readonly name: string; readonly file: string };
+
+/** Something about the directory and the version table that stops `up`. */
+export type PlanProblem =
+  | { readonly kind: 'missing'; readonly version: string; readonly name: string }
+  | { readonly kind: 'changed'; readonly version: string; readonly file: string; readonly applied: string; readonly current: string }
+  | { readonly kind: 'out-of-order'; readonly version: string; readonly file: string; readonly newestApplied: string };
+
+/** What `status` returns and `up` starts from. */
+export type Plan = {
+  /** Applied migrations, oldest first. */
+  readonly applied: readonly AppliedStatus[];
+  /** Migrations to apply, in order (limited by the target, if any). */
+  readonly pending: readonly MigrationFile[];
+  /** Missing files, edited files and out-of-order migrations; `up` refuses to run while any exist. */
+  readonly problems: readonly PlanProblem[];
+  /** The newest applied version, or null for an empty database. */
+  readonly current: string | null;
+};
+
+/** Options of {@link plan}. */
+export type PlanOptions = {
+  /** Stop after this version (inclusive). It must be a file on disk. */
+  readonly to?: string | undefined;
+};
+
+/**
+ * Compare the files on disk with the version table.
+ *
+ * @param files migrations on disk, in any order
+ * @param applied rows of the version table, in any order
+ */
+export function plan(files: readonly MigrationFile[], applied: readonly AppliedMigration[], options: PlanOptions = {}): Plan {
+  const byVersion = new Map(files.map((file) => [file.version, file]));
+  const appliedSorted = [...applied].sort((a, b) => compareVersions(a.version, b.version));
+  const appliedVersions = new Set(appliedSorted.map((row) => row.version));
+  const current = appliedSorted.at(-1)?.version ?? null;
+  const problems: PlanProblem[] = [];
+
+  const appliedStatus = appliedSorted.map((row): AppliedStatus => {
+    const file = byVersion.get(row.version);
+    if (file === undefined) {
+      problems.push({ kind: 'missing', version: row.version, name: row.name });
+    } else if (file.checksum !== row.checksum) {
+      problems.push({ kind: 'changed', version: row.version, file: file.file, applied: row.checksum, current: file.checksum });
+    }
+    return { ...row, file: file?.file ?? null };
+  });
+
+  if (options.to !== undefined && !byVersion.has(options.to) && !appliedVersions.has(options.to)) {
+    throw new TargetNotFoundError(`Target version ${options.to} matches no migration file.`, { target: options.to });
+  }
+
+  const pending = [...files]
+    .filter((file) => !appliedVersions.has(file.version))
+    .sort((a, b) => compareVersions(a.version, b.version));
+  for (const file of pending) {
+    if (current !== null && compareVersions(file.version, current) < 0) {
+      problems.push({ kind: 'out-of-order', version: file.version, file: file.file, newestApplied: current });
+    }
+  }
+
+  const target = options.to;
+  return {
+    applied: appliedStatus,
+    pending: target === undefined ? pending : pending.filter((file) => compareVersions(file.version, target) <= 0),
+    problems,
+    current,
+  };
+}
+
+/**
+ * Throw the typed error for the plan's problems, if any: missing files first, then edited files,
+ * then out-of-order migrations. Each error lists every migration of its kind.
+ */
+export function assertRunnable(result: Plan): void {
+  const missing = result.problems.filter((problem) => problem.kind === 'missing');
+  if (missing.length > 0) {
+    const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
+    throw new MigrationFileMissingError(
+      `${missing.length} applied migration${s(missing.length)} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the file${s(missing.length)} from version control.`,
+      { migrations: missing.map(({ version, name }) => ({ version, name })) },
+    );
+  }
+  const changed = result.problems.filter((problem) => problem.kind === 'changed');
+  if (changed.length > 0) {
+    const list = changed.map((problem) => problem.file).join(', ');
+    throw new ChecksumMismatchError(
+      `${changed.length} applied migration${s(changed.length)} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration.`,
+      { migrations: changed.map(({ version, file, applied, current }) => ({ version, file, applied, current })) },
+    );
+  }
+  const outOfOrder = result.problems.filter((problem) => problem.kind === 'out-of-order');
+  const first = outOfOrder[0];
+  if (first !== undefined) {
+    const list = outOfOrder.map((problem) => problem.file).join(', ');
+    throw new OutOfOrderError(
+      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. Rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
+      { migrations: outOfOrder.map(({ version, file }) => ({ version, file })), newestApplied: first.newestApplied },
+    );
+  }
+}
+
+/** Versions are fixed-width digit strings, so text order is time order. */
+export function compareVersions(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function s(count: number): string {
+  return count === 1 ? '' : 's';
+}

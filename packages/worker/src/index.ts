@@ -1,0 +1,7 @@
+/**
+ * `@offloop/worker`: run PostgreSQL migrations in a worker thread. The host gets a promise,
+ * typed progress events and typed errors; its event loop never runs migration code.
+ */
+export { createMigrator } from './migrator.ts';
+export type { Migrator } from './migrator.ts';
+export type { CallOptions, MigrationRun, MigratorOptions, StatusResult, UpOptions, UpResult } from './types.ts';

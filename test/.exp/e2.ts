@@ -1,0 +1,18 @@
+import { startEmbeddedPostgres } from '../../packages/worker/.exp/ep.ts';
+import { mkdtemp, access } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createPool, sql } from 'slonik';
+const base = process.argv[2] ?? '/tmp/offloop-exp';
+const persistent = process.argv[3] !== 'tmp';
+let t = performance.now();
+const pg = await startEmbeddedPostgres({ dataDir: path.join(base, 'data'), persistent });
+console.log('start total ms', Math.round(performance.now() - t), pg.url, pg.version, pg.port);
+const pool = await createPool(pg.url, { statementTimeout: 'DISABLE_TIMEOUT', idleTimeout: 'DISABLE_TIMEOUT' });
+console.log(await pool.oneFirst(sql.unsafe`select version()`));
+console.log(await pool.oneFirst(sql.unsafe`select current_setting('server_encoding') || ' ' || current_setting('fsync') || ' ' || current_setting('unix_socket_directories')`));
+await pool.end();
+t = performance.now();
+await pg.stop();
+console.log('stop ms', Math.round(performance.now() - t));
+console.log('dir exists after stop', await access(path.join(base, 'data')).then(() => true, () => false));
