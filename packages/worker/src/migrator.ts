@@ -6,7 +6,6 @@
 import {
   fromEnvelope,
   MigratorClosedError,
-  OffloopError,
   parseConfig,
   RunAbortedError,
   upOptionsSchema,

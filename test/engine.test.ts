@@ -1,0 +1,285 @@
+import test from 'ava';
+import {
+  ChecksumMismatchError,
+  DatabaseUnavailableError,
+  LockTimeoutError,
+  MigrationFailedError,
+  MigrationFileMissingError,
+  MigrationModuleError,
+  OutOfOrderError,
+  SqlSyntaxError,
+  type ProgressEvent,
+} from '@offloop/core';
+import { lockKeyFor } from '@offloop/core/engine';
+import { createMigrator } from '@offloop/worker';
+import { execFile } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createPool, sql } from 'slonik';
+import { z } from 'zod';
+import { createTestDatabase } from './helpers/database.ts';
+import { migrationsDir } from './helpers/fixtures.ts';
+
+const USERS = '-- migrate:up\ncreate table users (id int primary key, email text);\n-- migrate:down\ndrop table users;\n';
+const POSTS = '-- migrate:up\ncreate table posts (id int primary key, user_id int references users (id));\n';
+
+async function query<T>(url: string, fn: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<T>): Promise<T> {
+  const pool = await createPool(url, { maximumPoolSize: 1 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+const tables = (url: string) => query(url, (pool) => pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
+  select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'public' and c.relkind = 'r' order by relname`));
+
+const versions = (url: string) => query(url, (pool) => pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+  select version from public.offloop_migrations order by version`));
+
+test('applies pending migrations, then a re-run has nothing to do', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_posts.sql': POSTS });
+  await using migrator = createMigrator({ url, dir });
+
+  const first = await migrator.up();
+  t.deepEqual(first.applied.map((m) => m.version), ['20260101000000', '20260102000000']);
+  t.is(first.current, '20260102000000');
+  t.deepEqual(await tables(url), ['offloop_migrations', 'posts', 'users']);
+
+  const second = await migrator.up();
+  t.deepEqual(second.applied, []);
+  t.is(second.current, '20260102000000');
+
+  const status = await migrator.status();
+  t.is(status.pending.length, 0);
+  t.deepEqual(status.problems, []);
+  t.regex(status.applied[0]?.checksum ?? '', /^[0-9a-f]{64}$/);
+  t.truthy(status.applied[0]?.appliedBy);
+});
+
+test('a failure at statement 3 of 5 leaves nothing of that migration and keeps earlier ones', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_broken.sql': [
+      '-- migrate:up',
+      'create table a1 (id int);',
+      'create table a2 (id int);',
+      'insert into nope values (1);',
+      'create table a4 (id int);',
+      'create table a5 (id int);',
+    ].join('\n'),
+  });
+  await using migrator = createMigrator({ url, dir });
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
+  t.like(error.details, {
+    version: '20260102000000', file: '20260102000000_broken.sql', statement: 3, statementCount: 5, sqlstate: '42P01', line: 4, column: 13,
+  });
+  t.deepEqual(error.details.applied.map((m) => m.version), ['20260101000000']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'users']);
+  t.deepEqual(await versions(url), ['20260101000000']);
+});
+
+test('a syntax error in the last pending file applies nothing', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_posts.sql': POSTS,
+    '20260103000000_bad.sql': '-- migrate:up\ncreate table ok (id int);\n\ncreate tabel broken (id int);\n',
+  });
+  await using migrator = createMigrator({ url, dir });
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: SqlSyntaxError, code: 'SQL_SYNTAX_ERROR' });
+  t.like(error.details, { file: '20260103000000_bad.sql', line: 4, column: 8 });
+  t.deepEqual(await tables(url), ['offloop_migrations']);
+  t.deepEqual(await versions(url), []);
+});
+
+test('an applied file that changed is refused with CHECKSUM_MISMATCH', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  await writeFile(join(dir, '20260101000000_users.sql'), USERS.replace('email text', 'email text not null'));
+  await writeFile(join(dir, '20260102000000_posts.sql'), POSTS);
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: ChecksumMismatchError, code: 'CHECKSUM_MISMATCH' });
+  t.is(error.details.migrations[0]?.file, '20260101000000_users.sql');
+  t.deepEqual(await versions(url), ['20260101000000']);
+  t.is((await migrator.status()).problems[0]?.kind, 'changed');
+});
+
+test('an applied migration whose file is gone is refused with MIGRATION_FILE_MISSING', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  await rm(join(dir, '20260101000000_users.sql'));
+  await t.throwsAsync(migrator.up(), { instanceOf: MigrationFileMissingError, code: 'MIGRATION_FILE_MISSING' });
+});
+
+test('a pending migration older than the newest applied one is refused with MIGRATION_OUT_OF_ORDER', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260102000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  await writeFile(join(dir, '20260101000000_early.sql'), '-- migrate:up\ncreate table early (id int);\n');
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: OutOfOrderError, code: 'MIGRATION_OUT_OF_ORDER' });
+  t.deepEqual(error.details.migrations.map((m) => m.version), ['20260101000000']);
+  t.false((await tables(url)).includes('early'));
+});
+
+test('ten concurrent up() calls apply each migration exactly once', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_counter.sql': '-- migrate:up\ncreate table runs (migration text not null);\n',
+    '20260102000000_sql_side_effect.sql': "-- migrate:up\ninsert into runs values ('sql');\nselect pg_sleep(0.2);\n",
+    '20260103000000_ts_side_effect.ts': "export async function up({ connection, sql }) { await connection.query(sql.unsafe`insert into runs values ('ts')`); }\n",
+  });
+  const migrators = Array.from({ length: 10 }, () => createMigrator({ url, dir }));
+  try {
+    const results = await Promise.all(migrators.map((migrator) => migrator.up()));
+    t.is(results.reduce((sum, result) => sum + result.applied.length, 0), 3);
+    t.true(results.every((result) => result.current === '20260103000000'));
+    const runs = await query(url, (pool) => pool.anyFirst(sql.type(z.object({ migration: z.string() }))`select migration from runs order by migration`));
+    t.deepEqual(runs, ['sql', 'ts']);
+    t.deepEqual(await versions(url), ['20260101000000', '20260102000000', '20260103000000']);
+  } finally {
+    await Promise.all(migrators.map((migrator) => migrator.close()));
+  }
+});
+
+test('a runner that cannot get the lock in time fails with LOCK_TIMEOUT naming the holder', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const key = lockKeyFor('public', 'offloop_migrations');
+  await query(url, (pool) => pool.connect(async (connection) => {
+    const holderPid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+    await connection.query(sql.unsafe`select pg_advisory_lock(${key}::bigint)`);
+    await using migrator = createMigrator({ url, dir, lockTimeout: 300 });
+    const events: ProgressEvent[] = [];
+    const error = await t.throwsAsync(migrator.up({ onProgress: (event) => events.push(event) }), { instanceOf: LockTimeoutError, code: 'LOCK_TIMEOUT' });
+    t.is(error.details.holderPid, holderPid);
+    t.true(error.details.waitedMs >= 300);
+    t.true(events.some((event) => event.type === 'lock:waiting'));
+    await connection.query(sql.unsafe`select pg_advisory_unlock(${key}::bigint)`);
+  }));
+  t.deepEqual(await tables(url), []);
+});
+
+test('a lock on another version table does not block', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const otherKey = lockKeyFor('public', 'other_migrations');
+  await query(url, (pool) => pool.connect(async (connection) => {
+    await connection.query(sql.unsafe`select pg_advisory_lock(${otherKey}::bigint)`);
+    await using migrator = createMigrator({ url, dir, lockTimeout: 300 });
+    t.is((await migrator.up()).applied.length, 1);
+  }));
+});
+
+test('a TypeScript migration runs in the worker thread, inside its transaction, with progress', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_seed.ts': [
+      "import { isMainThread, threadId } from 'node:worker_threads';",
+      "import type { MigrationContext } from '@offloop/core';",
+      'export async function up({ connection, sql, progress, version }: MigrationContext): Promise<void> {',
+      '  (globalThis as Record<string, unknown>).offloopSeedLoaded = true;',
+      '  await connection.query(sql.unsafe`create table seen (main boolean, thread int, autocommit boolean, version text)`);',
+      '  await connection.query(sql.unsafe`insert into seen select ${isMainThread}, ${threadId}, now() = statement_timestamp(), ${version}`);',
+      "  progress('seeded', { done: 1, total: 1 });",
+      '}',
+    ].join('\n'),
+  });
+  await using migrator = createMigrator({ url, dir });
+  const run = migrator.up();
+  const events: ProgressEvent[] = [];
+  for await (const event of run) events.push(event);
+  t.is((await run).applied.length, 2);
+  t.is((globalThis as Record<string, unknown>).offloopSeedLoaded, undefined, 'the host never imported the migration');
+  const seen = await query(url, (pool) => pool.one(sql.type(z.object({ main: z.boolean(), thread: z.number(), autocommit: z.boolean(), version: z.string() }))`select * from seen`));
+  t.false(seen.main);
+  t.true(seen.thread > 0);
+  // now() is the transaction's start; a later statement in the same transaction sees a later clock.
+  t.false(seen.autocommit);
+  t.is(seen.version, '20260102000000');
+  t.like(events.find((event) => event.type === 'migration:progress'), { message: 'seeded', done: 1, total: 1 });
+  t.deepEqual(
+    events.map((event) => event.type),
+    ['run:started', 'lock:acquired', 'plan:ready', 'migration:started', 'migration:finished', 'migration:started', 'migration:progress', 'migration:finished', 'run:finished'],
+  );
+});
+
+test('a TypeScript migration that throws is rolled back and reported with its cause', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_half.ts': [
+      "import type { MigrationContext } from '@offloop/core';",
+      'export async function up({ connection, sql }: MigrationContext) {',
+      '  await connection.query(sql.unsafe`create table half (id int)`);',
+      "  throw new Error('data check failed');",
+      '}',
+    ].join('\n'),
+  });
+  await using migrator = createMigrator({ url, dir });
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
+  t.is((error.cause as Error).message, 'data check failed');
+  t.like(error.details, { file: '20260101000000_half.ts', line: null, sqlstate: null });
+  t.deepEqual(await tables(url), ['offloop_migrations']);
+});
+
+test('a module without an up export is refused before anything runs', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_empty.ts': 'export const nothing = 1;\n' });
+  await using migrator = createMigrator({ url, dir });
+  await t.throwsAsync(migrator.up(), { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' });
+  t.deepEqual(await tables(url), ['offloop_migrations']);
+});
+
+test('up({ to }) stops at the target', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_posts.sql': POSTS });
+  await using migrator = createMigrator({ url, dir });
+  t.is((await migrator.up({ to: '20260101000000' })).current, '20260101000000');
+  const status = await migrator.status();
+  t.deepEqual(status.pending.map((m) => m.version), ['20260102000000']);
+});
+
+test('status on a fresh database is read-only', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir });
+  const status = await migrator.status();
+  t.false(status.initialized);
+  t.is(status.pending.length, 1);
+  t.deepEqual(await tables(url), []);
+});
+
+test('a custom schema and table are created and used, quoted', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir, schema: 'Meta', table: 'History' });
+  await migrator.up();
+  const count = await query(url, (pool) => pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int as n from "Meta"."History"`));
+  t.is(count, 1);
+});
+
+test('an unreachable database fails with DATABASE_UNAVAILABLE and no password in the message', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url: 'postgres://postgres:hunter2@127.0.0.1:1/postgres', dir, connectTimeout: 2000 });
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: DatabaseUnavailableError, code: 'DATABASE_UNAVAILABLE' });
+  t.false(error.message.includes('hunter2'));
+});
+
+test('a script that migrates and closes exits by itself', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const script = new URL('./fixtures/migrate-and-close.ts', import.meta.url).pathname;
+  // If anything kept the loop alive, the child would hang until the timeout kills it.
+  const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], { timeout: 30_000 });
+  t.deepEqual(JSON.parse(stdout), { applied: 1 });
+});

@@ -1,0 +1,60 @@
+import test from 'ava';
+import {
+  assertRunnable,
+  ChecksumMismatchError,
+  MigrationFileMissingError,
+  OutOfOrderError,
+  plan,
+  TargetNotFoundError,
+  type AppliedMigration,
+  type MigrationFile,
+} from '@offloop/core';
+
+const file = (version: string, checksum = `sum-${version}`): MigrationFile => ({
+  kind: 'module', version, name: `m${version}`, file: `${version}_m${version}.ts`, path: `/m/${version}_m${version}.ts`, checksum,
+});
+const row = (version: string, checksum = `sum-${version}`): AppliedMigration => ({
+  version, name: `m${version}`, checksum, appliedAt: '2026-01-01T00:00:00.000Z', durationMs: 1, appliedBy: 'test',
+});
+
+test('pending migrations come in version order, whatever the input order', (t) => {
+  const result = plan([file('20260103000000'), file('20260101000000'), file('20260102000000')], [row('20260101000000')]);
+  t.deepEqual(result.pending.map((m) => m.version), ['20260102000000', '20260103000000']);
+  t.is(result.current, '20260101000000');
+  t.deepEqual(result.problems, []);
+  t.notThrows(() => assertRunnable(result));
+});
+
+test('an empty database has everything pending and no current version', (t) => {
+  const result = plan([file('20260101000000')], []);
+  t.is(result.current, null);
+  t.is(result.pending.length, 1);
+});
+
+test('a target stops after that version and must exist', (t) => {
+  const files = [file('20260101000000'), file('20260102000000'), file('20260103000000')];
+  t.deepEqual(plan(files, [], { to: '20260102000000' }).pending.map((m) => m.version), ['20260101000000', '20260102000000']);
+  t.throws(() => plan(files, [], { to: '20260109000000' }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+});
+
+test('an applied migration whose file is gone is a problem, refused as MIGRATION_FILE_MISSING', (t) => {
+  const result = plan([file('20260102000000')], [row('20260101000000'), row('20260102000000')]);
+  t.deepEqual(result.problems, [{ kind: 'missing', version: '20260101000000', name: 'm20260101000000' }]);
+  t.is(result.applied[0]?.file, null);
+  const error = t.throws(() => assertRunnable(result), { instanceOf: MigrationFileMissingError, code: 'MIGRATION_FILE_MISSING' });
+  t.deepEqual(error.details.migrations, [{ version: '20260101000000', name: 'm20260101000000' }]);
+});
+
+test('an edited applied migration is refused as CHECKSUM_MISMATCH', (t) => {
+  const result = plan([file('20260101000000', 'new')], [row('20260101000000', 'old')]);
+  const error = t.throws(() => assertRunnable(result), { instanceOf: ChecksumMismatchError, code: 'CHECKSUM_MISMATCH' });
+  t.deepEqual(error.details.migrations, [{ version: '20260101000000', file: '20260101000000_m20260101000000.ts', applied: 'old', current: 'new' }]);
+});
+
+test('a pending migration older than the newest applied one is refused as MIGRATION_OUT_OF_ORDER', (t) => {
+  const result = plan([file('20260101000000'), file('20260102000000'), file('20260103000000')], [row('20260101000000'), row('20260103000000')]);
+  t.deepEqual(result.pending.map((m) => m.version), ['20260102000000']);
+  const error = t.throws(() => assertRunnable(result), { instanceOf: OutOfOrderError, code: 'MIGRATION_OUT_OF_ORDER' });
+  t.is(error.details.newestApplied, '20260103000000');
+  t.deepEqual(error.details.migrations.map((m) => m.version), ['20260102000000']);
+});
