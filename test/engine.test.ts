@@ -275,11 +275,11 @@ test('an unreachable database fails with DATABASE_UNAVAILABLE and no password in
   t.false(error.message.includes('hunter2'));
 });
 
-test('a script that migrates and closes exits by itself', async (t) => {
+test('a script that migrates and closes exits by itself; its main thread never loads slonik or a migration', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_seed.ts': 'export async function up() {}\n' });
   const script = new URL('./fixtures/migrate-and-close.ts', import.meta.url).pathname;
   // If anything kept the loop alive, the child would hang until the timeout kills it.
   const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], { timeout: 30_000 });
-  t.deepEqual(JSON.parse(stdout), { applied: 1 });
+  t.deepEqual(JSON.parse(stdout), { applied: 2, forbidden: [] });
 });

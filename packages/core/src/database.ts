@@ -30,14 +30,17 @@ function poolFor(config: ResolvedConfig, url: string, size: number): Promise<Dat
 
 /** Open the pools, run `fn`, and end the pools whatever happens. */
 export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { lock: boolean }): Promise<T> {
-  const pool = await poolFor(config, config.url, 1);
-  const lockPool = options.lock ? await poolFor(config, config.lockUrl ?? config.url, 1) : pool;
+  const pools: DatabasePool[] = [];
   try {
+    const pool = await poolFor(config, config.url, 1);
+    pools.push(pool);
+    const lockPool = options.lock ? await poolFor(config, config.lockUrl ?? config.url, 1) : pool;
+    if (lockPool !== pool) pools.push(lockPool);
     return await fn({ pool, lockPool });
   } catch (error) {
     throw asDatabaseUnavailable(error, config.url);
   } finally {
-    await Promise.all([pool.end(), lockPool === pool ? undefined : lockPool.end()]);
+    await Promise.all(pools.map((pool) => pool.end()));
   }
 }
 
