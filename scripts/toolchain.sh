@@ -54,5 +54,5 @@ offloop_toolchain() {
     (cd "$root" && pnpm install --reporter=silent ${CI:+--frozen-lockfile})
     echo "$sum" >"$stamp"
   fi
-  offloop_log "node $(node --version), pnpm $(pnpm --version)"
+  if [ -n "${OFFLOOP_SETUP_VERBOSE:-}" ]; then offloop_log "node $(node --version), pnpm $(pnpm --version)"; fi
 }

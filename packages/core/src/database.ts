@@ -49,7 +49,8 @@ export function rawQuery(text: string): QuerySqlToken {
   // slonik's tag refuses anything that is not a template literal; a migration statement is one
   // complete literal with no bound values, which is exactly what this builds.
   const raw = Object.freeze([text]);
-  return sql.unsafe(Object.freeze(Object.assign([text], { raw })) as unknown as TemplateStringsArray);
+  const template: TemplateStringsArray = Object.freeze(Object.assign([text], { raw }));
+  return sql.unsafe(template);
 }
 
 /** The PostgreSQL error behind a slonik error, found by walking `cause`. */

@@ -274,11 +274,12 @@ export function isOffloopError(value: unknown): value is OffloopError {
 /** Turn an offloop error into an envelope; anything else becomes `INTERNAL_ERROR` with it as cause. */
 export function toEnvelope(error: unknown): ErrorEnvelope {
   if (error instanceof OffloopError) {
+    const known: OffloopError = error as OffloopError;
     return {
-      code: error.code,
-      message: error.message,
-      details: error.details,
-      cause: error.cause === undefined ? undefined : causeToEnvelope(error.cause, 0),
+      code: known.code,
+      message: known.message,
+      details: known.details,
+      cause: known.cause === undefined ? undefined : causeToEnvelope(known.cause, 0),
     };
   }
   const cause = causeToEnvelope(error, 0);

@@ -80,12 +80,12 @@ export async function withAdvisoryLock<T>(lockPool: DatabasePool, options: LockO
     } catch (error) {
       outcome = { ok: false, error };
     }
-    let releaseError: unknown = null;
+    let releaseError: Error | null = null;
     try {
       const released = await connection.oneFirst(sql.type(z.object({ released: z.boolean() }))`select pg_advisory_unlock(${options.key}::bigint) as released`);
       if (!released) releaseError = new LockLostError(`The migration lock ${options.key} was not held at release: the lock connection was reset during the run.`, { lockKey: options.key });
     } catch (error) {
-      releaseError = error;
+      releaseError = error instanceof Error ? error : new Error(String(error));
     }
     if (!outcome.ok) {
       // A cleanup failure never hides the original failure.

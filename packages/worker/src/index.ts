@@ -5,3 +5,5 @@
 export { createMigrator } from './migrator.ts';
 export type { Migrator } from './migrator.ts';
 export type { CallOptions, MigrationRun, MigratorOptions, StatusResult, UpOptions, UpResult } from './types.ts';
+export { startEmbeddedPostgres } from './embedded-postgres.ts';
+export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';

@@ -31,6 +31,16 @@ export class Run<T> implements MigrationRun<T> {
     return this.result.then(onFulfilled, onRejected);
   }
 
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.result.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.result.finally(onFinally);
+  }
+
+  readonly [Symbol.toStringTag] = 'MigrationRun';
+
   async *[Symbol.asyncIterator](): AsyncIterator<ProgressEvent> {
     // Whoever iterates gets the failure from the iterator; don't also report it as unhandled.
     this.result.catch(() => undefined);

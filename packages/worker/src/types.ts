@@ -28,7 +28,7 @@ export type UpOptions = CallOptions & {
  * A call in flight: await it for the result, or iterate it for progress events (the iterator
  * ends when the call settles and throws its error if it failed).
  */
-export type MigrationRun<T> = PromiseLike<T> & AsyncIterable<ProgressEvent> & {
+export type MigrationRun<T> = Promise<T> & AsyncIterable<ProgressEvent> & {
   /** The same result as a real promise (for `.catch`, `.finally`, `Promise.all`). */
   readonly result: Promise<T>;
 };
