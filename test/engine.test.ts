@@ -280,6 +280,6 @@ test('a script that migrates and closes exits by itself; its main thread never l
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_seed.ts': 'export async function up() {}\n' });
   const script = new URL('./fixtures/migrate-and-close.ts', import.meta.url).pathname;
   // If anything kept the loop alive, the child would hang until the timeout kills it.
-  const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], { timeout: 30_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], { timeout: 90_000 });
   t.deepEqual(JSON.parse(stdout), { applied: 2, forbidden: [] });
 });
