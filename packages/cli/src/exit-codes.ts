@@ -11,7 +11,7 @@ export const EXIT_OK = 0;
 /** The command line could not be understood: unknown command, missing or extra arguments. */
 export const EXIT_USAGE = 2;
 
-/** Exit code for each offloop error code. */
+/** Exit code for each offloop error code; several codes share one exit code by kind of failure. */
 export const EXIT_CODES = {
   // 1: a bug or a broken installation, not something the user did.
   INTERNAL_ERROR: 1,
@@ -30,6 +30,12 @@ export const EXIT_CODES = {
   SQL_SYNTAX_ERROR: 3,
   // 4: a migration failed while running; it was rolled back, earlier ones stay applied.
   MIGRATION_FAILED: 4,
+  STATEMENT_TIMEOUT: 4,
+  LOCK_NOT_AVAILABLE: 4,
+  MIGRATION_TIMEOUT: 4,
+  // A migration that crashed or hung its worker thread: also a failed migration.
+  WORKER_OUT_OF_MEMORY: 4,
+  WORKER_UNRESPONSIVE: 4,
   // 5: the files and the version table disagree; `up` refuses to run.
   CHECKSUM_MISMATCH: 5,
   MIGRATION_FILE_MISSING: 5,
@@ -38,6 +44,8 @@ export const EXIT_CODES = {
   // 6: the migration lock: another runner held it too long, or it was lost.
   LOCK_TIMEOUT: 6,
   LOCK_LOST: 6,
+  // The run's own time limit.
+  RUN_TIMEOUT: 6,
   // 7: no database: unreachable, refused, or the embedded PostgreSQL did not start.
   DATABASE_UNAVAILABLE: 7,
   EMBEDDED_POSTGRES_FAILED: 7,
@@ -49,3 +57,16 @@ export const EXIT_CODES = {
 export function exitCodeFor(code: ErrorCode): number {
   return EXIT_CODES[code];
 }
+
+/** What each exit code means, for `--help` and `docs/cli.md`. */
+export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
+  [EXIT_OK]: 'success',
+  1: 'internal error (a bug, or a broken installation)',
+  [EXIT_USAGE]: 'invalid command line or configuration; nothing was done',
+  3: 'invalid migration files; nothing was run',
+  4: 'a migration failed and was rolled back; earlier ones stay applied',
+  5: 'the files and the version table disagree (edited, missing or out-of-order migrations, unknown --to)',
+  6: 'migration lock not acquired in time, or lost',
+  7: 'database unavailable, or the embedded PostgreSQL did not start',
+  130: 'interrupted',
+};

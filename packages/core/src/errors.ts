@@ -28,8 +28,14 @@ export const ERROR_CODES = {
   LOCK_LOST: 'LOCK_LOST',
   DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
   RUN_ABORTED: 'RUN_ABORTED',
+  RUN_TIMEOUT: 'RUN_TIMEOUT',
+  MIGRATION_TIMEOUT: 'MIGRATION_TIMEOUT',
+  STATEMENT_TIMEOUT: 'STATEMENT_TIMEOUT',
+  LOCK_NOT_AVAILABLE: 'LOCK_NOT_AVAILABLE',
   MIGRATOR_CLOSED: 'MIGRATOR_CLOSED',
   WORKER_FAILED: 'WORKER_FAILED',
+  WORKER_OUT_OF_MEMORY: 'WORKER_OUT_OF_MEMORY',
+  WORKER_UNRESPONSIVE: 'WORKER_UNRESPONSIVE',
   EMBEDDED_POSTGRES_FAILED: 'EMBEDDED_POSTGRES_FAILED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
@@ -202,6 +208,26 @@ export class RunAbortedError extends OffloopError<'RUN_ABORTED', { readonly appl
   readonly code = 'RUN_ABORTED';
 }
 
+/** The whole call ran longer than its `timeout`; it was cancelled like an abort. */
+export class RunTimeoutError extends OffloopError<'RUN_TIMEOUT', { readonly timeoutMs: number; readonly applied: readonly MigrationResult[] }> {
+  readonly code = 'RUN_TIMEOUT';
+}
+
+/** One migration ran longer than its `migrationTimeout`; it was cancelled and rolled back. */
+export class MigrationTimeoutError extends OffloopError<'MIGRATION_TIMEOUT', MigrationFailedDetails & { readonly timeoutMs: number }> {
+  readonly code = 'MIGRATION_TIMEOUT';
+}
+
+/** PostgreSQL cancelled a statement for exceeding `statement_timeout` (SQLSTATE 57014). */
+export class StatementTimeoutError extends OffloopError<'STATEMENT_TIMEOUT', MigrationFailedDetails> {
+  readonly code = 'STATEMENT_TIMEOUT';
+}
+
+/** A statement waited longer than `lock_timeout` for a table lock (SQLSTATE 55P03). */
+export class LockNotAvailableError extends OffloopError<'LOCK_NOT_AVAILABLE', MigrationFailedDetails> {
+  readonly code = 'LOCK_NOT_AVAILABLE';
+}
+
 /** A call on a migrator after `close()`. */
 export class MigratorClosedError extends OffloopError<'MIGRATOR_CLOSED', Details> {
   readonly code = 'MIGRATOR_CLOSED';
@@ -210,6 +236,16 @@ export class MigratorClosedError extends OffloopError<'MIGRATOR_CLOSED', Details
 /** The worker thread died or could not start. */
 export class WorkerFailedError extends OffloopError<'WORKER_FAILED', { readonly reason: string }> {
   readonly code = 'WORKER_FAILED';
+}
+
+/** The worker thread ran out of memory (its `resourceLimits`) and was stopped. */
+export class WorkerOutOfMemoryError extends OffloopError<'WORKER_OUT_OF_MEMORY', { readonly reason: string; readonly applied: readonly MigrationResult[] }> {
+  readonly code = 'WORKER_OUT_OF_MEMORY';
+}
+
+/** The worker did not stop within the grace period after a cancel (a busy loop, say) and was terminated. */
+export class WorkerUnresponsiveError extends OffloopError<'WORKER_UNRESPONSIVE', { readonly graceMs: number; readonly applied: readonly MigrationResult[] }> {
+  readonly code = 'WORKER_UNRESPONSIVE';
 }
 
 /** The embedded PostgreSQL could not be initialised or started. */
@@ -243,8 +279,14 @@ const ERROR_CLASSES = {
   LOCK_LOST: LockLostError,
   DATABASE_UNAVAILABLE: DatabaseUnavailableError,
   RUN_ABORTED: RunAbortedError,
+  RUN_TIMEOUT: RunTimeoutError,
+  MIGRATION_TIMEOUT: MigrationTimeoutError,
+  STATEMENT_TIMEOUT: StatementTimeoutError,
+  LOCK_NOT_AVAILABLE: LockNotAvailableError,
   MIGRATOR_CLOSED: MigratorClosedError,
   WORKER_FAILED: WorkerFailedError,
+  WORKER_OUT_OF_MEMORY: WorkerOutOfMemoryError,
+  WORKER_UNRESPONSIVE: WorkerUnresponsiveError,
   EMBEDDED_POSTGRES_FAILED: EmbeddedPostgresError,
   INTERNAL_ERROR: InternalError,
 } as const satisfies Record<ErrorCode, ErrorClass>;

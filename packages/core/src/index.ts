@@ -31,6 +31,12 @@ export {
   TargetNotFoundError,
   toEnvelope,
   WorkerFailedError,
+  RunTimeoutError,
+  MigrationTimeoutError,
+  StatementTimeoutError,
+  LockNotAvailableError,
+  WorkerOutOfMemoryError,
+  WorkerUnresponsiveError,
 } from './errors.ts';
 export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
 export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN } from './config.ts';
