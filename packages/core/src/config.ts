@@ -62,6 +62,15 @@ export const configSchema = z.strictObject({
   appliedBy: z.string().min(1).max(200).optional(),
   /** Base directory for a relative `dir`. @default process.cwd() */
   cwd: z.string().min(1).optional(),
+  /** After a cancel or timeout, how long the worker may take to stop before its thread is terminated. @default 5000 */
+  cancelGracePeriod: duration.default(5_000),
+  /** V8 heap limits of the worker thread (Node's `resourceLimits`); exceeding them ends the run with `WORKER_OUT_OF_MEMORY`. */
+  workerResourceLimits: z.strictObject({
+    maxOldGenerationSizeMb: z.number().positive().optional(),
+    maxYoungGenerationSizeMb: z.number().positive().optional(),
+    codeRangeSizeMb: z.number().positive().optional(),
+    stackSizeMb: z.number().positive().optional(),
+  }).optional(),
 });
 
 /** Options as a caller writes them. */
@@ -79,6 +88,16 @@ export type ResolvedConfig = {
   readonly statementTimeout: number;
   readonly connectTimeout: number;
   readonly appliedBy: string | null;
+  readonly cancelGracePeriod: number;
+  readonly workerResourceLimits: WorkerResourceLimits | null;
+};
+
+/** V8 heap limits of the worker thread, as Node's `Worker` `resourceLimits` takes them. */
+export type WorkerResourceLimits = {
+  readonly maxOldGenerationSizeMb?: number | undefined;
+  readonly maxYoungGenerationSizeMb?: number | undefined;
+  readonly codeRangeSizeMb?: number | undefined;
+  readonly stackSizeMb?: number | undefined;
 };
 
 /** Turn zod issues into offloop's {@link ConfigIssue}s. */
@@ -118,6 +137,8 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     statementTimeout: value.statementTimeout,
     connectTimeout: value.connectTimeout,
     appliedBy: value.appliedBy ?? null,
+    cancelGracePeriod: value.cancelGracePeriod,
+    workerResourceLimits: value.workerResourceLimits ?? null,
   };
 }
 
@@ -125,6 +146,14 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
 export const upOptionsSchema = z.strictObject({
   /** Apply pending migrations up to and including this version. @default all pending */
   to: z.string().regex(VERSION_PATTERN, 'must be a 14-digit version (YYYYMMDDHHMMSS)').optional(),
+  /** Cancel the whole call after this long (`RUN_TIMEOUT`); 0 or absent means none. */
+  timeout: duration.optional(),
+});
+
+/** Options every call takes (`status()` too). */
+export const callOptionsSchema = z.strictObject({
+  /** Cancel the whole call after this long (`RUN_TIMEOUT`); 0 or absent means none. */
+  timeout: duration.optional(),
 });
 
 /** Replace the password of a database URL with `***`, for anything that is printed or logged. */

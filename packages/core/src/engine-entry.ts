@@ -3,7 +3,7 @@
  * slonik. Import it inside a worker thread (as `@offloop/worker` does), not on a busy host.
  */
 export { discoverMigrations, MODULE_EXTENSIONS } from './discover.ts';
-export { status, up } from './engine.ts';
+export { execute, status, up } from './engine.ts';
 export type { EngineOptions } from './engine.ts';
 export { lockKeyFor, withAdvisoryLock } from './lock.ts';
 export type { LockOptions } from './lock.ts';

@@ -4,6 +4,7 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { sql } from 'slonik';
+import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { MigrationContext, MigrationModule } from './context.ts';
 import { findPgError, rawQuery, withPools, type Pools } from './database.ts';
@@ -25,6 +26,21 @@ export type EngineOptions = {
   readonly onProgress?: ((event: ProgressEvent) => Promise<void> | void) | undefined;
   readonly signal?: AbortSignal | undefined;
 };
+
+/** Run one engine command. The worker calls this for every task. */
+export async function execute<C extends EngineCommand>(config: ResolvedConfig, command: C, options: EngineOptions = {}): Promise<CommandResult<C>> {
+  const result = await dispatch(config, command, options);
+  return result as CommandResult<C>;
+}
+
+function dispatch(config: ResolvedConfig, command: EngineCommand, options: EngineOptions): Promise<CommandResults[CommandName]> {
+  switch (command.name) {
+    case 'up':
+      return up(config, { ...options, to: command.to });
+    case 'status':
+      return status(config, options);
+  }
+}
 
 /** A pending migration, checked and ready to run. */
 type Prepared =

@@ -39,8 +39,8 @@ export {
   WorkerUnresponsiveError,
 } from './errors.ts';
 export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
-export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN } from './config.ts';
-export type { ConfigInput, ResolvedConfig } from './config.ts';
+export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN, callOptionsSchema } from './config.ts';
+export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
@@ -59,3 +59,4 @@ export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem } fro
 export type { AppliedMigration, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
 export type { MigrationContext, MigrationModule } from './context.ts';
 export type { StatusResult, UpResult } from './results.ts';
+export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';

@@ -13,6 +13,8 @@ import {
   formatConfigIssues,
   toConfigIssues,
   WorkerFailedError,
+  type CommandResult,
+  type EngineCommand,
   type ProgressEvent,
   type ResolvedConfig,
   type StatusResult,
@@ -21,7 +23,7 @@ import {
 import * as Comlink from 'comlink';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HostChannel, TaskRequest, TaskResponse, TaskResults, WorkerControl } from './protocol.ts';
+import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 import { Run } from './run.ts';
 import type { CallOptions, MigrationRun, MigratorOptions, UpOptions } from './types.ts';
 
@@ -67,18 +69,18 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return pool;
   };
 
-  function call<C extends TaskRequest['command']>(command: C, extra: { to?: string | undefined }, options: CallOptions): Run<TaskResults[C]> {
+  function call<C extends EngineCommand>(command: C, options: CallOptions): Run<CommandResult<C>> {
     const events = new MessageChannel();
     const control = new MessageChannel();
     const listener = options.onProgress;
-    let run: Run<TaskResults[C]> | null = null;
+    let run: Run<CommandResult<C>> | null = null;
     const host: HostChannel = {
       progress: (event: ProgressEvent) => {
         run?.push(event);
         if (listener !== undefined) queueMicrotask(() => listener(event));
       },
     };
-    const result = (async (): Promise<TaskResults[C]> => {
+    const result = (async (): Promise<CommandResult<C>> => {
       if (closed) throw new MigratorClosedError('This migrator was closed; create a new one.', {});
       if (options.signal?.aborted) throw new RunAbortedError('The run was cancelled before it started.', { applied: [] }, { cause: options.signal.reason });
       Comlink.expose(host, events.port1);
@@ -86,10 +88,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const onAbort = () => void worker.abort(String(options.signal?.reason ?? 'aborted')).catch(() => undefined);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        const request = { command, config, to: extra.to, events: events.port2, control: control.port2 } as TaskRequest;
-        let response: TaskResponse<TaskResults[C]>;
+        const request: TaskRequest = { command, config, events: events.port2, control: control.port2 };
+        let response: TaskResponse<CommandResult<C>>;
         try {
-          response = (await getPool().run(request, { transferList: [events.port2, control.port2] })) as TaskResponse<TaskResults[C]>;
+          response = (await getPool().run(request, { transferList: [events.port2, control.port2] })) as TaskResponse<CommandResult<C>>;
         } catch (error) {
           if (closed) throw new MigratorClosedError('The migrator was closed while the call ran.', {}, { cause: error });
           throw new WorkerFailedError(`The migration worker thread failed: ${error instanceof Error ? error.message : String(error)}`, { reason: error instanceof Error ? error.message : String(error) }, { cause: error });
@@ -129,10 +131,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const run = new Run<UpResult>(Promise.reject(new ConfigError(formatConfigIssues(issues, 'up() options'), { issues })));
         return run;
       }
-      return call('up', { to: parsed.data.to }, { onProgress, signal });
+      return call({ name: 'up', to: parsed.data.to }, { onProgress, signal });
     },
     status(options = {}) {
-      return call('status', {}, options);
+      return call({ name: 'status' }, options);
     },
     close,
     [Symbol.asyncDispose]: close,

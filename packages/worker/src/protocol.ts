@@ -3,22 +3,49 @@
  * result (Piscina's promise); progress and cancel requests travel over per-task MessageChannels
  * with comlink. Errors travel as envelopes: structured clone would strip their class and fields.
  */
-import type { ErrorEnvelope, ProgressEvent, ResolvedConfig, StatusResult, UpResult } from '@offloop/core';
+import type { EngineCommand, ErrorEnvelope, ProgressEvent, ResolvedConfig } from '@offloop/core';
 import type { MessagePort } from 'node:worker_threads';
 
-/** A task for the worker. */
-export type TaskRequest =
-  | { readonly command: 'up'; readonly config: ResolvedConfig; readonly to: string | undefined; readonly events: MessagePort; readonly control: MessagePort }
-  | { readonly command: 'status'; readonly config: ResolvedConfig; readonly events: MessagePort; readonly control: MessagePort };
+/** A task for the worker: one engine command, with the ports for its progress and control. */
+export type TaskRequest = {
+  readonly config: ResolvedConfig;
+  readonly command: EngineCommand;
+  readonly events: MessagePort;
+  readonly control: MessagePort;
+  /**
+   * Unique per call. The worker puts it into the `application_name` of its connections, so that
+   * the host can find and cancel this call's backends on the server when the thread is gone.
+   */
+  readonly runTag: string;
+};
 
 /** What the worker returns: a value, or an error envelope to rebuild on the host. */
 export type TaskResponse<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
 
-/** Results by command. */
-export type TaskResults = { readonly up: UpResult; readonly status: StatusResult };
-
 /** Exposed by the host on the events port. */
-export type HostChannel = { progress(event: ProgressEvent): void };
+export type HostChannel = {
+  /** The worker picked the task up (it may have waited in Piscina's queue until now). */
+  started(): void;
+  progress(event: ProgressEvent): void;
+};
 
 /** Exposed by the worker on the control port. */
 export type WorkerControl = { abort(reason: string): void };
+
+/** A task for the cancel worker (`cancel-entry.ts`): cancel the backends of a dead call. */
+export type CancelRequest = {
+  /** Where the call's connections went: `url`, and `lockUrl` when it differs. */
+  readonly urls: readonly string[];
+  readonly runTag: string;
+  readonly connectTimeoutMs: number;
+  /** How long to wait for cancelled backends to go away before terminating them. */
+  readonly waitMs: number;
+};
+
+/** What the cancel worker did, per backend pid. */
+export type CancelResponse = {
+  readonly cancelled: readonly number[];
+  readonly terminated: readonly number[];
+  /** Failures to reach a server, as messages; the cancel is best effort. */
+  readonly errors: readonly string[];
+};

@@ -4,12 +4,13 @@
  * only ever loaded here.
  */
 import { toEnvelope } from '@offloop/core';
-import { status, up } from '@offloop/core/engine';
+import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
-import type { HostChannel, TaskRequest, TaskResponse, TaskResults, WorkerControl } from './protocol.ts';
+import { tagUrl } from './application-name.ts';
+import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 
 /** Run one task. Never throws: failures come back as envelopes. */
-export default async function runTask(request: TaskRequest): Promise<TaskResponse<TaskResults[TaskRequest['command']]>> {
+export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
   const host = Comlink.wrap<HostChannel>(request.events);
   const controller = new AbortController();
   const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
@@ -17,10 +18,14 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   // Awaiting each delivery keeps events ordered and all delivered before the task settles.
   const onProgress = (event: Parameters<HostChannel['progress']>[0]) => host.progress(event);
   try {
-    const options = { onProgress, signal: controller.signal };
-    const value = request.command === 'up'
-      ? await up(request.config, { ...options, to: request.to })
-      : await status(request.config, options);
+    await host.started();
+    const { config } = request;
+    const tagged = {
+      ...config,
+      url: tagUrl(config.url, request.runTag),
+      lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
+    };
+    const value = await execute(tagged, request.command, { onProgress, signal: controller.signal });
     return { ok: true, value };
   } catch (error) {
     return { ok: false, error: toEnvelope(error) };
