@@ -25,7 +25,10 @@ export const EXIT_CODES = {
   MIGRATION_VERSION_DUPLICATE: 3,
   MIGRATION_UP_MISSING: 3,
   MIGRATION_OPTION_INVALID: 3,
-  MIGRATION_OPTION_UNSUPPORTED: 3,
+  NON_TRANSACTIONAL_STATEMENT: 3,
+  MIGRATION_DOWN_MISSING: 3,
+  SINGLE_TRANSACTION_CONFLICT: 3,
+  OFFLINE_UNSUPPORTED: 3,
   MIGRATION_MODULE_INVALID: 3,
   SQL_SYNTAX_ERROR: 3,
   // 4: a migration failed while running; it was rolled back, earlier ones stay applied.
@@ -41,6 +44,10 @@ export const EXIT_CODES = {
   MIGRATION_FILE_MISSING: 5,
   MIGRATION_OUT_OF_ORDER: 5,
   TARGET_NOT_FOUND: 5,
+  TARGET_AMBIGUOUS: 5,
+  MIGRATION_DIRTY: 5,
+  // 8: `check` found pending migrations (and nothing worse).
+  MIGRATIONS_PENDING: 8,
   // 6: the migration lock: another runner held it too long, or it was lost.
   LOCK_TIMEOUT: 6,
   LOCK_LOST: 6,
@@ -64,9 +71,9 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   1: 'internal error (a bug, or a broken installation)',
   [EXIT_USAGE]: 'invalid command line or configuration; nothing was done',
   3: 'invalid migration files; nothing was run',
-  4: 'a migration failed and was rolled back; earlier ones stay applied',
+  4: 'a migration failed (an error, a timeout, or its worker thread crashed) and was rolled back; earlier ones stay applied',
   5: 'the files and the version table disagree (edited, missing or out-of-order migrations, unknown --to)',
-  6: 'migration lock not acquired in time, or lost',
+  6: 'migration lock not acquired in time or lost, or the run took longer than its time limit',
   7: 'database unavailable, or the embedded PostgreSQL did not start',
   130: 'interrupted',
 };

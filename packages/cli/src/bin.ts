@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The `offloop` executable: the only place that touches the process. The exit code comes from
+ * `run`, which takes it from the one table in `exit-codes.ts`.
+ */
+import { EXIT_CODES } from './exit-codes.ts';
+import { run } from './index.ts';
+
+const controller = new AbortController();
+let interrupts = 0;
+
+// The first Ctrl-C (or SIGTERM from a deploy system) cancels the run: the running statement is
+// cancelled on the server, the transaction rolls back, the embedded PostgreSQL stops. A second
+// one does not wait for that.
+function interrupt(): void {
+  interrupts += 1;
+  if (interrupts === 1) {
+    process.stderr.write('offloop: interrupted; cancelling the run (again to quit at once)\n');
+    controller.abort();
+  } else {
+    process.exit(EXIT_CODES.RUN_ABORTED);
+  }
+}
+
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+try {
+  // exitCode, not exit(): stdout may be a pipe still being written, and a run that leaves a
+  // handle open is a bug to see, not to hide.
+  process.exitCode = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  });
+} finally {
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
+}

@@ -1,0 +1,141 @@
+/** `offloop create <name>`: write a new, empty migration file. */
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InternalError, type ConfigIssue } from '@offloop/core';
+import { OUTPUT_FLAGS, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DIR_FLAGS, displayPath, resolveConfig } from '../config.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { NBSP } from '../format.ts';
+
+/** The dbmate layout: an up section and a down section, marked by comments. */
+export const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
+
+/** A TypeScript migration: imported inside offloop's worker thread, never on the host. */
+export const TS_TEMPLATE = `import type { MigrationContext } from '@offloop/core';
+
+// Runs in offloop's worker thread, in one transaction together with its row in the version table.
+//   ctx.connection  a slonik connection inside that transaction
+//   ctx.sql         slonik's sql tag: ctx.sql.unsafe\`...\`, ctx.sql.identifier([...]), values as \${...}
+//   ctx.signal      an AbortSignal, aborted when the run is cancelled
+//   ctx.progress(message, { done, total })  reports progress to whoever runs the migration
+
+export async function up(ctx: MigrationContext): Promise<void> {
+  await ctx.connection.query(ctx.sql.unsafe\`SELECT 1\`);
+}
+
+export async function down(ctx: MigrationContext): Promise<void> {
+  await ctx.connection.query(ctx.sql.unsafe\`SELECT 1\`);
+}
+`;
+
+const NAME_PATTERN = /^[A-Za-z0-9_]+$/;
+const MAX_NAME_LENGTH = 100;
+const VERSION_PREFIX = /^(\d{14})_/;
+
+/** `offloop create <name>`: a new SQL (or, with `--ts`, TypeScript) migration file; no database. */
+export const createCommand: Command = {
+  name: 'create',
+  summary: 'Create a new migration file (SQL, or TypeScript with --ts)',
+  usage: 'offloop create <name> [options]',
+  description:
+    `Write <YYYYMMDDHHMMSS>_<name>.sql with an empty "--${NBSP}migrate:up" section and an empty "--${NBSP}migrate:down" section ` +
+    '(the dbmate format), or with --ts a TypeScript migration exporting up(ctx) and down(ctx). The version is the ' +
+    'current UTC time, or one second after the newest version in the directory when that is not earlier. The name ' +
+    'holds letters, digits and _; spaces and dashes become _. The directory is created if missing. Prints the path ' +
+    'of the new file. Needs no database.',
+  flags: {
+    ...DIR_FLAGS,
+    ts: { type: 'boolean', description: 'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL' },
+    ...CONFIG_FILE_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  examples: ['offloop create add_users', 'offloop create "backfill emails" --ts', '$EDITOR "$(offloop create add_orders_index)"'],
+
+  async run(args, { io, output }) {
+    const [raw, ...extra] = args.positionals;
+    const issues: ConfigIssue[] = extra.map((value) => ({ path: value, message: 'unexpected argument: offloop create takes one name' }));
+    const name = normalizeName(raw ?? '');
+    if (raw === undefined) issues.unshift({ path: '<name>', message: 'missing: offloop create <name>' });
+    else if (typeof name !== 'string') issues.unshift({ path: '<name>', message: name.problem });
+    if (issues.length > 0 || typeof name !== 'string') throw usageError('create', issues, args);
+
+    const config = await resolveConfig(args, io, { database: false });
+    const ts = args.values.ts === true;
+    const created = await createMigrationFile(config.dir, name, ts ? 'ts' : 'sql', new Date());
+    output.result({ ...created, kind: ts ? 'ts' : 'sql' }, () => [displayPath(created.path, io.cwd)]);
+    return EXIT_OK;
+  },
+};
+
+/**
+ * `"add users"` and `"add-users"` become `add_users`; anything but letters, digits and `_` is a
+ * problem.
+ */
+export function normalizeName(raw: string): string | { problem: string } {
+  const name = raw.trim().replace(/[\s-]+/g, '_');
+  if (name === '' || /^_+$/.test(name)) return { problem: 'must not be empty' };
+  if (!NAME_PATTERN.test(name)) return { problem: `"${raw}" may hold only letters, digits and _ (spaces and dashes become _)` };
+  if (name.length > MAX_NAME_LENGTH) return { problem: `must be at most ${MAX_NAME_LENGTH} characters` };
+  return name;
+}
+
+/** What {@link createMigrationFile} wrote. */
+export type CreatedMigration = { readonly path: string; readonly file: string; readonly version: string; readonly name: string };
+
+/**
+ * Write a new migration file in `dir` (created if missing). Never overwrites: when the file
+ * name is taken, the version moves on by a second.
+ */
+export async function createMigrationFile(dir: string, name: string, kind: 'sql' | 'ts', now: Date): Promise<CreatedMigration> {
+  try {
+    await mkdir(dir, { recursive: true });
+    let version = nextVersion(formatVersion(now), newestVersion(await readdir(dir)));
+    for (let attempt = 0; ; attempt += 1) {
+      const file = `${version}_${name}.${kind}`;
+      const path = join(dir, file);
+      try {
+        await writeFile(path, kind === 'ts' ? TS_TEMPLATE : SQL_TEMPLATE, { flag: 'wx' });
+        return { path, file, version, name };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 100) throw error;
+        version = bumpVersion(version);
+      }
+    }
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new InternalError(`Could not create a migration in ${dir}: ${reason}`, { dir, reason }, { cause: error });
+  }
+}
+
+/** The newest `YYYYMMDDHHMMSS_` prefix among file names, or null. */
+export function newestVersion(files: readonly string[]): string | null {
+  let newest: string | null = null;
+  for (const file of files) {
+    const version = VERSION_PREFIX.exec(file)?.[1];
+    if (version !== undefined && (newest === null || version > newest)) newest = version;
+  }
+  return newest;
+}
+
+/** `candidate`, unless the newest existing version is not older: then one second after that. */
+export function nextVersion(candidate: string, newest: string | null): string {
+  return newest === null || candidate > newest ? candidate : bumpVersion(newest);
+}
+
+/** A `Date` as a UTC version, `YYYYMMDDHHMMSS`. */
+export function formatVersion(date: Date): string {
+  return date.toISOString().replace(/\D/g, '').slice(0, 14);
+}
+
+/** One second later; a version that is not a real time (`00000000000001`) is counted up as a number. */
+export function bumpVersion(version: string): string {
+  const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(version);
+  if (match !== null) {
+    const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+    const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+    const next = new Date(date.getTime() + 1000);
+    if (year >= 1000 && formatVersion(date) === version && next.getUTCFullYear() <= 9999) return formatVersion(next);
+  }
+  return (BigInt(version) + 1n).toString().padStart(14, '0');
+}

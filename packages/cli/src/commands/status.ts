@@ -1,0 +1,78 @@
+/** `offloop status`: applied and pending migrations, and what stops `up`. */
+import type { PlanProblem } from '@offloop/core';
+import type { StatusResult } from '@offloop/worker';
+import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, displayPath, resolveConfig } from '../config.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { count, formatTimestamp, table } from '../format.ts';
+import { withMigrator, type DatabaseTarget } from '../migrator.ts';
+
+/** `offloop status`: the migrations on disk against the version table, as a table or one JSON document. */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'Show applied and pending migrations, and anything that stops up',
+  usage: 'offloop status [options]',
+  description:
+    'Compare the migrations directory with the version table and list every migration: applied (with when) or ' +
+    'pending. Flags the problems that make up refuse to run: applied migrations whose file changed or is gone, and ' +
+    'pending migrations older than the newest applied one. Reads only; takes no lock. Exits 0 when the status could ' +
+    'be read, problems or not; use --json to inspect them in a script.',
+  flags: { ...DATABASE_FLAGS, ...CONFIG_FILE_FLAGS, ...OUTPUT_FLAGS },
+  examples: ['offloop status', 'offloop status --json | jq ".pending | length"'],
+
+  async run(args, { io, output }) {
+    const unexpected = unexpectedArguments('status', args.positionals);
+    if (unexpected.length > 0) throw usageError('status', unexpected, args);
+    const config = await resolveConfig(args, io, { database: true });
+    output.addSecrets(config.secrets);
+    output.setMigrationsDir(config.dir);
+    return withMigrator(config, io, output, async (migrator, target) => {
+      const result = await migrator.status({ signal: io.signal });
+      output.result(result, () => renderStatus(result, { target, dir: displayPath(config.dir, io.cwd), table: config.versionTable }));
+      return EXIT_OK;
+    });
+  },
+};
+
+type StatusContext = { readonly target: DatabaseTarget; readonly dir: string; readonly table: string };
+
+/** The human status: where, a table of migrations, and a summary line. */
+export function renderStatus(result: StatusResult, context: StatusContext): string[] {
+  const lines = [`Database:   ${context.target.description}`, `Migrations: ${context.dir} (version table ${context.table})`, ''];
+  const problems = new Map<string, PlanProblem>(result.problems.map((problem) => [problem.version, problem]));
+  const rows = [
+    ...result.applied.map((row) => ({ version: row.version, name: row.name, state: 'applied', at: formatTimestamp(row.appliedAt) })),
+    ...result.pending.map((row) => ({ version: row.version, name: row.name, state: 'pending', at: '' })),
+  ].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+
+  if (!result.initialized) lines.push(`The version table ${context.table} does not exist yet: nothing is applied.`);
+  if (rows.length === 0) {
+    lines.push(`No migrations in ${context.dir}. Create one with: offloop create <name>`);
+    return lines;
+  }
+  if (!result.initialized) lines.push('');
+  const cells = rows.map((row) => {
+    const problem = problems.get(row.version);
+    return [row.version, row.name, row.state, row.at, problem === undefined ? '' : `! ${describeProblem(problem)}`];
+  });
+  lines.push(...table([['VERSION', 'NAME', 'STATE', 'APPLIED AT', result.problems.length > 0 ? 'PROBLEM' : ''], ...cells]), '');
+
+  const where = result.current === null ? 'nothing applied yet' : `now at ${result.current}`;
+  lines.push(`${result.applied.length} applied, ${result.pending.length} pending; ${where}.`);
+  if (result.problems.length > 0) {
+    lines.push(`${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} fixed.`);
+  }
+  return lines;
+}
+
+function describeProblem(problem: PlanProblem): string {
+  switch (problem.kind) {
+    case 'missing':
+      return 'applied, but its file is gone';
+    case 'changed':
+      return 'file changed since it was applied';
+    case 'out-of-order':
+      return `older than the newest applied migration (${problem.newestApplied})`;
+  }
+}

@@ -1,0 +1,93 @@
+/** `--help` text, generated from the commands' flag definitions; `docs/cli.md` quotes it. */
+import type { FlagSpecs } from './args.ts';
+import type { Command } from './command.ts';
+import { CONFIG_FILE_NAME } from './config.ts';
+import { EXIT_CODE_MEANINGS } from './exit-codes.ts';
+import { NBSP } from './format.ts';
+import { EMBEDDED_DATA_DIR } from './migrator.ts';
+
+const WIDTH = 100;
+
+/** `offloop --help`. */
+export function globalHelp(commands: readonly Command[]): string {
+  const rows = commands.map((command) => [`${command.usage.replace(/^offloop /, '').replace(/ \[options\]$/, '')}`, command.summary] as const);
+  const exitCodes = Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => [code, meaning] as const);
+  return [
+    'offloop: PostgreSQL migrations that run in a worker thread, off the caller\'s event loop.',
+    '',
+    'Usage: offloop <command> [options]',
+    '',
+    'Commands:',
+    ...columns(rows),
+    '',
+    'Options:',
+    ...columns([
+      ['-h, --help', 'Show help; offloop <command> --help shows the command\'s options'],
+      ['-v, --version', 'Show the version'],
+    ]),
+    '',
+    ...wrap(
+      `Configuration: flags, then DATABASE_URL, then ./${CONFIG_FILE_NAME} (or --config <path>), then defaults. ` +
+        `Without a database URL anywhere, an embedded PostgreSQL is started for the command (data in ${EMBEDDED_DATA_DIR}).`,
+      '',
+    ),
+    '',
+    'Exit codes:',
+    ...columns(exitCodes),
+    '',
+  ].join('\n');
+}
+
+/** `offloop <command> --help`. */
+export function commandHelp(command: Command): string {
+  return [
+    `Usage: ${command.usage}`,
+    '',
+    ...wrap(command.description, ''),
+    '',
+    'Options:',
+    ...columns(flagRows(command.flags)),
+    '',
+    'Examples:',
+    ...command.examples.map((example) => `  ${example}`),
+    '',
+  ].join('\n');
+}
+
+function flagRows(flags: FlagSpecs): (readonly [string, string])[] {
+  return Object.entries(flags).map(([name, spec]) => {
+    const short = spec.short === undefined ? '' : `-${spec.short}, `;
+    const value = spec.type === 'string' ? ` <${spec.placeholder ?? 'value'}>` : '';
+    const fallback = spec.default === undefined ? '' : ` (default: ${spec.default})`;
+    return [`${short}--${name}${value}`, `${spec.description}${fallback}`] as const;
+  });
+}
+
+/** Two columns, the second wrapped to the width with a hanging indent. */
+function columns(rows: readonly (readonly [string, string])[]): string[] {
+  const left = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return rows.flatMap(([name, text]) => {
+    const [first = '', ...rest] = wrapWords(text, WIDTH - left - 2);
+    return [`  ${name.padEnd(left)}${first}`, ...rest.map((line) => `  ${' '.repeat(left)}${line}`)];
+  });
+}
+
+function wrap(text: string, prefix: string): string[] {
+  return wrapWords(text, WIDTH - prefix.length).map((line) => `${prefix}${line}`);
+}
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  // Only plain spaces break lines: a no-break space keeps "-- migrate:up" together.
+  for (const word of text.split(/[ \n]+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((entry) => entry.replaceAll(NBSP, ' '));
+}

@@ -1,0 +1,79 @@
+/**
+ * The offloop command line, as a function: `run(argv, io)` resolves to the exit code and never
+ * touches `process`, so that it can be tested and embedded. `bin.ts` wires it to the process.
+ *
+ * @example
+ * ```ts
+ * import { run } from 'offloop';
+ * const code = await run(['status', '--json'], { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError, parseCommandLine } from './args.ts';
+import type { Command, Io } from './command.ts';
+import { createCommand } from './commands/create.ts';
+import { statusCommand } from './commands/status.ts';
+import { upCommand } from './commands/up.ts';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+import { commandHelp, globalHelp } from './help.ts';
+import { createOutput } from './output.ts';
+
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [upCommand, statusCommand, createCommand];
+
+/** The version of this package, from its `package.json` (next to `src/` and `dist/` alike). */
+export function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Run one command line (without the `node` and script arguments) and resolve to its exit code.
+ * Never throws: failures are printed (human text on stderr, or with `--json` one JSON document
+ * on stdout) and turned into exit codes by the table in `exit-codes.ts`.
+ */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    io.stderr.write(globalHelp(COMMANDS));
+    return EXIT_USAGE;
+  }
+  if (first === '-h' || first === '--help') {
+    io.stdout.write(globalHelp(COMMANDS));
+    return EXIT_OK;
+  }
+  if (first === '-v' || first === '--version') {
+    io.stdout.write(`${cliVersion()}\n`);
+    return EXIT_OK;
+  }
+  if (first === 'help' && rest.length <= 1) {
+    const target = rest[0] === undefined ? undefined : COMMANDS.find((command) => command.name === rest[0]);
+    if (rest[0] === undefined || target !== undefined) {
+      io.stdout.write(target === undefined ? globalHelp(COMMANDS) : commandHelp(target));
+      return EXIT_OK;
+    }
+  }
+
+  const command = COMMANDS.find((candidate) => candidate.name === first);
+  if (command === undefined) {
+    const names = COMMANDS.map((candidate) => candidate.name).join(', ');
+    const problem = first.startsWith('-') ? `expected a command before any flag: one of ${names}` : `unknown command; expected one of ${names}`;
+    const error = new UsageError(`Invalid command line: ${first}: ${problem}`, [{ path: first === 'help' ? (rest[0] ?? first) : first, message: problem }], null);
+    return createOutput(io, argv.includes('--json')).fail(error);
+  }
+
+  const parsed = parseCommandLine(rest, command.flags);
+  if (parsed.values.help === true) {
+    io.stdout.write(commandHelp(command));
+    return EXIT_OK;
+  }
+  const output = createOutput(io, parsed.values.json === true);
+  try {
+    return await command.run(parsed, { io, output });
+  } catch (error) {
+    return output.fail(error);
+  }
+}
+
+export type { Command, CommandContext, Io, TextSink } from './command.ts';
+export { EXIT_CODES, EXIT_CODE_MEANINGS, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';

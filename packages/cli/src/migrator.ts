@@ -1,0 +1,63 @@
+/**
+ * A migrator for one command, on the configured database or, when no URL was given anywhere,
+ * on an embedded PostgreSQL started for the command and stopped after it (also on failure).
+ */
+import { join } from 'node:path';
+import { redactUrl } from '@offloop/core';
+import type { Migrator } from '@offloop/worker';
+import type { Io } from './command.ts';
+import type { CliConfig } from './config.ts';
+import type { Output } from './output.ts';
+
+/** Where the embedded PostgreSQL keeps its data, relative to the working directory. */
+export const EMBEDDED_DATA_DIR = join('.offloop', 'pg');
+
+/** The database a command ran against, for human output. */
+export type DatabaseTarget = {
+  /** A redacted URL, or a description of the embedded PostgreSQL. */
+  readonly description: string;
+  readonly embedded: boolean;
+};
+
+/**
+ * Run `fn` with a migrator; close it, and stop the embedded PostgreSQL if one was started, when
+ * `fn` settles. A failure while cleaning up never hides the failure of `fn` (the two travel
+ * together as a `SuppressedError`), and after a success it is a warning, not a failure: the
+ * migrations are committed by then.
+ */
+export async function withMigrator<T>(config: CliConfig, io: Io, output: Output, fn: (migrator: Migrator, target: DatabaseTarget) => Promise<T>): Promise<T> {
+  // Imported here, not at the top: `create` and `--help` need neither the worker pool nor PostgreSQL.
+  const { createMigrator, startEmbeddedPostgres } = await import('@offloop/worker');
+  const stack = new AsyncDisposableStack();
+  let result: T;
+  try {
+    let url: string;
+    let target: DatabaseTarget;
+    if (config.url === null) {
+      const postgres = stack.use(await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }));
+      output.addSecrets([postgres.url]);
+      const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;
+      output.notice(`no database URL given; using ${description}`);
+      url = postgres.url;
+      target = { description, embedded: true };
+    } else {
+      url = config.url;
+      target = { description: redactUrl(url), embedded: false };
+    }
+    const migrator = stack.use(createMigrator({ ...config.options, url }));
+    result = await fn(migrator, target);
+  } catch (error) {
+    try {
+      await stack.disposeAsync();
+    } catch (cleanupError) {
+      throw new SuppressedError(cleanupError, error, 'Cleaning up after the failure failed too');
+    }
+    throw error;
+  }
+  try {
+    await stack.disposeAsync();
+  } catch (cleanupError) {
+    output.warning('the command succeeded, but cleaning up failed', cleanupError);
+  }
+  return result;
+}

@@ -1,0 +1,58 @@
+/** The CLI's pure parts, with no process and no database: versions, names, flags, redaction. */
+import test from 'ava';
+import { parseCommandLine } from '../packages/cli/src/args.ts';
+import { bumpVersion, newestVersion, nextVersion, normalizeName } from '../packages/cli/src/commands/create.ts';
+import { DATABASE_FLAGS } from '../packages/cli/src/config.ts';
+import { Redactor } from '../packages/cli/src/output.ts';
+
+test('a new version is the current time, or one second after the newest existing one', (t) => {
+  t.is(nextVersion('20260101120000', null), '20260101120000');
+  t.is(nextVersion('20260101120000', '20250101000000'), '20260101120000');
+  t.is(nextVersion('20260101120000', '20260101120000'), '20260101120001');
+  t.is(nextVersion('20260101120000', '20260101235959'), '20260102000000');
+  t.is(bumpVersion('20261231235959'), '20270101000000');
+  t.is(bumpVersion('20280228235959'), '20280229000000');
+  // Not a real time: counted up as a number, still 14 digits.
+  t.is(bumpVersion('00000000000009'), '00000000000010');
+  t.is(newestVersion(['20260101000000_a.sql', 'README.md', '20270101000000_b.ts', '2028_short.sql']), '20270101000000');
+  t.is(newestVersion([]), null);
+});
+
+test('migration names: spaces and dashes become _, anything else but letters, digits and _ is refused', (t) => {
+  t.is(normalizeName('add users'), 'add_users');
+  t.is(normalizeName(' add - users-table '), 'add_users_table');
+  t.is(normalizeName('AddUsers2'), 'AddUsers2');
+  const dotted = normalizeName('add.users');
+  t.regex(typeof dotted === 'object' ? dotted.problem : dotted, /letters, digits and _/);
+  t.true(typeof normalizeName('drop table;') === 'object');
+  t.true(typeof normalizeName('   ') === 'object');
+  t.true(typeof normalizeName('x'.repeat(101)) === 'object');
+});
+
+test('flag parsing reports every problem at once', (t) => {
+  const parsed = parseCommandLine(['--url', '--json', '--bogus', '--dir=a', '--dir', 'b', '--schema', '-x', '--table'], DATABASE_FLAGS);
+  t.deepEqual(
+    parsed.issues.map((issue) => issue.path),
+    ['--url', '--bogus', '--dir', '--schema', '--table'],
+  );
+  t.regex(parsed.issues[0]?.message ?? '', /needs a value, got the flag --json/);
+  t.is(parsed.issues[2]?.message, 'given more than once');
+  t.deepEqual(parseCommandLine(['--url=postgres://h/db', 'extra'], DATABASE_FLAGS), {
+    values: { url: 'postgres://h/db' },
+    positionals: ['extra'],
+    issues: [],
+  });
+});
+
+test('the redactor removes passwords from URLs anywhere, and the given URLs\' passwords on their own', (t) => {
+  const redactor = new Redactor();
+  t.is(redactor.redact('at postgres://app:s3cret@db:5432/app and postgresql://u:p@h/d'), 'at postgres://app:***@db:5432/app and postgresql://u:***@h/d');
+  t.is(redactor.redact('postgres://h/db?sslmode=require&password=hunter2'), 'postgres://h/db?sslmode=require&password=***');
+  t.is(redactor.redact('postgres://app@db/app'), 'postgres://app@db/app');
+
+  redactor.add('postgres://app:correct%20horse@db/app');
+  t.is(redactor.redact('auth failed for "correct horse" (correct%20horse)'), 'auth failed for "***" (***)');
+  // The embedded server's postgres:postgres must not blank out every "postgres".
+  redactor.add('postgres://postgres:postgres@127.0.0.1:5433/postgres');
+  t.is(redactor.redact('database postgres at postgres://postgres:postgres@127.0.0.1:5433/postgres'), 'database postgres at postgres://postgres:***@127.0.0.1:5433/postgres');
+});

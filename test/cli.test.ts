@@ -1,0 +1,378 @@
+/**
+ * The CLI end to end: `node packages/cli/src/bin.ts` spawned as a real process, against a fresh
+ * database per test. Exit codes, stdout and stderr are what a deploy pipeline would see.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { EXIT_CODES, EXIT_USAGE } from 'offloop';
+import { createPool, sql } from 'slonik';
+import { createTestDatabase } from './helpers/database.ts';
+import { migrationsDir } from './helpers/fixtures.ts';
+
+const BIN = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
+
+const USERS = '-- migrate:up\ncreate table users (id int primary key);\n-- migrate:down\ndrop table users;\n';
+const EMAIL = '-- migrate:up\nalter table users add column email text;\n';
+// The failing statement is the second of the file, on line 3; PostgreSQL points at the table name, column 13.
+const BROKEN = '-- migrate:up\ncreate table audit (id int);\nINSERT INTO missing_table VALUES (1);\n-- migrate:down\n';
+
+type Result = { readonly code: number | null; readonly stdout: string; readonly stderr: string };
+
+/** Run the CLI as a process, with no DATABASE_URL unless given. */
+async function offloop(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
+  if (options.env?.DATABASE_URL === undefined) delete env.DATABASE_URL;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve(exitCode));
+  });
+  return { code, stdout, stderr };
+}
+
+/** A fresh working directory, readable by the `postgres` OS user (the embedded server runs as it under root). */
+async function workDir(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'offloop-cli-'));
+  await chmod(dir, 0o755);
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function parseJson(t: ExecutionContext, text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    t.fail(`stdout is not one JSON document: ${(error as Error).message}\n${text}`);
+    throw error;
+  }
+}
+
+type StatusJson = {
+  applied: { version: string; name: string; appliedAt: string; file: string | null }[];
+  pending: { version: string }[];
+  problems: unknown[];
+  current: string | null;
+  initialized: boolean;
+};
+
+test('--help works for offloop and for each command, and docs/cli.md quotes it verbatim', async (t) => {
+  const docs = await readFile(DOCS, 'utf8');
+  const global = await offloop(['--help']);
+  t.is(global.code, 0);
+  t.is(global.stderr, '');
+  for (const command of ['up', 'status', 'create']) t.regex(global.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+  t.true(docs.includes(global.stdout), 'docs/cli.md is missing the current `offloop --help`');
+
+  await Promise.all(
+    ['up', 'status', 'create'].map(async (command) => {
+      const [help, short, viaHelp] = await Promise.all([offloop([command, '--help']), offloop([command, '-h', '--bogus']), offloop(['help', command])]);
+      t.is(help.code, 0, command);
+      t.regex(help.stdout, new RegExp(`^Usage: offloop ${command}`));
+      t.true(help.stdout.includes('--json'), command);
+      t.true(docs.includes(help.stdout), `docs/cli.md is missing the current \`offloop ${command} --help\``);
+      // -h and `offloop help <command>` print the same text; --help wins over bad flags.
+      t.is(short.stdout, help.stdout);
+      t.is(viaHelp.stdout, help.stdout);
+    }),
+  );
+
+  const none = await offloop([]);
+  t.is(none.code, EXIT_USAGE);
+  t.is(none.stdout, '');
+  t.true(none.stderr.includes('Usage: offloop <command>'));
+});
+
+test('docs/cli.md documents the exit code of every error code, as the table has it', async (t) => {
+  const docs = await readFile(DOCS, 'utf8');
+  const documented: Record<string, number> = {};
+  for (const match of docs.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d+)\s*\|/gm)) documented[match[1] as string] = Number(match[2]);
+  t.deepEqual(documented, { ...EXIT_CODES, USAGE: EXIT_USAGE });
+});
+
+test('unknown commands are usage errors, in human and JSON form', async (t) => {
+  const human = await offloop(['frobnicate']);
+  t.is(human.code, EXIT_USAGE);
+  t.regex(human.stderr, /^error\[USAGE\]: .*\n {2}- frobnicate: unknown command/);
+
+  const json = await offloop(['frobnicate', '--json']);
+  t.is(json.code, EXIT_USAGE);
+  t.is(json.stderr, '');
+  t.like(parseJson(t, json.stdout), { error: { code: 'USAGE' } });
+});
+
+test('create writes a dbmate-style SQL file named after the current UTC time, creating the directory', async (t) => {
+  const cwd = await workDir(t);
+  const before = utcVersion(new Date());
+  const result = await offloop(['create', 'add users'], { cwd });
+  const after = utcVersion(new Date());
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stderr, '');
+  const match = /^migrations\/(\d{14})_add_users\.sql\n$/.exec(result.stdout);
+  if (match === null) return t.fail(`unexpected output: ${JSON.stringify(result.stdout)}`);
+  const version = match[1] as string;
+  t.true(version >= before && version <= after, `${version} not between ${before} and ${after}`);
+  t.deepEqual(await readdir(join(cwd, 'migrations')), [`${version}_add_users.sql`]);
+  t.is(await readFile(join(cwd, 'migrations', `${version}_add_users.sql`), 'utf8'), '-- migrate:up\n\n\n-- migrate:down\n\n');
+});
+
+test('create picks a version after the newest one in the directory, and --ts writes a TypeScript template', async (t) => {
+  const cwd = await workDir(t);
+  await mkdir(join(cwd, 'db'));
+  await writeFile(join(cwd, 'db', '29991231235959_from_the_future.sql'), USERS);
+
+  const sqlFile = await offloop(['create', 'next-one', '--dir', 'db'], { cwd });
+  t.is(sqlFile.code, 0, sqlFile.stderr);
+  t.is(sqlFile.stdout, 'db/30000101000000_next_one.sql\n');
+
+  const tsFile = await offloop(['create', 'backfill', '--dir', 'db', '--ts', '--json'], { cwd });
+  t.is(tsFile.code, 0, tsFile.stderr);
+  const created = parseJson(t, tsFile.stdout);
+  t.like(created, { version: '30000101000001', name: 'backfill', kind: 'ts', file: '30000101000001_backfill.ts' });
+  const source = await readFile(join(cwd, 'db', '30000101000001_backfill.ts'), 'utf8');
+  t.true(source.includes("import type { MigrationContext } from '@offloop/core';"));
+  t.regex(source, /export async function up\(ctx: MigrationContext\)/);
+  t.regex(source, /export async function down\(ctx: MigrationContext\)/);
+});
+
+test('create rejects a bad name and lists every problem of the command line', async (t) => {
+  const cwd = await workDir(t);
+  const result = await offloop(['create', 'drop table;', 'extra', '--bogus'], { cwd });
+  t.is(result.code, EXIT_USAGE);
+  t.is(result.stdout, '');
+  t.regex(result.stderr, /^error\[USAGE\]: invalid command line, 3 problems:/);
+  t.regex(result.stderr, /- <name>: .*letters, digits and _/);
+  t.regex(result.stderr, /- extra: unexpected argument/);
+  t.regex(result.stderr, /- --bogus: unknown flag/);
+  await t.throwsAsync(stat(join(cwd, 'migrations')), { code: 'ENOENT' });
+});
+
+test('up applies pending migrations with progress on stderr; a re-run has nothing to do', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_email.sql': EMAIL });
+
+  const first = await offloop(['up', '--url', url, '--dir', dir]);
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /^Applied 2 migrations in [\d.]+ (ms|s); now at 20260102000000\n$/);
+  t.regex(first.stderr, /^\[1\/2\] 20260101000000_users\.sql \.\.\.$/m);
+  t.regex(first.stderr, /^\[2\/2\] 20260102000000_email\.sql applied in [\d.]+ (ms|s)$/m);
+
+  const again = await offloop(['up', '--url', url, '--dir', dir]);
+  t.is(again.code, 0, again.stderr);
+  t.is(again.stdout, 'Nothing to do: database is up to date at 20260102000000\n');
+  t.is(again.stderr, '');
+
+  const status = await offloop(['status', '--url', url, '--dir', dir, '--json']);
+  t.is(status.code, 0, status.stderr);
+  t.is(status.stderr, '');
+  const parsed = parseJson(t, status.stdout) as StatusJson;
+  t.deepEqual(parsed.applied.map((row) => [row.version, row.name, row.file]), [
+    ['20260101000000', 'users', '20260101000000_users.sql'],
+    ['20260102000000', 'email', '20260102000000_email.sql'],
+  ]);
+  t.false(Number.isNaN(Date.parse(parsed.applied[0]?.appliedAt ?? '')));
+  t.deepEqual(parsed.pending, []);
+  t.deepEqual(parsed.problems, []);
+  t.is(parsed.current, '20260102000000');
+});
+
+test('up --to stops at a version; status shows the rest as pending; --json prints the result', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_email.sql': EMAIL });
+
+  const up = await offloop(['up', '--url', url, '--dir', dir, '--to', '20260101000000', '--json']);
+  t.is(up.code, 0, up.stderr);
+  t.is(up.stderr, '', 'no progress lines on stderr with --json');
+  const result = parseJson(t, up.stdout) as { applied: { version: string }[]; current: string };
+  t.deepEqual(result.applied.map((row) => row.version), ['20260101000000']);
+  t.is(result.current, '20260101000000');
+
+  const status = await offloop(['status', '--url', url, '--dir', dir]);
+  t.is(status.code, 0, status.stderr);
+  t.regex(status.stdout, /^20260101000000 +users +applied +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m);
+  t.regex(status.stdout, /^20260102000000 +email +pending$/m);
+  t.regex(status.stdout, /^1 applied, 1 pending; now at 20260101000000\.$/m);
+});
+
+test('a failing SQL migration exits with MIGRATION_FAILED code, showing file:line:column and a caret', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_broken.sql': BROKEN });
+
+  const human = await offloop(['up', '--url', url, '--dir', dir]);
+  t.is(human.code, EXIT_CODES.MIGRATION_FAILED);
+  t.is(human.code, 4);
+  t.is(human.stdout, '');
+  t.regex(human.stderr, /^error\[MIGRATION_FAILED\]: /m);
+  t.regex(human.stderr, /--> .*20260102000000_broken\.sql:3:13\n/);
+  t.true(human.stderr.includes(`  3 | INSERT INTO missing_table VALUES (1);\n    | ${' '.repeat(12)}^\n`), human.stderr);
+  t.regex(human.stderr, /= SQLSTATE: 42P01/);
+
+  // The first migration stays applied; the broken one was rolled back (its table too).
+  const status = parseJson(t, (await offloop(['status', '--url', url, '--dir', dir, '--json'])).stdout) as StatusJson;
+  t.deepEqual(status.applied.map((row) => row.version), ['20260101000000']);
+  t.deepEqual(status.pending.map((row) => row.version), ['20260102000000']);
+  t.false(await tableExists(url, 'audit'));
+
+  const json = await offloop(['up', '--url', url, '--dir', dir, '--json']);
+  t.is(json.code, EXIT_CODES.MIGRATION_FAILED);
+  const { error } = parseJson(t, json.stdout) as { error: { code: string; details: Record<string, unknown> } };
+  t.is(error.code, 'MIGRATION_FAILED');
+  t.like(error.details, { version: '20260102000000', file: '20260102000000_broken.sql', line: 3, column: 13, sqlstate: '42P01' });
+});
+
+test('a SQL syntax error is reported with its location before anything runs', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_typo.sql': '-- migrate:up\nselect 1;\nselec 2;\n' });
+  const result = await offloop(['up', '--url', url, '--dir', dir]);
+  t.is(result.code, EXIT_CODES.SQL_SYNTAX_ERROR);
+  t.regex(result.stderr, /^error\[SQL_SYNTAX_ERROR\]: /m);
+  t.regex(result.stderr, /20260102000000_typo\.sql:3:1\n/);
+  t.true(result.stderr.includes('  3 | selec 2;\n    | ^\n'), result.stderr);
+  t.false(await tableExists(url, 'users'), 'nothing ran');
+});
+
+test('configuration errors from flags and the config file are all listed at once, with the usage exit code', async (t) => {
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'offloop.config.json'), JSON.stringify({ tabel: 'x', lockTimeout: 'soon', dir: './db' }));
+  const args = ['up', '--lock-timeout', 'abc', '--schema', '1bad', '--bogus', '--url', 'mysql://u@h/db', '--to', '2026'];
+
+  const human = await offloop(args, { cwd });
+  t.is(human.code, EXIT_CODES.CONFIG_INVALID);
+  t.is(human.code, EXIT_USAGE);
+  t.is(human.stdout, '');
+  t.regex(human.stderr, /^error\[CONFIG_INVALID\]: invalid configuration, 7 problems:\n/);
+  for (const path of ['--lock-timeout', '--schema', '--bogus', '--url', '--to', 'offloop.config.json: lockTimeout']) {
+    t.true(human.stderr.includes(`  - ${path}: `), `${path} not listed:\n${human.stderr}`);
+  }
+  t.regex(human.stderr, /- offloop\.config\.json: unknown option: tabel/);
+
+  const json = await offloop([...args, '--json'], { cwd });
+  t.is(json.code, EXIT_USAGE);
+  const { error } = parseJson(t, json.stdout) as { error: { code: string; details: { issues: { path: string }[] } } };
+  t.is(error.code, 'CONFIG_INVALID');
+  t.deepEqual(error.details.issues.map((issue) => issue.path).sort(), [
+    '--bogus',
+    '--lock-timeout',
+    '--schema',
+    '--to',
+    '--url',
+    'offloop.config.json',
+    'offloop.config.json: lockTimeout',
+  ]);
+
+  const missing = await offloop(['status', '--config', 'nope.json', '--url'], { cwd });
+  t.is(missing.code, EXIT_USAGE);
+  t.regex(missing.stderr, /- --url: needs a value/);
+  t.regex(missing.stderr, /- --config: cannot read nope\.json: no such file/);
+});
+
+test('flags override DATABASE_URL, which overrides the config file; a relative dir in the file is relative to it', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  const unreachable = 'postgres://nobody@127.0.0.1:1/nowhere';
+  await mkdir(join(cwd, 'config', 'sql'), { recursive: true });
+  await writeFile(join(cwd, 'config', 'sql', '20260101000000_users.sql'), USERS);
+  await writeFile(join(cwd, 'config', 'offloop.json'), JSON.stringify({ url: unreachable, dir: 'sql', lockTimeout: '5s', connectTimeout: '2s' }));
+
+  const fromEnv = await offloop(['up', '--config', 'config/offloop.json'], { cwd, env: { DATABASE_URL: url } });
+  t.is(fromEnv.code, 0, fromEnv.stderr);
+  t.regex(fromEnv.stdout, /^Applied 1 migration in /);
+
+  const fromFlag = await offloop(['status', '--config', 'config/offloop.json', '--url', url, '--json'], { cwd, env: { DATABASE_URL: unreachable } });
+  t.is(fromFlag.code, 0, fromFlag.stderr);
+  t.is((parseJson(t, fromFlag.stdout) as StatusJson).current, '20260101000000');
+
+  await writeFile(join(cwd, 'offloop.config.json'), JSON.stringify({ url, dir: 'config/sql' }));
+  const fromFile = await offloop(['status', '--json'], { cwd });
+  t.is(fromFile.code, 0, fromFile.stderr);
+  t.is(fromFile.stderr, '', 'no embedded PostgreSQL when the config file has a URL');
+  t.is((parseJson(t, fromFile.stdout) as StatusJson).current, '20260101000000');
+});
+
+test('a password in a URL is never printed, on success or failure, in human or JSON output', async (t) => {
+  const url = await createTestDatabase(t);
+  // A role of our own with a password that appears nowhere else (trust or password auth alike).
+  const role = `offloop_cli_${randomBytes(4).toString('hex')}`;
+  const password = `Pw-${randomBytes(9).toString('base64url')}`;
+  await withPool(url, (pool) => pool.query(sql.unsafe`CREATE ROLE ${sql.identifier([role])} LOGIN SUPERUSER PASSWORD ${sql.literalValue(password)}`));
+  t.teardown(() => withPool(url, async (pool) => {
+    await pool.query(sql.unsafe`DROP OWNED BY ${sql.identifier([role])}`);
+    await pool.query(sql.unsafe`DROP ROLE ${sql.identifier([role])}`);
+  }));
+  const secretUrl = new URL(url);
+  secretUrl.username = role;
+  secretUrl.password = password;
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_broken.sql': BROKEN });
+
+  const runs = [
+    await offloop(['status', '--url', secretUrl.href, '--dir', dir]),
+    await offloop(['up', '--url', secretUrl.href, '--dir', dir]),
+    await offloop(['up', '--dir', dir, '--json'], { env: { DATABASE_URL: secretUrl.href } }),
+    await offloop(['status', '--url', `postgres://${role}:${password}@127.0.0.1:1/nowhere`, '--dir', dir, '--connect-timeout', '2s']),
+    await offloop(['status', '--url', `postgres://${role}:${password}@127.0.0.1:1/nowhere`, '--dir', dir, '--connect-timeout', '2s', '--json']),
+    await offloop(['status', '--url', `mysql://${role}:${password}@127.0.0.1/db`, '--dir', dir]),
+  ];
+  for (const [index, run] of runs.entries()) {
+    t.false(run.stdout.includes(password), `run ${index} printed the password on stdout`);
+    t.false(run.stderr.includes(password), `run ${index} printed the password on stderr`);
+  }
+  t.is(runs[0]?.code, 0);
+  t.true(runs[0]?.stdout.includes(`Database:   postgres://${role}:***@`), runs[0]?.stdout);
+  t.is(runs[1]?.code, EXIT_CODES.MIGRATION_FAILED);
+  t.is(runs[3]?.code, EXIT_CODES.DATABASE_UNAVAILABLE);
+  t.like(parseJson(t, runs[4]?.stdout ?? ''), { error: { code: 'DATABASE_UNAVAILABLE' } });
+  t.is(runs[5]?.code, EXIT_USAGE);
+});
+
+test('without a URL anywhere, the embedded PostgreSQL is started for the command and stopped after it', async (t) => {
+  const cwd = await workDir(t);
+  await mkdir(join(cwd, 'migrations'));
+  await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
+
+  const up = await offloop(['up'], { cwd });
+  t.is(up.code, 0, up.stderr);
+  t.regex(up.stderr, /^offloop: no database URL given; using embedded PostgreSQL \d+[.\d]* \(data in \.offloop\/pg\)$/m);
+  t.regex(up.stdout, /^Applied 1 migration in [\d.]+ (ms|s); now at 20260101000000\n$/);
+  await t.throwsAsync(stat(join(cwd, '.offloop', 'pg', 'postmaster.pid')), { code: 'ENOENT' }, 'the server was stopped');
+
+  // The data persist between commands.
+  const status = await offloop(['status', '--json'], { cwd });
+  t.is(status.code, 0, status.stderr);
+  t.is((parseJson(t, status.stdout) as StatusJson).current, '20260101000000');
+});
+
+test('a TypeScript migration from `create --ts` applies as written', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  const created = await offloop(['create', 'from_template', '--ts'], { cwd });
+  t.is(created.code, 0, created.stderr);
+  const up = await offloop(['up', '--url', url], { cwd });
+  t.is(up.code, 0, up.stderr);
+  t.regex(up.stdout, /^Applied 1 migration in .*; now at \d{14}\n$/);
+});
+
+function utcVersion(date: Date): string {
+  return date.toISOString().replace(/\D/g, '').slice(0, 14);
+}
+
+async function withPool<T>(url: string, fn: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<T>): Promise<T> {
+  const pool = await createPool(url, { maximumPoolSize: 1 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function tableExists(url: string, table: string): Promise<boolean> {
+  return withPool(url, (pool) => pool.oneFirst(sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`) as Promise<boolean>);
+}
