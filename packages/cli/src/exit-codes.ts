@@ -56,6 +56,7 @@ export const EXIT_CODES = {
   // 7: no database: unreachable, refused, or the embedded PostgreSQL did not start.
   DATABASE_UNAVAILABLE: 7,
   EMBEDDED_POSTGRES_FAILED: 7,
+  CREATE_DATABASE_FAILED: 7,
   // 130: interrupted (Ctrl-C), as shells report SIGINT.
   RUN_ABORTED: 130,
 } as const satisfies Record<ErrorCode, number>;

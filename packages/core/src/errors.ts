@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   WORKER_OUT_OF_MEMORY: 'WORKER_OUT_OF_MEMORY',
   WORKER_UNRESPONSIVE: 'WORKER_UNRESPONSIVE',
   EMBEDDED_POSTGRES_FAILED: 'EMBEDDED_POSTGRES_FAILED',
+  CREATE_DATABASE_FAILED: 'CREATE_DATABASE_FAILED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
@@ -253,6 +254,11 @@ export class EmbeddedPostgresError extends OffloopError<'EMBEDDED_POSTGRES_FAILE
   readonly code = 'EMBEDDED_POSTGRES_FAILED';
 }
 
+/** The server refused `CREATE DATABASE` for a test template or clone (the test harness). */
+export class CreateDatabaseError extends OffloopError<'CREATE_DATABASE_FAILED', { readonly database: string; readonly template: string | null; readonly sqlstate: string | null; readonly reason: string }> {
+  readonly code = 'CREATE_DATABASE_FAILED';
+}
+
 /** Anything else: a bug in offloop. The `cause` has the original error. */
 export class InternalError extends OffloopError<'INTERNAL_ERROR', Details> {
   readonly code = 'INTERNAL_ERROR';
@@ -288,6 +294,7 @@ const ERROR_CLASSES = {
   WORKER_OUT_OF_MEMORY: WorkerOutOfMemoryError,
   WORKER_UNRESPONSIVE: WorkerUnresponsiveError,
   EMBEDDED_POSTGRES_FAILED: EmbeddedPostgresError,
+  CREATE_DATABASE_FAILED: CreateDatabaseError,
   INTERNAL_ERROR: InternalError,
 } as const satisfies Record<ErrorCode, ErrorClass>;
 

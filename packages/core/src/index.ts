@@ -6,6 +6,7 @@
 export {
   ChecksumMismatchError,
   ConfigError,
+  CreateDatabaseError,
   DatabaseUnavailableError,
   DuplicateVersionError,
   EmbeddedPostgresError,
