@@ -7,3 +7,7 @@ export type { Migrator } from './migrator.ts';
 export type { CallOptions, MigrationRun, MigratorOptions, StatusResult, UpOptions, UpResult } from './types.ts';
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';
+export { Readiness, ReadinessChangeEvent } from './readiness.ts';
+export type { ReadinessState } from './readiness.ts';
+export { healthCheck, healthStatus } from './health.ts';
+export type { HealthStatus } from './health.ts';

@@ -2,28 +2,42 @@
  * The host API. The host validates options and owns a Piscina pool of one thread; everything
  * else (reading files, parsing, importing migration modules, all database work) happens in that
  * thread, so the host's event loop is never blocked by a migration.
+ *
+ * Stopping a call, in order of preference: ask the worker over the control port (the engine stops
+ * between statements and cancels a running statement on the server); after `cancelGracePeriod`,
+ * terminate the thread and cancel what it left running on the server from a fresh thread
+ * (`cancel-entry.ts`). A thread that dies by itself (out of memory, `process.exit()`, an uncaught
+ * error) gets the same server-side cleanup.
  */
 import {
+  callOptionsSchema,
+  ConfigError,
+  formatConfigIssues,
   fromEnvelope,
   MigratorClosedError,
   parseConfig,
   RunAbortedError,
-  upOptionsSchema,
-  ConfigError,
-  formatConfigIssues,
+  RunTimeoutError,
   toConfigIssues,
+  upOptionsSchema,
   WorkerFailedError,
+  WorkerOutOfMemoryError,
+  WorkerUnresponsiveError,
   type CommandResult,
   type EngineCommand,
+  type MigrationResult,
+  type OffloopError,
   type ProgressEvent,
   type ResolvedConfig,
   type StatusResult,
   type UpResult,
 } from '@offloop/core';
 import * as Comlink from 'comlink';
-import { MessageChannel } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
+import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
+import type { CancelRequest, CancelResponse, HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
+import { Readiness } from './readiness.ts';
 import { Run } from './run.ts';
 import type { CallOptions, MigrationRun, MigratorOptions, UpOptions } from './types.ts';
 
@@ -32,18 +46,35 @@ export type Migrator = AsyncDisposable & {
   /** The validated configuration. */
   readonly config: ResolvedConfig;
   /**
+   * Whether the schema is ready, following this migrator's `up()` calls: `pending`, `migrating`,
+   * `ready`, `failed`. Observe it with `change` events or `for await`; gate health checks on it
+   * with `healthCheck(migrator.readiness)`.
+   */
+  readonly readiness: Readiness;
+  /**
    * Apply pending migrations, each in its own transaction, under an advisory lock. Resolves with
    * what was applied; rejects with an `OffloopError` (see `docs/errors.md`).
    */
   up(options?: UpOptions): MigrationRun<UpResult>;
   /** Compare the migrations directory with the database. Read-only. */
   status(options?: CallOptions): MigrationRun<StatusResult>;
-  /** Stop the worker thread. Afterwards nothing of the migrator is left running. */
+  /**
+   * Stop the worker thread. A call still running is cancelled like an abort (and rejects with
+   * `MIGRATOR_CLOSED`); afterwards nothing of the migrator is left running.
+   */
   close(): Promise<void>;
 };
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const WORKER_FILE = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const WORKER_FILE = new URL(`./worker-entry${EXTENSION}`, import.meta.url).href;
+const CANCEL_FILE = new URL(`./cancel-entry${EXTENSION}`, import.meta.url).href;
+
+/** How long the cancel thread waits for cancelled backends to exit before terminating them. */
+const CANCEL_WAIT_MS = 1_000;
+
+/** Why a call was asked to stop. */
+type StopReason = { readonly kind: 'abort'; readonly cause: unknown } | { readonly kind: 'timeout'; readonly timeoutMs: number } | { readonly kind: 'closed' };
 
 /**
  * Create a migrator. Options are validated at once: an invalid option throws a `ConfigError`
@@ -54,52 +85,121 @@ const WORKER_FILE = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '
  * import { createMigrator } from '@offloop/worker';
  *
  * await using migrator = createMigrator({ url: process.env.DATABASE_URL, dir: './migrations' });
- * const { applied } = await migrator.up({ onProgress: (event) => log.info(event) });
+ * const { applied } = await migrator.up({ timeout: '10m', onProgress: (event) => log.info(event) });
  * ```
  */
 export function createMigrator(options: MigratorOptions): Migrator {
   const config = parseConfig(options, 'migrator options');
+  const readiness = new Readiness();
   let pool: Piscina | null = null;
   let closed = false;
-  const running = new Set<Promise<unknown>>();
+  /** Calls in flight: how to stop each, and a promise that settles when it has. */
+  const running = new Map<Promise<unknown>, (reason: StopReason) => void>();
 
   const getPool = (): Piscina => {
     // One thread: calls on one migrator queue up; concurrency between runners is the lock's job.
-    pool ??= new Piscina({ filename: WORKER_FILE, minThreads: 0, maxThreads: 1, idleTimeout: 1_000, concurrentTasksPerWorker: 1 });
+    // A thread that died or was terminated is replaced on the next call.
+    pool ??= new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeout: 1_000,
+      concurrentTasksPerWorker: 1,
+      ...(config.workerResourceLimits === null ? {} : { resourceLimits: resourceLimits(config.workerResourceLimits) }),
+    });
     return pool;
   };
 
-  function call<C extends EngineCommand>(command: C, options: CallOptions): Run<CommandResult<C>> {
+  function call<C extends EngineCommand>(command: C, options: CallOptions & { readonly timeoutMs: number | undefined }): Run<CommandResult<C>> {
     const events = new MessageChannel();
     const control = new MessageChannel();
-    const listener = options.onProgress;
+    const { onProgress: listener, signal, timeoutMs } = options;
+    const runTag = `offloop:${randomBytes(6).toString('hex')}`;
+    // Results so far, for errors raised on the host when the worker cannot report them.
+    const applied: MigrationResult[] = [];
+    let started = false;
     let run: Run<CommandResult<C>> | null = null;
     const host: HostChannel = {
+      started: () => {
+        started = true;
+      },
       progress: (event: ProgressEvent) => {
+        if (event.type === 'migration:finished') {
+          applied.push({ version: event.version, name: event.name, file: event.file, direction: event.direction, durationMs: event.durationMs });
+        }
         run?.push(event);
         if (listener !== undefined) queueMicrotask(() => listener(event));
       },
     };
+    let requestStop: (reason: StopReason) => void = () => undefined;
+
     const result = (async (): Promise<CommandResult<C>> => {
       if (closed) throw new MigratorClosedError('This migrator was closed; create a new one.', {});
-      if (options.signal?.aborted) throw new RunAbortedError('The run was cancelled before it started.', { applied: [] }, { cause: options.signal.reason });
+      if (signal?.aborted) throw new RunAbortedError('The run was cancelled before it started.', { applied: [] }, { cause: signal.reason });
       Comlink.expose(host, events.port1);
       const worker = Comlink.wrap<WorkerControl>(control.port1);
-      const onAbort = () => void worker.abort(String(options.signal?.reason ?? 'aborted')).catch(() => undefined);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const taskAbort = new AbortController();
+      const unresponsive = Promise.withResolvers<{ readonly kind: 'unresponsive' }>();
+      // Read through a function: assignments in the closure below are invisible to narrowing.
+      let stopReason: StopReason | null = null;
+      const stopped = (): StopReason | null => stopReason;
+      let graceTimer: NodeJS.Timeout | undefined;
+      requestStop = (reason) => {
+        if (stopReason !== null) return;
+        stopReason = reason;
+        // Still queued behind another call: Piscina drops it from the queue.
+        if (!started) return taskAbort.abort();
+        void worker.abort(describeStop(reason)).catch(() => undefined);
+        graceTimer = setTimeout(() => unresponsive.resolve({ kind: 'unresponsive' }), config.cancelGracePeriod);
+      };
+      const onAbort = () => requestStop({ kind: 'abort', cause: signal?.reason });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timeoutTimer = timeoutMs === undefined || timeoutMs === 0 ? undefined : setTimeout(() => requestStop({ kind: 'timeout', timeoutMs }), timeoutMs);
       try {
-        const request: TaskRequest = { command, config, events: events.port2, control: control.port2 };
-        let response: TaskResponse<CommandResult<C>>;
-        try {
-          response = (await getPool().run(request, { transferList: [events.port2, control.port2] })) as TaskResponse<CommandResult<C>>;
-        } catch (error) {
-          if (closed) throw new MigratorClosedError('The migrator was closed while the call ran.', {}, { cause: error });
-          throw new WorkerFailedError(`The migration worker thread failed: ${error instanceof Error ? error.message : String(error)}`, { reason: error instanceof Error ? error.message : String(error) }, { cause: error });
+        const request: TaskRequest = { command, config, events: events.port2, control: control.port2, runTag };
+        const task = getPool()
+          .run(request, { transferList: [events.port2, control.port2], signal: taskAbort.signal })
+          .then(
+            (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResult<C>> }) as const,
+            (error: unknown) => ({ kind: 'crashed', error }) as const,
+          );
+        const outcome = await Promise.race([task, unresponsive.promise]);
+        switch (outcome.kind) {
+          case 'settled': {
+            if (outcome.response.ok) return outcome.response.value;
+            const error = fromEnvelope(outcome.response.error);
+            const reason = stopped();
+            if (reason !== null && error.code === 'RUN_ABORTED') throw stopError(reason, appliedOf(error) ?? applied, error);
+            throw error;
+          }
+          case 'crashed': {
+            const reason = stopped();
+            if (reason !== null && !started) throw stopError(reason, applied, outcome.error);
+            const error = crashError(outcome.error, applied, closed);
+            // The thread is gone, its sockets with it; a statement it started may still run.
+            await cancelOnServer(config, runTag);
+            throw error;
+          }
+          case 'unresponsive': {
+            const reason: StopReason = stopped() ?? { kind: 'closed' };
+            taskAbort.abort(); // Piscina terminates the thread; a new one serves the next call.
+            const cleanup = await cancelOnServer(config, runTag);
+            const stopFailure = stopError(reason, applied, undefined);
+            const cause = cleanup.errors.length === 0
+              ? stopFailure
+              : new SuppressedError(new Error(`Cancelling the run's statements on the server failed: ${cleanup.errors.join('; ')}`), stopFailure, 'server-side cancel failed');
+            throw new WorkerUnresponsiveError(
+              `The migration worker did not stop within ${config.cancelGracePeriod} ms (cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated` +
+                ` and its statements cancelled on the server. ${countApplied(applied)} of this run stay applied.`,
+              { graceMs: config.cancelGracePeriod, applied: [...applied] },
+              { cause },
+            );
+          }
         }
-        if (!response.ok) throw fromEnvelope(response.error);
-        return response.value;
       } finally {
-        options.signal?.removeEventListener('abort', onAbort);
+        clearTimeout(timeoutTimer);
+        clearTimeout(graceTimer);
+        signal?.removeEventListener('abort', onAbort);
         worker[Comlink.releaseProxy]();
         events.port1.close();
         control.port1.close();
@@ -107,7 +207,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     })();
     run = new Run(result);
     const tracked = result.catch(() => undefined);
-    running.add(tracked);
+    running.set(tracked, (reason) => requestStop(reason));
     void tracked.finally(() => running.delete(tracked));
     return run;
   }
@@ -115,29 +215,118 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    for (const stop of running.values()) stop({ kind: 'closed' });
+    await Promise.all(running.keys());
     const current = pool;
     pool = null;
     await current?.destroy();
-    await Promise.all(running);
   };
 
   return {
     config,
+    readiness,
     up(options = {}) {
       const { onProgress, signal, ...rest } = options;
       const parsed = upOptionsSchema.safeParse(rest);
-      if (!parsed.success) {
-        const issues = toConfigIssues(parsed.error);
-        const run = new Run<UpResult>(Promise.reject(new ConfigError(formatConfigIssues(issues, 'up() options'), { issues })));
-        return run;
-      }
-      return call({ name: 'up', to: parsed.data.to }, { onProgress, signal });
+      const run = parsed.success
+        ? call({ name: 'up', to: parsed.data.to }, { onProgress, signal, timeoutMs: parsed.data.timeout })
+        : rejected<UpResult>(parsed.error, 'up() options');
+      readiness.track(run.result);
+      return run;
     },
     status(options = {}) {
-      return call({ name: 'status' }, options);
+      const { onProgress, signal, ...rest } = options;
+      const parsed = callOptionsSchema.safeParse(rest);
+      if (!parsed.success) return rejected<StatusResult>(parsed.error, 'status() options');
+      return call({ name: 'status' }, { onProgress, signal, timeoutMs: parsed.data.timeout });
     },
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
+function rejected<T>(error: Parameters<typeof toConfigIssues>[0], source: string): Run<T> {
+  const issues = toConfigIssues(error);
+  return new Run<T>(Promise.reject(new ConfigError(formatConfigIssues(issues, source), { issues })));
+}
+
+function resourceLimits(limits: NonNullable<ResolvedConfig['workerResourceLimits']>): ResourceLimits {
+  const result: { -readonly [K in keyof ResourceLimits]: number } = {};
+  for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
+    const value = limits[key];
+    if (value !== undefined) result[key] = value;
+  }
+  return result;
+}
+
+function describeStop(reason: StopReason): string {
+  switch (reason.kind) {
+    case 'abort':
+      return `the call was aborted${reason.cause instanceof Error ? ` (${reason.cause.message})` : reason.cause === undefined ? '' : ` (${String(reason.cause)})`}`;
+    case 'timeout':
+      return `the call's timeout of ${reason.timeoutMs} ms`;
+    case 'closed':
+      return 'the migrator was closed';
+  }
+}
+
+function countApplied(applied: readonly MigrationResult[]): string {
+  return `${applied.length} migration${applied.length === 1 ? '' : 's'} applied`;
+}
+
+/** The typed error for a call that stopped because it was asked to. */
+function stopError(reason: StopReason, applied: readonly MigrationResult[], cause: unknown): OffloopError {
+  const options = cause === undefined ? undefined : { cause };
+  switch (reason.kind) {
+    case 'abort':
+      if (cause instanceof RunAbortedError) return cause;
+      return new RunAbortedError(`The run was cancelled; ${countApplied(applied)} before it stopped.`, { applied: [...applied] }, { cause: reason.cause });
+    case 'timeout':
+      return new RunTimeoutError(
+        `The run exceeded its timeout of ${reason.timeoutMs} ms and was cancelled; ${countApplied(applied)} before it stopped.`,
+        { timeoutMs: reason.timeoutMs, applied: [...applied] },
+        options,
+      );
+    case 'closed':
+      return new MigratorClosedError(`The migrator was closed while the call ran; ${countApplied(applied)} before it stopped.`, { applied: [...applied] }, options);
+  }
+}
+
+/** The engine's own list of what it applied, from a RUN_ABORTED error. */
+function appliedOf(error: OffloopError): readonly MigrationResult[] | null {
+  const value = (error.details as { applied?: unknown }).applied;
+  return Array.isArray(value) ? (value as MigrationResult[]) : null;
+}
+
+/** The typed error for a thread that died by itself. */
+function crashError(error: unknown, applied: readonly MigrationResult[], closed: boolean): OffloopError {
+  const message = error instanceof Error ? error.message : String(error);
+  if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return new WorkerOutOfMemoryError(
+      `The migration worker thread ran out of memory (workerResourceLimits) and was stopped; the running migration was rolled back, ${countApplied(applied)} before.`,
+      { reason: message, applied: [...applied] },
+      { cause: error },
+    );
+  }
+  if (closed) return new MigratorClosedError('The migrator was closed while the call ran.', {}, { cause: error });
+  const exited = /^worker exited with code: (-?\d+)/.exec(message);
+  const reason = exited === null ? message : `the thread exited with code ${exited[1]} (did a migration call process.exit()?)`;
+  return new WorkerFailedError(`The migration worker thread failed: ${reason}. The running migration was rolled back; ${countApplied(applied)} before.`, { reason }, { cause: error });
+}
+
+/**
+ * Cancel what a dead thread left running on the server, from a fresh thread (the host never
+ * loads a database driver). Best effort: failures come back in `errors`.
+ */
+async function cancelOnServer(config: ResolvedConfig, runTag: string): Promise<CancelResponse> {
+  const urls = config.lockUrl === null || config.lockUrl === config.url ? [config.url] : [config.url, config.lockUrl];
+  const request: CancelRequest = { urls, runTag, connectTimeoutMs: config.connectTimeout, waitMs: CANCEL_WAIT_MS };
+  const cancelPool = new Piscina({ filename: CANCEL_FILE, minThreads: 0, maxThreads: 1 });
+  try {
+    return (await cancelPool.run(request)) as CancelResponse;
+  } catch (error) {
+    return { cancelled: [], terminated: [], errors: [error instanceof Error ? error.message : String(error)] };
+  } finally {
+    await cancelPool.destroy();
+  }
+}
