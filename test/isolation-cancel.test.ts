@@ -1,5 +1,5 @@
 import test from 'ava';
-import { MigratorClosedError, RunAbortedError, RunTimeoutError, type OffloopError, type ProgressEvent } from '@offloop/core';
+import { MigratorClosedError, RunAbortedError, RunTimeoutError, WorkerUnresponsiveError, type OffloopError, type ProgressEvent } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { createTestDatabase } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
@@ -116,4 +116,16 @@ test('close() during a run cancels it with MIGRATOR_CLOSED and leaves nothing ru
   const state = await settledServerState(url);
   t.deepEqual(state.tables, ['first', 'offloop_migrations']);
   t.deepEqual(state.backends, []);
+});
+
+test('a timeout on a worker busy in JavaScript ends in WORKER_UNRESPONSIVE, caused by RUN_TIMEOUT', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_spin.ts': 'export function up() { for (;;) {} }\n' });
+  await using migrator = createMigrator({ url, dir, cancelGracePeriod: '300ms' });
+  await migrator.status(); // the thread is up and the engine loaded: the timeout hits the loop
+  const error = await t.throwsAsync(migrator.up({ timeout: '3s' }), { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' });
+  t.is((error.cause as OffloopError | undefined)?.code, 'RUN_TIMEOUT');
+  const state = await settledServerState(url);
+  t.deepEqual(state.backends, []);
+  t.is(state.advisoryLocks, 0);
 });

@@ -1,0 +1,97 @@
+import test, { type ExecutionContext } from 'ava';
+import { MigrationModuleError, WorkerFailedError, WorkerOutOfMemoryError, WorkerUnresponsiveError, type OffloopError } from '@offloop/core';
+import { createMigrator, type MigratorOptions } from '@offloop/worker';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createTestDatabase } from './helpers/database.ts';
+import { migrationsDir } from './helpers/fixtures.ts';
+import { settledServerState } from './helpers/isolation.ts';
+
+const FIRST = '-- migrate:up\ncreate table first (id int);\n';
+const CRASH_FILE = '20260102000000_crash.ts';
+/** What replaces the crashing migration for the run that must then succeed. */
+const GOOD = `export async function up({ connection, sql }) { await connection.query(sql.unsafe\`create table fixed (id int)\`); }\n`;
+
+/**
+ * Each crash kind: the call rejects with `expected`, the host lives on, the database holds only
+ * the migration before the crash, nothing runs and no lock is held; then, with the file fixed,
+ * the same migrator applies it in a fresh worker.
+ */
+async function crashThenRecover(
+  t: ExecutionContext,
+  crash: string,
+  expected: { instanceOf: new (...args: never[]) => OffloopError; code: string },
+  options: Partial<MigratorOptions> & { readonly timeout?: string; readonly abortWhenStarted?: boolean; readonly firstApplied?: boolean } = {},
+): Promise<OffloopError> {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, [CRASH_FILE]: crash });
+  const { timeout, abortWhenStarted = false, firstApplied = true, ...migratorOptions } = options;
+  await using migrator = createMigrator({ url, dir, ...migratorOptions });
+  const controller = new AbortController();
+  const run = migrator.up({
+    ...(timeout === undefined ? {} : { timeout }),
+    signal: controller.signal,
+    onProgress: (event) => {
+      if (abortWhenStarted && event.type === 'migration:started' && event.file === CRASH_FILE) setTimeout(() => controller.abort(), 100);
+    },
+  });
+  const error = await t.throwsAsync<OffloopError>(run, expected);
+
+  const state = await settledServerState(url);
+  // Modules are imported before the first migration runs: an import failure stops everything.
+  t.deepEqual(state.tables, firstApplied ? ['first', 'offloop_migrations'] : ['offloop_migrations'], 'the crashed migration was rolled back');
+  t.deepEqual(state.versions, firstApplied ? ['20260101000000'] : []);
+  t.is(state.advisoryLocks, 0, 'the lock is free');
+  t.deepEqual(state.backends, [], 'nothing left running on the server');
+
+  await writeFile(join(dir, CRASH_FILE), GOOD);
+  const result = await migrator.up();
+  t.deepEqual(result.applied.map((m) => m.version), firstApplied ? ['20260102000000'] : ['20260101000000', '20260102000000']);
+  t.deepEqual((await settledServerState(url)).tables, ['first', 'fixed', 'offloop_migrations']);
+  return error as OffloopError;
+}
+
+test('a module that throws when imported: MIGRATION_MODULE_INVALID, then a successful run', async (t) => {
+  const error = await crashThenRecover(t, `throw new Error('broken at import');\nexport function up() {}\n`, { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' }, { firstApplied: false });
+  t.regex(String(error.details.reason), /broken at import/);
+});
+
+test('a module that calls process.exit() inside its transaction: WORKER_FAILED, then a successful run', async (t) => {
+  const crash = `export async function up({ connection, sql }) {
+  await connection.query(sql.unsafe\`create table doomed (id int)\`);
+  process.exit(3);
+}\n`;
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' });
+  t.regex(String(error.details.reason), /exited with code 3/);
+});
+
+test('a module that spins the CPU forever and is cancelled: WORKER_UNRESPONSIVE after the grace period, then a successful run', async (t) => {
+  const crash = `export async function up({ connection, sql }) {
+  await connection.query(sql.unsafe\`create table doomed (id int)\`);
+  for (;;) {}
+}\n`;
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' }, { cancelGracePeriod: '500ms', abortWhenStarted: true });
+  t.is(error.details.graceMs, 500);
+  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+  t.is((error.cause as OffloopError | undefined)?.code, 'RUN_ABORTED');
+});
+
+test('a module that allocates until it runs out of memory: WORKER_OUT_OF_MEMORY, then a successful run', async (t) => {
+  const crash = `export async function up({ connection, sql }) {
+  await connection.query(sql.unsafe\`create table doomed (id int)\`);
+  const hoard = [];
+  for (;;) hoard.push(new Array(1_000_000).fill(hoard.length));
+}\n`;
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerOutOfMemoryError, code: 'WORKER_OUT_OF_MEMORY' }, { workerResourceLimits: { maxOldGenerationSizeMb: 64 } });
+  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+});
+
+test('an uncaught error thrown outside the migration\'s promise: WORKER_FAILED, then a successful run', async (t) => {
+  const crash = `export async function up({ connection, sql }) {
+  await connection.query(sql.unsafe\`create table doomed (id int)\`);
+  setTimeout(() => { throw new Error('escaped'); }, 0);
+  await new Promise(() => {});
+}\n`;
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' });
+  t.regex(String(error.details.reason), /escaped/);
+});
