@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import test, { type ExecutionContext, type ThrowsExpectation } from 'ava';
 import { MigrationModuleError, WorkerFailedError, WorkerOutOfMemoryError, WorkerUnresponsiveError, type OffloopError } from '@offloop/core';
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
@@ -20,7 +20,7 @@ const GOOD = `export async function up({ connection, sql }) { await connection.q
 async function crashThenRecover(
   t: ExecutionContext,
   crash: string,
-  expected: { instanceOf: new (...args: never[]) => OffloopError; code: string },
+  expected: ThrowsExpectation<OffloopError>,
   options: Partial<MigratorOptions> & { readonly timeout?: string; readonly abortWhenStarted?: boolean; readonly firstApplied?: boolean } = {},
 ): Promise<OffloopError> {
   const url = await createTestDatabase(t);
