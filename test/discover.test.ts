@@ -56,9 +56,15 @@ test('an unknown marker option is refused with its line', async (t) => {
   t.like((error as unknown as { details: object }).details, { option: 'transactoin', line: 3 });
 });
 
-test('transaction:false is rejected as not yet supported', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up transaction:false\ncreate index concurrently i on a (id);' });
-  await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_OPTION_UNSUPPORTED' });
+test('marker options are parsed: transaction, lock_timeout, statement_timeout', async (t) => {
+  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m\ncreate index concurrently i on a (id);' });
+  const [file] = await discoverMigrations(dir);
+  t.deepEqual(file?.kind === 'sql' ? file.up.options : null, { transaction: false, lockTimeout: 5000, statementTimeout: 600_000 });
+});
+
+test('a bad option value is refused', async (t) => {
+  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up lock_timeout:soon\nselect 1;' });
+  await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_OPTION_INVALID' });
 });
 
 test('a missing directory is refused', async (t) => {

@@ -48,7 +48,7 @@ test('applies pending migrations, then a re-run has nothing to do', async (t) =>
   const first = await migrator.up();
   t.deepEqual(first.applied.map((m) => m.version), ['20260101000000', '20260102000000']);
   t.is(first.current, '20260102000000');
-  t.deepEqual(await tables(url), ['offloop_migrations', 'posts', 'users']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log', 'posts', 'users']);
 
   const second = await migrator.up();
   t.deepEqual(second.applied, []);
@@ -80,7 +80,7 @@ test('a failure at statement 3 of 5 leaves nothing of that migration and keeps e
     version: '20260102000000', file: '20260102000000_broken.sql', statement: 3, statementCount: 5, sqlstate: '42P01', line: 4, column: 13,
   });
   t.deepEqual(error.details.applied.map((m) => m.version), ['20260101000000']);
-  t.deepEqual(await tables(url), ['offloop_migrations', 'users']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log', 'users']);
   t.deepEqual(await versions(url), ['20260101000000']);
 });
 
@@ -94,7 +94,7 @@ test('a syntax error in the last pending file applies nothing', async (t) => {
   await using migrator = createMigrator({ url, dir });
   const error = await t.throwsAsync(migrator.up(), { instanceOf: SqlSyntaxError, code: 'SQL_SYNTAX_ERROR' });
   t.like(error.details, { file: '20260103000000_bad.sql', line: 4, column: 8 });
-  t.deepEqual(await tables(url), ['offloop_migrations']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log']);
   t.deepEqual(await versions(url), []);
 });
 
@@ -210,7 +210,12 @@ test('a TypeScript migration runs in the worker thread, inside its transaction, 
   t.like(events.find((event) => event.type === 'migration:progress'), { message: 'seeded', done: 1, total: 1 });
   t.deepEqual(
     events.map((event) => event.type),
-    ['run:started', 'lock:acquired', 'plan:ready', 'migration:started', 'migration:finished', 'migration:started', 'migration:progress', 'migration:finished', 'run:finished'],
+    [
+      'run:started', 'lock:acquired', 'plan:ready',
+      'migration:started', 'migration:backend', 'migration:finished',
+      'migration:started', 'migration:backend', 'migration:progress', 'migration:finished',
+      'run:finished',
+    ],
   );
 });
 
@@ -229,7 +234,7 @@ test('a TypeScript migration that throws is rolled back and reported with its ca
   const error = await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
   t.is((error.cause as Error).message, 'data check failed');
   t.like(error.details, { file: '20260101000000_half.ts', line: null, sqlstate: null });
-  t.deepEqual(await tables(url), ['offloop_migrations']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log']);
 });
 
 test('a module without an up export is refused before anything runs', async (t) => {
@@ -237,7 +242,7 @@ test('a module without an up export is refused before anything runs', async (t) 
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_empty.ts': 'export const nothing = 1;\n' });
   await using migrator = createMigrator({ url, dir });
   await t.throwsAsync(migrator.up(), { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' });
-  t.deepEqual(await tables(url), ['offloop_migrations']);
+  t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log']);
 });
 
 test('up({ to }) stops at the target', async (t) => {

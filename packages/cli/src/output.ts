@@ -114,6 +114,7 @@ export function renderProgress(event: ProgressEvent): string | null {
     case 'run:started':
     case 'plan:ready':
     case 'run:finished':
+    case 'migration:backend':
       return null;
     case 'lock:waiting': {
       const holder = event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;

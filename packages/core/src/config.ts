@@ -11,6 +11,8 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 const identifier = z.string().regex(IDENTIFIER, 'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters');
+// The log table is named `<table>_log`, which must fit in 63 bytes too.
+const tableIdentifier = identifier.max(59, 'must be at most 59 characters (offloop adds _log for its log table)');
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -49,13 +51,17 @@ export const configSchema = z.strictObject({
   /** Schema of the version table. @default "public" */
   schema: identifier.default('public'),
   /** Name of the version table. @default "offloop_migrations" */
-  table: identifier.default('offloop_migrations'),
+  table: tableIdentifier.default('offloop_migrations'),
   /** How long to wait for another runner's lock, in ms or as `"30s"`. @default 60000 */
   lockTimeout: duration.default(60_000),
   /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
   lockUrl: postgresUrl.optional(),
   /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
   statementTimeout: duration.default(0),
+  /** PostgreSQL `lock_timeout` for migration statements (a marker option overrides it); 0 means none. @default 0 */
+  statementLockTimeout: duration.default(0),
+  /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
+  migrationTimeout: duration.default(0),
   /** How long to wait for a database connection. @default 10000 */
   connectTimeout: duration.default(10_000),
   /** Recorded as `applied_by` in the version table. @default "<os user>@<host>" */
@@ -86,6 +92,8 @@ export type ResolvedConfig = {
   readonly lockTimeout: number;
   readonly lockUrl: string | null;
   readonly statementTimeout: number;
+  readonly statementLockTimeout: number;
+  readonly migrationTimeout: number;
   readonly connectTimeout: number;
   readonly appliedBy: string | null;
   readonly cancelGracePeriod: number;
@@ -135,6 +143,8 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     lockTimeout: value.lockTimeout,
     lockUrl: value.lockUrl ?? null,
     statementTimeout: value.statementTimeout,
+    statementLockTimeout: value.statementLockTimeout,
+    migrationTimeout: value.migrationTimeout,
     connectTimeout: value.connectTimeout,
     appliedBy: value.appliedBy ?? null,
     cancelGracePeriod: value.cancelGracePeriod,

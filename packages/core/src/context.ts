@@ -1,5 +1,6 @@
 /** The argument of a JavaScript/TypeScript migration's `up(ctx)` and `down(ctx)`. */
-import type { DatabaseTransactionConnection, sql as slonikSql } from 'slonik';
+import type { CommonQueryMethods, sql as slonikSql } from 'slonik';
+import type { SectionOptions } from './migration.ts';
 
 /**
  * Given to `up(ctx)` / `down(ctx)` of a `.ts`, `.mts`, `.js` or `.mjs` migration, inside the
@@ -16,8 +17,11 @@ import type { DatabaseTransactionConnection, sql as slonikSql } from 'slonik';
  * ```
  */
 export type MigrationContext = {
-  /** A slonik connection inside the migration's transaction (the version row commits with it). */
-  readonly connection: DatabaseTransactionConnection;
+  /**
+   * A slonik connection: inside the migration's transaction (the version row commits with it),
+   * or, for a migration exporting `transaction = false`, a plain session.
+   */
+  readonly connection: CommonQueryMethods;
   /** slonik's `sql` tag. */
   readonly sql: typeof slonikSql;
   /** Fires when the run is cancelled; long loops should check it. */
@@ -28,8 +32,22 @@ export type MigrationContext = {
   readonly name: string;
 };
 
-/** What a migration module exports. */
-export type MigrationModule = {
+/**
+ * What a migration module exports: `up`, optionally `down`, and optionally
+ * `transaction` (boolean, default true), `lockTimeout` and `statementTimeout` (durations such
+ * as `'5s'`, or milliseconds).
+ */
+export type MigrationModuleExports = {
   up(context: MigrationContext): Promise<void> | void;
   down?(context: MigrationContext): Promise<void> | void;
+  transaction?: boolean;
+  lockTimeout?: string | number;
+  statementTimeout?: string | number;
+};
+
+/** A loaded migration module, its options validated. */
+export type MigrationModule = {
+  readonly up: (context: MigrationContext) => Promise<void> | void;
+  readonly down: ((context: MigrationContext) => Promise<void> | void) | undefined;
+  readonly options: SectionOptions;
 };

@@ -1,24 +1,55 @@
 /**
- * The engine: applies a plan over slonik. Runs inside the worker thread (the host never
- * imports slonik); usable directly on any thread, which the benchmark's baseline does.
+ * The engine: every operation offloop performs on a database, over slonik. Runs inside the
+ * worker thread (the host never imports slonik); usable on any thread, which the benchmark's
+ * in-thread baseline does.
+ *
+ * Mutating operations (up, down, redo, stamp, repair) hold the run's advisory lock and create
+ * the version and log tables if needed; read-only ones (status, history, current, check, plan,
+ * sql) take no lock and create nothing.
  */
 import { hostname, userInfo } from 'node:os';
-import { sql } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
+import { applyMigration, type ApplyContext, type Prepared } from './apply.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
-import type { MigrationContext, MigrationModule } from './context.ts';
-import { findPgError, rawQuery, withPools, type Pools } from './database.ts';
+import { withPools, type Pools } from './database.ts';
 import { discoverMigrations } from './discover.ts';
-import { MigrationFailedError, RunAbortedError, type MigrationResult } from './errors.ts';
+import {
+  MigrationDirtyError,
+  MigrationFileMissingError,
+  MigrationsPendingError,
+  MissingDownError,
+  NonTransactionalStatementError,
+  OfflineUnsupportedError,
+  SingleTransactionConflictError,
+  type MigrationResult,
+} from './errors.ts';
 import type { ProgressEvent } from './events.ts';
 import { lockKeyFor, withAdvisoryLock } from './lock.ts';
-import type { MigrationFile, ModuleMigrationFile, SqlMigrationFile } from './migration.ts';
+import { appendLog, ensureLogTable, logTableExists, readDirty, readLog } from './log-table.ts';
+import type { AppliedMigration, LogEntry, MigrationFile } from './migration.ts';
 import { loadMigrationModule } from './module-migration.ts';
-import { assertRunnable, plan } from './plan.ts';
-import type { StatusResult, UpResult } from './results.ts';
-import { lineColumnAt } from './source-position.ts';
-import { loadParser, splitSection, type Statement } from './split.ts';
-import { ensureVersionTable, insertApplied, readApplied, versionTableExists } from './version-table.ts';
+import { renderScript } from './offline.ts';
+import { assertRunnable, compareVersions, plan, type Plan, type PlanProblem } from './plan.ts';
+import type {
+  CheckResult,
+  CurrentResult,
+  DownResult,
+  HistoryResult,
+  PlanResult,
+  PlanStep,
+  RedoResult,
+  RepairAction,
+  RepairResult,
+  SqlResult,
+  StampResult,
+  StatusResult,
+  UpResult,
+} from './results.ts';
+import { loadParser, splitSection } from './split.ts';
+import { resolveTarget } from './targets.ts';
+import { nonTransactionalStatement } from './transaction-rules.ts';
+import { deleteApplied, ensureVersionTable, insertApplied, readApplied, updateChecksum, versionTableExists } from './version-table.ts';
 
 /** Options of one engine call. */
 export type EngineOptions = {
@@ -36,92 +67,46 @@ export async function execute<C extends EngineCommand>(config: ResolvedConfig, c
 function dispatch(config: ResolvedConfig, command: EngineCommand, options: EngineOptions): Promise<CommandResults[CommandName]> {
   switch (command.name) {
     case 'up':
-      return up(config, { ...options, to: command.to });
+      return up(config, { ...options, to: command.to, allowOutOfOrder: command.allowOutOfOrder, singleTransaction: command.singleTransaction });
+    case 'down':
+      return down(config, { ...options, step: command.step, to: command.to });
+    case 'redo':
+      return redo(config, { ...options, step: command.step });
     case 'status':
       return status(config, options);
+    case 'history':
+      return history(config, options);
+    case 'current':
+      return current(config, options);
+    case 'stamp':
+      return stamp(config, { ...options, to: command.to });
+    case 'repair':
+      return repair(config, { ...options, dryRun: command.dryRun, forgetMissing: command.forgetMissing });
+    case 'check':
+      return check(config, { ...options, allowOutOfOrder: command.allowOutOfOrder });
+    case 'plan':
+      return planCommand(config, command, options);
+    case 'sql':
+      return offlineSql(config, command, options);
   }
 }
 
-/** A pending migration, checked and ready to run. */
-type Prepared =
-  | { readonly migration: SqlMigrationFile; readonly statements: readonly Statement[] }
-  | { readonly migration: ModuleMigrationFile; readonly module: MigrationModule };
+// ---------------------------------------------------------------------------------------------
+// State and sessions
 
-/**
- * Apply pending migrations, each in its own transaction with its version row, under the run's
- * advisory lock. Every pending file is parsed (SQL) or imported (modules) before the first one
- * runs.
- */
-export async function up(config: ResolvedConfig, options: EngineOptions & { readonly to?: string | undefined } = {}): Promise<UpResult> {
-  const emit = options.onProgress ?? (() => undefined);
-  const started = performance.now();
-  await emit({ type: 'run:started', command: 'up', dir: config.dir, at: new Date().toISOString() });
-  const files = await discoverMigrations(config.dir);
-  await loadParser();
-  const key = lockKeyFor(config.schema, config.table);
+/** What the database records, read without a lock. */
+type State = {
+  readonly files: readonly MigrationFile[];
+  readonly applied: readonly AppliedMigration[];
+  readonly dirty: readonly LogEntry[];
+  readonly initialized: boolean;
+};
 
-  const applied: MigrationResult[] = [];
-  const current = await withPools(config, async (pools) =>
-    withAdvisoryLock(pools.lockPool, {
-      key,
-      timeoutMs: config.lockTimeout,
-      signal: options.signal,
-      onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
-      onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
-    }, async () => {
-      await ensureVersionTable(pools.pool, config);
-      const result = plan(files, await readApplied(pools.pool, config), { to: options.to });
-      assertRunnable(result);
-      await emit({ type: 'plan:ready', pending: result.pending.map(({ version, name }) => ({ version, name })), appliedCount: result.applied.length });
-      const prepared = await prepareAll(result.pending);
-      for (const [index, item] of prepared.entries()) {
-        throwIfAborted(options.signal, applied);
-        const total = prepared.length;
-        const { version, name, file } = item.migration;
-        await emit({ type: 'migration:started', version, name, file, index: index + 1, total });
-        const finished = await applyOne(pools, config, item, applied, options);
-        applied.push(finished);
-        await emit({ type: 'migration:finished', ...finished, index: index + 1, total });
-      }
-      return applied.at(-1)?.version ?? result.current;
-    }),
-  { lock: true });
-
-  const durationMs = Math.round(performance.now() - started);
-  await emit({ type: 'run:finished', applied: applied.length, durationMs });
-  return { applied, current, durationMs };
-}
-
-/** Read-only: compare the directory with the version table. Takes no lock, creates nothing. */
-export async function status(config: ResolvedConfig, options: EngineOptions = {}): Promise<StatusResult> {
-  await options.onProgress?.({ type: 'run:started', command: 'status', dir: config.dir, at: new Date().toISOString() });
-  const files = await discoverMigrations(config.dir);
-  return withPools(config, async ({ pool }) => {
-    const initialized = await versionTableExists(pool, config);
-    const result = plan(files, initialized ? await readApplied(pool, config) : []);
-    return {
-      applied: result.applied,
-      pending: result.pending.map(({ version, name, file }) => ({ version, name, file })),
-      problems: result.problems,
-      current: result.current,
-      initialized,
-    };
-  }, { lock: false });
-}
-
-async function prepareAll(pending: readonly MigrationFile[]): Promise<Prepared[]> {
-  const prepared: Prepared[] = [];
-  for (const migration of pending) {
-    if (migration.kind === 'sql') prepared.push({ migration, statements: splitSection(migration, migration.up) });
-    else prepared.push({ migration, module: await loadMigrationModule(migration) });
-  }
-  return prepared;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, applied: readonly MigrationResult[]): void {
-  if (signal?.aborted) {
-    throw new RunAbortedError(`The run was cancelled after ${applied.length} migration${applied.length === 1 ? '' : 's'}.`, { applied: [...applied] }, { cause: signal.reason });
-  }
+async function readState(pool: CommonQueryMethods, config: ResolvedConfig, files: readonly MigrationFile[]): Promise<State> {
+  const initialized = await versionTableExists(pool, config);
+  const applied = initialized ? await readApplied(pool, config) : [];
+  const dirty = initialized && (await logTableExists(pool, config)) ? await readDirty(pool, config) : [];
+  return { files, applied, dirty, initialized };
 }
 
 const defaultAppliedBy = (() => {
@@ -132,78 +117,467 @@ const defaultAppliedBy = (() => {
   }
 })();
 
-async function applyOne(pools: Pools, config: ResolvedConfig, item: Prepared, applied: readonly MigrationResult[], options: EngineOptions): Promise<MigrationResult> {
-  const { migration } = item;
-  const started = performance.now();
-  let failedAt: { index: number; statement: Statement } | null = null;
-  try {
-    await pools.pool.connect((connection) =>
-      connection.transaction(async (transaction) => {
-        if (item.migration.kind === 'sql' && 'statements' in item) {
-          for (const [index, statement] of item.statements.entries()) {
-            throwIfAborted(options.signal, applied);
-            failedAt = { index, statement };
-            await transaction.query(rawQuery(statement.sql));
-          }
-          failedAt = null;
-        } else if ('module' in item) {
-          const context: MigrationContext = {
-            connection: transaction,
-            sql,
-            signal: options.signal ?? new AbortController().signal,
-            version: migration.version,
-            name: migration.name,
-            progress: (message, counts) => {
-              void options.onProgress?.({ type: 'migration:progress', version: migration.version, message: String(message), done: counts?.done ?? null, total: counts?.total ?? null });
-            },
-          };
-          await item.module.up(context);
-        }
-        await insertApplied(transaction, config, {
-          version: migration.version,
-          name: migration.name,
-          checksum: migration.checksum,
-          durationMs: performance.now() - started,
-          appliedBy: config.appliedBy ?? defaultAppliedBy,
-        });
-      }, 0),
-    );
-  } catch (error) {
-    if (error instanceof RunAbortedError) throw error;
-    throw migrationFailed(item, failedAt, error, applied);
-  }
-  return { version: migration.version, name: migration.name, file: migration.file, direction: 'up', durationMs: Math.round(performance.now() - started) };
+type Emit = (event: ProgressEvent) => Promise<void> | void;
+
+/** A mutating run: under the lock, with the tables in place and the state read. */
+type Session = {
+  readonly pools: Pools;
+  readonly state: State;
+  readonly emit: Emit;
+  readonly apply: ApplyContext;
+};
+
+async function withSession<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (session: Session) => Promise<T>): Promise<T> {
+  const emit: Emit = options.onProgress ?? (() => undefined);
+  await emit({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
+  const files = await discoverMigrations(config.dir);
+  await loadParser();
+  const key = lockKeyFor(config.schema, config.table);
+  return withPools(config, (pools) =>
+    withAdvisoryLock(pools.lockPool, {
+      key,
+      timeoutMs: config.lockTimeout,
+      signal: options.signal,
+      onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
+      onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
+    }, async (lockConnection) => {
+      await ensureVersionTable(pools.pool, config);
+      await ensureLogTable(pools.pool, config);
+      const state = await readState(pools.pool, config, files);
+      const apply: ApplyContext = {
+        config,
+        appliedBy: config.appliedBy ?? defaultAppliedBy,
+        emit,
+        signal: options.signal,
+        // The lock connection is idle while migrations run: it cancels their statements.
+        cancelBackend: async (pid) => {
+          await lockConnection.query(sql.unsafe`select pg_cancel_backend(${pid})`);
+        },
+        done: [],
+      };
+      return fn({ pools, state, emit, apply });
+    }),
+  { lock: true });
 }
 
-function migrationFailed(item: Prepared, failedAt: { index: number; statement: Statement } | null, error: unknown, applied: readonly MigrationResult[]): MigrationFailedError {
-  const { migration } = item;
-  const pg = findPgError(error);
-  const reason = pg?.message ?? (error instanceof Error ? error.message : String(error));
-  let line: number | null = null;
-  let column: number | null = null;
-  if (failedAt !== null && migration.kind === 'sql') {
-    // PostgreSQL's position is 1-based within the statement we sent.
-    const offset = failedAt.statement.offset + (pg?.position ?? 1) - 1;
-    ({ line, column } = lineColumnAt(migration.source, offset));
+async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T>): Promise<T> {
+  await options.onProgress?.({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
+  const files = await discoverMigrations(config.dir);
+  return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool), { lock: false });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning, shared by the operations and by plan/sql
+
+function knownVersions(state: State): string[] {
+  return [...state.files.map((file) => file.version), ...state.applied.map((row) => row.version)];
+}
+
+function currentOf(applied: readonly AppliedMigration[]): string | null {
+  return [...applied].sort((a, b) => compareVersions(a.version, b.version)).at(-1)?.version ?? null;
+}
+
+function planUp(state: State, to: string | undefined): Plan {
+  const target = to === undefined ? undefined : resolveTarget(to, knownVersions(state), currentOf(state.applied));
+  if (target?.kind === 'base') return { ...plan(state.files, state.applied), pending: [] };
+  return plan(state.files, state.applied, { to: target?.version });
+}
+
+/** The applied migrations `down` reverts, newest first. */
+function planDown(state: State, options: { step?: number | undefined; to?: string | undefined }): AppliedMigration[] {
+  const applied = [...state.applied].sort((a, b) => compareVersions(b.version, a.version));
+  if (options.to !== undefined) {
+    const target = resolveTarget(options.to, knownVersions(state), currentOf(state.applied));
+    return target.kind === 'base' ? applied : applied.filter((row) => compareVersions(row.version, target.version) > 0);
   }
-  const statementCount = 'statements' in item ? item.statements.length : null;
-  const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
-  const which = failedAt === null ? '' : `, statement ${failedAt.index + 1} of ${statementCount}`;
-  return new MigrationFailedError(
-    `${where}: ${reason}${pg ? ` (SQLSTATE ${pg.sqlstate})` : ''}${which}. Migration ${migration.version} was rolled back; ${applied.length} earlier migration${applied.length === 1 ? '' : 's'} of this run stay applied.`,
-    {
-      version: migration.version,
-      name: migration.name,
-      file: migration.file,
-      line,
-      column,
-      statement: failedAt === null ? null : failedAt.index + 1,
-      statementCount,
-      sqlstate: pg?.sqlstate ?? null,
-      detail: pg?.detail ?? null,
-      hint: pg?.hint ?? null,
-      applied: [...applied],
-    },
-    { cause: error },
+  return applied.slice(0, options.step ?? 1);
+}
+
+/** Failed non-transactional migrations that block a run: their file is unchanged since. */
+function blockingDirty(state: State): PlanProblem[] {
+  const byVersion = new Map(state.files.map((file) => [file.version, file]));
+  const problems: PlanProblem[] = [];
+  for (const entry of state.dirty) {
+    const file = byVersion.get(entry.version);
+    if (file === undefined || file.checksum !== entry.checksum) continue;
+    problems.push({ kind: 'failed', version: entry.version, file: file.file, direction: entry.direction === 'down' ? 'down' : 'up', statementsRun: entry.statementsRun, at: entry.at });
+  }
+  return problems;
+}
+
+function assertNotDirty(state: State): void {
+  const [first] = blockingDirty(state);
+  if (first?.kind !== 'failed') return;
+  throw new MigrationDirtyError(
+    `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}` +
+      (first.statementsRun === null ? '' : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`) +
+      `; the database may hold part of it. Either fix the file (make finished statements idempotent, e.g. "if not exists") and run again, ` +
+      `or finish or undo its work by hand and run \`offloop repair\` (to run it again) or \`offloop stamp ${first.version}\` (to record it as applied).`,
+    { version: first.version, file: first.file, direction: first.direction, statementsRun: first.statementsRun ?? 0, statementCount: null, failedAt: first.at },
   );
 }
+
+/** Check and prepare migrations for a direction: parse SQL, import modules, refuse misfits. Nothing runs. */
+async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' | 'down'): Promise<Prepared[]> {
+  const missingDown: { version: string; file: string }[] = [];
+  const prepared: Prepared[] = [];
+  for (const migration of migrations) {
+    if (migration.kind === 'sql') {
+      const section = direction === 'up' ? migration.up : migration.down;
+      if (section === null) {
+        missingDown.push({ version: migration.version, file: migration.file });
+        continue;
+      }
+      const statements = splitSection(migration, section);
+      if (section.options.transaction) {
+        for (const statement of statements) {
+          const refused = nonTransactionalStatement(statement.kind, statement.node);
+          if (refused !== null) {
+            throw new NonTransactionalStatementError(
+              `${migration.file}:${statement.line}:${statement.column}: ${refused} cannot run inside a transaction, and this migration runs in one. ` +
+                `Add transaction:false to its marker line ("-- migrate:${direction} transaction:false"), ideally with that statement alone in its migration. Nothing was run.`,
+              { file: migration.file, line: statement.line, column: statement.column, version: migration.version, statement: refused, direction },
+            );
+          }
+        }
+      }
+      prepared.push({ migration, direction, options: section.options, statements });
+    } else {
+      const module = await loadMigrationModule(migration);
+      const run = direction === 'up' ? module.up : module.down;
+      if (run === undefined) {
+        missingDown.push({ version: migration.version, file: migration.file });
+        continue;
+      }
+      prepared.push({ migration, direction, options: module.options, run });
+    }
+  }
+  if (missingDown.length > 0) {
+    throw new MissingDownError(
+      `Cannot revert: ${missingDown.length} migration${missingDown.length === 1 ? ' has' : 's have'} no down ${missingDown.length === 1 ? 'step' : 'steps'} (a "-- migrate:down" section, or a \`down\` export): ${missingDown.map((m) => m.file).join(', ')}. Nothing was reverted.`,
+      { migrations: missingDown },
+    );
+  }
+  return prepared;
+}
+
+function filesFor(state: State, rows: readonly AppliedMigration[]): MigrationFile[] {
+  const byVersion = new Map(state.files.map((file) => [file.version, file]));
+  const missing = rows.filter((row) => !byVersion.has(row.version));
+  if (missing.length > 0) {
+    throw new MigrationFileMissingError(
+      `Cannot revert ${missing.map((row) => `${row.version}_${row.name}`).join(', ')}: the file${missing.length === 1 ? ' is' : 's are'} gone. Restore ${missing.length === 1 ? 'it' : 'them'} from version control.`,
+      { migrations: missing.map(({ version, name }) => ({ version, name })) },
+    );
+  }
+  return rows.map((row) => byVersion.get(row.version)).filter((file): file is MigrationFile => file !== undefined);
+}
+
+/** Problems that stop `down`: edits to the migrations it reverts, and failed runs. */
+function assertRevertible(state: State, rows: readonly AppliedMigration[]): void {
+  const versions = new Set(rows.map((row) => row.version));
+  const result = plan(state.files, state.applied);
+  assertRunnable({ ...result, problems: result.problems.filter((problem) => problem.kind === 'changed' && versions.has(problem.version)) });
+}
+
+function toStep(item: Prepared): PlanStep {
+  const { migration, direction, options } = item;
+  return {
+    direction,
+    version: migration.version,
+    name: migration.name,
+    file: migration.file,
+    kind: migration.kind,
+    statements: 'statements' in item ? item.statements.length : null,
+    transactional: options.transaction,
+    lockTimeout: options.lockTimeout,
+    statementTimeout: options.statementTimeout,
+  };
+}
+
+async function runAll(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+  for (const [index, item] of items.entries()) {
+    const { migration, direction, options } = item;
+    await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: options.transaction });
+    const result = await session.pools.pool.connect((connection) => applyMigration(connection, item, { ...session.apply, done }));
+    done.push(result);
+    await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+  }
+}
+
+async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+  const conflicts = items.filter((item) => !item.options.transaction).map(({ migration }) => ({ version: migration.version, file: migration.file }));
+  if (conflicts.length > 0) {
+    throw new SingleTransactionConflictError(
+      `--single-transaction cannot include non-transactional migrations: ${conflicts.map((m) => m.file).join(', ')}. Run without --single-transaction, or up to the version before them first. Nothing was run.`,
+      { migrations: conflicts },
+    );
+  }
+  const finished: MigrationResult[] = [];
+  await session.pools.pool.connect((connection) => connection.transaction(async (transaction) => {
+    for (const [index, item] of items.entries()) {
+      const { migration, direction } = item;
+      await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
+      // Each migration is a savepoint inside the one transaction; a failure rolls back all of them.
+      const result = await applyMigration(transaction, item, { ...session.apply, done: [] });
+      finished.push(result);
+      await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+    }
+  }, 0));
+  done.push(...finished);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/**
+ * Apply pending migrations, each in its own transaction with its version row (or all in one
+ * with `singleTransaction`), under the run's advisory lock. Every pending file is parsed (SQL)
+ * or imported (modules) and checked before the first one runs.
+ */
+export async function up(
+  config: ResolvedConfig,
+  options: EngineOptions & { readonly to?: string | undefined; readonly allowOutOfOrder?: boolean | undefined; readonly singleTransaction?: boolean | undefined } = {},
+): Promise<UpResult> {
+  const started = performance.now();
+  const applied: MigrationResult[] = [];
+  const current = await withSession(config, 'up', options, async (session) => {
+    const result = planUp(session.state, options.to);
+    assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
+    assertNotDirty(session.state);
+    await session.emit({ type: 'plan:ready', direction: 'up', pending: result.pending.map(({ version, name }) => ({ version, name })), appliedCount: result.applied.length });
+    const prepared = await prepareAll(result.pending, 'up');
+    if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
+    else await runAll(session, prepared, applied);
+    return currentOf([...session.state.applied, ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
+  });
+  const durationMs = Math.round(performance.now() - started);
+  await options.onProgress?.({ type: 'run:finished', applied: applied.length, durationMs });
+  return { applied, current, durationMs };
+}
+
+/** Revert applied migrations, newest first: one by default, `step` of them, or all after `to`. */
+export async function down(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined; readonly to?: string | undefined } = {}): Promise<DownResult> {
+  const started = performance.now();
+  const reverted: MigrationResult[] = [];
+  const current = await withSession(config, 'down', options, async (session) => {
+    const rows = planDown(session.state, options);
+    const files = filesFor(session.state, rows);
+    assertRevertible(session.state, rows);
+    assertNotDirty(session.state);
+    await session.emit({ type: 'plan:ready', direction: 'down', pending: rows.map(({ version, name }) => ({ version, name })), appliedCount: session.state.applied.length });
+    await runAll(session, await prepareAll(files, 'down'), reverted);
+    const gone = new Set(reverted.map((m) => m.version));
+    return currentOf(session.state.applied.filter((row) => !gone.has(row.version)));
+  });
+  const durationMs = Math.round(performance.now() - started);
+  await options.onProgress?.({ type: 'run:finished', applied: reverted.length, durationMs });
+  return { reverted, current, durationMs };
+}
+
+/** Revert the newest `step` migrations (default 1) and apply them again, under one lock. */
+export async function redo(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined } = {}): Promise<RedoResult> {
+  const started = performance.now();
+  const reverted: MigrationResult[] = [];
+  const applied: MigrationResult[] = [];
+  const current = await withSession(config, 'redo', options, async (session) => {
+    const rows = planDown(session.state, { step: options.step });
+    const files = filesFor(session.state, rows);
+    assertRevertible(session.state, rows);
+    assertNotDirty(session.state);
+    // Prepare both directions before anything runs.
+    const downs = await prepareAll(files, 'down');
+    const ups = await prepareAll([...files].reverse(), 'up');
+    await runAll(session, downs, reverted);
+    await runAll(session, ups, applied);
+    return currentOf(session.state.applied);
+  });
+  return { reverted, applied, current, durationMs: Math.round(performance.now() - started) };
+}
+
+/** Read-only: compare the directory with the version table. Takes no lock, creates nothing. */
+export async function status(config: ResolvedConfig, options: EngineOptions = {}): Promise<StatusResult> {
+  return withReadOnly(config, 'status', options, async (state) => {
+    const result = plan(state.files, state.applied);
+    return {
+      applied: result.applied,
+      pending: result.pending.map(({ version, name, file }) => ({ version, name, file })),
+      problems: [...result.problems, ...blockingDirty(state)],
+      current: result.current,
+      initialized: state.initialized,
+    };
+  });
+}
+
+/** Applied migrations newest first, and the log of everything that happened. Read-only. */
+export async function history(config: ResolvedConfig, options: EngineOptions = {}): Promise<HistoryResult> {
+  return withReadOnly(config, 'history', options, async (state, pool) => {
+    const result = plan(state.files, state.applied);
+    const log = (await logTableExists(pool, config)) ? await readLog(pool, config) : [];
+    return { applied: [...result.applied].reverse(), log };
+  });
+}
+
+/** The newest applied migration. Read-only. */
+export async function current(config: ResolvedConfig, options: EngineOptions = {}): Promise<CurrentResult> {
+  return withReadOnly(config, 'current', options, async (state) => {
+    const newest = [...state.applied].sort((a, b) => compareVersions(a.version, b.version)).at(-1);
+    return { current: newest?.version ?? null, name: newest?.name ?? null, appliedAt: newest?.appliedAt ?? null };
+  });
+}
+
+/**
+ * Record the database as being at `to` without running anything: files up to it become applied,
+ * applied migrations after it are forgotten. `base` forgets everything. Logged as `stamp` and
+ * `unstamp`. For adopting an existing database.
+ */
+export async function stamp(config: ResolvedConfig, options: EngineOptions & { readonly to: string }): Promise<StampResult> {
+  return withSession(config, 'stamp', options, async (session) => {
+    const { state } = session;
+    const target = resolveTarget(options.to, knownVersions(state), currentOf(state.applied));
+    const appliedVersions = new Set(state.applied.map((row) => row.version));
+    const within = (version: string) => target.kind === 'version' && compareVersions(version, target.version) <= 0;
+    const toStamp = state.files.filter((file) => within(file.version) && !appliedVersions.has(file.version));
+    const toForget = state.applied.filter((row) => !within(row.version));
+    const appliedBy = session.apply.appliedBy;
+    await session.pools.pool.transaction(async (transaction) => {
+      for (const file of toStamp) {
+        await insertApplied(transaction, config, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, appliedBy });
+        await appendLog(transaction, config, { version: file.version, name: file.name, direction: 'stamp', checksum: file.checksum, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+      }
+      for (const row of toForget) {
+        await deleteApplied(transaction, config, row.version);
+        await appendLog(transaction, config, { version: row.version, name: row.name, direction: 'unstamp', checksum: row.checksum, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+      }
+    }, 0);
+    return {
+      stamped: toStamp.map((file) => file.version),
+      unstamped: toForget.map((row) => row.version),
+      current: target.kind === 'base' ? null : currentOf([...state.applied.filter((row) => within(row.version)), ...toStamp.map((file) => ({ version: file.version } as AppliedMigration))]),
+    };
+  });
+}
+
+function repairActions(state: State, forgetMissing: boolean): { actions: RepairAction[]; skippedMissing: string[] } {
+  const result = plan(state.files, state.applied);
+  const actions: RepairAction[] = [];
+  const skippedMissing: string[] = [];
+  for (const problem of result.problems) {
+    if (problem.kind === 'changed') actions.push({ kind: 'accept-checksum', version: problem.version, file: problem.file, from: problem.applied, to: problem.current });
+    else if (problem.kind === 'missing') {
+      if (forgetMissing) actions.push({ kind: 'forget-missing', version: problem.version, name: problem.name });
+      else skippedMissing.push(`${problem.version}_${problem.name}`);
+    }
+  }
+  for (const problem of blockingDirty(state)) {
+    if (problem.kind === 'failed') actions.push({ kind: 'resolve-failed', version: problem.version, file: problem.file, statementsRun: problem.statementsRun });
+  }
+  return { actions, skippedMissing };
+}
+
+/**
+ * Accept the checksums of edited applied migrations, clear failed non-transactional runs so
+ * they run again, and (with `forgetMissing`) forget applied migrations whose files are gone.
+ * `dryRun` reports the same actions and changes nothing (and takes no lock).
+ */
+export async function repair(config: ResolvedConfig, options: EngineOptions & { readonly dryRun?: boolean | undefined; readonly forgetMissing?: boolean | undefined } = {}): Promise<RepairResult> {
+  const forgetMissing = options.forgetMissing === true;
+  if (options.dryRun === true) {
+    return withReadOnly(config, 'repair', options, async (state) => ({ dryRun: true, ...repairActions(state, forgetMissing) }));
+  }
+  return withSession(config, 'repair', options, async (session) => {
+    const { actions, skippedMissing } = repairActions(session.state, forgetMissing);
+    const appliedBy = session.apply.appliedBy;
+    const names = new Map([...session.state.files.map((f) => [f.version, f.name] as const), ...session.state.applied.map((r) => [r.version, r.name] as const)]);
+    await session.pools.pool.transaction(async (transaction) => {
+      for (const action of actions) {
+        const name = names.get(action.version) ?? '';
+        if (action.kind === 'accept-checksum') {
+          await updateChecksum(transaction, config, action.version, action.to);
+          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-checksum', checksum: action.to, outcome: 'succeeded', appliedBy, durationMs: null, error: `checksum was ${action.from}`, statementsRun: null });
+        } else if (action.kind === 'forget-missing') {
+          await deleteApplied(transaction, config, action.version);
+          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-forget', checksum: null, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+        } else {
+          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-resolve', checksum: null, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: action.statementsRun });
+        }
+      }
+    }, 0);
+    return { dryRun: false, actions, skippedMissing };
+  });
+}
+
+/**
+ * For CI gates and readiness probes: resolves when everything is applied and consistent, and
+ * throws the typed error otherwise (edited, missing, out of order, failed, or merely pending).
+ * Read-only.
+ */
+export async function check(config: ResolvedConfig, options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {}): Promise<CheckResult> {
+  return withReadOnly(config, 'check', options, async (state) => {
+    const result = plan(state.files, state.applied);
+    assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
+    assertNotDirty(state);
+    if (result.pending.length > 0) {
+      throw new MigrationsPendingError(
+        `${result.pending.length} migration${result.pending.length === 1 ? ' is' : 's are'} not applied yet: ${result.pending.map((m) => m.file).join(', ')}. Run \`offloop up\`.`,
+        { pending: result.pending.map(({ version, file }) => ({ version, file })) },
+      );
+    }
+    return { ok: true, current: result.current, applied: result.applied.length };
+  });
+}
+
+type PlanCommand = Extract<EngineCommand, { name: 'plan' }>;
+type SqlCommand = Extract<EngineCommand, { name: 'sql' }>;
+
+async function stepsFor(state: State, command: PlanCommand | SqlCommand): Promise<Prepared[]> {
+  await loadParser();
+  if (command.direction === 'up') {
+    const result = planUp(state, command.to);
+    assertRunnable(result, { allowOutOfOrder: command.allowOutOfOrder });
+    return prepareAll(result.pending, 'up');
+  }
+  const rows = planDown(state, { step: command.step, to: command.to });
+  return prepareAll(filesFor(state, rows), 'down');
+}
+
+/** What `up` or `down` would do, in order, with statement counts and options. Read-only. */
+async function planCommand(config: ResolvedConfig, command: PlanCommand, options: EngineOptions): Promise<PlanResult> {
+  return withReadOnly(config, 'plan', options, async (state) => ({
+    direction: command.direction,
+    current: currentOf(state.applied),
+    steps: (await stepsFor(state, command)).map(toStep),
+  }));
+}
+
+/**
+ * The exact SQL script `up` or `down` would run. With `from` it needs no database at all (the
+ * database is taken to be at that version); otherwise it reads the version table and nothing
+ * else. Never writes, never locks.
+ */
+async function offlineSql(config: ResolvedConfig, command: SqlCommand, options: EngineOptions): Promise<SqlResult> {
+  const render = async (state: State): Promise<SqlResult> => {
+    const items = await stepsFor(state, command);
+    const modules = items.filter((item) => item.migration.kind === 'module').map(({ migration }) => ({ version: migration.version, file: migration.file }));
+    if (modules.length > 0) {
+      throw new OfflineUnsupportedError(
+        `Cannot print SQL for JavaScript/TypeScript migrations: ${modules.map((m) => m.file).join(', ')}. Print a range without them (--from, --to) or apply them with \`offloop up\`.`,
+        { migrations: modules },
+      );
+    }
+    const from = currentOf(state.applied);
+    const to = command.direction === 'up'
+      ? (items.at(-1)?.migration.version ?? from)
+      : currentOf(state.applied.filter((row) => !items.some((item) => item.migration.version === row.version)));
+    return { direction: command.direction, from, to, script: renderScript(config, items, { direction: command.direction, from, to }), steps: items.map(toStep) };
+  };
+  if (command.from === undefined) return withReadOnly(config, 'sql', options, (state) => render(state));
+  await options.onProgress?.({ type: 'run:started', command: 'sql', dir: config.dir, at: new Date().toISOString() });
+  const files = await discoverMigrations(config.dir);
+  const target = resolveTarget(command.from, files.map((file) => file.version), null);
+  const applied: AppliedMigration[] = target.kind === 'base' ? [] : files
+    .filter((file) => compareVersions(file.version, target.version) <= 0)
+    .map((file) => ({ version: file.version, name: file.name, checksum: file.checksum, appliedAt: '', durationMs: 0, appliedBy: '' }));
+  return render({ files, applied, dirty: [], initialized: true });
+}
+

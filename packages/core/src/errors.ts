@@ -16,7 +16,6 @@ export const ERROR_CODES = {
   MIGRATION_VERSION_DUPLICATE: 'MIGRATION_VERSION_DUPLICATE',
   MIGRATION_UP_MISSING: 'MIGRATION_UP_MISSING',
   MIGRATION_OPTION_INVALID: 'MIGRATION_OPTION_INVALID',
-  MIGRATION_OPTION_UNSUPPORTED: 'MIGRATION_OPTION_UNSUPPORTED',
   MIGRATION_MODULE_INVALID: 'MIGRATION_MODULE_INVALID',
   SQL_SYNTAX_ERROR: 'SQL_SYNTAX_ERROR',
   MIGRATION_FAILED: 'MIGRATION_FAILED',
@@ -24,6 +23,13 @@ export const ERROR_CODES = {
   MIGRATION_FILE_MISSING: 'MIGRATION_FILE_MISSING',
   MIGRATION_OUT_OF_ORDER: 'MIGRATION_OUT_OF_ORDER',
   TARGET_NOT_FOUND: 'TARGET_NOT_FOUND',
+  TARGET_AMBIGUOUS: 'TARGET_AMBIGUOUS',
+  MIGRATION_DOWN_MISSING: 'MIGRATION_DOWN_MISSING',
+  NON_TRANSACTIONAL_STATEMENT: 'NON_TRANSACTIONAL_STATEMENT',
+  SINGLE_TRANSACTION_CONFLICT: 'SINGLE_TRANSACTION_CONFLICT',
+  MIGRATION_DIRTY: 'MIGRATION_DIRTY',
+  MIGRATIONS_PENDING: 'MIGRATIONS_PENDING',
+  OFFLINE_UNSUPPORTED: 'OFFLINE_UNSUPPORTED',
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   LOCK_LOST: 'LOCK_LOST',
   DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
@@ -121,11 +127,6 @@ export class MigrationOptionError extends OffloopError<'MIGRATION_OPTION_INVALID
   readonly code = 'MIGRATION_OPTION_INVALID';
 }
 
-/** A known migration option that this version of offloop does not implement yet. */
-export class MigrationOptionUnsupportedError extends OffloopError<'MIGRATION_OPTION_UNSUPPORTED', SourceLocation & { readonly option: string }> {
-  readonly code = 'MIGRATION_OPTION_UNSUPPORTED';
-}
-
 /** A JavaScript/TypeScript migration failed to import or does not export `up(ctx)`. */
 export class MigrationModuleError extends OffloopError<'MIGRATION_MODULE_INVALID', { readonly file: string; readonly reason: string }> {
   readonly code = 'MIGRATION_MODULE_INVALID';
@@ -141,7 +142,7 @@ export type MigrationResult = {
   readonly version: string;
   readonly name: string;
   readonly file: string;
-  readonly direction: 'up';
+  readonly direction: 'up' | 'down';
   readonly durationMs: number;
 };
 
@@ -156,6 +157,11 @@ export type MigrationFailedDetails = {
   /** 1-based index of the failing statement in the section, for SQL migrations. */
   readonly statement: number | null;
   readonly statementCount: number | null;
+  readonly direction: 'up' | 'down';
+  /** Whether the migration ran in a transaction (and so left nothing behind). */
+  readonly transactional: boolean;
+  /** Statements that completed before the failure; in a non-transactional migration they stay applied. */
+  readonly statementsRun: number;
   /** PostgreSQL's SQLSTATE, when the database reported the failure. */
   readonly sqlstate: string | null;
   readonly detail: string | null;
@@ -187,6 +193,41 @@ export class OutOfOrderError extends OffloopError<'MIGRATION_OUT_OF_ORDER', { re
 /** `up({ to })` names a version that has no migration file. */
 export class TargetNotFoundError extends OffloopError<'TARGET_NOT_FOUND', { readonly target: string }> {
   readonly code = 'TARGET_NOT_FOUND';
+}
+
+/** A version prefix matches more than one migration. */
+export class TargetAmbiguousError extends OffloopError<'TARGET_AMBIGUOUS', { readonly target: string; readonly matches: readonly string[] }> {
+  readonly code = 'TARGET_AMBIGUOUS';
+}
+
+/** Migrations to revert have no down section (SQL) or no `down` export (modules). Nothing ran. */
+export class MissingDownError extends OffloopError<'MIGRATION_DOWN_MISSING', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+  readonly code = 'MIGRATION_DOWN_MISSING';
+}
+
+/** A transactional migration holds a statement PostgreSQL refuses inside a transaction. Nothing ran. */
+export class NonTransactionalStatementError extends OffloopError<'NON_TRANSACTIONAL_STATEMENT', SourceLocation & { readonly version: string; readonly statement: string; readonly direction: 'up' | 'down' }> {
+  readonly code = 'NON_TRANSACTIONAL_STATEMENT';
+}
+
+/** `--single-transaction` was asked for a run that holds a non-transactional migration. */
+export class SingleTransactionConflictError extends OffloopError<'SINGLE_TRANSACTION_CONFLICT', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+  readonly code = 'SINGLE_TRANSACTION_CONFLICT';
+}
+
+/** A non-transactional migration failed midway last time; the run will not continue past it until resolved. */
+export class MigrationDirtyError extends OffloopError<'MIGRATION_DIRTY', { readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number; readonly statementCount: number | null; readonly failedAt: string }> {
+  readonly code = 'MIGRATION_DIRTY';
+}
+
+/** `check` found migrations waiting to be applied. */
+export class MigrationsPendingError extends OffloopError<'MIGRATIONS_PENDING', { readonly pending: readonly { readonly version: string; readonly file: string }[] }> {
+  readonly code = 'MIGRATIONS_PENDING';
+}
+
+/** Offline SQL was asked for migrations that are JavaScript/TypeScript modules: they have no SQL to print. */
+export class OfflineUnsupportedError extends OffloopError<'OFFLINE_UNSUPPORTED', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+  readonly code = 'OFFLINE_UNSUPPORTED';
 }
 
 /** Another runner held the migration lock for longer than `lockTimeout`. */
@@ -273,7 +314,6 @@ const ERROR_CLASSES = {
   MIGRATION_VERSION_DUPLICATE: DuplicateVersionError,
   MIGRATION_UP_MISSING: MissingUpError,
   MIGRATION_OPTION_INVALID: MigrationOptionError,
-  MIGRATION_OPTION_UNSUPPORTED: MigrationOptionUnsupportedError,
   MIGRATION_MODULE_INVALID: MigrationModuleError,
   SQL_SYNTAX_ERROR: SqlSyntaxError,
   MIGRATION_FAILED: MigrationFailedError,
@@ -281,6 +321,13 @@ const ERROR_CLASSES = {
   MIGRATION_FILE_MISSING: MigrationFileMissingError,
   MIGRATION_OUT_OF_ORDER: OutOfOrderError,
   TARGET_NOT_FOUND: TargetNotFoundError,
+  TARGET_AMBIGUOUS: TargetAmbiguousError,
+  MIGRATION_DOWN_MISSING: MissingDownError,
+  NON_TRANSACTIONAL_STATEMENT: NonTransactionalStatementError,
+  SINGLE_TRANSACTION_CONFLICT: SingleTransactionConflictError,
+  MIGRATION_DIRTY: MigrationDirtyError,
+  MIGRATIONS_PENDING: MigrationsPendingError,
+  OFFLINE_UNSUPPORTED: OfflineUnsupportedError,
   LOCK_TIMEOUT: LockTimeoutError,
   LOCK_LOST: LockLostError,
   DATABASE_UNAVAILABLE: DatabaseUnavailableError,

@@ -5,15 +5,31 @@
 import type { MigrationResult } from './errors.ts';
 
 /** A run began; `command` says which. */
-export type RunStartedEvent = { readonly type: 'run:started'; readonly command: 'up' | 'status'; readonly dir: string; readonly at: string };
+export type RunStartedEvent = { readonly type: 'run:started'; readonly command: string; readonly dir: string; readonly at: string };
 /** The lock is held by another runner; sent when waiting starts, then every few seconds. */
 export type LockWaitingEvent = { readonly type: 'lock:waiting'; readonly lockKey: string; readonly waitedMs: number; readonly timeoutMs: number; readonly holderPid: number | null };
 /** This run holds the migration lock. */
 export type LockAcquiredEvent = { readonly type: 'lock:acquired'; readonly lockKey: string; readonly waitedMs: number };
-/** The plan is known: how many migrations will be applied. */
-export type PlanReadyEvent = { readonly type: 'plan:ready'; readonly pending: readonly { readonly version: string; readonly name: string }[]; readonly appliedCount: number };
+/** The plan is known: which migrations will be applied (or reverted, for `down`). */
+export type PlanReadyEvent = {
+  readonly type: 'plan:ready';
+  readonly direction: 'up' | 'down';
+  readonly pending: readonly { readonly version: string; readonly name: string }[];
+  readonly appliedCount: number;
+};
 /** One migration began (`index` is 1-based within this run). */
-export type MigrationStartedEvent = { readonly type: 'migration:started'; readonly version: string; readonly name: string; readonly file: string; readonly index: number; readonly total: number };
+export type MigrationStartedEvent = {
+  readonly type: 'migration:started';
+  readonly direction: 'up' | 'down';
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+  readonly index: number;
+  readonly total: number;
+  readonly transactional: boolean;
+};
+/** The PostgreSQL backend running a migration (find it in `pg_stat_activity`); used to cancel it. */
+export type MigrationBackendEvent = { readonly type: 'migration:backend'; readonly version: string; readonly pid: number };
 /** A message from a running migration: `ctx.progress()` in a module, or a statement finished in SQL. */
 export type MigrationProgressEvent = {
   readonly type: 'migration:progress';
@@ -34,6 +50,7 @@ export type ProgressEvent =
   | LockAcquiredEvent
   | PlanReadyEvent
   | MigrationStartedEvent
+  | MigrationBackendEvent
   | MigrationProgressEvent
   | MigrationFinishedEvent
   | RunFinishedEvent;

@@ -21,7 +21,6 @@ export {
   MigrationFileNameError,
   MigrationModuleError,
   MigrationOptionError,
-  MigrationOptionUnsupportedError,
   MigrationsDirNotFoundError,
   MigratorClosedError,
   MissingUpError,
@@ -38,6 +37,13 @@ export {
   LockNotAvailableError,
   WorkerOutOfMemoryError,
   WorkerUnresponsiveError,
+  TargetAmbiguousError,
+  MissingDownError,
+  NonTransactionalStatementError,
+  SingleTransactionConflictError,
+  MigrationDirtyError,
+  MigrationsPendingError,
+  OfflineUnsupportedError,
 } from './errors.ts';
 export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
 export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN, callOptionsSchema } from './config.ts';
@@ -45,6 +51,7 @@ export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
+  MigrationBackendEvent,
   MigrationFinishedEvent,
   MigrationProgressEvent,
   MigrationStartedEvent,
@@ -57,7 +64,9 @@ export type {
 } from './events.ts';
 export { assertRunnable, compareVersions, plan } from './plan.ts';
 export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem } from './plan.ts';
-export type { AppliedMigration, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
-export type { MigrationContext, MigrationModule } from './context.ts';
-export type { StatusResult, UpResult } from './results.ts';
+export type { AppliedMigration, LogEntry, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
+export { resolveTarget } from './targets.ts';
+export type { Target } from './targets.ts';
+export type { MigrationContext, MigrationModule, MigrationModuleExports } from './context.ts';
+export type { CheckResult, CurrentResult, DownResult, HistoryResult, PlanResult, PlanStep, RedoResult, RepairAction, RepairResult, SqlResult, StampResult, StatusResult, UpResult } from './results.ts';
 export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';

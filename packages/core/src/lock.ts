@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type DatabasePool } from 'slonik';
+import { sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
 import { LockLostError, LockTimeoutError } from './errors.ts';
 
@@ -43,7 +43,7 @@ const holderRow = z.object({ pid: z.number(), application_name: z.string().nulla
  * the whole time. Throws {@link LockTimeoutError} after `timeoutMs` of waiting, and
  * {@link LockLostError} if the lock was gone at release.
  */
-export async function withAdvisoryLock<T>(lockPool: DatabasePool, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+export async function withAdvisoryLock<T>(lockPool: DatabasePool, options: LockOptions, fn: (lockConnection: DatabasePoolConnection) => Promise<T>): Promise<T> {
   return lockPool.connect(async (connection) => {
     const started = performance.now();
     let delay = FIRST_DELAY_MS;
@@ -76,7 +76,7 @@ export async function withAdvisoryLock<T>(lockPool: DatabasePool, options: LockO
 
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      outcome = { ok: true, value: await fn() };
+      outcome = { ok: true, value: await fn(connection) };
     } catch (error) {
       outcome = { ok: false, error };
     }

@@ -4,6 +4,10 @@
 export type SectionOptions = {
   /** Run inside a transaction with the version row. @default true */
   readonly transaction: boolean;
+  /** PostgreSQL `lock_timeout` for this section's statements, in ms; null uses the config's. */
+  readonly lockTimeout: number | null;
+  /** PostgreSQL `statement_timeout` for this section's statements, in ms; null uses the config's. */
+  readonly statementTimeout: number | null;
 };
 
 /** One section (`up` or `down`) of a SQL migration. */
@@ -37,11 +41,28 @@ export type SqlMigrationFile = MigrationFileBase & {
   readonly down: SqlSection | null;
 };
 
-/** A `.ts`, `.mts`, `.js` or `.mjs` migration exporting `up(ctx)`; imported only in the worker. */
+/** A `.ts`, `.mts`, `.js` or `.mjs` migration exporting `up(ctx)`; imported only in the worker. Its options come from its exports once imported. */
 export type ModuleMigrationFile = MigrationFileBase & { readonly kind: 'module' };
 
 /** A migration file found on disk. */
 export type MigrationFile = SqlMigrationFile | ModuleMigrationFile;
+
+/** An entry of the log table: something that happened to a migration. */
+export type LogEntry = {
+  readonly id: number;
+  readonly version: string;
+  readonly name: string;
+  readonly direction: 'up' | 'down' | 'stamp' | 'unstamp' | 'repair-checksum' | 'repair-forget' | 'repair-resolve';
+  readonly checksum: string | null;
+  readonly outcome: 'succeeded' | 'failed' | 'partial';
+  readonly appliedBy: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly durationMs: number | null;
+  /** For failures: the error code and message; for partial runs, how many statements ran. */
+  readonly error: string | null;
+  readonly statementsRun: number | null;
+};
 
 /** A row of the version table. */
 export type AppliedMigration = {

@@ -1,6 +1,7 @@
 /** Loading JavaScript/TypeScript migrations. Only ever called inside the worker thread. */
 import { pathToFileURL } from 'node:url';
-import { MigrationModuleError, MigrationOptionUnsupportedError } from './errors.ts';
+import { parseDuration } from './config.ts';
+import { MigrationModuleError } from './errors.ts';
 import type { MigrationModule } from './context.ts';
 import type { ModuleMigrationFile } from './migration.ts';
 
@@ -22,11 +23,19 @@ export async function loadMigrationModule(migration: ModuleMigrationFile): Promi
   if (loaded.down !== undefined && typeof loaded.down !== 'function') {
     throw new MigrationModuleError(`${migration.file} exports \`down\`, but it is not a function.`, { file: migration.file, reason: 'down is not a function' });
   }
-  if (loaded.transaction !== undefined && loaded.transaction !== true) {
-    throw new MigrationOptionUnsupportedError(
-      `${migration.file}: \`export const transaction = ${JSON.stringify(loaded.transaction) ?? 'undefined'}\` is not supported yet: this version of offloop runs every migration in a transaction.`,
-      { file: migration.file, line: 1, column: 1, option: 'transaction' },
-    );
-  }
-  return loaded as unknown as MigrationModule;
+  const invalid = (reason: string): never => {
+    throw new MigrationModuleError(`${migration.file}: ${reason}`, { file: migration.file, reason });
+  };
+  if (loaded.transaction !== undefined && typeof loaded.transaction !== 'boolean') invalid('`export const transaction` must be true or false.');
+  const duration = (name: 'lockTimeout' | 'statementTimeout'): number | null => {
+    if (loaded[name] === undefined) return null;
+    const ms = parseDuration(loaded[name]);
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0) invalid(`\`export const ${name}\` must be a duration such as '5s' or a number of milliseconds.`);
+    return ms as number;
+  };
+  return {
+    up: loaded.up as MigrationModule['up'],
+    down: loaded.down as MigrationModule['down'],
+    options: { transaction: loaded.transaction !== false, lockTimeout: duration('lockTimeout'), statementTimeout: duration('statementTimeout') },
+  };
 }

@@ -23,7 +23,8 @@ export type PendingStatus = { readonly version: string; readonly name: string; r
 export type PlanProblem =
   | { readonly kind: 'missing'; readonly version: string; readonly name: string }
   | { readonly kind: 'changed'; readonly version: string; readonly file: string; readonly applied: string; readonly current: string }
-  | { readonly kind: 'out-of-order'; readonly version: string; readonly file: string; readonly newestApplied: string };
+  | { readonly kind: 'out-of-order'; readonly version: string; readonly file: string; readonly newestApplied: string }
+  | { readonly kind: 'failed'; readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number | null; readonly at: string };
 
 /** What `status` returns and `up` starts from. */
 export type Plan = {
@@ -92,7 +93,7 @@ export function plan(files: readonly MigrationFile[], applied: readonly AppliedM
  * Throw the typed error for the plan's problems, if any: missing files first, then edited files,
  * then out-of-order migrations. Each error lists every migration of its kind.
  */
-export function assertRunnable(result: Plan): void {
+export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder?: boolean | undefined } = {}): void {
   const missing = result.problems.filter((problem) => problem.kind === 'missing');
   if (missing.length > 0) {
     const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
@@ -109,12 +110,12 @@ export function assertRunnable(result: Plan): void {
       { migrations: changed.map(({ version, file, applied, current }) => ({ version, file, applied, current })) },
     );
   }
-  const outOfOrder = result.problems.filter((problem) => problem.kind === 'out-of-order');
+  const outOfOrder = options.allowOutOfOrder === true ? [] : result.problems.filter((problem) => problem.kind === 'out-of-order');
   const first = outOfOrder[0];
   if (first !== undefined) {
     const list = outOfOrder.map((problem) => problem.file).join(', ');
     throw new OutOfOrderError(
-      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. Rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
+      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
       { migrations: outOfOrder.map(({ version, file }) => ({ version, file })), newestApplied: first.newestApplied },
     );
   }

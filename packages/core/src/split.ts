@@ -20,6 +20,8 @@ export type Statement = {
   readonly column: number;
   /** The parse node's type, e.g. `CreateStmt`, `IndexStmt`. */
   readonly kind: string;
+  /** The parse node's body, for rules about statements (see `transaction-rules.ts`). */
+  readonly node: unknown;
 };
 
 let ready: Promise<void> | undefined;
@@ -58,6 +60,7 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
     const offset = section.offset + charIndexOfByte(section.sql, start);
     const { line, column } = lineColumnAt(migration.source, offset);
     const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
-    return { sql, offset, line, column, kind };
+    const node = (entry.stmt as Record<string, unknown> | undefined)?.[kind];
+    return { sql, offset, line, column, kind, node };
   });
 }

@@ -11,18 +11,15 @@
  *
  * Options sit on the marker line as `key:value`. Unknown options are errors, never ignored.
  */
-import {
-  MigrationOptionError,
-  MigrationOptionUnsupportedError,
-  MissingUpError,
-} from './errors.ts';
+import { parseDuration } from './config.ts';
+import { MigrationOptionError, MissingUpError } from './errors.ts';
 import type { SectionOptions, SqlSection } from './migration.ts';
 import { lineColumnAt } from './source-position.ts';
 
 const MARKER = /^--\s*migrate:(up|down)\b(.*)$/gm;
 
-/** Options a marker line may carry, and whether this version implements them. */
-const KNOWN_OPTIONS = { transaction: { values: ['true', 'false'], supported: (value: string) => value === 'true' } } as const;
+/** Options a marker line may carry: `transaction:false lock_timeout:5s statement_timeout:10m`. */
+const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout'] as const;
 
 /** Split a SQL migration into its sections and validate their marker options. */
 export function parseSqlMigration(file: string, source: string): { up: SqlSection; down: SqlSection | null } {
@@ -52,29 +49,34 @@ export function parseSqlMigration(file: string, source: string): { up: SqlSectio
 }
 
 function parseOptions(file: string, source: string, markerStart: number, text: string): SectionOptions {
-  const options: { transaction: boolean } = { transaction: true };
+  const options: { transaction: boolean; lockTimeout: number | null; statementTimeout: number | null } = {
+    transaction: true, lockTimeout: null, statementTimeout: null,
+  };
+  const known = [...KNOWN_OPTIONS];
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
     const { line, column } = lineColumnAt(source, markerStart + source.slice(markerStart).indexOf(token));
-    const [key = '', value] = token.split(':', 2);
-    const known = Object.keys(KNOWN_OPTIONS);
-    if (!(key in KNOWN_OPTIONS)) {
-      throw new MigrationOptionError(`${file}:${line}:${column}: unknown migration option "${key}". Known options: ${known.map((name) => `${name}:true|false`).join(', ')}.`, {
-        file, line, column, option: key, known,
-      });
+    const separator = token.indexOf(':');
+    const key = separator === -1 ? token : token.slice(0, separator);
+    const value = separator === -1 ? undefined : token.slice(separator + 1);
+    const fail = (message: string): never => {
+      throw new MigrationOptionError(`${file}:${line}:${column}: ${message}`, { file, line, column, option: key, known });
+    };
+    switch (key) {
+      case 'transaction':
+        if (value !== 'true' && value !== 'false') fail(`option "transaction" takes true or false, got "${value ?? ''}".`);
+        options.transaction = value === 'true';
+        break;
+      case 'lock_timeout':
+      case 'statement_timeout': {
+        const ms = parseDuration(value);
+        if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0) fail(`option "${key}" takes a duration such as 500ms, 5s or 10m, got "${value ?? ''}".`);
+        if (key === 'lock_timeout') options.lockTimeout = ms as number;
+        else options.statementTimeout = ms as number;
+        break;
+      }
+      default:
+        fail(`unknown migration option "${key}". Known options: transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>.`);
     }
-    const spec = KNOWN_OPTIONS[key as keyof typeof KNOWN_OPTIONS];
-    if (value === undefined || !(spec.values as readonly string[]).includes(value)) {
-      throw new MigrationOptionError(`${file}:${line}:${column}: option "${key}" takes ${spec.values.join(' or ')}, got "${value ?? ''}".`, {
-        file, line, column, option: key, known,
-      });
-    }
-    if (!spec.supported(value)) {
-      throw new MigrationOptionUnsupportedError(
-        `${file}:${line}:${column}: "${token}" is not supported yet: this version of offloop runs every migration in a transaction. Remove the option, or split the non-transactional statement into its own migration once non-transactional migrations land.`,
-        { file, line, column, option: token },
-      );
-    }
-    options.transaction = value === 'true';
   }
   return options;
 }

@@ -5,6 +5,8 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { ResolvedConfig } from './config.ts';
+import { rawQuery } from './database.ts';
+import { versionTableDdl } from './ddl.ts';
 import type { AppliedMigration } from './migration.ts';
 
 type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
@@ -28,15 +30,7 @@ export async function ensureVersionTable(connection: CommonQueryMethods, target:
   // `create schema if not exists` needs CREATE on the database even when the schema exists.
   const schemaExists = await connection.exists(sql.unsafe`select 1 from pg_namespace where nspname = ${target.schema}`);
   if (!schemaExists) await connection.query(sql.unsafe`create schema if not exists ${sql.identifier([target.schema])}`);
-  await connection.query(sql.unsafe`
-    create table if not exists ${tableIdentifier(target)} (
-      version text primary key,
-      name text not null,
-      checksum text not null,
-      applied_at timestamptz not null default now(),
-      duration_ms integer not null,
-      applied_by text not null
-    )`);
+  await connection.query(rawQuery(versionTableDdl(target)));
 }
 
 const appliedRow = z.object({
@@ -74,4 +68,14 @@ export async function insertApplied(
   await connection.query(sql.unsafe`
     insert into ${tableIdentifier(target)} (version, name, checksum, duration_ms, applied_by)
     values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)}, coalesce(${row.appliedBy}, current_user))`);
+}
+
+/** Forget an applied migration (after its down ran, or by stamp/repair). */
+export async function deleteApplied(connection: CommonQueryMethods, target: Target, version: string): Promise<void> {
+  await connection.query(sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`);
+}
+
+/** Accept a new checksum for an applied migration (repair). */
+export async function updateChecksum(connection: CommonQueryMethods, target: Target, version: string, checksum: string): Promise<void> {
+  await connection.query(sql.unsafe`update ${tableIdentifier(target)} set checksum = ${checksum} where version = ${version}`);
 }

@@ -74,5 +74,7 @@ function describeProblem(problem: PlanProblem): string {
       return 'file changed since it was applied';
     case 'out-of-order':
       return `older than the newest applied migration (${problem.newestApplied})`;
+    case 'failed':
+      return `non-transactional ${problem.direction} failed at ${problem.at}${problem.statementsRun === null ? '' : ` after ${problem.statementsRun} statement(s)`}; fix and re-run, or offloop repair`;
   }
 }

@@ -1,0 +1,231 @@
+/**
+ * Running one migration in one direction: in its own transaction with its version row and log
+ * entry, or (with `transaction:false`) statement by statement with the version row after the
+ * last one. Failures become typed errors with the file, line and column of the failing
+ * statement, and are logged outside the rolled-back transaction.
+ */
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { ResolvedConfig } from './config.ts';
+import type { MigrationContext, MigrationModule } from './context.ts';
+import { findPgError, rawQuery } from './database.ts';
+import {
+  LockNotAvailableError,
+  MigrationFailedError,
+  MigrationTimeoutError,
+  OffloopError,
+  RunAbortedError,
+  StatementTimeoutError,
+  type MigrationFailedDetails,
+  type MigrationResult,
+} from './errors.ts';
+import type { ProgressEvent } from './events.ts';
+import { appendLog } from './log-table.ts';
+import type { MigrationFile, SectionOptions } from './migration.ts';
+import { lineColumnAt } from './source-position.ts';
+import type { Statement } from './split.ts';
+import { deleteApplied, insertApplied } from './version-table.ts';
+
+/** A migration checked and ready to run in one direction. */
+export type Prepared = {
+  readonly migration: MigrationFile;
+  readonly direction: 'up' | 'down';
+  readonly options: SectionOptions;
+} & ({ readonly statements: readonly Statement[] } | { readonly run: NonNullable<MigrationModule['down']> });
+
+/** What applying needs from the run. */
+export type ApplyContext = {
+  readonly config: ResolvedConfig;
+  readonly appliedBy: string;
+  readonly emit: (event: ProgressEvent) => Promise<void> | void;
+  /** The run's signal: the caller's abort. */
+  readonly signal: AbortSignal | undefined;
+  /** Cancel the statement running on backend `pid` (from another connection). */
+  readonly cancelBackend: (pid: number) => Promise<void>;
+  /** What this run finished before, for errors. */
+  readonly done: readonly MigrationResult[];
+};
+
+/** Session settings for a migration's statements, as `set` statements. */
+export function timeoutSettings(config: ResolvedConfig, options: SectionOptions): string[] {
+  const settings: string[] = [];
+  const lockTimeout = options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
+  const statementTimeout = options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
+  if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
+  if (statementTimeout !== null) settings.push(`statement_timeout = '${statementTimeout}ms'`);
+  return settings;
+}
+
+const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
+
+/** Where a run stands inside one migration, for error reports. */
+type Position = { statement: Statement | null; index: number; completed: number };
+
+/**
+ * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
+ * the statement in flight on the server when it does.
+ */
+async function withCancellation<T>(context: ApplyContext, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<{ value: T } | { error: unknown; reason: 'aborted' | 'timeout' | null }> {
+  const controller = new AbortController();
+  let backend: number | null = null;
+  let reason: 'aborted' | 'timeout' | null = null;
+  const cancel = (why: 'aborted' | 'timeout') => {
+    if (reason !== null) return;
+    reason = why;
+    controller.abort(why);
+    if (backend !== null) void context.cancelBackend(backend).catch(() => undefined);
+  };
+  const onAbort = () => cancel('aborted');
+  context.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = context.config.migrationTimeout > 0 ? setTimeout(() => cancel('timeout'), context.config.migrationTimeout) : null;
+  try {
+    if (context.signal?.aborted) cancel('aborted');
+    return { value: await body(controller.signal, (pid) => { backend = pid; }) };
+  } catch (error) {
+    return { error, reason };
+  } finally {
+    context.signal?.removeEventListener('abort', onAbort);
+    if (timer !== null) clearTimeout(timer);
+  }
+}
+
+/** Apply or revert one migration on `connection` (a connection of the run's pool). */
+export async function applyMigration(connection: CommonQueryMethods, item: Prepared, context: ApplyContext): Promise<MigrationResult> {
+  const { migration, direction, options } = item;
+  const started = performance.now();
+  const position: Position = { statement: null, index: -1, completed: 0 };
+  const settings = timeoutSettings(context.config, options);
+
+  const outcome = await withCancellation(context, async (signal, setBackend) => {
+    const pid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+    setBackend(pid);
+    await context.emit({ type: 'migration:backend', version: migration.version, pid });
+
+    const runBody = async (target: CommonQueryMethods, local: boolean) => {
+      for (const setting of settings) await target.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
+      if ('statements' in item) {
+        for (const [index, statement] of item.statements.entries()) {
+          if (signal.aborted) throw signal.reason;
+          position.statement = statement;
+          position.index = index;
+          await target.query(rawQuery(statement.sql));
+          position.completed = index + 1;
+        }
+        position.statement = null;
+      } else {
+        await item.run(moduleContext(target, migration, signal, context));
+      }
+    };
+    const record = async (target: CommonQueryMethods) => {
+      if (direction === 'up') {
+        await insertApplied(target, context.config, {
+          version: migration.version, name: migration.name, checksum: migration.checksum,
+          durationMs: performance.now() - started, appliedBy: context.appliedBy,
+        });
+      } else {
+        await deleteApplied(target, context.config, migration.version);
+      }
+      await appendLog(target, context.config, {
+        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'succeeded',
+        appliedBy: context.appliedBy, durationMs: performance.now() - started, error: null, statementsRun: null,
+      });
+    };
+
+    if (options.transaction) {
+      await connection.transaction(async (transaction) => {
+        await runBody(transaction, true);
+        await record(transaction);
+      }, 0);
+    } else {
+      // Session-level settings for a non-transactional migration, restored afterwards.
+      const saved = settings.length === 0 ? null : await connection.one(sql.type(savedSettings)`
+        select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+      try {
+        await runBody(connection, false);
+      } finally {
+        if (saved !== null) {
+          await connection.query(sql.unsafe`select set_config('lock_timeout', ${saved.lock_timeout}, false), set_config('statement_timeout', ${saved.statement_timeout}, false)`).catch(() => undefined);
+        }
+      }
+      await connection.transaction((transaction) => record(transaction), 0);
+    }
+  });
+
+  if ('value' in outcome) {
+    return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs: Math.round(performance.now() - started) };
+  }
+  const failure = toFailure(item, position, outcome.error, outcome.reason, context);
+  // The migration's transaction is gone; the log entry goes in on its own.
+  const partial = !options.transaction && (position.completed > 0 || !('statements' in item));
+  await appendLog(connection, context.config, {
+    version: migration.version, name: migration.name, direction, checksum: migration.checksum,
+    outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
+    error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
+  }).catch(() => undefined);
+  throw failure;
+}
+
+function moduleContext(target: CommonQueryMethods, migration: MigrationFile, signal: AbortSignal, context: ApplyContext): MigrationContext {
+  return {
+    connection: target,
+    sql,
+    signal,
+    version: migration.version,
+    name: migration.name,
+    progress: (message, counts) => {
+      void context.emit({ type: 'migration:progress', version: migration.version, message: String(message), done: counts?.done ?? null, total: counts?.total ?? null });
+    },
+  };
+}
+
+function toFailure(item: Prepared, position: Position, error: unknown, reason: 'aborted' | 'timeout' | null, context: ApplyContext): OffloopError {
+  const { migration, direction, options } = item;
+  if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error;
+  const pg = findPgError(error);
+  const message = pg?.message ?? (error instanceof Error ? error.message : String(error));
+  let line: number | null = null;
+  let column: number | null = null;
+  if (position.statement !== null && migration.kind === 'sql') {
+    // PostgreSQL's position is 1-based within the statement we sent.
+    const offset = position.statement.offset + (pg?.position ?? 1) - 1;
+    ({ line, column } = lineColumnAt(migration.source, offset));
+  }
+  const statementCount = 'statements' in item ? item.statements.length : null;
+  const details: MigrationFailedDetails = {
+    version: migration.version,
+    name: migration.name,
+    file: migration.file,
+    direction,
+    transactional: options.transaction,
+    line,
+    column,
+    statement: position.statement === null ? null : position.index + 1,
+    statementCount,
+    statementsRun: position.completed,
+    sqlstate: pg?.sqlstate ?? null,
+    detail: pg?.detail ?? null,
+    hint: pg?.hint ?? null,
+    applied: [...context.done],
+  };
+  const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
+  const which = position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
+  const aftermath = options.transaction
+    ? `Migration ${migration.version} was rolled back`
+    : `Migration ${migration.version} is not transactional: ${position.completed} of its statements ran and stay applied; the next run will refuse to continue until you fix the file and re-run, or run \`offloop repair\``;
+  const kept = `${context.done.length} earlier migration${context.done.length === 1 ? '' : 's'} of this run ${context.done.length === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}`;
+  const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
+
+  if (reason === 'aborted') {
+    return new RunAbortedError(`The run was cancelled during ${where}${which}. ${aftermath}; ${kept}.`, { applied: [...context.done] }, { cause: error });
+  }
+  if (reason === 'timeout') {
+    return new MigrationTimeoutError(`${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}; ${kept}.`, { ...details, timeoutMs: context.config.migrationTimeout }, { cause: error });
+  }
+  if (pg?.sqlstate === '57014') {
+    return new StatementTimeoutError(`${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}; ${kept}.`, details, { cause: error });
+  }
+  if (pg?.sqlstate === '55P03') {
+    return new LockNotAvailableError(`${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout. ${aftermath}; ${kept}.`, details, { cause: error });
+  }
+  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}; ${kept}.`, details, { cause: error });
+}

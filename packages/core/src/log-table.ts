@@ -1,0 +1,96 @@
+/**
+ * The log table, `<table>_log` beside the version table: append-only, one row for everything
+ * that happened to a migration (up, down, stamp, repair), failures included. The version table
+ * says what is applied; the log says what happened.
+ */
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { ResolvedConfig } from './config.ts';
+import { rawQuery } from './database.ts';
+import { logTableDdl } from './ddl.ts';
+import type { LogEntry } from './migration.ts';
+
+type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
+
+/** The log table's identifier. */
+export function logTableIdentifier(target: Target) {
+  return sql.identifier([target.schema, `${target.table}_log`]);
+}
+
+/** Create the log table if it is missing. Call it under the run's lock. */
+export async function ensureLogTable(connection: CommonQueryMethods, target: Target): Promise<void> {
+  await connection.query(rawQuery(logTableDdl(target)));
+}
+
+/** A row to append. */
+export type LogRow = Omit<LogEntry, 'id' | 'at'>;
+
+/** Append one entry. */
+export async function appendLog(connection: CommonQueryMethods, target: Target, row: LogRow): Promise<void> {
+  await connection.query(sql.unsafe`
+    insert into ${logTableIdentifier(target)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
+    values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome}, ${row.appliedBy},
+      ${row.durationMs === null ? null : Math.round(row.durationMs)}, ${row.error}, ${row.statementsRun})`);
+}
+
+const logRow = z.object({
+  id: z.number(),
+  version: z.string(),
+  name: z.string(),
+  direction: z.string(),
+  checksum: z.string().nullable(),
+  outcome: z.string(),
+  applied_by: z.string(),
+  at: z.string(),
+  duration_ms: z.number().nullable(),
+  error: z.string().nullable(),
+  statements_run: z.number().nullable(),
+});
+
+function toEntry(row: z.infer<typeof logRow>): LogEntry {
+  return {
+    id: row.id,
+    version: row.version,
+    name: row.name,
+    direction: row.direction as LogEntry['direction'],
+    checksum: row.checksum,
+    outcome: row.outcome as LogEntry['outcome'],
+    appliedBy: row.applied_by,
+    at: row.at,
+    durationMs: row.duration_ms,
+    error: row.error,
+    statementsRun: row.statements_run,
+  };
+}
+
+const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome, applied_by,
+  to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, duration_ms, error, statements_run`;
+
+/** Whether the log table exists. */
+export async function logTableExists(connection: CommonQueryMethods, target: Target): Promise<boolean> {
+  return connection.exists(sql.unsafe`
+    select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${target.schema} and c.relname = ${`${target.table}_log`} and c.relkind in ('r', 'p')`);
+}
+
+/** The whole log, newest first (at most `limit` entries). */
+export async function readLog(connection: CommonQueryMethods, target: Target, limit = 1000): Promise<LogEntry[]> {
+  const rows = await connection.any(sql.type(logRow)`select ${SELECT_COLUMNS} from ${logTableIdentifier(target)} order by id desc limit ${limit}`);
+  return rows.map(toEntry);
+}
+
+/**
+ * The latest entry per version for migrations that are not applied and whose last attempt left
+ * part of a non-transactional migration behind (`outcome = 'partial'`), unless a repair
+ * resolved it since.
+ */
+export async function readDirty(connection: CommonQueryMethods, target: Target): Promise<LogEntry[]> {
+  const rows = await connection.any(sql.type(logRow)`
+    select ${SELECT_COLUMNS} from (
+      select distinct on (version) * from ${logTableIdentifier(target)}
+      order by version, id desc
+    ) latest
+    where outcome = 'partial'
+    order by version`);
+  return rows.map(toEntry);
+}
