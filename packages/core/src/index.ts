@@ -46,7 +46,23 @@ export {
   OfflineUnsupportedError,
 } from './errors.ts';
 export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
-export { configSchema, formatConfigIssues, parseConfig, parseDuration, redactUrl, toConfigIssues, upOptionsSchema, VERSION_PATTERN, callOptionsSchema } from './config.ts';
+export {
+  callOptionsSchema,
+  checkOptionsSchema,
+  configSchema,
+  downOptionsSchema,
+  formatConfigIssues,
+  parseConfig,
+  parseDuration,
+  redactUrl,
+  redoOptionsSchema,
+  repairOptionsSchema,
+  scriptOptionsSchema,
+  stampOptionsSchema,
+  toConfigIssues,
+  upOptionsSchema,
+  VERSION_PATTERN,
+} from './config.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
 export type {
   LockAcquiredEvent,
