@@ -1,0 +1,451 @@
+/**
+ * The test harness's worker thread: builds the template database once (through the migrator,
+ * so migrations run exactly as in production), keeps a pool of ready clones on the server and
+ * hands them out, and drops what tests release. Everything that touches PostgreSQL is here.
+ *
+ * Names on the server (all 63 bytes or less):
+ * - `offloop_tpl_<project>_<key>`: the template; `datistemplate` is set only once every migration
+ *   applied, so a half-built template is never cloned.
+ * - `offloop_r_<project>_<key>_<random>`: a ready clone, shared by every harness (thread or
+ *   process) of the same project. A harness claims one by renaming it, which is atomic:
+ *   PostgreSQL re-checks the name after locking the database, so of two renames one fails.
+ * - `offloop_u_<project>_<owner>_<random>`: a clone in use by a test. `<owner>` is the harness's
+ *   id, held as a session advisory lock while it lives, so that clones left by a crashed process
+ *   can be told from live ones and dropped.
+ */
+import { CreateDatabaseError, DatabaseUnavailableError, LockTimeoutError, redactUrl, toEnvelope } from '@offloop/core';
+import { discoverMigrations, findPgError } from '@offloop/core/engine';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
+import { z } from 'zod';
+import { createMigrator } from '../migrator.ts';
+import type { AcquiredDatabase, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+import { ensureSharedServer } from './shared-server.ts';
+
+/** First key of the two-integer advisory locks: harness owners. */
+const OWNER_LOCK_CLASS = 0x0ff1;
+/** First key of the two-integer advisory locks: template builds. */
+const BUILD_LOCK_CLASS = 0x0ff2;
+const POLL_MS = 100;
+/** Version string of the key: bump it when the way templates are built changes. */
+const KEY_VERSION = 'offloop-testing/1';
+
+const options = workerData as PoolWorkerOptions;
+const port = parentPort;
+if (port === null) throw new Error('pool-worker.ts must run in a worker thread');
+
+const project = createHash('sha256').update(options.dir).digest('hex').slice(0, 8);
+const ownerId = randomInt(1, 2 ** 31 - 1);
+const ownerHex = ownerId.toString(16).padStart(8, '0');
+const inUsePrefix = `offloop_u_${project}_`;
+const stats = { acquired: 0, fromPool: 0, created: 0, createMs: 0, dropped: 0 };
+
+const datname = z.object({ datname: z.string() });
+
+type Started = {
+  readonly adminUrl: string;
+  readonly pool: DatabasePool;
+  readonly sessionPool: DatabasePool;
+  readonly session: DatabasePoolConnection;
+  readonly fileCopy: boolean;
+  readonly template: TemplateInfo;
+  readonly readyPrefix: string;
+  /** Resolves the session's callback, which unlocks and returns the connection. */
+  readonly endSession: () => Promise<void>;
+};
+
+let started: Promise<Started> | undefined;
+let closing = false;
+const inUse = new Set<string>();
+let inFlight = 0;
+let waiting = 0;
+let refilling = false;
+let refillAgain = false;
+let refillPausedUntil = 0;
+let completion = Promise.withResolvers<void>();
+
+const start = (): Promise<Started> => {
+  started ??= startUp();
+  return started;
+};
+
+async function startUp(): Promise<Started> {
+  let adminUrl: string;
+  let pool: DatabasePool;
+  if (options.url !== null) {
+    adminUrl = options.url;
+    pool = await connect(adminUrl, options.maxParallelCreates + 3);
+  } else {
+    // The shared server may stop for idleness between finding it and connecting: look again.
+    for (let attempt = 1; ; attempt += 1) {
+      adminUrl = await ensureSharedServer({ dir: options.embeddedDir, idleTimeout: options.embeddedIdleTimeout });
+      try {
+        pool = await connect(adminUrl, options.maxParallelCreates + 3);
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  }
+  const sessionPool = await connect(adminUrl, 1).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
+  try {
+    const { session, endSession } = await holdSession(sessionPool);
+    const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
+    const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
+    const base = { adminUrl, pool, sessionPool, session, fileCopy, endSession };
+    await sweepAbandoned(base);
+    const template = await ensureTemplate(base);
+    const readyPrefix = `offloop_r_${project}_${template.key}_`;
+    return { ...base, template, readyPrefix };
+  } catch (error) {
+    await pool.end();
+    await sessionPool.end();
+    throw error;
+  }
+}
+
+async function connect(url: string, size: number): Promise<DatabasePool> {
+  try {
+    const pool = await createPool(url, {
+      maximumPoolSize: size,
+      statementTimeout: 'DISABLE_TIMEOUT',
+      idleInTransactionSessionTimeout: 'DISABLE_TIMEOUT',
+      idleTimeout: 'DISABLE_TIMEOUT',
+      transactionRetryLimit: 0,
+      queryRetryLimit: 0,
+      connectionRetryLimit: 0,
+      connectionTimeout: 10_000,
+      captureStackTrace: false,
+    });
+    await pool.query(sql.unsafe`select 1`);
+    return pool;
+  } catch (error) {
+    throw new DatabaseUnavailableError(
+      `The test harness cannot connect to ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`,
+      { url: redactUrl(url), sqlstate: findPgError(error)?.sqlstate ?? null },
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * One connection held for the harness's lifetime: it carries the owner lock (so that other
+ * harnesses see this one is alive) and polls the template build lock. Session-level advisory
+ * locks must stay on one connection, never go through a pool.
+ */
+function holdSession(sessionPool: DatabasePool): Promise<{ session: DatabasePoolConnection; endSession: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const release = Promise.withResolvers<void>();
+    const done = sessionPool.connect(async (session) => {
+      await session.query(sql.unsafe`select pg_advisory_lock(${OWNER_LOCK_CLASS}::int, ${ownerId}::int)`);
+      resolve({
+        session,
+        endSession: async () => {
+          release.resolve();
+          await done;
+        },
+      });
+      await release.promise;
+      await session.query(sql.unsafe`select pg_advisory_unlock_all()`);
+    });
+    done.catch(reject);
+  });
+}
+
+/** Drop clones whose owner (a harness in another thread or process) is gone without cleaning up. */
+async function sweepAbandoned(started: Pick<Started, 'pool' | 'session'>): Promise<void> {
+  const names = await started.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${inUsePrefix})`);
+  const owners = new Map<number, string[]>();
+  for (const name of names) {
+    const owner = Number.parseInt(name.slice(inUsePrefix.length, inUsePrefix.length + 8), 16);
+    if (!Number.isInteger(owner) || owner === ownerId) continue;
+    owners.set(owner, [...(owners.get(owner) ?? []), name]);
+  }
+  for (const [owner, databases] of owners) {
+    const free = await started.session.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${OWNER_LOCK_CLASS}::int, ${owner}::int) as free`);
+    if (!free) continue;
+    await started.session.query(sql.unsafe`select pg_advisory_unlock(${OWNER_LOCK_CLASS}::int, ${owner}::int)`);
+    for (const name of databases) await dropDatabase(started.pool, name);
+  }
+}
+
+/** The template's key: every migration's file name and checksum, and the version table options. */
+async function templateKey(): Promise<{ key: string; count: number }> {
+  const files = await discoverMigrations(options.dir);
+  const hash = createHash('sha256').update(`${KEY_VERSION}\0${options.schema}\0${options.table}\0`);
+  for (const file of files) hash.update(`${file.file}\0${file.checksum}\n`);
+  return { key: hash.digest('hex').slice(0, 16), count: files.length };
+}
+
+type Base = Pick<Started, 'adminUrl' | 'pool' | 'session' | 'fileCopy'>;
+
+async function isTemplateReady(pool: DatabasePool, name: string): Promise<boolean> {
+  const row = await pool.maybeOne(sql.type(z.object({ ready: z.boolean() }))`select datistemplate as ready from pg_database where datname = ${name}`);
+  return row?.ready === true;
+}
+
+/**
+ * Find the template, or build it. The build runs under an advisory lock on the admin database,
+ * so parallel test files (threads or processes) build it once; the others wait, then reuse it.
+ */
+async function ensureTemplate(base: Base): Promise<TemplateInfo> {
+  const startedAt = performance.now();
+  const { key, count } = await templateKey();
+  const name = `offloop_tpl_${project}_${key}`;
+  const info = (built: boolean, dropped: readonly string[]): TemplateInfo => ({
+    name, key, built, dropped, migrations: count, durationMs: Math.round(performance.now() - startedAt), server: redactUrl(base.adminUrl),
+  });
+  if (await isTemplateReady(base.pool, name)) return info(false, []);
+
+  const lockKey = Number.parseInt(key.slice(0, 8), 16) | 0;
+  const deadline = Date.now() + options.buildTimeout;
+  for (;;) {
+    const locked = await base.session.oneFirst(sql.type(z.object({ locked: z.boolean() }))`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`);
+    if (locked) break;
+    if (Date.now() > deadline) {
+      throw new LockTimeoutError(`Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`, {
+        lockKey: `${String(BUILD_LOCK_CLASS)}:${String(lockKey)}`, waitedMs: options.buildTimeout, holderPid: null, holderApplication: null,
+      });
+    }
+    await sleep(POLL_MS);
+  }
+  try {
+    if (await isTemplateReady(base.pool, name)) return info(false, []);
+    // A build that crashed half-way left an unfinished template behind.
+    await dropDatabase(base.pool, name);
+    await createDatabase(base, name, 'template0');
+    try {
+      const migrator = createMigrator({ url: databaseUrl(base.adminUrl, name), dir: options.dir, schema: options.schema, table: options.table });
+      try {
+        await migrator.up();
+      } finally {
+        await migrator.close();
+      }
+      await disconnectAll(base.pool, name);
+      // No one may connect to a template that is being cloned: CREATE DATABASE would fail.
+      await base.pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template true allow_connections false`);
+    } catch (error) {
+      await dropDatabase(base.pool, name).catch((cleanup: unknown) => {
+        throw new SuppressedError(cleanup, error, 'dropping the unfinished template failed too');
+      });
+      throw error;
+    }
+    return info(true, await dropStale(base.pool, name, `offloop_r_${project}_${key}_`));
+  } finally {
+    await base.session.query(sql.unsafe`select pg_advisory_unlock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int)`);
+  }
+}
+
+/** Drop this project's templates and ready clones for other sets of migrations. */
+async function dropStale(pool: DatabasePool, template: string, readyPrefix: string): Promise<string[]> {
+  const stale = await pool.anyFirst(sql.type(datname)`
+    select datname from pg_database
+    where (starts_with(datname, ${`offloop_tpl_${project}_`}) and datname <> ${template})
+       or (starts_with(datname, ${`offloop_r_${project}_`}) and not starts_with(datname, ${readyPrefix}))`);
+  for (const name of stale) {
+    if (name.startsWith('offloop_tpl_')) await pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);
+    await dropDatabase(pool, name);
+  }
+  return stale.filter((name) => name.startsWith('offloop_tpl_'));
+}
+
+/** Wait for the migrator's connections to the template to go away (a backend exits shortly after its client). */
+async function disconnectAll(pool: DatabasePool, name: string): Promise<void> {
+  const count = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`select count(*) as n from pg_stat_activity where datname = ${name}`);
+  for (let waited = 0; waited < 5_000; waited += 50) {
+    if ((await count()) === 0) return;
+    await sleep(50);
+  }
+  await pool.query(sql.unsafe`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`);
+}
+
+async function createDatabase(base: Pick<Base, 'pool' | 'fileCopy'>, name: string, template: string): Promise<void> {
+  const strategy = base.fileCopy && template !== 'template0' ? sql.fragment` strategy file_copy` : sql.fragment``;
+  const started = performance.now();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await base.pool.query(sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`);
+      stats.created += 1;
+      stats.createMs += performance.now() - started;
+      return;
+    } catch (error) {
+      const pg = findPgError(error);
+      // 55006: another session is connected to the template. PostgreSQL already waited 5 s.
+      if (pg?.sqlstate === '55006' && attempt < 3) continue;
+      const reason = pg?.message ?? (error instanceof Error ? error.message : String(error));
+      throw new CreateDatabaseError(`CREATE DATABASE ${name} (template ${template}) failed: ${reason}`, { database: name, template, sqlstate: pg?.sqlstate ?? null, reason }, { cause: error });
+    }
+  }
+}
+
+async function dropDatabase(pool: DatabasePool, name: string): Promise<void> {
+  await pool.query(sql.unsafe`drop database if exists ${sql.identifier([name])} with (force)`);
+  stats.dropped += 1;
+}
+
+function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const randomSuffix = (): string => randomBytes(4).toString('hex');
+
+/** Take a ready clone from the shared pool by renaming it; null when there is none. */
+async function claimReady(s: Started): Promise<string | null> {
+  const ready = await s.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix}) order by random()`);
+  for (const candidate of ready) {
+    const name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
+    try {
+      await s.pool.query(sql.unsafe`alter database ${sql.identifier([candidate])} rename to ${sql.identifier([name])}`);
+      return name;
+    } catch (error) {
+      // 3D000: another harness renamed it first. 55006: someone is connected to it.
+      const sqlstate = findPgError(error)?.sqlstate;
+      if (sqlstate === '3D000' || sqlstate === '55006') continue;
+      throw error;
+    }
+  }
+  return null;
+}
+
+/** Keep `poolSize` clones ready (plus one for each caller waiting), `maxParallelCreates` at a time. */
+function refill(s: Started): void {
+  if (refilling) {
+    refillAgain = true;
+    return;
+  }
+  refilling = true;
+  void (async () => {
+    try {
+      do {
+        refillAgain = false;
+        while (!closing && inFlight < options.maxParallelCreates && Date.now() >= refillPausedUntil) {
+          const ready = (await s.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix})`)).length;
+          if (ready + inFlight >= options.poolSize + waiting) break;
+          inFlight += 1;
+          void createReady(s);
+        }
+      } while (refillAgain && !closing);
+    } catch {
+      refillPausedUntil = Date.now() + 1_000;
+    } finally {
+      refilling = false;
+    }
+  })();
+}
+
+async function createReady(s: Started): Promise<void> {
+  try {
+    await createDatabase(s, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
+  } catch {
+    // A background clone that fails is not fatal: the next acquire clones on demand and reports
+    // the error itself. Pause refilling so that a persistent failure does not spin.
+    refillPausedUntil = Date.now() + 1_000;
+  } finally {
+    inFlight -= 1;
+    const done = completion;
+    completion = Promise.withResolvers<void>();
+    done.resolve();
+    if (!closing) refill(s);
+  }
+}
+
+async function acquire(): Promise<AcquiredDatabase> {
+  const s = await start();
+  let name: string | null = null;
+  let fromPool = true;
+  for (;;) {
+    name = await claimReady(s);
+    if (name !== null || closing) break;
+    // A clone is already being made for every caller before this one: wait for the next one
+    // rather than start another CREATE DATABASE. Otherwise clone on demand.
+    if (waiting >= inFlight || options.poolSize === 0) break;
+    waiting += 1;
+    try {
+      await completion.promise;
+    } finally {
+      waiting -= 1;
+    }
+  }
+  if (name === null) {
+    fromPool = false;
+    name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
+    waiting += 1; // counted by the refill below as demand, until this clone exists
+    refill(s);
+    try {
+      inUse.add(name);
+      await createDatabase(s, name, s.template.name);
+    } catch (error) {
+      inUse.delete(name);
+      throw error;
+    } finally {
+      waiting -= 1;
+    }
+  } else {
+    inUse.add(name);
+    stats.fromPool += 1;
+  }
+  stats.acquired += 1;
+  refill(s);
+  return { name, url: databaseUrl(s.adminUrl, name), fromPool };
+}
+
+async function release(name: string): Promise<null> {
+  const s = await start();
+  if (!inUse.delete(name)) return null;
+  await dropDatabase(s.pool, name);
+  return null;
+}
+
+async function close(): Promise<PoolStats> {
+  closing = true;
+  const current = started;
+  if (current === undefined) return { ...stats };
+  let s: Started;
+  try {
+    s = await current;
+  } catch {
+    return { ...stats };
+  }
+  while (inFlight > 0) await completion.promise;
+  try {
+    for (const name of inUse) await dropDatabase(s.pool, name);
+    inUse.clear();
+  } finally {
+    await s.endSession();
+    await s.pool.end();
+    await s.sessionPool.end();
+  }
+  return { ...stats };
+}
+
+async function handle(request: PoolRequest): Promise<PoolResults[PoolRequest['type']]> {
+  switch (request.type) {
+    case 'template':
+      return (await start()).template;
+    case 'acquire':
+      return acquire();
+    case 'release':
+      return release(request.name);
+    case 'stats':
+      return { ...stats, createMs: Math.round(stats.createMs) };
+    case 'close':
+      return close();
+  }
+}
+
+port.on('message', (request: PoolRequest) => {
+  handle(request).then(
+    (value) => port.postMessage({ id: request.id, ok: true, value } satisfies PoolResponse),
+    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: toEnvelope(error) } satisfies PoolResponse),
+  );
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,56 @@
+/**
+ * The keeper of the test harness's shared embedded PostgreSQL, a detached process started by
+ * `shared-server.ts`: `node server-keeper.ts <dir> <idleTimeoutMs>`. It starts the server, writes
+ * `<dir>/server.json`, and stops the server (then exits) once no client has been connected for
+ * the idle timeout. The data directory stays, with the templates in it.
+ */
+import { unlink, writeFile } from 'node:fs/promises';
+import { createPool, sql } from 'slonik';
+import { z } from 'zod';
+import { startEmbeddedPostgres } from '../embedded-postgres.ts';
+import { serverPaths, tryLock } from './shared-server.ts';
+
+const CHECK_MS = 1_000;
+
+const [dir, idle] = process.argv.slice(2);
+if (dir === undefined) throw new Error('usage: server-keeper.ts <dir> <idleTimeoutMs>');
+const idleTimeout = Number(idle ?? 30_000);
+const paths = serverPaths(dir);
+
+const server = await startEmbeddedPostgres({ dataDir: paths.data, persistent: true });
+const pool = await createPool(server.url, { maximumPoolSize: 1, idleTimeout: 'DISABLE_TIMEOUT', captureStackTrace: false });
+// A test server trades durability for speed (its data is a cache of templates): no fsync.
+for (const setting of ['fsync', 'synchronous_commit', 'full_page_writes']) {
+  await pool.query(sql.unsafe`alter system set ${sql.identifier([setting])} = off`);
+}
+await pool.query(sql.unsafe`select pg_reload_conf()`);
+await writeFile(paths.state, JSON.stringify({ keeperPid: process.pid, url: server.url, port: server.port }));
+console.log(`PostgreSQL ${server.version} on port ${String(server.port)}, data in ${paths.data}`);
+
+const clients = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`
+  select count(*) as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`);
+
+let idleSince = Date.now();
+for (;;) {
+  await new Promise((resolve) => setTimeout(resolve, CHECK_MS));
+  if ((await clients()) > 0) {
+    idleSince = Date.now();
+    continue;
+  }
+  if (Date.now() - idleSince < idleTimeout) continue;
+  // Stop under the start lock, so that no harness reads server.json and connects meanwhile.
+  if (!(await tryLock(paths.lock))) continue;
+  try {
+    if ((await clients()) > 0) {
+      idleSince = Date.now();
+      continue;
+    }
+    await unlink(paths.state).catch(() => undefined);
+    await pool.end();
+    await server.stop();
+    console.log('idle: stopped');
+    break;
+  } finally {
+    await unlink(paths.lock).catch(() => undefined);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The test harness, host side: a fresh, migrated PostgreSQL database per test, cloned from a
+ * template that is migrated once through the migrator's worker thread. All database work (the
+ * template build, the pool of ready clones, drops) runs in a dedicated worker thread: the host
+ * thread (the test file) never imports slonik.
+ */
+import { ConfigError, fromEnvelope, MigratorClosedError, toConfigIssues, formatConfigIssues, WorkerFailedError, configSchema } from '@offloop/core';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { z } from 'zod';
+import type { AcquiredDatabase, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+
+export type { PoolStats, TemplateInfo } from './messages.ts';
+
+/** Options of {@link createTestDatabases}. */
+export type TestDatabasesOptions = {
+  /**
+   * Connection string of a database on the server to use (tests need `CREATEDB`); templates and
+   * clones are created next to it.
+   * @default process.env.TEST_DATABASE_URL, or else a shared embedded PostgreSQL (see `docs/testing.md`)
+   */
+  readonly url?: string | undefined;
+  /** Migrations directory, relative to `cwd`. @default "./migrations" */
+  readonly dir?: string | undefined;
+  /** Base directory of a relative `dir`. @default process.cwd() */
+  readonly cwd?: string | undefined;
+  /** Schema of the version table. @default "public" */
+  readonly schema?: string | undefined;
+  /** Name of the version table. @default "offloop_migrations" */
+  readonly table?: string | undefined;
+  /**
+   * How many migrated clones to keep ready on the server, shared by every harness (thread or
+   * process) using the same migrations; 0 clones on demand only.
+   * @default 4
+   */
+  readonly poolSize?: number | undefined;
+  /** How many clones this harness creates at once in the background. @default 2 */
+  readonly maxParallelCreates?: number | undefined;
+  /**
+   * `CREATE DATABASE ... STRATEGY`: `file_copy` copies the template's files (fast for small
+   * databases; PostgreSQL 15+), `wal_log` copies block by block through the WAL. `auto` picks
+   * `file_copy` where the server has it.
+   * @default "auto"
+   */
+  readonly strategy?: 'auto' | 'file_copy' | 'wal_log' | undefined;
+  /** How long to wait for a template that another process is building, in ms. @default 600000 */
+  readonly buildTimeout?: number | undefined;
+  /**
+   * With the shared embedded PostgreSQL: how long it keeps running once no client is connected,
+   * in ms, so that the next test run finds it (and its templates) warm.
+   * @default 30000
+   */
+  readonly embeddedIdleTimeout?: number | undefined;
+};
+
+/** A database for one test. Release it when the test ends (or use `await using`). */
+export type TestDatabase = AsyncDisposable & {
+  /** Database name, `offloop_u_...`. */
+  readonly name: string;
+  /** Connection string of the database, with the credentials of the harness's URL. */
+  readonly url: string;
+  /** True when it came ready from the pool, false when it had to be cloned on demand. */
+  readonly fromPool: boolean;
+  /** Drop the database (`WITH (FORCE)`: connections still open are closed). Safe to call twice. */
+  release(): Promise<void>;
+};
+
+/** Hands out migrated databases. Create one per test file with {@link createTestDatabases}. */
+export type TestDatabases = AsyncDisposable & {
+  /**
+   * A fresh database, migrated to the latest migration. Waits for the template on the first
+   * call (built once, under a lock, by whichever process gets there first).
+   *
+   * @throws {MigrationFailedError} (and the other migration errors) when the template cannot be built
+   * @throws {CreateDatabaseError} when the server refuses `CREATE DATABASE`
+   */
+  acquire(): Promise<TestDatabase>;
+  /** Build (or find) the template now; resolves with what was done. `acquire` does this by itself. */
+  template(): Promise<TemplateInfo>;
+  /** Counters: databases handed out, how many came from the pool, clones created. */
+  stats(): Promise<PoolStats>;
+  /**
+   * Drop every database this harness handed out and not released, stop the worker thread. Ready
+   * clones stay on the server for the next harness (they are dropped when the migrations change).
+   */
+  close(): Promise<void>;
+};
+
+const optionsSchema = z.strictObject({
+  url: configSchema.shape.url.optional(),
+  dir: z.string().min(1).default('./migrations'),
+  cwd: z.string().min(1).optional(),
+  schema: configSchema.shape.schema,
+  table: configSchema.shape.table,
+  poolSize: z.number().int().min(0).max(64).default(4),
+  maxParallelCreates: z.number().int().min(1).max(16).default(2),
+  strategy: z.enum(['auto', 'file_copy', 'wal_log']).default('auto'),
+  buildTimeout: z.number().int().positive().default(600_000),
+  embeddedIdleTimeout: z.number().int().nonnegative().default(30_000),
+});
+
+// Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
+const WORKER_FILE = new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * Create a test harness. Nothing starts until the first call; then a worker thread builds the
+ * template (once per set of migrations, shared across processes and test runs) and keeps
+ * `poolSize` clones ready.
+ *
+ * @throws {ConfigError} at once, for invalid options (every problem listed)
+ * @example
+ * ```ts
+ * import test from 'ava';
+ * import { createTestDatabases } from '@offloop/worker/testing';
+ *
+ * const databases = createTestDatabases({ dir: 'migrations' });
+ * test.after.always(() => databases.close());
+ *
+ * test('creates a user', async (t) => {
+ *   const db = await databases.acquire();
+ *   t.teardown(() => db.release());
+ *   // connect to db.url: a fresh database with every migration applied
+ * });
+ * ```
+ */
+export function createTestDatabases(options: TestDatabasesOptions = {}): TestDatabases {
+  const parsed = optionsSchema.safeParse(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)));
+  if (!parsed.success) {
+    const issues = toConfigIssues(parsed.error);
+    throw new ConfigError(formatConfigIssues(issues, 'test harness options'), { issues });
+  }
+  const value = parsed.data;
+  const cwd = value.cwd ?? process.cwd();
+  const envUrl = process.env['TEST_DATABASE_URL'];
+  const workerOptions: PoolWorkerOptions = {
+    url: value.url ?? (envUrl !== undefined && envUrl !== '' ? envUrl : null),
+    dir: path.resolve(cwd, value.dir),
+    schema: value.schema,
+    table: value.table,
+    poolSize: value.poolSize,
+    maxParallelCreates: value.maxParallelCreates,
+    strategy: value.strategy,
+    buildTimeout: value.buildTimeout,
+    embeddedIdleTimeout: value.embeddedIdleTimeout,
+    // One shared server per project (keyed by its directory), reachable by the `postgres` OS
+    // user when running as root (the system temp directory is).
+    embeddedDir: path.join(os.tmpdir(), `offloop-testing-${createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 12)}`),
+  };
+
+  let worker: Worker | null = null;
+  let failure: Error | null = null;
+  let closed = false;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+
+  const fail = (error: Error): void => {
+    failure = error;
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+
+  const getWorker = (): Worker => {
+    if (worker !== null) return worker;
+    const started = new Worker(WORKER_FILE, { workerData: workerOptions });
+    started.on('message', (response: PoolResponse) => {
+      const waiter = pending.get(response.id);
+      if (waiter === undefined) return;
+      pending.delete(response.id);
+      if (pending.size === 0) started.unref();
+      if (response.ok) waiter.resolve(response.value);
+      else waiter.reject(fromEnvelope(response.error));
+    });
+    started.on('error', (error) => {
+      fail(new WorkerFailedError(`The test harness's worker thread failed: ${error.message}`, { reason: error.message }, { cause: error }));
+    });
+    started.on('exit', (code) => {
+      if (!closed) fail(new WorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, { reason: `exit ${String(code)}` }));
+    });
+    // Only calls in flight keep the process alive: a test file that forgets `close()` still exits.
+    started.unref();
+    worker = started;
+    return started;
+  };
+
+  function call<T extends PoolRequest['type']>(type: T, extra: Omit<Extract<PoolRequest, { type: T }>, 'id' | 'type'> = {} as never): Promise<PoolResults[T]> {
+    if (failure !== null) return Promise.reject(failure);
+    if (closed && type !== 'close') return Promise.reject(new MigratorClosedError('This test harness was closed; create a new one.', {}));
+    const target = getWorker();
+    const id = nextId;
+    nextId += 1;
+    return new Promise<PoolResults[T]>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      target.ref();
+      target.postMessage({ id, type, ...extra } as PoolRequest);
+    });
+  }
+
+  const toTestDatabase = (acquired: AcquiredDatabase): TestDatabase => {
+    let released: Promise<void> | undefined;
+    const release = (): Promise<void> => {
+      released ??= closed ? Promise.resolve() : call('release', { name: acquired.name }).then(() => undefined);
+      return released;
+    };
+    return { ...acquired, release, [Symbol.asyncDispose]: release };
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      if (worker === null) {
+        closed = true;
+        return;
+      }
+      const current = worker;
+      try {
+        if (failure === null) await call('close');
+      } finally {
+        closed = true;
+        await current.terminate();
+      }
+    })();
+    return closing;
+  };
+
+  return {
+    acquire: async () => toTestDatabase(await call('acquire')),
+    template: () => call('template'),
+    stats: () => call('stats'),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,150 @@
+import test from 'ava';
+import { CreateDatabaseError, MigrationFailedError } from '@offloop/core';
+import { createTestDatabases } from '@offloop/worker/testing';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createPool, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { adminDatabaseUrl } from './helpers/database.ts';
+import { migrationsDir } from './helpers/fixtures.ts';
+
+const USERS = '-- migrate:up\ncreate table users (id int primary key, email text not null);\n\n-- migrate:down\ndrop table users;\n';
+const NOTES = '-- migrate:up\ncreate table notes (id int primary key, body text);\n';
+
+async function withPool<T>(url: string, fn: (pool: DatabasePool) => Promise<T>): Promise<T> {
+  const pool = await createPool(url, { maximumPoolSize: 1 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+const databaseExists = (name: string) =>
+  withPool(adminDatabaseUrl(), (pool) => pool.exists(sql.unsafe`select 1 from pg_database where datname = ${name}`));
+
+const databasesLike = (prefix: string) =>
+  withPool(adminDatabaseUrl(), (pool) => pool.anyFirst(sql.type(z.object({ datname: z.string() }))`select datname from pg_database where starts_with(datname, ${prefix}) order by 1`));
+
+const tables = (url: string) =>
+  withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
+    select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind = 'r' and not starts_with(relname, 'offloop_') order by relname`));
+
+// Two tests that run at the same time (ava runs a file's tests concurrently) share one harness.
+const sharedDir = mkdtempSync(path.join(os.tmpdir(), 'offloop-harness-'));
+writeFileSync(path.join(sharedDir, '20260101000000_users.sql'), USERS);
+writeFileSync(path.join(sharedDir, '20260102000000_notes.sql'), NOTES);
+const shared = createTestDatabases({ dir: sharedDir, poolSize: 2 });
+test.after.always(async () => {
+  await shared.close();
+  await rm(sharedDir, { recursive: true, force: true });
+});
+
+const written = { a: Promise.withResolvers<void>(), b: Promise.withResolvers<void>() };
+const names: string[] = [];
+
+for (const [me, other] of [['a', 'b'], ['b', 'a']] as const) {
+  test(`parallel test ${me} gets its own migrated database; the other's changes are invisible; it is dropped on release`, async (t) => {
+    const db = await shared.acquire();
+    names.push(db.name);
+    t.deepEqual(await tables(db.url), ['notes', 'users']);
+    await withPool(db.url, (pool) => pool.query(sql.unsafe`insert into users (id, email) values (1, ${`${me}@example.com`})`));
+    written[me].resolve();
+    await written[other].promise; // both have written before either looks
+    const emails = await withPool(db.url, (pool) => pool.anyFirst(sql.type(z.object({ email: z.string() }))`select email from users`));
+    t.deepEqual(emails, [`${me}@example.com`]);
+    t.is(new Set(names).size, names.length);
+    await db.release();
+    t.false(await databaseExists(db.name));
+  });
+}
+
+test('an unchanged set of migrations reuses the template; an edited one rebuilds it and drops the old one', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const first = createTestDatabases({ dir, poolSize: 1 });
+  const built = await first.template();
+  await first.close();
+  t.true(built.built);
+  t.true(await databaseExists(built.name));
+
+  const second = createTestDatabases({ dir, poolSize: 1 });
+  const reused = await second.template();
+  await second.close();
+  t.false(reused.built);
+  t.is(reused.name, built.name);
+
+  await writeFile(path.join(dir, '20260101000000_users.sql'), USERS.replace('email text not null', 'email text not null, name text'));
+  await using third = createTestDatabases({ dir, poolSize: 1 });
+  const rebuilt = await third.template();
+  t.true(rebuilt.built);
+  t.not(rebuilt.key, built.key);
+  t.deepEqual(rebuilt.dropped, [built.name]);
+  t.false(await databaseExists(built.name));
+  // Ready clones of the old template went with it.
+  t.deepEqual((await databasesLike(`offloop_r_${built.name.split('_')[2] ?? ''}_`)).filter((name) => name.includes(built.key)), []);
+
+  await using db = await third.acquire();
+  const columns = await withPool(db.url, (pool) => pool.anyFirst(sql.type(z.object({ column_name: z.string() }))`
+    select column_name from information_schema.columns where table_name = 'users' order by ordinal_position`));
+  t.deepEqual(columns, ['id', 'email', 'name']);
+});
+
+test('harnesses started at once build the template exactly once', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_notes.sql': NOTES });
+  const harnesses = Array.from({ length: 4 }, () => createTestDatabases({ dir, poolSize: 0 }));
+  try {
+    const infos = await Promise.all(harnesses.map((harness) => harness.template()));
+    t.is(infos.filter((info) => info.built).length, 1);
+    t.is(new Set(infos.map((info) => info.name)).size, 1);
+    const databases = await Promise.all(harnesses.map((harness) => harness.acquire()));
+    t.is(new Set(databases.map((db) => db.name)).size, 4);
+    for (const db of databases) t.deepEqual(await tables(db.url), ['notes', 'users']);
+  } finally {
+    await Promise.all(harnesses.map((harness) => harness.close()));
+  }
+});
+
+test('close drops the databases it handed out and did not get back', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const harness = createTestDatabases({ dir, poolSize: 0 });
+  const db = await harness.acquire();
+  t.true(await databaseExists(db.name));
+  t.false(db.fromPool);
+  await harness.close();
+  t.false(await databaseExists(db.name));
+});
+
+test('a failing migration reports MIGRATION_FAILED with its file and line through the harness, and leaves no template', async (t) => {
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_broken.sql': '-- migrate:up\ncreate table ok (id int);\n\ninsert into missing_table values (1);\n',
+  });
+  await using harness = createTestDatabases({ dir });
+  const error = await t.throwsAsync(harness.acquire(), { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
+  t.is(error?.details.file, '20260102000000_broken.sql');
+  t.is(error?.details.line, 4);
+  t.is(error?.details.sqlstate, '42P01');
+  // The next call reports the same failure rather than hanging or cloning a half-built template.
+  await t.throwsAsync(harness.acquire(), { instanceOf: MigrationFailedError });
+  // Template names start with offloop_tpl_<first 8 hex of sha256(migrations dir)>.
+  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  t.deepEqual(await databasesLike(`offloop_tpl_${project}_`), []);
+});
+
+test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with the SQLSTATE', async (t) => {
+  const role = `offloop_nocreatedb_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(8).toString('hex');
+  await withPool(adminDatabaseUrl(), (pool) => pool.query(sql.unsafe`create role ${sql.identifier([role])} login nocreatedb password ${sql.literalValue(password)}`));
+  t.teardown(() => withPool(adminDatabaseUrl(), (pool) => pool.query(sql.unsafe`drop role if exists ${sql.identifier([role])}`)));
+  const url = new URL(adminDatabaseUrl());
+  url.username = role;
+  url.password = password;
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using harness = createTestDatabases({ url: url.toString(), dir });
+  const error = await t.throwsAsync(harness.acquire(), { instanceOf: CreateDatabaseError, code: 'CREATE_DATABASE_FAILED' });
+  t.is(error?.details.sqlstate, '42501');
+});
