@@ -180,7 +180,7 @@ function moduleContext(target: CommonQueryMethods, migration: MigrationFile, sig
 
 function toFailure(item: Prepared, position: Position, error: unknown, reason: 'aborted' | 'timeout' | null, context: ApplyContext): OffloopError {
   const { migration, direction, options } = item;
-  if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error;
+  if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error as OffloopError;
   const pg = findPgError(error);
   const message = pg?.message ?? (error instanceof Error ? error.message : String(error));
   let line: number | null = null;

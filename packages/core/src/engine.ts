@@ -160,7 +160,7 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   { lock: true });
 }
 
-async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T>): Promise<T> {
+async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {
   await options.onProgress?.({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
   const files = await discoverMigrations(config.dir);
   return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool), { lock: false });
@@ -397,7 +397,7 @@ export async function redo(config: ResolvedConfig, options: EngineOptions & { re
 
 /** Read-only: compare the directory with the version table. Takes no lock, creates nothing. */
 export async function status(config: ResolvedConfig, options: EngineOptions = {}): Promise<StatusResult> {
-  return withReadOnly(config, 'status', options, async (state) => {
+  return withReadOnly(config, 'status', options, (state) => {
     const result = plan(state.files, state.applied);
     return {
       applied: result.applied,
@@ -420,7 +420,7 @@ export async function history(config: ResolvedConfig, options: EngineOptions = {
 
 /** The newest applied migration. Read-only. */
 export async function current(config: ResolvedConfig, options: EngineOptions = {}): Promise<CurrentResult> {
-  return withReadOnly(config, 'current', options, async (state) => {
+  return withReadOnly(config, 'current', options, (state) => {
     const newest = [...state.applied].sort((a, b) => compareVersions(a.version, b.version)).at(-1);
     return { current: newest?.version ?? null, name: newest?.name ?? null, appliedAt: newest?.appliedAt ?? null };
   });
@@ -483,7 +483,7 @@ function repairActions(state: State, forgetMissing: boolean): { actions: RepairA
 export async function repair(config: ResolvedConfig, options: EngineOptions & { readonly dryRun?: boolean | undefined; readonly forgetMissing?: boolean | undefined } = {}): Promise<RepairResult> {
   const forgetMissing = options.forgetMissing === true;
   if (options.dryRun === true) {
-    return withReadOnly(config, 'repair', options, async (state) => ({ dryRun: true, ...repairActions(state, forgetMissing) }));
+    return withReadOnly(config, 'repair', options, (state) => ({ dryRun: true, ...repairActions(state, forgetMissing) }));
   }
   return withSession(config, 'repair', options, async (session) => {
     const { actions, skippedMissing } = repairActions(session.state, forgetMissing);
@@ -513,7 +513,7 @@ export async function repair(config: ResolvedConfig, options: EngineOptions & { 
  * Read-only.
  */
 export async function check(config: ResolvedConfig, options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {}): Promise<CheckResult> {
-  return withReadOnly(config, 'check', options, async (state) => {
+  return withReadOnly(config, 'check', options, (state) => {
     const result = plan(state.files, state.applied);
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
     assertNotDirty(state);

@@ -4,7 +4,29 @@
  */
 export { createMigrator } from './migrator.ts';
 export type { Migrator } from './migrator.ts';
-export type { CallOptions, MigrationRun, MigratorOptions, StatusResult, UpOptions, UpResult } from './types.ts';
+export type {
+  CallOptions,
+  CheckOptions,
+  CheckResult,
+  CurrentResult,
+  DownOptions,
+  DownResult,
+  HistoryResult,
+  MigrationRun,
+  MigratorOptions,
+  PlanResult,
+  RedoOptions,
+  RedoResult,
+  RepairOptions,
+  RepairResult,
+  ScriptOptions,
+  SqlResult,
+  StampOptions,
+  StampResult,
+  StatusResult,
+  UpOptions,
+  UpResult,
+} from './types.ts';
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';
 export { Readiness, ReadinessChangeEvent } from './readiness.ts';

@@ -31,15 +31,31 @@ import {
   type ResolvedConfig,
   type StatusResult,
   type UpResult,
+  type CheckResult,
+  type CurrentResult,
+  type DownResult,
+  type HistoryResult,
+  type PlanResult,
+  type RedoResult,
+  type RepairResult,
+  type SqlResult,
+  type StampResult,
+  checkOptionsSchema,
+  downOptionsSchema,
+  redoOptionsSchema,
+  repairOptionsSchema,
+  scriptOptionsSchema,
+  stampOptionsSchema,
 } from '@offloop/core';
 import * as Comlink from 'comlink';
+import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { CancelRequest, CancelResponse, HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 import { Readiness } from './readiness.ts';
 import { Run } from './run.ts';
-import type { CallOptions, MigrationRun, MigratorOptions, UpOptions } from './types.ts';
+import type { CallOptions, CheckOptions, DownOptions, MigrationRun, MigratorOptions, RedoOptions, RepairOptions, ScriptOptions, StampOptions, UpOptions } from './types.ts';
 
 /** Runs migrations in a worker thread. Create one with {@link createMigrator}. */
 export type Migrator = AsyncDisposable & {
@@ -58,6 +74,27 @@ export type Migrator = AsyncDisposable & {
   up(options?: UpOptions): MigrationRun<UpResult>;
   /** Compare the migrations directory with the database. Read-only. */
   status(options?: CallOptions): MigrationRun<StatusResult>;
+  /**
+   * Revert applied migrations, newest first: one by default, `step` of them, or all after `to`.
+   * Every migration to revert is checked for a down step before anything runs.
+   */
+  down(options?: DownOptions): MigrationRun<DownResult>;
+  /** Revert the newest `step` migrations (default 1) and apply them again. */
+  redo(options?: RedoOptions): MigrationRun<RedoResult>;
+  /** Applied migrations, newest first, and the log of everything that happened. Read-only. */
+  history(options?: CallOptions): MigrationRun<HistoryResult>;
+  /** The newest applied migration. Read-only. */
+  current(options?: CallOptions): MigrationRun<CurrentResult>;
+  /** Record the database as being at a version without running anything (to adopt an existing database). */
+  stamp(options: StampOptions): MigrationRun<StampResult>;
+  /** Accept edited checksums, clear failed non-transactional runs, and (with `forgetMissing`) forget missing files. */
+  repair(options?: RepairOptions): MigrationRun<RepairResult>;
+  /** Resolve when everything is applied and consistent; reject with the typed reason otherwise. Read-only. */
+  check(options?: CheckOptions): MigrationRun<CheckResult>;
+  /** What `up` or `down` would do, in order, with statement counts and options. Read-only. */
+  plan(options?: ScriptOptions): MigrationRun<PlanResult>;
+  /** The exact SQL script `up` or `down` would run. With `from`, needs no database. Never writes or locks. */
+  sql(options?: ScriptOptions): MigrationRun<SqlResult>;
   /**
    * Stop the worker thread. A call still running is cancelled like an abort (and rejects with
    * `MIGRATOR_CLOSED`); afterwards nothing of the migrator is left running.
@@ -222,6 +259,16 @@ export function createMigrator(options: MigratorOptions): Migrator {
     await current?.destroy();
   };
 
+  /** A method for one engine operation: validate its options, then run it in the worker. */
+  function operation<S extends z.ZodType<{ timeout?: number | undefined }>, R>(schema: S, source: string, build: (data: z.output<S>) => EngineCommand) {
+    return (options: CallOptions & Record<string, unknown> = {}): Run<R> => {
+      const { onProgress, signal, ...rest } = options;
+      const parsed = schema.safeParse(rest);
+      if (!parsed.success) return rejected<R>(parsed.error, source);
+      return call(build(parsed.data), { onProgress, signal, timeoutMs: parsed.data.timeout }) as unknown as Run<R>;
+    };
+  }
+
   return {
     config,
     readiness,
@@ -229,7 +276,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const { onProgress, signal, ...rest } = options;
       const parsed = upOptionsSchema.safeParse(rest);
       const run = parsed.success
-        ? call({ name: 'up', to: parsed.data.to }, { onProgress, signal, timeoutMs: parsed.data.timeout })
+        ? call({ name: 'up', to: parsed.data.to, allowOutOfOrder: parsed.data.allowOutOfOrder, singleTransaction: parsed.data.singleTransaction }, { onProgress, signal, timeoutMs: parsed.data.timeout })
         : rejected<UpResult>(parsed.error, 'up() options');
       readiness.track(run.result);
       return run;
@@ -240,6 +287,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (!parsed.success) return rejected<StatusResult>(parsed.error, 'status() options');
       return call({ name: 'status' }, { onProgress, signal, timeoutMs: parsed.data.timeout });
     },
+    down: operation(downOptionsSchema, 'down() options', (data): EngineCommand => ({ name: 'down', step: data.step, to: data.to })),
+    redo: operation(redoOptionsSchema, 'redo() options', (data): EngineCommand => ({ name: 'redo', step: data.step })),
+    history: operation(callOptionsSchema, 'history() options', (): EngineCommand => ({ name: 'history' })),
+    current: operation(callOptionsSchema, 'current() options', (): EngineCommand => ({ name: 'current' })),
+    stamp: operation(stampOptionsSchema, 'stamp() options', (data): EngineCommand => ({ name: 'stamp', to: data.to })),
+    repair: operation(repairOptionsSchema, 'repair() options', (data): EngineCommand => ({ name: 'repair', dryRun: data.dryRun, forgetMissing: data.forgetMissing })),
+    check: operation(checkOptionsSchema, 'check() options', (data): EngineCommand => ({ name: 'check', allowOutOfOrder: data.allowOutOfOrder })),
+    plan: operation(scriptOptionsSchema, 'plan() options', (data): EngineCommand => ({ name: 'plan', direction: data.direction, to: data.to, step: data.step, allowOutOfOrder: data.allowOutOfOrder })),
+    sql: operation(scriptOptionsSchema, 'sql() options', (data): EngineCommand => ({ name: 'sql', direction: data.direction, from: data.from, to: data.to, step: data.step, allowOutOfOrder: data.allowOutOfOrder })),
     close,
     [Symbol.asyncDispose]: close,
   };
