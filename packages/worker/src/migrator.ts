@@ -318,7 +318,7 @@ function resourceLimits(limits: NonNullable<ResolvedConfig['workerResourceLimits
 function describeStop(reason: StopReason): string {
   switch (reason.kind) {
     case 'abort':
-      return `the call was aborted${reason.cause instanceof Error ? ` (${reason.cause.message})` : reason.cause === undefined ? '' : ` (${String(reason.cause)})`}`;
+      return `the call was aborted${reason.cause instanceof Error ? ` (${reason.cause.message})` : typeof reason.cause === 'string' ? ` (${reason.cause})` : ''}`;
     case 'timeout':
       return `the call's timeout of ${reason.timeoutMs} ms`;
     case 'closed':

@@ -80,12 +80,12 @@ export class Readiness extends EventTarget {
    */
   whenReady(options: { readonly signal?: AbortSignal; readonly rejectOnFailure?: boolean } = {}): Promise<void> {
     if (this.#state === 'ready') return Promise.resolve();
-    if (options.rejectOnFailure === true && this.#state === 'failed') return Promise.reject(this.#error as Error);
+    if (options.rejectOnFailure === true && this.#state === 'failed') return Promise.reject(asError(this.#error));
     return new Promise<void>((resolve, reject) => {
       const onChange = (event: Event) => {
         const { state, error } = event as ReadinessChangeEvent;
         if (state === 'ready') done(() => resolve());
-        else if (state === 'failed' && options.rejectOnFailure === true) done(() => reject(error as Error));
+        else if (state === 'failed' && options.rejectOnFailure === true) done(() => reject(asError(error)));
       };
       const onAbort = () => done(() => reject(options.signal?.reason as Error));
       const done = (settle: () => void) => {
@@ -142,4 +142,9 @@ export class Readiness extends EventTarget {
     this.#error = error;
     this.dispatchEvent(new ReadinessChangeEvent(state, previous, error));
   }
+}
+
+/** A run's failure as an Error (offloop always rejects with one; anything else is wrapped). */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error('The migration run failed', { cause: value });
 }

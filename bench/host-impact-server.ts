@@ -1,0 +1,80 @@
+/**
+ * The server under load (a child of host-impact.ts): node:http answering a small JSON document,
+ * with the event-loop delay recorded by perf_hooks while one migration runs in the mode given:
+ *
+ * - `offloop`: `createMigrator().up()`, the migration in a worker thread;
+ * - `in-thread`: the same engine imported directly and run on this thread (the baseline);
+ * - `node-pg-migrate`: its programmatic runner, on this thread, as applications use it;
+ * - `idle`: no migration, for `IDLE_MS`.
+ *
+ * It prints `{"port": n}` when listening; on the IPC message `run` it migrates and replies with
+ * `{ loop: {p50, p99, max}, durationMs, applied }`.
+ */
+import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const [mode, url, dir, idleMs] = process.argv.slice(2);
+if (mode === undefined || url === undefined || dir === undefined) throw new Error('usage: host-impact-server.ts <mode> <url> <dir> [idleMs]');
+
+const body = JSON.stringify({ ok: true, items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` })) });
+const server = createServer((_request, response) => {
+  response.writeHead(200, { 'content-type': 'application/json' });
+  response.end(body);
+});
+server.keepAliveTimeout = 60_000;
+
+async function migrate(): Promise<number> {
+  switch (mode as string) {
+    case 'offloop': {
+      const { createMigrator } = await import('@offloop/worker');
+      await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '' });
+      return (await migrator.up()).applied.length;
+    }
+    case 'in-thread': {
+      const { parseConfig } = await import('@offloop/core');
+      const { up } = await import('@offloop/core/engine');
+      return (await up(parseConfig({ url, dir }))).applied.length;
+    }
+    case 'node-pg-migrate': {
+      const { runner } = await import('node-pg-migrate');
+      const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, log: () => undefined };
+      const done = await runner({ databaseUrl: url ?? '', dir: dir ?? '', direction: 'up', migrationsTable: 'pgmigrations', count: Infinity, logger: silent, checkOrder: false });
+      return done.length;
+    }
+    case 'idle':
+      await sleep(Number(idleMs ?? 10_000));
+      return 0;
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+process.on('message', (message: unknown) => {
+  if (message !== 'run') return;
+  void (async () => {
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    const started = performance.now();
+    histogram.enable();
+    let applied = 0;
+    let error: string | null = null;
+    try {
+      applied = await migrate();
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    histogram.disable();
+    const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+    process.send?.({
+      loop: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
+      durationMs: Math.round(performance.now() - started),
+      applied,
+      error,
+    });
+  })();
+});
+
+process.on('disconnect', () => server.close(() => process.exit(0)));
+server.listen(0, '127.0.0.1', () => {
+  process.send?.({ port: (server.address() as { port: number }).port });
+});
