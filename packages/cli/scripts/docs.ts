@@ -1,7 +1,8 @@
 /**
  * Copy the current `--help` texts and the exit code table into docs/cli.md, between its
- * `<!-- help:NAME -->` and `<!-- exit-codes -->` markers. `test/cli.test.ts` fails when the two
- * drift apart; run `pnpm --filter offloop run docs` after changing a command.
+ * `<!-- help:NAME -->` and `<!-- exit-codes -->` markers, and `offloop --help` into README.md's
+ * `<!-- help:global -->` block. `test/cli.test.ts` fails when they drift apart; run
+ * `pnpm --filter offloop run docs` after changing a command.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +11,17 @@ import { commandHelp, globalHelp } from '../src/help.ts';
 import { COMMANDS } from '../src/index.ts';
 
 const path = fileURLToPath(new URL('../../../docs/cli.md', import.meta.url));
+const readmePath = fileURLToPath(new URL('../../../README.md', import.meta.url));
 let text = await readFile(path, 'utf8');
 
-function replaceBlock(marker: string, body: string): void {
+function replaceIn(source: string, name: string, marker: string, body: string): string {
   const pattern = new RegExp(`(<!-- ${marker} -->\\n)[\\s\\S]*?(<!-- /${marker} -->)`);
-  if (!pattern.test(text)) throw new Error(`docs/cli.md has no <!-- ${marker} --> block`);
-  text = text.replace(pattern, (_match, open: string, close: string) => `${open}${body}${close}`);
+  if (!pattern.test(source)) throw new Error(`${name} has no <!-- ${marker} --> block`);
+  return source.replace(pattern, (_match, open: string, close: string) => `${open}${body}${close}`);
+}
+
+function replaceBlock(marker: string, body: string): void {
+  text = replaceIn(text, 'docs/cli.md', marker, body);
 }
 
 const fence = (help: string): string => `\`\`\`text\n${help}\`\`\`\n`;
@@ -41,3 +47,6 @@ replaceBlock(
 );
 await writeFile(path, text);
 console.log(`updated ${path}`);
+const readme = await readFile(readmePath, 'utf8');
+await writeFile(readmePath, replaceIn(readme, 'README.md', 'help:global', fence(globalHelp(COMMANDS))));
+console.log(`updated ${readmePath}`);

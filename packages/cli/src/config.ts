@@ -27,9 +27,16 @@ const OPTION_BY_FLAG = {
   'lock-timeout': 'lockTimeout',
   'lock-url': 'lockUrl',
   'statement-timeout': 'statementTimeout',
+  'statement-lock-timeout': 'statementLockTimeout',
+  'migration-timeout': 'migrationTimeout',
   'connect-timeout': 'connectTimeout',
   'applied-by': 'appliedBy',
+  'cancel-grace-period': 'cancelGracePeriod',
+  'worker-resource-limits': 'workerResourceLimits',
 } as const satisfies Record<string, Exclude<keyof ConfigInput, 'cwd'>>;
+
+/** Flags whose value is JSON text (an object option), parsed before validation. */
+const JSON_FLAGS: ReadonlySet<string> = new Set(['worker-resource-limits']);
 
 type OptionFlag = keyof typeof OPTION_BY_FLAG;
 type OptionName = (typeof OPTION_BY_FLAG)[OptionFlag];
@@ -37,11 +44,13 @@ type OptionName = (typeof OPTION_BY_FLAG)[OptionFlag];
 const FLAG_BY_OPTION = Object.fromEntries(Object.entries(OPTION_BY_FLAG).map(([flag, option]) => [option, flag])) as Record<OptionName, OptionFlag>;
 
 /** The schema's own default for an option, so that help text cannot disagree with it. */
-function schemaDefault(option: 'dir' | 'schema' | 'table' | 'lockTimeout' | 'statementTimeout' | 'connectTimeout'): unknown {
+type DurationOption = 'lockTimeout' | 'statementTimeout' | 'statementLockTimeout' | 'migrationTimeout' | 'connectTimeout' | 'cancelGracePeriod';
+
+function schemaDefault(option: 'dir' | 'schema' | 'table' | DurationOption): unknown {
   return configSchema.shape[option].parse(undefined);
 }
 
-function durationDefault(option: 'lockTimeout' | 'statementTimeout' | 'connectTimeout'): string {
+function durationDefault(option: DurationOption): string {
   const ms = Number(schemaDefault(option));
   if (ms === 0) return '0, none';
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
@@ -84,6 +93,18 @@ export const DATABASE_FLAGS = {
     description: 'PostgreSQL statement_timeout for migration statements',
     default: durationDefault('statementTimeout'),
   },
+  'statement-lock-timeout': {
+    type: 'string',
+    placeholder: 'duration',
+    description: 'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
+    default: durationDefault('statementLockTimeout'),
+  },
+  'migration-timeout': {
+    type: 'string',
+    placeholder: 'duration',
+    description: 'Cancel and roll back a migration that runs longer than this',
+    default: durationDefault('migrationTimeout'),
+  },
   'connect-timeout': {
     type: 'string',
     placeholder: 'duration',
@@ -91,7 +112,31 @@ export const DATABASE_FLAGS = {
     default: durationDefault('connectTimeout'),
   },
   'applied-by': { type: 'string', placeholder: 'text', description: 'Recorded as applied_by in the version table', default: `<os${NBSP}user>@<host>` },
+  'cancel-grace-period': {
+    type: 'string',
+    placeholder: 'duration',
+    description: 'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
+    default: durationDefault('cancelGracePeriod'),
+  },
+  'worker-resource-limits': {
+    type: 'string',
+    placeholder: 'json',
+    description: `V8 heap limits of the worker thread, as JSON: '{"maxOldGenerationSizeMb":${NBSP}512}' (also maxYoungGenerationSizeMb, codeRangeSizeMb, stackSizeMb)`,
+  },
 } as const satisfies FlagSpecs;
+
+/** `--timeout <duration>`, taken by the commands that change the database: a limit on the whole run. */
+export const RUN_FLAGS = {
+  timeout: {
+    type: 'string',
+    placeholder: 'duration',
+    description: 'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
+    default: '0, none',
+  },
+} as const satisfies FlagSpecs;
+
+/** Every option flag and the config-file key it sets, for docs and tests. */
+export const OPTION_FLAGS: Readonly<Record<string, string>> = OPTION_BY_FLAG;
 
 /** Where the database URL came from. */
 export type UrlSource = 'flag' | 'env' | 'file';
@@ -156,14 +201,27 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
 
   const flagValues: Values = {};
   for (const [flag, value] of Object.entries(parsed.values)) {
-    if (flag in OPTION_BY_FLAG && typeof value === 'string') flagValues[OPTION_BY_FLAG[flag as OptionFlag]] = value;
+    if (!(flag in OPTION_BY_FLAG) || typeof value !== 'string') continue;
+    const option = OPTION_BY_FLAG[flag as OptionFlag];
+    if (!JSON_FLAGS.has(flag)) {
+      flagValues[option] = value;
+      continue;
+    }
+    try {
+      flagValues[option] = JSON.parse(value) as unknown;
+    } catch (error) {
+      issues.push({ path: `--${flag}`, message: `not valid JSON: ${(error as Error).message}` });
+    }
   }
   collectSecrets(flagValues, secrets);
   const flagResult = partial.safeParse(flagValues);
   if (!flagResult.success) {
     for (const issue of toConfigIssues(flagResult.error)) {
-      const flag = FLAG_BY_OPTION[issue.path as OptionName] as OptionFlag | undefined;
-      issues.push({ path: flag === undefined ? issue.path : `--${flag}`, message: issue.message });
+      // A nested key (workerResourceLimits.stackSizeMb) is reported on its flag, with the key.
+      const [option = '', ...inner] = issue.path.split('.');
+      const flag = FLAG_BY_OPTION[option as OptionName] as OptionFlag | undefined;
+      const key = inner.length === 0 ? '' : ` ${inner.join('.')}`;
+      issues.push({ path: flag === undefined ? issue.path : `--${flag}${key}`, message: issue.message });
     }
   }
 

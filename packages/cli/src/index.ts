@@ -11,7 +11,15 @@
 import { readFileSync } from 'node:fs';
 import { UsageError, parseCommandLine } from './args.ts';
 import type { Command, Io } from './command.ts';
+import { checkCommand } from './commands/check.ts';
 import { createCommand } from './commands/create.ts';
+import { currentCommand } from './commands/current.ts';
+import { downCommand } from './commands/down.ts';
+import { historyCommand } from './commands/history.ts';
+import { planCommand } from './commands/plan.ts';
+import { redoCommand } from './commands/redo.ts';
+import { repairCommand } from './commands/repair.ts';
+import { stampCommand } from './commands/stamp.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
@@ -19,7 +27,19 @@ import { commandHelp, globalHelp } from './help.ts';
 import { createOutput } from './output.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [upCommand, statusCommand, createCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  downCommand,
+  redoCommand,
+  statusCommand,
+  checkCommand,
+  planCommand,
+  historyCommand,
+  currentCommand,
+  stampCommand,
+  repairCommand,
+  createCommand,
+];
 
 /** The version of this package, from its `package.json` (next to `src/` and `dist/` alike). */
 export function cliVersion(): string {

@@ -19,13 +19,31 @@ export type DatabaseTarget = {
   readonly embedded: boolean;
 };
 
+/** Options of {@link withMigrator}. */
+export type WithMigratorOptions = {
+  /**
+   * The call needs no database (`sql` with `from`): start no embedded PostgreSQL and require no
+   * URL. @default false
+   */
+  readonly offline?: boolean;
+};
+
+/** Stands in for the URL of an offline call, which never connects; `.invalid` never resolves (RFC 2606). */
+const OFFLINE_URL = 'postgres://offline.invalid/offloop';
+
 /**
  * Run `fn` with a migrator; close it, and stop the embedded PostgreSQL if one was started, when
  * `fn` settles. A failure while cleaning up never hides the failure of `fn` (the two travel
  * together as a `SuppressedError`), and after a success it is a warning, not a failure: the
  * migrations are committed by then.
  */
-export async function withMigrator<T>(config: CliConfig, io: Io, output: Output, fn: (migrator: Migrator, target: DatabaseTarget) => Promise<T>): Promise<T> {
+export async function withMigrator<T>(
+  config: CliConfig,
+  io: Io,
+  output: Output,
+  fn: (migrator: Migrator, target: DatabaseTarget) => Promise<T>,
+  options: WithMigratorOptions = {},
+): Promise<T> {
   // Imported here, not at the top: `create` and `--help` need neither the worker pool nor PostgreSQL.
   const { createMigrator, startEmbeddedPostgres } = await import('@offloop/worker');
   const stack = new AsyncDisposableStack();
@@ -33,7 +51,12 @@ export async function withMigrator<T>(config: CliConfig, io: Io, output: Output,
   try {
     let url: string;
     let target: DatabaseTarget;
-    if (config.url === null) {
+    if (options.offline === true) {
+      // The migrator's options require a URL; an offline call never connects, so none is
+      // started, asked for, or read.
+      url = config.url ?? OFFLINE_URL;
+      target = { description: 'no database (offline)', embedded: false };
+    } else if (config.url === null) {
       const postgres = stack.use(await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }));
       output.addSecrets([postgres.url]);
       const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;

@@ -124,14 +124,16 @@ export function renderProgress(event: ProgressEvent): string | null {
     }
     case 'lock:acquired':
       return event.waitedMs >= 1000 ? `offloop: got the migration lock after ${formatDuration(event.waitedMs)}` : null;
-    case 'migration:started':
-      return `[${event.index}/${event.total}] ${event.file} ...`;
+    case 'migration:started': {
+      const what = `${event.direction === 'down' ? 'down ' : ''}${event.file}`;
+      return `[${event.index}/${event.total}] ${what}${event.transactional ? '' : ' (transaction:false, one statement at a time)'} ...`;
+    }
     case 'migration:progress': {
       const fraction = event.done === null ? '' : event.total === null ? ` (${event.done})` : ` (${event.done}/${event.total})`;
       return `      ${event.message}${fraction}`;
     }
     case 'migration:finished':
-      return `[${event.index}/${event.total}] ${event.file} applied in ${formatDuration(event.durationMs)}`;
+      return `[${event.index}/${event.total}] ${event.direction === 'down' ? `down ${event.file} reverted` : `${event.file} applied`} in ${formatDuration(event.durationMs)}`;
   }
 }
 
@@ -160,6 +162,12 @@ export function renderError(error: Failure, context: ErrorContext): string {
   if (typeof details.sqlstate === 'string') lines.push(`  = SQLSTATE: ${details.sqlstate}`);
   if (typeof details.detail === 'string') lines.push(`  = detail: ${details.detail}`);
   if (typeof details.hint === 'string') lines.push(`  = hint: ${details.hint}`);
+  if (typeof details.statement === 'string') lines.push(`  = statement: ${details.statement}`);
+  if (typeof details.timeoutMs === 'number') lines.push(`  = timeout: ${formatDuration(details.timeoutMs)}`);
+  const partial = partialRun(details);
+  if (partial !== null) lines.push(partial);
+  const remedy = error instanceof UsageError ? undefined : REMEDIES[error.code];
+  if (remedy !== undefined) lines.push(`  = help: ${remedy}`);
   if (typeof details.url === 'string') lines.push(`  = database: ${redactUrl(details.url)}`);
   let cause: unknown = error.cause;
   for (let depth = 0; cause instanceof Error && depth < 5; depth += 1) {
@@ -171,6 +179,35 @@ export function renderError(error: Failure, context: ErrorContext): string {
     lines.push(error.command === null ? 'Run offloop --help for the commands.' : `Run offloop ${error.command} --help for usage.`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What to do, in CLI terms, for the codes where the engine's message names the problem but the
+ * fix is a command: the reason and the way out on one screen.
+ */
+const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
+  MIGRATIONS_PENDING: 'apply them with offloop up (offloop plan shows what it would run)',
+  CHECKSUM_MISMATCH: 'revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches, accept it with offloop repair (look first with --dry-run)',
+  MIGRATION_FILE_MISSING: 'restore the file from version control; or, if it was removed on purpose, forget it with offloop repair --forget-missing',
+  LOCK_NOT_AVAILABLE: 'another session held a lock on the table; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
+  STATEMENT_TIMEOUT: 'raise the limit with a statement_timeout marker option or --statement-timeout, or make the statement cheaper',
+  MIGRATION_TIMEOUT: 'raise --migration-timeout, or split the migration',
+};
+
+/**
+ * For a migration that failed outside a transaction: which statements ran and stay applied, and
+ * that the next run refuses until the failure is resolved. Null for a transactional failure.
+ */
+function partialRun(details: Record<string, unknown>): string | null {
+  if (details.transactional !== false || typeof details.statementsRun !== 'number') return null;
+  const ran = details.statementsRun;
+  const refuses = 'the next run refuses to continue past this migration until you fix the file and run again, or resolve it with offloop repair';
+  // A module has no statement count: whatever it did before failing stays, and the engine marks it failed midway.
+  if (typeof details.statementCount !== 'number') return `  = not transactional: what the migration did before failing stays applied; ${refuses}`;
+  // The engine records a SQL migration that failed at its first statement as failed, not partial: nothing to resolve.
+  if (ran === 0) return '  = not transactional: no statement of it had run, so nothing of it stays applied; the next run tries it again';
+  const which = ran === 1 ? `statement 1 of ${details.statementCount} ran and stays applied` : `statements 1-${ran} of ${details.statementCount} ran and stay applied`;
+  return `  = not transactional: ${which}; ${refuses}`;
 }
 
 /** `  --> migrations/x.sql:3:8`, then the line and a caret under the column when the file can be read. */

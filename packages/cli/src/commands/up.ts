@@ -1,43 +1,70 @@
-/** `offloop up`: apply pending migrations. */
-import { VERSION_PATTERN, type ConfigIssue } from '@offloop/core';
+/** `offloop up`: apply pending migrations, or with `--sql` print the script that would. */
+import type { ConfigIssue } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
 import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
 import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, displayPath, resolveConfig } from '../config.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, displayPath, resolveConfig } from '../config.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { count, formatDuration } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
+import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
+import { readTarget, readTimeout } from '../targets.ts';
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
 export const upCommand: Command = {
   name: 'up',
-  summary: 'Apply pending migrations, in order, each in its own transaction',
+  summary: 'Apply pending migrations, in order, each in its own transaction (--sql: print it)',
   usage: 'offloop up [options]',
   description:
     'Apply the pending migrations of the migrations directory, oldest first, in a worker thread. Each runs in its own ' +
-    'transaction together with its row in the version table. One runner at a time holds the migration lock; others ' +
-    'wait for it, up to --lock-timeout. The run stops at the first failure: that migration is rolled back, earlier ' +
-    'ones stay applied. Edited, missing and out-of-order migrations are refused before anything runs. Progress goes ' +
-    'to stderr, the summary to stdout.',
+    'transaction together with its row in the version table (a migration marked transaction:false runs its statements ' +
+    'one at a time, outside one). One runner at a time holds the migration lock; others wait for it, up to ' +
+    '--lock-timeout. The run stops at the first failure: that migration is rolled back, earlier ones stay applied. ' +
+    'Edited, missing and out-of-order migrations are refused before anything runs, and every pending file is parsed ' +
+    'first. Progress goes to stderr, the summary to stdout. With --sql nothing runs: the script is printed instead.',
   flags: {
     ...DATABASE_FLAGS,
-    to: { type: 'string', placeholder: 'version', description: 'Apply pending migrations up to and including this version (default: all)' },
+    to: { type: 'string', placeholder: 'target', description: 'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)' },
+    'allow-out-of-order': {
+      type: 'boolean',
+      description: 'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
+    },
+    'single-transaction': {
+      type: 'boolean',
+      description: 'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
+    },
+    ...RUN_FLAGS,
+    ...SCRIPT_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
-  examples: ['offloop up', 'offloop up --url postgres://app@db.internal:5432/app --lock-timeout 2m', 'offloop up --to 20260101120000 --json'],
+  examples: [
+    'offloop up',
+    'offloop up --url postgres://app@db.internal:5432/app --lock-timeout 2m --timeout 10m',
+    'offloop up --to 20260101120000 --json',
+    'offloop up --sql --from base > release.sql',
+  ],
 
-  async run(args, { io, output }) {
+  async run(args, context) {
+    const { io, output } = context;
     const unexpected = unexpectedArguments('up', args.positionals);
     if (unexpected.length > 0) throw usageError('up', unexpected, args);
-    const to = typeof args.values.to === 'string' ? args.values.to : undefined;
     const issues: ConfigIssue[] = [];
-    if (to !== undefined && !VERSION_PATTERN.test(to)) issues.push({ path: '--to', message: 'must be a 14-digit version (YYYYMMDDHHMMSS)' });
+    const to = readTarget(args.values, 'to', issues, 'a version, a version prefix, or +N');
+    if (to !== undefined && /^-/.test(to)) issues.push({ path: '--to', message: 'must be a version, a version prefix, or +N; to go back, use offloop down --to' });
+    const timeout = readTimeout(args.values, issues);
+    const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
+    const singleTransaction = args.values['single-transaction'] === true;
+    const from = readFrom(args, issues);
+    if (args.values.sql === true) {
+      if (singleTransaction) issues.push({ path: '--single-transaction', message: 'not with --sql: the script has one transaction per migration' });
+      return printScript(args, context, { direction: 'up', to, step: undefined, allowOutOfOrder, timeout }, from, issues);
+    }
     const config = await resolveConfig(args, io, { database: true, issues });
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.up({ to, signal: io.signal, onProgress: (event) => output.progress(event) });
+      const result = await migrator.up({ to, allowOutOfOrder, singleTransaction, timeout, signal: io.signal, onProgress: (event) => output.progress(event) });
       output.result(result, () => [summary(result, to, displayPath(config.dir, io.cwd))]);
       return EXIT_OK;
     });
@@ -50,6 +77,6 @@ export function summary(result: UpResult, to: string | undefined, dir: string): 
     return `Applied ${count(result.applied.length, 'migration')} in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`;
   }
   if (result.current === null) return `Nothing to do: no migrations in ${dir}`;
-  if (to !== undefined && to < result.current) return `Nothing to do: ${to} is already applied; database is at ${result.current}`;
+  if (to !== undefined && /^\d{14}$/.test(to) && to < result.current) return `Nothing to do: ${to} is already applied; database is at ${result.current}`;
   return `Nothing to do: database is up to date at ${result.current}`;
 }

@@ -1,0 +1,44 @@
+/** `offloop check`: exit 0 only when every migration is applied and nothing is wrong; for CI gates. */
+import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
+import { EXIT_CODES, EXIT_OK } from '../exit-codes.ts';
+import { count } from '../format.ts';
+import { withMigrator } from '../migrator.ts';
+
+/** `offloop check`: the typed reason, and its exit code, when the database is not exactly up to date. */
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'Exit 0 when everything is applied and consistent, else say why (for CI)',
+  usage: 'offloop check [options]',
+  description:
+    'Check that every migration is applied and that the files and the version table agree. Exits 0 when they do. ' +
+    `Otherwise prints the reason and what to do, and exits ${EXIT_CODES.CHECKSUM_MISMATCH} when an applied file was ` +
+    'edited or is gone, a pending migration is older than the newest applied one, or a non-transactional migration ' +
+    `failed midway; or ${EXIT_CODES.MIGRATIONS_PENDING} when migrations are merely pending. Reads only: takes no ` +
+    'lock, creates nothing. For CI gates and readiness probes.',
+  flags: {
+    ...DATABASE_FLAGS,
+    'allow-out-of-order': { type: 'boolean', description: 'Do not count pending migrations older than the newest applied one as a problem' },
+    ...CONFIG_FILE_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  examples: ['offloop check', 'offloop check --json', 'offloop check || exit 1'],
+
+  async run(args, { io, output }) {
+    const unexpected = unexpectedArguments('check', args.positionals);
+    if (unexpected.length > 0) throw usageError('check', unexpected, args);
+    const config = await resolveConfig(args, io, { database: true });
+    output.addSecrets(config.secrets);
+    output.setMigrationsDir(config.dir);
+    return withMigrator(config, io, output, async (migrator) => {
+      const result = await migrator.check({ allowOutOfOrder: args.values['allow-out-of-order'] === true ? true : undefined, signal: io.signal });
+      output.result(result, () => [
+        result.current === null
+          ? 'OK: no migrations, nothing applied.'
+          : `OK: ${count(result.applied, 'migration')} applied, none pending; database is at ${result.current}.`,
+      ]);
+      return EXIT_OK;
+    });
+  },
+};

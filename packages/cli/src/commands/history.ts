@@ -1,0 +1,76 @@
+/** `offloop history`: applied migrations newest first, or with `--log` everything that happened. */
+import type { AppliedStatus, LogEntry } from '@offloop/core';
+import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { formatDuration, formatTimestamp, table } from '../format.ts';
+import { withMigrator } from '../migrator.ts';
+
+/** `offloop history`: what is applied, when, by whom and how long it took; `--log` for the log table. */
+export const historyCommand: Command = {
+  name: 'history',
+  summary: 'Show applied migrations, newest first; --log: every up, down, stamp, repair',
+  usage: 'offloop history [options]',
+  description:
+    'List the applied migrations, newest first, with when they were applied, by whom and how long they took. With ' +
+    '--log, list the log table instead, newest first: every up, down, stamp, unstamp and repair, with its outcome ' +
+    '(succeeded, failed, or partial for a non-transactional migration that failed midway) and the error of a failure. ' +
+    'The version table says what is applied; the log says what happened. Reads only; takes no lock.',
+  flags: {
+    ...DATABASE_FLAGS,
+    log: { type: 'boolean', description: 'Show the log table: everything that happened, failures included' },
+    ...CONFIG_FILE_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  examples: ['offloop history', 'offloop history --log', 'offloop history --json | jq ".applied[0]"'],
+
+  async run(args, { io, output }) {
+    const unexpected = unexpectedArguments('history', args.positionals);
+    if (unexpected.length > 0) throw usageError('history', unexpected, args);
+    const config = await resolveConfig(args, io, { database: true });
+    output.addSecrets(config.secrets);
+    output.setMigrationsDir(config.dir);
+    const log = args.values.log === true;
+    return withMigrator(config, io, output, async (migrator) => {
+      const result = await migrator.history({ signal: io.signal });
+      output.result(result, () => (log ? renderLog(result.log) : renderApplied(result.applied)));
+      return EXIT_OK;
+    });
+  },
+};
+
+/** The applied migrations as a table, newest first. */
+export function renderApplied(applied: readonly AppliedStatus[]): string[] {
+  if (applied.length === 0) return ['No migrations applied yet.'];
+  const rows = applied.map((row) => [
+    row.version,
+    row.name,
+    formatTimestamp(row.appliedAt),
+    row.appliedBy,
+    formatDuration(row.durationMs),
+    row.file === null ? '! file missing' : '',
+  ]);
+  return table([['VERSION', 'NAME', 'APPLIED AT', 'BY', 'TOOK', ''], ...rows]);
+}
+
+/** The log table, newest first. */
+export function renderLog(log: readonly LogEntry[]): string[] {
+  if (log.length === 0) return ['The log is empty: nothing has been applied, reverted, stamped or repaired yet.'];
+  const rows = log.map((entry) => [
+    formatTimestamp(entry.at),
+    entry.direction,
+    entry.version,
+    entry.name,
+    entry.outcome,
+    entry.appliedBy,
+    entry.durationMs === null ? '' : formatDuration(entry.durationMs),
+    note(entry),
+  ]);
+  return table([['AT', 'ACTION', 'VERSION', 'NAME', 'OUTCOME', 'BY', 'TOOK', 'NOTE'], ...rows]);
+}
+
+function note(entry: LogEntry): string {
+  const ran = entry.statementsRun === null ? null : `${entry.statementsRun} statement${entry.statementsRun === 1 ? '' : 's'} ran`;
+  return [ran, entry.error].filter((part): part is string => part !== null && part !== '').join('; ');
+}

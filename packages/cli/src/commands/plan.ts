@@ -1,0 +1,82 @@
+/** `offloop plan`: what `up` (or `down`) would run, in order, without running it. */
+import type { ConfigIssue, PlanResult, PlanStep, ResolvedConfig } from '@offloop/core';
+import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { count, formatDuration, table } from '../format.ts';
+import { withMigrator } from '../migrator.ts';
+import { exclusive, readStep, readTarget } from '../targets.ts';
+
+/** `offloop plan [--down] [--to <target>] [--step N]`. */
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'Show what up (or --down) would run, in order, with statement counts and options',
+  usage: 'offloop plan [options]',
+  description:
+    'Show what offloop up would do (or offloop down, with --down), without doing it: the migrations in the order they ' +
+    'would run, each with its number of statements, whether it runs in a transaction, and the lock_timeout and ' +
+    'statement_timeout it runs with. Every file in the plan is parsed and checked as the command would, so a plan ' +
+    'that prints is one the command accepts (the database may still refuse a statement). Reads only; takes no lock.',
+  flags: {
+    ...DATABASE_FLAGS,
+    down: { type: 'boolean', description: 'Plan offloop down instead of offloop up' },
+    to: { type: 'string', placeholder: 'target', description: 'As the command\'s --to: up to this version (or +N); with --down, revert all after it (base, -N)' },
+    step: { type: 'string', placeholder: 'n', description: 'With --down: revert the newest N migrations', default: '1' },
+    'allow-out-of-order': { type: 'boolean', description: 'As up --allow-out-of-order: include pending migrations older than the newest applied one' },
+    ...CONFIG_FILE_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  examples: ['offloop plan', 'offloop plan --down --to base', 'offloop plan --to +2 --json'],
+
+  async run(args, { io, output }) {
+    const unexpected = unexpectedArguments('plan', args.positionals);
+    if (unexpected.length > 0) throw usageError('plan', unexpected, args);
+    const issues: ConfigIssue[] = [];
+    const direction = args.values.down === true ? 'down' : 'up';
+    const to = readTarget(args.values, 'to', issues);
+    const step = readStep(args.values, issues);
+    if (direction === 'up' && step !== undefined) issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
+    exclusive(args.values, 'step', 'to', issues);
+    const config = await resolveConfig(args, io, { database: true, issues });
+    output.addSecrets(config.secrets);
+    output.setMigrationsDir(config.dir);
+    return withMigrator(config, io, output, async (migrator) => {
+      const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
+      const result = await migrator.plan({ direction, to, step, allowOutOfOrder, signal: io.signal });
+      output.result(result, () => renderPlan(result, migrator.config));
+      return EXIT_OK;
+    });
+  },
+};
+
+/** The plan as a table: one row per migration, in the order it would run. */
+export function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {
+  const from = result.current ?? 'base';
+  const command = result.direction === 'up' ? 'offloop up' : 'offloop down';
+  if (result.steps.length === 0) return [`Nothing to do: ${command} would run no migration (database at ${from}).`];
+  const rows = result.steps.map((step, index) => [
+    String(index + 1),
+    step.direction,
+    step.file,
+    step.statements === null ? `(${step.kind === 'module' ? 'module' : '?'})` : String(step.statements),
+    step.transactional ? 'yes' : 'no',
+    timeout(step.lockTimeout, config.statementLockTimeout),
+    timeout(step.statementTimeout, config.statementTimeout),
+  ]);
+  const nonTransactional = result.steps.filter((step) => !step.transactional).length;
+  return [
+    `${command} would run ${count(result.steps.length, 'migration')}, from ${from}:`,
+    '',
+    ...table([['#', 'DIRECTION', 'FILE', 'STATEMENTS', 'TRANSACTION', 'LOCK_TIMEOUT', 'STATEMENT_TIMEOUT'], ...rows]),
+    ...(nonTransactional === 0
+      ? []
+      : ['', `${count(nonTransactional, 'migration')} without a transaction: statements run one at a time, and a failure midway leaves the earlier ones applied.`]),
+  ];
+}
+
+/** A step's effective timeout: its marker option, else the configured default; `-` for none. */
+function timeout(own: PlanStep['lockTimeout'], configured: number): string {
+  const ms = own ?? (configured > 0 ? configured : null);
+  return ms === null || ms === 0 ? '-' : formatDuration(ms);
+}

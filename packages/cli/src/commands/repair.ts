@@ -1,0 +1,78 @@
+/** `offloop repair`: accept edited checksums, clear failed runs, and (with a flag) forget missing files. */
+import type { ConfigIssue, RepairAction, RepairResult } from '@offloop/core';
+import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, resolveConfig } from '../config.ts';
+import { EXIT_OK } from '../exit-codes.ts';
+import { count } from '../format.ts';
+import { withMigrator } from '../migrator.ts';
+import { readTimeout } from '../targets.ts';
+
+/** `offloop repair [--dry-run] [--forget-missing]`. */
+export const repairCommand: Command = {
+  name: 'repair',
+  summary: 'Accept edited applied files, clear failed runs (--dry-run to look first)',
+  usage: 'offloop repair [options]',
+  description:
+    'Bring the version table in line with the files after a deliberate change, without running any migration: ' +
+    'accept the new checksum of every applied migration whose file was edited, and clear the failure of a ' +
+    'non-transactional migration that stopped midway (after you finished or undid its work by hand) so that up runs ' +
+    'it again. With --forget-missing, also forget applied migrations whose files are gone. Look first with --dry-run, ' +
+    'which changes nothing and takes no lock. Every change is written to the log table.',
+  flags: {
+    ...DATABASE_FLAGS,
+    'dry-run': { type: 'boolean', description: 'Show what would change, and change nothing' },
+    'forget-missing': { type: 'boolean', description: 'Also forget applied migrations whose files are gone (their down is not run)' },
+    ...RUN_FLAGS,
+    ...CONFIG_FILE_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  examples: ['offloop repair --dry-run', 'offloop repair', 'offloop repair --forget-missing --dry-run'],
+
+  async run(args, { io, output }) {
+    const unexpected = unexpectedArguments('repair', args.positionals);
+    if (unexpected.length > 0) throw usageError('repair', unexpected, args);
+    const issues: ConfigIssue[] = [];
+    const timeout = readTimeout(args.values, issues);
+    const config = await resolveConfig(args, io, { database: true, issues });
+    output.addSecrets(config.secrets);
+    output.setMigrationsDir(config.dir);
+    return withMigrator(config, io, output, async (migrator) => {
+      const result = await migrator.repair({
+        dryRun: args.values['dry-run'] === true,
+        forgetMissing: args.values['forget-missing'] === true,
+        timeout,
+        signal: io.signal,
+      });
+      output.result(result, () => renderRepair(result));
+      return EXIT_OK;
+    });
+  },
+};
+
+/** What repair did (or would do), one line per change, then what it left alone. */
+export function renderRepair(result: RepairResult): string[] {
+  const lines: string[] = [];
+  if (result.actions.length === 0) lines.push('Nothing to repair.');
+  else lines.push(`${result.dryRun ? 'Would make' : 'Made'} ${count(result.actions.length, 'change')}${result.dryRun ? ' (dry run: nothing was changed)' : ''}:`);
+  for (const action of result.actions) lines.push(`  ${describe(action)}`);
+  if (result.skippedMissing.length > 0) {
+    lines.push(
+      `Left alone: ${count(result.skippedMissing.length, 'applied migration')} whose file is gone: ${result.skippedMissing.join(', ')}.`,
+      'Restore the files from version control, or forget them with offloop repair --forget-missing.',
+    );
+  }
+  if (result.dryRun && result.actions.length > 0) lines.push('Run offloop repair without --dry-run to make these changes.');
+  return lines;
+}
+
+function describe(action: RepairAction): string {
+  switch (action.kind) {
+    case 'accept-checksum':
+      return `accept the edited file ${action.file} (checksum ${action.from.slice(0, 12)}... -> ${action.to.slice(0, 12)}...)`;
+    case 'forget-missing':
+      return `forget ${action.version}_${action.name}, whose file is gone`;
+    case 'resolve-failed':
+      return `clear the failed run of ${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, so that up runs it again`;
+  }
+}
