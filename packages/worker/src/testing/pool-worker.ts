@@ -19,7 +19,6 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
-import { createMigrator } from '../migrator.ts';
 import type { AcquiredDatabase, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
 import { ensureSharedServer } from './shared-server.ts';
 
@@ -27,6 +26,8 @@ import { ensureSharedServer } from './shared-server.ts';
 const OWNER_LOCK_CLASS = 0x0ff1;
 /** First key of the two-integer advisory locks: template builds. */
 const BUILD_LOCK_CLASS = 0x0ff2;
+/** First key of the two-integer advisory locks: a ready clone being claimed. */
+const CLAIM_LOCK_CLASS = 0x0ff3;
 const POLL_MS = 100;
 /** Version string of the key: bump it when the way templates are built changes. */
 const KEY_VERSION = 'offloop-testing/1';
@@ -45,7 +46,10 @@ const datname = z.object({ datname: z.string() });
 
 type Started = {
   readonly adminUrl: string;
+  /** Claims, on-demand clones and drops: the path a waiting test is on. */
   readonly pool: DatabasePool;
+  /** Background clones, so that a slow CREATE DATABASE never holds up a claim. */
+  readonly backgroundPool: DatabasePool;
   readonly sessionPool: DatabasePool;
   readonly session: DatabasePoolConnection;
   readonly fileCopy: boolean;
@@ -75,35 +79,35 @@ async function startUp(): Promise<Started> {
   let pool: DatabasePool;
   if (options.url !== null) {
     adminUrl = options.url;
-    pool = await connect(adminUrl, options.maxParallelCreates + 3);
+    pool = await connect(adminUrl, 8);
   } else {
     // The shared server may stop for idleness between finding it and connecting: look again.
     for (let attempt = 1; ; attempt += 1) {
       adminUrl = await ensureSharedServer({ dir: options.embeddedDir, idleTimeout: options.embeddedIdleTimeout });
       try {
-        pool = await connect(adminUrl, options.maxParallelCreates + 3);
+        pool = await connect(adminUrl, 8);
         break;
       } catch (error) {
         if (attempt >= 3) throw error;
       }
     }
   }
-  const sessionPool = await connect(adminUrl, 1).catch(async (error: unknown) => {
-    await pool.end();
-    throw error;
-  });
+  const pools = [pool];
   try {
+    const sessionPool = await connect(adminUrl, 1);
+    pools.push(sessionPool);
+    const backgroundPool = await connect(adminUrl, options.maxParallelCreates + 1);
+    pools.push(backgroundPool);
     const { session, endSession } = await holdSession(sessionPool);
     const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
     const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
-    const base = { adminUrl, pool, sessionPool, session, fileCopy, endSession };
+    const base = { adminUrl, pool, backgroundPool, sessionPool, session, fileCopy, endSession };
     await sweepAbandoned(base);
     const template = await ensureTemplate(base);
     const readyPrefix = `offloop_r_${project}_${template.key}_`;
     return { ...base, template, readyPrefix };
   } catch (error) {
-    await pool.end();
-    await sessionPool.end();
+    await Promise.all(pools.map((each) => each.end()));
     throw error;
   }
 }
@@ -219,6 +223,8 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
     await dropDatabase(base.pool, name);
     await createDatabase(base, name, 'template0');
     try {
+      // Loaded only when a build is needed: most harnesses find the template ready.
+      const { createMigrator } = await import('../migrator.ts');
       const migrator = createMigrator({ url: databaseUrl(base.adminUrl, name), dir: options.dir, schema: options.schema, table: options.table });
       try {
         await migrator.up();
@@ -263,7 +269,7 @@ async function disconnectAll(pool: DatabasePool, name: string): Promise<void> {
   await pool.query(sql.unsafe`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`);
 }
 
-async function createDatabase(base: Pick<Base, 'pool' | 'fileCopy'>, name: string, template: string): Promise<void> {
+async function createDatabase(base: { pool: DatabasePool; fileCopy: boolean }, name: string, template: string): Promise<void> {
   const strategy = base.fileCopy && template !== 'template0' ? sql.fragment` strategy file_copy` : sql.fragment``;
   const started = performance.now();
   for (let attempt = 1; ; attempt += 1) {
@@ -295,19 +301,30 @@ function databaseUrl(adminUrl: string, name: string): string {
 
 const randomSuffix = (): string => randomBytes(4).toString('hex');
 
-/** Take a ready clone from the shared pool by renaming it; null when there is none. */
+/**
+ * Take a ready clone from the shared pool by renaming it; null when there is none. Claimers skip
+ * clones another claimer is renaming (a transaction-level advisory lock per name) rather than
+ * queue behind its lock on the database and then find it gone.
+ */
 async function claimReady(s: Started): Promise<string | null> {
-  const ready = await s.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix}) order by random()`);
-  for (const candidate of ready) {
-    const name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
+  const name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
     try {
-      await s.pool.query(sql.unsafe`alter database ${sql.identifier([candidate])} rename to ${sql.identifier([name])}`);
-      return name;
+      const claimed = await s.pool.transaction(async (transaction) => {
+        const candidate = await transaction.maybeOneFirst(sql.type(datname)`
+          select datname from pg_database
+          where starts_with(datname, ${s.readyPrefix}) and pg_try_advisory_xact_lock(${CLAIM_LOCK_CLASS}::int, hashtext(datname))
+          limit 1`);
+        if (candidate === null) return false;
+        await transaction.query(sql.unsafe`alter database ${sql.identifier([candidate])} rename to ${sql.identifier([name])}`);
+        return true;
+      });
+      return claimed ? name : null;
     } catch (error) {
-      // 3D000: another harness renamed it first. 55006: someone is connected to it.
+      // 3D000: another harness renamed it first (it took the name between our scan and lock).
+      // 55006: someone is connected to it.
       const sqlstate = findPgError(error)?.sqlstate;
-      if (sqlstate === '3D000' || sqlstate === '55006') continue;
-      throw error;
+      if (sqlstate !== '3D000' && sqlstate !== '55006') throw error;
     }
   }
   return null;
@@ -325,7 +342,7 @@ function refill(s: Started): void {
       do {
         refillAgain = false;
         while (!closing && inFlight < options.maxParallelCreates && Date.now() >= refillPausedUntil) {
-          const ready = (await s.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix})`)).length;
+          const ready = (await s.backgroundPool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix})`)).length;
           if (ready + inFlight >= options.poolSize + waiting) break;
           inFlight += 1;
           void createReady(s);
@@ -341,7 +358,7 @@ function refill(s: Started): void {
 
 async function createReady(s: Started): Promise<void> {
   try {
-    await createDatabase(s, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
+    await createDatabase({ pool: s.backgroundPool, fileCopy: s.fileCopy }, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
   } catch {
     // A background clone that fails is not fatal: the next acquire clones on demand and reports
     // the error itself. Pause refilling so that a persistent failure does not spin.
@@ -375,16 +392,12 @@ async function acquire(): Promise<AcquiredDatabase> {
   if (name === null) {
     fromPool = false;
     name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
-    waiting += 1; // counted by the refill below as demand, until this clone exists
-    refill(s);
     try {
       inUse.add(name);
       await createDatabase(s, name, s.template.name);
     } catch (error) {
       inUse.delete(name);
       throw error;
-    } finally {
-      waiting -= 1;
     }
   } else {
     inUse.add(name);
@@ -418,8 +431,7 @@ async function close(): Promise<PoolStats> {
     inUse.clear();
   } finally {
     await s.endSession();
-    await s.pool.end();
-    await s.sessionPool.end();
+    await Promise.all([s.pool.end(), s.backgroundPool.end(), s.sessionPool.end()]);
   }
   return { ...stats };
 }

@@ -105,7 +105,7 @@ const optionsSchema = z.strictObject({
 const WORKER_FILE = new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /**
- * Create a test harness. Nothing starts until the first call; then a worker thread builds the
+ * Create a test harness. It starts at once, in the background: a worker thread builds the
  * template (once per set of migrations, shared across processes and test runs) and keeps
  * `poolSize` clones ready.
  *
@@ -172,7 +172,7 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
       if (response.ok) waiter.resolve(response.value);
       else waiter.reject(fromEnvelope(response.error));
     });
-    started.on('error', (error) => {
+    started.on('error', (error: Error) => {
       fail(new WorkerFailedError(`The test harness's worker thread failed: ${error.message}`, { reason: error.message }, { cause: error }));
     });
     started.on('exit', (code) => {
@@ -193,7 +193,8 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     return new Promise<PoolResults[T]>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       target.ref();
-      target.postMessage({ id, type, ...extra } as PoolRequest);
+      const request: PoolRequest = { id, type, ...extra } as PoolRequest;
+      target.postMessage(request);
     });
   }
 
@@ -223,6 +224,10 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     })();
     return closing;
   };
+
+  // Start at once: the worker thread, the connections and the template get ready while the test
+  // file loads. A failure surfaces from the first call.
+  call('template').catch(() => undefined);
 
   return {
     acquire: async () => toTestDatabase(await call('acquire')),
