@@ -8,7 +8,7 @@
  * - `idle`: no migration, for `IDLE_MS`.
  *
  * It prints `{"port": n}` when listening; on the IPC message `run` it migrates and replies with
- * `{ loop: {p50, p99, max}, durationMs, applied }`.
+ * `{ loop: {p50, p99, max}, durationMs, utilization, applied }`.
  */
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -24,20 +24,28 @@ const server = createServer((_request, response) => {
 });
 server.keepAliveTimeout = 60_000;
 
+// Each tool is imported at startup, as a server would, not inside the measured window.
+const tools = {
+  offloop: mode === 'offloop' ? await import('@offloop/worker') : null,
+  core: mode === 'in-thread' ? await import('@offloop/core') : null,
+  engine: mode === 'in-thread' ? await import('@offloop/core/engine') : null,
+  npm: mode === 'node-pg-migrate' ? await import('node-pg-migrate') : null,
+};
+
 async function migrate(): Promise<number> {
   switch (mode as string) {
     case 'offloop': {
-      const { createMigrator } = await import('@offloop/worker');
+      const { createMigrator } = tools.offloop ?? (await import('@offloop/worker'));
       await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '' });
       return (await migrator.up()).applied.length;
     }
     case 'in-thread': {
-      const { parseConfig } = await import('@offloop/core');
-      const { up } = await import('@offloop/core/engine');
+      const { parseConfig } = tools.core ?? (await import('@offloop/core'));
+      const { up } = tools.engine ?? (await import('@offloop/core/engine'));
       return (await up(parseConfig({ url, dir }))).applied.length;
     }
     case 'node-pg-migrate': {
-      const { runner } = await import('node-pg-migrate');
+      const { runner } = tools.npm ?? (await import('node-pg-migrate'));
       const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, log: () => undefined };
       const done = await runner({ databaseUrl: url ?? '', dir: dir ?? '', direction: 'up', migrationsTable: 'pgmigrations', count: Infinity, logger: silent, checkOrder: false });
       return done.length;
@@ -55,6 +63,7 @@ process.on('message', (message: unknown) => {
   void (async () => {
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     const started = performance.now();
+    const utilization = performance.eventLoopUtilization();
     histogram.enable();
     let applied = 0;
     let error: string | null = null;
@@ -64,10 +73,14 @@ process.on('message', (message: unknown) => {
       error = caught instanceof Error ? caught.message : String(caught);
     }
     histogram.disable();
+    // How busy the loop was (0..1): a delay with a low utilisation is the OS scheduling other
+    // threads (CPU contention), not work on this loop.
+    const busy = performance.eventLoopUtilization(utilization).utilization;
     const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
     process.send?.({
       loop: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
       durationMs: Math.round(performance.now() - started),
+      utilization: Math.round(busy * 1000) / 1000,
       applied,
       error,
     });
