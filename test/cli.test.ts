@@ -243,7 +243,7 @@ test('a SQL syntax error is reported with its location before anything runs', as
 test('configuration errors from flags and the config file are all listed at once, with the usage exit code', async (t) => {
   const cwd = await workDir(t);
   await writeFile(join(cwd, 'offloop.config.json'), JSON.stringify({ tabel: 'x', lockTimeout: 'soon', dir: './db' }));
-  const args = ['up', '--lock-timeout', 'abc', '--schema', '1bad', '--bogus', '--url', 'mysql://u@h/db', '--to', '2026'];
+  const args = ['up', '--lock-timeout', 'abc', '--schema', '1bad', '--bogus', '--url', 'mysql://u@h/db', '--to', 'next'];
 
   const human = await offloop(args, { cwd });
   t.is(human.code, EXIT_CODES.CONFIG_INVALID);
