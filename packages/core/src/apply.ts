@@ -209,9 +209,12 @@ function toFailure(item: Prepared, position: Position, error: unknown, reason: '
   };
   const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
   const which = position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
+  const leftPartial = !options.transaction && (position.completed > 0 || !('statements' in item));
   const aftermath = options.transaction
     ? `Migration ${migration.version} was rolled back`
-    : `Migration ${migration.version} is not transactional: ${position.completed} of its statements ran and stay applied; the next run will refuse to continue until you fix the file and re-run, or run \`offloop repair\``;
+    : leftPartial
+      ? `Migration ${migration.version} is not transactional: ${'statements' in item ? `${position.completed} of its statements ran and stay applied` : 'what its module did before failing stays applied'}; the next run will refuse to continue until you fix the file and re-run, or run \`offloop repair\``
+      : `Migration ${migration.version} is not transactional, but none of its statements ran`;
   const kept = `${context.done.length} earlier migration${context.done.length === 1 ? '' : 's'} of this run ${context.done.length === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}`;
   const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
 

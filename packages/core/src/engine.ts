@@ -390,7 +390,8 @@ export async function redo(config: ResolvedConfig, options: EngineOptions & { re
     const ups = await prepareAll([...files].reverse(), 'up');
     await runAll(session, downs, reverted);
     await runAll(session, ups, applied);
-    return currentOf(session.state.applied);
+    const gone = new Set(reverted.map((m) => m.version));
+    return currentOf([...session.state.applied.filter((row) => !gone.has(row.version)), ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
   });
   return { reverted, applied, current, durationMs: Math.round(performance.now() - started) };
 }
