@@ -26,7 +26,7 @@ test('an abort between statements rejects with RUN_ABORTED, keeps earlier migrat
   const error = await t.throwsAsync(run, { instanceOf: RunAbortedError, code: 'RUN_ABORTED' });
   t.deepEqual(versionsOf(error.details.applied), ['20260101000000']);
   const state = await settledServerState(url);
-  t.deepEqual(state.tables, ['first', 'offloop_migrations']);
+  t.deepEqual(state.tables, ['first']);
   t.deepEqual(state.versions, ['20260101000000']);
   t.is(state.advisoryLocks, 0);
   t.deepEqual(state.backends, []);
@@ -67,12 +67,12 @@ test('cancel during a long statement: the call rejects long before the statement
   // The engine cancels the statement on the server (RUN_ABORTED); failing that, the host
   // terminates the thread after the grace period and cancels it from a fresh thread.
   t.true(error.code === 'RUN_ABORTED' || error.code === 'WORKER_UNRESPONSIVE', error.code);
-  t.true(performance.now() - started < 15_000, 'rejected before pg_sleep(30) could finish');
+  t.true(performance.now() - started < 25_000, 'rejected before pg_sleep(30) could finish');
   t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), ['20260101000000']);
   const state = await settledServerState(url);
   t.deepEqual(state.backends, [], 'no backend left running or idle in transaction');
   t.is(state.advisoryLocks, 0, 'the lock is free');
-  t.deepEqual(state.tables, ['first', 'offloop_migrations'], 'nothing of the cancelled migration remains');
+  t.deepEqual(state.tables, ['first'], 'nothing of the cancelled migration remains');
   t.deepEqual(state.versions, ['20260101000000']);
 
   // The migrator still works: the next call runs in a fresh worker.
@@ -114,7 +114,7 @@ test('close() during a run cancels it with MIGRATOR_CLOSED and leaves nothing ru
   t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), ['20260101000000']);
   await migrator.close();
   const state = await settledServerState(url);
-  t.deepEqual(state.tables, ['first', 'offloop_migrations']);
+  t.deepEqual(state.tables, ['first']);
   t.deepEqual(state.backends, []);
 });
 

@@ -9,7 +9,7 @@ export type ServerState = {
   readonly backends: readonly { readonly pid: number; readonly state: string | null; readonly query: string }[];
   /** Advisory locks held by anyone in the database. */
   readonly advisoryLocks: number;
-  /** Tables in `public`. */
+  /** Tables in `public`, apart from offloop's own (`offloop_*`: version table, log table). */
   readonly tables: readonly string[];
   /** Rows of the version table (empty when it does not exist). */
   readonly versions: readonly string[];
@@ -27,10 +27,11 @@ export async function serverState(url: string): Promise<ServerState> {
     const advisoryLocks = await pool.oneFirst(sql.type(z.object({ count: z.number() }))`
       select count(*)::int as count from pg_locks
       where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`);
-    const tables = await pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
+    const allTables = await pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
       select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind = 'r' order by relname`);
-    const versions = tables.includes('offloop_migrations')
+    const tables = allTables.filter((name) => !name.startsWith('offloop_'));
+    const versions = allTables.includes('offloop_migrations')
       ? await pool.anyFirst(sql.type(z.object({ version: z.string() }))`select version from public.offloop_migrations order by version`)
       : [];
     return { backends, advisoryLocks, tables, versions };
