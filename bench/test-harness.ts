@@ -3,12 +3,21 @@
  * migrated database to holding it, per test, for the 300-migration workload of
  * `bench/workload.ts` (pure SQL, with 50,000-row backfills).
  *
- *   ./dev node bench/test-harness.ts [--files 5] [--tests 10] [--test-ms 200] [--pool 4] [--migrate-samples 3]
+ *   ./dev node bench/test-harness.ts [--files 5] [--tests 10] [--test-ms 200] [--pool 50] [--migrate-samples 3] [--migrations 300]
+ *   ./dev node bench/test-harness.ts --quick   # smoke run: 3 files x 5 tests, 100 migrations, 1 migrate sample
+ *
+ * Two numbers per suite, because they are paid at different times:
+ * - per test, asking to holding: `acquire()` in a test until it resolves, with the harness set
+ *   up in `test.before(() => databases.ready())` as docs/testing.md recommends;
+ * - per file, setup: `createTestDatabases()` at the top of the file until `ready()` resolves (the
+ *   harness's worker thread, its imports, connections, the template key).
  *
  * Three ways to get a database per test:
  * - `pool, cold start`: the harness with `--pool` ready clones, starting with none ready (the
  *   first run after the migrations changed).
  * - `pool, warm start`: the same, starting with the pool that the previous run left (the usual run).
+ * - `pool, warm start, no ready()`: the same without the `test.before` hook, so a file's tests
+ *   all ask while its harness is still starting (the wait is the file's setup).
  * - `CREATE DATABASE per test`: the harness with `poolSize: 0`, a plain `CREATE DATABASE ...
  *   TEMPLATE ... STRATEGY FILE_COPY` per test.
  * - `migrate`: an empty database per test and every migration run into it (a few samples only:
@@ -40,8 +49,10 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '50' },
     'migrate-samples': { type: 'string', default: '3' },
     migrations: { type: 'string', default: '300' },
+    quick: { type: 'boolean', default: false },
   },
 });
+if (args.quick) Object.assign(args, { files: '3', tests: '5', 'migrate-samples': '1', migrations: '100', pool: '15' });
 const files = Number(args.files);
 const testsPerFile = Number(args.tests);
 const testMs = Number(args['test-ms']);
@@ -51,7 +62,7 @@ const migrations = Number(args.migrations);
 
 type Sample = { ms: number; fromPool: boolean };
 type FileStats = { created: number; createMs: number; fromPool: number; acquired: number };
-type Result = { name: string; samples: number[]; fromPool: number; wallMs: number; created: number; createMs: number };
+type Result = { name: string; samples: number[]; setups: number[]; fromPool: number; wallMs: number; created: number; createMs: number };
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'offloop-bench-harness-'));
 await chmod(work, 0o755);
@@ -80,6 +91,8 @@ try {
   // The usual re-run: the previous run left the pool full (migrations unchanged).
   await waitForReady(url, poolSize);
   results.push(await runSuite(`pool ${String(poolSize)}, warm start`, url, dir, poolSize));
+  await waitForReady(url, poolSize);
+  results.push(await runSuite(`pool ${String(poolSize)}, warm start, no ready()`, url, dir, poolSize, false));
   await dropReady(url);
   results.push(await runSuite('CREATE DATABASE per test', url, dir, 0));
   results.push(await migratePerTest(url, dir));
@@ -90,7 +103,7 @@ try {
 }
 
 /** Run the ava suite once with the given pool size and collect every test's time to a database. */
-async function runSuite(name: string, url: string, dir: string, size: number): Promise<Result> {
+async function runSuite(name: string, url: string, dir: string, size: number, setup = true): Promise<Result> {
   const suite = path.join(root, 'bench', 'results', 'harness-suite');
   await rm(suite, { recursive: true, force: true });
   await mkdir(suite, { recursive: true });
@@ -103,7 +116,12 @@ async function runSuite(name: string, url: string, dir: string, size: number): P
 import { appendFileSync } from 'node:fs';
 import { createTestDatabases } from '${harness}';
 
+const created = performance.now();
 const databases = createTestDatabases({ dir: ${JSON.stringify(dir)}, poolSize: ${String(size)} });
+${setup ? `test.before(async () => {
+  await databases.ready();
+  appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n');
+});` : `databases.ready().then(() => appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n'), () => undefined);`}
 test.after.always(async () => {
   const stats = await databases.stats();
   appendFileSync(${JSON.stringify(out)}, JSON.stringify({ stats }) + '\\n');
@@ -133,13 +151,15 @@ for (let i = 0; i < ${String(testsPerFile)}; i += 1) {
     ava.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`ava exited with ${String(code)}`))));
   });
   const wallMs = performance.now() - started;
-  const lines = (await readFile(out, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Sample | { stats: FileStats });
+  const lines = (await readFile(out, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Sample | { stats: FileStats } | { setupMs: number });
   const samples = lines.filter((line): line is Sample => 'ms' in line);
+  const setups = lines.filter((line): line is { setupMs: number } => 'setupMs' in line).map((line) => line.setupMs);
   const stats = lines.filter((line): line is { stats: FileStats } => 'stats' in line).map((line) => line.stats);
   await rm(suite, { recursive: true, force: true });
   return {
     name,
     samples: samples.map((sample) => sample.ms),
+    setups,
     fromPool: samples.filter((sample) => sample.fromPool).length,
     wallMs,
     created: stats.reduce((sum, s) => sum + s.created, 0),
@@ -166,7 +186,7 @@ async function migratePerTest(url: string, dir: string): Promise<Result> {
     samples.push(performance.now() - asked);
     await withAdmin(url, (client) => client.query(`drop database ${client.escapeIdentifier(name)} with (force)`));
   }
-  return { name: 'migrate per test', samples, fromPool: 0, wallMs: performance.now() - started, created: samples.length, createMs: 0 };
+  return { name: 'migrate per test', samples, setups: [], fromPool: 0, wallMs: performance.now() - started, created: samples.length, createMs: 0 };
 }
 
 /** Top the pool up (as a harness does in the background) before the warm run. */
@@ -205,30 +225,35 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function printTable(results: readonly Result[]): void {
-  const header = ['method', 'tests', 'min', 'p50', 'p90', 'p95', 'p99', 'max', 'mean', 'from pool', 'suite', 'clones/s'];
-  const rows = results.map((result) => {
-    const sorted = [...result.samples].sort((a, b) => a - b);
-    const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(1)} ms`);
+  const ms = (value: number) => (Number.isNaN(value) ? '-' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(1)} ms`);
+  const spread = (values: readonly number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
     const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length);
-    const rate = result.created > 0 ? (result.created / (result.wallMs / 1000)).toFixed(1) : '-';
-    return [
-      result.name,
-      String(sorted.length),
-      ...[0, 0.5, 0.9, 0.95, 0.99, 1].map((q) => ms(q === 0 ? (sorted[0] ?? Number.NaN) : quantile(sorted, q))),
-      ms(mean),
-      result.name.startsWith('migrate') ? '-' : `${String(result.fromPool)}/${String(sorted.length)}`,
-      ms(result.wallMs),
-      rate,
-    ];
-  });
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  console.log('');
-  console.log(line(header));
-  console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
-  for (const row of rows) console.log(line(row));
-  console.log('');
-  console.log(`time from acquire() to holding a migrated database; ${String(files)} ava files x ${String(testsPerFile)} tests of ${String(testMs)} ms at ava's default concurrency (${String(os.availableParallelism())}); migrate per test: ${String(migrateSamples)} sequential samples`);
+    return [String(sorted.length), ...[0, 0.5, 0.9, 0.95, 0.99, 1].map((q) => ms(q === 0 ? (sorted[0] ?? Number.NaN) : quantile(sorted, q))), ms(sorted.length === 0 ? Number.NaN : mean)];
+  };
+  const table = (header: readonly string[], rows: readonly (readonly string[])[]) => {
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+    const line = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+    console.log('');
+    console.log(line(header));
+    console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
+    for (const row of rows) console.log(line(row));
+    console.log('');
+  };
+  const stats = ['min', 'p50', 'p90', 'p95', 'p99', 'max', 'mean'];
+  console.log('\nper test, asking to holding (acquire() until it resolves):');
+  table(['method', 'tests', ...stats, 'from pool', 'suite', 'clones/s'], results.map((result) => [
+    result.name,
+    ...spread(result.samples),
+    result.name.startsWith('migrate') ? '-' : `${String(result.fromPool)}/${String(result.samples.length)}`,
+    ms(result.wallMs),
+    result.created > 0 ? (result.created / (result.wallMs / 1000)).toFixed(1) : '-',
+  ]));
+  console.log('per file, setup (createTestDatabases() at the top of the file until ready() resolves):');
+  table(['method', 'files', ...stats], results.filter((result) => result.setups.length > 0).map((result) => [result.name, ...spread(result.setups)]));
+  console.log(`${String(files)} ava files x ${String(testsPerFile)} tests of ${String(testMs)} ms at ava's default concurrency (${String(os.availableParallelism())} files at once, a file's tests at once); migrate per test: ${String(migrateSamples)} sequential samples`);
+  console.log('whole distributions, per test (ms, sorted):');
+  for (const result of results) console.log(`  ${result.name}: ${[...result.samples].sort((a, b) => a - b).map((value) => value.toFixed(0)).join(' ')}`);
   for (const result of results) {
     if (result.created > 0 && result.createMs > 0) console.log(`${result.name}: ${String(result.created)} clones created, ${(result.createMs / result.created).toFixed(0)} ms each in CREATE DATABASE`);
   }

@@ -39,6 +39,7 @@ const sharedDir = mkdtempSync(path.join(os.tmpdir(), 'offloop-harness-'));
 writeFileSync(path.join(sharedDir, '20260101000000_users.sql'), USERS);
 writeFileSync(path.join(sharedDir, '20260102000000_notes.sql'), NOTES);
 const shared = createTestDatabases({ dir: sharedDir, poolSize: 2 });
+test.before(() => shared.ready());
 test.after.always(async () => {
   await shared.close();
   await rm(sharedDir, { recursive: true, force: true });
@@ -147,4 +148,31 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
   await using harness = createTestDatabases({ url: url.toString(), dir });
   const error = await t.throwsAsync(harness.acquire(), { instanceOf: CreateDatabaseError, code: 'CREATE_DATABASE_FAILED' });
   t.is(error?.details.sqlstate, '42501');
+});
+
+test('after ready(), a ready clone is claimed in one statement, renamed out of the pool, and the pool is refilled', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const harness = createTestDatabases({ dir, poolSize: 2 });
+  t.teardown(() => harness.close());
+  const info = await harness.ready();
+  const readyPrefix = `offloop_r_${info.name.split('_')[2] ?? ''}_${info.key}_`;
+  // The harness tops the pool up as soon as it starts, not at the first claim.
+  while ((await databasesLike(readyPrefix)).length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  const before = await databasesLike(readyPrefix);
+  const db = await harness.acquire();
+  t.true(db.fromPool);
+  t.true(db.name.startsWith('offloop_u_'));
+  t.deepEqual(await tables(db.url), ['users']);
+  const after = await databasesLike(readyPrefix);
+  t.false(after.includes(db.name));
+  t.is(before.filter((name) => !after.includes(name)).length, 1);
+  // Claims at once never get the same clone.
+  const many = await Promise.all(Array.from({ length: 4 }, () => harness.acquire()));
+  t.is(new Set([db.name, ...many.map((each) => each.name)]).size, 5);
+  await Promise.all([db, ...many].map((each) => each.release()));
+  await harness.close();
+  // The peak of databases held at once (5) is remembered on the template for the next run.
+  const comment = await withPool(adminDatabaseUrl(), (pool) => pool.oneFirst(sql.type(z.object({ c: z.string().nullable() }))`
+    select shobj_description(oid, 'pg_database') as c from pg_database where datname = ${info.name}`));
+  t.regex(comment ?? '', /peak=5\b/);
 });

@@ -6,6 +6,9 @@ import { createTestDatabases } from '@offloop/worker/testing';
 import pg from 'pg';
 
 const databases = createTestDatabases({ dir: new URL('../migrations', import.meta.url).pathname });
+// Suite setup: the harness's worker thread, its connections and the template (built once).
+// Each test's acquire() is then only the claim of a ready clone.
+test.before(() => databases.ready());
 test.after.always(() => databases.close());
 
 async function query(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {

@@ -1,11 +1,12 @@
 // The node:test recipe (docs/testing.md): `node --test examples/testing/node-test.test.ts`.
 // Run by this repository's suite through test/testing-recipes.test.ts.
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabases } from '@offloop/worker/testing';
 import pg from 'pg';
 
 const databases = createTestDatabases({ dir: new URL('../migrations', import.meta.url).pathname });
+before(() => databases.ready()); // suite setup; each test's acquire() is then a claim
 after(() => databases.close());
 
 test('posts belong to users', async () => {

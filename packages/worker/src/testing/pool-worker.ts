@@ -29,6 +29,10 @@ const BUILD_LOCK_CLASS = 0x0ff2;
 /** First key of the two-integer advisory locks: a ready clone being claimed. */
 const CLAIM_LOCK_CLASS = 0x0ff3;
 const POLL_MS = 100;
+/** Upper bound of the pool size learnt from past peaks (disk: one template's size per clone). */
+const MAX_LEARNED_POOL = 32;
+/** Connections kept open for claims (a file's tests ask at once; a claim takes a few ms). */
+const CLAIM_CONNECTIONS = 4;
 /** Version string of the key: bump it when the way templates are built changes. */
 const KEY_VERSION = 'offloop-testing/1';
 
@@ -46,7 +50,9 @@ const datname = z.object({ datname: z.string() });
 
 type Started = {
   readonly adminUrl: string;
-  /** Claims, on-demand clones and drops: the path a waiting test is on. */
+  /** Claims only: connections opened at start-up, so a claim is one statement on an open connection. */
+  readonly claimPool: DatabasePool;
+  /** On-demand clones and drops. */
   readonly pool: DatabasePool;
   /** Background clones, so that a slow CREATE DATABASE never holds up a claim. */
   readonly backgroundPool: DatabasePool;
@@ -65,6 +71,9 @@ const inUse = new Set<string>();
 let inFlight = 0;
 let waiting = 0;
 let refilling = false;
+/** Most databases of this project in use at once, seen by this harness or remembered on the template. */
+let peakInUse = 0;
+let rememberedPeak = 0;
 let refillAgain = false;
 let refillPausedUntil = 0;
 let completion = Promise.withResolvers<void>();
@@ -94,6 +103,10 @@ async function startUp(): Promise<Started> {
   }
   const pools = [pool];
   try {
+    const claimPool = await connect(adminUrl, CLAIM_CONNECTIONS);
+    pools.push(claimPool);
+    // Open every claim connection now (slonik opens them lazily): the tests of a file ask at once.
+    await Promise.all(Array.from({ length: CLAIM_CONNECTIONS }, () => claimPool.connect((connection) => connection.query(sql.unsafe`select 1`))));
     const sessionPool = await connect(adminUrl, 1);
     pools.push(sessionPool);
     const backgroundPool = await connect(adminUrl, options.maxParallelCreates + 1);
@@ -101,11 +114,18 @@ async function startUp(): Promise<Started> {
     const { session, endSession } = await holdSession(sessionPool);
     const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
     const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
-    const base = { adminUrl, pool, backgroundPool, sessionPool, session, fileCopy, endSession };
+    const base = { adminUrl, claimPool, pool, backgroundPool, sessionPool, session, fileCopy, endSession };
     await sweepAbandoned(base);
     const template = await ensureTemplate(base);
     const readyPrefix = `offloop_r_${project}_${template.key}_`;
-    return { ...base, template, readyPrefix };
+    const comment = await pool.maybeOneFirst(sql.type(z.object({ comment: z.string().nullable() }))`
+      select shobj_description(oid, 'pg_database') as comment from pg_database where datname = ${template.name}`);
+    rememberedPeak = Number(/peak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
+    peakInUse = rememberedPeak;
+    const ready = { ...base, template, readyPrefix };
+    // Top the pool up at once, while the test file loads, not at the first claim.
+    if (options.poolSize > 0) refill(ready);
+    return ready;
   } catch (error) {
     await Promise.all(pools.map((each) => each.end()));
     throw error;
@@ -261,7 +281,7 @@ async function dropStale(pool: DatabasePool, template: string, readyPrefix: stri
 
 /** Wait for the migrator's connections to the template to go away (a backend exits shortly after its client). */
 async function disconnectAll(pool: DatabasePool, name: string): Promise<void> {
-  const count = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`select count(*) as n from pg_stat_activity where datname = ${name}`);
+  const count = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`select count(*)::int as n from pg_stat_activity where datname = ${name}`);
   for (let waited = 0; waited < 5_000; waited += 50) {
     if ((await count()) === 0) return;
     await sleep(50);
@@ -302,35 +322,73 @@ function databaseUrl(adminUrl: string, name: string): string {
 const randomSuffix = (): string => randomBytes(4).toString('hex');
 
 /**
- * Take a ready clone from the shared pool by renaming it; null when there is none. Claimers skip
- * clones another claimer is renaming (a transaction-level advisory lock per name) rather than
- * queue behind its lock on the database and then find it gone.
+ * Take a ready clone from the shared pool by renaming it; null when there is none. One statement
+ * (a `DO` block) on an already-open claim connection, never queued behind a `CREATE DATABASE`
+ * (that runs on the background connections). Claimers skip clones another claimer is renaming (a
+ * transaction-level advisory lock per name) rather than queue behind its lock on the database;
+ * one renamed away since the scan (3D000) is skipped too.
  */
 async function claimReady(s: Started): Promise<string | null> {
   const name = `${inUsePrefix}${ownerHex}_${randomSuffix()}`;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    try {
-      const claimed = await s.pool.transaction(async (transaction) => {
-        const candidate = await transaction.maybeOneFirst(sql.type(datname)`
-          select datname from pg_database
-          where starts_with(datname, ${s.readyPrefix}) and pg_try_advisory_xact_lock(${CLAIM_LOCK_CLASS}::int, hashtext(datname))
-          limit 1`);
-        if (candidate === null) return false;
-        await transaction.query(sql.unsafe`alter database ${sql.identifier([candidate])} rename to ${sql.identifier([name])}`);
-        return true;
-      });
-      return claimed ? name : null;
-    } catch (error) {
-      // 3D000: another harness renamed it first (it took the name between our scan and lock).
-      // 55006: someone is connected to it.
-      const sqlstate = findPgError(error)?.sqlstate;
-      if (sqlstate !== '3D000' && sqlstate !== '55006') throw error;
-    }
+  const body = `declare d text;
+begin
+  for d in select datname from pg_database where starts_with(datname, ${quoteLiteral(s.readyPrefix)}) loop
+    if pg_try_advisory_xact_lock(${String(CLAIM_LOCK_CLASS)}, hashtext(d)) then
+      begin
+        execute format('alter database %I rename to %I', d, ${quoteLiteral(name)});
+        return;
+      exception when invalid_catalog_name or object_in_use then
+        null;
+      end;
+    end if;
+  end loop;
+  raise exception 'no ready clone' using errcode = 'P0002';
+end`;
+  try {
+    await s.claimPool.query(rawSql(`do ${quoteLiteral(body)}`));
+    return name;
+  } catch (error) {
+    if (findPgError(error)?.sqlstate === 'P0002') return null;
+    throw error;
   }
-  return null;
 }
 
-/** Keep `poolSize` clones ready (plus one for each caller waiting), `maxParallelCreates` at a time. */
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A statement from SQL text built here (names are generated hex, literals quoted above). */
+function rawSql(text: string): ReturnType<typeof sql.unsafe> {
+  const template: TemplateStringsArray = Object.freeze(Object.assign([text], { raw: Object.freeze([text]) }));
+  return sql.unsafe(template);
+}
+
+/**
+ * How many clones to keep ready: `poolSize`, or more when this project's suites have held more
+ * databases at once (every harness, thread or process; remembered on the template across runs),
+ * up to {@link MAX_LEARNED_POOL}. A suite's peak is what its next burst of tests will ask for.
+ */
+function poolTarget(): number {
+  return options.poolSize === 0 ? 0 : Math.max(options.poolSize, Math.min(MAX_LEARNED_POOL, peakInUse));
+}
+
+/** Record a new peak of databases of this project in use at once (written on the template at close). */
+function notePeak(used: number): void {
+  peakInUse = Math.max(peakInUse, used);
+}
+
+/**
+ * Remember the peak on the template for the next run (`COMMENT ON DATABASE`), so that its pool
+ * starts at the size the suite needs. Best effort: a comment written at the same time by another
+ * harness ("tuple concurrently updated") only loses a peak that one also saw.
+ */
+async function rememberPeak(s: Started): Promise<void> {
+  if (peakInUse <= rememberedPeak) return;
+  const comment = `offloop-testing peak=${String(peakInUse)}`;
+  await s.pool.query(sql.unsafe`comment on database ${sql.identifier([s.template.name])} is ${sql.literalValue(comment)}`).catch(() => undefined);
+}
+
+/** Keep {@link poolTarget} clones ready (plus one for each caller waiting), `maxParallelCreates` at a time. */
 function refill(s: Started): void {
   if (refilling) {
     refillAgain = true;
@@ -341,19 +399,32 @@ function refill(s: Started): void {
     try {
       do {
         refillAgain = false;
-        while (!closing && inFlight < options.maxParallelCreates && Date.now() >= refillPausedUntil) {
-          const ready = (await s.backgroundPool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${s.readyPrefix})`)).length;
-          if (ready + inFlight >= options.poolSize + waiting) break;
+        while (!closing && Date.now() >= refillPausedUntil) {
+          const counts = await s.backgroundPool.one(sql.type(z.object({ ready: z.coerce.number(), used: z.coerce.number() }))`
+            select (count(*) filter (where starts_with(datname, ${s.readyPrefix})))::int as ready,
+                   (count(*) filter (where starts_with(datname, ${inUsePrefix})))::int as used
+            from pg_database`);
+          notePeak(counts.used);
+          if (inFlight >= options.maxParallelCreates) break;
+          if (counts.ready + inFlight >= poolTarget() + waiting) break;
           inFlight += 1;
           void createReady(s);
         }
       } while (refillAgain && !closing);
     } catch {
-      refillPausedUntil = Date.now() + 1_000;
+      pauseRefill(s);
     } finally {
       refilling = false;
     }
   })();
+}
+
+/** Stop refilling for a second after a failure, then try again (even if no test asks meanwhile). */
+function pauseRefill(s: Started): void {
+  refillPausedUntil = Date.now() + 1_000;
+  setTimeout(() => {
+    if (!closing) refill(s);
+  }, 1_000).unref();
 }
 
 async function createReady(s: Started): Promise<void> {
@@ -362,7 +433,7 @@ async function createReady(s: Started): Promise<void> {
   } catch {
     // A background clone that fails is not fatal: the next acquire clones on demand and reports
     // the error itself. Pause refilling so that a persistent failure does not spin.
-    refillPausedUntil = Date.now() + 1_000;
+    pauseRefill(s);
   } finally {
     inFlight -= 1;
     const done = completion;
@@ -427,11 +498,12 @@ async function close(): Promise<PoolStats> {
   }
   while (inFlight > 0) await completion.promise;
   try {
+    await rememberPeak(s);
     for (const name of inUse) await dropDatabase(s.pool, name);
     inUse.clear();
   } finally {
     await s.endSession();
-    await Promise.all([s.pool.end(), s.backgroundPool.end(), s.sessionPool.end()]);
+    await Promise.all([s.claimPool.end(), s.pool.end(), s.backgroundPool.end(), s.sessionPool.end()]);
   }
   return { ...stats };
 }

@@ -31,8 +31,10 @@ export type TestDatabasesOptions = {
   /** Name of the version table. @default "offloop_migrations" */
   readonly table?: string | undefined;
   /**
-   * How many migrated clones to keep ready on the server, shared by every harness (thread or
-   * process) using the same migrations; 0 clones on demand only.
+   * How many migrated clones to keep ready on the server, at least, shared by every harness
+   * (thread or process) using the same migrations; 0 clones on demand only. The harness keeps
+   * more when the project's suites have held more databases at once (the peak is remembered on
+   * the template across runs, up to 32).
    * @default 4
    */
   readonly poolSize?: number | undefined;
@@ -70,14 +72,23 @@ export type TestDatabase = AsyncDisposable & {
 /** Hands out migrated databases. Create one per test file with {@link createTestDatabases}. */
 export type TestDatabases = AsyncDisposable & {
   /**
-   * A fresh database, migrated to the latest migration. Waits for the template on the first
-   * call (built once, under a lock, by whichever process gets there first).
+   * Resolves once the harness can hand out databases: its worker thread and connections are up
+   * and the template is ready (built once, under a lock, by whichever process gets there first).
+   * Await it in the suite's setup (`test.before`, `before`, or at the top of the module), so that
+   * each test's `acquire()` is only the claim of a ready clone.
+   *
+   * @throws {MigrationFailedError} (and the other migration errors) when the template cannot be built
+   */
+  ready(): Promise<TemplateInfo>;
+  /**
+   * A fresh database, migrated to the latest migration: a ready clone claimed from the pool (a
+   * few ms), or one cloned on demand when none is ready. Waits for {@link ready} first.
    *
    * @throws {MigrationFailedError} (and the other migration errors) when the template cannot be built
    * @throws {CreateDatabaseError} when the server refuses `CREATE DATABASE`
    */
   acquire(): Promise<TestDatabase>;
-  /** Build (or find) the template now; resolves with what was done. `acquire` does this by itself. */
+  /** The same as {@link ready} (its older name). */
   template(): Promise<TemplateInfo>;
   /** Counters: databases handed out, how many came from the pool, clones created. */
   stats(): Promise<PoolStats>;
@@ -116,6 +127,7 @@ const WORKER_FILE = new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.
  * import { createTestDatabases } from '@offloop/worker/testing';
  *
  * const databases = createTestDatabases({ dir: 'migrations' });
+ * test.before(() => databases.ready()); // suite setup: worker thread, connections, template
  * test.after.always(() => databases.close());
  *
  * test('creates a user', async (t) => {
@@ -230,6 +242,7 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
   call('template').catch(() => undefined);
 
   return {
+    ready: () => call('template'),
     acquire: async () => toTestDatabase(await call('acquire')),
     template: () => call('template'),
     stats: () => call('stats'),
