@@ -3,7 +3,8 @@
  * plan, offline SQL, out-of-order and single-transaction runs. Each test spawns the real binary
  * against a fresh database; the help and docs checks run in-process, to keep processes few.
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
+import test from './helpers/limited-test.ts';
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, stat, unlink, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,8 @@
  * The CLI end to end: `node packages/cli/src/bin.ts` spawned as a real process, against a fresh
  * database per test. Exit codes, stdout and stderr are what a deploy pipeline would see.
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
+import test from './helpers/limited-test.ts';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test from './helpers/limited-test.ts';
 import {
   ChecksumMismatchError,
   DatabaseUnavailableError,
@@ -25,7 +25,7 @@ const USERS = '-- migrate:up\ncreate table users (id int primary key, email text
 const POSTS = '-- migrate:up\ncreate table posts (id int primary key, user_id int references users (id));\n';
 
 async function query<T>(url: string, fn: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1 });
+  const pool = await createPool(url, { maximumPoolSize: 1, connectionTimeout: 30_000 });
   try {
     return await fn(pool);
   } finally {

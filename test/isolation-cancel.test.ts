@@ -1,4 +1,4 @@
-import test from 'ava';
+import test from './helpers/limited-test.ts';
 import { MigratorClosedError, RunAbortedError, RunTimeoutError, WorkerUnresponsiveError, type OffloopError, type ProgressEvent } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { createTestDatabase } from './helpers/database.ts';

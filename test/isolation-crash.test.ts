@@ -1,4 +1,5 @@
-import test, { type ExecutionContext, type ThrowsExpectation } from 'ava';
+import type { ExecutionContext, ThrowsExpectation } from 'ava';
+import test from './helpers/limited-test.ts';
 import { MigrationModuleError, WorkerFailedError, WorkerOutOfMemoryError, WorkerUnresponsiveError, type OffloopError } from '@offloop/core';
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';

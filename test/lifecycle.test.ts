@@ -1,4 +1,4 @@
-import test from 'ava';
+import test from './helpers/limited-test.ts';
 import {
   LockNotAvailableError,
   MigrationDirtyError,
@@ -43,7 +43,7 @@ const FILES = {
 
 type Pool = Awaited<ReturnType<typeof createPool>>;
 async function query<T>(url: string, fn: (pool: Pool) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 2 });
+  const pool = await createPool(url, { maximumPoolSize: 2, connectionTimeout: 30_000 });
   try {
     return await fn(pool);
   } finally {

@@ -33,6 +33,7 @@ export function adminDatabaseUrl(): string {
 function admin(): Promise<DatabasePool> {
   adminPool ??= createPool(adminDatabaseUrl(), {
     maximumPoolSize: 2,
+    connectionTimeout: 30_000,
     statementTimeout: 'DISABLE_TIMEOUT',
     idleInTransactionSessionTimeout: 'DISABLE_TIMEOUT',
     transactionRetryLimit: 0,

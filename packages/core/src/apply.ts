@@ -58,6 +58,21 @@ export function timeoutSettings(config: ResolvedConfig, options: SectionOptions)
 
 const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
 
+// The backend pid per slonik connection id: one round trip per connection, not per migration.
+const pids = new Map<string, number>();
+
+async function backendPid(connection: CommonQueryMethods): Promise<number> {
+  const id = (connection as { connectionId?: unknown }).connectionId;
+  const known = typeof id === 'string' ? pids.get(id) : undefined;
+  if (known !== undefined) return known;
+  const pid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+  if (typeof id === 'string') {
+    if (pids.size > 1000) pids.clear();
+    pids.set(id, pid);
+  }
+  return pid;
+}
+
 /** Where a run stands inside one migration, for error reports. */
 type Position = { statement: Statement | null; index: number; completed: number };
 
@@ -97,7 +112,7 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
   const settings = timeoutSettings(context.config, options);
 
   const outcome = await withCancellation(context, async (signal, setBackend) => {
-    const pid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+    const pid = await backendPid(connection);
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
 

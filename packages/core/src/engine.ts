@@ -20,7 +20,9 @@ import {
   MigrationsPendingError,
   MissingDownError,
   NonTransactionalStatementError,
+  OffloopError,
   OfflineUnsupportedError,
+  RunAbortedError,
   SingleTransactionConflictError,
   type MigrationResult,
 } from './errors.ts';
@@ -60,8 +62,16 @@ export type EngineOptions = {
 
 /** Run one engine command. The worker calls this for every task. */
 export async function execute<C extends EngineCommand>(config: ResolvedConfig, command: C, options: EngineOptions = {}): Promise<CommandResult<C>> {
-  const result = await dispatch(config, command, options);
-  return result as CommandResult<C>;
+  try {
+    return (await dispatch(config, command, options)) as CommandResult<C>;
+  } catch (error) {
+    // Whatever a cancelled run trips over on its way out (an aborted lock wait, a cancelled
+    // statement outside a migration), the caller asked for it: report the abort.
+    if (options.signal?.aborted === true && !(error instanceof OffloopError)) {
+      throw new RunAbortedError('The run was cancelled.', { applied: [] }, { cause: error });
+    }
+    throw error;
+  }
 }
 
 function dispatch(config: ResolvedConfig, command: EngineCommand, options: EngineOptions): Promise<CommandResults[CommandName]> {

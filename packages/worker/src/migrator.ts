@@ -160,12 +160,14 @@ export function createMigrator(options: MigratorOptions): Migrator {
       started: () => {
         started = true;
       },
-      progress: (event: ProgressEvent) => {
-        if (event.type === 'migration:finished') {
-          applied.push({ version: event.version, name: event.name, file: event.file, direction: event.direction, durationMs: event.durationMs });
+      progress: (batch: readonly ProgressEvent[]) => {
+        for (const event of batch) {
+          if (event.type === 'migration:finished') {
+            applied.push({ version: event.version, name: event.name, file: event.file, direction: event.direction, durationMs: event.durationMs });
+          }
+          run?.push(event);
+          if (listener !== undefined) queueMicrotask(() => listener(event));
         }
-        run?.push(event);
-        if (listener !== undefined) queueMicrotask(() => listener(event));
       },
     };
     let requestStop: (reason: StopReason) => void = () => undefined;

@@ -26,7 +26,8 @@ export type TaskResponse<T> = { readonly ok: true; readonly value: T } | { reado
 export type HostChannel = {
   /** The worker picked the task up (it may have waited in Piscina's queue until now). */
   started(): void;
-  progress(event: ProgressEvent): void;
+  /** Progress events, in order, batched: one message per burst rather than one round trip each. */
+  progress(events: readonly ProgressEvent[]): void;
 };
 
 /** Exposed by the worker on the control port. */

@@ -7,7 +7,49 @@ import { toEnvelope } from '@offloop/core';
 import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { tagUrl } from './application-name.ts';
+import type { ProgressEvent } from '@offloop/core';
 import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
+
+/** How long events may wait to be sent together: progress, not a log, so a few ms is fine. */
+const BATCH_MS = 20;
+
+/**
+ * Sends progress events to the host in batches. A 300-migration run emits about a thousand
+ * events; one cross-thread round trip each kept the host's loop busy for nothing. The port keeps
+ * order; `flush()` before the task returns makes sure every event arrived before the result.
+ */
+class EventBatcher {
+  readonly #send: (batch: readonly ProgressEvent[]) => Promise<void>;
+  #pending: ProgressEvent[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #inFlight: Promise<void> = Promise.resolve();
+
+  constructor(send: (batch: readonly ProgressEvent[]) => Promise<void>) {
+    this.#send = send;
+  }
+
+  push(event: ProgressEvent): void {
+    this.#pending.push(event);
+    this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
+  }
+
+  /** Send what is queued and wait until the host received every batch. */
+  async flush(): Promise<void> {
+    await this.#drain();
+  }
+
+  #drain(): Promise<void> {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length > 0) {
+      const sent = this.#send(batch);
+      this.#inFlight = this.#inFlight.then(() => sent);
+    }
+    return this.#inFlight;
+  }
+}
 
 /** Run one task. Never throws: failures come back as envelopes. */
 export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
@@ -15,8 +57,8 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   const controller = new AbortController();
   const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
   Comlink.expose(control, request.control);
-  // Awaiting each delivery keeps events ordered and all delivered before the task settles.
-  const onProgress = (event: Parameters<HostChannel['progress']>[0]) => host.progress(event);
+  const events = new EventBatcher((batch) => host.progress(batch));
+  const onProgress = (event: ProgressEvent) => events.push(event);
   try {
     await host.started();
     const { config } = request;
@@ -26,8 +68,10 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
       lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
     };
     const value = await execute(tagged, request.command, { onProgress, signal: controller.signal });
+    await events.flush();
     return { ok: true, value };
   } catch (error) {
+    await events.flush().catch(() => undefined);
     return { ok: false, error: toEnvelope(error) };
   } finally {
     host[Comlink.releaseProxy]();
