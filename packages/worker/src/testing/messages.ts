@@ -66,6 +66,8 @@ export type PoolRequest =
   | { readonly id: number; readonly type: 'template' }
   | { readonly id: number; readonly type: 'acquire' }
   | { readonly id: number; readonly type: 'release'; readonly name: string }
+  /** The host handed out a database the worker had reserved for it. */
+  | { readonly id: number; readonly type: 'taken'; readonly name: string }
   | { readonly id: number; readonly type: 'stats' }
   | { readonly id: number; readonly type: 'close' };
 
@@ -74,6 +76,7 @@ export type PoolResults = {
   readonly template: TemplateInfo;
   readonly acquire: AcquiredDatabase;
   readonly release: null;
+  readonly taken: null;
   readonly stats: PoolStats;
   readonly close: PoolStats;
 };
@@ -82,3 +85,6 @@ export type PoolResults = {
 export type PoolResponse =
   | { readonly id: number; readonly ok: true; readonly value: PoolResults[keyof PoolResults] }
   | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
+
+/** Sent by the worker unasked: a ready clone claimed ahead for this harness (already renamed to an in-use name). */
+export type PoolNotice = { readonly type: 'reserved'; readonly database: AcquiredDatabase };

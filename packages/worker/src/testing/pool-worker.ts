@@ -19,7 +19,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
 import { ensureSharedServer } from './shared-server.ts';
 
 /** First key of the two-integer advisory locks: harness owners. */
@@ -31,6 +31,8 @@ const CLAIM_LOCK_CLASS = 0x0ff3;
 const POLL_MS = 100;
 /** Upper bound of the pool size learnt from past peaks (disk: one template's size per clone). */
 const MAX_LEARNED_POOL = 32;
+/** Upper bound of the reserve claimed ahead for one harness. */
+const MAX_RESERVE = 16;
 /** Connections kept open for claims (a file's tests ask at once; a claim takes a few ms). */
 const CLAIM_CONNECTIONS = 4;
 /** Version string of the key: bump it when the way templates are built changes. */
@@ -74,6 +76,15 @@ let refilling = false;
 /** Most databases of this project in use at once, seen by this harness or remembered on the template. */
 let peakInUse = 0;
 let rememberedPeak = 0;
+/** Most databases this harness (one test file) has handed out at once, or remembered from past runs. */
+let filePeak = 0;
+let rememberedFilePeak = 0;
+/**
+ * Clones claimed ahead for this harness (renamed to its in-use names) and sent to the host thread,
+ * which hands them out without a round trip. Given back to the pool at close if unused.
+ */
+const reserved = new Set<string>();
+let reserving = 0;
 let refillAgain = false;
 let refillPausedUntil = 0;
 let completion = Promise.withResolvers<void>();
@@ -120,11 +131,17 @@ async function startUp(): Promise<Started> {
     const readyPrefix = `offloop_r_${project}_${template.key}_`;
     const comment = await pool.maybeOneFirst(sql.type(z.object({ comment: z.string().nullable() }))`
       select shobj_description(oid, 'pg_database') as comment from pg_database where datname = ${template.name}`);
-    rememberedPeak = Number(/peak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
+    rememberedPeak = Number(/\bpeak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
+    rememberedFilePeak = Number(/\bfile-peak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
     peakInUse = rememberedPeak;
+    filePeak = rememberedFilePeak;
     const ready = { ...base, template, readyPrefix };
-    // Top the pool up at once, while the test file loads, not at the first claim.
-    if (options.poolSize > 0) refill(ready);
+    // Top the pool up at once, while the test file loads, not at the first claim; claim this
+    // file's reserve from what is ready (part of the setup: ready() waits for it).
+    if (options.poolSize > 0) {
+      refill(ready);
+      await topUpReserve(ready);
+    }
     return ready;
   } catch (error) {
     await Promise.all(pools.map((each) => each.end()));
@@ -383,8 +400,8 @@ function notePeak(used: number): void {
  * harness ("tuple concurrently updated") only loses a peak that one also saw.
  */
 async function rememberPeak(s: Started): Promise<void> {
-  if (peakInUse <= rememberedPeak) return;
-  const comment = `offloop-testing peak=${String(peakInUse)}`;
+  if (peakInUse <= rememberedPeak && filePeak <= rememberedFilePeak) return;
+  const comment = `offloop-testing peak=${String(Math.max(peakInUse, rememberedPeak))} file-peak=${String(Math.max(filePeak, rememberedFilePeak))}`;
   await s.pool.query(sql.unsafe`comment on database ${sql.identifier([s.template.name])} is ${sql.literalValue(comment)}`).catch(() => undefined);
 }
 
@@ -427,6 +444,63 @@ function pauseRefill(s: Started): void {
   }, 1_000).unref();
 }
 
+/**
+ * How many clones to hold claimed ahead for this harness: what a test file has held at once
+ * (remembered across runs) less what this one holds now, at least 1, at most {@link MAX_RESERVE};
+ * none without a pool.
+ */
+function reserveTarget(): number {
+  return options.poolSize === 0 ? 0 : Math.min(MAX_RESERVE, Math.max(1, filePeak - inUse.size));
+}
+
+/** Claim ready clones ahead for this harness (on every claim connection at once), and send them to the host thread. */
+async function topUpReserve(s: Started): Promise<void> {
+  await Promise.all(Array.from({ length: CLAIM_CONNECTIONS }, () => reserveLoop(s)));
+}
+
+async function reserveLoop(s: Started): Promise<void> {
+  while (!closing && reserved.size + reserving < reserveTarget()) {
+    reserving += 1;
+    let name: string | null;
+    try {
+      name = await claimReady(s);
+    } catch {
+      name = null;
+    } finally {
+      reserving -= 1;
+    }
+    if (name === null) return; // none ready: a finished background clone calls again
+    if (closing) {
+      await giveBack(s, name);
+      return;
+    }
+    reserved.add(name);
+    port?.postMessage({ type: 'reserved', database: { name, url: databaseUrl(s.adminUrl, name), fromPool: true } } satisfies PoolNotice);
+  }
+}
+
+/** A reserved clone the host did not use goes back to the pool (no one connected to it). */
+async function giveBack(s: Started, name: string): Promise<void> {
+  try {
+    await s.pool.query(sql.unsafe`alter database ${sql.identifier([name])} rename to ${sql.identifier([`${s.readyPrefix}${randomSuffix()}`])}`);
+  } catch {
+    await dropDatabase(s.pool, name);
+  }
+}
+
+/** The host handed a reserved clone to a test. */
+async function taken(name: string): Promise<null> {
+  const s = await start();
+  if (!reserved.delete(name)) return null;
+  inUse.add(name);
+  filePeak = Math.max(filePeak, inUse.size);
+  stats.acquired += 1;
+  stats.fromPool += 1;
+  refill(s);
+  void topUpReserve(s);
+  return null;
+}
+
 async function createReady(s: Started): Promise<void> {
   try {
     await createDatabase({ pool: s.backgroundPool, fileCopy: s.fileCopy }, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
@@ -439,7 +513,10 @@ async function createReady(s: Started): Promise<void> {
     const done = completion;
     completion = Promise.withResolvers<void>();
     done.resolve();
-    if (!closing) refill(s);
+    if (!closing) {
+      refill(s);
+      void topUpReserve(s);
+    }
   }
 }
 
@@ -475,6 +552,7 @@ async function acquire(): Promise<AcquiredDatabase> {
     stats.fromPool += 1;
   }
   stats.acquired += 1;
+  filePeak = Math.max(filePeak, inUse.size);
   refill(s);
   return { name, url: databaseUrl(s.adminUrl, name), fromPool };
 }
@@ -496,9 +574,11 @@ async function close(): Promise<PoolStats> {
   } catch {
     return { ...stats };
   }
-  while (inFlight > 0) await completion.promise;
+  while (inFlight > 0 || reserving > 0) await (reserving > 0 ? sleep(10) : completion.promise);
   try {
     await rememberPeak(s);
+    for (const name of reserved) await giveBack(s, name);
+    reserved.clear();
     for (const name of inUse) await dropDatabase(s.pool, name);
     inUse.clear();
   } finally {
@@ -516,6 +596,8 @@ async function handle(request: PoolRequest): Promise<PoolResults[PoolRequest['ty
       return acquire();
     case 'release':
       return release(request.name);
+    case 'taken':
+      return taken(request.name);
     case 'stats':
       return { ...stats, createMs: Math.round(stats.createMs) };
     case 'close':

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
 
 export type { PoolStats, TemplateInfo } from './messages.ts';
 
@@ -165,6 +165,8 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
   let failure: Error | null = null;
   let closed = false;
   let nextId = 1;
+  /** Clones the worker claimed ahead for this harness: acquire() hands them out with no round trip. */
+  const reserve: AcquiredDatabase[] = [];
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
 
   const fail = (error: Error): void => {
@@ -176,7 +178,12 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
   const getWorker = (): Worker => {
     if (worker !== null) return worker;
     const started = new Worker(WORKER_FILE, { workerData: workerOptions });
-    started.on('message', (response: PoolResponse) => {
+    started.on('message', (message: PoolResponse | PoolNotice) => {
+      if ('type' in message) {
+        reserve.push(message.database);
+        return;
+      }
+      const response = message;
       const waiter = pending.get(response.id);
       if (waiter === undefined) return;
       pending.delete(response.id);
@@ -243,7 +250,15 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
 
   return {
     ready: () => call('template'),
-    acquire: async () => toTestDatabase(await call('acquire')),
+    acquire: async () => {
+      const reserved = failure === null && !closed ? reserve.shift() : undefined;
+      if (reserved !== undefined) {
+        // Tell the worker (it tracks it for release and close, and claims the next one ahead).
+        call('taken', { name: reserved.name }).catch(() => undefined);
+        return toTestDatabase(reserved);
+      }
+      return toTestDatabase(await call('acquire'));
+    },
     template: () => call('template'),
     stats: () => call('stats'),
     close,
