@@ -106,7 +106,7 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
   if (changed.length > 0) {
     const list = changed.map((problem) => problem.file).join(', ');
     throw new ChecksumMismatchError(
-      `${changed.length} applied migration${s(changed.length)} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration.`,
+      `${changed.length} applied migration${s(changed.length)} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches it, accept it with \`offloop repair\` (look first with --dry-run).`,
       { migrations: changed.map(({ version, file, applied, current }) => ({ version, file, applied, current })) },
     );
   }
