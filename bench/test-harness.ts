@@ -20,6 +20,8 @@
  *   all ask while its harness is still starting (the wait is the file's setup).
  * - `CREATE DATABASE per test`: the harness with `poolSize: 0`, a plain `CREATE DATABASE ...
  *   TEMPLATE ... STRATEGY FILE_COPY` per test.
+ * - `default pool, run 1` and `run 2`: the default `poolSize` (4, plus what the harness learnt
+ *   from the runs above), starting with no clone ready, then with what run 1 left.
  * - `migrate`: an empty database per test and every migration run into it (a few samples only:
  *   it takes seconds each).
  *
@@ -95,6 +97,10 @@ try {
   results.push(await runSuite(`pool ${String(poolSize)}, warm start, no ready()`, url, dir, poolSize, false));
   await dropReady(url);
   results.push(await runSuite('CREATE DATABASE per test', url, dir, 0));
+  // The default pool size, with the peaks the runs above remembered on the template: the first
+  // run finds no clone ready (the one above used none), the second finds what the first left.
+  results.push(await runSuite('default pool, run 1 (none ready)', url, dir, undefined));
+  results.push(await runSuite('default pool, run 2', url, dir, undefined));
   results.push(await migratePerTest(url, dir));
   printTable(results);
 } finally {
@@ -103,7 +109,7 @@ try {
 }
 
 /** Run the ava suite once with the given pool size and collect every test's time to a database. */
-async function runSuite(name: string, url: string, dir: string, size: number, setup = true): Promise<Result> {
+async function runSuite(name: string, url: string, dir: string, size: number | undefined, setup = true): Promise<Result> {
   const suite = path.join(root, 'bench', 'results', 'harness-suite');
   await rm(suite, { recursive: true, force: true });
   await mkdir(suite, { recursive: true });
@@ -117,7 +123,7 @@ import { appendFileSync } from 'node:fs';
 import { createTestDatabases } from '${harness}';
 
 const created = performance.now();
-const databases = createTestDatabases({ dir: ${JSON.stringify(dir)}, poolSize: ${String(size)} });
+const databases = createTestDatabases({ dir: ${JSON.stringify(dir)}${size === undefined ? '' : `, poolSize: ${String(size)}`} });
 ${setup ? `test.before(async () => {
   await databases.ready();
   appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n');
