@@ -10,12 +10,12 @@ import { tagUrl } from './application-name.ts';
 import type { ProgressEvent } from '@offloop/core';
 import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 
-/** How long events may wait to be sent together: progress, not a log, so a few ms is fine. */
+/** How long `migration:progress` events may wait to be sent together. */
 const BATCH_MS = 20;
 
 /**
- * Sends progress events to the host in batches. A 300-migration run emits about a thousand
- * events; one cross-thread round trip each kept the host's loop busy for nothing. The port keeps
+ * Sends progress events to the host without awaiting a round trip for each (the engine used to
+ * wait for every delivery), batching a migration's own `progress()` messages. The port keeps
  * order; `flush()` before the task returns makes sure every event arrived before the result.
  */
 class EventBatcher {
@@ -30,7 +30,12 @@ class EventBatcher {
 
   push(event: ProgressEvent): void {
     this.#pending.push(event);
-    this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
+    // Only a migration's own progress messages wait to be batched (user code may send thousands).
+    // Everything else goes out at once, without waiting for the host's reply: the next thing the
+    // thread does may block its loop (a CPU-bound migration) or kill it (a crash, out of memory),
+    // and the host must still know what started and what was applied.
+    if (event.type === 'migration:progress') this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
+    else void this.#drain();
   }
 
   /** Send what is queued and wait until the host received every batch. */
@@ -44,7 +49,8 @@ class EventBatcher {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length > 0) {
-      const sent = this.#send(batch);
+      // Best effort: a host that went away must not turn into an unhandled rejection here.
+      const sent = this.#send(batch).catch(() => undefined);
       this.#inFlight = this.#inFlight.then(() => sent);
     }
     return this.#inFlight;
