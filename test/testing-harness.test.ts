@@ -151,13 +151,19 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
 });
 
 test('ready() claims clones ahead; acquire() hands them out; the file peak is remembered; unused ones return to the pool', async (t) => {
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  // Migrations of its own: other tests of this file run at the same time, and a template (with
+  // its pool of ready clones) is shared by every harness with the same migrations.
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': `${USERS}-- only this test's template\n` });
   const harness = createTestDatabases({ dir, poolSize: 2 });
   t.teardown(() => harness.close());
   const info = await harness.ready();
   const readyPrefix = `offloop_r_${info.name.split('_')[2] ?? ''}_${info.key}_`;
   // The harness tops the pool up as soon as it starts, not at the first claim.
-  while ((await databasesLike(readyPrefix)).length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  const deadline = Date.now() + 60_000;
+  while ((await databasesLike(readyPrefix)).length < 2) {
+    if (Date.now() > deadline) return t.fail('the pool was not refilled to 2 ready clones within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   // The first one was claimed ahead during ready() (renamed out of the pool): no round trip.
   const db = await harness.acquire();
   t.true(db.fromPool);
