@@ -150,7 +150,9 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
   t.is(error?.details.sqlstate, '42501');
 });
 
-test('ready() claims clones ahead; acquire() hands them out; the file peak is remembered; unused ones return to the pool', async (t) => {
+// Serial: it counts the ready clones of its own pool, and each CREATE DATABASE (FILE_COPY, with its
+// checkpoint) is slow on a server that the rest of the suite keeps busy.
+test.serial('ready() claims clones ahead; acquire() hands them out; the file peak is remembered; unused ones return to the pool', async (t) => {
   // Migrations of its own: other tests of this file run at the same time, and a template (with
   // its pool of ready clones) is shared by every harness with the same migrations.
   const dir = await migrationsDir(t, { '20260101000000_users.sql': `${USERS}-- only this test's template\n` });
@@ -159,9 +161,9 @@ test('ready() claims clones ahead; acquire() hands them out; the file peak is re
   const info = await harness.ready();
   const readyPrefix = `offloop_r_${info.name.split('_')[2] ?? ''}_${info.key}_`;
   // The harness tops the pool up as soon as it starts, not at the first claim.
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 110_000;
   while ((await databasesLike(readyPrefix)).length < 2) {
-    if (Date.now() > deadline) return t.fail('the pool was not refilled to 2 ready clones within 60 s');
+    if (Date.now() > deadline) return t.fail('the pool was not refilled to 2 ready clones within 110 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   // The first one was claimed ahead during ready() (renamed out of the pool): no round trip.
