@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '@offloop/core';
 import { COMMANDS, EXIT_CODES, EXIT_OK, run } from 'offloop';
-import { createPool, sql, type DatabasePool } from 'slonik';
+import { sql } from 'slonik';
 import { z } from 'zod';
 import { OPTION_FLAGS } from '../packages/cli/src/config.ts';
-import { createTestDatabase } from './helpers/database.ts';
+import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const BIN = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
@@ -73,14 +73,6 @@ async function checkHuman(url: string, dir: string): Promise<{ code: number | nu
   return { code, stderr };
 }
 
-async function withPool<T>(url: string, fn: (pool: DatabasePool) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 /** Tables, columns and indexes of the public schema: what "the same schema" means here. */
 function catalog(url: string): Promise<unknown> {

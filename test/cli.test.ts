@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, EXIT_USAGE } from 'offloop';
-import { createPool, sql } from 'slonik';
-import { createTestDatabase } from './helpers/database.ts';
+import { sql } from 'slonik';
+import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const BIN = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
@@ -365,14 +365,6 @@ function utcVersion(date: Date): string {
   return date.toISOString().replace(/\D/g, '').slice(0, 14);
 }
 
-async function withPool<T>(url: string, fn: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 async function tableExists(url: string, table: string): Promise<boolean> {
   return withPool(url, (pool) => pool.oneFirst(sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`) as Promise<boolean>);

@@ -2,19 +2,11 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { createPool, sql, type DatabasePool } from 'slonik';
-import { adminDatabaseUrl, createTestDatabase, databaseName, TEST_DATABASE_PREFIX } from './helpers/database.ts';
+import { TEST_DATABASE_PREFIX, adminDatabaseUrl, createTestDatabase, databaseName, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const created: string[] = [];
 
-async function withPool<T>(url: string, run: (pool: DatabasePool) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1 });
-  try {
-    return await run(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 for (const title of ['first test', 'second test']) {
   test(`createTestDatabase gives the ${title} a database of its own`, async (t) => {

@@ -16,28 +16,20 @@ import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createPool, sql } from 'slonik';
+import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase } from './helpers/database.ts';
+import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key, email text);\n-- migrate:down\ndrop table users;\n';
 const POSTS = '-- migrate:up\ncreate table posts (id int primary key, user_id int references users (id));\n';
 
-async function query<T>(url: string, fn: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1, connectionTimeout: 30_000 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
-const tables = (url: string) => query(url, (pool) => pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
+const tables = (url: string) => withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
   select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
   where n.nspname = 'public' and c.relkind = 'r' order by relname`));
 
-const versions = (url: string) => query(url, (pool) => pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+const versions = (url: string) => withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ version: z.string() }))`
   select version from public.offloop_migrations order by version`));
 
 test('applies pending migrations, then a re-run has nothing to do', async (t) => {
@@ -143,7 +135,7 @@ test('ten concurrent up() calls apply each migration exactly once', async (t) =>
     const results = await Promise.all(migrators.map((migrator) => migrator.up()));
     t.is(results.reduce((sum, result) => sum + result.applied.length, 0), 3);
     t.true(results.every((result) => result.current === '20260103000000'));
-    const runs = await query(url, (pool) => pool.anyFirst(sql.type(z.object({ migration: z.string() }))`select migration from runs order by migration`));
+    const runs = await withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ migration: z.string() }))`select migration from runs order by migration`));
     t.deepEqual(runs, ['sql', 'ts']);
     t.deepEqual(await versions(url), ['20260101000000', '20260102000000', '20260103000000']);
   } finally {
@@ -155,7 +147,7 @@ test('a runner that cannot get the lock in time fails with LOCK_TIMEOUT naming t
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
   const key = lockKeyFor('public', 'offloop_migrations');
-  await query(url, (pool) => pool.connect(async (connection) => {
+  await withPool(url, (pool) => pool.connect(async (connection) => {
     const holderPid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
     await connection.query(sql.unsafe`select pg_advisory_lock(${key}::bigint)`);
     await using migrator = createMigrator({ url, dir, lockTimeout: 300 });
@@ -173,7 +165,7 @@ test('a lock on another version table does not block', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
   const otherKey = lockKeyFor('public', 'other_migrations');
-  await query(url, (pool) => pool.connect(async (connection) => {
+  await withPool(url, (pool) => pool.connect(async (connection) => {
     await connection.query(sql.unsafe`select pg_advisory_lock(${otherKey}::bigint)`);
     await using migrator = createMigrator({ url, dir, lockTimeout: 300 });
     t.is((await migrator.up()).applied.length, 1);
@@ -201,7 +193,7 @@ test('a TypeScript migration runs in the worker thread, inside its transaction, 
   for await (const event of run) events.push(event);
   t.is((await run).applied.length, 2);
   t.is((globalThis as Record<string, unknown>).offloopSeedLoaded, undefined, 'the host never imported the migration');
-  const seen = await query(url, (pool) => pool.one(sql.type(z.object({ main: z.boolean(), thread: z.number(), autocommit: z.boolean(), version: z.string() }))`select * from seen`));
+  const seen = await withPool(url, (pool) => pool.one(sql.type(z.object({ main: z.boolean(), thread: z.number(), autocommit: z.boolean(), version: z.string() }))`select * from seen`));
   t.false(seen.main);
   t.true(seen.thread > 0);
   // now() is the transaction's start; a later statement in the same transaction sees a later clock.
@@ -269,7 +261,7 @@ test('a custom schema and table are created and used, quoted', async (t) => {
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
   await using migrator = createMigrator({ url, dir, schema: 'Meta', table: 'History' });
   await migrator.up();
-  const count = await query(url, (pool) => pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int as n from "Meta"."History"`));
+  const count = await withPool(url, (pool) => pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int as n from "Meta"."History"`));
   t.is(count, 1);
 });
 

@@ -20,9 +20,9 @@ import { lockKeyFor } from '@offloop/core/engine';
 import { createMigrator } from '@offloop/worker';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createPool, sql } from 'slonik';
+import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase } from './helpers/database.ts';
+import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const FILES = {
@@ -41,18 +41,9 @@ const FILES = {
   ].join('\n'),
 };
 
-type Pool = Awaited<ReturnType<typeof createPool>>;
-async function query<T>(url: string, fn: (pool: Pool) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 2, connectionTimeout: 30_000 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 /** The user schema as text: tables, columns, indexes, functions (offloop's own tables excluded). */
-const schemaOf = (url: string) => query(url, async (pool) => {
+const schemaOf = (url: string) => withPool(url, async (pool) => {
   const rows = await pool.anyFirst(sql.type(z.object({ line: z.string() }))`
     select line from (
       select format('column %s.%s %s %s', table_name, column_name, data_type, is_nullable) as line
@@ -65,8 +56,8 @@ const schemaOf = (url: string) => query(url, async (pool) => {
   return rows.join('\n');
 });
 
-const versions = (url: string) => query(url, (pool) => pool.anyFirst(sql.type(z.object({ version: z.string() }))`select version from offloop_migrations order by version`));
-const logOf = (url: string) => query(url, (pool) => pool.any(sql.type(z.object({ version: z.string(), direction: z.string(), outcome: z.string(), statements_run: z.number().nullable() }))`
+const versions = (url: string) => withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ version: z.string() }))`select version from offloop_migrations order by version`));
+const logOf = (url: string) => withPool(url, (pool) => pool.any(sql.type(z.object({ version: z.string(), direction: z.string(), outcome: z.string(), statements_run: z.number().nullable() }))`
   select version, direction, outcome, statements_run from offloop_migrations_log order by id`));
 
 test('down to base and back up gives the same schema', async (t) => {
@@ -134,7 +125,7 @@ test('every migration to revert is checked for a down section before anything ru
 test('stamp adopts an existing database; up then runs only what is after the stamp', async (t) => {
   const url = await createTestDatabase(t);
   // The database already has what the first two migrations would create.
-  await query(url, async (pool) => {
+  await withPool(url, async (pool) => {
     await pool.query(sql.unsafe`create table users (id int primary key, email text not null)`);
     await pool.query(sql.unsafe`create table posts (id int primary key)`);
   });
@@ -222,12 +213,12 @@ test('a non-transactional migration runs CREATE INDEX CONCURRENTLY while another
   });
   await using migrator = createMigrator({ url, dir });
   await migrator.up({ to: '20260102000000' });
-  await query(url, (pool) => pool.connect(async (connection) => connection.transaction(async (transaction) => {
+  await withPool(url, (pool) => pool.connect(async (connection) => connection.transaction(async (transaction) => {
     await transaction.query(sql.unsafe`lock table other in access exclusive mode`);
     const result = await migrator.up();
     t.deepEqual(result.applied.map((m) => m.version), ['20260103000000']);
   })));
-  const valid = await query(url, (pool) => pool.oneFirst(sql.type(z.object({ valid: z.boolean() }))`
+  const valid = await withPool(url, (pool) => pool.oneFirst(sql.type(z.object({ valid: z.boolean() }))`
     select indisvalid as valid from pg_index where indexrelid = 'users_id_email'::regclass`));
   t.true(valid);
 });
@@ -243,7 +234,7 @@ test('a non-transactional migration failing at its second statement keeps the fi
   const error = await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError });
   t.like(error.details, { transactional: false, statementsRun: 1, statement: 2, line: 3, sqlstate: '42P01' });
   t.deepEqual(await versions(url), ['20260101000000']);
-  const indexes = await query(url, (pool) => pool.anyFirst(sql.type(z.object({ name: z.string() }))`select indexname as name from pg_indexes where tablename = 'users' order by 1`));
+  const indexes = await withPool(url, (pool) => pool.anyFirst(sql.type(z.object({ name: z.string() }))`select indexname as name from pg_indexes where tablename = 'users' order by 1`));
   t.true(indexes.includes('users_a'));
   t.like((await logOf(url)).at(-1), { version: '20260102000000', outcome: 'partial', statements_run: 1 });
 
@@ -265,7 +256,7 @@ test('repair clears a failed non-transactional run so that it runs again', async
   await using migrator = createMigrator({ url, dir });
   await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError });
   await t.throwsAsync(migrator.up(), { instanceOf: MigrationDirtyError });
-  await query(url, (pool) => pool.query(sql.unsafe`create table later (id int)`));
+  await withPool(url, (pool) => pool.query(sql.unsafe`create table later (id int)`));
   const repaired = await migrator.repair();
   t.deepEqual(repaired.actions.map((action) => action.kind), ['resolve-failed']);
   t.deepEqual((await migrator.up()).applied.map((m) => m.version), ['20260102000000']);
@@ -295,7 +286,7 @@ test('lock_timeout on the marker line ends a blocked migration with LOCK_NOT_AVA
   });
   await using migrator = createMigrator({ url, dir });
   await migrator.up({ to: '20260101000000' });
-  await query(url, (pool) => pool.connect(async (connection) => connection.transaction(async (transaction) => {
+  await withPool(url, (pool) => pool.connect(async (connection) => connection.transaction(async (transaction) => {
     await transaction.query(sql.unsafe`lock table users in access share mode`);
     const error = await t.throwsAsync(migrator.up(), { instanceOf: LockNotAvailableError, code: 'LOCK_NOT_AVAILABLE' });
     t.like(error.details, { sqlstate: '55P03', file: '20260102000000_alter.sql', line: 2 });
@@ -339,7 +330,7 @@ test('aborting during a long statement cancels it on the server, rolls back and 
   t.deepEqual(error.details.applied.map((m) => m.version), ['20260101000000']);
   const pid = events.flatMap((event) => (event.type === 'migration:backend' && event.version === '20260102000000' ? [event.pid] : []))[0];
   const key = lockKeyFor('public', 'offloop_migrations');
-  await query(url, async (pool) => {
+  await withPool(url, async (pool) => {
     const state = await pool.maybeOneFirst(sql.type(z.object({ state: z.string().nullable() }))`select state from pg_stat_activity where pid = ${pid ?? 0}`);
     t.not(state, 'active');
     const free = await pool.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${key}::bigint) as free`);

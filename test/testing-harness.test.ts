@@ -6,22 +6,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createPool, sql, type DatabasePool } from 'slonik';
+import { sql } from 'slonik';
 import { z } from 'zod';
-import { adminDatabaseUrl } from './helpers/database.ts';
+import { adminDatabaseUrl, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key, email text not null);\n\n-- migrate:down\ndrop table users;\n';
 const NOTES = '-- migrate:up\ncreate table notes (id int primary key, body text);\n';
 
-async function withPool<T>(url: string, fn: (pool: DatabasePool) => Promise<T>): Promise<T> {
-  const pool = await createPool(url, { maximumPoolSize: 1 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 const databaseExists = (name: string) =>
   withPool(adminDatabaseUrl(), (pool) => pool.exists(sql.unsafe`select 1 from pg_database where datname = ${name}`));

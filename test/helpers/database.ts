@@ -66,3 +66,16 @@ export async function createTestDatabase(t: ExecutionContext): Promise<string> {
 export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
 }
+
+/**
+ * Run `fn` with a small pool on `url` (a test database), ended afterwards. The generous
+ * connection timeout is for loaded CI machines, where a connection can take seconds.
+ */
+export async function withPool<T>(url: string, fn: (pool: DatabasePool) => Promise<T>): Promise<T> {
+  const pool = await createPool(url, { maximumPoolSize: 2, connectionTimeout: 30_000 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
