@@ -155,7 +155,15 @@ test.serial('ready() claims clones ahead; acquire() hands them out; the file pea
   // The harness tops the pool up as soon as it starts, not at the first claim.
   const deadline = Date.now() + 110_000;
   while ((await databasesLike(readyPrefix)).length < 2) {
-    if (Date.now() > deadline) return t.fail('the pool was not refilled to 2 ready clones within 110 s');
+    if (Date.now() > deadline) {
+      // What the server was doing, so that a stall can be told from a slow machine.
+      const activity = await withPool(adminDatabaseUrl(), (pool) => pool.any(sql.type(z.object({ pid: z.number(), state: z.string().nullable(), wait: z.string().nullable(), seconds: z.number().nullable(), query: z.string() }))`
+        select pid, state, wait_event_type || ':' || wait_event as wait, extract(epoch from now() - query_start)::float8 as seconds, left(query, 120) as query
+        from pg_stat_activity where pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'`));
+      t.log('harness stats', await harness.stats(), 'ready clones', await databasesLike(readyPrefix));
+      t.log('server activity', activity);
+      return t.fail('the pool was not refilled to 2 ready clones within 110 s');
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   // The first one was claimed ahead during ready() (renamed out of the pool): no round trip.

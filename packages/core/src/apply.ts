@@ -20,9 +20,11 @@ import {
   type MigrationResult,
 } from './errors.ts';
 import type { ProgressEvent } from './events.ts';
+import type { BatchSession } from './batch.ts';
 import { appendLog } from './log-table.ts';
 import type { MigrationFile, SectionOptions } from './migration.ts';
 import { lineColumnAt } from './source-position.ts';
+import { recordStatements, transactionScript } from './script.ts';
 import type { Statement } from './split.ts';
 import { deleteApplied, insertApplied } from './version-table.ts';
 
@@ -76,11 +78,14 @@ async function backendPid(connection: CommonQueryMethods): Promise<number> {
 /** Where a run stands inside one migration, for error reports. */
 type Position = { statement: Statement | null; index: number; completed: number };
 
+/** How a migration's body ended: its value, or the error and whether a cancel caused it. */
+type Outcome<T> = { value: T } | { error: unknown; reason: 'aborted' | 'timeout' | null };
+
 /**
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
  * the statement in flight on the server when it does.
  */
-async function withCancellation<T>(context: ApplyContext, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<{ value: T } | { error: unknown; reason: 'aborted' | 'timeout' | null }> {
+async function withCancellation<T>(context: ApplyContext, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<Outcome<T>> {
   const controller = new AbortController();
   let backend: number | null = null;
   let reason: 'aborted' | 'timeout' | null = null;
@@ -166,13 +171,76 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
     }
   });
 
+  return finish(connection, item, context, { started, position, outcome, positionInStatement: findPgError('error' in outcome ? outcome.error : null)?.position ?? null });
+}
+
+/** A transactional SQL migration, ready to be sent as one script. */
+export type BatchablePrepared = Prepared & { readonly statements: readonly Statement[] };
+
+/** Whether {@link applyInBatch} can run `item`: a transactional SQL migration. */
+export function isBatchable(item: Prepared): item is BatchablePrepared {
+  return item.options.transaction && 'statements' in item;
+}
+
+/**
+ * Apply or revert a transactional SQL migration as one script on `batch` (see `batch.ts`): one
+ * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
+ * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
+ * failed, with its file, line and column.
+ */
+export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethods, item: BatchablePrepared, context: ApplyContext): Promise<MigrationResult> {
+  const { migration, direction, options, statements } = item;
+  const started = performance.now();
+  const position: Position = { statement: null, index: -1, completed: 0 };
+  let positionInStatement: number | null = null;
+  const script = transactionScript(
+    statements,
+    timeoutSettings(context.config, options),
+    recordStatements(context.config, migration, direction, { appliedBy: context.appliedBy, duration: 'measured' }),
+  );
+
+  const outcome = await withCancellation(context, async (signal, setBackend) => {
+    const pid = await batch.open();
+    setBackend(pid);
+    await context.emit({ type: 'migration:backend', version: migration.version, pid });
+    if (signal.aborted) throw signal.reason;
+    const sent = await batch.run(script.text);
+    if (sent.ok) return;
+    // `begin` and the settings complete first; the statement after the last completed one failed.
+    const index = sent.completed - script.before;
+    const statement = statements[index];
+    const start = script.starts[index];
+    if (statement !== undefined && start !== undefined) {
+      position.statement = statement;
+      position.index = index;
+      position.completed = index;
+      // PostgreSQL's position counts from the start of the whole script.
+      const at = findPgError(sent.error)?.position ?? null;
+      positionInStatement = at !== null && at > start ? at - start : null;
+    } else if (index >= statements.length) {
+      position.completed = statements.length; // the recording statements or the commit failed
+    }
+    throw sent.error;
+  });
+  return finish(logTo, item, context, { started, position, outcome, positionInStatement });
+}
+
+/** The result of a migration that ran, or its typed error, logged outside its transaction. */
+async function finish(
+  logTo: CommonQueryMethods,
+  item: Prepared,
+  context: ApplyContext,
+  run: { started: number; position: Position; outcome: Outcome<unknown>; positionInStatement: number | null },
+): Promise<MigrationResult> {
+  const { migration, direction, options } = item;
+  const { started, position, outcome } = run;
   if ('value' in outcome) {
     return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs: Math.round(performance.now() - started) };
   }
-  const failure = toFailure(item, position, outcome.error, outcome.reason, context);
+  const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement);
   // The migration's transaction is gone; the log entry goes in on its own.
   const partial = !options.transaction && (position.completed > 0 || !('statements' in item));
-  await appendLog(connection, context.config, {
+  await appendLog(logTo, context.config, {
     version: migration.version, name: migration.name, direction, checksum: migration.checksum,
     outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
     error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
@@ -193,7 +261,8 @@ function moduleContext(target: CommonQueryMethods, migration: MigrationFile, sig
   };
 }
 
-function toFailure(item: Prepared, position: Position, error: unknown, reason: 'aborted' | 'timeout' | null, context: ApplyContext): OffloopError {
+/** `positionInStatement`: PostgreSQL's 1-based error position within the failing statement, if any. */
+function toFailure(item: Prepared, position: Position, error: unknown, reason: 'aborted' | 'timeout' | null, context: ApplyContext, positionInStatement: number | null): OffloopError {
   const { migration, direction, options } = item;
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error as OffloopError;
   const pg = findPgError(error);
@@ -201,8 +270,7 @@ function toFailure(item: Prepared, position: Position, error: unknown, reason: '
   let line: number | null = null;
   let column: number | null = null;
   if (position.statement !== null && migration.kind === 'sql') {
-    // PostgreSQL's position is 1-based within the statement we sent.
-    const offset = position.statement.offset + (pg?.position ?? 1) - 1;
+    const offset = position.statement.offset + (positionInStatement ?? 1) - 1;
     ({ line, column } = lineColumnAt(migration.source, offset));
   }
   const statementCount = 'statements' in item ? item.statements.length : null;

@@ -11,9 +11,13 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Quote a string literal (standard_conforming_strings: only quotes are doubled). */
+/**
+ * Quote a string literal. One with a backslash becomes an escape string (`E'...'`), which reads
+ * the same whatever `standard_conforming_strings` a migration set.
+ */
 export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
 /** `"schema"."table"` of the version table. */

@@ -9,7 +9,8 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { sql, type CommonQueryMethods } from 'slonik';
-import { applyMigration, type ApplyContext, type Prepared } from './apply.ts';
+import { applyInBatch, applyMigration, isBatchable, type ApplyContext, type Prepared } from './apply.ts';
+import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
 import { withPools, type Pools } from './database.ts';
@@ -50,7 +51,7 @@ import type {
 } from './results.ts';
 import { loadParser, splitSection } from './split.ts';
 import { resolveTarget } from './targets.ts';
-import { nonTransactionalStatement } from './transaction-rules.ts';
+import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
 import { deleteApplied, ensureVersionTable, insertApplied, readApplied, updateChecksum, versionTableExists } from './version-table.ts';
 
 /** Options of one engine call. */
@@ -132,6 +133,8 @@ type Emit = (event: ProgressEvent) => Promise<void> | void;
 /** A mutating run: under the lock, with the tables in place and the state read. */
 type Session = {
   readonly pools: Pools;
+  /** A connection for transactional SQL migrations, each sent as one script (see `batch.ts`). */
+  readonly batch: BatchSession;
   readonly state: State;
   readonly emit: Emit;
   readonly apply: ApplyContext;
@@ -165,7 +168,12 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
         },
         done: [],
       };
-      return fn({ pools, state, emit, apply });
+      const batch = new BatchSession(config);
+      try {
+        return await fn({ pools, state, emit, apply, batch });
+      } finally {
+        await batch.close();
+      }
     }),
   { lock: true });
 }
@@ -243,9 +251,13 @@ async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' 
         for (const statement of statements) {
           const refused = nonTransactionalStatement(statement.kind, statement.node);
           if (refused !== null) {
+            const where = `${migration.file}:${statement.line}:${statement.column}`;
             throw new NonTransactionalStatementError(
-              `${migration.file}:${statement.line}:${statement.column}: ${refused} cannot run inside a transaction, and this migration runs in one. ` +
-                `Add transaction:false to its marker line ("-- migrate:${direction} transaction:false"), ideally with that statement alone in its migration. Nothing was run.`,
+              isTransactionControl(refused)
+                ? `${where}: ${refused} in a migration that offloop runs in its own transaction (with its version row). ` +
+                  `Remove the ${refused}, or add transaction:false to its marker line ("-- migrate:${direction} transaction:false") to manage transactions yourself. Nothing was run.`
+                : `${where}: ${refused} cannot run inside a transaction, and this migration runs in one. ` +
+                  `Add transaction:false to its marker line ("-- migrate:${direction} transaction:false"), ideally with that statement alone in its migration. Nothing was run.`,
               { file: migration.file, line: statement.line, column: statement.column, version: migration.version, statement: refused, direction },
             );
           }
@@ -309,7 +321,10 @@ async function runAll(session: Session, items: readonly Prepared[], done: Migrat
   for (const [index, item] of items.entries()) {
     const { migration, direction, options } = item;
     await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: options.transaction });
-    const result = await session.pools.pool.connect((connection) => applyMigration(connection, item, { ...session.apply, done }));
+    const context = { ...session.apply, done };
+    const result = isBatchable(item)
+      ? await applyInBatch(session.batch, session.pools.pool, item, context)
+      : await session.pools.pool.connect((connection) => applyMigration(connection, item, context));
     done.push(result);
     await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
   }

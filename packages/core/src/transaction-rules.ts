@@ -10,6 +10,22 @@ const hasConcurrentlyParam = (node: Node): boolean =>
   Array.isArray(node.params) &&
   node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
 
+/** Transaction control that ends or starts a transaction (not savepoints). */
+const TRANSACTION_CONTROL: Record<string, string> = {
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'START TRANSACTION',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION',
+  TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
+  TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
+};
+
+/** Whether a refused statement (a name from {@link nonTransactionalStatement}) is transaction control. */
+export function isTransactionControl(statement: string): boolean {
+  return Object.values(TRANSACTION_CONTROL).includes(statement);
+}
+
 const RULES: Record<string, (node: Node) => string | null> = {
   IndexStmt: (node) => (node.concurrent === true ? 'CREATE INDEX CONCURRENTLY' : null),
   DropStmt: (node) => (node.concurrent === true ? 'DROP INDEX CONCURRENTLY' : null),
@@ -30,6 +46,9 @@ const RULES: Record<string, (node: Node) => string | null> = {
       ? 'ALTER DATABASE ... SET TABLESPACE'
       : null,
   DiscardStmt: (node) => (node.target === 'DISCARD_ALL' ? 'DISCARD ALL' : null),
+  // The migration's transaction is offloop's: a COMMIT inside it would commit half of the
+  // migration apart from its version row. Savepoints are fine.
+  TransactionStmt: (node) => TRANSACTION_CONTROL[String(node.kind)] ?? null,
   CreateSubscriptionStmt: () => 'CREATE SUBSCRIPTION',
   DropSubscriptionStmt: () => 'DROP SUBSCRIPTION',
 };
