@@ -32,11 +32,14 @@ const OPTION_BY_FLAG = {
   'connect-timeout': 'connectTimeout',
   'applied-by': 'appliedBy',
   'cancel-grace-period': 'cancelGracePeriod',
+  'worker-nice': 'workerNice',
   'worker-resource-limits': 'workerResourceLimits',
 } as const satisfies Record<string, Exclude<keyof ConfigInput, 'cwd'>>;
 
 /** Flags whose value is JSON text (an object option), parsed before validation. */
 const JSON_FLAGS: ReadonlySet<string> = new Set(['worker-resource-limits']);
+/** Flags whose value is a whole number; anything else is passed on for the schema to refuse. */
+const INTEGER_FLAGS: ReadonlySet<string> = new Set(['worker-nice']);
 
 type OptionFlag = keyof typeof OPTION_BY_FLAG;
 type OptionName = (typeof OPTION_BY_FLAG)[OptionFlag];
@@ -46,7 +49,7 @@ const FLAG_BY_OPTION = Object.fromEntries(Object.entries(OPTION_BY_FLAG).map(([f
 /** The schema's own default for an option, so that help text cannot disagree with it. */
 type DurationOption = 'lockTimeout' | 'statementTimeout' | 'statementLockTimeout' | 'migrationTimeout' | 'connectTimeout' | 'cancelGracePeriod';
 
-function schemaDefault(option: 'dir' | 'schema' | 'table' | DurationOption): unknown {
+function schemaDefault(option: 'dir' | 'schema' | 'table' | 'workerNice' | DurationOption): unknown {
   return configSchema.shape[option].parse(undefined);
 }
 
@@ -117,6 +120,12 @@ export const DATABASE_FLAGS = {
     placeholder: 'duration',
     description: 'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
     default: durationDefault('cancelGracePeriod'),
+  },
+  'worker-nice': {
+    type: 'string',
+    placeholder: 'n',
+    description: 'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to the host)',
+    default: String(schemaDefault('workerNice')),
   },
   'worker-resource-limits': {
     type: 'string',
@@ -203,6 +212,10 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
   for (const [flag, value] of Object.entries(parsed.values)) {
     if (!(flag in OPTION_BY_FLAG) || typeof value !== 'string') continue;
     const option = OPTION_BY_FLAG[flag as OptionFlag];
+    if (INTEGER_FLAGS.has(flag)) {
+      flagValues[option] = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+      continue;
+    }
     if (!JSON_FLAGS.has(flag)) {
       flagValues[option] = value;
       continue;

@@ -70,6 +70,12 @@ export const configSchema = z.strictObject({
   cwd: z.string().min(1).optional(),
   /** After a cancel or timeout, how long the worker may take to stop before its thread is terminated. @default 5000 */
   cancelGracePeriod: duration.default(5_000),
+  /**
+   * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a
+   * busy machine the host's own threads (its requests) get the CPU first. Linux only, where nice
+   * is per thread; elsewhere it would slow the whole process, so it is not applied. @default 10
+   */
+  workerNice: z.number().int().min(0).max(19).default(10),
   /** V8 heap limits of the worker thread (Node's `resourceLimits`); exceeding them ends the run with `WORKER_OUT_OF_MEMORY`. */
   workerResourceLimits: z.strictObject({
     maxOldGenerationSizeMb: z.number().positive().optional(),
@@ -97,6 +103,7 @@ export type ResolvedConfig = {
   readonly connectTimeout: number;
   readonly appliedBy: string | null;
   readonly cancelGracePeriod: number;
+  readonly workerNice: number;
   readonly workerResourceLimits: WorkerResourceLimits | null;
 };
 
@@ -148,6 +155,7 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     connectTimeout: value.connectTimeout,
     appliedBy: value.appliedBy ?? null,
     cancelGracePeriod: value.cancelGracePeriod,
+    workerNice: value.workerNice,
     workerResourceLimits: value.workerResourceLimits ?? null,
   };
 }

@@ -6,7 +6,7 @@ export type { CheckResult, CurrentResult, DownResult, HistoryResult, PlanResult,
 /**
  * Options of {@link createMigrator}: the same names as the CLI flags, validated by the same zod
  * schema (`url`, `dir`, `schema`, `table`, `lockTimeout`, `lockUrl`, `statementTimeout`,
- * `connectTimeout`, `appliedBy`, `cwd`, `cancelGracePeriod`, `workerResourceLimits`).
+ * `connectTimeout`, `appliedBy`, `cwd`, `cancelGracePeriod`, `workerNice`, `workerResourceLimits`).
  */
 export type MigratorOptions = ConfigInput;
 

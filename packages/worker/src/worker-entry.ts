@@ -7,6 +7,7 @@ import { toEnvelope } from '@offloop/core';
 import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { tagUrl } from './application-name.ts';
+import { lowerThreadPriority } from './priority.ts';
 import type { ProgressEvent } from '@offloop/core';
 import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 
@@ -68,6 +69,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   try {
     await host.started();
     const { config } = request;
+    lowerThreadPriority(config.workerNice);
     const tagged = {
       ...config,
       url: tagUrl(config.url, request.runTag),
