@@ -1,4 +1,5 @@
 import test from './helpers/limited-test.ts';
+import type { ExecutionContext } from 'ava';
 import { CreateDatabaseError, MigrationFailedError } from '@offloop/core';
 import { createTestDatabases } from '@offloop/worker/testing';
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,6 +27,30 @@ const tables = (url: string) =>
     select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind = 'r' and not starts_with(relname, 'offloop_') order by relname`));
 
+/**
+ * A migrations directory of the test's own (a project of its own for the harness), whose
+ * template and clones are dropped when the test ends: a temporary directory is never seen again,
+ * and its ready clones would stay on the server for good.
+ */
+async function projectDir(t: ExecutionContext, files: Record<string, string>): Promise<string> {
+  const dir = await migrationsDir(t, files);
+  // Registered first, so it runs after the harness's own teardown (teardowns run last-in first-out).
+  t.teardown(() => dropProject(dir));
+  return dir;
+}
+
+/** Drop the template and every clone of the project of `dir`. */
+async function dropProject(dir: string): Promise<void> {
+  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  for (const name of await databasesLike('offloop_')) {
+    if (!name.includes(`_${project}_`)) continue;
+    await withPool(adminDatabaseUrl(), async (pool) => {
+      if (name.startsWith('offloop_tpl_')) await pool.query(sql.unsafe`alter database ${sql.identifier([name])} is_template false`);
+      await pool.query(sql.unsafe`drop database if exists ${sql.identifier([name])} with (force)`);
+    });
+  }
+}
+
 // Two tests that run at the same time (ava runs a file's tests concurrently) share one harness.
 const sharedDir = mkdtempSync(path.join(os.tmpdir(), 'offloop-harness-'));
 writeFileSync(path.join(sharedDir, '20260101000000_users.sql'), USERS);
@@ -34,6 +59,7 @@ const shared = createTestDatabases({ dir: sharedDir, poolSize: 2 });
 test.before(() => shared.ready());
 test.after.always(async () => {
   await shared.close();
+  await dropProject(sharedDir);
   await rm(sharedDir, { recursive: true, force: true });
 });
 
@@ -57,7 +83,7 @@ for (const [me, other] of [['a', 'b'], ['b', 'a']] as const) {
 }
 
 test('an unchanged set of migrations reuses the template; an edited one rebuilds it and drops the old one', async (t) => {
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
   const first = createTestDatabases({ dir, poolSize: 1 });
   const built = await first.template();
   await first.close();
@@ -87,7 +113,7 @@ test('an unchanged set of migrations reuses the template; an edited one rebuilds
 });
 
 test('harnesses started at once build the template exactly once', async (t) => {
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_notes.sql': NOTES });
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS, '20260102000000_notes.sql': NOTES });
   const harnesses = Array.from({ length: 4 }, () => createTestDatabases({ dir, poolSize: 0 }));
   try {
     const infos = await Promise.all(harnesses.map((harness) => harness.template()));
@@ -102,7 +128,7 @@ test('harnesses started at once build the template exactly once', async (t) => {
 });
 
 test('close drops the databases it handed out and did not get back', async (t) => {
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
   const harness = createTestDatabases({ dir, poolSize: 0 });
   const db = await harness.acquire();
   t.true(await databaseExists(db.name));
@@ -112,7 +138,7 @@ test('close drops the databases it handed out and did not get back', async (t) =
 });
 
 test('a failing migration reports MIGRATION_FAILED with its file and line through the harness, and leaves no template', async (t) => {
-  const dir = await migrationsDir(t, {
+  const dir = await projectDir(t, {
     '20260101000000_users.sql': USERS,
     '20260102000000_broken.sql': '-- migrate:up\ncreate table ok (id int);\n\ninsert into missing_table values (1);\n',
   });
@@ -136,10 +162,53 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
   const url = new URL(adminDatabaseUrl());
   url.username = role;
   url.password = password;
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
   await using harness = createTestDatabases({ url: url.toString(), dir });
   const error = await t.throwsAsync(harness.acquire(), { instanceOf: CreateDatabaseError, code: 'CREATE_DATABASE_FAILED' });
   t.is(error?.details.sqlstate, '42501');
+});
+
+/** Poll `check` every 50 ms until it returns true, at most `ms`. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+test('a background clone that fails pauses the refill, which resumes by itself once the server allows it again', async (t) => {
+  const role = `offloop_flaky_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(8).toString('hex');
+  const admin = (statement: ReturnType<typeof sql.unsafe>) => withPool(adminDatabaseUrl(), (pool) => pool.query(statement));
+  await admin(sql.unsafe`create role ${sql.identifier([role])} login createdb password ${sql.literalValue(password)}`);
+  t.teardown(() => admin(sql.unsafe`drop role if exists ${sql.identifier([role])}`));
+  // Its databases (owned by the role) go first.
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
+  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const url = new URL(adminDatabaseUrl());
+  url.username = role;
+  url.password = password;
+  const harness = createTestDatabases({ url: url.toString(), dir, poolSize: 2 });
+  t.teardown(() => harness.close());
+  const info = await harness.ready();
+  const readyPrefix = `offloop_r_${project}_${info.key}_`;
+  t.true(await eventually(async () => (await databasesLike(readyPrefix)).length >= 2, 110_000), 'the pool did not fill in 110 s');
+
+  await admin(sql.unsafe`alter role ${sql.identifier([role])} nocreatedb`);
+  for (const name of await databasesLike(readyPrefix)) await admin(sql.unsafe`drop database ${sql.identifier([name])} with (force)`);
+  // Taking the clone claimed ahead during the fill makes the harness refill behind it, which the
+  // server now refuses.
+  const db = await harness.acquire();
+  t.true(db.fromPool);
+  t.true(await eventually(async () => (await harness.stats()).backgroundFailures > 0, 110_000), 'no background failure seen');
+  t.regex((await harness.stats()).lastBackgroundError ?? '', /^42501: permission denied to create database/);
+
+  // Nothing asks the harness for anything now: the pause must end by itself.
+  await admin(sql.unsafe`alter role ${sql.identifier([role])} createdb`);
+  t.true(await eventually(async () => (await databasesLike(readyPrefix)).length >= 2, 110_000), 'the refill did not resume');
+  await db.release();
 });
 
 // Serial: it counts the ready clones of its own pool, and each CREATE DATABASE (FILE_COPY, with its
@@ -147,7 +216,7 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
 test.serial('ready() claims clones ahead; acquire() hands them out; the file peak is remembered; unused ones return to the pool', async (t) => {
   // Migrations of its own: other tests of this file run at the same time, and a template (with
   // its pool of ready clones) is shared by every harness with the same migrations.
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': `${USERS}-- only this test's template\n` });
+  const dir = await projectDir(t, { '20260101000000_users.sql': `${USERS}-- only this test's template\n` });
   const harness = createTestDatabases({ dir, poolSize: 2 });
   t.teardown(() => harness.close());
   const info = await harness.ready();

@@ -19,7 +19,10 @@ const RECORD_NICE = [
 const niceOf = (url: string) => withPool(url, (pool) => pool.oneFirst(sql.type(z.object({ value: z.number() }))`select value from nice`));
 
 test('the worker thread runs at nice 10 by default, and the host thread keeps its priority', async (t) => {
-  if (process.platform !== 'linux') return t.pass('nice is per process outside Linux: not applied');
+  if (process.platform !== 'linux') {
+    t.pass('nice is per process outside Linux: not applied');
+    return;
+  }
   const before = os.getPriority(0);
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_nice.ts': RECORD_NICE });
@@ -30,7 +33,10 @@ test('the worker thread runs at nice 10 by default, and the host thread keeps it
 });
 
 test('workerNice sets the worker thread priority; 0 leaves it as the host has it', async (t) => {
-  if (process.platform !== 'linux') return t.pass('nice is per process outside Linux: not applied');
+  if (process.platform !== 'linux') {
+    t.pass('nice is per process outside Linux: not applied');
+    return;
+  }
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_nice.ts': RECORD_NICE });
   await using migrator = createMigrator({ url, dir, workerNice: 0 });

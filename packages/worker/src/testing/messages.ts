@@ -59,6 +59,10 @@ export type PoolStats = {
   readonly createMs: number;
   /** Databases dropped by this harness. */
   readonly dropped: number;
+  /** Background clones (or pool checks) that failed; each pauses the refill for a second. */
+  readonly backgroundFailures: number;
+  /** The last of those failures, for a pool that does not fill: `CODE: message`, or null. */
+  readonly lastBackgroundError: string | null;
 };
 
 /** A request from the host. */

@@ -46,7 +46,7 @@ const project = createHash('sha256').update(options.dir).digest('hex').slice(0, 
 const ownerId = randomInt(1, 2 ** 31 - 1);
 const ownerHex = ownerId.toString(16).padStart(8, '0');
 const inUsePrefix = `offloop_u_${project}_`;
-const stats = { acquired: 0, fromPool: 0, created: 0, createMs: 0, dropped: 0 };
+const stats: { -readonly [K in keyof PoolStats]: PoolStats[K] } = { acquired: 0, fromPool: 0, created: 0, createMs: 0, dropped: 0, backgroundFailures: 0, lastBackgroundError: null };
 
 const datname = z.object({ datname: z.string() });
 
@@ -86,7 +86,8 @@ let rememberedFilePeak = 0;
 const reserved = new Set<string>();
 let reserving = 0;
 let refillAgain = false;
-let refillPausedUntil = 0;
+/** Set after a background failure; cleared by the timer that resumes the refill. */
+let refillPaused = false;
 let completion = Promise.withResolvers<void>();
 
 const start = (): Promise<Started> => {
@@ -416,7 +417,7 @@ function refill(s: Started): void {
     try {
       do {
         refillAgain = false;
-        while (!closing && Date.now() >= refillPausedUntil) {
+        while (!closing && !refillPaused) {
           const counts = await s.backgroundPool.one(sql.type(z.object({ ready: z.coerce.number(), used: z.coerce.number() }))`
             select (count(*) filter (where starts_with(datname, ${s.readyPrefix})))::int as ready,
                    (count(*) filter (where starts_with(datname, ${inUsePrefix})))::int as used
@@ -428,18 +429,28 @@ function refill(s: Started): void {
           void createReady(s);
         }
       } while (refillAgain && !closing);
-    } catch {
-      pauseRefill(s);
+    } catch (error) {
+      pauseRefill(s, error);
     } finally {
       refilling = false;
     }
   })();
 }
 
-/** Stop refilling for a second after a failure, then try again (even if no test asks meanwhile). */
-function pauseRefill(s: Started): void {
-  refillPausedUntil = Date.now() + 1_000;
+/**
+ * Stop refilling for a second after a failure, then try again (even if no test asks meanwhile).
+ * The timer itself ends the pause: a timer may fire a little before `Date.now()` says a second
+ * passed (timers run on the loop's cached clock), and a pause judged by the wall clock then
+ * outlived the only call that would have resumed it, stalling the pool for good.
+ */
+function pauseRefill(s: Started, error: unknown): void {
+  stats.backgroundFailures += 1;
+  const pg = findPgError(error);
+  stats.lastBackgroundError = pg !== null ? `${pg.sqlstate}: ${pg.message}` : error instanceof Error ? error.message : String(error);
+  if (refillPaused) return;
+  refillPaused = true;
   setTimeout(() => {
+    refillPaused = false;
     if (!closing) refill(s);
   }, 1_000).unref();
 }
@@ -476,6 +487,8 @@ async function reserveLoop(s: Started): Promise<void> {
     }
     reserved.add(name);
     port?.postMessage({ type: 'reserved', database: { name, url: databaseUrl(s.adminUrl, name), fromPool: true } } satisfies PoolNotice);
+    // The pool is one short now: make the next one.
+    refill(s);
   }
 }
 
@@ -504,10 +517,10 @@ async function taken(name: string): Promise<null> {
 async function createReady(s: Started): Promise<void> {
   try {
     await createDatabase({ pool: s.backgroundPool, fileCopy: s.fileCopy }, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
-  } catch {
+  } catch (error) {
     // A background clone that fails is not fatal: the next acquire clones on demand and reports
     // the error itself. Pause refilling so that a persistent failure does not spin.
-    pauseRefill(s);
+    pauseRefill(s, error);
   } finally {
     inFlight -= 1;
     const done = completion;
