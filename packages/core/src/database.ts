@@ -32,10 +32,11 @@ function poolFor(config: ResolvedConfig, url: string, size: number): Promise<Dat
 export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { lock: boolean }): Promise<T> {
   const pools: DatabasePool[] = [];
   try {
-    const pool = await poolFor(config, config.url, 1);
-    pools.push(pool);
-    const lockPool = options.lock ? await poolFor(config, config.lockUrl ?? config.url, 1) : pool;
-    if (lockPool !== pool) pools.push(lockPool);
+    // Opened at once: creating a slonik pool costs a connection and a query of its own.
+    const opened = await Promise.allSettled([poolFor(config, config.url, 1), ...(options.lock ? [poolFor(config, config.lockUrl ?? config.url, 1)] : [])]);
+    for (const result of opened) if (result.status === 'fulfilled') pools.push(result.value);
+    for (const result of opened) if (result.status === 'rejected') throw result.reason;
+    const [pool, lockPool = pool] = pools as [DatabasePool, DatabasePool?];
     return await fn({ pool, lockPool });
   } catch (error) {
     throw asDatabaseUnavailable(error, config.url);

@@ -3,6 +3,7 @@
  * checksums. Runs in the worker; the host never reads migration files.
  */
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -30,19 +31,23 @@ function isIgnored(name: string): boolean {
  * marker option that is unknown.
  */
 export async function discoverMigrations(dir: string): Promise<MigrationFile[]> {
-  let names: string[];
+  let entries: Dirent[];
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    names = await readdir(dir);
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (cause) {
     throw new MigrationsDirNotFoundError(`Migrations directory ${dir} does not exist or is not a directory.`, { dir }, { cause });
   }
 
-  const files: MigrationFile[] = [];
-  for (const file of names.sort()) {
+  // Names are checked first, in order, so that the first bad name is the one reported.
+  const found: { file: string; path: string; version: string; name: string; extension: string }[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const file = entry.name;
     if (isIgnored(file)) continue;
     const path = join(dir, file);
-    if (!(await stat(path)).isFile()) continue;
+    // A symbolic link counts as what it points to.
+    const isFile = entry.isSymbolicLink() ? (await stat(path).catch(() => null))?.isFile() === true : entry.isFile();
+    if (!isFile) continue;
     const match = FILE_NAME.exec(file);
     if (match === null) {
       if (!MIGRATION_EXTENSIONS.some((extension) => file.endsWith(extension))) continue;
@@ -55,16 +60,20 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     if (!isValidTimestamp(version)) {
       throw new MigrationFileNameError(`${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`, { file, reason: 'timestamp' });
     }
-    const bytes = await readFile(path);
+    found.push({ file, path, version, name, extension });
+  }
+
+  // Read several files at a time: one after the other, each read waits a loop turn for the
+  // thread pool (a few hundred files took over 100 ms).
+  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) => readFile(each.path));
+  const files: MigrationFile[] = found.map(({ file, path, version, name, extension }, index) => {
+    const bytes = contents[index] ?? Buffer.alloc(0);
     const checksum = createHash('sha256').update(bytes).digest('hex');
     const base = { version, name, file, path, checksum };
-    if (extension === 'sql') {
-      const source = bytes.toString('utf8');
-      files.push({ ...base, kind: 'sql', source, ...parseSqlMigration(file, source) });
-    } else {
-      files.push({ ...base, kind: 'module' });
-    }
-  }
+    if (extension !== 'sql') return { ...base, kind: 'module' };
+    const source = bytes.toString('utf8');
+    return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
+  });
 
   const seen = new Map<string, string>();
   for (const migration of files) {
@@ -78,6 +87,24 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     seen.set(migration.version, migration.file);
   }
   return files;
+}
+
+/** Files read at once (well under any open-files limit). */
+const READ_CONCURRENCY = 32;
+
+/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 function isValidTimestamp(version: string): boolean {

@@ -143,39 +143,48 @@ type Session = {
 async function withSession<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (session: Session) => Promise<T>): Promise<T> {
   const emit: Emit = options.onProgress ?? (() => undefined);
   await emit({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
-  const files = await discoverMigrations(config.dir);
-  await loadParser();
+  // Reading the files and loading the parser overlap with connecting and taking the lock.
+  const loaded = Promise.all([discoverMigrations(config.dir), loadParser()]);
+  loaded.catch(() => undefined);
   const key = lockKeyFor(config.schema, config.table);
-  return withPools(config, (pools) =>
-    withAdvisoryLock(pools.lockPool, {
-      key,
-      timeoutMs: config.lockTimeout,
-      signal: options.signal,
-      onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
-      onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
-    }, async (lockConnection) => {
-      await ensureVersionTable(pools.pool, config);
-      await ensureLogTable(pools.pool, config);
-      const state = await readState(pools.pool, config, files);
-      const apply: ApplyContext = {
-        config,
-        appliedBy: config.appliedBy ?? defaultAppliedBy,
-        emit,
+  try {
+    return await withPools(config, (pools) =>
+      withAdvisoryLock(pools.lockPool, {
+        key,
+        timeoutMs: config.lockTimeout,
         signal: options.signal,
-        // The lock connection is idle while migrations run: it cancels their statements.
-        cancelBackend: async (pid) => {
-          await lockConnection.query(sql.unsafe`select pg_cancel_backend(${pid})`);
-        },
-        done: [],
-      };
-      const batch = new BatchSession(config);
-      try {
-        return await fn({ pools, state, emit, apply, batch });
-      } finally {
-        await batch.close();
-      }
-    }),
-  { lock: true });
+        onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
+        onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
+      }, async (lockConnection) => {
+        const [files] = await loaded;
+        await ensureVersionTable(pools.pool, config);
+        await ensureLogTable(pools.pool, config);
+        const state = await readState(pools.pool, config, files);
+        const apply: ApplyContext = {
+          config,
+          appliedBy: config.appliedBy ?? defaultAppliedBy,
+          emit,
+          signal: options.signal,
+          // The lock connection is idle while migrations run: it cancels their statements.
+          cancelBackend: async (pid) => {
+            await lockConnection.query(sql.unsafe`select pg_cancel_backend(${pid})`);
+          },
+          done: [],
+        };
+        const batch = new BatchSession(config);
+        try {
+          return await fn({ pools, state, emit, apply, batch });
+        } finally {
+          await batch.close();
+        }
+      }),
+    { lock: true });
+  } catch (error) {
+    // A problem with the files is reported before one with the database, as when the files
+    // were read first.
+    await loaded;
+    throw error;
+  }
 }
 
 async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {
