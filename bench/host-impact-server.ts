@@ -2,13 +2,14 @@
  * The server under load (a child of host-impact.ts): node:http answering a small JSON document,
  * with the event-loop delay recorded by perf_hooks while one migration runs in the mode given:
  *
- * - `offloop`: `createMigrator().up()`, the migration in a worker thread;
+ * - `offloop`: `createMigrator().up()`, the migration in a worker thread (at nice 10, the default);
+ * - `offloop-nice0`: the same with `workerNice: 0`, the worker thread at the host's priority;
  * - `in-thread`: the same engine imported directly and run on this thread (the baseline);
  * - `node-pg-migrate`: its programmatic runner, on this thread, as applications use it;
  * - `idle`: no migration, for `IDLE_MS`.
  *
  * It prints `{"port": n}` when listening; on the IPC message `run` it migrates and replies with
- * `{ loop: {p50, p99, max}, durationMs, utilization, applied }`.
+ * `{ loop: {p50, p99, max}, durationMs, utilization, hostCpuMs, applied }`.
  */
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -26,7 +27,7 @@ server.keepAliveTimeout = 60_000;
 
 // Each tool is imported at startup, as a server would, not inside the measured window.
 const tools = {
-  offloop: mode === 'offloop' ? await import('@offloop/worker') : null,
+  offloop: mode === 'offloop' || mode === 'offloop-nice0' ? await import('@offloop/worker') : null,
   core: mode === 'in-thread' ? await import('@offloop/core') : null,
   engine: mode === 'in-thread' ? await import('@offloop/core/engine') : null,
   npm: mode === 'node-pg-migrate' ? await import('node-pg-migrate') : null,
@@ -34,9 +35,10 @@ const tools = {
 
 async function migrate(): Promise<number> {
   switch (mode as string) {
-    case 'offloop': {
+    case 'offloop':
+    case 'offloop-nice0': {
       const { createMigrator } = tools.offloop ?? (await import('@offloop/worker'));
-      await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '' });
+      await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '', ...(mode === 'offloop-nice0' ? { workerNice: 0 } : {}) });
       return (await migrator.up()).applied.length;
     }
     case 'in-thread': {
@@ -64,6 +66,8 @@ process.on('message', (message: unknown) => {
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     const started = performance.now();
     const utilization = performance.eventLoopUtilization();
+    // CPU time of this thread only (not the worker's): what the server's own loop spent.
+    const cpu = process.threadCpuUsage();
     histogram.enable();
     let applied = 0;
     let error: string | null = null;
@@ -76,11 +80,13 @@ process.on('message', (message: unknown) => {
     // How busy the loop was (0..1): a delay with a low utilisation is the OS scheduling other
     // threads (CPU contention), not work on this loop.
     const busy = performance.eventLoopUtilization(utilization).utilization;
+    const usage = process.threadCpuUsage(cpu);
     const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
     process.send?.({
       loop: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
       durationMs: Math.round(performance.now() - started),
       utilization: Math.round(busy * 1000) / 1000,
+      hostCpuMs: Math.round((usage.user + usage.system) / 1000),
       applied,
       error,
     });

@@ -47,8 +47,8 @@ const workloadOptions = quick
   : { migrations: 300, jsMigrations: 10, cpuMsPerJsMigration: 200, backfillRows: 50_000 };
 
 type Stats = { p50: number; p99: number; max: number };
-type ImpactMode = 'idle' | 'offloop' | 'in-thread' | 'node-pg-migrate';
-type ImpactResult = { mode: ImpactMode; loop: Stats; http: Stats & { count: number; errors: number }; durationMs: number; utilization: number; applied: number };
+type ImpactMode = 'idle' | 'offloop' | 'offloop-nice0' | 'in-thread' | 'node-pg-migrate';
+type ImpactResult = { mode: ImpactMode; loop: Stats; http: Stats & { count: number; errors: number }; durationMs: number; utilization: number; hostCpuMs: number; applied: number };
 type ApplyTool = 'offloop' | 'node-pg-migrate' | 'psql -1 -f' | 'psql session';
 
 let databaseCounter = 0;
@@ -97,12 +97,12 @@ async function impactRun(mode: ImpactMode, dirs: { offloop: string; npm: string 
         await new Promise((resolve) => setTimeout(resolve, 1_500)); // warm up: connections, JIT
         load.send({ mark: 'start' });
         server.send('run');
-        const result = await message<{ loop: Stats; durationMs: number; utilization: number; applied: number; error: string | null }>(server, (m) => 'loop' in m);
+        const result = await message<{ loop: Stats; durationMs: number; utilization: number; hostCpuMs: number; applied: number; error: string | null }>(server, (m) => 'loop' in m);
         load.send({ mark: 'stop' });
         if (result.error !== null) throw new Error(`${mode}: ${result.error}`);
         load.send({ report: true });
         const http = await message<Stats & { count: number; errors: number }>(load, (m) => 'p99' in m);
-        return { mode, loop: result.loop, http, durationMs: result.durationMs, utilization: result.utilization, applied: result.applied };
+        return { mode, loop: result.loop, http, durationMs: result.durationMs, utilization: result.utilization, hostCpuMs: result.hostCpuMs, applied: result.applied };
       } finally {
         load.kill();
       }
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
 
     const only = flags.only;
     if (only === undefined || only === 'impact') {
-      const modes: ImpactMode[] = ['idle', 'offloop', 'in-thread', 'node-pg-migrate'];
+      const modes: ImpactMode[] = ['idle', 'offloop', 'offloop-nice0', 'in-thread', 'node-pg-migrate'];
       const results: ImpactResult[] = [];
       let idleMs = quick ? 3_000 : 10_000;
       for (let rep = 0; rep < impactReps; rep += 1) {
@@ -174,24 +174,30 @@ async function main(): Promise<void> {
           const result = await impactRun(mode, dirs, idleMs);
           if (mode === 'offloop') idleMs = Math.max(3_000, result.durationMs);
           results.push(result);
-          console.error(`[impact ${rep + 1}/${impactReps}] ${mode}: loop p99 ${fmt(result.loop.p99)} ms max ${fmt(result.loop.max)} ms, http p99 ${fmt(result.http.p99)} ms (${result.http.count} responses, ${result.http.errors} errors), ${result.durationMs} ms, loop utilisation ${fmt(result.utilization * 100)}%, ${result.applied} applied`);
+          console.error(`[impact ${rep + 1}/${impactReps}] ${mode}: loop p99 ${fmt(result.loop.p99)} ms max ${fmt(result.loop.max)} ms, http p99 ${fmt(result.http.p99)} ms (${result.http.count} responses, ${result.http.errors} errors), ${result.durationMs} ms, loop utilisation ${fmt(result.utilization * 100)}%, host thread CPU ${result.hostCpuMs} ms, ${result.applied} applied`);
         }
       }
       const rows = modes.map((mode) => {
         const of = results.filter((r) => r.mode === mode);
-        return { mode, loop: { p50: median(of.map((r) => r.loop.p50)), p99: median(of.map((r) => r.loop.p99)), max: median(of.map((r) => r.loop.max)) }, http: { p50: median(of.map((r) => r.http.p50)), p99: median(of.map((r) => r.http.p99)), max: median(of.map((r) => r.http.max)) }, durationMs: median(of.map((r) => r.durationMs)), utilization: median(of.map((r) => r.utilization)) };
+        return { mode, loop: { p50: median(of.map((r) => r.loop.p50)), p99: median(of.map((r) => r.loop.p99)), max: median(of.map((r) => r.loop.max)) }, http: { p50: median(of.map((r) => r.http.p50)), p99: median(of.map((r) => r.http.p99)), max: median(of.map((r) => r.http.max)) }, durationMs: median(of.map((r) => r.durationMs)), utilization: median(of.map((r) => r.utilization)), cpuPerRequest: median(of.map((r) => (r.hostCpuMs * 1000) / Math.max(1, r.http.count))) };
       });
       // Per round: offloop against the idle run of the same round.
       const rounds = Array.from({ length: impactReps }, (_, rep) => results.slice(rep * modes.length, (rep + 1) * modes.length));
-      const loopDelta = median(rounds.map((round) => (round.find((r) => r.mode === 'offloop')?.loop.p99 ?? NaN) - (round.find((r) => r.mode === 'idle')?.loop.p99 ?? NaN)));
-      const httpRatio = median(rounds.map((round) => (round.find((r) => r.mode === 'offloop')?.http.p99 ?? NaN) / (round.find((r) => r.mode === 'idle')?.http.p99 ?? NaN)));
+      const against = (mode: ImpactMode) => ({
+        loop: median(rounds.map((round) => (round.find((r) => r.mode === mode)?.loop.p99 ?? NaN) - (round.find((r) => r.mode === 'idle')?.loop.p99 ?? NaN))),
+        http: median(rounds.map((round) => (round.find((r) => r.mode === mode)?.http.p99 ?? NaN) / (round.find((r) => r.mode === 'idle')?.http.p99 ?? NaN))),
+      });
       console.log(`## Host impact (medians of ${impactReps} round${impactReps === 1 ? '' : 's'})\n`);
-      console.log('| migration on the server | event-loop delay p50 / p99 / max (ms) | HTTP latency p50 / p99 / max (ms) | loop utilisation | migration time (s) |');
-      console.log('| --- | --- | --- | --- | --- |');
+      console.log('| migration on the server | event-loop delay p50 / p99 / max (ms) | HTTP latency p50 / p99 / max (ms) | loop utilisation | host-thread CPU per request (µs) | migration time (s) |');
+      console.log('| --- | --- | --- | --- | --- | --- |');
       for (const row of rows) {
-        console.log(`| ${row.mode === 'idle' ? 'none (idle)' : row.mode} | ${fmt(row.loop.p50)} / ${fmt(row.loop.p99)} / ${fmt(row.loop.max)} | ${fmt(row.http.p50)} / ${fmt(row.http.p99)} / ${fmt(row.http.max)} | ${fmt(row.utilization * 100)}% | ${row.mode === 'idle' ? '-' : (row.durationMs / 1000).toFixed(1)} |`);
+        console.log(`| ${row.mode === 'idle' ? 'none (idle)' : row.mode} | ${fmt(row.loop.p50)} / ${fmt(row.loop.p99)} / ${fmt(row.loop.max)} | ${fmt(row.http.p50)} / ${fmt(row.http.p99)} / ${fmt(row.http.max)} | ${fmt(row.utilization * 100)}% | ${fmt(row.cpuPerRequest)} | ${row.mode === 'idle' ? '-' : (row.durationMs / 1000).toFixed(1)} |`);
       }
-      console.log(`\noffloop vs idle, median per round: event-loop p99 ${loopDelta >= 0 ? '+' : ''}${fmt(loopDelta)} ms (target: within 2 ms), HTTP p99 x${fmt(httpRatio)} (target: within 1.2x)\n`);
+      for (const mode of ['offloop', 'offloop-nice0'] as const) {
+        const { loop, http } = against(mode);
+        console.log(`${mode === 'offloop' ? '\n' : ''}${mode} vs idle, median per round: event-loop p99 ${loop >= 0 ? '+' : ''}${fmt(loop)} ms (target: within 2 ms), HTTP p99 x${fmt(http)} (target: within 1.2x)`);
+      }
+      console.log('');
     }
 
     if (only === undefined || only === 'throughput') {
