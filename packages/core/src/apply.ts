@@ -26,7 +26,7 @@ import type { MigrationFile, SectionOptions } from './migration.ts';
 import { lineColumnAt } from './source-position.ts';
 import { recordStatements, transactionScript } from './script.ts';
 import type { Statement } from './split.ts';
-import { deleteApplied, insertApplied } from './version-table.ts';
+import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
 
 /** A migration checked and ready to run in one direction. */
 export type Prepared = {
@@ -204,8 +204,16 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
     if (signal.aborted) throw signal.reason;
-    const sent = await batch.run(script.text);
+    const sending = batch.run(script.text);
+    const sent = await cancelUntilSettled(sending, signal, () => context.cancelBackend(pid));
     if (sent.ok) return;
+    // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
+    // error for a transaction that committed. Past the migration's own statements, the version
+    // table says what happened.
+    if (sent.completed - script.before >= statements.length) {
+      const applied = await isApplied(logTo, context.config, migration.version);
+      if (applied === (direction === 'up')) return;
+    }
     // `begin` and the settings complete first; the statement after the last completed one failed.
     const index = sent.completed - script.before;
     const statement = statements[index];
@@ -223,6 +231,34 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     throw sent.error;
   });
   return finish(logTo, item, context, { started, position, outcome, positionInStatement });
+}
+
+/** How often a cancel is sent again while a batch it missed is still running. */
+const CANCEL_RETRY_MS = 50;
+
+/**
+ * Once `signal` fires, cancel the batch in flight, again and again until it settles: PostgreSQL
+ * drops a cancel that reaches the backend before it started reading the query (it was still
+ * finishing the previous one, or the bytes were in flight), and the whole migration would then
+ * run to its commit.
+ */
+async function cancelUntilSettled<T>(running: Promise<T>, signal: AbortSignal, cancel: () => Promise<void>): Promise<T> {
+  let settled = false;
+  const retry = async () => {
+    while (!settled) {
+      await cancel().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, CANCEL_RETRY_MS));
+    }
+  };
+  const onAbort = () => void retry();
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await running;
+  } finally {
+    settled = true;
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The result of a migration that ran, or its typed error, logged outside its transaction. */

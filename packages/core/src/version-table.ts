@@ -70,6 +70,11 @@ export async function insertApplied(
     values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)}, coalesce(${row.appliedBy}, current_user))`);
 }
 
+/** Whether `version` is recorded as applied. */
+export async function isApplied(connection: CommonQueryMethods, target: Target, version: string): Promise<boolean> {
+  return connection.exists(sql.unsafe`select 1 from ${tableIdentifier(target)} where version = ${version}`);
+}
+
 /** Forget an applied migration (after its down ran, or by stamp/repair). */
 export async function deleteApplied(connection: CommonQueryMethods, target: Target, version: string): Promise<void> {
   await connection.query(sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`);
