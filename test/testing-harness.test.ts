@@ -211,6 +211,34 @@ test('a background clone that fails pauses the refill, which resumes by itself o
   await db.release();
 });
 
+// Serial: it drops every idle project's databases, which the concurrent tests of this file use.
+test.serial('prune drops the databases of projects no harness uses, and leaves running ones and its own', async (t) => {
+  const projectOf = (dir: string) => createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const idleDir = await projectDir(t, { '20260101000000_users.sql': `${USERS}-- idle project\n` });
+  const idle = createTestDatabases({ dir: idleDir, poolSize: 1 });
+  await idle.acquire(); // not released: close drops it; the template and a ready clone stay
+  await idle.close();
+  t.true((await databasesLike('offloop_tpl_')).some((name) => name.includes(`_${projectOf(idleDir)}_`)));
+
+  const runningDir = await projectDir(t, { '20260101000000_users.sql': `${USERS}-- running project\n` });
+  await using running = createTestDatabases({ dir: runningDir, poolSize: 1 });
+  await running.ready();
+  const ownDir = await projectDir(t, { '20260101000000_users.sql': `${USERS}-- pruning project\n` });
+  await using own = createTestDatabases({ dir: ownDir, poolSize: 1 });
+  await own.ready();
+
+  const result = await own.prune();
+  t.true(result.dropped.some((name) => name.startsWith(`offloop_tpl_${projectOf(idleDir)}_`)), 'the idle project\'s template is dropped');
+  t.true(result.projectsInUse >= 1);
+  const left = await databasesLike('offloop_');
+  t.false(left.some((name) => name.includes(`_${projectOf(idleDir)}_`)));
+  t.true(left.some((name) => name.startsWith(`offloop_tpl_${projectOf(runningDir)}_`)), 'a running project keeps its template');
+  t.true(left.some((name) => name.startsWith(`offloop_tpl_${projectOf(ownDir)}_`)), 'its own project keeps its template');
+  // The running harness still hands out databases.
+  await using db = await running.acquire();
+  t.true(db.name.startsWith('offloop_u_'));
+});
+
 // Serial: it counts the ready clones of its own pool, and each CREATE DATABASE (FILE_COPY, with its
 // checkpoint) is slow on a server that the rest of the suite keeps busy.
 test.serial('ready() claims clones ahead; acquire() hands them out; the file peak is remembered; unused ones return to the pool', async (t) => {

@@ -5,4 +5,4 @@
  * See `docs/testing.md` for the ava and node:test recipes.
  */
 export { createTestDatabases } from './test-databases.ts';
-export type { PoolStats, TemplateInfo, TestDatabase, TestDatabases, TestDatabasesOptions } from './test-databases.ts';
+export type { PoolStats, PruneResult, TemplateInfo, TestDatabase, TestDatabases, TestDatabasesOptions } from './test-databases.ts';

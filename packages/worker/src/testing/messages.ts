@@ -65,6 +65,14 @@ export type PoolStats = {
   readonly lastBackgroundError: string | null;
 };
 
+/** What {@link TestDatabases.prune} dropped. */
+export type PruneResult = {
+  /** Templates and clones dropped, of projects no running harness uses. */
+  readonly dropped: readonly string[];
+  /** Other projects left alone because a harness of theirs is running. */
+  readonly projectsInUse: number;
+};
+
 /** A request from the host. */
 export type PoolRequest =
   | { readonly id: number; readonly type: 'template' }
@@ -73,6 +81,7 @@ export type PoolRequest =
   /** The host handed out a database the worker had reserved for it. */
   | { readonly id: number; readonly type: 'taken'; readonly name: string }
   | { readonly id: number; readonly type: 'stats' }
+  | { readonly id: number; readonly type: 'prune' }
   | { readonly id: number; readonly type: 'close' };
 
 /** Results by request type. */
@@ -82,6 +91,7 @@ export type PoolResults = {
   readonly release: null;
   readonly taken: null;
   readonly stats: PoolStats;
+  readonly prune: PruneResult;
   readonly close: PoolStats;
 };
 

@@ -19,7 +19,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, PruneResult, TemplateInfo } from './messages.ts';
 import { ensureSharedServer } from './shared-server.ts';
 
 /** First key of the two-integer advisory locks: harness owners. */
@@ -28,6 +28,11 @@ const OWNER_LOCK_CLASS = 0x0ff1;
 const BUILD_LOCK_CLASS = 0x0ff2;
 /** First key of the two-integer advisory locks: a ready clone being claimed. */
 const CLAIM_LOCK_CLASS = 0x0ff3;
+/**
+ * First key of the two-integer advisory locks: a project. Every harness holds it shared while it
+ * lives; `prune()` drops a project's databases only under it, exclusively.
+ */
+const PROJECT_LOCK_CLASS = 0x0ff4;
 const POLL_MS = 100;
 /** Upper bound of the pool size learnt from past peaks (disk: one template's size per clone). */
 const MAX_LEARNED_POOL = 32;
@@ -43,6 +48,7 @@ const port = parentPort;
 if (port === null) throw new Error('pool-worker.ts must run in a worker thread');
 
 const project = createHash('sha256').update(options.dir).digest('hex').slice(0, 8);
+const projectLockKey = (hex: string): number => Number.parseInt(hex, 16) | 0;
 const ownerId = randomInt(1, 2 ** 31 - 1);
 const ownerHex = ownerId.toString(16).padStart(8, '0');
 const inUsePrefix = `offloop_u_${project}_`;
@@ -124,6 +130,8 @@ async function startUp(): Promise<Started> {
     const backgroundPool = await connect(adminUrl, options.maxParallelCreates + 1);
     pools.push(backgroundPool);
     const { session, endSession } = await holdSession(sessionPool);
+    // Before anything of the project is read: a prune that holds the project waits no one out.
+    await session.query(sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`);
     const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
     const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
     const base = { adminUrl, claimPool, pool, backgroundPool, sessionPool, session, fileCopy, endSession };
@@ -577,6 +585,42 @@ async function release(name: string): Promise<null> {
   return null;
 }
 
+/**
+ * Drop the templates and clones of every other project on the server that no running harness
+ * uses (each harness holds its project's lock shared; this takes it exclusively, or skips the
+ * project). A harness of such a project that starts meanwhile waits, then builds its template.
+ */
+async function prune(): Promise<PruneResult> {
+  const s = await start();
+  const names = await s.pool.anyFirst(sql.type(datname)`
+    select datname from pg_database where datname ~ '^offloop_(tpl|r|u)_[0-9a-f]{8}_' order by datname`);
+  const byProject = new Map<string, string[]>();
+  for (const name of names) {
+    const owner = name.split('_')[2] ?? '';
+    if (owner !== project) byProject.set(owner, [...(byProject.get(owner) ?? []), name]);
+  }
+  const dropped: string[] = [];
+  let projectsInUse = 0;
+  for (const [other, databases] of byProject) {
+    const key = projectLockKey(other);
+    const free = await s.session.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${PROJECT_LOCK_CLASS}::int, ${key}::int) as free`);
+    if (!free) {
+      projectsInUse += 1;
+      continue;
+    }
+    try {
+      for (const name of databases) {
+        if (name.startsWith('offloop_tpl_')) await s.pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);
+        await dropDatabase(s.pool, name);
+        dropped.push(name);
+      }
+    } finally {
+      await s.session.query(sql.unsafe`select pg_advisory_unlock(${PROJECT_LOCK_CLASS}::int, ${key}::int)`);
+    }
+  }
+  return { dropped, projectsInUse };
+}
+
 async function close(): Promise<PoolStats> {
   closing = true;
   const current = started;
@@ -613,6 +657,8 @@ async function handle(request: PoolRequest): Promise<PoolResults[PoolRequest['ty
       return taken(request.name);
     case 'stats':
       return { ...stats, createMs: Math.round(stats.createMs) };
+    case 'prune':
+      return prune();
     case 'close':
       return close();
   }

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, TemplateInfo } from './messages.ts';
+import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, PruneResult, TemplateInfo } from './messages.ts';
 
-export type { PoolStats, TemplateInfo } from './messages.ts';
+export type { PoolStats, PruneResult, TemplateInfo } from './messages.ts';
 
 /** Options of {@link createTestDatabases}. */
 export type TestDatabasesOptions = {
@@ -92,6 +92,12 @@ export type TestDatabases = AsyncDisposable & {
   template(): Promise<TemplateInfo>;
   /** Counters: databases handed out, how many came from the pool, clones created. */
   stats(): Promise<PoolStats>;
+  /**
+   * Drop the templates and ready clones that other projects left on this server (one set per
+   * migrations directory: temporary directories, old checkouts), except those of projects whose
+   * harness is running. This project's own stay. For a shared test server, in a clean-up step.
+   */
+  prune(): Promise<PruneResult>;
   /**
    * Drop every database this harness handed out and not released, stop the worker thread. Ready
    * clones stay on the server for the next harness (they are dropped when the migrations change).
@@ -261,6 +267,7 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     },
     template: () => call('template'),
     stats: () => call('stats'),
+    prune: () => call('prune'),
     close,
     [Symbol.asyncDispose]: close,
   };
