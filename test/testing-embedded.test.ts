@@ -11,6 +11,7 @@ import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { withPool } from './helpers/database.ts';
+import { eventually } from './helpers/eventually.ts';
 
 // This file's harnesses must not see the suite's server: no URL at all.
 delete process.env['TEST_DATABASE_URL'];
@@ -35,15 +36,6 @@ const alive = (pid: number): boolean => {
   }
 };
 
-async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return true;
-}
-
 test('with no URL the harness starts a shared embedded server, reuses it, and the server stops when idle, keeping its templates', async (t) => {
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'offloop-embedded-harness-'));
   await mkdir(path.join(cwd, 'migrations'));
@@ -58,7 +50,7 @@ test('with no URL the harness starts a shared embedded server, reuses it, and th
   t.teardown(async () => {
     const pid = await keeperPid();
     if (pid !== null && alive(pid)) process.kill(pid, 'SIGTERM');
-    await until(() => pid === null || !alive(pid), 30_000);
+    await eventually(() => pid === null || !alive(pid), 30_000);
     await rm(serverDir, { recursive: true, force: true });
     await rm(cwd, { recursive: true, force: true });
   });
@@ -80,7 +72,7 @@ test('with no URL the harness starts a shared embedded server, reuses it, and th
   await Promise.all([first.close(), second.close()]);
 
   // Nobody connected for the idle timeout: the keeper stops the server and exits; the data stays.
-  t.true(await until(() => !alive(pid ?? 0), 60_000), 'the keeper did not stop the idle server');
+  t.true(await eventually(() => !alive(pid ?? 0), 60_000), 'the keeper did not stop the idle server');
   t.false(existsSync(statePath));
   t.true(existsSync(path.join(serverDir, 'pg', 'PG_VERSION')));
 

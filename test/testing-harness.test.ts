@@ -10,6 +10,7 @@ import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { adminDatabaseUrl, withPool } from './helpers/database.ts';
+import { eventually } from './helpers/eventually.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key, email text not null);\n\n-- migrate:down\ndrop table users;\n';
@@ -167,16 +168,6 @@ test('a server that refuses CREATE DATABASE gives CREATE_DATABASE_FAILED with th
   const error = await t.throwsAsync(harness.acquire(), { instanceOf: CreateDatabaseError, code: 'CREATE_DATABASE_FAILED' });
   t.is(error?.details.sqlstate, '42501');
 });
-
-/** Poll `check` every 50 ms until it returns true, at most `ms`. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
 
 test('a background clone that fails pauses the refill, which resumes by itself once the server allows it again', async (t) => {
   const role = `offloop_flaky_${randomBytes(4).toString('hex')}`;
