@@ -1,9 +1,11 @@
 /**
  * Splitting SQL into statements with PostgreSQL's own parser (libpg-query, WASM).
  *
- * slonik sends one statement per query over the extended protocol; given several it runs them
- * and only then throws, so side effects escape the transaction. Every pending file is therefore
- * split (and so syntax-checked) before anything runs.
+ * Every pending file is split (and so syntax-checked) before anything runs. The split gives each
+ * statement's place in its file (for errors), the statements that cannot run in a transaction,
+ * and the boundaries the batched apply needs to tell which statement failed (`batch.ts`); the
+ * statement-by-statement path (non-transactional migrations, `singleTransaction`) sends them one
+ * per query, as slonik's extended protocol requires.
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { SqlSyntaxError } from './errors.ts';
