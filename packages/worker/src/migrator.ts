@@ -104,7 +104,7 @@ export type Migrator = AsyncDisposable & {
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
 const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const WORKER_FILE = new URL(`./worker-entry${EXTENSION}`, import.meta.url).href;
+const WORKER_FILE = new URL(`./worker-boot${EXTENSION}`, import.meta.url).href;
 const CANCEL_FILE = new URL(`./cancel-entry${EXTENSION}`, import.meta.url).href;
 
 /** How long the cancel thread waits for cancelled backends to exit before terminating them. */
