@@ -4,6 +4,8 @@
  *
  * - `offloop`: `createMigrator().up()`, the migration in a worker thread (at nice 10, the default);
  * - `offloop-nice0`: the same with `workerNice: 0`, the worker thread at the host's priority;
+ * - `cli-process`: `offloop up` in a child process, as a deploy step beside the server would run
+ *   it: the same work with no thread in the server at all (what the machine allows);
  * - `in-thread`: the same engine imported directly and run on this thread (the baseline);
  * - `node-pg-migrate`: its programmatic runner, on this thread, as applications use it;
  * - `idle`: no migration, for `IDLE_MS`.
@@ -11,7 +13,10 @@
  * It prints `{"port": n}` when listening; on the IPC message `run` it migrates and replies with
  * `{ loop: {p50, p99, max}, durationMs, utilization, hostCpuMs, applied }`.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -40,6 +45,16 @@ async function migrate(): Promise<number> {
       const { createMigrator } = tools.offloop ?? (await import('@offloop/worker'));
       await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '', ...(mode === 'offloop-nice0' ? { workerNice: 0 } : {}) });
       return (await migrator.up()).applied.length;
+    }
+    case 'cli-process': {
+      const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+      const child = spawn(process.execPath, [bin, 'up', '--url', url ?? '', '--dir', dir ?? '', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      if (code !== 0) throw new Error(`offloop up exited with ${String(code)}`);
+      const parsed = JSON.parse(output) as { applied?: unknown[] };
+      return parsed.applied?.length ?? 0;
     }
     case 'in-thread': {
       const { parseConfig } = tools.core ?? (await import('@offloop/core'));

@@ -47,7 +47,7 @@ const workloadOptions = quick
   : { migrations: 300, jsMigrations: 10, cpuMsPerJsMigration: 200, backfillRows: 50_000 };
 
 type Stats = { p50: number; p99: number; max: number };
-type ImpactMode = 'idle' | 'offloop' | 'offloop-nice0' | 'in-thread' | 'node-pg-migrate';
+type ImpactMode = 'idle' | 'offloop' | 'offloop-nice0' | 'cli-process' | 'in-thread' | 'node-pg-migrate';
 type ImpactResult = { mode: ImpactMode; loop: Stats; http: Stats & { count: number; errors: number }; durationMs: number; utilization: number; hostCpuMs: number; applied: number };
 type ApplyTool = 'offloop' | 'node-pg-migrate' | 'psql -1 -f' | 'psql session';
 
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
 
     const only = flags.only;
     if (only === undefined || only === 'impact') {
-      const modes: ImpactMode[] = ['idle', 'offloop', 'offloop-nice0', 'in-thread', 'node-pg-migrate'];
+      const modes: ImpactMode[] = ['idle', 'offloop', 'offloop-nice0', 'cli-process', 'in-thread', 'node-pg-migrate'];
       const results: ImpactResult[] = [];
       let idleMs = quick ? 3_000 : 10_000;
       for (let rep = 0; rep < impactReps; rep += 1) {
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       for (const row of rows) {
         console.log(`| ${row.mode === 'idle' ? 'none (idle)' : row.mode} | ${fmt(row.loop.p50)} / ${fmt(row.loop.p99)} / ${fmt(row.loop.max)} | ${fmt(row.http.p50)} / ${fmt(row.http.p99)} / ${fmt(row.http.max)} | ${fmt(row.utilization * 100)}% | ${fmt(row.cpuPerRequest)} | ${row.mode === 'idle' ? '-' : (row.durationMs / 1000).toFixed(1)} |`);
       }
-      for (const mode of ['offloop', 'offloop-nice0'] as const) {
+      for (const mode of ['offloop', 'offloop-nice0', 'cli-process'] as const) {
         const { loop, http } = against(mode);
         console.log(`${mode === 'offloop' ? '\n' : ''}${mode} vs idle, median per round: event-loop p99 ${loop >= 0 ? '+' : ''}${fmt(loop)} ms (target: within 2 ms), HTTP p99 x${fmt(http)} (target: within 1.2x)`);
       }
