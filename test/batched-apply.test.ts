@@ -1,8 +1,10 @@
 // A transactional SQL migration goes to the server as one script (begin, statements, version and
 // log rows, commit). These tests hold that path to what the statement-by-statement path gave:
-// the failing statement named, nothing kept, no session state leaking, exact bookkeeping.
+// the failing statement named, nothing kept, no session state leaking, exact bookkeeping; and
+// the start of a run, which now reads the files while it connects and takes the lock.
 import test from './helpers/limited-test.ts';
-import { MigrationFailedError, NonTransactionalStatementError } from '@offloop/core';
+import { MigrationFailedError, MigrationFileNameError, NonTransactionalStatementError } from '@offloop/core';
+import { lockKeyFor } from '@offloop/core/engine';
 import { createMigrator } from '@offloop/worker';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -83,4 +85,29 @@ test('BEGIN or COMMIT in a transactional migration is refused before anything ru
   await using own = createMigrator({ url, dir: allowed });
   t.is((await own.up()).applied.length, 1);
   t.deepEqual(await tablesOf(url), ['public.t1', 'public.t2']);
+});
+
+test('a character outside the BMP before the error does not shift the reported column, batched or not', async (t) => {
+  const line = "select '😀' as smile, nosuch from e;";
+  for (const marker of ['-- migrate:up', '-- migrate:up transaction:false']) {
+    const url = await createTestDatabase(t);
+    const dir = await migrationsDir(t, { '20260101000000_emoji.sql': `${marker}\ncreate table e (note text default '😀😀');\n${line}\n` });
+    await using migrator = createMigrator({ url, dir });
+    const error = await t.throwsAsync(migrator.up(), { instanceOf: MigrationFailedError });
+    // Columns count UTF-16 units, as editors do: the one of `nosuch` in that line.
+    t.like(error?.details, { line: 3, column: line.indexOf('nosuch') + 1, statement: 2, sqlstate: '42703' }, marker);
+  }
+});
+
+test('a bad file is reported at once, even while another runner holds the lock', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_ok.sql': '-- migrate:up\ncreate table ok (id int);\n', 'not_a_migration.sql': 'select 1;\n' });
+  await withPool(url, (pool) => pool.connect(async (connection) => {
+    await connection.query(sql.unsafe`select pg_advisory_lock(${lockKeyFor('public', 'offloop_migrations')}::bigint)`);
+    await using migrator = createMigrator({ url, dir, lockTimeout: '60s' });
+    const started = performance.now();
+    await t.throwsAsync(migrator.up(), { instanceOf: MigrationFileNameError, code: 'MIGRATION_FILE_NAME_INVALID' });
+    // Not after the lock timeout: the failed file read stops the wait.
+    t.true(performance.now() - started < 30_000);
+  }));
 });

@@ -23,8 +23,8 @@ import type { ProgressEvent } from './events.ts';
 import type { BatchSession } from './batch.ts';
 import { appendLog } from './log-table.ts';
 import type { MigrationFile, SectionOptions } from './migration.ts';
-import { lineColumnAt } from './source-position.ts';
-import { recordStatements, transactionScript } from './script.ts';
+import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
+import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
 import type { Statement } from './split.ts';
 import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
 
@@ -44,6 +44,8 @@ export type ApplyContext = {
   readonly signal: AbortSignal | undefined;
   /** Cancel the statement running on backend `pid` (from another connection). */
   readonly cancelBackend: (pid: number) => Promise<void>;
+  /** End backend `pid` (from another connection) and wait until it is gone. */
+  readonly terminateBackend: (pid: number) => Promise<void>;
   /** What this run finished before, for errors. */
   readonly done: readonly MigrationResult[];
 };
@@ -171,7 +173,10 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
     }
   });
 
-  return finish(connection, item, context, { started, position, outcome, positionInStatement: findPgError('error' in outcome ? outcome.error : null)?.position ?? null });
+  // PostgreSQL's position counts characters within the statement that failed.
+  const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
+  const positionInStatement = at === null || position.statement === null ? null : indexOfCharPosition(position.statement.sql, at) + 1;
+  return finish(connection, item, context, { started, position, outcome, positionInStatement });
 }
 
 /** A transactional SQL migration, ready to be sent as one script. */
@@ -199,38 +204,60 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     recordStatements(context.config, migration, direction, { appliedBy: context.appliedBy, duration: 'measured' }),
   );
 
+  const committed = async () => (await isApplied(logTo, context.config, migration.version)) === (direction === 'up');
+
   const outcome = await withCancellation(context, async (signal, setBackend) => {
-    const pid = await batch.open();
+    const pid = await batch.prepare();
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
     if (signal.aborted) throw signal.reason;
-    const sending = batch.run(script.text);
-    const sent = await cancelUntilSettled(sending, signal, () => context.cancelBackend(pid));
+    const sent = await cancelUntilSettled(batch.run(script.text), signal, () => context.cancelBackend(pid));
     if (sent.ok) return;
+    const pg = findPgError(sent.error);
+    if (pg === null) {
+      // The connection broke mid-batch. The server may hold messages it had not flushed, so the
+      // count says nothing, and the backend may still run, and commit, what it received: end
+      // it, then let the version table say what happened.
+      await context.terminateBackend(pid);
+      if (await committed()) return;
+      throw sent.error;
+    }
+    await batch.recover();
+    const index = statementAt(script, sent.completed, pg.position);
     // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
     // error for a transaction that committed. Past the migration's own statements, the version
     // table says what happened.
-    if (sent.completed - script.before >= statements.length) {
-      const applied = await isApplied(logTo, context.config, migration.version);
-      if (applied === (direction === 'up')) return;
-    }
-    // `begin` and the settings complete first; the statement after the last completed one failed.
-    const index = sent.completed - script.before;
+    if (index >= statements.length && (await committed())) return;
     const statement = statements[index];
     const start = script.starts[index];
     if (statement !== undefined && start !== undefined) {
       position.statement = statement;
       position.index = index;
       position.completed = index;
-      // PostgreSQL's position counts from the start of the whole script.
-      const at = findPgError(sent.error)?.position ?? null;
-      positionInStatement = at !== null && at > start ? at - start : null;
+      // PostgreSQL's position counts characters from the start of the whole script.
+      const at = pg.position === null ? null : indexOfCharPosition(script.text, pg.position);
+      positionInStatement = at !== null && at >= start ? at - start + 1 : null;
     } else if (index >= statements.length) {
       position.completed = statements.length; // the recording statements or the commit failed
     }
     throw sent.error;
   });
   return finish(logTo, item, context, { started, position, outcome, positionInStatement });
+}
+
+/**
+ * Which statement of the migration failed: the one after the last that completed (`begin` and
+ * the settings complete first). Before anything completed, PostgreSQL rejected the whole script
+ * while parsing it (a syntax this server does not know): its position says where. Past the last
+ * statement: the recording statements or the commit.
+ */
+function statementAt(script: TransactionScript, completed: number, position: number | null): number {
+  const index = completed - script.before;
+  if (index >= 0 || position === null) return index;
+  const at = indexOfCharPosition(script.text, position);
+  let found = -1;
+  for (const [candidate, start] of script.starts.entries()) if (start <= at) found = candidate;
+  return found;
 }
 
 /** How often a cancel is sent again while a batch it missed is still running. */

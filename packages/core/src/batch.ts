@@ -70,6 +70,7 @@ class CountingQuery {
 /** A dedicated connection for batched migrations, opened on first use. */
 export class BatchSession {
   private client: pg.Client | null = null;
+  private pid = 0;
   private broken = false;
   /** The reset after the last batch, sent without waiting for it (the client queues queries in order). */
   private reset: Promise<unknown> = Promise.resolve();
@@ -80,46 +81,71 @@ export class BatchSession {
     this.config = config;
   }
 
-  /** Connect if needed; the backend's pid (from the startup handshake, no round trip). */
-  async open(): Promise<number> {
+  /**
+   * Make the session ready for the next batch: the previous reset done, connected (again, if the
+   * connection broke or a reset failed). Returns the backend's pid, which cancels go to.
+   */
+  async prepare(): Promise<number> {
+    // A failed reset marks the session broken: it must be seen before the next batch runs on it.
+    await this.reset;
     if (this.client === null || this.broken) {
       await this.close();
-      const client = new pg.Client({ connectionString: this.config.url, connectionTimeoutMillis: this.config.connectTimeout });
+      const client = new pg.Client({ connectionString: this.config.url, connectionTimeoutMillis: this.config.connectTimeout, keepAlive: true });
       // A connection that drops is reported through the query in flight; an idle one only
-      // needs to be replaced.
+      // needs to be replaced. Errors of a client already replaced are not this session's.
       client.on('error', () => {
-        this.broken = true;
+        if (this.client === client) this.broken = true;
       });
       await client.connect();
+      // Asked, not taken from the handshake: behind a pooler the handshake's process id is the
+      // pooler's cancel key, not a backend that pg_cancel_backend can reach.
+      const result = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
       this.client = client;
+      this.pid = result.rows[0]?.pid ?? 0;
       this.broken = false;
     }
-    // Set from BackendKeyData during the handshake; missing from pg's type declarations.
-    return (this.client as unknown as { processID?: number }).processID ?? 0;
+    return this.pid;
   }
 
-  /** Send `text` as one query. After a failure the transaction is rolled back. */
+  /**
+   * Send `text` as one query on the prepared session. Settles as soon as the server answered;
+   * after a failure, call {@link BatchSession.recover} before anything else.
+   */
   async run(text: string): Promise<BatchOutcome> {
-    await this.open();
     const client = this.client;
-    if (client === null) throw new Error('BatchSession.run: not connected');
+    if (client === null || this.broken) return { ok: false, error: new Error('The migration connection was lost before the migration was sent.'), completed: 0 };
     const query = new CountingQuery(text);
     void client.query(query as unknown as pg.QueryConfig);
     const outcome = await query.done;
-    if (!outcome.ok) {
-      // A failed `begin ... commit` leaves the session in an aborted transaction (unless the
-      // commit itself failed, which ends it): roll back so that the session is clean.
-      await client.query('rollback').catch(() => {
-        this.broken = true;
-      });
-    }
-    // What a migration set for its session (a plain `set`, `set role`, temporary tables) must
-    // not reach the next one, as with a pooled connection. Not awaited: the round trip overlaps
-    // with the work between migrations, and the next batch queues behind it.
-    this.reset = client.query('discard all').catch(() => {
+    if (outcome.ok) this.resetSession(client);
+    return outcome;
+  }
+
+  /**
+   * After a failed batch: roll back (a failed `begin ... commit` leaves the session in an aborted
+   * transaction, unless the commit itself failed, which ends it), then reset the session.
+   */
+  async recover(): Promise<void> {
+    const client = this.client;
+    if (client === null || this.broken) return;
+    await client.query('rollback').catch(() => {
       this.broken = true;
     });
-    return outcome;
+    this.resetSession(client);
+  }
+
+  /**
+   * What a migration set for its session (a plain `set`, `set role`, temporary tables) must not
+   * reach the next one, as with a pooled connection. Not awaited here: the round trip overlaps
+   * with the work between migrations, and {@link BatchSession.prepare} waits for it.
+   */
+  private resetSession(client: pg.Client): void {
+    this.reset = client.query('discard all').then(
+      () => undefined,
+      () => {
+        this.broken = true;
+      },
+    );
   }
 
   async close(): Promise<void> {

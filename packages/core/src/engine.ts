@@ -130,6 +130,9 @@ const defaultAppliedBy = (() => {
 
 type Emit = (event: ProgressEvent) => Promise<void> | void;
 
+/** How long to wait for a terminated migration backend to exit. */
+const TERMINATE_WAIT_MS = 10_000;
+
 /** A mutating run: under the lock, with the tables in place and the state read. */
 type Session = {
   readonly pools: Pools;
@@ -145,14 +148,17 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   await emit({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
   // Reading the files and loading the parser overlap with connecting and taking the lock.
   const loaded = Promise.all([discoverMigrations(config.dir), loadParser()]);
-  loaded.catch(() => undefined);
+  // A bad file must not wait for another runner's lock to be reported: it stops the wait.
+  const filesFailed = new AbortController();
+  loaded.catch(() => filesFailed.abort());
+  const lockSignal = options.signal === undefined ? filesFailed.signal : AbortSignal.any([options.signal, filesFailed.signal]);
   const key = lockKeyFor(config.schema, config.table);
   try {
     return await withPools(config, (pools) =>
       withAdvisoryLock(pools.lockPool, {
         key,
         timeoutMs: config.lockTimeout,
-        signal: options.signal,
+        signal: lockSignal,
         onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
         onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
       }, async (lockConnection) => {
@@ -168,6 +174,15 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
           // The lock connection is idle while migrations run: it cancels their statements.
           cancelBackend: async (pid) => {
             await lockConnection.query(sql.unsafe`select pg_cancel_backend(${pid})`);
+          },
+          terminateBackend: async (pid) => {
+            await lockConnection.query(sql.unsafe`select pg_terminate_backend(${pid})`);
+            // The backend rolls back and exits on its own time; its transaction's outcome is only
+            // final once it is gone.
+            for (let waited = 0; waited < TERMINATE_WAIT_MS; waited += 50) {
+              if (!(await lockConnection.exists(sql.unsafe`select 1 from pg_stat_activity where pid = ${pid}`))) return;
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
           },
           done: [],
         };

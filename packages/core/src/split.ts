@@ -30,7 +30,11 @@ let ready: Promise<void> | undefined;
 
 /** Load the parser's WASM module once per thread. */
 export function loadParser(): Promise<void> {
-  ready ??= loadModule();
+  // A failed load is not kept: the next run of this thread tries again.
+  ready ??= loadModule().catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
   return ready;
 }
 

@@ -431,6 +431,8 @@ function refill(s: Started): void {
                    (count(*) filter (where starts_with(datname, ${inUsePrefix})))::int as used
             from pg_database`);
           notePeak(counts.used);
+          // Closed or paused while the count was read.
+          if (closing || refillPaused) break;
           if (inFlight >= options.maxParallelCreates) break;
           if (counts.ready + inFlight >= poolTarget() + waiting) break;
           inFlight += 1;
@@ -479,24 +481,32 @@ async function topUpReserve(s: Started): Promise<void> {
 
 async function reserveLoop(s: Started): Promise<void> {
   while (!closing && reserved.size + reserving < reserveTarget()) {
-    reserving += 1;
-    let name: string | null;
-    try {
-      name = await claimReady(s);
-    } catch {
-      name = null;
-    } finally {
-      reserving -= 1;
-    }
-    if (name === null) return; // none ready: a finished background clone calls again
-    if (closing) {
-      await giveBack(s, name);
-      return;
-    }
-    reserved.add(name);
+    const name = await reserveOne(s);
+    if (name === null) return; // none ready (a finished background clone calls again), or closing
     port?.postMessage({ type: 'reserved', database: { name, url: databaseUrl(s.adminUrl, name), fromPool: true } } satisfies PoolNotice);
     // The pool is one short now: make the next one.
     refill(s);
+  }
+}
+
+/**
+ * Claim one ready clone into {@link reserved}; null when none is ready or the harness is closing
+ * (a clone claimed meanwhile goes back). Counted in `reserving` until settled, give-back
+ * included: close() waits for it before it ends the connections.
+ */
+async function reserveOne(s: Started): Promise<string | null> {
+  reserving += 1;
+  try {
+    const name = await claimReady(s).catch(() => null);
+    if (name === null) return null;
+    if (closing) {
+      await giveBack(s, name).catch(() => undefined);
+      return null;
+    }
+    reserved.add(name);
+    return name;
+  } finally {
+    reserving -= 1;
   }
 }
 
@@ -518,7 +528,7 @@ async function taken(name: string): Promise<null> {
   stats.acquired += 1;
   stats.fromPool += 1;
   refill(s);
-  void topUpReserve(s);
+  void topUpReserve(s).catch(() => undefined);
   return null;
 }
 
@@ -536,7 +546,7 @@ async function createReady(s: Started): Promise<void> {
     done.resolve();
     if (!closing) {
       refill(s);
-      void topUpReserve(s);
+      void topUpReserve(s).catch(() => undefined);
     }
   }
 }
