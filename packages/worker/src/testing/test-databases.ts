@@ -119,7 +119,7 @@ const optionsSchema = z.strictObject({
 });
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const WORKER_FILE = new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const WORKER_FILE = new URL(`./pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /**
  * Create a test harness. It starts at once, in the background: a worker thread builds the
