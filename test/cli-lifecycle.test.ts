@@ -5,7 +5,6 @@
  */
 import type { ExecutionContext } from 'ava';
 import test from './helpers/limited-test.ts';
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, stat, unlink, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +16,8 @@ import { z } from 'zod';
 import { OPTION_FLAGS } from '../packages/cli/src/config.ts';
 import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
+import { exec, offloop } from './helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const PSQL = '/usr/bin/psql';
@@ -32,26 +31,6 @@ const FILES = {
   // Refused inside a transaction: runs as transaction:false, in the CLI and from the offline script alike.
   [INDEX]: '-- migrate:up transaction:false\ncreate index concurrently posts_user on posts (user_id);\n-- migrate:down transaction:false\ndrop index concurrently posts_user;\n',
 };
-
-type Result = { readonly code: number | null; readonly stdout: string; readonly stderr: string };
-
-/** Spawn `offloop` (or another program) with no DATABASE_URL unless given. */
-async function exec(file: string, args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-  if (options.env?.DATABASE_URL === undefined) delete env.DATABASE_URL;
-  const child = spawn(file, args, { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  return { code, stdout, stderr };
-}
-
-const offloop = (args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}) => exec(process.execPath, [BIN, ...args], options);
 
 /** `offloop <args> --json`, expecting exit 0 and one JSON document. */
 async function json<T>(t: ExecutionContext, args: readonly string[]): Promise<T> {

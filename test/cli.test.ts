@@ -4,7 +4,6 @@
  */
 import type { ExecutionContext } from 'ava';
 import test from './helpers/limited-test.ts';
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,32 +13,14 @@ import { EXIT_CODES, EXIT_USAGE } from 'offloop';
 import { sql } from 'slonik';
 import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
+import { offloop } from './helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key);\n-- migrate:down\ndrop table users;\n';
 const EMAIL = '-- migrate:up\nalter table users add column email text;\n';
 // The failing statement is the second of the file, on line 3; PostgreSQL points at the table name, column 13.
 const BROKEN = '-- migrate:up\ncreate table audit (id int);\nINSERT INTO missing_table VALUES (1);\n-- migrate:down\n';
-
-type Result = { readonly code: number | null; readonly stdout: string; readonly stderr: string };
-
-/** Run the CLI as a process, with no DATABASE_URL unless given. */
-async function offloop(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-  if (options.env?.DATABASE_URL === undefined) delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode) => resolve(exitCode));
-  });
-  return { code, stdout, stderr };
-}
 
 /** A fresh working directory, readable by the `postgres` OS user (the embedded server runs as it under root). */
 async function workDir(t: ExecutionContext): Promise<string> {
