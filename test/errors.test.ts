@@ -21,7 +21,7 @@ test('an envelope survives structured clone and rebuilds the same class, code, d
   const pgError = Object.assign(new Error('relation "nope" does not exist'), { code: '42P01' });
   const original = new MigrationFailedError('boom', {
     version: '20260101000000', name: 'x', file: '20260101000000_x.sql', direction: 'up', transactional: true, statementsRun: 2, line: 3, column: 7, statement: 3, statementCount: 5,
-    sqlstate: '42P01', detail: null, hint: null, applied: [],
+    sqlstate: '42P01', detail: null, hint: null, applied: [], invalidIndexes: [],
   }, { cause: pgError });
   const rebuilt = fromEnvelope(structuredClone(toEnvelope(original)));
   t.true(rebuilt instanceof MigrationFailedError);
@@ -37,7 +37,7 @@ test('an offloop error as cause is rebuilt as its class', (t) => {
   const inner = new SqlSyntaxError('bad', { file: 'a.sql', line: 1, column: 1, version: '1', reason: 'x' });
   const outer = new MigrationFailedError('outer', {
     version: '1', name: 'a', file: 'a.sql', direction: 'up', transactional: true, statementsRun: 0, line: null, column: null, statement: null, statementCount: null,
-    sqlstate: null, detail: null, hint: null, applied: [],
+    sqlstate: null, detail: null, hint: null, applied: [], invalidIndexes: [],
   }, { cause: inner });
   const rebuilt = fromEnvelope(structuredClone(toEnvelope(outer)));
   t.true(rebuilt.cause instanceof SqlSyntaxError);

@@ -57,7 +57,8 @@ export function parseCommandLine(args: readonly string[], flags: FlagSpecs): Par
     }
     if (token.value === undefined) {
       issues.push({ path: `--${token.name}`, message: `needs a value: --${token.name} <${spec.placeholder ?? 'value'}>` });
-    } else if (!token.inlineValue && token.value.startsWith('-')) {
+    } else if (!token.inlineValue && token.value.startsWith('-') && !/^-\d+$/.test(token.value)) {
+      // (A negative number is a value: `down --to -2`.)
       // `--url --json`: parseArgs would take "--json" as the URL. Almost always a missing value.
       issues.push({ path: `--${token.name}`, message: `needs a value, got the flag ${token.value} (write --${token.name}=${token.value} if you mean it)` });
     } else if (seen.has(token.name)) {

@@ -164,9 +164,8 @@ export function renderError(error: Failure, context: ErrorContext): string {
   if (typeof details.hint === 'string') lines.push(`  = hint: ${details.hint}`);
   if (typeof details.statement === 'string') lines.push(`  = statement: ${details.statement}`);
   if (typeof details.timeoutMs === 'number') lines.push(`  = timeout: ${formatDuration(details.timeoutMs)}`);
-  const partial = partialRun(details);
-  if (partial !== null) lines.push(partial);
-  const remedy = error instanceof UsageError ? undefined : REMEDIES[error.code];
+  if (Array.isArray(details.invalidIndexes) && details.invalidIndexes.length > 0) lines.push(`  = left behind, INVALID: ${details.invalidIndexes.join(', ')}`);
+  const remedy = error instanceof UsageError ? undefined : remedyFor(error, details);
   if (remedy !== undefined) lines.push(`  = help: ${remedy}`);
   if (typeof details.url === 'string') lines.push(`  = database: ${redactUrl(details.url)}`);
   let cause: unknown = error.cause;
@@ -183,31 +182,26 @@ export function renderError(error: Failure, context: ErrorContext): string {
 
 /**
  * What to do, in CLI terms, for the codes where the engine's message names the problem but the
- * fix is a command: the reason and the way out on one screen.
+ * fix is a command: the reason and the way out on one screen. (Where the engine's message
+ * already says how to go on, as for edited, missing and pending migrations, there is no entry.)
  */
 const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
-  MIGRATIONS_PENDING: 'apply them with offloop up (offloop plan shows what it would run)',
-  CHECKSUM_MISMATCH: 'revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches, accept it with offloop repair (look first with --dry-run)',
-  MIGRATION_FILE_MISSING: 'restore the file from version control; or, if it was removed on purpose, forget it with offloop repair --forget-missing',
-  LOCK_NOT_AVAILABLE: 'another session held a lock on the table; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
+  LOCK_NOT_AVAILABLE: 'another session held a lock this statement needed; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
   STATEMENT_TIMEOUT: 'raise the limit with a statement_timeout marker option or --statement-timeout, or make the statement cheaper',
   MIGRATION_TIMEOUT: 'raise --migration-timeout, or split the migration',
 };
 
-/**
- * For a migration that failed outside a transaction: which statements ran and stay applied, and
- * that the next run refuses until the failure is resolved. Null for a transactional failure.
- */
-function partialRun(details: Record<string, unknown>): string | null {
-  if (details.transactional !== false || typeof details.statementsRun !== 'number') return null;
-  const ran = details.statementsRun;
-  const refuses = 'the next run refuses to continue past this migration until you fix the file and run again, or resolve it with offloop repair';
-  // A module has no statement count: whatever it did before failing stays, and the engine marks it failed midway.
-  if (typeof details.statementCount !== 'number') return `  = not transactional: what the migration did before failing stays applied; ${refuses}`;
-  // The engine records a SQL migration that failed at its first statement as failed, not partial: nothing to resolve.
-  if (ran === 0) return '  = not transactional: no statement of it had run, so nothing of it stays applied; the next run tries it again';
-  const which = ran === 1 ? `statement 1 of ${details.statementCount} ran and stays applied` : `statements 1-${ran} of ${details.statementCount} ran and stay applied`;
-  return `  = not transactional: ${which}; ${refuses}`;
+/** SQLSTATEs of a failed `up` that mean the object exists already: often a database that predates offloop. */
+const ALREADY_EXISTS = new Set(['42P07', '42710', '42701', '42723', '42P06', '42P16']);
+
+function remedyFor(error: OffloopError, details: Record<string, unknown>): string | undefined {
+  if (error.code === 'MIGRATION_FAILED' && details.sqlstate === '25001') {
+    return `this statement cannot run inside a transaction: add transaction:false to the marker line ("-- migrate:${details.direction === 'down' ? 'down' : 'up'} transaction:false"), ideally with the statement alone in its migration`;
+  }
+  if (error.code === 'MIGRATION_FAILED' && details.direction === 'up' && ALREADY_EXISTS.has(String(details.sqlstate)) && Array.isArray(details.applied) && details.applied.length === 0) {
+    return 'if the database already had this schema before offloop managed it, adopt it instead of running the migrations again: offloop stamp <version> records the migrations up to <version> as applied without running them';
+  }
+  return REMEDIES[error.code];
 }
 
 /** `  --> migrations/x.sql:3:8`, then the line and a caret under the column when the file can be read. */

@@ -20,6 +20,22 @@ export function readTarget(values: FlagValues, flag: string, issues: ConfigIssue
   return value;
 }
 
+/**
+ * The value of `--to` for a command that goes `direction`: up takes a version, a prefix or +N;
+ * down takes a version, a prefix, base or -N. A target that points the other way adds an issue.
+ */
+export function readDirectedTarget(values: FlagValues, direction: 'up' | 'down', issues: ConfigIssue[]): string | undefined {
+  const forms = direction === 'up' ? 'a version, a version prefix, or +N' : 'a version, a version prefix, base or -N';
+  const to = readTarget(values, 'to', issues, forms);
+  if (to === undefined) return undefined;
+  if (direction === 'up' && (to === 'base' || to.startsWith('-'))) {
+    issues.push({ path: '--to', message: `must be ${forms} going up; to go back, use offloop down --to ${to}` });
+  } else if (direction === 'down' && to.startsWith('+')) {
+    issues.push({ path: '--to', message: `must be ${forms} going down; to go forward, use offloop up --to ${to}` });
+  }
+  return to;
+}
+
 /** Whether `value` is a well-formed target. */
 export function isTarget(value: string): boolean {
   return TARGET_PATTERN.test(value);

@@ -22,7 +22,7 @@ import {
 import type { ProgressEvent } from './events.ts';
 import type { BatchSession } from './batch.ts';
 import { appendLog } from './log-table.ts';
-import type { MigrationFile, SectionOptions } from './migration.ts';
+import type { LogEntry, MigrationFile, SectionOptions } from './migration.ts';
 import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
 import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
 import type { Statement } from './split.ts';
@@ -48,16 +48,37 @@ export type ApplyContext = {
   readonly terminateBackend: (pid: number) => Promise<void>;
   /** What this run finished before, for errors. */
   readonly done: readonly MigrationResult[];
+  /**
+   * An earlier run of this non-transactional migration that failed midway and is unresolved (its
+   * file changed since, so this run tries again): a failure now still leaves that work behind.
+   */
+  readonly earlierFailure?: ((version: string) => LogEntry | undefined) | undefined;
+  /**
+   * Set when the whole run is one transaction (`singleTransaction`): a failure rolls back every
+   * migration of the run, and each migration's timeouts are set from these values when it sets
+   * none (a `set local` in one migration's savepoint would otherwise last into the next ones).
+   */
+  readonly singleTransaction?: { readonly lockTimeout: string; readonly statementTimeout: string } | undefined;
 };
 
-/** Session settings for a migration's statements, as `set` statements. */
-export function timeoutSettings(config: ResolvedConfig, options: SectionOptions): string[] {
+/**
+ * Session settings for a migration's statements, as `set` statements. `otherwise` gives the
+ * values to set when neither the migration nor the config sets one (in a single-transaction run).
+ */
+export function timeoutSettings(config: ResolvedConfig, options: SectionOptions, otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string }): string[] {
   const settings: string[] = [];
   const lockTimeout = options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
   const statementTimeout = options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
   if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
+  else if (otherwise !== undefined) settings.push(`lock_timeout = ${quoteSetting(otherwise.lockTimeout)}`);
   if (statementTimeout !== null) settings.push(`statement_timeout = '${statementTimeout}ms'`);
+  else if (otherwise !== undefined) settings.push(`statement_timeout = ${quoteSetting(otherwise.statementTimeout)}`);
   return settings;
+}
+
+/** A setting's value as read with `current_setting` ("0", "5s"), quoted for `set`. */
+function quoteSetting(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
@@ -116,7 +137,7 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
   const { migration, direction, options } = item;
   const started = performance.now();
   const position: Position = { statement: null, index: -1, completed: 0 };
-  const settings = timeoutSettings(context.config, options);
+  const settings = timeoutSettings(context.config, options, context.singleTransaction);
 
   const outcome = await withCancellation(context, async (signal, setBackend) => {
     const pid = await backendPid(connection);
@@ -300,15 +321,61 @@ async function finish(
   if ('value' in outcome) {
     return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs: Math.round(performance.now() - started) };
   }
-  const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement);
-  // The migration's transaction is gone; the log entry goes in on its own.
-  const partial = !options.transaction && (position.completed > 0 || !('statements' in item));
-  await appendLog(logTo, context.config, {
-    version: migration.version, name: migration.name, direction, checksum: migration.checksum,
-    outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
-    error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
-  }).catch(() => undefined);
+  // What a failed non-transactional run leaves behind: the statements that completed, what a
+  // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
+  const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
+  if (!options.transaction) {
+    if (position.statement !== null) leftovers.invalidIndexes = await invalidIndexesLeftBy(logTo, position.statement).catch(() => []);
+    leftovers.earlier = context.earlierFailure?.(migration.version);
+  }
+  const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement, leftovers);
+  const partial = leavesWork(item, position, leftovers);
+  // The migration's transaction is gone; the log entry goes in on its own. (In a
+  // single-transaction run, the run logs the failure after its rollback.)
+  if (context.singleTransaction === undefined) {
+    await appendLog(logTo, context.config, {
+      version: migration.version, name: migration.name, direction, checksum: migration.checksum,
+      outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
+      error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
+    }).catch(() => undefined);
+  }
   throw failure;
+}
+
+/** What a failed non-transactional migration may have left in the database besides its completed statements. */
+type Leftovers = { invalidIndexes: string[]; earlier: LogEntry | undefined };
+
+function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): boolean {
+  if (item.options.transaction) return false;
+  return position.completed > 0 || !('statements' in item) || leftovers.invalidIndexes.length > 0 || leftovers.earlier !== undefined;
+}
+
+const invalidIndexRow = z.object({ name: z.string() });
+
+/**
+ * A `CREATE INDEX CONCURRENTLY` or `REINDEX ... CONCURRENTLY` that fails (or is cancelled) leaves
+ * its new index behind, marked INVALID: the INVALID indexes on the statement's table (for a
+ * named `CREATE INDEX`, that index only).
+ */
+async function invalidIndexesLeftBy(connection: CommonQueryMethods, statement: Statement): Promise<string[]> {
+  const node = statement.node as { concurrent?: boolean; idxname?: string; relation?: { schemaname?: string; relname?: string }; params?: unknown[] } | null;
+  if (node === null || typeof node !== 'object' || node.relation?.relname === undefined) return [];
+  const concurrently = statement.kind === 'IndexStmt'
+    ? node.concurrent === true
+    : statement.kind === 'ReindexStmt' && Array.isArray(node.params) && node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
+  if (!concurrently) return [];
+  const relation = node.relation.schemaname === undefined ? quoteIdent(node.relation.relname) : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(node.relation.relname)}`;
+  // REINDEX INDEX names an index: its table is the one the index is on.
+  const table = sql.fragment`coalesce((select indrelid from pg_index where indexrelid = to_regclass(${relation})), to_regclass(${relation}))`;
+  const rows = await connection.any(sql.type(invalidIndexRow)`
+    select i.indexrelid::regclass::text as name from pg_index i
+    where not i.indisvalid and i.indrelid = ${table}
+      and (${node.idxname ?? null}::text is null or i.indexrelid = to_regclass(${node.relation.schemaname === undefined ? quoteIdent(node.idxname ?? '') : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(node.idxname ?? '')}`}))`);
+  return rows.map((row) => row.name);
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function moduleContext(target: CommonQueryMethods, migration: MigrationFile, signal: AbortSignal, context: ApplyContext): MigrationContext {
@@ -325,7 +392,15 @@ function moduleContext(target: CommonQueryMethods, migration: MigrationFile, sig
 }
 
 /** `positionInStatement`: PostgreSQL's 1-based error position within the failing statement, if any. */
-function toFailure(item: Prepared, position: Position, error: unknown, reason: 'aborted' | 'timeout' | null, context: ApplyContext, positionInStatement: number | null): OffloopError {
+function toFailure(
+  item: Prepared,
+  position: Position,
+  error: unknown,
+  reason: 'aborted' | 'timeout' | null,
+  context: ApplyContext,
+  positionInStatement: number | null,
+  leftovers: Leftovers,
+): OffloopError {
   const { migration, direction, options } = item;
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error as OffloopError;
   const pg = findPgError(error);
@@ -352,29 +427,78 @@ function toFailure(item: Prepared, position: Position, error: unknown, reason: '
     detail: pg?.detail ?? null,
     hint: pg?.hint ?? null,
     applied: [...context.done],
+    invalidIndexes: leftovers.invalidIndexes,
   };
   const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
   const which = position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
-  const leftPartial = !options.transaction && (position.completed > 0 || !('statements' in item));
-  const aftermath = options.transaction
-    ? `Migration ${migration.version} was rolled back`
-    : leftPartial
-      ? `Migration ${migration.version} is not transactional: ${'statements' in item ? `${position.completed} of its statements ran and stay applied` : 'what its module did before failing stays applied'}; the next run will refuse to continue until you fix the file and re-run, or run \`offloop repair\``
-      : `Migration ${migration.version} is not transactional, but none of its statements ran`;
-  const kept = `${context.done.length} earlier migration${context.done.length === 1 ? '' : 's'} of this run ${context.done.length === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}`;
+  const aftermath = describeAftermath(item, position, context, leftovers);
   const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
 
   if (reason === 'aborted') {
-    return new RunAbortedError(`The run was cancelled during ${where}${which}. ${aftermath}; ${kept}.`, { applied: [...context.done] }, { cause: error });
+    return new RunAbortedError(`The run was cancelled during ${where}${which}. ${aftermath}`, { applied: [...context.done] }, { cause: error });
   }
   if (reason === 'timeout') {
-    return new MigrationTimeoutError(`${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}; ${kept}.`, { ...details, timeoutMs: context.config.migrationTimeout }, { cause: error });
+    return new MigrationTimeoutError(`${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`, { ...details, timeoutMs: context.config.migrationTimeout }, { cause: error });
   }
   if (pg?.sqlstate === '57014') {
-    return new StatementTimeoutError(`${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}; ${kept}.`, details, { cause: error });
+    return new StatementTimeoutError(`${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`, details, { cause: error });
   }
   if (pg?.sqlstate === '55P03') {
-    return new LockNotAvailableError(`${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout. ${aftermath}; ${kept}.`, details, { cause: error });
+    const waitsForAll = position.statement !== null && isConcurrentIndexBuild(position.statement)
+      ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
+      : '';
+    return new LockNotAvailableError(`${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`, details, { cause: error });
   }
-  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}; ${kept}.`, details, { cause: error });
+  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}`, details, { cause: error });
+}
+
+function isConcurrentIndexBuild(statement: Statement): boolean {
+  const node = statement.node as { concurrent?: boolean; params?: unknown[] } | null;
+  if (node === null || typeof node !== 'object') return false;
+  if (statement.kind === 'IndexStmt') return node.concurrent === true;
+  return statement.kind === 'ReindexStmt' && Array.isArray(node.params) && node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
+}
+
+/** What the failure left in the database, what else of the run stays, and how to go on. */
+function describeAftermath(item: Prepared, position: Position, context: ApplyContext, leftovers: Leftovers): string {
+  const { migration, direction, options } = item;
+  const parts: string[] = [];
+  if (context.singleTransaction !== undefined) {
+    const before = context.done.length;
+    parts.push(`The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`);
+    return parts.join(' ');
+  }
+  if (options.transaction) {
+    parts.push(`Migration ${migration.version} was rolled back.`);
+  } else if (leavesWork(item, position, leftovers)) {
+    const ran = 'statements' in item
+      ? position.completed === 0
+        ? 'none of its statements completed in this run'
+        : position.completed === 1 ? 'its first statement ran and stays applied' : `its statements 1-${position.completed} ran and stay applied`
+      : 'what its module did before failing stays applied';
+    const extra: string[] = [];
+    if (leftovers.invalidIndexes.length > 0) {
+      extra.push(`PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) or rebuild ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (reindex index concurrently) before running this again`);
+    }
+    if (leftovers.earlier !== undefined) {
+      const earlierRan = leftovers.earlier.statementsRun;
+      extra.push(`an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`);
+    }
+    parts.push(`Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. The next run refuses to go past it until this is resolved. ${resolveAdvice(migration.version, direction)}`);
+  } else {
+    parts.push(`Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`);
+  }
+  const kept = context.done.length;
+  if (kept > 0) parts.push(`The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`);
+  return parts.join(' ');
+}
+
+/** How to resolve a non-transactional migration that failed midway, by the direction it ran in. */
+export function resolveAdvice(version: string, direction: 'up' | 'down'): string {
+  return direction === 'up'
+    ? 'Either make the file safe to run again from its start (e.g. "if not exists") and run `offloop up` again; ' +
+        `or finish or undo its work by hand, then run \`offloop repair\` (the next \`up\` runs it again) or \`offloop stamp ${version}\` (records it as applied).`
+    : 'It is still recorded as applied. Either finish the revert by hand and run `offloop stamp` with the version before it (or `--base`) to record it as reverted; ' +
+        'or undo what ran by hand and run `offloop repair` (the next `down` runs it again); ' +
+        'or make its down section safe to run again (e.g. "if exists"), accept the edit with `offloop repair`, and run `offloop down` again.';
 }

@@ -9,7 +9,8 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { sql, type CommonQueryMethods } from 'slonik';
-import { applyInBatch, applyMigration, isBatchable, type ApplyContext, type Prepared } from './apply.ts';
+import { z } from 'zod';
+import { applyInBatch, applyMigration, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
@@ -49,7 +50,7 @@ import type {
   StatusResult,
   UpResult,
 } from './results.ts';
-import { loadParser, splitSection } from './split.ts';
+import { loadParser, splitSection, type Statement } from './split.ts';
 import { resolveTarget } from './targets.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
 import { deleteApplied, ensureVersionTable, insertApplied, readApplied, updateChecksum, versionTableExists } from './version-table.ts';
@@ -185,6 +186,7 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
             }
           },
           done: [],
+          earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
         };
         const batch = new BatchSession(config);
         try {
@@ -235,57 +237,89 @@ function planDown(state: State, options: { step?: number | undefined; to?: strin
   return applied.slice(0, options.step ?? 1);
 }
 
-/** Failed non-transactional migrations that block a run: their file is unchanged since. */
-function blockingDirty(state: State): PlanProblem[] {
+/**
+ * Non-transactional migrations whose last run failed midway and that nothing has resolved since
+ * (see `readDirty`). Each may have left part of its work in the database.
+ */
+function failedRuns(state: State): PlanProblem[] {
   const byVersion = new Map(state.files.map((file) => [file.version, file]));
-  const problems: PlanProblem[] = [];
-  for (const entry of state.dirty) {
+  return state.dirty.map((entry) => {
     const file = byVersion.get(entry.version);
-    if (file === undefined || file.checksum !== entry.checksum) continue;
-    problems.push({ kind: 'failed', version: entry.version, file: file.file, direction: entry.direction === 'down' ? 'down' : 'up', statementsRun: entry.statementsRun, at: entry.at });
-  }
-  return problems;
+    return {
+      kind: 'failed',
+      version: entry.version,
+      file: file?.file ?? `${entry.version}_${entry.name}`,
+      direction: entry.direction === 'down' ? 'down' : 'up',
+      statementsRun: entry.statementsRun,
+      at: entry.at,
+      fileChanged: file === undefined || file.checksum !== entry.checksum,
+    };
+  });
 }
 
-function assertNotDirty(state: State): void {
-  const [first] = blockingDirty(state);
+/**
+ * Refuse to run while a failed non-transactional migration is unresolved. `strict` (for `check`)
+ * also refuses those whose file changed since, which a run takes as the fix and tries again.
+ */
+function assertNotDirty(state: State, options: { strict?: boolean } = {}): void {
+  const first = failedRuns(state).find((problem) => problem.kind === 'failed' && (options.strict === true || !problem.fileChanged));
   if (first?.kind !== 'failed') return;
+  const ran = first.statementsRun === null
+    ? ''
+    : first.statementsRun === 0
+      ? ' before its first statement completed (an earlier failed attempt had left part of it)'
+      : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`;
+  const edited = first.fileChanged ? ' The file has changed since; `offloop ' + first.direction + '` will try it again.' : '';
   throw new MigrationDirtyError(
-    `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}` +
-      (first.statementsRun === null ? '' : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`) +
-      `; the database may hold part of it. Either fix the file (make finished statements idempotent, e.g. "if not exists") and run again, ` +
-      `or finish or undo its work by hand and run \`offloop repair\` (to run it again) or \`offloop stamp ${first.version}\` (to record it as applied).`,
+    `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}${ran}; the database may hold part of it.${edited} ` +
+      resolveAdvice(first.version, first.direction),
     { version: first.version, file: first.file, direction: first.direction, statementsRun: first.statementsRun ?? 0, statementCount: null, failedAt: first.at },
   );
 }
 
-/** Check and prepare migrations for a direction: parse SQL, import modules, refuse misfits. Nothing runs. */
+/**
+ * Refuse a statement PostgreSQL would not run inside a transaction (or transaction control) in a
+ * section offloop runs in one.
+ */
+function assertTransactional(migration: MigrationFile, section: 'up' | 'down', statements: readonly Statement[]): void {
+  for (const statement of statements) {
+    const refused = nonTransactionalStatement(statement.kind, statement.node);
+    if (refused === null) continue;
+    const where = `${migration.file}:${statement.line}:${statement.column}`;
+    const marker = `"-- migrate:${section} transaction:false"`;
+    const which = section === 'down' ? 'Its down section' : 'This migration';
+    throw new NonTransactionalStatementError(
+      isTransactionControl(refused)
+        ? `${where}: ${refused} in a ${section} section that offloop runs in its own transaction (with its version row). ` +
+          `Remove the ${refused}, or add transaction:false to its marker line (${marker}) to manage transactions yourself. Nothing was run.`
+        : `${where}: ${refused} cannot run inside a transaction, and ${which.toLowerCase()} runs in one. ` +
+          `Add transaction:false to its marker line (${marker}), ideally with that statement alone in its migration. Nothing was run.`,
+      { file: migration.file, line: statement.line, column: statement.column, version: migration.version, statement: refused, direction: section },
+    );
+  }
+}
+
+/**
+ * Check and prepare migrations for a direction: parse SQL, import modules, refuse misfits. Nothing
+ * runs. Going up, a SQL file's down section is checked too: once the file is applied, fixing it
+ * takes an edit and `repair`.
+ */
 async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' | 'down'): Promise<Prepared[]> {
   const missingDown: { version: string; file: string }[] = [];
   const prepared: Prepared[] = [];
   for (const migration of migrations) {
     if (migration.kind === 'sql') {
       const section = direction === 'up' ? migration.up : migration.down;
-      if (section === null) {
+      const statements = section === null ? [] : splitSection(migration, section);
+      // An empty down section (as `offloop create` writes it) reverts nothing: reverting the
+      // migration would only forget it, and the next `up` would trip over what it left.
+      if (section === null || (direction === 'down' && statements.length === 0)) {
         missingDown.push({ version: migration.version, file: migration.file });
         continue;
       }
-      const statements = splitSection(migration, section);
-      if (section.options.transaction) {
-        for (const statement of statements) {
-          const refused = nonTransactionalStatement(statement.kind, statement.node);
-          if (refused !== null) {
-            const where = `${migration.file}:${statement.line}:${statement.column}`;
-            throw new NonTransactionalStatementError(
-              isTransactionControl(refused)
-                ? `${where}: ${refused} in a migration that offloop runs in its own transaction (with its version row). ` +
-                  `Remove the ${refused}, or add transaction:false to its marker line ("-- migrate:${direction} transaction:false") to manage transactions yourself. Nothing was run.`
-                : `${where}: ${refused} cannot run inside a transaction, and this migration runs in one. ` +
-                  `Add transaction:false to its marker line ("-- migrate:${direction} transaction:false"), ideally with that statement alone in its migration. Nothing was run.`,
-              { file: migration.file, line: statement.line, column: statement.column, version: migration.version, statement: refused, direction },
-            );
-          }
-        }
+      if (section.options.transaction) assertTransactional(migration, direction, statements);
+      if (direction === 'up' && migration.down !== null && migration.down.options.transaction) {
+        assertTransactional(migration, 'down', splitSection(migration, migration.down));
       }
       prepared.push({ migration, direction, options: section.options, statements });
     } else {
@@ -300,7 +334,8 @@ async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' 
   }
   if (missingDown.length > 0) {
     throw new MissingDownError(
-      `Cannot revert: ${missingDown.length} migration${missingDown.length === 1 ? ' has' : 's have'} no down ${missingDown.length === 1 ? 'step' : 'steps'} (a "-- migrate:down" section, or a \`down\` export): ${missingDown.map((m) => m.file).join(', ')}. Nothing was reverted.`,
+      `Cannot revert: ${missingDown.length} migration${missingDown.length === 1 ? ' has' : 's have'} no down step (a "-- migrate:down" section with statements in it, or a \`down\` export): ${missingDown.map((m) => m.file).join(', ')}. ` +
+        'Write one, or if the migration cannot be reverted, leave the database as it is and record the version you want with `offloop stamp`. Nothing was reverted.',
       { migrations: missingDown },
     );
   }
@@ -354,6 +389,8 @@ async function runAll(session: Session, items: readonly Prepared[], done: Migrat
   }
 }
 
+const sessionTimeouts = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
+
 async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
   const conflicts = items.filter((item) => !item.options.transaction).map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (conflicts.length > 0) {
@@ -363,16 +400,46 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
     );
   }
   const finished: MigrationResult[] = [];
-  await session.pools.pool.connect((connection) => connection.transaction(async (transaction) => {
-    for (const [index, item] of items.entries()) {
-      const { migration, direction } = item;
-      await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
-      // Each migration is a savepoint inside the one transaction; a failure rolls back all of them.
-      const result = await applyMigration(transaction, item, { ...session.apply, done: [] });
-      finished.push(result);
-      await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+  // Set inside the transaction's callback; read after its rollback.
+  const failed: { at: { item: Prepared; error: unknown; durationMs: number } | null } = { at: null };
+  try {
+    await session.pools.pool.connect((connection) => connection.transaction(async (transaction) => {
+      // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
+      // whole transaction: the next migration starts from these values again.
+      const defaults = await transaction.one(sql.type(sessionTimeouts)`
+        select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+      for (const [index, item] of items.entries()) {
+        const { migration, direction } = item;
+        await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
+        const started = performance.now();
+        try {
+          // Each migration is a savepoint inside the one transaction; a failure rolls back all of them.
+          const result = await applyMigration(transaction, item, {
+            ...session.apply,
+            done: [...finished],
+            singleTransaction: { lockTimeout: defaults.lock_timeout, statementTimeout: defaults.statement_timeout },
+          });
+          finished.push(result);
+          await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+        } catch (error) {
+          failed.at = { item, error, durationMs: performance.now() - started };
+          throw error;
+        }
+      }
+    }, 0));
+  } catch (error) {
+    // The failure's log entry was written inside the transaction and rolled back with it.
+    const failure = failed.at;
+    if (failure !== null) {
+      const { migration, direction } = failure.item;
+      const reason = failure.error instanceof OffloopError ? `${failure.error.code}: ${failure.error.message}` : String(failure.error);
+      await appendLog(session.pools.pool, session.apply.config, {
+        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'failed',
+        appliedBy: session.apply.appliedBy, durationMs: failure.durationMs, error: reason, statementsRun: null,
+      }).catch(() => undefined);
     }
-  }, 0));
+    throw error;
+  }
   done.push(...finished);
 }
 
@@ -452,7 +519,7 @@ export async function status(config: ResolvedConfig, options: EngineOptions = {}
     return {
       applied: result.applied,
       pending: result.pending.map(({ version, name, file }) => ({ version, name, file })),
-      problems: [...result.problems, ...blockingDirty(state)],
+      problems: [...result.problems, ...failedRuns(state)],
       current: result.current,
       initialized: state.initialized,
     };
@@ -519,8 +586,8 @@ function repairActions(state: State, forgetMissing: boolean): { actions: RepairA
       else skippedMissing.push(`${problem.version}_${problem.name}`);
     }
   }
-  for (const problem of blockingDirty(state)) {
-    if (problem.kind === 'failed') actions.push({ kind: 'resolve-failed', version: problem.version, file: problem.file, statementsRun: problem.statementsRun });
+  for (const problem of failedRuns(state)) {
+    if (problem.kind === 'failed') actions.push({ kind: 'resolve-failed', version: problem.version, file: problem.file, direction: problem.direction, statementsRun: problem.statementsRun });
   }
   return { actions, skippedMissing };
 }
@@ -563,13 +630,17 @@ export async function repair(config: ResolvedConfig, options: EngineOptions & { 
  * Read-only.
  */
 export async function check(config: ResolvedConfig, options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {}): Promise<CheckResult> {
-  return withReadOnly(config, 'check', options, (state) => {
+  return withReadOnly(config, 'check', options, async (state) => {
     const result = plan(state.files, state.applied);
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
-    assertNotDirty(state);
+    assertNotDirty(state, { strict: true });
     if (result.pending.length > 0) {
+      // A pending file that `up` would refuse (a syntax error, a statement that cannot run in a
+      // transaction) is reported as such, not as merely pending.
+      await loadParser();
+      await prepareAll(result.pending, 'up');
       throw new MigrationsPendingError(
-        `${result.pending.length} migration${result.pending.length === 1 ? ' is' : 's are'} not applied yet: ${result.pending.map((m) => m.file).join(', ')}. Run \`offloop up\`.`,
+        `${result.pending.length} migration${result.pending.length === 1 ? ' is' : 's are'} not applied yet: ${result.pending.map((m) => m.file).join(', ')}. Apply ${result.pending.length === 1 ? 'it' : 'them'} with \`offloop up\` (\`offloop plan\` shows what it would run).`,
         { pending: result.pending.map(({ version, file }) => ({ version, file })) },
       );
     }
@@ -582,13 +653,18 @@ type SqlCommand = Extract<EngineCommand, { name: 'sql' }>;
 
 async function stepsFor(state: State, command: PlanCommand | SqlCommand): Promise<Prepared[]> {
   await loadParser();
+  // What the command itself would refuse, plan and sql refuse too.
   if (command.direction === 'up') {
     const result = planUp(state, command.to);
     assertRunnable(result, { allowOutOfOrder: command.allowOutOfOrder });
+    assertNotDirty(state);
     return prepareAll(result.pending, 'up');
   }
   const rows = planDown(state, { step: command.step, to: command.to });
-  return prepareAll(filesFor(state, rows), 'down');
+  const files = filesFor(state, rows);
+  assertRevertible(state, rows);
+  assertNotDirty(state);
+  return prepareAll(files, 'down');
 }
 
 /** What `up` or `down` would do, in order, with statement counts and options. Read-only. */

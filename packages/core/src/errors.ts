@@ -166,8 +166,13 @@ export type MigrationFailedDetails = {
   readonly sqlstate: string | null;
   readonly detail: string | null;
   readonly hint: string | null;
-  /** Migrations applied by this run before the failure; they stay applied. */
+  /** Migrations applied by this run before the failure; they stay applied (unless the run was one transaction). */
   readonly applied: readonly MigrationResult[];
+  /**
+   * INVALID indexes a failed `CREATE INDEX CONCURRENTLY` / `REINDEX ... CONCURRENTLY` of a
+   * non-transactional migration left behind, as PostgreSQL names them; empty otherwise.
+   */
+  readonly invalidIndexes: readonly string[];
 };
 
 /** A migration failed while running; its transaction was rolled back and the run stopped. */

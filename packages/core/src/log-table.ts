@@ -80,14 +80,16 @@ export async function readLog(connection: CommonQueryMethods, target: Target, li
 }
 
 /**
- * The latest entry per version for migrations that are not applied and whose last attempt left
- * part of a non-transactional migration behind (`outcome = 'partial'`), unless a repair
- * resolved it since.
+ * Failed non-transactional runs that nothing has resolved since: per version, the latest entry
+ * that left the database in a known state (anything but `failed`, which left nothing behind),
+ * when that entry is `partial`. A later attempt that failed before running anything does not
+ * resolve an earlier partial one; a success, a stamp, an unstamp or a repair does.
  */
 export async function readDirty(connection: CommonQueryMethods, target: Target): Promise<LogEntry[]> {
   const rows = await connection.any(sql.type(logRow)`
     select ${SELECT_COLUMNS} from (
       select distinct on (version) * from ${logTableIdentifier(target)}
+      where outcome <> 'failed'
       order by version, id desc
     ) latest
     where outcome = 'partial'

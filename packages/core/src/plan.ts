@@ -24,7 +24,19 @@ export type PlanProblem =
   | { readonly kind: 'missing'; readonly version: string; readonly name: string }
   | { readonly kind: 'changed'; readonly version: string; readonly file: string; readonly applied: string; readonly current: string }
   | { readonly kind: 'out-of-order'; readonly version: string; readonly file: string; readonly newestApplied: string }
-  | { readonly kind: 'failed'; readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number | null; readonly at: string };
+  | {
+      readonly kind: 'failed';
+      readonly version: string;
+      readonly file: string;
+      readonly direction: 'up' | 'down';
+      readonly statementsRun: number | null;
+      readonly at: string;
+      /**
+       * The file changed since that run (or is gone). A run no longer refuses it: the edit is
+       * taken as the fix, and `up` (or, after `repair` accepts the edit, `down`) tries again.
+       */
+      readonly fileChanged: boolean;
+    };
 
 /** What `status` returns and `up` starts from. */
 export type Plan = {
@@ -98,7 +110,7 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
   if (missing.length > 0) {
     const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
     throw new MigrationFileMissingError(
-      `${missing.length} applied migration${s(missing.length)} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the file${s(missing.length)} from version control.`,
+      `${missing.length} applied migration${s(missing.length)} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the file${s(missing.length)} from version control; or, if ${missing.length === 1 ? 'it was' : 'they were'} removed on purpose, forget ${missing.length === 1 ? 'it' : 'them'} with \`offloop repair --forget-missing\` (look first with --dry-run).`,
       { migrations: missing.map(({ version, name }) => ({ version, name })) },
     );
   }
@@ -115,7 +127,7 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
   if (first !== undefined) {
     const list = outOfOrder.map((problem) => problem.file).join(', ');
     throw new OutOfOrderError(
-      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
+      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true in the library); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
       { migrations: outOfOrder.map(({ version, file }) => ({ version, file })), newestApplied: first.newestApplied },
     );
   }

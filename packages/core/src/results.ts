@@ -66,7 +66,7 @@ export type StampResult = {
 export type RepairAction =
   | { readonly kind: 'accept-checksum'; readonly version: string; readonly file: string; readonly from: string; readonly to: string }
   | { readonly kind: 'forget-missing'; readonly version: string; readonly name: string }
-  | { readonly kind: 'resolve-failed'; readonly version: string; readonly file: string; readonly statementsRun: number | null };
+  | { readonly kind: 'resolve-failed'; readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number | null };
 
 /** What `repair` resolves to. */
 export type RepairResult = {

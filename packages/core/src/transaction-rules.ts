@@ -34,6 +34,14 @@ const RULES: Record<string, (node: Node) => string | null> = {
     if (node.kind === 'REINDEX_OBJECT_DATABASE' || node.kind === 'REINDEX_OBJECT_SYSTEM') return 'REINDEX DATABASE/SYSTEM';
     return null;
   },
+  AlterTableStmt: (node) =>
+    Array.isArray(node.cmds) &&
+    node.cmds.some((cmd) => {
+      const command = (cmd as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }).AlterTableCmd;
+      return command?.subtype === 'AT_DetachPartition' && command.def?.PartitionCmd?.concurrent === true;
+    })
+      ? 'ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY'
+      : null,
   CreatedbStmt: () => 'CREATE DATABASE',
   DropdbStmt: () => 'DROP DATABASE',
   VacuumStmt: (node) => (node.is_vacuumcmd === true ? 'VACUUM' : null),

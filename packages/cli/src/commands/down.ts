@@ -7,7 +7,7 @@ import { EXIT_OK } from '../exit-codes.ts';
 import { NBSP, count, formatDuration } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
 import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
-import { exclusive, readStep, readTarget, readTimeout } from '../targets.ts';
+import { exclusive, readDirectedTarget, readStep, readTimeout } from '../targets.ts';
 
 /** `offloop down`: one step by default, `--step N`, or everything after `--to`. */
 export const downCommand: Command = {
@@ -41,8 +41,7 @@ export const downCommand: Command = {
     if (unexpected.length > 0) throw usageError('down', unexpected, args);
     const issues: ConfigIssue[] = [];
     const step = readStep(args.values, issues);
-    const to = readTarget(args.values, 'to', issues, 'a version, a version prefix, base or -N');
-    if (to !== undefined && to.startsWith('+')) issues.push({ path: '--to', message: 'must be a version, a version prefix, base or -N; to go forward, use offloop up --to' });
+    const to = readDirectedTarget(args.values, 'down', issues);
     exclusive(args.values, 'step', 'to', issues);
     const timeout = readTimeout(args.values, issues);
     const from = readFrom(args, issues);

@@ -34,21 +34,29 @@ export const historyCommand: Command = {
     const log = args.values.log === true;
     return withMigrator(config, io, output, async (migrator) => {
       const result = await migrator.history({ signal: io.signal });
-      output.result(result, () => (log ? renderLog(result.log) : renderApplied(result.applied)));
+      output.result(result, () => (log ? renderLog(result.log) : renderApplied(result.applied, result.log)));
       return EXIT_OK;
     });
   },
 };
 
 /** The applied migrations as a table, newest first. */
-export function renderApplied(applied: readonly AppliedStatus[]): string[] {
+export function renderApplied(applied: readonly AppliedStatus[], log: readonly LogEntry[] = []): string[] {
   if (applied.length === 0) return ['No migrations applied yet.'];
+  // Recorded by `stamp`, not run: the newest entry that put it in the version table says which.
+  const stamped = new Set<string>();
+  const seen = new Set<string>();
+  for (const entry of log) {
+    if (seen.has(entry.version) || entry.outcome !== 'succeeded' || (entry.direction !== 'up' && entry.direction !== 'stamp')) continue;
+    seen.add(entry.version);
+    if (entry.direction === 'stamp') stamped.add(entry.version);
+  }
   const rows = applied.map((row) => [
     row.version,
     row.name,
     formatTimestamp(row.appliedAt),
     row.appliedBy,
-    formatDuration(row.durationMs),
+    stamped.has(row.version) ? 'stamped' : formatDuration(row.durationMs),
     row.file === null ? '! file missing' : '',
   ]);
   return table([['VERSION', 'NAME', 'APPLIED AT', 'BY', 'TOOK', ''], ...rows]);

@@ -6,7 +6,7 @@ import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { count, formatDuration, table } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
-import { exclusive, readStep, readTarget } from '../targets.ts';
+import { exclusive, readDirectedTarget, readStep } from '../targets.ts';
 
 /** `offloop plan [--down] [--to <target>] [--step N]`. */
 export const planCommand: Command = {
@@ -34,7 +34,7 @@ export const planCommand: Command = {
     if (unexpected.length > 0) throw usageError('plan', unexpected, args);
     const issues: ConfigIssue[] = [];
     const direction = args.values.down === true ? 'down' : 'up';
-    const to = readTarget(args.values, 'to', issues);
+    const to = readDirectedTarget(args.values, direction, issues);
     const step = readStep(args.values, issues);
     if (direction === 'up' && step !== undefined) issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
     exclusive(args.values, 'step', 'to', issues);

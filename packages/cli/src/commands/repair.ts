@@ -73,6 +73,6 @@ function describe(action: RepairAction): string {
     case 'forget-missing':
       return `forget ${action.version}_${action.name}, whose file is gone`;
     case 'resolve-failed':
-      return `clear the failed run of ${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, so that up runs it again`;
+      return `clear the failed ${action.direction} of ${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, so that the next ${action.direction} runs it again`;
   }
 }

@@ -61,7 +61,10 @@ export function renderStatus(result: StatusResult, context: StatusContext): stri
   const where = result.current === null ? 'nothing applied yet' : `now at ${result.current}`;
   lines.push(`${result.applied.length} applied, ${result.pending.length} pending; ${where}.`);
   if (result.problems.length > 0) {
-    lines.push(`${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} fixed.`);
+    const blocking = result.problems.filter((problem) => problem.kind !== 'failed' || !problem.fileChanged).length;
+    lines.push(blocking === 0
+      ? `${count(result.problems.length, 'problem')}: offloop check fails until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
+      : `${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop check explains each).`);
   }
   return lines;
 }
@@ -75,6 +78,6 @@ function describeProblem(problem: PlanProblem): string {
     case 'out-of-order':
       return `older than the newest applied migration (${problem.newestApplied})`;
     case 'failed':
-      return `non-transactional ${problem.direction} failed at ${problem.at}${problem.statementsRun === null ? '' : ` after ${problem.statementsRun} statement(s)`}; fix and re-run, or offloop repair`;
+      return `${problem.direction} failed midway on ${formatTimestamp(problem.at)}${problem.statementsRun === null || problem.statementsRun === 0 ? '' : ` after ${count(problem.statementsRun, 'statement')}`} (not transactional: part of it may be in the database)${problem.fileChanged ? '; the file changed since, and the next run tries it again' : '; offloop up explains how to resolve it'}`;
   }
 }

@@ -8,7 +8,7 @@ import { EXIT_OK } from '../exit-codes.ts';
 import { count, formatDuration } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
 import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
-import { readTarget, readTimeout } from '../targets.ts';
+import { readDirectedTarget, readTimeout } from '../targets.ts';
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
 export const upCommand: Command = {
@@ -50,8 +50,7 @@ export const upCommand: Command = {
     const unexpected = unexpectedArguments('up', args.positionals);
     if (unexpected.length > 0) throw usageError('up', unexpected, args);
     const issues: ConfigIssue[] = [];
-    const to = readTarget(args.values, 'to', issues, 'a version, a version prefix, or +N');
-    if (to !== undefined && /^-/.test(to)) issues.push({ path: '--to', message: 'must be a version, a version prefix, or +N; to go back, use offloop down --to' });
+    const to = readDirectedTarget(args.values, 'up', issues);
     const timeout = readTimeout(args.values, issues);
     const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
     const singleTransaction = args.values['single-transaction'] === true;
@@ -77,6 +76,7 @@ export function summary(result: UpResult, to: string | undefined, dir: string): 
     return `Applied ${count(result.applied.length, 'migration')} in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`;
   }
   if (result.current === null) return `Nothing to do: no migrations in ${dir}`;
-  if (to !== undefined && /^\d{14}$/.test(to) && to < result.current) return `Nothing to do: ${to} is already applied; database is at ${result.current}`;
+  // Later migrations may be pending: say only what was asked.
+  if (to !== undefined) return `Nothing to do: everything up to ${to} is already applied; database is at ${result.current}`;
   return `Nothing to do: database is up to date at ${result.current}`;
 }
