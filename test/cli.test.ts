@@ -121,7 +121,7 @@ test('create picks a version after the newest one in the directory, and --ts wri
   const created = parseJson(t, tsFile.stdout);
   t.like(created, { version: '30000101000001', name: 'backfill', kind: 'ts', file: '30000101000001_backfill.ts' });
   const source = await readFile(join(cwd, 'db', '30000101000001_backfill.ts'), 'utf8');
-  t.true(source.includes("import type { MigrationContext } from '@offloop/core';"));
+  t.true(source.includes("import type { MigrationContext } from 'offloop';"));
   t.regex(source, /export async function up\(ctx: MigrationContext\)/);
   t.regex(source, /export async function down\(ctx: MigrationContext\)/);
 });

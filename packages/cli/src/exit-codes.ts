@@ -53,8 +53,9 @@ export const EXIT_CODES = {
   LOCK_LOST: 6,
   // The run's own time limit.
   RUN_TIMEOUT: 6,
-  // 7: no database: unreachable, refused, or the embedded PostgreSQL did not start.
+  // 7: no usable database: unreachable, refused, no rights for offloop's own tables, or the embedded PostgreSQL did not start.
   DATABASE_UNAVAILABLE: 7,
+  DATABASE_ERROR: 7,
   EMBEDDED_POSTGRES_FAILED: 7,
   CREATE_DATABASE_FAILED: 7,
   // 130: interrupted (Ctrl-C), as shells report SIGINT.

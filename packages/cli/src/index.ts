@@ -96,4 +96,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 }
 
 export type { Command, CommandContext, Io, TextSink } from './command.ts';
+/** The type of a TypeScript migration's `ctx`, so that a project with only `offloop` installed can type its migrations. */
+export type { MigrationContext } from '@offloop/core';
 export { EXIT_CODES, EXIT_CODE_MEANINGS, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';

@@ -232,6 +232,14 @@ export function redactUrl(url: string): string {
     for (const key of [...parsed.searchParams.keys()]) {
       if (/^(password|sslpassword)$/i.test(key)) parsed.searchParams.set(key, '***');
     }
+    // The run tag the migrator adds to `application_name` (see the worker's application-name.ts)
+    // is offloop's, not the user's: show the URL as it was given.
+    const name = parsed.searchParams.get('application_name');
+    const untagged = name?.replace(/ ?offloop:[0-9a-f]{12}$/, '');
+    if (name !== null && untagged !== undefined && untagged !== name) {
+      if (untagged === '') parsed.searchParams.delete('application_name');
+      else parsed.searchParams.set('application_name', untagged);
+    }
     return parsed.toString();
   } catch {
     return '(unparseable URL)';

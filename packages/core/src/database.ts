@@ -8,7 +8,7 @@
 import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
 import type { ResolvedConfig } from './config.ts';
 import { redactUrl } from './config.ts';
-import { DatabaseUnavailableError, OffloopError } from './errors.ts';
+import { DatabaseError, DatabaseUnavailableError, OffloopError } from './errors.ts';
 
 /** The pool for migration work and the dedicated pool (one connection) for the advisory lock. */
 export type Pools = { readonly pool: DatabasePool; readonly lockPool: DatabasePool };
@@ -32,14 +32,16 @@ function poolFor(config: ResolvedConfig, url: string, size: number): Promise<Dat
 export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { lock: boolean }): Promise<T> {
   const pools: DatabasePool[] = [];
   try {
-    // Opened at once: creating a slonik pool costs a connection and a query of its own.
-    const opened = await Promise.allSettled([poolFor(config, config.url, 1), ...(options.lock ? [poolFor(config, config.lockUrl ?? config.url, 1)] : [])]);
+    // Opened at once: creating a slonik pool costs a connection and a query of its own. A
+    // failure names the URL that failed.
+    const urls = [config.url, ...(options.lock ? [config.lockUrl ?? config.url] : [])];
+    const opened = await Promise.allSettled(urls.map((url) => poolFor(config, url, 1)));
     for (const result of opened) if (result.status === 'fulfilled') pools.push(result.value);
-    for (const result of opened) if (result.status === 'rejected') throw result.reason;
+    for (const [index, result] of opened.entries()) if (result.status === 'rejected') throw asDatabaseUnavailable(result.reason, urls[index] ?? config.url);
     const [pool, lockPool = pool] = pools as [DatabasePool, DatabasePool?];
     return await fn({ pool, lockPool });
   } catch (error) {
-    throw asDatabaseUnavailable(error, config.url);
+    throw asDatabaseError(asDatabaseUnavailable(error, config.url), config.url);
   } finally {
     await Promise.all(pools.map((pool) => pool.end()));
   }
@@ -86,10 +88,16 @@ export function findPgError(error: unknown): PgErrorInfo | null {
   return null;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 // SQLSTATE classes and codes that mean "could not get a usable session": connection exceptions,
 // authentication, unknown database, server starting or shutting down.
 const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
+// What the pg driver throws, without a code, when a connection cannot be made or is lost.
+const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string])[] = [
+  [/^timeout expired$|connection timeout/i, () => 'no connection within --connect-timeout (connectTimeout)'],
+  [/^Connection terminated/i, (message) => `the server closed the connection (${message})`],
+  [/client password must be a string|SASL: .*password/i, () => 'the server asks for a password, and the URL gives none (postgres://user:password@host/database)'],
+];
 
 /** Map a failure to connect to {@link DatabaseUnavailableError}; other errors pass through. */
 export function asDatabaseUnavailable(error: unknown, url: string): unknown {
@@ -100,8 +108,32 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
   for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
     const code = (current as { code?: unknown }).code;
     if ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError') reason = current.message;
+    for (const [pattern, describe] of DRIVER_MESSAGES) if (reason === null && pattern.test(current.message)) reason = describe(current.message);
     current = current.cause;
   }
   if (reason === null) return error;
   return new DatabaseUnavailableError(`Cannot connect to ${redactUrl(url)}: ${reason}`, { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null }, { cause: error });
+}
+
+/** What to do about a SQLSTATE PostgreSQL gave for one of offloop's own queries. */
+const DATABASE_ADVICE: Readonly<Record<string, string>> = {
+  '42501': 'The role needs the right to create the version and log tables in their schema (CREATE on the schema) and to read and write them once they exist; grant them, or pick a schema the role owns with --schema (schema)',
+  '25006': 'The server is read-only (a standby, or default_transaction_read_only): point the URL at the primary',
+  '3F000': 'The schema of the version table does not exist: create it first, or pick another with --schema (schema)',
+};
+
+/**
+ * Map a PostgreSQL error from offloop's own queries (a migration's failures are already typed)
+ * to {@link DatabaseError}; other errors pass through.
+ */
+export function asDatabaseError(error: unknown, url: string): unknown {
+  if (error instanceof OffloopError) return error;
+  const pg = findPgError(error);
+  if (pg === null) return error;
+  const advice = DATABASE_ADVICE[pg.sqlstate];
+  return new DatabaseError(
+    `PostgreSQL refused offloop's own query on ${redactUrl(url)} (not a migration's statement): ${pg.message} (SQLSTATE ${pg.sqlstate}).${advice === undefined ? '' : ` ${advice}.`}`,
+    { url: redactUrl(url), sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint },
+    { cause: error },
+  );
 }

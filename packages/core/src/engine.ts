@@ -21,6 +21,7 @@ import {
   MigrationFileMissingError,
   MigrationsPendingError,
   MissingDownError,
+  MissingUpError,
   NonTransactionalStatementError,
   OffloopError,
   OfflineUnsupportedError,
@@ -316,6 +317,14 @@ async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' 
       if (section === null || (direction === 'down' && statements.length === 0)) {
         missingDown.push({ version: migration.version, file: migration.file });
         continue;
+      }
+      // An empty up section is most likely a file from `offloop create` that nobody wrote yet:
+      // applying it would record it, and writing it afterwards would be an edit.
+      if (direction === 'up' && statements.length === 0) {
+        throw new MissingUpError(
+          `${migration.file}: its "-- migrate:up" section holds no statement (a file from \`offloop create\` not written yet?). Write the migration's SQL after that line, or delete the file. Nothing was run.`,
+          { file: migration.file },
+        );
       }
       if (section.options.transaction) assertTransactional(migration, direction, statements);
       if (direction === 'up' && migration.down !== null && migration.down.options.transaction) {

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   LOCK_LOST: 'LOCK_LOST',
   DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  DATABASE_ERROR: 'DATABASE_ERROR',
   RUN_ABORTED: 'RUN_ABORTED',
   RUN_TIMEOUT: 'RUN_TIMEOUT',
   MIGRATION_TIMEOUT: 'MIGRATION_TIMEOUT',
@@ -250,6 +251,14 @@ export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE
   readonly code = 'DATABASE_UNAVAILABLE';
 }
 
+/**
+ * PostgreSQL refused one of offloop's own queries (not a migration's): creating or reading the
+ * version and log tables, taking the lock. Usually rights (`42501`) or a read-only server (`25006`).
+ */
+export class DatabaseError extends OffloopError<'DATABASE_ERROR', { readonly url: string; readonly sqlstate: string; readonly detail: string | null; readonly hint: string | null }> {
+  readonly code = 'DATABASE_ERROR';
+}
+
 /** The caller's `AbortSignal` fired. `details.applied` lists what finished before. */
 export class RunAbortedError extends OffloopError<'RUN_ABORTED', { readonly applied: readonly MigrationResult[] }> {
   readonly code = 'RUN_ABORTED';
@@ -336,6 +345,7 @@ const ERROR_CLASSES = {
   LOCK_TIMEOUT: LockTimeoutError,
   LOCK_LOST: LockLostError,
   DATABASE_UNAVAILABLE: DatabaseUnavailableError,
+  DATABASE_ERROR: DatabaseError,
   RUN_ABORTED: RunAbortedError,
   RUN_TIMEOUT: RunTimeoutError,
   MIGRATION_TIMEOUT: MigrationTimeoutError,

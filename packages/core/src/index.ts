@@ -8,6 +8,7 @@ export {
   ConfigError,
   CreateDatabaseError,
   DatabaseUnavailableError,
+  DatabaseError,
   DuplicateVersionError,
   EmbeddedPostgresError,
   ERROR_CODES,

@@ -60,7 +60,7 @@ export async function withAdvisoryLock<T>(lockPool: DatabasePool, options: LockO
         throw new LockTimeoutError(
           `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
             (holder ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.application_name ? ` (${holder.application_name})` : ''}` : '') +
-            '. Wait for that run to finish, or raise lockTimeout.',
+            '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
           { lockKey: options.key, waitedMs: waited, holderPid: holder?.pid ?? null, holderApplication: holder?.application_name ?? null },
         );
       }

@@ -1,7 +1,7 @@
 /** `offloop create <name>`: write a new, empty migration file. */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalError, type ConfigIssue } from '@offloop/core';
+import { InternalError, MigrationsDirNotFoundError, type ConfigIssue } from '@offloop/core';
 import { OUTPUT_FLAGS, usageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { CONFIG_FILE_FLAGS, DIR_FLAGS, displayPath, resolveConfig } from '../config.ts';
@@ -12,13 +12,17 @@ import { NBSP } from '../format.ts';
 export const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
 
 /** A TypeScript migration: imported inside offloop's worker thread, never on the host. */
-export const TS_TEMPLATE = `import type { MigrationContext } from '@offloop/core';
+export const TS_TEMPLATE = `import type { MigrationContext } from 'offloop';
 
 // Runs in offloop's worker thread, in one transaction together with its row in the version table.
 //   ctx.connection  a slonik connection inside that transaction
 //   ctx.sql         slonik's sql tag: ctx.sql.unsafe\`...\`, ctx.sql.identifier([...]), values as \${...}
 //   ctx.signal      an AbortSignal, aborted when the run is cancelled
 //   ctx.progress(message, { done, total })  reports progress to whoever runs the migration
+// Options, as on a SQL file's marker line:
+//   export const transaction = false;        run outside a transaction (CREATE INDEX CONCURRENTLY and the like)
+//   export const lockTimeout = '5s';         lock_timeout for its statements
+//   export const statementTimeout = '10m';   statement_timeout for its statements
 
 export async function up(ctx: MigrationContext): Promise<void> {
   await ctx.connection.query(ctx.sql.unsafe\`SELECT 1\`);
@@ -103,7 +107,15 @@ export async function createMigrationFile(dir: string, name: string, kind: 'sql'
       }
     }
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    // The directory's fault, not offloop's: a file in its place, or no right to write there.
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new MigrationsDirNotFoundError(`Could not create a migration in ${dir}: it (or a parent of it) is a file, not a directory. Pass another --dir.`, { dir }, { cause: error });
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new MigrationsDirNotFoundError(`Could not create a migration in ${dir}: no permission to write there (${code}). Pass another --dir, or fix the directory's permissions.`, { dir }, { cause: error });
+    }
+    const reason = code ?? (error as Error).message;
     throw new InternalError(`Could not create a migration in ${dir}: ${reason}`, { dir, reason }, { cause: error });
   }
 }
