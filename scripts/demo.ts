@@ -142,6 +142,8 @@ function describe(event: ProgressEvent, previous: string, current: string): stri
       return 'waiting for the migration lock';
     case 'lock:acquired':
       return 'lock acquired';
+    case 'migration:blocked':
+      return `applying ${current}: waiting for a lock`;
     case 'run:started':
     case 'run:finished':
     case 'migration:backend':

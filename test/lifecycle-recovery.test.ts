@@ -10,6 +10,7 @@ import {
   MissingDownError,
   NonTransactionalStatementError,
   SqlSyntaxError,
+  type ProgressEvent,
 } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
@@ -179,4 +180,30 @@ test('plan, offline SQL and check refuse what up refuses: a failed run, a syntax
   await writeFile(join(dir, '20260103000000_broken.sql'), '-- migrate:up\ncreate tabel oops (id int);\n');
   const syntax = await t.throwsAsync(migrator.check(), { instanceOf: SqlSyntaxError });
   t.like(syntax.details, { file: '20260103000000_broken.sql', line: 2 });
+});
+
+test('a migration waiting for a lock reports who holds it up, and goes on once the lock is free', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_name.sql': '-- migrate:up\nalter table users add column name text;\n',
+  });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up({ to: '20260101000000' });
+  const events: ProgressEvent[] = [];
+  await withPool(url, (pool) => pool.connect(async (connection) => {
+    const holder = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+    await connection.query(sql.unsafe`begin`);
+    await connection.query(sql.unsafe`lock table users in access share mode`);
+    const run = migrator.up({ onProgress: (event) => void events.push(event) });
+    // Held for a few seconds: the first report comes after about two.
+    for (let waited = 0; waited < 20_000 && !events.some((event) => event.type === 'migration:blocked'); waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await connection.query(sql.unsafe`commit`);
+    t.deepEqual((await run).applied.map((m) => m.version), ['20260102000000']);
+    const blocked = events.find((event) => event.type === 'migration:blocked');
+    t.like(blocked, { type: 'migration:blocked', version: '20260102000000', lockType: 'relation' });
+    t.deepEqual(blocked?.type === 'migration:blocked' ? blocked.blockedBy.map((session) => session.pid) : [], [holder]);
+  }));
 });

@@ -128,6 +128,15 @@ export function renderProgress(event: ProgressEvent): string | null {
       const what = `${event.direction === 'down' ? 'down ' : ''}${event.file}`;
       return `[${event.index}/${event.total}] ${what}${event.transactional ? '' : ' (transaction:false, one statement at a time)'} ...`;
     }
+    case 'migration:blocked': {
+      const holders = event.blockedBy.map((holder) => {
+        const what = [holder.applicationName === '' ? null : holder.applicationName, holder.state, holder.transactionMs === null ? null : `transaction open ${formatDuration(holder.transactionMs)}`].filter((part) => part !== null);
+        return `backend ${holder.pid}${what.length === 0 ? '' : ` (${what.join(', ')})`}`;
+      });
+      const who = holders.length === 0 ? '' : `, held up by ${holders.join(' and ')}`;
+      const why = event.lockType === 'virtualxid' ? ' (a concurrent index build waits for every transaction older than it, on any table)' : '';
+      return `      waiting for a lock (${event.lockType}) for ${formatDuration(event.waitedMs)}${who}${why}`;
+    }
     case 'migration:progress': {
       const fraction = event.done === null ? '' : event.total === null ? ` (${event.done})` : ` (${event.done}/${event.total})`;
       return `      ${event.message}${fraction}`;

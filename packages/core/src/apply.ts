@@ -19,7 +19,7 @@ import {
   type MigrationFailedDetails,
   type MigrationResult,
 } from './errors.ts';
-import type { ProgressEvent } from './events.ts';
+import type { MigrationBlockedEvent, ProgressEvent } from './events.ts';
 import type { BatchSession } from './batch.ts';
 import { appendLog } from './log-table.ts';
 import type { LogEntry, MigrationFile, SectionOptions } from './migration.ts';
@@ -46,6 +46,11 @@ export type ApplyContext = {
   readonly cancelBackend: (pid: number) => Promise<void>;
   /** End backend `pid` (from another connection) and wait until it is gone. */
   readonly terminateBackend: (pid: number) => Promise<void>;
+  /**
+   * What backend `pid` waits for, if it waits for a lock (from another connection), for the
+   * `migration:blocked` event; null when it is not waiting for one.
+   */
+  readonly describeLockWait?: ((pid: number) => Promise<LockWait | null>) | undefined;
   /** What this run finished before, for errors. */
   readonly done: readonly MigrationResult[];
   /**
@@ -98,6 +103,38 @@ async function backendPid(connection: CommonQueryMethods): Promise<number> {
   return pid;
 }
 
+/** A backend's lock wait, as {@link ApplyContext.describeLockWait} reports it. */
+export type LockWait = Omit<MigrationBlockedEvent, 'type' | 'version' | 'pid'>;
+
+/** When a statement waiting for a lock is first reported, and how often after that. */
+const BLOCKED_FIRST_MS = 2_000;
+const BLOCKED_EVERY_MS = 5_000;
+
+/**
+ * While a migration's backend is known, look every few seconds whether its statement waits for a
+ * lock, and report who holds it up: a migration that seems to hang usually waits for a session
+ * elsewhere. Returns the function that stops watching.
+ */
+function watchLockWaits(context: ApplyContext, version: string, pid: number): () => void {
+  const describe = context.describeLockWait;
+  if (describe === undefined) return () => undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const look = async () => {
+    const wait = await describe(pid).catch(() => null);
+    if (stopped) return;
+    if (wait !== null) await context.emit({ type: 'migration:blocked', version, pid, ...wait });
+    if (!stopped) timer = setTimeout(() => void look(), BLOCKED_EVERY_MS);
+  };
+  timer = setTimeout(() => void look(), BLOCKED_FIRST_MS);
+  // The watch must not keep the worker's loop alive on its own.
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
 /** Where a run stands inside one migration, for error reports. */
 type Position = { statement: Statement | null; index: number; completed: number };
 
@@ -108,9 +145,10 @@ type Outcome<T> = { value: T } | { error: unknown; reason: 'aborted' | 'timeout'
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
  * the statement in flight on the server when it does.
  */
-async function withCancellation<T>(context: ApplyContext, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<Outcome<T>> {
+async function withCancellation<T>(context: ApplyContext, version: string, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<Outcome<T>> {
   const controller = new AbortController();
   let backend: number | null = null;
+  let stopWatching = (): void => undefined;
   let reason: 'aborted' | 'timeout' | null = null;
   const cancel = (why: 'aborted' | 'timeout') => {
     if (reason !== null) return;
@@ -123,10 +161,17 @@ async function withCancellation<T>(context: ApplyContext, body: (signal: AbortSi
   const timer = context.config.migrationTimeout > 0 ? setTimeout(() => cancel('timeout'), context.config.migrationTimeout) : null;
   try {
     if (context.signal?.aborted) cancel('aborted');
-    return { value: await body(controller.signal, (pid) => { backend = pid; }) };
+    return {
+      value: await body(controller.signal, (pid) => {
+        backend = pid;
+        stopWatching();
+        stopWatching = watchLockWaits(context, version, pid);
+      }),
+    };
   } catch (error) {
     return { error, reason };
   } finally {
+    stopWatching();
     context.signal?.removeEventListener('abort', onAbort);
     if (timer !== null) clearTimeout(timer);
   }
@@ -139,7 +184,7 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
   const position: Position = { statement: null, index: -1, completed: 0 };
   const settings = timeoutSettings(context.config, options, context.singleTransaction);
 
-  const outcome = await withCancellation(context, async (signal, setBackend) => {
+  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
     const pid = await backendPid(connection);
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
@@ -227,7 +272,7 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
 
   const committed = async () => (await isApplied(logTo, context.config, migration.version)) === (direction === 'up');
 
-  const outcome = await withCancellation(context, async (signal, setBackend) => {
+  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
     const pid = await batch.prepare();
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });

@@ -132,6 +132,12 @@ const defaultAppliedBy = (() => {
 
 type Emit = (event: ProgressEvent) => Promise<void> | void;
 
+const lockWaitRow = z.object({
+  lock_type: z.string().nullable(),
+  waited_ms: z.number().nullable(),
+  blocked_by: z.array(z.object({ pid: z.number(), applicationName: z.string(), state: z.string().nullable(), transactionMs: z.number().nullable() })),
+});
+
 /** How long to wait for a terminated migration backend to exit. */
 const TERMINATE_WAIT_MS = 10_000;
 
@@ -185,6 +191,21 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
               if (!(await lockConnection.exists(sql.unsafe`select 1 from pg_stat_activity where pid = ${pid}`))) return;
               await new Promise((resolve) => setTimeout(resolve, 50));
             }
+          },
+          describeLockWait: async (pid) => {
+            const row = await lockConnection.maybeOne(sql.type(lockWaitRow)`
+              select a.wait_event as lock_type,
+                (extract(epoch from clock_timestamp() - a.query_start) * 1000)::int as waited_ms,
+                coalesce((
+                  select json_agg(json_build_object(
+                    'pid', b.pid, 'applicationName', b.application_name, 'state', b.state,
+                    'transactionMs', (extract(epoch from clock_timestamp() - b.xact_start) * 1000)::int
+                  ) order by b.pid)
+                  from pg_stat_activity b where b.pid = any(pg_blocking_pids(a.pid))
+                ), '[]'::json) as blocked_by
+              from pg_stat_activity a
+              where a.pid = ${pid} and a.wait_event_type = 'Lock'`);
+            return row === null ? null : { lockType: row.lock_type ?? 'lock', waitedMs: row.waited_ms ?? 0, blockedBy: row.blocked_by };
           },
           done: [],
           earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),

@@ -30,6 +30,30 @@ export type MigrationStartedEvent = {
 };
 /** The PostgreSQL backend running a migration (find it in `pg_stat_activity`); used to cancel it. */
 export type MigrationBackendEvent = { readonly type: 'migration:backend'; readonly version: string; readonly pid: number };
+/**
+ * A migration's statement has been waiting for a lock for `waitedMs` (sent after a couple of
+ * seconds, then every few seconds while it waits), with the sessions PostgreSQL says it waits
+ * for. A concurrent index build also waits here for every older transaction, on any table.
+ */
+export type MigrationBlockedEvent = {
+  readonly type: 'migration:blocked';
+  readonly version: string;
+  /** The migration's backend. */
+  readonly pid: number;
+  /** How long the current statement has run. */
+  readonly waitedMs: number;
+  /** `pg_stat_activity.wait_event` of the lock wait: `relation`, `transactionid`, `virtualxid`, ... */
+  readonly lockType: string;
+  /** The sessions holding it up (`pg_blocking_pids`), as `pg_stat_activity` shows them. */
+  readonly blockedBy: readonly {
+    readonly pid: number;
+    readonly applicationName: string;
+    /** `active`, `idle in transaction`, ... */
+    readonly state: string | null;
+    /** How long that session's transaction has been open, in ms, if it is in one. */
+    readonly transactionMs: number | null;
+  }[];
+};
 /** A message from a running migration: `ctx.progress()` in a module, or a statement finished in SQL. */
 export type MigrationProgressEvent = {
   readonly type: 'migration:progress';
@@ -51,6 +75,7 @@ export type ProgressEvent =
   | PlanReadyEvent
   | MigrationStartedEvent
   | MigrationBackendEvent
+  | MigrationBlockedEvent
   | MigrationProgressEvent
   | MigrationFinishedEvent
   | RunFinishedEvent;
