@@ -13,7 +13,8 @@ import { EXIT_CODES, EXIT_USAGE } from 'offloop';
 import { sql } from 'slonik';
 import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
-import { offloop } from './helpers/cli.ts';
+import { BIN, offloop } from './helpers/cli.ts';
+import { spawn } from 'node:child_process';
 
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
 
@@ -349,4 +350,28 @@ function utcVersion(date: Date): string {
 
 async function tableExists(url: string, table: string): Promise<boolean> {
   return withPool(url, (pool) => pool.oneFirst(sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`) as Promise<boolean>);
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${signal} during a migration cancels it on the server, rolls it back and exits ${code}`, async (t) => {
+    const url = await createTestDatabase(t);
+    const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_slow.sql': '-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(60);\n' });
+    const child = spawn(process.execPath, [BIN, 'up', '--url', url, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('[2/2] 20260102000000_slow.sql ...')) resolve();
+      });
+      child.on('close', () => reject(new Error(`offloop exited early:\n${stderr}`)));
+    });
+    // The statement is running on the server by now, or about to: the cancel is retried until it lands.
+    child.kill(signal);
+    t.is(await exited, code, stderr);
+    t.regex(stderr, /interrupted; cancelling the run/);
+    t.regex(stderr, /error\[RUN_ABORTED\]/);
+    t.true(await tableExists(url, 'users'), 'the migration committed before stays applied');
+    t.false(await tableExists(url, 'slow'), 'the cancelled migration was rolled back');
+  });
 }

@@ -38,3 +38,12 @@ test('passwords in URLs are redacted', (t) => {
   t.is(redactUrl('postgres://db/app?password=s3cret'), 'postgres://db/app?password=***');
   t.false(redactUrl('not a url').includes('not a url'));
 });
+
+test('a password given as ?password= (libpq\'s form) moves into the URL, where the driver reads it', (t) => {
+  const config = parseConfig({ url: 'postgres://app@db.internal:5432/app?password=s%40cret&sslmode=require', lockUrl: 'postgres://app@db:5432/app?password=x' });
+  t.is(config.url, 'postgres://app:s%40cret@db.internal:5432/app?sslmode=require');
+  t.is(config.lockUrl, 'postgres://app:x@db:5432/app');
+  t.is(redactUrl(config.url), 'postgres://app:***@db.internal:5432/app?sslmode=require');
+  // A password in both places: the user info wins, the URL is left as it is.
+  t.is(parseConfig({ url: 'postgres://app:a@db/app?password=b' }).url, 'postgres://app:a@db/app?password=b');
+});

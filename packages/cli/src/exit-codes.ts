@@ -11,6 +11,9 @@ export const EXIT_OK = 0;
 /** The command line could not be understood: unknown command, missing or extra arguments. */
 export const EXIT_USAGE = 2;
 
+/** The run was cancelled by SIGTERM (a deploy system stopping it): 128 + 15, as shells report it. */
+export const EXIT_TERMINATED = 143;
+
 /** Exit code for each offloop error code; several codes share one exit code by kind of failure. */
 export const EXIT_CODES = {
   // 1: a bug or a broken installation, not something the user did.
@@ -78,5 +81,6 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   6: 'migration lock not acquired in time or lost, or the run took longer than its time limit',
   7: 'database unavailable, or the embedded PostgreSQL did not start',
   8: 'check: migrations are pending (and nothing else is wrong)',
-  130: 'interrupted',
+  130: 'interrupted (Ctrl-C, SIGINT); the run was cancelled and rolled back',
+  [EXIT_TERMINATED]: 'terminated (SIGTERM); the run was cancelled and rolled back',
 };

@@ -37,7 +37,20 @@ const postgresUrl = z.string().refine((value) => {
   } catch {
     return false;
   }
-}, 'must be a postgres:// or postgresql:// URL');
+}, 'must be a postgres:// or postgresql:// URL').transform(passwordInUserinfo);
+
+/**
+ * `postgres://user@host/db?password=...` (libpq's form) as `postgres://user:...@host/db`: slonik
+ * reads the password from the URL's user info only, and would connect without it.
+ */
+function passwordInUserinfo(value: string): string {
+  const url = new URL(value);
+  const password = url.searchParams.get('password');
+  if (password === null || url.password !== '') return value;
+  url.searchParams.delete('password');
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
 
 /** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
 export const VERSION_PATTERN = /^\d{14}$/;
