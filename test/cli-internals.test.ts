@@ -3,7 +3,8 @@ import test from 'ava';
 import { parseCommandLine } from '../packages/cli/src/args.ts';
 import { bumpVersion, newestVersion, nextVersion, normalizeName } from '../packages/cli/src/commands/create.ts';
 import { DATABASE_FLAGS } from '../packages/cli/src/config.ts';
-import { Redactor } from '../packages/cli/src/output.ts';
+import { Redactor, renderError, renderProgress } from '../packages/cli/src/output.ts';
+import { MigrationFailedError } from '@offloop/core';
 
 test('a new version is the current time, or one second after the newest existing one', (t) => {
   t.is(nextVersion('20260101120000', null), '20260101120000');
@@ -55,4 +56,23 @@ test('the redactor removes passwords from URLs anywhere, and the given URLs\' pa
   // The embedded server's postgres:postgres must not blank out every "postgres".
   redactor.add('postgres://postgres:postgres@127.0.0.1:5433/postgres');
   t.is(redactor.redact('database postgres at postgres://postgres:postgres@127.0.0.1:5433/postgres'), 'database postgres at postgres://postgres:***@127.0.0.1:5433/postgres');
+});
+
+test('a statement waiting for a lock is shown with who holds it up; a concurrent build says why it waits', (t) => {
+  t.is(
+    renderProgress({ type: 'migration:blocked', version: '20260101000000', pid: 10, waitedMs: 2100, lockType: 'relation', blockedBy: [{ pid: 42, applicationName: 'psql', state: 'idle in transaction', transactionMs: 41_000 }] }),
+    '      waiting for a lock (relation) for 2.1 s, held up by backend 42 (psql, idle in transaction, transaction open 41 s)',
+  );
+  t.regex(
+    renderProgress({ type: 'migration:blocked', version: '20260101000000', pid: 10, waitedMs: 5000, lockType: 'virtualxid', blockedBy: [] }) ?? '',
+    /for 5 s \(a concurrent index build waits for every transaction older than it, on any table\)$/,
+  );
+});
+
+test('SQLSTATE 25001 from a statement the parser did not recognise: the help line names transaction:false', (t) => {
+  const error = new MigrationFailedError('x.sql:2:1: VACUUM cannot be executed from a function (SQLSTATE 25001), statement 1 of 1. Migration 20260101000000 was rolled back.', {
+    version: '20260101000000', name: 'x', file: 'x.sql', line: 2, column: 1, statement: 1, statementCount: 1, direction: 'up', transactional: true,
+    statementsRun: 0, sqlstate: '25001', detail: null, hint: null, applied: [], invalidIndexes: [],
+  });
+  t.regex(renderError(error, { cwd: '/', migrationsDir: null }), /= help: this statement cannot run inside a transaction: add transaction:false to the marker line \("-- migrate:up transaction:false"\)/);
 });

@@ -141,10 +141,13 @@ test('down, redo and down --to base revert through the CLI; up again gives the s
 
   const history = await json<{ applied: Applied; log: { direction: string; version: string; outcome: string }[] }>(t, ['history', ...base]);
   t.deepEqual(history.applied.map((m) => m.version), ['20260103000000', '20260102000000', '20260101000000']);
-  const directions = history.log.map((entry) => `${entry.direction} ${entry.version}`);
+  // The transaction:false migration also logs `started` before each of its runs (up, down, up).
+  const outcomes = history.log.filter((entry) => entry.outcome !== 'started');
+  t.deepEqual(history.log.filter((entry) => entry.outcome === 'started').map((entry) => `${entry.direction} ${entry.version}`), ['up 20260103000000', 'down 20260103000000', 'up 20260103000000']);
+  const directions = outcomes.map((entry) => `${entry.direction} ${entry.version}`);
   // Newest first: the second up, the down to base, redo's up and down, the first down, the first up.
   t.deepEqual(directions.slice(0, 5), ['up 20260103000000', 'up 20260102000000', 'up 20260101000000', 'down 20260101000000', 'down 20260102000000']);
-  t.is(history.log.length, 3 + 1 + 2 + 2 + 3);
+  t.is(outcomes.length, 3 + 1 + 2 + 2 + 3);
 
   const human = await offloop(['history', '--log', ...base]);
   t.is(human.code, EXIT_OK, human.stderr);
@@ -177,12 +180,19 @@ test('stamp adopts an existing database: up then runs only what comes after; sta
   // The "existing" schema: what the first migration would create. Running it again would fail.
   await withPool(url, (pool) => pool.query(sql.unsafe`create table users (id int primary key, email text not null)`));
 
+  // What a new user tries first: up fails on the existing table, and says how to adopt it.
+  const first = await offloop(['up', ...base]);
+  t.is(first.code, EXIT_CODES.MIGRATION_FAILED);
+  t.regex(first.stderr, /= help: if the database already had this schema before offloop managed it, adopt it .*offloop stamp <version>/);
+
   const stamp = await offloop(['stamp', '2026010100', ...base]);
   t.is(stamp.code, EXIT_OK, stamp.stderr);
   t.regex(stamp.stdout, /^Stamped 1 migration as applied, without running: 20260101000000\n/);
 
   const up = await json<UpJson>(t, ['up', ...base]);
   t.deepEqual(up.applied.map((m) => m.version), ['20260102000000', '20260103000000']);
+  const applied = await offloop(['history', ...base]);
+  t.regex(applied.stdout, /\n20260101000000 +users +.* stamped\n/, 'a stamped migration shows as stamped, not as 0 ms');
 
   const forget = await json<{ stamped: string[]; unstamped: string[]; current: string | null }>(t, ['stamp', '--base', ...base]);
   t.deepEqual(forget, { stamped: [], unstamped: ['20260101000000', '20260102000000', '20260103000000'], current: null });
@@ -258,7 +268,7 @@ test('a non-transactional migration failing at its second statement: the CLI say
   const failed = await offloop(['up', ...base]);
   t.is(failed.code, EXIT_CODES.MIGRATION_FAILED, failed.stderr);
   t.regex(failed.stderr, /--> .*20260101000000_partial\.sql:3:13\n.*\n {2}3 \| insert into missing_table values \(1\);\n {4}\| {13}\^\n {2}= SQLSTATE: 42P01\n/);
-  t.regex(failed.stderr, /not transactional: its first statement ran and stays applied\. The next run refuses to go past it until this is resolved\. .*`offloop repair`/);
+  t.regex(failed.stderr, /not transactional: its first statement ran and stays applied\. Until this is resolved, the next runs refuse to start\. .*`offloop repair`/);
   t.deepEqual(await userTables(url), ['first']);
 
   const again = await offloop(['up', ...base]);

@@ -352,6 +352,14 @@ async function tableExists(url: string, table: string): Promise<boolean> {
   return withPool(url, (pool) => pool.oneFirst(sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`) as Promise<boolean>);
 }
 
+test('create with --dir naming a file says so, with the migration files exit code', async (t) => {
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'not-a-dir'), '');
+  const result = await offloop(['create', 'users', '--dir', 'not-a-dir'], { cwd });
+  t.is(result.code, EXIT_CODES.MIGRATIONS_DIR_NOT_FOUND, result.stderr);
+  t.regex(result.stderr, /^error\[MIGRATIONS_DIR_NOT_FOUND\]: Could not create a migration in .*not-a-dir: it \(or a parent of it\) is a file, not a directory/);
+});
+
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   test(`${signal} during a migration cancels it on the server, rolls it back and exits ${code}`, async (t) => {
     const url = await createTestDatabase(t);

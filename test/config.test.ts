@@ -44,6 +44,8 @@ test('a password given as ?password= (libpq\'s form) moves into the URL, where t
   t.is(config.url, 'postgres://app:s%40cret@db.internal:5432/app?sslmode=require');
   t.is(config.lockUrl, 'postgres://app:x@db:5432/app');
   t.is(redactUrl(config.url), 'postgres://app:***@db.internal:5432/app?sslmode=require');
+  // Decoded as libpq decodes it: "+" is a plus sign, not a space.
+  t.is(parseConfig({ url: 'postgres://app@db/app?password=a+b%20c' }).url, 'postgres://app:a%2Bb%20c@db/app');
   // A password in both places: the user info wins, the URL is left as it is.
   t.is(parseConfig({ url: 'postgres://app:a@db/app?password=b' }).url, 'postgres://app:a@db/app?password=b');
 });

@@ -201,7 +201,7 @@ const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
 };
 
 /** SQLSTATEs of a failed `up` that mean the object exists already: often a database that predates offloop. */
-const ALREADY_EXISTS = new Set(['42P07', '42710', '42701', '42723', '42P06', '42P16']);
+const ALREADY_EXISTS = new Set(['42P07', '42710', '42701', '42723', '42P06']);
 
 function remedyFor(error: OffloopError, details: Record<string, unknown>): string | undefined {
   if (error.code === 'MIGRATION_FAILED' && details.sqlstate === '25001') {

@@ -63,7 +63,7 @@ export type ApplyContext = {
    * migration of the run, and each migration's timeouts are set from these values when it sets
    * none (a `set local` in one migration's savepoint would otherwise last into the next ones).
    */
-  readonly singleTransaction?: { readonly lockTimeout: string; readonly statementTimeout: string } | undefined;
+  readonly singleTransaction?: { readonly lockTimeout: string; readonly statementTimeout: string; readonly rolledBack: number } | undefined;
 };
 
 /**
@@ -124,11 +124,10 @@ function watchLockWaits(context: ApplyContext, version: string, pid: number): ()
     const wait = await describe(pid).catch(() => null);
     if (stopped) return;
     if (wait !== null) await context.emit({ type: 'migration:blocked', version, pid, ...wait });
-    if (!stopped) timer = setTimeout(() => void look(), BLOCKED_EVERY_MS);
+    // The watch must not keep the worker's loop alive on its own.
+    if (!stopped) timer = setTimeout(() => void look(), BLOCKED_EVERY_MS).unref();
   };
-  timer = setTimeout(() => void look(), BLOCKED_FIRST_MS);
-  // The watch must not keep the worker's loop alive on its own.
-  timer.unref();
+  timer = setTimeout(() => void look(), BLOCKED_FIRST_MS).unref();
   return () => {
     stopped = true;
     clearTimeout(timer);
@@ -136,7 +135,13 @@ function watchLockWaits(context: ApplyContext, version: string, pid: number): ()
 }
 
 /** Where a run stands inside one migration, for error reports. */
-type Position = { statement: Statement | null; index: number; completed: number };
+type Position = {
+  statement: Statement | null;
+  index: number;
+  completed: number;
+  /** INVALID indexes on the table of a concurrent index build, before it started. */
+  invalidBefore?: ReadonlySet<string>;
+};
 
 /** How a migration's body ended: its value, or the error and whether a cancel caused it. */
 type Outcome<T> = { value: T } | { error: unknown; reason: 'aborted' | 'timeout' | null };
@@ -196,7 +201,10 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
           if (signal.aborted) throw signal.reason;
           position.statement = statement;
           position.index = index;
+          const concurrent = !options.transaction && isConcurrentIndexBuild(statement);
+          if (concurrent) position.invalidBefore = new Set(await invalidIndexes(target, statement));
           await target.query(rawQuery(statement.sql));
+          if (concurrent) await assertIndexValid(target, statement);
           position.completed = index + 1;
         }
         position.statement = null;
@@ -225,6 +233,12 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         await record(transaction);
       }, 0);
     } else {
+      // Written before anything runs: a run that dies midway (a killed process, a lost
+      // connection) leaves this as the version's last word, and the next run knows.
+      await appendLog(connection, context.config, {
+        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'started',
+        appliedBy: context.appliedBy, durationMs: null, error: null, statementsRun: null,
+      });
       // Session-level settings for a non-transactional migration, restored afterwards.
       const saved = settings.length === 0 ? null : await connection.one(sql.type(savedSettings)`
         select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
@@ -370,7 +384,11 @@ async function finish(
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
   const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
   if (!options.transaction) {
-    if (position.statement !== null) leftovers.invalidIndexes = await invalidIndexesLeftBy(logTo, position.statement).catch(() => []);
+    if (position.statement !== null && isConcurrentIndexBuild(position.statement)) {
+      const before = position.invalidBefore ?? new Set<string>();
+      const now = await invalidIndexes(logTo, position.statement).catch(() => []);
+      leftovers.invalidIndexes = now.filter((name) => !before.has(name));
+    }
     leftovers.earlier = context.earlierFailure?.(migration.version);
   }
   const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement, leftovers);
@@ -378,11 +396,11 @@ async function finish(
   // The migration's transaction is gone; the log entry goes in on its own. (In a
   // single-transaction run, the run logs the failure after its rollback.)
   if (context.singleTransaction === undefined) {
-    await appendLog(logTo, context.config, {
+    await appendLogPersistently(logTo, context.config, {
       version: migration.version, name: migration.name, direction, checksum: migration.checksum,
       outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
       error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
-    }).catch(() => undefined);
+    });
   }
   throw failure;
 }
@@ -395,28 +413,63 @@ function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): b
   return position.completed > 0 || !('statements' in item) || leftovers.invalidIndexes.length > 0 || leftovers.earlier !== undefined;
 }
 
+/**
+ * Append the log row of a failure. A cancel sent for the failed statement can still arrive (it
+ * is sent from another connection) and cancel this write instead: try again. A row that still
+ * cannot be written is given up: the failure itself is what the caller must hear about.
+ */
+async function appendLogPersistently(connection: CommonQueryMethods, config: ResolvedConfig, row: Parameters<typeof appendLog>[2]): Promise<void> {
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    try {
+      await appendLog(connection, config, row);
+      return;
+    } catch (error) {
+      if (findPgError(error)?.sqlstate !== '57014') return;
+    }
+  }
+}
+
 const invalidIndexRow = z.object({ name: z.string() });
 
+/** The table a concurrent index build works on, and the index it names, as SQL text to resolve. */
+function indexBuildTarget(statement: Statement): { relation: string; index: string | null } | null {
+  const node = statement.node as { idxname?: string; relation?: { schemaname?: string; relname?: string } } | null;
+  if (node === null || typeof node !== 'object' || node.relation?.relname === undefined) return null;
+  const qualify = (name: string) => (node.relation?.schemaname === undefined ? quoteIdent(name) : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(name)}`);
+  const index = statement.kind === 'IndexStmt' && typeof node.idxname === 'string' && node.idxname !== '' ? qualify(node.idxname) : null;
+  return { relation: qualify(node.relation.relname), index };
+}
+
 /**
- * A `CREATE INDEX CONCURRENTLY` or `REINDEX ... CONCURRENTLY` that fails (or is cancelled) leaves
- * its new index behind, marked INVALID: the INVALID indexes on the statement's table (for a
- * named `CREATE INDEX`, that index only).
+ * The INVALID indexes on the table of a `CREATE INDEX CONCURRENTLY` or `REINDEX ... CONCURRENTLY`
+ * (for `REINDEX INDEX`, the table of that index). A failed or cancelled build leaves its new
+ * index there: compared with the same list taken before the statement, it names what the run left.
  */
-async function invalidIndexesLeftBy(connection: CommonQueryMethods, statement: Statement): Promise<string[]> {
-  const node = statement.node as { concurrent?: boolean; idxname?: string; relation?: { schemaname?: string; relname?: string }; params?: unknown[] } | null;
-  if (node === null || typeof node !== 'object' || node.relation?.relname === undefined) return [];
-  const concurrently = statement.kind === 'IndexStmt'
-    ? node.concurrent === true
-    : statement.kind === 'ReindexStmt' && Array.isArray(node.params) && node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
-  if (!concurrently) return [];
-  const relation = node.relation.schemaname === undefined ? quoteIdent(node.relation.relname) : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(node.relation.relname)}`;
-  // REINDEX INDEX names an index: its table is the one the index is on.
-  const table = sql.fragment`coalesce((select indrelid from pg_index where indexrelid = to_regclass(${relation})), to_regclass(${relation}))`;
-  const rows = await connection.any(sql.type(invalidIndexRow)`
+async function invalidIndexes(connection: CommonQueryMethods, statement: Statement): Promise<string[]> {
+  const target = indexBuildTarget(statement);
+  if (target === null) return [];
+  const table = sql.fragment`coalesce((select indrelid from pg_index where indexrelid = to_regclass(${target.relation})), to_regclass(${target.relation}))`;
+  return [...(await connection.anyFirst(sql.type(invalidIndexRow)`
     select i.indexrelid::regclass::text as name from pg_index i
-    where not i.indisvalid and i.indrelid = ${table}
-      and (${node.idxname ?? null}::text is null or i.indexrelid = to_regclass(${node.relation.schemaname === undefined ? quoteIdent(node.idxname ?? '') : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(node.idxname ?? '')}`}))`);
-  return rows.map((row) => row.name);
+    where not i.indisvalid and i.indrelid = ${table}`))];
+}
+
+/**
+ * After a concurrent index build that succeeded, the index it names must be valid. It is not
+ * when `if not exists` skipped an INVALID index an earlier failed build left: the migration would
+ * be recorded with an index that does not work (a unique one would not be enforced).
+ */
+async function assertIndexValid(connection: CommonQueryMethods, statement: Statement): Promise<void> {
+  const target = indexBuildTarget(statement);
+  if (target?.index === null || target === null) return;
+  const valid = await connection.maybeOneFirst(sql.type(z.object({ valid: z.boolean() }))`
+    select indisvalid as valid from pg_index where indexrelid = to_regclass(${target.index})`);
+  if (valid === false) {
+    throw new Error(
+      `the index ${target.index} exists but is INVALID, left by an earlier failed build (the statement skipped it): ` +
+        `drop it (drop index concurrently ${target.index}) and run again`,
+    );
+  }
 }
 
 function quoteIdent(name: string): string {
@@ -509,7 +562,7 @@ function describeAftermath(item: Prepared, position: Position, context: ApplyCon
   const { migration, direction, options } = item;
   const parts: string[] = [];
   if (context.singleTransaction !== undefined) {
-    const before = context.done.length;
+    const before = context.singleTransaction.rolledBack;
     parts.push(`The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`);
     return parts.join(' ');
   }
@@ -523,13 +576,13 @@ function describeAftermath(item: Prepared, position: Position, context: ApplyCon
       : 'what its module did before failing stays applied';
     const extra: string[] = [];
     if (leftovers.invalidIndexes.length > 0) {
-      extra.push(`PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) or rebuild ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (reindex index concurrently) before running this again`);
+      extra.push(`PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) before running this again`);
     }
     if (leftovers.earlier !== undefined) {
       const earlierRan = leftovers.earlier.statementsRun;
       extra.push(`an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`);
     }
-    parts.push(`Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. The next run refuses to go past it until this is resolved. ${resolveAdvice(migration.version, direction)}`);
+    parts.push(`Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. Until this is resolved, the next runs refuse to start. ${resolveAdvice(migration.version, direction)}`);
   } else {
     parts.push(`Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`);
   }
@@ -541,7 +594,7 @@ function describeAftermath(item: Prepared, position: Position, context: ApplyCon
 /** How to resolve a non-transactional migration that failed midway, by the direction it ran in. */
 export function resolveAdvice(version: string, direction: 'up' | 'down'): string {
   return direction === 'up'
-    ? 'Either make the file safe to run again from its start (e.g. "if not exists") and run `offloop up` again; ' +
+    ? 'Either make the file safe to run again from its start ("create table if not exists"; for an index left INVALID, "drop index concurrently if exists" before creating it) and run `offloop up` again; ' +
         `or finish or undo its work by hand, then run \`offloop repair\` (the next \`up\` runs it again) or \`offloop stamp ${version}\` (records it as applied).`
     : 'It is still recorded as applied. Either finish the revert by hand and run `offloop stamp` with the version before it (or `--base`) to record it as reverted; ' +
         'or undo what ran by hand and run `offloop repair` (the next `down` runs it again); ' +

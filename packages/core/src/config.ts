@@ -45,8 +45,15 @@ const postgresUrl = z.string().refine((value) => {
  */
 function passwordInUserinfo(value: string): string {
   const url = new URL(value);
-  const password = url.searchParams.get('password');
-  if (password === null || url.password !== '') return value;
+  // Percent-decoded as libpq does it: a "+" stays a "+" (URLSearchParams would make it a space).
+  const raw = /(?:^|&)password=([^&]*)/.exec(url.search.slice(1))?.[1];
+  if (raw === undefined || url.password !== '') return value;
+  let password: string;
+  try {
+    password = decodeURIComponent(raw);
+  } catch {
+    return value;
+  }
   url.searchParams.delete('password');
   url.password = encodeURIComponent(password);
   return url.toString();

@@ -93,9 +93,10 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
 // authentication, unknown database, server starting or shutting down.
 const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
 // What the pg driver throws, without a code, when a connection cannot be made or is lost.
-const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string])[] = [
+// `lost`: the connection was made and then closed, which is not "cannot connect".
+const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string, { lost?: boolean }?])[] = [
   [/^timeout expired$|connection timeout/i, () => 'no connection within --connect-timeout (connectTimeout)'],
-  [/^Connection terminated/i, (message) => `the server closed the connection (${message})`],
+  [/^Connection terminated/i, (message) => `the server closed the connection (${message})`, { lost: true }],
   [/client password must be a string|SASL: .*password/i, () => 'the server asks for a password, and the URL gives none (postgres://user:password@host/database)'],
 ];
 
@@ -104,15 +105,21 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
   if (error instanceof OffloopError) return error;
   const pg = findPgError(error);
   let reason: string | null = null;
+  let lost = false;
   if (pg !== null && UNAVAILABLE_SQLSTATE.test(pg.sqlstate)) reason = pg.message;
   for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
     const code = (current as { code?: unknown }).code;
     if ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError') reason = current.message;
-    for (const [pattern, describe] of DRIVER_MESSAGES) if (reason === null && pattern.test(current.message)) reason = describe(current.message);
+    for (const [pattern, describe, flags] of DRIVER_MESSAGES) {
+      if (reason !== null || !pattern.test(current.message)) continue;
+      reason = describe(current.message);
+      lost = flags?.lost === true;
+    }
     current = current.cause;
   }
   if (reason === null) return error;
-  return new DatabaseUnavailableError(`Cannot connect to ${redactUrl(url)}: ${reason}`, { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null }, { cause: error });
+  const what = lost ? 'Lost the connection to' : 'Cannot connect to';
+  return new DatabaseUnavailableError(`${what} ${redactUrl(url)}: ${reason}`, { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null }, { cause: error });
 }
 
 /** What to do about a SQLSTATE PostgreSQL gave for one of offloop's own queries. */

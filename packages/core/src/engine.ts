@@ -14,10 +14,11 @@ import { applyInBatch, applyMigration, isBatchable, resolveAdvice, type ApplyCon
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
-import { withPools, type Pools } from './database.ts';
+import { findPgError, withPools, type Pools } from './database.ts';
 import { discoverMigrations } from './discover.ts';
 import {
   MigrationDirtyError,
+  MigrationFailedError,
   MigrationFileMissingError,
   MigrationsPendingError,
   MissingDownError,
@@ -195,7 +196,10 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
           describeLockWait: async (pid) => {
             const row = await lockConnection.maybeOne(sql.type(lockWaitRow)`
               select a.wait_event as lock_type,
-                (extract(epoch from clock_timestamp() - a.query_start) * 1000)::int as waited_ms,
+                -- pg_locks.waitstart (PostgreSQL 14+) when the server has it, else the statement's start.
+                (extract(epoch from clock_timestamp() - coalesce(
+                  (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l where l.pid = a.pid and not l.granted),
+                  a.query_start)) * 1000)::int as waited_ms,
                 coalesce((
                   select json_agg(json_build_object(
                     'pid', b.pid, 'applicationName', b.application_name, 'state', b.state,
@@ -272,29 +276,36 @@ function failedRuns(state: State): PlanProblem[] {
       version: entry.version,
       file: file?.file ?? `${entry.version}_${entry.name}`,
       direction: entry.direction === 'down' ? 'down' : 'up',
-      statementsRun: entry.statementsRun,
+      statementsRun: entry.outcome === 'started' ? null : entry.statementsRun,
       at: entry.at,
-      fileChanged: file === undefined || file.checksum !== entry.checksum,
+      fileChanged: file !== undefined && file.checksum !== entry.checksum,
+      fileMissing: file === undefined,
+      interrupted: entry.outcome === 'started',
     };
   });
 }
 
 /**
  * Refuse to run while a failed non-transactional migration is unresolved. `strict` (for `check`)
- * also refuses those whose file changed since, which a run takes as the fix and tries again.
+ * also refuses those whose file changed since, which a run takes as the fix and tries again, and
+ * those whose file is gone.
  */
 function assertNotDirty(state: State, options: { strict?: boolean } = {}): void {
-  const first = failedRuns(state).find((problem) => problem.kind === 'failed' && (options.strict === true || !problem.fileChanged));
+  const first = failedRuns(state).find((problem) => problem.kind === 'failed' && (options.strict === true || !(problem.fileChanged || problem.fileMissing)));
   if (first?.kind !== 'failed') return;
-  const ran = first.statementsRun === null
-    ? ''
-    : first.statementsRun === 0
-      ? ' before its first statement completed (an earlier failed attempt had left part of it)'
-      : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`;
-  const edited = first.fileChanged ? ' The file has changed since; `offloop ' + first.direction + '` will try it again.' : '';
+  const what = first.interrupted
+    ? `${first.file} is a non-transactional migration whose \`${first.direction}\` started at ${first.at} and never finished (the process died or lost its connection)`
+    : `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}` +
+      (first.statementsRun === null
+        ? ''
+        : first.statementsRun === 0
+          ? ' before its first statement completed, leaving work behind (`offloop history --log` shows the error)'
+          : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`);
+  const next = first.fileMissing
+    ? 'Its file is gone: once the database is as you want it, run `offloop repair` to clear this.'
+    : `${first.fileChanged ? `The file has changed since; \`offloop ${first.direction}\` will try it again. ` : ''}${resolveAdvice(first.version, first.direction)}`;
   throw new MigrationDirtyError(
-    `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}${ran}; the database may hold part of it.${edited} ` +
-      resolveAdvice(first.version, first.direction),
+    `${what}; the database may hold part of it. ${next}`,
     { version: first.version, file: first.file, direction: first.direction, statementsRun: first.statementsRun ?? 0, statementCount: null, failedAt: first.at },
   );
 }
@@ -419,6 +430,24 @@ async function runAll(session: Session, items: readonly Prepared[], done: Migrat
   }
 }
 
+/** A single-transaction run whose COMMIT failed, as the failure of its last migration. */
+function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
+  if (error instanceof OffloopError) return error;
+  const pg = findPgError(error);
+  if (pg === null) return error;
+  const { migration, direction, options } = last;
+  return new MigrationFailedError(
+    `The single transaction of this run failed at its COMMIT, after all ${rolledBack} migrations ran: ${pg.message} (SQLSTATE ${pg.sqlstate}). ` +
+      'A deferred constraint or trigger of one of them failed. The whole run was rolled back: nothing of it stays applied.',
+    {
+      version: migration.version, name: migration.name, file: migration.file, direction, transactional: options.transaction,
+      line: null, column: null, statement: null, statementCount: 'statements' in last ? last.statements.length : null,
+      statementsRun: 0, sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint, applied: [], invalidIndexes: [],
+    },
+    { cause: error },
+  );
+}
+
 const sessionTimeouts = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
 
 async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
@@ -443,11 +472,12 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
         await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
         const started = performance.now();
         try {
-          // Each migration is a savepoint inside the one transaction; a failure rolls back all of them.
+          // Each migration is a savepoint inside the one transaction; a failure rolls back all of
+          // them, and nothing of the run stays applied.
           const result = await applyMigration(transaction, item, {
             ...session.apply,
-            done: [...finished],
-            singleTransaction: { lockTimeout: defaults.lock_timeout, statementTimeout: defaults.statement_timeout },
+            done: [],
+            singleTransaction: { lockTimeout: defaults.lock_timeout, statementTimeout: defaults.statement_timeout, rolledBack: finished.length },
           });
           finished.push(result);
           await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
@@ -458,17 +488,19 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
       }
     }, 0));
   } catch (error) {
+    // Every migration ran, and the COMMIT failed: a deferred constraint or trigger of one of them.
+    const last = items.at(-1);
+    const commitFailure = failed.at === null && last !== undefined && finished.length === items.length ? atCommit(error, last, finished.length) : null;
+    const failure = failed.at ?? (last !== undefined && commitFailure instanceof MigrationFailedError ? { item: last, error: commitFailure, durationMs: 0 } : null);
+    if (failure === null) throw error;
     // The failure's log entry was written inside the transaction and rolled back with it.
-    const failure = failed.at;
-    if (failure !== null) {
-      const { migration, direction } = failure.item;
-      const reason = failure.error instanceof OffloopError ? `${failure.error.code}: ${failure.error.message}` : String(failure.error);
-      await appendLog(session.pools.pool, session.apply.config, {
-        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'failed',
-        appliedBy: session.apply.appliedBy, durationMs: failure.durationMs, error: reason, statementsRun: null,
-      }).catch(() => undefined);
-    }
-    throw error;
+    const { migration, direction } = failure.item;
+    const reason = failure.error instanceof OffloopError ? `${failure.error.code}: ${failure.error.message}` : String(failure.error);
+    await appendLog(session.pools.pool, session.apply.config, {
+      version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'failed',
+      appliedBy: session.apply.appliedBy, durationMs: failure.durationMs, error: reason, statementsRun: null,
+    }).catch(() => undefined);
+    throw failure.error;
   }
   done.push(...finished);
 }

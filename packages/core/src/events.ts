@@ -40,7 +40,7 @@ export type MigrationBlockedEvent = {
   readonly version: string;
   /** The migration's backend. */
   readonly pid: number;
-  /** How long the current statement has run. */
+  /** How long it has waited for the lock (on PostgreSQL 13 and older: how long the statement has run). */
   readonly waitedMs: number;
   /** `pg_stat_activity.wait_event` of the lock wait: `relation`, `transactionid`, `virtualxid`, ... */
   readonly lockType: string;

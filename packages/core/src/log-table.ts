@@ -80,19 +80,31 @@ export async function readLog(connection: CommonQueryMethods, target: Target, li
 }
 
 /**
- * Failed non-transactional runs that nothing has resolved since: per version, the latest entry
- * that left the database in a known state (anything but `failed`, which left nothing behind),
- * when that entry is `partial`. A later attempt that failed before running anything does not
- * resolve an earlier partial one; a success, a stamp, an unstamp or a repair does.
+ * Non-transactional runs that went wrong and that nothing has resolved since, one entry per
+ * version:
+ * - a run that died midway (a killed process, a lost connection): the version's newest entry is
+ *   the `started` row written before its first statement;
+ * - otherwise, a run that failed midway: of the version's entries that settled something (not
+ *   `failed`, which left nothing behind, nor `started`), the newest is `partial`. A later attempt
+ *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
+ *   a repair does.
  */
 export async function readDirty(connection: CommonQueryMethods, target: Target): Promise<LogEntry[]> {
+  const log = logTableIdentifier(target);
   const rows = await connection.any(sql.type(logRow)`
-    select ${SELECT_COLUMNS} from (
-      select distinct on (version) * from ${logTableIdentifier(target)}
-      where outcome <> 'failed'
+    with latest as (
+      select distinct on (version) version, id, outcome from ${log} order by version, id desc
+    ), settled as (
+      select distinct on (version) version, id, outcome from ${log}
+      where outcome not in ('failed', 'started')
       order by version, id desc
-    ) latest
-    where outcome = 'partial'
+    )
+    select ${SELECT_COLUMNS} from ${log}
+    where id in (
+      select id from latest where outcome = 'started'
+      union all
+      select settled.id from settled join latest using (version) where settled.outcome = 'partial' and latest.outcome <> 'started'
+    )
     order by version`);
   return rows.map(toEntry);
 }

@@ -54,7 +54,12 @@ export type LogEntry = {
   readonly name: string;
   readonly direction: 'up' | 'down' | 'stamp' | 'unstamp' | 'repair-checksum' | 'repair-forget' | 'repair-resolve';
   readonly checksum: string | null;
-  readonly outcome: 'succeeded' | 'failed' | 'partial';
+  /**
+   * `succeeded`; `failed` (rolled back, or nothing ran: nothing left); `partial` (a
+   * non-transactional migration that failed midway and left part of its work); `started` (a
+   * non-transactional migration began: followed by its outcome, unless the run died midway).
+   */
+  readonly outcome: 'succeeded' | 'failed' | 'partial' | 'started';
   readonly appliedBy: string;
   /** ISO 8601. */
   readonly at: string;

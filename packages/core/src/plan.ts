@@ -32,10 +32,14 @@ export type PlanProblem =
       readonly statementsRun: number | null;
       readonly at: string;
       /**
-       * The file changed since that run (or is gone). A run no longer refuses it: the edit is
-       * taken as the fix, and `up` (or, after `repair` accepts the edit, `down`) tries again.
+       * The file changed since that run. A run no longer refuses it: the edit is taken as the
+       * fix, and `up` (or, after `repair` accepts the edit, `down`) tries again.
        */
       readonly fileChanged: boolean;
+      /** The file is gone: only `repair` (or a stamp) resolves it. */
+      readonly fileMissing: boolean;
+      /** The run died midway (a killed process, a lost connection), with no outcome recorded. */
+      readonly interrupted: boolean;
     };
 
 /** What `status` returns and `up` starts from. */

@@ -102,11 +102,13 @@ export async function createMigrationFile(dir: string, name: string, kind: 'sql'
         await writeFile(path, kind === 'ts' ? TS_TEMPLATE : SQL_TEMPLATE, { flag: 'wx' });
         return { path, file, version, name };
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 100) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (attempt >= 100) throw new InternalError(`Could not create a migration in ${dir}: 100 versions after ${formatVersion(now)} are taken`, { dir, reason: 'versions taken' });
         version = bumpVersion(version);
       }
     }
   } catch (error) {
+    if (error instanceof InternalError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     // The directory's fault, not offloop's: a file in its place, or no right to write there.
     if (code === 'EEXIST' || code === 'ENOTDIR') {

@@ -44,6 +44,10 @@ export function renderStatus(result: StatusResult, context: StatusContext): stri
   const rows = [
     ...result.applied.map((row) => ({ version: row.version, name: row.name, state: 'applied', at: formatTimestamp(row.appliedAt) })),
     ...result.pending.map((row) => ({ version: row.version, name: row.name, state: 'pending', at: '' })),
+    // A failed run of a migration that is neither applied nor on disk any more.
+    ...result.problems
+      .filter((problem) => problem.kind === 'failed' && problem.fileMissing && !result.applied.some((row) => row.version === problem.version))
+      .map((problem) => ({ version: problem.version, name: problem.kind === 'failed' ? problem.file.slice(15) : '', state: 'failed', at: '' })),
   ].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 
   if (!result.initialized) lines.push(`The version table ${context.table} does not exist yet: nothing is applied.`);
@@ -61,7 +65,7 @@ export function renderStatus(result: StatusResult, context: StatusContext): stri
   const where = result.current === null ? 'nothing applied yet' : `now at ${result.current}`;
   lines.push(`${result.applied.length} applied, ${result.pending.length} pending; ${where}.`);
   if (result.problems.length > 0) {
-    const blocking = result.problems.filter((problem) => problem.kind !== 'failed' || !problem.fileChanged).length;
+    const blocking = result.problems.filter((problem) => problem.kind !== 'failed' || !(problem.fileChanged || problem.fileMissing)).length;
     lines.push(blocking === 0
       ? `${count(result.problems.length, 'problem')}: offloop check fails until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
       : `${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop check explains each).`);
@@ -77,7 +81,16 @@ function describeProblem(problem: PlanProblem): string {
       return 'file changed since it was applied';
     case 'out-of-order':
       return `older than the newest applied migration (${problem.newestApplied})`;
-    case 'failed':
-      return `${problem.direction} failed midway on ${formatTimestamp(problem.at)}${problem.statementsRun === null || problem.statementsRun === 0 ? '' : ` after ${count(problem.statementsRun, 'statement')}`} (not transactional: part of it may be in the database)${problem.fileChanged ? '; the file changed since, and the next run tries it again' : '; offloop up explains how to resolve it'}`;
+    case 'failed': {
+      const what = problem.interrupted
+        ? `${problem.direction} started on ${formatTimestamp(problem.at)} and never finished`
+        : `${problem.direction} failed midway on ${formatTimestamp(problem.at)}${problem.statementsRun === null || problem.statementsRun === 0 ? '' : ` after ${count(problem.statementsRun, 'statement')}`}`;
+      const next = problem.fileMissing
+        ? 'the file is gone: offloop repair clears it'
+        : problem.fileChanged
+          ? 'the file changed since, and the next run tries it again'
+          : `offloop ${problem.direction} explains how to resolve it`;
+      return `${what} (not transactional: part of it may be in the database); ${next}`;
+    }
   }
 }
