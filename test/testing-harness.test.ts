@@ -277,3 +277,25 @@ test.serial('ready() claims clones ahead; acquire() hands them out; the file pea
   t.deepEqual(await databasesLike(`offloop_u_${info.name.split('_')[2] ?? ''}_`), []);
   t.true((await databasesLike(readyPrefix)).length >= 1);
 });
+
+test('a harness whose session connection is lost takes its locks again on a new one, and says so in its stats', async (t) => {
+  const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
+  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  // The project lock every harness holds shared, as pg_locks shows its two keys.
+  const holderOfProjectLock = () => withPool(adminDatabaseUrl(), (pool) => pool.maybeOneFirst(sql.type(z.object({ pid: z.number() }))`
+    select pid from pg_locks where locktype = 'advisory' and classid = ${0x0ff4} and objid = ${Number.parseInt(project, 16) >>> 0} and granted limit 1`));
+  await using harness = createTestDatabases({ dir, poolSize: 0 });
+  await harness.ready();
+  const before = await holderOfProjectLock();
+  t.not(before, null);
+  await withPool(adminDatabaseUrl(), (pool) => pool.query(sql.unsafe`select pg_terminate_backend(${before})`));
+
+  t.true(await eventually(async () => {
+    const now = await holderOfProjectLock();
+    return now !== null && now !== before;
+  }, 30_000), 'the project lock was not taken again');
+  t.regex((await harness.stats()).lastBackgroundError ?? '', /session connection was lost, and its locks with it/);
+  const db = await harness.acquire();
+  t.true((await tables(db.url)).includes('users'));
+  await db.release();
+});

@@ -65,13 +65,24 @@ type Started = {
   /** Background clones, so that a slow CREATE DATABASE never holds up a claim. */
   readonly backgroundPool: DatabasePool;
   readonly sessionPool: DatabasePool;
-  readonly session: DatabasePoolConnection;
+  /** The session that holds this harness's locks; replaced if its connection is lost. */
+  readonly session: SessionHolder;
   readonly fileCopy: boolean;
   readonly template: TemplateInfo;
   readonly readyPrefix: string;
-  /** Resolves the session's callback, which unlocks and returns the connection. */
-  readonly endSession: () => Promise<void>;
 };
+
+/** The one connection that holds the harness's session-level locks, and how to give it back. */
+type SessionHolder = {
+  current: DatabasePoolConnection;
+  /** Resolves the session's callback, which unlocks and returns the connection. */
+  end: () => Promise<void>;
+  /** The timer that checks the connection is still there. */
+  watch: NodeJS.Timeout | undefined;
+};
+
+/** How often the session's connection is checked: its locks vanish with it. */
+const SESSION_CHECK_MS = 5_000;
 
 let started: Promise<Started> | undefined;
 let closing = false;
@@ -129,12 +140,12 @@ async function startUp(): Promise<Started> {
     pools.push(sessionPool);
     const backgroundPool = await connect(adminUrl, options.maxParallelCreates + 1);
     pools.push(backgroundPool);
-    const { session, endSession } = await holdSession(sessionPool);
     // Before anything of the project is read: a prune that holds the project waits no one out.
-    await session.query(sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`);
+    const session = await openSession(sessionPool);
+    watchSession(sessionPool, session);
     const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
     const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
-    const base = { adminUrl, claimPool, pool, backgroundPool, sessionPool, session, fileCopy, endSession };
+    const base = { adminUrl, claimPool, pool, backgroundPool, sessionPool, session, fileCopy };
     await sweepAbandoned(base);
     const template = await ensureTemplate(base);
     const readyPrefix = `offloop_r_${project}_${template.key}_`;
@@ -156,6 +167,56 @@ async function startUp(): Promise<Started> {
     await Promise.all(pools.map((each) => each.end()));
     throw error;
   }
+}
+
+/**
+ * Hold the harness's session: the owner lock (in {@link holdSession}) and the project lock,
+ * shared. Idle timeouts are turned off for this connection: a server with `idle_session_timeout`
+ * would otherwise end it between tests, and with it the locks that keep other harnesses'
+ * sweeps and prunes away from this harness's databases.
+ */
+async function openSession(sessionPool: DatabasePool): Promise<SessionHolder> {
+  const { session, endSession } = await holdSession(sessionPool);
+  try {
+    await session.query(sql.unsafe`
+      select set_config(name, '0', false) from pg_settings where name in ('idle_session_timeout', 'idle_in_transaction_session_timeout')`);
+    await session.query(sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`);
+  } catch (error) {
+    await endSession().catch(() => undefined);
+    throw error;
+  }
+  return { current: session, end: endSession, watch: undefined };
+}
+
+/**
+ * Check the session every few seconds. A lost connection (a network drop, a server restart, an
+ * administrator's pg_terminate_backend) takes the harness's locks with it: say so in the stats,
+ * and take them again on a new connection.
+ */
+function watchSession(sessionPool: DatabasePool, holder: SessionHolder): void {
+  let checking = false;
+  holder.watch = setInterval(() => {
+    if (checking || closing) return;
+    checking = true;
+    void (async () => {
+      try {
+        await holder.current.query(sql.unsafe`select 1`);
+      } catch (error) {
+        recordBackgroundFailure(new Error(`the harness's session connection was lost, and its locks with it (${error instanceof Error ? error.message : String(error)}); taking them again`, { cause: error }));
+        await holder.end().catch(() => undefined);
+        const renewed = await openSession(sessionPool).catch((reopen: unknown) => {
+          recordBackgroundFailure(reopen);
+          return null;
+        });
+        if (renewed !== null) {
+          holder.current = renewed.current;
+          holder.end = renewed.end;
+        }
+      } finally {
+        checking = false;
+      }
+    })();
+  }, SESSION_CHECK_MS).unref();
 }
 
 async function connect(url: string, size: number): Promise<DatabasePool> {
@@ -216,9 +277,9 @@ async function sweepAbandoned(started: Pick<Started, 'pool' | 'session'>): Promi
     owners.set(owner, [...(owners.get(owner) ?? []), name]);
   }
   for (const [owner, databases] of owners) {
-    const free = await started.session.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${OWNER_LOCK_CLASS}::int, ${owner}::int) as free`);
+    const free = await started.session.current.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${OWNER_LOCK_CLASS}::int, ${owner}::int) as free`);
     if (!free) continue;
-    await started.session.query(sql.unsafe`select pg_advisory_unlock(${OWNER_LOCK_CLASS}::int, ${owner}::int)`);
+    await started.session.current.query(sql.unsafe`select pg_advisory_unlock(${OWNER_LOCK_CLASS}::int, ${owner}::int)`);
     for (const name of databases) await dropDatabase(started.pool, name);
   }
 }
@@ -254,7 +315,7 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
   const lockKey = Number.parseInt(key.slice(0, 8), 16) | 0;
   const deadline = Date.now() + options.buildTimeout;
   for (;;) {
-    const locked = await base.session.oneFirst(sql.type(z.object({ locked: z.boolean() }))`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`);
+    const locked = await base.session.current.oneFirst(sql.type(z.object({ locked: z.boolean() }))`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`);
     if (locked) break;
     if (Date.now() > deadline) {
       throw new LockTimeoutError(`Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`, {
@@ -288,7 +349,7 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
     }
     return info(true, await dropStale(base.pool, name, `offloop_r_${project}_${key}_`));
   } finally {
-    await base.session.query(sql.unsafe`select pg_advisory_unlock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int)`);
+    await base.session.current.query(sql.unsafe`select pg_advisory_unlock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int)`);
   }
 }
 
@@ -447,6 +508,13 @@ function refill(s: Started): void {
   })();
 }
 
+/** Count a failure of background work, and keep its message for `stats()`. */
+function recordBackgroundFailure(error: unknown): void {
+  stats.backgroundFailures += 1;
+  const pg = findPgError(error);
+  stats.lastBackgroundError = pg !== null ? `${pg.sqlstate}: ${pg.message}` : error instanceof Error ? error.message : String(error);
+}
+
 /**
  * Stop refilling for a second after a failure, then try again (even if no test asks meanwhile).
  * The timer itself ends the pause: a timer may fire a little before `Date.now()` says a second
@@ -454,9 +522,7 @@ function refill(s: Started): void {
  * outlived the only call that would have resumed it, stalling the pool for good.
  */
 function pauseRefill(s: Started, error: unknown): void {
-  stats.backgroundFailures += 1;
-  const pg = findPgError(error);
-  stats.lastBackgroundError = pg !== null ? `${pg.sqlstate}: ${pg.message}` : error instanceof Error ? error.message : String(error);
+  recordBackgroundFailure(error);
   if (refillPaused) return;
   refillPaused = true;
   setTimeout(() => {
@@ -613,7 +679,7 @@ async function prune(): Promise<PruneResult> {
   let projectsInUse = 0;
   for (const [other, databases] of byProject) {
     const key = projectLockKey(other);
-    const free = await s.session.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${PROJECT_LOCK_CLASS}::int, ${key}::int) as free`);
+    const free = await s.session.current.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${PROJECT_LOCK_CLASS}::int, ${key}::int) as free`);
     if (!free) {
       projectsInUse += 1;
       continue;
@@ -625,7 +691,7 @@ async function prune(): Promise<PruneResult> {
         dropped.push(name);
       }
     } finally {
-      await s.session.query(sql.unsafe`select pg_advisory_unlock(${PROJECT_LOCK_CLASS}::int, ${key}::int)`);
+      await s.session.current.query(sql.unsafe`select pg_advisory_unlock(${PROJECT_LOCK_CLASS}::int, ${key}::int)`);
     }
   }
   return { dropped, projectsInUse };
@@ -649,7 +715,9 @@ async function close(): Promise<PoolStats> {
     for (const name of inUse) await dropDatabase(s.pool, name);
     inUse.clear();
   } finally {
-    await s.endSession();
+    clearInterval(s.session.watch);
+    // A session whose connection is gone has nothing left to unlock.
+    await s.session.end().catch(() => undefined);
     await Promise.all([s.claimPool.end(), s.pool.end(), s.backgroundPool.end(), s.sessionPool.end()]);
   }
   return { ...stats };
