@@ -1,8 +1,8 @@
 import test from './helpers/limited-test.ts';
 import type { ExecutionContext } from 'ava';
 import { CreateDatabaseError, MigrationFailedError } from '@offloop/core';
-import { createTestDatabases } from '@offloop/worker/testing';
-import { createHash, randomBytes } from 'node:crypto';
+import { createTestDatabases, projectId } from '@offloop/worker/testing';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,7 +42,7 @@ async function projectDir(t: ExecutionContext, files: Record<string, string>): P
 
 /** Drop the template and every clone of the project of `dir`. */
 async function dropProject(dir: string): Promise<void> {
-  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const project = projectId(dir);
   for (const name of await databasesLike('offloop_')) {
     if (!name.includes(`_${project}_`)) continue;
     await withPool(adminDatabaseUrl(), async (pool) => {
@@ -151,7 +151,7 @@ test('a failing migration reports MIGRATION_FAILED with its file and line throug
   // The next call reports the same failure rather than hanging or cloning a half-built template.
   await t.throwsAsync(harness.acquire(), { instanceOf: MigrationFailedError });
   // Template names start with offloop_tpl_<first 8 hex of sha256(migrations dir)>.
-  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const project = projectId(dir);
   t.deepEqual(await databasesLike(`offloop_tpl_${project}_`), []);
 });
 
@@ -177,7 +177,7 @@ test('a background clone that fails pauses the refill, which resumes by itself o
   t.teardown(() => admin(sql.unsafe`drop role if exists ${sql.identifier([role])}`));
   // Its databases (owned by the role) go first.
   const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
-  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const project = projectId(dir);
   const url = new URL(adminDatabaseUrl());
   url.username = role;
   url.password = password;
@@ -204,7 +204,7 @@ test('a background clone that fails pauses the refill, which resumes by itself o
 
 // Serial: it drops every idle project's databases, which the concurrent tests of this file use.
 test.serial('prune drops the databases of projects no harness uses, and leaves running ones and its own', async (t) => {
-  const projectOf = (dir: string) => createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const projectOf = (dir: string) => projectId(dir);
   const idleDir = await projectDir(t, { '20260101000000_users.sql': `${USERS}-- idle project\n` });
   const idle = createTestDatabases({ dir: idleDir, poolSize: 1 });
   await idle.acquire(); // not released: close drops it; the template and a ready clone stay
@@ -280,7 +280,7 @@ test.serial('ready() claims clones ahead; acquire() hands them out; the file pea
 
 test('a harness whose session connection is lost takes its locks again on a new one, and says so in its stats', async (t) => {
   const dir = await projectDir(t, { '20260101000000_users.sql': USERS });
-  const project = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+  const project = projectId(dir);
   // The project lock every harness holds shared, as pg_locks shows its two keys.
   const holderOfProjectLock = () => withPool(adminDatabaseUrl(), (pool) => pool.maybeOneFirst(sql.type(z.object({ pid: z.number() }))`
     select pid from pg_locks where locktype = 'advisory' and classid = ${0x0ff4} and objid = ${Number.parseInt(project, 16) >>> 0} and granted limit 1`));

@@ -5,4 +5,5 @@
  * See `docs/testing.md` for the ava and node:test recipes.
  */
 export { createTestDatabases } from './test-databases.ts';
+export { projectId } from './project.ts';
 export type { PoolStats, PruneResult, TemplateInfo, TestDatabase, TestDatabases, TestDatabasesOptions } from './test-databases.ts';

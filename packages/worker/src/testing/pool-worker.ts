@@ -20,6 +20,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
 import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, PruneResult, TemplateInfo } from './messages.ts';
+import { projectId } from './project.ts';
 import { ensureSharedServer } from './shared-server.ts';
 
 /** First key of the two-integer advisory locks: harness owners. */
@@ -47,7 +48,7 @@ const options = workerData as PoolWorkerOptions;
 const port = parentPort;
 if (port === null) throw new Error('pool-worker.ts must run in a worker thread');
 
-const project = createHash('sha256').update(options.dir).digest('hex').slice(0, 8);
+const project = projectId(options.dir);
 const projectLockKey = (hex: string): number => Number.parseInt(hex, 16) | 0;
 const ownerId = randomInt(1, 2 ** 31 - 1);
 const ownerHex = ownerId.toString(16).padStart(8, '0');
