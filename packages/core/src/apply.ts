@@ -154,12 +154,13 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
   const controller = new AbortController();
   let backend: number | null = null;
   let stopWatching = (): void => undefined;
+  let cancelling: Promise<void> = Promise.resolve();
   let reason: 'aborted' | 'timeout' | null = null;
   const cancel = (why: 'aborted' | 'timeout') => {
     if (reason !== null) return;
     reason = why;
     controller.abort(why);
-    if (backend !== null) void context.cancelBackend(backend).catch(() => undefined);
+    if (backend !== null) cancelling = context.cancelBackend(backend).catch(() => undefined);
   };
   const onAbort = () => cancel('aborted');
   context.signal?.addEventListener('abort', onAbort, { once: true });
@@ -177,6 +178,8 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
     return { error, reason };
   } finally {
     stopWatching();
+    // Landed before the connection runs anything else (see cancelUntilSettled).
+    await cancelling;
     context.signal?.removeEventListener('abort', onAbort);
     if (timer !== null) clearTimeout(timer);
   }
@@ -351,9 +354,11 @@ const CANCEL_RETRY_MS = 50;
  */
 async function cancelUntilSettled<T>(running: Promise<T>, signal: AbortSignal, cancel: () => Promise<void>): Promise<T> {
   let settled = false;
+  let inFlight: Promise<void> = Promise.resolve();
   const retry = async () => {
     while (!settled) {
-      await cancel().catch(() => undefined);
+      inFlight = cancel().catch(() => undefined);
+      await inFlight;
       await new Promise((resolve) => setTimeout(resolve, CANCEL_RETRY_MS));
     }
   };
@@ -365,6 +370,9 @@ async function cancelUntilSettled<T>(running: Promise<T>, signal: AbortSignal, c
   } finally {
     settled = true;
     signal.removeEventListener('abort', onAbort);
+    // A cancel sent as the batch settled must land while the backend is idle (PostgreSQL drops
+    // it there), not on whatever this connection runs next.
+    await inFlight;
   }
 }
 
