@@ -76,3 +76,14 @@ test('SQLSTATE 25001 from a statement the parser did not recognise: the help lin
   });
   t.regex(renderError(error, { cwd: '/', migrationsDir: null }), /= help: this statement cannot run inside a transaction: add transaction:false to the marker line \("-- migrate:up transaction:false"\)/);
 });
+
+test('--version prints the version; with --json, as one JSON document', async (t) => {
+  const { run } = await import('offloop');
+  const out: string[] = [];
+  const io = { stdout: { write: (text: string) => void out.push(text) }, stderr: { write: () => undefined }, env: {}, cwd: '/', signal: new AbortController().signal };
+  t.is(await run(['--version'], io), 0);
+  t.regex(out.join(''), /^\d+\.\d+\.\d+\n$/);
+  out.length = 0;
+  t.is(await run(['-V', '--json'], io), 0);
+  t.regex((JSON.parse(out.join('')) as { version: string }).version, /^\d+\.\d+\.\d+$/);
+});

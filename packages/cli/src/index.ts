@@ -62,8 +62,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(globalHelp(COMMANDS));
     return EXIT_OK;
   }
-  if (first === '-v' || first === '--version') {
-    io.stdout.write(`${cliVersion()}\n`);
+  if (first === '-v' || first === '-V' || first === '--version') {
+    // `--json` keeps its promise here too: one JSON document on stdout.
+    io.stdout.write(rest.includes('--json') ? `${JSON.stringify({ version: cliVersion() })}\n` : `${cliVersion()}\n`);
     return EXIT_OK;
   }
   if (first === 'help' && rest.length <= 1) {
