@@ -25,7 +25,9 @@ import { appendLog } from './log-table.ts';
 import type { LogEntry, MigrationFile, SectionOptions } from './migration.ts';
 import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
 import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
+import { quoteIdentifier, quoteLiteral } from './ddl.ts';
 import type { Statement } from './split.ts';
+import { isConcurrentIndexBuild as isConcurrentIndexBuildNode } from './transaction-rules.ts';
 import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
 
 /** A migration checked and ready to run in one direction. */
@@ -75,18 +77,20 @@ export function timeoutSettings(config: ResolvedConfig, options: SectionOptions,
   const lockTimeout = options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
   const statementTimeout = options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
   if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
-  else if (otherwise !== undefined) settings.push(`lock_timeout = ${quoteSetting(otherwise.lockTimeout)}`);
+  else if (otherwise !== undefined) settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);
   if (statementTimeout !== null) settings.push(`statement_timeout = '${statementTimeout}ms'`);
-  else if (otherwise !== undefined) settings.push(`statement_timeout = ${quoteSetting(otherwise.statementTimeout)}`);
+  else if (otherwise !== undefined) settings.push(`statement_timeout = ${quoteLiteral(otherwise.statementTimeout)}`);
   return settings;
 }
 
-/** A setting's value as read with `current_setting` ("0", "5s"), quoted for `set`. */
-function quoteSetting(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
 const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
+
+/** The session's `lock_timeout` and `statement_timeout` now, as `current_setting` gives them. */
+export async function currentTimeouts(connection: CommonQueryMethods): Promise<{ readonly lockTimeout: string; readonly statementTimeout: string }> {
+  const row = await connection.one(sql.type(savedSettings)`
+    select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+  return { lockTimeout: row.lock_timeout, statementTimeout: row.statement_timeout };
+}
 
 // The backend pid per slonik connection id: one round trip per connection, not per migration.
 const pids = new Map<string, number>();
@@ -243,13 +247,12 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         appliedBy: context.appliedBy, durationMs: null, error: null, statementsRun: null,
       });
       // Session-level settings for a non-transactional migration, restored afterwards.
-      const saved = settings.length === 0 ? null : await connection.one(sql.type(savedSettings)`
-        select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+      const saved = settings.length === 0 ? null : await currentTimeouts(connection);
       try {
         await runBody(connection, false);
       } finally {
         if (saved !== null) {
-          await connection.query(sql.unsafe`select set_config('lock_timeout', ${saved.lock_timeout}, false), set_config('statement_timeout', ${saved.statement_timeout}, false)`).catch(() => undefined);
+          await connection.query(sql.unsafe`select set_config('lock_timeout', ${saved.lockTimeout}, false), set_config('statement_timeout', ${saved.statementTimeout}, false)`).catch(() => undefined);
         }
       }
       await connection.transaction((transaction) => record(transaction), 0);
@@ -443,7 +446,7 @@ const invalidIndexRow = z.object({ name: z.string() });
 function indexBuildTarget(statement: Statement): { relation: string; index: string | null } | null {
   const node = statement.node as { idxname?: string; relation?: { schemaname?: string; relname?: string } } | null;
   if (node === null || typeof node !== 'object' || node.relation?.relname === undefined) return null;
-  const qualify = (name: string) => (node.relation?.schemaname === undefined ? quoteIdent(name) : `${quoteIdent(node.relation.schemaname)}.${quoteIdent(name)}`);
+  const qualify = (name: string) => (node.relation?.schemaname === undefined ? quoteIdentifier(name) : `${quoteIdentifier(node.relation.schemaname)}.${quoteIdentifier(name)}`);
   const index = statement.kind === 'IndexStmt' && typeof node.idxname === 'string' && node.idxname !== '' ? qualify(node.idxname) : null;
   return { relation: qualify(node.relation.relname), index };
 }
@@ -480,9 +483,6 @@ async function assertIndexValid(connection: CommonQueryMethods, statement: State
   }
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 function moduleContext(target: CommonQueryMethods, migration: MigrationFile, signal: AbortSignal, context: ApplyContext): MigrationContext {
   return {
@@ -559,10 +559,7 @@ function toFailure(
 }
 
 function isConcurrentIndexBuild(statement: Statement): boolean {
-  const node = statement.node as { concurrent?: boolean; params?: unknown[] } | null;
-  if (node === null || typeof node !== 'object') return false;
-  if (statement.kind === 'IndexStmt') return node.concurrent === true;
-  return statement.kind === 'ReindexStmt' && Array.isArray(node.params) && node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
+  return isConcurrentIndexBuildNode(statement.kind, statement.node);
 }
 
 /** What the failure left in the database, what else of the run stays, and how to go on. */

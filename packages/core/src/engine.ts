@@ -10,7 +10,7 @@
 import { hostname, userInfo } from 'node:os';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { applyInBatch, applyMigration, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
+import { applyInBatch, applyMigration, currentTimeouts, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
@@ -448,8 +448,6 @@ function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
   );
 }
 
-const sessionTimeouts = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
-
 async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
   const conflicts = items.filter((item) => !item.options.transaction).map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (conflicts.length > 0) {
@@ -465,8 +463,7 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
     await session.pools.pool.connect((connection) => connection.transaction(async (transaction) => {
       // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
       // whole transaction: the next migration starts from these values again.
-      const defaults = await transaction.one(sql.type(sessionTimeouts)`
-        select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+      const defaults = await currentTimeouts(transaction);
       for (const [index, item] of items.entries()) {
         const { migration, direction } = item;
         await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
@@ -477,7 +474,7 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
           const result = await applyMigration(transaction, item, {
             ...session.apply,
             done: [],
-            singleTransaction: { lockTimeout: defaults.lock_timeout, statementTimeout: defaults.statement_timeout, rolledBack: finished.length },
+            singleTransaction: { ...defaults, rolledBack: finished.length },
           });
           finished.push(result);
           await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });

@@ -62,6 +62,16 @@ const RULES: Record<string, (node: Node) => string | null> = {
 };
 
 /**
+ * Whether a statement builds an index concurrently (`CREATE INDEX CONCURRENTLY`,
+ * `REINDEX ... CONCURRENTLY`): one that, failed or cancelled, leaves an INVALID index behind.
+ */
+export function isConcurrentIndexBuild(kind: string, node: unknown): boolean {
+  if (typeof node !== 'object' || node === null) return false;
+  if (kind === 'IndexStmt') return (node as Node).concurrent === true;
+  return kind === 'ReindexStmt' && hasConcurrentlyParam(node as Node);
+}
+
+/**
  * The name of the statement if PostgreSQL refuses to run it inside a transaction block, else
  * null. `kind` and `node` are the parse node's type and body, as libpg-query returns them.
  */
