@@ -39,6 +39,7 @@ export const EXIT_CODES = {
   STATEMENT_TIMEOUT: 4,
   LOCK_NOT_AVAILABLE: 4,
   MIGRATION_TIMEOUT: 4,
+  MIGRATION_TRANSACTION_CONTROL: 4,
   // A migration that crashed or hung its worker thread: also a failed migration.
   WORKER_OUT_OF_MEMORY: 4,
   WORKER_UNRESPONSIVE: 4,

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   RUN_ABORTED: 'RUN_ABORTED',
   RUN_TIMEOUT: 'RUN_TIMEOUT',
   MIGRATION_TIMEOUT: 'MIGRATION_TIMEOUT',
+  MIGRATION_TRANSACTION_CONTROL: 'MIGRATION_TRANSACTION_CONTROL',
   STATEMENT_TIMEOUT: 'STATEMENT_TIMEOUT',
   LOCK_NOT_AVAILABLE: 'LOCK_NOT_AVAILABLE',
   MIGRATOR_CLOSED: 'MIGRATOR_CLOSED',
@@ -274,6 +275,16 @@ export class MigrationTimeoutError extends OffloopError<'MIGRATION_TIMEOUT', Mig
   readonly code = 'MIGRATION_TIMEOUT';
 }
 
+/**
+ * A JavaScript/TypeScript migration tried to end or reshape the transaction offloop runs it in
+ * (`COMMIT`, `ROLLBACK`, `SAVEPOINT`/`RELEASE` misuse, `SET TRANSACTION`, ...) through
+ * `ctx.connection`. The statement was not run; the migration was rolled back and nothing of it
+ * was recorded. `details.command` names what it tried.
+ */
+export class MigrationTransactionControlError extends OffloopError<'MIGRATION_TRANSACTION_CONTROL', MigrationFailedDetails & { readonly command: string }> {
+  readonly code = 'MIGRATION_TRANSACTION_CONTROL';
+}
+
 /** PostgreSQL cancelled a statement for exceeding `statement_timeout` (SQLSTATE 57014). */
 export class StatementTimeoutError extends OffloopError<'STATEMENT_TIMEOUT', MigrationFailedDetails> {
   readonly code = 'STATEMENT_TIMEOUT';
@@ -349,6 +360,7 @@ const ERROR_CLASSES = {
   RUN_ABORTED: RunAbortedError,
   RUN_TIMEOUT: RunTimeoutError,
   MIGRATION_TIMEOUT: MigrationTimeoutError,
+  MIGRATION_TRANSACTION_CONTROL: MigrationTransactionControlError,
   STATEMENT_TIMEOUT: StatementTimeoutError,
   LOCK_NOT_AVAILABLE: LockNotAvailableError,
   MIGRATOR_CLOSED: MigratorClosedError,

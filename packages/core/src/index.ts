@@ -34,6 +34,7 @@ export {
   WorkerFailedError,
   RunTimeoutError,
   MigrationTimeoutError,
+  MigrationTransactionControlError,
   StatementTimeoutError,
   LockNotAvailableError,
   WorkerOutOfMemoryError,
