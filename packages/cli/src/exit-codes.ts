@@ -25,6 +25,7 @@ export const EXIT_CODES = {
   // 3: the migration files are invalid; found before anything ran.
   MIGRATIONS_DIR_NOT_FOUND: 3,
   MIGRATION_FILE_NAME_INVALID: 3,
+  MIGRATION_FILE_UNREADABLE: 3,
   MIGRATION_VERSION_DUPLICATE: 3,
   MIGRATION_UP_MISSING: 3,
   MIGRATION_OPTION_INVALID: 3,

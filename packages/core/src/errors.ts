@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   MIGRATIONS_DIR_NOT_FOUND: 'MIGRATIONS_DIR_NOT_FOUND',
   MIGRATION_FILE_NAME_INVALID: 'MIGRATION_FILE_NAME_INVALID',
+  MIGRATION_FILE_UNREADABLE: 'MIGRATION_FILE_UNREADABLE',
   MIGRATION_VERSION_DUPLICATE: 'MIGRATION_VERSION_DUPLICATE',
   MIGRATION_UP_MISSING: 'MIGRATION_UP_MISSING',
   MIGRATION_OPTION_INVALID: 'MIGRATION_OPTION_INVALID',
@@ -112,6 +113,31 @@ export class MigrationsDirNotFoundError extends OffloopError<'MIGRATIONS_DIR_NOT
 /** A file in the migrations directory does not follow `<YYYYMMDDHHMMSS>_<name>.<ext>`. */
 export class MigrationFileNameError extends OffloopError<'MIGRATION_FILE_NAME_INVALID', { readonly file: string; readonly reason: string }> {
   readonly code = 'MIGRATION_FILE_NAME_INVALID';
+}
+
+/** Why a migration file was refused as unreadable; see {@link MigrationFileUnreadableError}. */
+export type UnreadableReason =
+  | 'invalid-utf8'
+  | 'nul-byte'
+  | 'dangling-symlink'
+  | 'symlink-loop'
+  | 'directory'
+  | 'not-a-regular-file'
+  | 'permission-denied'
+  | 'read-failed';
+
+/**
+ * An entry with a migration's name cannot be read as a file (a dangling symbolic link, a link
+ * loop, a directory, no read permission), or a file's bytes are not what offloop would run:
+ * invalid UTF-8, or a NUL byte, where PostgreSQL would stop reading. `byteOffset` is the first
+ * offending byte (0-based), `line` and `column` its place (1-based) when the problem is in the
+ * content; all three are null otherwise.
+ */
+export class MigrationFileUnreadableError extends OffloopError<
+  'MIGRATION_FILE_UNREADABLE',
+  { readonly file: string; readonly reason: UnreadableReason; readonly byteOffset: number | null; readonly line: number | null; readonly column: number | null }
+> {
+  readonly code = 'MIGRATION_FILE_UNREADABLE';
 }
 
 /** Two migration files share one version. */
@@ -336,6 +362,7 @@ const ERROR_CLASSES = {
   CONFIG_INVALID: ConfigError,
   MIGRATIONS_DIR_NOT_FOUND: MigrationsDirNotFoundError,
   MIGRATION_FILE_NAME_INVALID: MigrationFileNameError,
+  MIGRATION_FILE_UNREADABLE: MigrationFileUnreadableError,
   MIGRATION_VERSION_DUPLICATE: DuplicateVersionError,
   MIGRATION_UP_MISSING: MissingUpError,
   MIGRATION_OPTION_INVALID: MigrationOptionError,

@@ -20,6 +20,7 @@ export {
   MigrationFailedError,
   MigrationFileMissingError,
   MigrationFileNameError,
+  MigrationFileUnreadableError,
   MigrationModuleError,
   MigrationOptionError,
   MigrationsDirNotFoundError,
@@ -47,7 +48,7 @@ export {
   MigrationsPendingError,
   OfflineUnsupportedError,
 } from './errors.ts';
-export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation } from './errors.ts';
+export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation, UnreadableReason } from './errors.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
