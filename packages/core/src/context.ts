@@ -3,8 +3,8 @@ import type { CommonQueryMethods, sql as slonikSql } from 'slonik';
 import type { SectionOptions } from './migration.ts';
 
 /**
- * Given to `up(ctx)` / `down(ctx)` of a `.ts`, `.mts`, `.js` or `.mjs` migration, inside the
- * worker thread.
+ * Given to `up(ctx)` / `down(ctx)` of a `.ts`, `.mts`, `.cts`, `.js`, `.mjs` or `.cjs`
+ * migration, inside the worker thread.
  *
  * @example
  * ```ts

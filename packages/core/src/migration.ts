@@ -41,7 +41,7 @@ export type SqlMigrationFile = MigrationFileBase & {
   readonly down: SqlSection | null;
 };
 
-/** A `.ts`, `.mts`, `.js` or `.mjs` migration exporting `up(ctx)`; imported only in the worker. Its options come from its exports once imported. */
+/** A `.ts`, `.mts`, `.cts`, `.js`, `.mjs` or `.cjs` migration exporting `up(ctx)`; imported only in the worker. Its options come from its exports once imported. */
 export type ModuleMigrationFile = MigrationFileBase & { readonly kind: 'module' };
 
 /** A migration file found on disk. */
