@@ -142,11 +142,14 @@ function describe(event: ProgressEvent, previous: string, current: string): stri
       return 'waiting for the migration lock';
     case 'lock:acquired':
       return 'lock acquired';
+    case 'lock:orphans':
+      return 'ended an earlier run\'s leftover backends';
     case 'migration:blocked':
       return `applying ${current}: waiting for a lock`;
     case 'run:started':
     case 'run:finished':
     case 'migration:backend':
+    case 'migration:loading':
       return previous;
   }
 }

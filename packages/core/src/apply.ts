@@ -9,10 +9,13 @@ import { z } from 'zod';
 import type { ResolvedConfig } from './config.ts';
 import type { MigrationContext, MigrationModule } from './context.ts';
 import { findPgError, rawQuery } from './database.ts';
+import { pathToFileURL } from 'node:url';
 import {
+  LockLostError,
   LockNotAvailableError,
   MigrationFailedError,
   MigrationTimeoutError,
+  MigrationTransactionControlError,
   OffloopError,
   RunAbortedError,
   StatementTimeoutError,
@@ -21,13 +24,13 @@ import {
 } from './errors.ts';
 import type { MigrationBlockedEvent, ProgressEvent } from './events.ts';
 import type { BatchSession } from './batch.ts';
-import { appendLog } from './log-table.ts';
+import { appendLog, recordedDuration } from './log-table.ts';
 import type { LogEntry, MigrationFile, SectionOptions } from './migration.ts';
 import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
 import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
 import { quoteIdentifier, quoteLiteral } from './ddl.ts';
-import type { Statement } from './split.ts';
-import { isConcurrentIndexBuild as isConcurrentIndexBuildNode } from './transaction-rules.ts';
+import { parseNodes, type Statement } from './split.ts';
+import { isConcurrentIndexBuild as isConcurrentIndexBuildNode, moduleTransactionControl } from './transaction-rules.ts';
 import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
 
 /** A migration checked and ready to run in one direction. */
@@ -44,6 +47,8 @@ export type ApplyContext = {
   readonly emit: (event: ProgressEvent) => Promise<void> | void;
   /** The run's signal: the caller's abort. */
   readonly signal: AbortSignal | undefined;
+  /** Fires when the run lock's connection ends (`lock.ts`): the run must stop and commit nothing more. */
+  readonly lockLost: AbortSignal;
   /** Cancel the statement running on backend `pid` (from another connection). */
   readonly cancelBackend: (pid: number) => Promise<void>;
   /** End backend `pid` (from another connection) and wait until it is gone. */
@@ -145,10 +150,18 @@ type Position = {
   completed: number;
   /** INVALID indexes on the table of a concurrent index build, before it started. */
   invalidBefore?: ReadonlySet<string>;
+  /** Transaction control a transactional module tried (and was refused), if any. */
+  refused?: TransactionControlRefused | undefined;
 };
 
-/** How a migration's body ended: its value, or the error and whether a cancel caused it. */
-type Outcome<T> = { value: T } | { error: unknown; reason: 'aborted' | 'timeout' | null };
+/** Why a migration was stopped from outside: the caller's abort, its `migrationTimeout`, or the lost lock. */
+type StopReason = 'aborted' | 'timeout' | 'lock-lost';
+
+/** The duration a migration's version and log rows were given, once it recorded them. */
+type Recorded = { durationMs: number | null };
+
+/** How a migration's body ended: its value, or the error and whether a stop caused it. */
+type Outcome<T> = { value: T } | { error: unknown; reason: StopReason | null };
 
 /**
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
@@ -159,18 +172,21 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
   let backend: number | null = null;
   let stopWatching = (): void => undefined;
   let cancelling: Promise<void> = Promise.resolve();
-  let reason: 'aborted' | 'timeout' | null = null;
-  const cancel = (why: 'aborted' | 'timeout') => {
+  let reason: StopReason | null = null;
+  const cancel = (why: StopReason) => {
     if (reason !== null) return;
     reason = why;
-    controller.abort(why);
+    controller.abort(new Error(`The migration was stopped (${why}).`));
     if (backend !== null) cancelling = context.cancelBackend(backend).catch(() => undefined);
   };
   const onAbort = () => cancel('aborted');
+  const onLockLost = () => cancel('lock-lost');
   context.signal?.addEventListener('abort', onAbort, { once: true });
+  context.lockLost.addEventListener('abort', onLockLost, { once: true });
   const timer = context.config.migrationTimeout > 0 ? setTimeout(() => cancel('timeout'), context.config.migrationTimeout) : null;
   try {
-    if (context.signal?.aborted) cancel('aborted');
+    if (context.lockLost.aborted) cancel('lock-lost');
+    else if (context.signal?.aborted) cancel('aborted');
     return {
       value: await body(controller.signal, (pid) => {
         backend = pid;
@@ -185,6 +201,7 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
     // Landed before the connection runs anything else (see cancelUntilSettled).
     await cancelling;
     context.signal?.removeEventListener('abort', onAbort);
+    context.lockLost.removeEventListener('abort', onLockLost);
     if (timer !== null) clearTimeout(timer);
   }
 }
@@ -194,6 +211,7 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
   const { migration, direction, options } = item;
   const started = performance.now();
   const position: Position = { statement: null, index: -1, completed: 0 };
+  const recorded: Recorded = { durationMs: null };
   const settings = timeoutSettings(context.config, options, context.singleTransaction);
 
   const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
@@ -216,28 +234,43 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         }
         position.statement = null;
       } else {
-        await item.run(moduleContext(target, migration, signal, context));
+        // The module's own code may ignore its signal (awaiting a timer, a loop that never
+        // checks it): the migration ends when the stop comes, not when the module returns, and
+        // its connection refuses everything from then on. A transactional module may not end or
+        // reshape offloop's transaction either (see `guardConnection`).
+        const guarded = guardConnection(target, signal, options.transaction ? migration : null);
+        try {
+          await untilStopped(Promise.resolve(item.run(moduleContext(guarded, migration, signal, context))), signal);
+        } finally {
+          position.refused = guarded.refusals[0];
+        }
+        if (position.refused !== undefined) throw position.refused;
       }
+      // After a stop nothing more commits, whatever the body did.
+      if (signal.aborted) throw signal.reason;
     };
     const record = async (target: CommonQueryMethods) => {
+      const durationMs = Math.round(performance.now() - started);
       if (direction === 'up') {
         await insertApplied(target, context.config, {
           version: migration.version, name: migration.name, checksum: migration.checksum,
-          durationMs: performance.now() - started, appliedBy: context.appliedBy,
+          durationMs, appliedBy: context.appliedBy,
         });
       } else {
         await deleteApplied(target, context.config, migration.version);
       }
       await appendLog(target, context.config, {
         version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'succeeded',
-        appliedBy: context.appliedBy, durationMs: performance.now() - started, error: null, statementsRun: null,
+        appliedBy: context.appliedBy, durationMs, error: null, statementsRun: null,
       });
+      recorded.durationMs = durationMs;
     };
 
     if (options.transaction) {
       await connection.transaction(async (transaction) => {
         await runBody(transaction, true);
         await record(transaction);
+        if (signal.aborted) throw signal.reason;
       }, 0);
     } else {
       // Written before anything runs: a run that dies midway (a killed process, a lost
@@ -262,7 +295,7 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
   // PostgreSQL's position counts characters within the statement that failed.
   const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
   const positionInStatement = at === null || position.statement === null ? null : indexOfCharPosition(position.statement.sql, at) + 1;
-  return finish(connection, item, context, { started, position, outcome, positionInStatement });
+  return finish(connection, item, context, { started, position, outcome, positionInStatement, recorded });
 }
 
 /** A transactional SQL migration, ready to be sent as one script. */
@@ -290,7 +323,12 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     recordStatements(context.config, migration, direction, { appliedBy: context.appliedBy, duration: 'measured' }),
   );
 
-  const committed = async () => (await isApplied(logTo, context.config, migration.version)) === (direction === 'up');
+  const recorded: Recorded = { durationMs: null };
+  const committed = async () => {
+    if ((await isApplied(logTo, context.config, migration.version)) !== (direction === 'up')) return false;
+    recorded.durationMs = await recordedDuration(logTo, context.config, migration.version, direction);
+    return true;
+  };
 
   const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
     const pid = await batch.prepare();
@@ -298,7 +336,11 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
     if (signal.aborted) throw signal.reason;
     const sent = await cancelUntilSettled(batch.run(script.text), signal, () => context.cancelBackend(pid));
-    if (sent.ok) return;
+    if (sent.ok) {
+      // The recording statements return the duration they stored (see `recordStatements`).
+      recorded.durationMs = sent.last === null ? null : Number(sent.last);
+      return;
+    }
     const pg = findPgError(sent.error);
     if (pg === null) {
       // The connection broke mid-batch. The server may hold messages it had not flushed, so the
@@ -328,7 +370,7 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     }
     throw sent.error;
   });
-  return finish(logTo, item, context, { started, position, outcome, positionInStatement });
+  return finish(logTo, item, context, { started, position, outcome, positionInStatement, recorded });
 }
 
 /**
@@ -384,12 +426,14 @@ async function finish(
   logTo: CommonQueryMethods,
   item: Prepared,
   context: ApplyContext,
-  run: { started: number; position: Position; outcome: Outcome<unknown>; positionInStatement: number | null },
+  run: { started: number; position: Position; outcome: Outcome<unknown>; positionInStatement: number | null; recorded: Recorded },
 ): Promise<MigrationResult> {
   const { migration, direction, options } = item;
   const { started, position, outcome } = run;
   if ('value' in outcome) {
-    return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs: Math.round(performance.now() - started) };
+    // The duration the version and log rows hold, so that what the run reports is what `history` shows.
+    const durationMs = run.recorded.durationMs ?? Math.round(performance.now() - started);
+    return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs };
   }
   // What a failed non-transactional run leaves behind: the statements that completed, what a
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
@@ -484,6 +528,72 @@ async function assertIndexValid(connection: CommonQueryMethods, statement: State
 }
 
 
+/** Statements worth parsing to see whether they are transaction control (see `guardConnection`). */
+const MAYBE_TRANSACTION_CONTROL = /\b(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare|transaction|characteristics|discard)\b/i;
+
+/** A transactional module sent a statement that would end or reshape offloop's transaction. */
+class TransactionControlRefused extends Error {
+  readonly command: string;
+
+  constructor(command: string, file: string) {
+    super(`${command} through ctx.connection in ${file}: the migration runs in offloop's transaction, which it may not end or change`);
+    this.command = command;
+  }
+}
+
+/**
+ * The connection a module migration gets. Once `signal` fires every call is refused, so a module
+ * that ignored its stop cannot touch the database afterwards. For a transactional migration
+ * (`inTransactionOf` set), statements that would end or reshape offloop's transaction are refused
+ * before they reach the server; nested `transaction()` calls get the same guard.
+ */
+function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTransactionOf: MigrationFile | null, refusals: TransactionControlRefused[] = []): CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] } {
+  const check = (query: unknown) => {
+    if (signal.aborted) throw new Error('The migration was stopped (cancelled, timed out or the lock was lost): its connection takes no more queries.', { cause: signal.reason });
+    if (inTransactionOf === null) return;
+    const text = (query as { sql?: unknown } | null)?.sql;
+    if (typeof text !== 'string' || !MAYBE_TRANSACTION_CONTROL.test(text)) return;
+    for (const { kind, node } of parseNodes(text) ?? []) {
+      const command = moduleTransactionControl(kind, node);
+      if (command === null) continue;
+      const refused = new TransactionControlRefused(command, inTransactionOf.file);
+      // Kept: a module that catches the error must still fail.
+      refusals.push(refused);
+      throw refused;
+    }
+  };
+  const wrapped: Record<string, unknown> = { refusals };
+  for (const name of ['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query', 'record', 'stream'] as const) {
+    const method = target[name] as (...args: unknown[]) => unknown;
+    wrapped[name] = (...args: unknown[]) => {
+      check(args[0]);
+      return method.apply(target, args);
+    };
+  }
+  wrapped.transaction = <T>(handler: (connection: CommonQueryMethods) => Promise<T>, retries?: number) => {
+    check(null);
+    return target.transaction((inner) => handler(guardConnection(inner, signal, inTransactionOf, refusals)), retries ?? 0);
+  };
+  return wrapped as unknown as CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] };
+}
+
+/** `body`, or the stop's reason as soon as `signal` fires, whichever comes first. */
+async function untilStopped<T>(body: Promise<T>, signal: AbortSignal): Promise<T> {
+  // The body may settle after the stop: its result is no longer anyone's.
+  body.catch(() => undefined);
+  if (signal.aborted) throw signal.reason;
+  let onAbort = (): void => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([body, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 function moduleContext(target: CommonQueryMethods, migration: MigrationFile, signal: AbortSignal, context: ApplyContext): MigrationContext {
   return {
     connection: target,
@@ -502,7 +612,7 @@ function toFailure(
   item: Prepared,
   position: Position,
   error: unknown,
-  reason: 'aborted' | 'timeout' | null,
+  reason: StopReason | null,
   context: ApplyContext,
   positionInStatement: number | null,
   leftovers: Leftovers,
@@ -516,6 +626,8 @@ function toFailure(
   if (position.statement !== null && migration.kind === 'sql') {
     const offset = position.statement.offset + (positionInStatement ?? 1) - 1;
     ({ line, column } = lineColumnAt(migration.source, offset));
+  } else if (migration.kind === 'module') {
+    ({ line, column } = moduleFrame(position.refused ?? error, migration.path) ?? { line: null, column: null });
   }
   const statementCount = 'statements' in item ? item.statements.length : null;
   const details: MigrationFailedDetails = {
@@ -540,11 +652,28 @@ function toFailure(
   const aftermath = describeAftermath(item, position, context, leftovers);
   const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
 
+  if (reason === 'lock-lost') {
+    const lost: unknown = context.lockLost.reason;
+    return new LockLostError(
+      `${lost instanceof Error ? lost.message : 'The migration lock\'s connection ended during the run.'} ${where} was running${which}: it was cancelled on the server before this was reported. ${aftermath}`,
+      { lockKey: lost instanceof LockLostError ? lost.details.lockKey : '', applied: [...context.done], version: migration.version, file: migration.file },
+      { cause: error },
+    );
+  }
   if (reason === 'aborted') {
     return new RunAbortedError(`The run was cancelled during ${where}${which}. ${aftermath}`, { applied: [...context.done] }, { cause: error });
   }
   if (reason === 'timeout') {
     return new MigrationTimeoutError(`${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`, { ...details, timeoutMs: context.config.migrationTimeout }, { cause: error });
+  }
+  if (position.refused !== undefined) {
+    const command = position.refused.command;
+    return new MigrationTransactionControlError(
+      `${where}: ${command} through ctx.connection: the migration runs in offloop's transaction, with its version row, and may not end or change it; the statement was not sent. ` +
+        `Use ctx.connection.transaction() for a nested unit of work, or export \`transaction = false\` to manage transactions yourself. ${aftermath}`,
+      { ...details, command },
+      { cause: error },
+    );
   }
   if (pg?.sqlstate === '57014') {
     return new StatementTimeoutError(`${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`, details, { cause: error });
@@ -556,6 +685,23 @@ function toFailure(
     return new LockNotAvailableError(`${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`, details, { cause: error });
   }
   return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}`, details, { cause: error });
+}
+
+/**
+ * Where in a module migration's own file an error arose: the first frame of its stack in that
+ * file (V8 keeps `at async up (...)` frames across awaits).
+ */
+function moduleFrame(error: unknown, path: string): { line: number; column: number } | null {
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (stack === undefined) return null;
+  const href = pathToFileURL(path).href;
+  for (const text of stack.split('\n')) {
+    const at = text.indexOf(href);
+    if (at < 0) continue;
+    const match = /^(?:\?[^:)\s]*)?:(\d+):(\d+)/.exec(text.slice(at + href.length));
+    if (match !== null) return { line: Number(match[1]), column: Number(match[2]) };
+  }
+  return null;
 }
 
 function isConcurrentIndexBuild(statement: Statement): boolean {

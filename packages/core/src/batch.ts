@@ -11,15 +11,20 @@
 import pg from 'pg';
 import type { ResolvedConfig } from './config.ts';
 
-/** How a batch ended: every statement completed, or an error after `completed` statements. */
-export type BatchOutcome = { readonly ok: true } | { readonly ok: false; readonly error: unknown; readonly completed: number };
+/**
+ * How a batch ended: every statement completed, or an error after `completed` statements. `last`
+ * is the first column of the last row any statement returned (text, as the server sent it).
+ */
+export type BatchOutcome = { readonly ok: true; readonly last: string | null } | { readonly ok: false; readonly error: unknown; readonly completed: number };
 
 /**
  * One query of several statements, counting what completes. A pg "submittable": the client
- * hands it the protocol messages of its query. Rows are dropped, never accumulated.
+ * hands it the protocol messages of its query. Rows are dropped, never accumulated: only the
+ * first value of the last one is kept.
  */
 class CountingQuery {
   completed = 0;
+  private last: string | null = null;
   private settled = false;
   readonly done: Promise<BatchOutcome>;
   private resolve!: (outcome: BatchOutcome) => void;
@@ -38,7 +43,10 @@ class CountingQuery {
   }
 
   handleRowDescription(): void {}
-  handleDataRow(): void {}
+  handleDataRow(row: { readonly fields: readonly unknown[] }): void {
+    const [value] = row.fields;
+    this.last = typeof value === 'string' ? value : null;
+  }
   handlePortalSuspended(): void {}
   handleEmptyQuery(): void {}
   handleCommandComplete(): void {
@@ -57,7 +65,7 @@ class CountingQuery {
   }
 
   handleReadyForQuery(): void {
-    this.settle({ ok: true });
+    this.settle({ ok: true, last: this.last });
   }
 
   private settle(outcome: BatchOutcome): void {
@@ -76,9 +84,12 @@ export class BatchSession {
   private reset: Promise<unknown> = Promise.resolve();
 
   private readonly config: Pick<ResolvedConfig, 'url' | 'connectTimeout'>;
+  /** Run on every new connection and after every reset: the work session's setup (`work-lock.ts`). */
+  private readonly setup: string | null;
 
-  constructor(config: Pick<ResolvedConfig, 'url' | 'connectTimeout'>) {
+  constructor(config: Pick<ResolvedConfig, 'url' | 'connectTimeout'>, setup: string | null = null) {
     this.config = config;
+    this.setup = setup;
   }
 
   /**
@@ -97,6 +108,7 @@ export class BatchSession {
         if (this.client === client) this.broken = true;
       });
       await client.connect();
+      if (this.setup !== null) await client.query(this.setup);
       // Asked, not taken from the handshake: behind a pooler the handshake's process id is the
       // pooler's cancel key, not a backend that pg_cancel_backend can reach.
       const result = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
@@ -140,7 +152,11 @@ export class BatchSession {
    * with the work between migrations, and {@link BatchSession.prepare} waits for it.
    */
   private resetSession(client: pg.Client): void {
-    this.reset = client.query('discard all').then(
+    // DISCARD ALL also drops the work lock and the session settings: set them up again (two
+    // queries: DISCARD ALL refuses to run inside the implicit transaction of a multi-statement one).
+    const reset = client.query('discard all');
+    const setup = this.setup === null ? reset : client.query(this.setup);
+    this.reset = Promise.all([reset, setup]).then(
       () => undefined,
       () => {
         this.broken = true;

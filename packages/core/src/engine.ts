@@ -7,9 +7,8 @@
  * the version and log tables if needed; read-only ones (status, history, current, check, plan,
  * sql) take no lock and create nothing.
  */
-import { hostname, userInfo } from 'node:os';
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
+import { defaultAppliedBy } from './applied-by.ts';
+import type { CommonQueryMethods } from 'slonik';
 import { applyInBatch, applyMigration, currentTimeouts, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
@@ -17,6 +16,7 @@ import type { ResolvedConfig } from './config.ts';
 import { findPgError, withPools, type Pools } from './database.ts';
 import { discoverMigrations } from './discover.ts';
 import {
+  LockLostError,
   MigrationDirtyError,
   MigrationFailedError,
   MigrationFileMissingError,
@@ -31,12 +31,13 @@ import {
   type MigrationResult,
 } from './errors.ts';
 import type { ProgressEvent } from './events.ts';
-import { lockKeyFor, withAdvisoryLock } from './lock.ts';
+import { lockKeyFor, LockSession, workLockKeyFor } from './lock.ts';
+import { WorkSessions, workSessionSetup } from './work-lock.ts';
 import { appendLog, ensureLogTable, logTableExists, readDirty, readLog } from './log-table.ts';
 import type { AppliedMigration, LogEntry, MigrationFile } from './migration.ts';
 import { loadMigrationModule } from './module-migration.ts';
 import { renderScript } from './offline.ts';
-import { assertRunnable, compareVersions, plan, type Plan, type PlanProblem } from './plan.ts';
+import { assertRunnable, compareVersions, plan, planRevert, type Plan, type PlanProblem } from './plan.ts';
 import type {
   CheckResult,
   CurrentResult,
@@ -123,26 +124,35 @@ async function readState(pool: CommonQueryMethods, config: ResolvedConfig, files
   return { files, applied, dirty, initialized };
 }
 
-const defaultAppliedBy = (() => {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return hostname();
-  }
-})();
 
 type Emit = (event: ProgressEvent) => Promise<void> | void;
 
-const lockWaitRow = z.object({
-  lock_type: z.string().nullable(),
-  waited_ms: z.number().nullable(),
-  blocked_by: z.array(z.object({ pid: z.number(), applicationName: z.string(), state: z.string().nullable(), transactionMs: z.number().nullable() })),
-});
+type LockWaitRow = {
+  lock_type: string | null;
+  waited_ms: number | null;
+  blocked_by: { pid: number; applicationName: string; state: string | null; transactionMs: number | null }[];
+};
+
+const LOCK_WAIT_QUERY = `
+  select a.wait_event as lock_type,
+    -- pg_locks.waitstart (PostgreSQL 14+) when the server has it, else the statement's start.
+    (extract(epoch from clock_timestamp() - coalesce(
+      (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l where l.pid = a.pid and not l.granted),
+      a.query_start)) * 1000)::int as waited_ms,
+    coalesce((
+      select json_agg(json_build_object(
+        'pid', b.pid, 'applicationName', b.application_name, 'state', b.state,
+        'transactionMs', (extract(epoch from clock_timestamp() - b.xact_start) * 1000)::int
+      ) order by b.pid)
+      from pg_stat_activity b where b.pid = any(pg_blocking_pids(a.pid))
+    ), '[]'::json) as blocked_by
+  from pg_stat_activity a
+  where a.pid = $1 and a.wait_event_type = 'Lock'`;
 
 /** How long to wait for a terminated migration backend to exit. */
 const TERMINATE_WAIT_MS = 10_000;
 
-/** A mutating run: under the lock, with the tables in place and the state read. */
+/** A mutating run: under the lock, with the state read. */
 type Session = {
   readonly pools: Pools;
   /** A connection for transactional SQL migrations, each sent as one script (see `batch.ts`). */
@@ -150,6 +160,13 @@ type Session = {
   readonly state: State;
   readonly emit: Emit;
   readonly apply: ApplyContext;
+  /**
+   * Create the version and log tables if they are missing. Called by each operation once every
+   * check that can refuse the run has passed: a refused run leaves no trace in the database.
+   */
+  readonly ensureTables: () => Promise<void>;
+  /** Migrations this run finished so far, in order (for errors raised outside a migration). */
+  readonly finished: MigrationResult[];
 };
 
 async function withSession<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (session: Session) => Promise<T>): Promise<T> {
@@ -162,78 +179,84 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   loaded.catch(() => filesFailed.abort());
   const lockSignal = options.signal === undefined ? filesFailed.signal : AbortSignal.any([options.signal, filesFailed.signal]);
   const key = lockKeyFor(config.schema, config.table);
+  const workKey = workLockKeyFor(config.schema, config.table);
+  const work = new WorkSessions(workKey);
+  // The lock's connection opens beside the work pool's.
+  const lockUrl = config.lockUrl ?? config.url;
+  const opening = LockSession.open(lockUrl, config.connectTimeout);
+  opening.catch(() => undefined);
+  let lock: LockSession | null = null;
+  const finished: MigrationResult[] = [];
   try {
-    return await withPools(config, (pools) =>
-      withAdvisoryLock(pools.lockPool, {
+    return await withPools(config, async (pools) => {
+      lock = await opening;
+      const held = lock;
+      await held.acquire({
         key,
         timeoutMs: config.lockTimeout,
         signal: lockSignal,
         onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
         onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
-      }, async (lockConnection) => {
-        const [files] = await loaded;
+      });
+      // Before anything is read: what a runner that lost the lock still runs must be over.
+      const orphans = await held.endOrphans(workKey, config.lockTimeout, lockSignal);
+      if (orphans.length > 0) await emit({ type: 'lock:orphans', pids: orphans.map((orphan) => orphan.pid) });
+      work.start();
+      const [files] = await loaded;
+      const state = await readState(pools.pool, config, files);
+      const apply: ApplyContext = {
+        config,
+        appliedBy: config.appliedBy ?? defaultAppliedBy,
+        emit,
+        signal: options.signal,
+        lockLost: held.lost,
+        cancelBackend: (pid) => held.cancelBackend(pid),
+        terminateBackend: (pid) => held.terminateBackend(pid, TERMINATE_WAIT_MS),
+        describeLockWait: async (pid) => {
+          const [row] = await held.query<LockWaitRow>(LOCK_WAIT_QUERY, [pid]);
+          return row === undefined ? null : { lockType: row.lock_type ?? 'lock', waitedMs: row.waited_ms ?? 0, blockedBy: row.blocked_by };
+        },
+        done: [],
+        earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
+      };
+      const batch = new BatchSession(config, workSessionSetup(workKey));
+      const ensureTables = async () => {
         await ensureVersionTable(pools.pool, config);
         await ensureLogTable(pools.pool, config);
-        const state = await readState(pools.pool, config, files);
-        const apply: ApplyContext = {
-          config,
-          appliedBy: config.appliedBy ?? defaultAppliedBy,
-          emit,
-          signal: options.signal,
-          // The lock connection is idle while migrations run: it cancels their statements.
-          cancelBackend: async (pid) => {
-            await lockConnection.query(sql.unsafe`select pg_cancel_backend(${pid})`);
-          },
-          terminateBackend: async (pid) => {
-            await lockConnection.query(sql.unsafe`select pg_terminate_backend(${pid})`);
-            // The backend rolls back and exits on its own time; its transaction's outcome is only
-            // final once it is gone.
-            for (let waited = 0; waited < TERMINATE_WAIT_MS; waited += 50) {
-              if (!(await lockConnection.exists(sql.unsafe`select 1 from pg_stat_activity where pid = ${pid}`))) return;
-              await new Promise((resolve) => setTimeout(resolve, 50));
-            }
-          },
-          describeLockWait: async (pid) => {
-            const row = await lockConnection.maybeOne(sql.type(lockWaitRow)`
-              select a.wait_event as lock_type,
-                -- pg_locks.waitstart (PostgreSQL 14+) when the server has it, else the statement's start.
-                (extract(epoch from clock_timestamp() - coalesce(
-                  (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l where l.pid = a.pid and not l.granted),
-                  a.query_start)) * 1000)::int as waited_ms,
-                coalesce((
-                  select json_agg(json_build_object(
-                    'pid', b.pid, 'applicationName', b.application_name, 'state', b.state,
-                    'transactionMs', (extract(epoch from clock_timestamp() - b.xact_start) * 1000)::int
-                  ) order by b.pid)
-                  from pg_stat_activity b where b.pid = any(pg_blocking_pids(a.pid))
-                ), '[]'::json) as blocked_by
-              from pg_stat_activity a
-              where a.pid = ${pid} and a.wait_event_type = 'Lock'`);
-            return row === null ? null : { lockType: row.lock_type ?? 'lock', waitedMs: row.waited_ms ?? 0, blockedBy: row.blocked_by };
-          },
-          done: [],
-          earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
-        };
-        const batch = new BatchSession(config);
-        try {
-          return await fn({ pools, state, emit, apply, batch });
-        } finally {
-          await batch.close();
-        }
-      }),
-    { lock: true });
+      };
+      try {
+        return await fn({ pools, state, emit, apply, batch, ensureTables, finished });
+      } finally {
+        await batch.close();
+      }
+    }, { interceptors: [work.interceptor()] });
   } catch (error) {
     // A problem with the files is reported before one with the database, as when the files
     // were read first.
     await loaded;
+    // Whatever failed after the lock's connection ended failed because of it: the run stopped
+    // (its statement in flight cancelled and rolled back) and says so.
+    const lost = (lock as LockSession | null)?.lost;
+    if (lost?.aborted === true && !(error instanceof LockLostError)) throw lockLostError(lost.reason, finished, error);
     throw error;
+  } finally {
+    await (lock as LockSession | null)?.close();
+    if (lock === null) await opening.then((session) => session.close(), () => undefined);
   }
+}
+
+/** The LOCK_LOST error for a run that stopped outside a migration, with what stays applied. */
+function lockLostError(reason: unknown, finished: readonly MigrationResult[], cause: unknown): LockLostError {
+  const lockKey = reason instanceof LockLostError ? reason.details.lockKey : '';
+  const what = reason instanceof Error ? reason.message : 'The migration lock\'s connection ended during the run.';
+  const kept = finished.length === 0 ? 'Nothing of this run was applied.' : `The ${finished.length} migration${finished.length === 1 ? '' : 's'} this run finished before ${finished.length === 1 ? 'stays' : 'stay'} applied (${finished.map((m) => m.file).join(', ')}).`;
+  return new LockLostError(`${what} The run stopped. ${kept}`, { lockKey, applied: [...finished], version: null, file: null }, { cause });
 }
 
 async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {
   await options.onProgress?.({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
   const files = await discoverMigrations(config.dir);
-  return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool), { lock: false });
+  return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,14 +276,9 @@ function planUp(state: State, to: string | undefined): Plan {
   return plan(state.files, state.applied, { to: target?.version });
 }
 
-/** The applied migrations `down` reverts, newest first. */
+/** The applied migrations `down` reverts, the last applied first (see `planRevert`). */
 function planDown(state: State, options: { step?: number | undefined; to?: string | undefined }): AppliedMigration[] {
-  const applied = [...state.applied].sort((a, b) => compareVersions(b.version, a.version));
-  if (options.to !== undefined) {
-    const target = resolveTarget(options.to, knownVersions(state), currentOf(state.applied));
-    return target.kind === 'base' ? applied : applied.filter((row) => compareVersions(row.version, target.version) > 0);
-  }
-  return applied.slice(0, options.step ?? 1);
+  return planRevert(state.files, state.applied, options);
 }
 
 /**
@@ -337,7 +355,7 @@ function assertTransactional(migration: MigrationFile, section: 'up' | 'down', s
  * runs. Going up, a SQL file's down section is checked too: once the file is applied, fixing it
  * takes an edit and `repair`.
  */
-async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' | 'down'): Promise<Prepared[]> {
+async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' | 'down', emit?: Emit): Promise<Prepared[]> {
   const missingDown: { version: string; file: string }[] = [];
   const prepared: Prepared[] = [];
   for (const migration of migrations) {
@@ -364,6 +382,7 @@ async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' 
       }
       prepared.push({ migration, direction, options: section.options, statements });
     } else {
+      await emit?.({ type: 'migration:loading', version: migration.version, file: migration.file });
       const module = await loadMigrationModule(migration);
       const run = direction === 'up' ? module.up : module.down;
       if (run === undefined) {
@@ -420,12 +439,16 @@ function toStep(item: Prepared): PlanStep {
 async function runAll(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
   for (const [index, item] of items.entries()) {
     const { migration, direction, options } = item;
-    await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: options.transaction });
+    // Nothing more starts once the lock is gone or a stop was asked for.
+    if (session.apply.lockLost.aborted) throw lockLostError(session.apply.lockLost.reason, session.finished, undefined);
+    if (session.apply.signal?.aborted === true) throw new RunAbortedError(`The run was cancelled before ${migration.file}.`, { applied: [...session.finished] }, { cause: session.apply.signal.reason });
+    await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: options.transaction, checksum: migration.checksum });
     const context = { ...session.apply, done };
     const result = isBatchable(item)
       ? await applyInBatch(session.batch, session.pools.pool, item, context)
       : await session.pools.pool.connect((connection) => applyMigration(connection, item, context));
     done.push(result);
+    session.finished.push(result);
     await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
   }
 }
@@ -448,7 +471,8 @@ function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
   );
 }
 
-async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+/** A single-transaction run cannot include non-transactional migrations; refused before anything runs. */
+function assertSingleTransaction(items: readonly Prepared[]): void {
   const conflicts = items.filter((item) => !item.options.transaction).map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (conflicts.length > 0) {
     throw new SingleTransactionConflictError(
@@ -456,6 +480,10 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
       { migrations: conflicts },
     );
   }
+}
+
+async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+  assertSingleTransaction(items);
   const finished: MigrationResult[] = [];
   // Set inside the transaction's callback; read after its rollback.
   const failed: { at: { item: Prepared; error: unknown; durationMs: number } | null } = { at: null };
@@ -466,7 +494,7 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
       const defaults = await currentTimeouts(transaction);
       for (const [index, item] of items.entries()) {
         const { migration, direction } = item;
-        await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true });
+        await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true, checksum: migration.checksum });
         const started = performance.now();
         try {
           // Each migration is a savepoint inside the one transaction; a failure rolls back all of
@@ -477,7 +505,6 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
             singleTransaction: { ...defaults, rolledBack: finished.length },
           });
           finished.push(result);
-          await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
         } catch (error) {
           failed.at = { item, error, durationMs: performance.now() - started };
           throw error;
@@ -500,6 +527,12 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
     throw failure.error;
   }
   done.push(...finished);
+  // Only the COMMIT applies them: a later migration or the COMMIT failing rolls back every one,
+  // so none is reported as finished (applied) before it. The host also counts these events as
+  // what stays applied when a run is stopped.
+  for (const [index, result] of finished.entries()) {
+    await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,7 +554,9 @@ export async function up(
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
     assertNotDirty(session.state);
     await session.emit({ type: 'plan:ready', direction: 'up', pending: result.pending.map(({ version, name }) => ({ version, name })), appliedCount: result.applied.length });
-    const prepared = await prepareAll(result.pending, 'up');
+    const prepared = await prepareAll(result.pending, 'up', session.emit);
+    if (options.singleTransaction === true) assertSingleTransaction(prepared);
+    await session.ensureTables();
     if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
     else await runAll(session, prepared, applied);
     return currentOf([...session.state.applied, ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
@@ -541,7 +576,9 @@ export async function down(config: ResolvedConfig, options: EngineOptions & { re
     assertRevertible(session.state, rows);
     assertNotDirty(session.state);
     await session.emit({ type: 'plan:ready', direction: 'down', pending: rows.map(({ version, name }) => ({ version, name })), appliedCount: session.state.applied.length });
-    await runAll(session, await prepareAll(files, 'down'), reverted);
+    const prepared = await prepareAll(files, 'down', session.emit);
+    await session.ensureTables();
+    await runAll(session, prepared, reverted);
     const gone = new Set(reverted.map((m) => m.version));
     return currentOf(session.state.applied.filter((row) => !gone.has(row.version)));
   });
@@ -561,8 +598,9 @@ export async function redo(config: ResolvedConfig, options: EngineOptions & { re
     assertRevertible(session.state, rows);
     assertNotDirty(session.state);
     // Prepare both directions before anything runs.
-    const downs = await prepareAll(files, 'down');
-    const ups = await prepareAll([...files].reverse(), 'up');
+    const downs = await prepareAll(files, 'down', session.emit);
+    const ups = await prepareAll([...files].reverse(), 'up', session.emit);
+    await session.ensureTables();
     await runAll(session, downs, reverted);
     await runAll(session, ups, applied);
     const gone = new Set(reverted.map((m) => m.version));
@@ -616,6 +654,7 @@ export async function stamp(config: ResolvedConfig, options: EngineOptions & { r
     const toStamp = state.files.filter((file) => within(file.version) && !appliedVersions.has(file.version));
     const toForget = state.applied.filter((row) => !within(row.version));
     const appliedBy = session.apply.appliedBy;
+    await session.ensureTables();
     await session.pools.pool.transaction(async (transaction) => {
       for (const file of toStamp) {
         await insertApplied(transaction, config, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, appliedBy });
@@ -665,6 +704,7 @@ export async function repair(config: ResolvedConfig, options: EngineOptions & { 
     const { actions, skippedMissing } = repairActions(session.state, forgetMissing);
     const appliedBy = session.apply.appliedBy;
     const names = new Map([...session.state.files.map((f) => [f.version, f.name] as const), ...session.state.applied.map((r) => [r.version, r.name] as const)]);
+    if (actions.length > 0) await session.ensureTables();
     await session.pools.pool.transaction(async (transaction) => {
       for (const action of actions) {
         const name = names.get(action.version) ?? '';

@@ -10,6 +10,13 @@ export type RunStartedEvent = { readonly type: 'run:started'; readonly command: 
 export type LockWaitingEvent = { readonly type: 'lock:waiting'; readonly lockKey: string; readonly waitedMs: number; readonly timeoutMs: number; readonly holderPid: number | null };
 /** This run holds the migration lock. */
 export type LockAcquiredEvent = { readonly type: 'lock:acquired'; readonly lockKey: string; readonly waitedMs: number };
+/**
+ * Backends of an earlier run that lost the lock (its process was killed, or its lock connection
+ * dropped) were still running migration work; this run ended them and waited until they were
+ * gone before reading the version table. Their transactions rolled back unless they had already
+ * committed, which the version table then shows.
+ */
+export type LockOrphansEvent = { readonly type: 'lock:orphans'; readonly pids: readonly number[] };
 /** The plan is known: which migrations will be applied (or reverted, for `down`). */
 export type PlanReadyEvent = {
   readonly type: 'plan:ready';
@@ -27,7 +34,14 @@ export type MigrationStartedEvent = {
   readonly index: number;
   readonly total: number;
   readonly transactional: boolean;
+  /** sha256 of the file, as the version table records it. */
+  readonly checksum: string;
 };
+/**
+ * A JavaScript/TypeScript migration is being imported (before anything runs): a thread that dies
+ * now died in that file's top-level code.
+ */
+export type MigrationLoadingEvent = { readonly type: 'migration:loading'; readonly version: string; readonly file: string };
 /** The PostgreSQL backend running a migration (find it in `pg_stat_activity`); used to cancel it. */
 export type MigrationBackendEvent = { readonly type: 'migration:backend'; readonly version: string; readonly pid: number };
 /**
@@ -72,7 +86,9 @@ export type ProgressEvent =
   | RunStartedEvent
   | LockWaitingEvent
   | LockAcquiredEvent
+  | LockOrphansEvent
   | PlanReadyEvent
+  | MigrationLoadingEvent
   | MigrationStartedEvent
   | MigrationBackendEvent
   | MigrationBlockedEvent

@@ -38,6 +38,20 @@ export function loadParser(): Promise<void> {
   return ready;
 }
 
+/** Characters of the text the parser quotes (`at or near "..."`) that a message keeps. */
+const NEAR_TEXT_LIMIT = 60;
+
+/**
+ * The parser's message with the text it quotes cut short: for an unterminated string or comment
+ * it quotes everything to the end of the file, megabytes of it in one message.
+ */
+function boundNearText(message: string): string {
+  const match = /^([\s\S]*? at or near ")([\s\S]*)"$/.exec(message);
+  const [, head = '', near = ''] = match ?? [];
+  if (match === null || near.length <= NEAR_TEXT_LIMIT) return message;
+  return `${head}${near.slice(0, NEAR_TEXT_LIMIT).replace(/[\uD800-\uDBFF]$/, '')}…"`;
+}
+
 /**
  * Split a section of a SQL migration into statements. Throws {@link SqlSyntaxError} with the
  * file, line and column of the first syntax error. Call {@link loadParser} first.
@@ -51,7 +65,7 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
     // The parser's cursor is a 0-based character offset into the text it was given.
     const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
     const { line, column } = lineColumnAt(migration.source, offset);
-    const reason = details?.message ?? (error instanceof Error ? error.message : String(error));
+    const reason = boundNearText(details?.message ?? (error instanceof Error ? error.message : String(error)));
     throw new SqlSyntaxError(`${migration.file}:${line}:${column}: ${reason}. Nothing was run.`, {
       file: migration.file, line, column, version: migration.version, reason,
     }, { cause: error });
@@ -69,4 +83,19 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
     const node = (entry.stmt as Record<string, unknown> | undefined)?.[kind];
     return { sql, offset, line, column, kind, node };
   });
+}
+
+/**
+ * The parse nodes of `text`'s statements, or null when it does not parse (the server will say
+ * why). Call {@link loadParser} first.
+ */
+export function parseNodes(text: string): { readonly kind: string; readonly node: unknown }[] | null {
+  try {
+    return (parseSync(text).stmts ?? []).map((entry) => {
+      const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
+      return { kind, node: (entry.stmt as Record<string, unknown> | undefined)?.[kind] };
+    });
+  } catch {
+    return null;
+  }
 }

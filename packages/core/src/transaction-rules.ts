@@ -79,3 +79,27 @@ export function nonTransactionalStatement(kind: string, node: unknown): string |
   const rule = RULES[kind];
   return rule === undefined || typeof node !== 'object' || node === null ? null : rule(node as Node);
 }
+
+const MODULE_TRANSACTION_CONTROL: Record<string, string> = {
+  ...TRANSACTION_CONTROL,
+  TRANS_STMT_SAVEPOINT: 'SAVEPOINT',
+  TRANS_STMT_RELEASE: 'RELEASE SAVEPOINT',
+  TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
+};
+
+/**
+ * The name of a statement a transactional JavaScript/TypeScript migration may not send through
+ * `ctx.connection`, else null: anything that ends or starts a transaction, raw savepoints (slonik
+ * keeps its own for `ctx.connection.transaction()`, and a `RELEASE` or `ROLLBACK TO` of one of
+ * them would undo what it tracks), and `SET TRANSACTION` / `SET SESSION CHARACTERISTICS`, which
+ * change the transaction offloop opened. `DISCARD ALL` would drop the run's work lock.
+ */
+export function moduleTransactionControl(kind: string, node: unknown): string | null {
+  if (typeof node !== 'object' || node === null) return null;
+  const body = node as Node;
+  if (kind === 'TransactionStmt') return MODULE_TRANSACTION_CONTROL[String(body.kind)] ?? null;
+  if (kind === 'VariableSetStmt' && body.name === 'TRANSACTION') return 'SET TRANSACTION';
+  if (kind === 'VariableSetStmt' && body.name === 'SESSION CHARACTERISTICS') return 'SET SESSION CHARACTERISTICS';
+  if (kind === 'DiscardStmt' && body.target === 'DISCARD_ALL') return 'DISCARD ALL';
+  return null;
+}

@@ -9,12 +9,14 @@
  * The backends are found by the call's run tag in `application_name` (see `application-name.ts`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultAppliedBy, recordCrash, type CrashOutcome } from '@offloop/core/engine';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
 import type { CancelRequest, CancelResponse } from './protocol.ts';
 
 const pidRow = z.object({ pid: z.number() });
 const POLL_MS = 50;
+const TERMINATED_WAIT_MS = 5_000;
 
 /** Cancel, wait, then terminate the backends whose `application_name` ends with the run tag. */
 export default async function cancelBackends(request: CancelRequest): Promise<CancelResponse> {
@@ -45,6 +47,11 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
         }
         if (left.length > 0) {
           terminated.push(...(await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match} and pg_terminate_backend(pid)`)));
+          // A transaction's outcome is final only once its backend is gone.
+          for (const end = performance.now() + TERMINATED_WAIT_MS; left.length > 0 && performance.now() < end;) {
+            await sleep(POLL_MS);
+            left = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`);
+          }
         }
       } finally {
         await pool.end();
@@ -53,5 +60,19 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
       errors.push(error instanceof Error ? error.message : String(error));
     }
   }
-  return { cancelled, terminated, errors };
+  let outcome: CrashOutcome | null = null;
+  const crash = request.crash;
+  if (crash !== undefined && errors.length === 0) {
+    try {
+      const pool = await createPool(crash.url, { maximumPoolSize: 1, connectionTimeout: request.connectTimeoutMs, connectionRetryLimit: 0, queryRetryLimit: 0, transactionRetryLimit: 0 });
+      try {
+        outcome = await recordCrash(pool, crash, crash.migration, { appliedBy: crash.appliedBy ?? defaultAppliedBy, error: crash.error, durationMs: crash.durationMs });
+      } finally {
+        await pool.end();
+      }
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return { cancelled, terminated, errors, outcome };
 }

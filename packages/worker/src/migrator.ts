@@ -14,6 +14,7 @@ import {
   ConfigError,
   formatConfigIssues,
   fromEnvelope,
+  MigrationTimeoutError,
   MigratorClosedError,
   parseConfig,
   RunAbortedError,
@@ -52,6 +53,7 @@ import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
 import type { CancelRequest, CancelResponse, HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
 import { Readiness } from './readiness.ts';
 import { Run } from './run.ts';
@@ -111,7 +113,15 @@ const CANCEL_FILE = new URL(`./cancel-entry${EXTENSION}`, import.meta.url).href;
 const CANCEL_WAIT_MS = 1_000;
 
 /** Why a call was asked to stop. */
-type StopReason = { readonly kind: 'abort'; readonly cause: unknown } | { readonly kind: 'timeout'; readonly timeoutMs: number } | { readonly kind: 'closed' };
+type StopReason =
+  | { readonly kind: 'abort'; readonly cause: unknown }
+  | { readonly kind: 'timeout'; readonly timeoutMs: number }
+  | { readonly kind: 'closed' }
+  // The worker did not end a migration at its migrationTimeout (its loop is blocked).
+  | { readonly kind: 'migration-timeout'; readonly migration: InFlightMigration; readonly timeoutMs: number };
+
+/** The migration a call's thread is running, as its events say. */
+type InFlight = InFlightMigration & { readonly startedAt: number };
 
 /**
  * Create a migrator. Options are validated at once: an invalid option throws a `ConfigError`
@@ -154,6 +164,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const runTag = `offloop:${randomBytes(6).toString('hex')}`;
     // Results so far, for errors raised on the host when the worker cannot report them.
     const applied: MigrationResult[] = [];
+    // What the thread is doing, for errors when it dies: the migration it runs, the file it imports.
+    let inFlight: InFlight | null = null;
+    let loading: string | null = null;
+    let migrationTimer: NodeJS.Timeout | undefined;
     let started = false;
     let run: Run<CommandResult<C>> | null = null;
     const host: HostChannel = {
@@ -162,7 +176,23 @@ export function createMigrator(options: MigratorOptions): Migrator {
       },
       progress: (batch: readonly ProgressEvent[]) => {
         for (const event of batch) {
+          if (event.type === 'migration:loading') loading = event.file;
+          if (event.type === 'plan:ready') loading = null;
+          if (event.type === 'migration:started') {
+            loading = null;
+            const { version, name, file, direction, transactional, checksum } = event;
+            inFlight = { version, name, file, direction, transactional, checksum, startedAt: performance.now() };
+            clearTimeout(migrationTimer);
+            // The worker ends a migration at its migrationTimeout itself; this is the backstop for
+            // a thread whose loop is blocked (a module spinning in JavaScript), which cannot.
+            if (config.migrationTimeout > 0) {
+              const migration = inFlight;
+              migrationTimer = setTimeout(() => requestStop({ kind: 'migration-timeout', migration, timeoutMs: config.migrationTimeout }), config.migrationTimeout);
+            }
+          }
           if (event.type === 'migration:finished') {
+            inFlight = null;
+            clearTimeout(migrationTimer);
             applied.push({ version: event.version, name: event.name, file: event.file, direction: event.direction, durationMs: event.durationMs });
           }
           run?.push(event);
@@ -188,7 +218,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
         stopReason = reason;
         // Still queued behind another call: Piscina drops it from the queue.
         if (!started) return taskAbort.abort();
-        void worker.abort(describeStop(reason)).catch(() => undefined);
+        // A migration timeout is the worker's own to handle; the host only waits for it.
+        if (reason.kind !== 'migration-timeout') void worker.abort(describeStop(reason)).catch(() => undefined);
         graceTimer = setTimeout(() => unresponsive.resolve({ kind: 'unresponsive' }), config.cancelGracePeriod);
       };
       const onAbort = () => requestStop({ kind: 'abort', cause: signal?.reason });
@@ -214,23 +245,34 @@ export function createMigrator(options: MigratorOptions): Migrator {
           case 'crashed': {
             const reason = stopped();
             if (reason !== null && !started) throw stopError(reason, applied, outcome.error);
-            const error = crashError(outcome.error, applied, closed);
+            const running = inFlight as InFlight | null;
+            const crash = describeCrash(outcome.error, closed);
             // The thread is gone, its sockets with it; a statement it started may still run.
-            await cancelOnServer(config, runTag);
-            throw error;
+            const cleanup = await cancelOnServer(config, runTag, running, crash.logLine);
+            const kept = settleApplied(applied, running, cleanup.outcome ?? null);
+            throw crashError(crash, outcome.error, kept, running, loading, cleanup.outcome ?? null);
           }
           case 'unresponsive': {
             const reason: StopReason = stopped() ?? { kind: 'closed' };
             taskAbort.abort(); // Piscina terminates the thread; a new one serves the next call.
-            const cleanup = await cancelOnServer(config, runTag);
-            const stopFailure = stopError(reason, applied, undefined);
-            const cause = cleanup.errors.length === 0
-              ? stopFailure
-              : new SuppressedError(new Error(`Cancelling the run's statements on the server failed: ${cleanup.errors.join('; ')}`), stopFailure, 'server-side cancel failed');
+            const running = inFlight as InFlight | null;
+            const stopLine = reason.kind === 'migration-timeout'
+              ? `MIGRATION_TIMEOUT: ran longer than migrationTimeout (${reason.timeoutMs} ms) without yielding; its thread was terminated`
+              : `WORKER_UNRESPONSIVE: the thread did not stop within ${config.cancelGracePeriod} ms after ${describeStop(reason)} and was terminated`;
+            const cleanup = await cancelOnServer(config, runTag, running, stopLine);
+            const kept = settleApplied(applied, running, cleanup.outcome ?? null);
+            const what = describeOutcome(running, cleanup.outcome ?? null);
+            const cleanupFailure = cleanup.errors.length === 0 ? null : new Error(`Cancelling the run's statements on the server failed: ${cleanup.errors.join('; ')}`);
+            if (reason.kind === 'migration-timeout') {
+              const failure = migrationTimeoutError(reason, kept, what);
+              throw cleanupFailure === null ? failure : new SuppressedError(cleanupFailure, failure, 'server-side cancel failed');
+            }
+            const stopFailure = stopError(reason, kept, undefined);
+            const cause = cleanupFailure === null ? stopFailure : new SuppressedError(cleanupFailure, stopFailure, 'server-side cancel failed');
             throw new WorkerUnresponsiveError(
               `The migration worker did not stop within ${config.cancelGracePeriod} ms (cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated` +
-                ` and its statements cancelled on the server. ${countApplied(applied)} of this run stay applied.`,
-              { graceMs: config.cancelGracePeriod, applied: [...applied] },
+                ` and its statements cancelled on the server. ${what}${countApplied(kept)} of this run stay applied.`,
+              { graceMs: config.cancelGracePeriod, applied: [...kept] },
               { cause },
             );
           }
@@ -238,6 +280,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       } finally {
         clearTimeout(timeoutTimer);
         clearTimeout(graceTimer);
+        clearTimeout(migrationTimer);
         signal?.removeEventListener('abort', onAbort);
         worker[Comlink.releaseProxy]();
         events.port1.close();
@@ -325,6 +368,8 @@ function describeStop(reason: StopReason): string {
       return `the call's timeout of ${reason.timeoutMs} ms`;
     case 'closed':
       return 'the migrator was closed';
+    case 'migration-timeout':
+      return `${reason.migration.file} ran longer than migrationTimeout (${reason.timeoutMs} ms)`;
   }
 }
 
@@ -347,6 +392,44 @@ function stopError(reason: StopReason, applied: readonly MigrationResult[], caus
       );
     case 'closed':
       return new MigratorClosedError(`The migrator was closed while the call ran; ${countApplied(applied)} before it stopped.`, { applied: [...applied] }, options);
+    case 'migration-timeout':
+      return migrationTimeoutError(reason, applied, '');
+  }
+}
+
+/** MIGRATION_TIMEOUT for a migration whose thread had to be terminated (it never yielded). */
+function migrationTimeoutError(reason: Extract<StopReason, { kind: 'migration-timeout' }>, applied: readonly MigrationResult[], what: string): MigrationTimeoutError {
+  const { migration, timeoutMs } = reason;
+  return new MigrationTimeoutError(
+    `${migration.file}: migration ${migration.version} ran longer than migrationTimeout (${timeoutMs} ms) without yielding to its event loop (a loop in JavaScript?); ` +
+      `its worker thread was terminated and its statements cancelled on the server. ${what}${countApplied(applied)} of this run stay applied.`,
+    {
+      version: migration.version, name: migration.name, file: migration.file, direction: migration.direction, transactional: migration.transactional,
+      line: null, column: null, statement: null, statementCount: null, statementsRun: 0, sqlstate: null, detail: null, hint: null,
+      applied: [...applied], invalidIndexes: [], timeoutMs,
+    },
+  );
+}
+
+/** `applied`, plus the in-flight migration when the server says its commit went through. */
+function settleApplied(applied: readonly MigrationResult[], running: InFlight | null, outcome: CrashOutcome | null): MigrationResult[] {
+  if (running === null || outcome !== 'committed') return [...applied];
+  const { version, name, file, direction } = running;
+  return [...applied, { version, name, file, direction, durationMs: Math.round(performance.now() - running.startedAt) }];
+}
+
+/** What became of the migration a dead thread was running, as a sentence (or nothing). */
+function describeOutcome(running: InFlight | null, outcome: CrashOutcome | null): string {
+  if (running === null) return '';
+  switch (outcome) {
+    case 'committed':
+      return `${running.file} had committed before the thread died and stays applied. `;
+    case 'rolled-back':
+      return `${running.file} was rolled back. `;
+    case 'partial':
+      return `${running.file} is not transactional: what it ran before the thread died stays, and the next run refuses to start until it is resolved (\`offloop status\` says how). `;
+    case null:
+      return `Whether ${running.file} committed could not be checked (the server was not reachable): \`offloop status\` shows it. `;
   }
 }
 
@@ -356,29 +439,53 @@ function appliedOf(error: OffloopError): readonly MigrationResult[] | null {
   return Array.isArray(value) ? (value as MigrationResult[]) : null;
 }
 
-/** The typed error for a thread that died by itself. */
-function crashError(error: unknown, applied: readonly MigrationResult[], closed: boolean): OffloopError {
+/** What killed a thread, before the server has been asked what became of its work. */
+type Crash = { readonly kind: 'out-of-memory' | 'closed' | 'failed'; readonly reason: string; readonly logLine: string };
+
+function describeCrash(error: unknown, closed: boolean): Crash {
   const message = error instanceof Error ? error.message : String(error);
-  if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-    return new WorkerOutOfMemoryError(
-      `The migration worker thread ran out of memory (workerResourceLimits) and was stopped; the running migration was rolled back, ${countApplied(applied)} before.`,
-      { reason: message, applied: [...applied] },
-      { cause: error },
-    );
-  }
-  if (closed) return new MigratorClosedError('The migrator was closed while the call ran.', {}, { cause: error });
+  if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { kind: 'out-of-memory', reason: message, logLine: `WORKER_OUT_OF_MEMORY: ${message}` };
+  if (closed) return { kind: 'closed', reason: message, logLine: 'MIGRATOR_CLOSED: the migrator was closed while the migration ran' };
   const exited = /^worker exited with code: (-?\d+)/.exec(message);
   const reason = exited === null ? message : `the thread exited with code ${exited[1]} (did a migration call process.exit()?)`;
-  return new WorkerFailedError(`The migration worker thread failed: ${reason}. The running migration was rolled back; ${countApplied(applied)} before.`, { reason }, { cause: error });
+  return { kind: 'failed', reason, logLine: `WORKER_FAILED: ${reason}` };
+}
+
+/** The typed error for a thread that died by itself, saying what became of its migration. */
+function crashError(crash: Crash, error: unknown, applied: readonly MigrationResult[], running: InFlight | null, loading: string | null, outcome: CrashOutcome | null): OffloopError {
+  const what = describeOutcome(running, outcome);
+  const where = running !== null ? ` while ${running.file} ran` : loading !== null ? ` while importing ${loading} (its top-level code), before anything ran` : '';
+  const file = running?.file ?? loading;
+  switch (crash.kind) {
+    case 'out-of-memory':
+      return new WorkerOutOfMemoryError(
+        `The migration worker thread ran out of memory (workerResourceLimits)${where} and was stopped. ${what}${countApplied(applied)} of this run stay applied.`,
+        { reason: crash.reason, applied: [...applied] },
+        { cause: error },
+      );
+    case 'closed':
+      return new MigratorClosedError(`The migrator was closed while the call ran. ${what}${countApplied(applied)} of this run stay applied.`, { applied: [...applied] }, { cause: error });
+    case 'failed':
+      return new WorkerFailedError(
+        `The migration worker thread failed${where}: ${crash.reason}. ${what}${countApplied(applied)} of this run stay applied.`,
+        { reason: crash.reason, applied: [...applied], file },
+        { cause: error },
+      );
+  }
 }
 
 /**
  * Cancel what a dead thread left running on the server, from a fresh thread (the host never
  * loads a database driver). Best effort: failures come back in `errors`.
  */
-async function cancelOnServer(config: ResolvedConfig, runTag: string): Promise<CancelResponse> {
+async function cancelOnServer(config: ResolvedConfig, runTag: string, running: InFlight | null = null, error = ''): Promise<CancelResponse> {
   const urls = config.lockUrl === null || config.lockUrl === config.url ? [config.url] : [config.url, config.lockUrl];
-  const request: CancelRequest = { urls, runTag, connectTimeoutMs: config.connectTimeout, waitMs: CANCEL_WAIT_MS };
+  const crash: CancelRequest['crash'] = running === null ? undefined : {
+    url: config.url, schema: config.schema, table: config.table, appliedBy: config.appliedBy,
+    migration: { version: running.version, name: running.name, file: running.file, direction: running.direction, transactional: running.transactional, checksum: running.checksum },
+    error, durationMs: Math.round(performance.now() - running.startedAt),
+  };
+  const request: CancelRequest = { urls, runTag, connectTimeoutMs: config.connectTimeout, waitMs: CANCEL_WAIT_MS, crash };
   const cancelPool = new Piscina({ filename: CANCEL_FILE, minThreads: 0, maxThreads: 1 });
   try {
     return (await cancelPool.run(request)) as CancelResponse;

@@ -4,6 +4,7 @@
  * with comlink. Errors travel as envelopes: structured clone would strip their class and fields.
  */
 import type { EngineCommand, ErrorEnvelope, ProgressEvent, ResolvedConfig } from '@offloop/core';
+import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
 import type { MessagePort } from 'node:worker_threads';
 
 /** A task for the worker: one engine command, with the ports for its progress and control. */
@@ -41,6 +42,19 @@ export type CancelRequest = {
   readonly connectTimeoutMs: number;
   /** How long to wait for cancelled backends to go away before terminating them. */
   readonly waitMs: number;
+  /**
+   * The migration the dead thread was running, if any: once its backends are gone, find out
+   * whether it committed and log its failure if it rolled back (`recordCrash`).
+   */
+  readonly crash?: {
+    readonly url: string;
+    readonly schema: string;
+    readonly table: string;
+    readonly appliedBy: string | null;
+    readonly migration: InFlightMigration;
+    readonly error: string;
+    readonly durationMs: number;
+  } | undefined;
 };
 
 /** What the cancel worker did, per backend pid. */
@@ -49,4 +63,6 @@ export type CancelResponse = {
   readonly terminated: readonly number[];
   /** Failures to reach a server, as messages; the cancel is best effort. */
   readonly errors: readonly string[];
+  /** What became of the in-flight migration (see `CancelRequest.crash`); null when unknown. */
+  readonly outcome?: CrashOutcome | null | undefined;
 };
