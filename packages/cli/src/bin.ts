@@ -36,8 +36,11 @@ try {
     cwd: process.cwd(),
     signal: controller.signal,
   });
-  // As shells report the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
-  process.exitCode = code === EXIT_CODES.RUN_ABORTED && terminated ? EXIT_TERMINATED : code;
+  // As shells report the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, whatever the failure
+  // the cancel ended in (a migration that ignored it and had its thread terminated, say). A run
+  // that finished before the cancel could land reports its success.
+  const interrupted = controller.signal.aborted && code !== 0;
+  process.exitCode = interrupted ? (terminated ? EXIT_TERMINATED : EXIT_CODES.RUN_ABORTED) : code;
 } finally {
   process.off('SIGINT', interrupt);
   process.off('SIGTERM', interrupt);
