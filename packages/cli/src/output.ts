@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InternalError, isOffloopError, redactUrl, type ConfigIssue, type ErrorEnvelope, type OffloopError, type ProgressEvent } from '@offloop/core';
 import { UsageError } from './args.ts';
+import { escapeControls, frameLine, lineOf } from './code-frame.ts';
 import type { Io } from './command.ts';
 import { displayPath } from './config.ts';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
@@ -38,7 +39,8 @@ export function createOutput(io: Io, json: boolean): Output {
   const redactor = new Redactor();
   let migrationsDir: string | null = null;
   const out = (text: string): void => void io.stdout.write(redactor.redact(text));
-  const err = (text: string): void => void io.stderr.write(redactor.redact(text));
+  // Error messages quote migration files and the server: never let them write control sequences.
+  const err = (text: string): void => void io.stderr.write(escapeControls(redactor.redact(text)));
 
   return {
     json,
@@ -222,19 +224,17 @@ function renderLocation(file: string, line: unknown, column: unknown, context: E
   const out = [`  --> ${shown}:${line}${col === null ? '' : `:${col}`}`];
   let text: string | undefined;
   try {
-    text = readFileSync(path, 'utf8').split(/\r?\n/)[line - 1];
+    text = lineOf(readFileSync(path, 'utf8'), line);
   } catch {
     return out;
   }
   if (text === undefined) return out;
   const number = String(line);
   const gutter = ' '.repeat(number.length);
-  out.push(`  ${gutter} |`, `  ${number} | ${text}`);
-  if (col !== null) {
-    // Keep tabs before the column, so the caret lines up in a terminal.
-    const pad = [...text.slice(0, Math.max(0, col - 1))].map((char) => (char === '\t' ? '\t' : ' ')).join('');
-    out.push(`  ${gutter} | ${pad}^`);
-  }
+  // A window around the column, control characters escaped: see code-frame.ts.
+  const frame = frameLine(text, col);
+  out.push(`  ${gutter} |`, `  ${number} | ${frame.text}`);
+  if (frame.pad !== null) out.push(`  ${gutter} | ${frame.pad}^`);
   return out;
 }
 

@@ -66,9 +66,11 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
     const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
     const { line, column } = lineColumnAt(migration.source, offset);
     const reason = boundNearText(details?.message ?? (error instanceof Error ? error.message : String(error)));
+    // A syntax error's details say all the parser said, bounded; its own message may quote the
+    // rest of the file (megabytes, printed again as the cause). Anything else is kept as the cause.
     throw new SqlSyntaxError(`${migration.file}:${line}:${column}: ${reason}. Nothing was run.`, {
       file: migration.file, line, column, version: migration.version, reason,
-    }, { cause: error });
+    }, details?.message === undefined ? { cause: error } : undefined);
   }
 
   const bytes = Buffer.from(section.sql, 'utf8');
