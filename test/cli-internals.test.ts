@@ -3,8 +3,9 @@ import test from 'ava';
 import { parseCommandLine } from '../packages/cli/src/args.ts';
 import { bumpVersion, newestVersion, nextVersion, normalizeName } from '../packages/cli/src/commands/create.ts';
 import { DATABASE_FLAGS } from '../packages/cli/src/config.ts';
-import { Redactor, renderError, renderProgress } from '../packages/cli/src/output.ts';
-import { MigrationFailedError } from '@offloop/core';
+import { EXIT_CODES } from '../packages/cli/src/exit-codes.ts';
+import { createOutput, Redactor, renderError, renderProgress } from '../packages/cli/src/output.ts';
+import { DatabaseUnavailableError, fromEnvelope, MigrationFailedError, toEnvelope } from '@offloop/core';
 
 test('a new version is the current time, or one second after the newest existing one', (t) => {
   t.is(nextVersion('20260101120000', null), '20260101120000');
@@ -86,4 +87,36 @@ test('--version prints the version; with --json, as one JSON document', async (t
   out.length = 0;
   t.is(await run(['-V', '--json'], io), 0);
   t.regex((JSON.parse(out.join('')) as { version: string }).version, /^\d+\.\d+\.\d+$/);
+});
+
+test('a failure with a cleanup failure attached: the original failure and its exit code, then the cleanup failure', (t) => {
+  // As the host rebuilds a SuppressedError from the worker: the run's failure, the lock release's attached.
+  const failure = fromEnvelope(toEnvelope(new SuppressedError(
+    new DatabaseUnavailableError('Lost the connection to postgres://u@db/app: terminating connection due to administrator command', { url: 'postgres://u@db/app', sqlstate: '57P01' }),
+    new MigrationFailedError('x.sql:2:8: division by zero (SQLSTATE 22012). Migration 20260101000000 was rolled back.', {
+      version: '20260101000000', name: 'x', file: 'x.sql', line: 2, column: 8, statement: 2, statementCount: 2, direction: 'up', transactional: true,
+      statementsRun: 1, sqlstate: '22012', detail: null, hint: null, applied: [], invalidIndexes: [],
+    }),
+  )));
+  const capture = (json: boolean) => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const io = { stdout: { write: (text: string) => void stdout.push(text) }, stderr: { write: (text: string) => void stderr.push(text) }, env: {}, cwd: '/' };
+    const code = createOutput(io, json).fail(failure);
+    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+  };
+  const human = capture(false);
+  t.is(human.code, EXIT_CODES.MIGRATION_FAILED);
+  const lines = human.stderr.split('\n');
+  t.regex(lines[0] ?? '', /^error\[MIGRATION_FAILED\]: x\.sql:2:8: division by zero/);
+  const also = lines.indexOf('also, cleaning up failed:');
+  t.true(also > 0);
+  t.regex(lines[also + 1] ?? '', /^error\[DATABASE_UNAVAILABLE\]: Lost the connection to postgres:\/\/u@db\/app/);
+
+  const json = capture(true);
+  t.is(json.code, EXIT_CODES.MIGRATION_FAILED);
+  const document = JSON.parse(json.stdout) as { error: { code: string; suppressed?: unknown }; cleanupErrors: { code: string }[] };
+  t.is(document.error.code, 'MIGRATION_FAILED');
+  t.is(document.error.suppressed, undefined, 'listed once, as cleanupErrors');
+  t.deepEqual(document.cleanupErrors.map((error) => error.code), ['DATABASE_UNAVAILABLE']);
 });

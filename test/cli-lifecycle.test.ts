@@ -349,3 +349,39 @@ test('--single-transaction applies all or nothing; a CONCURRENTLY statement in a
   t.regex(refused.stderr, /transaction:false/);
   t.deepEqual(await userTables(url), [], 'nothing ran');
 });
+
+test('down refuses --step past the applied migrations and --to a pending version, with TARGET_NOT_FOUND; durations printed are the stored ones', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, FILES);
+  const base = ['--url', url, '--dir', dir];
+  const up = await json<{ applied: { version: string; durationMs: number }[] }>(t, ['up', '--to', '20260102000000', ...base]);
+  const history = await json<{ applied: { version: string; durationMs: number }[] }>(t, ['history', ...base]);
+  t.deepEqual([...history.applied].reverse().map((m) => [m.version, m.durationMs]), up.applied.map((m) => [m.version, m.durationMs]));
+
+  for (const args of [['--step', '3'], ['--to', '20260103000000'], ['--to', '-3']]) {
+    const refused = await offloop(['down', ...args, ...base, '--json']);
+    t.is(refused.code, EXIT_CODES.TARGET_NOT_FOUND, refused.stdout);
+    t.is((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'TARGET_NOT_FOUND');
+  }
+  t.deepEqual(await userTables(url), ['posts', 'users'], 'nothing was reverted');
+});
+
+test('--single-transaction: a run that rolls back prints no migration as applied, and its error lists none', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    [USERS]: FILES[USERS],
+    [POSTS]: FILES[POSTS],
+    '20260103000000_broken.sql': '-- migrate:up\nselect * from nowhere;\n',
+  });
+  const human = await offloop(['up', '--single-transaction', '--url', url, '--dir', dir]);
+  t.is(human.code, EXIT_CODES.MIGRATION_FAILED);
+  t.regex(human.stderr, /\[2\/3\] 20260102000000_posts\.sql \.\.\./, 'progress shows the migrations that ran');
+  t.notRegex(human.stderr, /applied in/, 'none of them is reported applied');
+  const asJson = await offloop(['up', '--single-transaction', '--url', url, '--dir', dir, '--json']);
+  t.like(JSON.parse(asJson.stdout), { error: { code: 'MIGRATION_FAILED', details: { applied: [] } } });
+
+  await unlink(join(dir, '20260103000000_broken.sql'));
+  const applied = await offloop(['up', '--single-transaction', '--url', url, '--dir', dir]);
+  t.is(applied.code, EXIT_OK, applied.stderr);
+  t.regex(applied.stderr, /\[2\/2\] 20260102000000_posts\.sql \.\.\.\n\[1\/2\] 20260101000000_users\.sql applied in .*\n\[2\/2\] 20260102000000_posts\.sql applied in /, 'applied once committed');
+});

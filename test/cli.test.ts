@@ -11,9 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, EXIT_USAGE } from 'offloop';
 import { sql } from 'slonik';
-import { createTestDatabase, withPool } from './helpers/database.ts';
+import { createTestDatabase, databaseName, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 import { BIN, offloop } from './helpers/cli.ts';
+import { socketDirectory } from './helpers/unix-socket.ts';
+import { startEmbeddedPostgres } from '@offloop/worker';
 import { spawn } from 'node:child_process';
 
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
@@ -323,7 +325,7 @@ test('without a URL anywhere, the embedded PostgreSQL is started for the command
 
   const up = await offloop(['up'], { cwd });
   t.is(up.code, 0, up.stderr);
-  t.regex(up.stderr, /^offloop: no database URL given; using embedded PostgreSQL \d+[.\d]* \(data in \.offloop\/pg\)$/m);
+  t.regex(up.stderr, /^offloop: no database given \(--url, DATABASE_URL, offloop\.config\.json, PG\* environment\): using embedded PostgreSQL \d+[.\d]* \(data in \.offloop\/pg\)$/m);
   t.regex(up.stdout, /^Applied 1 migration in [\d.]+ (ms|s); now at 20260101000000\n$/);
   await t.throwsAsync(stat(join(cwd, '.offloop', 'pg', 'postmaster.pid')), { code: 'ENOENT' }, 'the server was stopped');
 
@@ -383,3 +385,131 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     t.false(await tableExists(url, 'slow'), 'the cancelled migration was rolled back');
   });
 }
+
+/** libpq's variables for the test database `url`, as a deploy pipeline would set them. */
+function libpqEnvironment(url: string): Record<string, string> {
+  const parsed = new URL(url);
+  return {
+    PGHOST: parsed.hostname,
+    PGPORT: parsed.port || '5432',
+    PGUSER: decodeURIComponent(parsed.username),
+    PGDATABASE: databaseName(url),
+    ...(parsed.password === '' ? {} : { PGPASSWORD: decodeURIComponent(parsed.password) }),
+  };
+}
+
+test('with PGHOST, PGUSER, PGDATABASE and no URL, the database they name is migrated, never an embedded one', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  await mkdir(join(cwd, 'migrations'));
+  await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
+  const env = libpqEnvironment(url);
+
+  const up = await offloop(['up'], { cwd, env });
+  t.is(up.code, 0, up.stderr);
+  t.false(up.stderr.includes('embedded'), up.stderr);
+  t.true(await tableExists(url, 'users'), 'the database PGDATABASE names was migrated');
+  await t.throwsAsync(stat(join(cwd, '.offloop')), { code: 'ENOENT' }, 'no embedded PostgreSQL was started');
+
+  const status = await offloop(['status'], { cwd, env });
+  t.is(status.code, 0, status.stderr);
+  t.true(status.stdout.includes(`Database:   postgres://${env.PGUSER}${env.PGPASSWORD === undefined ? '' : ':***'}@${env.PGHOST}:${env.PGPORT}/${env.PGDATABASE}\n`), status.stdout);
+  if (env.PGPASSWORD !== undefined) t.false(status.stdout.includes(env.PGPASSWORD));
+
+  // A PG* variable that names nothing reachable fails the run: a forgotten DATABASE_URL is loud.
+  const unreachable = await offloop(['up', '--connect-timeout', '2s'], { cwd, env: { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'app' } });
+  t.is(unreachable.code, EXIT_CODES.DATABASE_UNAVAILABLE, unreachable.stderr);
+  t.regex(unreachable.stderr, /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/[^@]+@127\.0\.0\.1:1\/app: /);
+
+  // Service files are not read: refused, not ignored.
+  const service = await offloop(['status'], { cwd, env: { PGSERVICE: 'prod' } });
+  t.is(service.code, EXIT_CODES.CONFIG_INVALID);
+  t.regex(service.stderr, /- PGSERVICE: offloop does not read pg_service\.conf/);
+});
+
+test('a URL with a socket directory connects through it, as ?host=, percent-encoded, or the default directory', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  await mkdir(join(cwd, 'migrations'));
+  await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
+  await writeFile(join(cwd, 'migrations', '20260102000000_email.sql'), EMAIL);
+  const { PGUSER: user = '', PGPASSWORD: password, PGDATABASE: database = '' } = libpqEnvironment(url);
+  const userinfo = `${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}`;
+  const socket = await socketDirectory(t);
+
+  const query = await offloop(['up', '--to', '20260101000000', '--url', `postgres://${userinfo}@/${database}?host=${socket.dir}&port=${socket.port}`], { cwd });
+  t.is(query.code, 0, query.stderr);
+  t.true(await tableExists(url, 'users'));
+  const encoded = await offloop(['status', '--url', `postgresql://${userinfo}@${encodeURIComponent(socket.dir)}:${socket.port}/${database}`], { cwd });
+  t.is(encoded.code, 0, encoded.stderr);
+  t.true(encoded.stdout.includes(`Database:   postgresql://${encodeURIComponent(user)}${password === undefined ? '' : ':***'}@/${database}?host=${socket.dir}&port=${socket.port}\n`), encoded.stdout);
+
+  // No host anywhere: libpq's socket directory (/tmp here), where a server listens.
+  const port = 40_000 + Math.floor(Math.random() * 20_000);
+  await socketDirectory(t, { dir: '/tmp', port });
+  const env = { PGPORT: String(port), PGUSER: user, PGDATABASE: database, ...(password === undefined ? {} : { PGPASSWORD: password }) };
+  const fromDefault = await offloop(['up'], { cwd, env });
+  t.is(fromDefault.code, 0, fromDefault.stderr);
+  t.true(await tableExists(url, 'users'));
+  const columns = await withPool(url, (pool) => pool.anyFirst(sql.unsafe`select column_name from information_schema.columns where table_name = 'users' order by 1`));
+  t.deepEqual(columns, ['email', 'id']);
+});
+
+test('sslmode=require against a server without SSL is DATABASE_UNAVAILABLE (exit 7) with the reason, and no stack trace', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  for (const mode of ['require', 'verify-full']) {
+    const sslUrl = new URL(url);
+    sslUrl.searchParams.set('sslmode', mode);
+    const human = await offloop(['up', '--url', sslUrl.href, '--dir', dir]);
+    t.is(human.code, EXIT_CODES.DATABASE_UNAVAILABLE, human.stderr);
+    t.regex(human.stderr, /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/\S+sslmode=require: the server does not support SSL, and the URL asks for it/m);
+    t.notRegex(human.stderr, /^\s+at /m, 'no stack trace');
+    const json = await offloop(['up', '--url', sslUrl.href, '--dir', dir, '--json']);
+    t.is(json.code, EXIT_CODES.DATABASE_UNAVAILABLE);
+    t.like(parseJson(t, json.stdout), { error: { code: 'DATABASE_UNAVAILABLE' } });
+    t.false(json.stdout.includes('"stack"'));
+  }
+  // PGSSLMODE is honoured as psql honours it.
+  const fromEnv = await offloop(['status', '--dir', dir], { env: { ...libpqEnvironment(url), PGSSLMODE: 'require' } });
+  t.is(fromEnv.code, EXIT_CODES.DATABASE_UNAVAILABLE, fromEnv.stderr);
+  t.false(await tableExists(url, 'users'));
+});
+
+test('a password-protected server named by PG* variables takes its password from ~/.pgpass', async (t) => {
+  const cwd = await workDir(t);
+  const password = `Pw-${randomBytes(9).toString('base64url')}`;
+  await using server = await startEmbeddedPostgres({ dataDir: join(cwd, 'server'), persistent: false, password });
+  const home = join(cwd, 'home');
+  await mkdir(home);
+  await mkdir(join(cwd, 'migrations'));
+  await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
+  const env = { HOME: home, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
+
+  const without = await offloop(['up'], { cwd, env });
+  t.is(without.code, EXIT_CODES.DATABASE_UNAVAILABLE, without.stderr);
+  t.regex(without.stderr, /the server asks for a password, and none was given/);
+
+  await writeFile(join(home, '.pgpass'), `127.0.0.1:${server.port}:postgres:postgres:${password}\n`, { mode: 0o600 });
+  const up = await offloop(['up'], { cwd, env });
+  t.is(up.code, 0, up.stderr);
+  t.false(up.stderr.includes('Deprecation'), up.stderr);
+  t.false(`${up.stdout}${up.stderr}`.includes(password));
+  t.true(await tableExists(server.url, 'users'));
+});
+
+test('an unknown flag or a bad flag value is CONFIG_INVALID; a wrong argument is USAGE, listing the flags\' problems too', async (t) => {
+  const cwd = await workDir(t);
+  for (const args of [['status', '--bogus'], ['up', '--to', '-1'], ['down', '--step', '0'], ['create', 'users', '--bogus']]) {
+    const result = await offloop([...args, '--json'], { cwd });
+    t.is(result.code, EXIT_USAGE, args.join(' '));
+    t.like(parseJson(t, result.stdout), { error: { code: 'CONFIG_INVALID' } }, args.join(' '));
+  }
+  for (const args of [['up', 'extra', '--bogus'], ['stamp', '--bogus'], ['create', '--bogus']]) {
+    const result = await offloop([...args, '--json'], { cwd });
+    t.is(result.code, EXIT_USAGE, args.join(' '));
+    const { error } = parseJson(t, result.stdout) as { error: { code: string; details: { issues: { path: string }[] } } };
+    t.is(error.code, 'USAGE', args.join(' '));
+    t.true(error.details.issues.some((issue) => issue.path === '--bogus'), args.join(' '));
+  }
+});

@@ -3,12 +3,14 @@
  * URL that failed and no password, never as an INTERNAL_ERROR.
  */
 import test from './helpers/limited-test.ts';
-import { DatabaseError, DatabaseUnavailableError } from '@offloop/core';
+import { DatabaseError, DatabaseUnavailableError, isOffloopError } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { sql } from 'slonik';
-import { adminDatabaseUrl, createTestDatabase, withPool } from './helpers/database.ts';
+import { z } from 'zod';
+import { adminDatabaseUrl, createTestDatabase, databaseName, withPool } from './helpers/database.ts';
+import { eventually } from './helpers/eventually.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key);\n';
@@ -55,4 +57,25 @@ test('a role without rights on the version table\'s schema gets DATABASE_ERROR w
   t.is(error.details.sqlstate, '42501');
   t.regex(error.message, /not a migration's statement\): permission denied for schema public \(SQLSTATE 42501\)\. The role needs the right to create/);
   t.false(error.message.includes(password));
+});
+
+test('every connection of a failing run terminated from SQL: the host gets a typed failure, never INTERNAL_ERROR, and nothing of the migration stays', async (t) => {
+  const url = await createTestDatabase(t);
+  const database = databaseName(url);
+  // Slow, then failing: the connections are terminated while it sleeps.
+  const dir = await migrationsDir(t, { '20260101000000_slow.sql': '-- migrate:up\ncreate table early (id int);\nselect pg_sleep(5);\nselect 1/0;\n' });
+  await using migrator = createMigrator({ url, dir });
+  const run = migrator.up();
+  const asleep = () => withPool(adminDatabaseUrl(), (pool) => pool.exists(sql.unsafe`
+    select 1 from pg_stat_activity where datname = ${database} and state = 'active' and query like '%pg_sleep%' and application_name like '%offloop:%'`));
+  t.true(await eventually(asleep, 20_000), 'the migration reached its pg_sleep');
+  // Every backend the run tagged (packages/worker/src/application-name.ts): the lock's and the work's.
+  const terminated = await withPool(adminDatabaseUrl(), (pool) => pool.anyFirst(sql.type(z.object({ pid: z.number() }))`
+    select pid from pg_stat_activity where datname = ${database} and application_name like '%offloop:%' and pg_terminate_backend(pid)`));
+  t.true(terminated.length >= 2, 'the lock connection and the migration connection, at least');
+  const error: unknown = await run.then(() => null, (failure: unknown) => failure);
+  if (!isOffloopError(error)) return t.fail(`not an offloop error: ${String(error)}`);
+  t.true(['MIGRATION_FAILED', 'DATABASE_UNAVAILABLE', 'LOCK_LOST'].includes(error.code), `${error.code}: ${error.message}`);
+  for (const suppressed of error.suppressed ?? []) t.true(isOffloopError(suppressed), `a cleanup failure is typed too: ${suppressed.message}`);
+  t.false(await withPool(url, (pool) => pool.exists(sql.unsafe`select 1 from pg_class where relname = 'early'`)), 'the migration was rolled back');
 });

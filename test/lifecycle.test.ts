@@ -12,6 +12,7 @@ import {
   SingleTransactionConflictError,
   StatementTimeoutError,
   TargetAmbiguousError,
+  TargetNotFoundError,
   ChecksumMismatchError,
   OutOfOrderError,
   type ProgressEvent,
@@ -382,4 +383,93 @@ test('history lists applied migrations newest first, and the log keeps failures'
   t.like(log[0], { version: '20260104000000', direction: 'up', outcome: 'failed' });
   t.regex(log[0]?.error ?? '', /MIGRATION_FAILED/);
   t.like(await migrator.current(), { current: '20260103000000', name: 'audit' });
+});
+
+test('down --step past the applied migrations and down --to a pending version are refused before anything runs', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, FILES);
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up({ to: '20260102000000' });
+  await t.throwsAsync(migrator.down({ step: 3 }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+  await t.throwsAsync(migrator.redo({ step: 3 }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+  await t.throwsAsync(migrator.plan({ direction: 'down', step: 3 }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+  await t.throwsAsync(migrator.down({ to: '20260103000000' }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+  await t.throwsAsync(migrator.down({ to: '-3' }), { instanceOf: TargetNotFoundError, code: 'TARGET_NOT_FOUND' });
+  t.deepEqual(await versions(url), ['20260101000000', '20260102000000'], 'nothing was reverted');
+  t.deepEqual((await migrator.down({ step: 2 })).reverted.map((m) => m.version), ['20260102000000', '20260101000000']);
+  t.deepEqual((await migrator.down()).reverted, [], 'a plain down with nothing applied has nothing to do');
+});
+
+test('down after an out-of-order apply reverts what was applied last; --to goes back to when that version was applied', async (t) => {
+  const url = await createTestDatabase(t);
+  const early = '-- migrate:up\ncreate table early (id int);\n-- migrate:down\ndrop table early;\n';
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': FILES['20260101000000_users.sql'], '20260103000000_posts.sql': FILES['20260102000000_posts.sql'] });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  await writeFile(join(dir, '20260102000000_early.sql'), early);
+  await migrator.up({ allowOutOfOrder: true });
+
+  const plannedDown = await migrator.plan({ direction: 'down', step: 3 });
+  t.deepEqual(plannedDown.steps.map((step) => step.version), ['20260102000000', '20260103000000', '20260101000000']);
+  t.deepEqual((await migrator.down()).reverted.map((m) => m.version), ['20260102000000']);
+  t.deepEqual(await versions(url), ['20260101000000', '20260103000000']);
+
+  await migrator.up({ allowOutOfOrder: true });
+  // 20260102 was applied after 20260103: going back to 20260103 reverts it.
+  t.deepEqual((await migrator.down({ to: '20260103000000' })).reverted.map((m) => m.version), ['20260102000000']);
+  await migrator.up({ allowOutOfOrder: true });
+  const toFirst = await migrator.down({ to: '20260101000000' });
+  t.deepEqual(toFirst.reverted.map((m) => m.version), ['20260102000000', '20260103000000']);
+  t.is(toFirst.current, '20260101000000');
+});
+
+test('single transaction: migrations are reported finished only after the COMMIT, never when it rolls back', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': FILES['20260101000000_users.sql'],
+    '20260102000000_posts.sql': FILES['20260102000000_posts.sql'],
+    '20260103000000_bad.sql': '-- migrate:up\nselect * from nope;\n',
+  });
+  await using migrator = createMigrator({ url, dir });
+  const failed: ProgressEvent[] = [];
+  const error = await t.throwsAsync(migrator.up({ singleTransaction: true, onProgress: (event) => failed.push(event) }), { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
+  t.deepEqual(error.details.applied, []);
+  t.is(failed.filter((event) => event.type === 'migration:started').length, 3);
+  t.deepEqual(failed.filter((event) => event.type === 'migration:finished'), [], 'nothing is reported applied');
+
+  await rm(join(dir, '20260103000000_bad.sql'));
+  const events: ProgressEvent[] = [];
+  const result = await migrator.up({ singleTransaction: true, onProgress: (event) => events.push(event) });
+  const types = events.map((event) => event.type).filter((type) => type === 'migration:started' || type === 'migration:finished');
+  t.deepEqual(types, ['migration:started', 'migration:started', 'migration:finished', 'migration:finished'], 'finished after every migration ran, at the COMMIT');
+  const finished = events.flatMap((event) => (event.type === 'migration:finished' ? [[event.version, event.index, event.durationMs]] : []));
+  t.deepEqual(finished, result.applied.map((m, index) => [m.version, index + 1, m.durationMs]));
+});
+
+test('the durations a run reports are the ones stored in the version table and the log', async (t) => {
+  const url = await createTestDatabase(t);
+  const files: Record<string, string> = {};
+  // Batched SQL (timed on the server), a module and a transaction:false file (timed in the worker).
+  for (let i = 1; i <= 8; i += 1) files[`2026010${i}000000_t${i}.sql`] = `-- migrate:up\ncreate table t${i} (id int);\nselect pg_sleep(0.01);\n-- migrate:down\ndrop table t${i};\n`;
+  files['20260109000000_module.ts'] = 'export async function up({ connection, sql }) { await connection.query(sql.unsafe`create table m (id int)`); }\nexport async function down({ connection, sql }) { await connection.query(sql.unsafe`drop table m`); }\n';
+  files['20260110000000_plain.sql'] = '-- migrate:up transaction:false\ncreate table p (id int);\n-- migrate:down transaction:false\ndrop table p;\n';
+  const dir = await migrationsDir(t, files);
+  await using migrator = createMigrator({ url, dir });
+  const durations = (direction: string) => withPool(url, (pool) => pool.any(sql.type(z.object({ version: z.string(), stored: z.number().nullable(), logged: z.number().nullable() }))`
+    select l.version, m.duration_ms as stored, l.duration_ms as logged from offloop_migrations_log l
+    left join offloop_migrations m using (version)
+    where l.direction = ${direction} and l.outcome = 'succeeded' order by l.id`));
+
+  const up = await migrator.up();
+  const stored = await durations('up');
+  t.deepEqual(stored.map((entry) => [entry.version, entry.stored]), up.applied.map((m) => [m.version, m.durationMs]));
+  t.deepEqual(stored.map((entry) => [entry.version, entry.logged]), up.applied.map((m) => [m.version, m.durationMs]));
+  t.deepEqual((await migrator.history()).applied.map((m) => [m.version, m.durationMs]).reverse(), up.applied.map((m) => [m.version, m.durationMs]));
+
+  const down = await migrator.down({ to: 'base' });
+  t.deepEqual((await durations('down')).map((entry) => [entry.version, entry.logged]), down.reverted.map((m) => [m.version, m.durationMs]));
+
+  const single = await migrator.up({ singleTransaction: true, to: '20260109000000' });
+  t.is(single.applied.length, 9);
+  t.deepEqual((await durations('up')).slice(-9).map((entry) => [entry.version, entry.stored]), single.applied.map((m) => [m.version, m.durationMs]));
 });

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { LIBPQ_ENVIRONMENT } from '@offloop/core';
 
 /** The CLI's entry point, run from source. */
 export const BIN = fileURLToPath(new URL('../../packages/cli/src/bin.ts', import.meta.url));
@@ -12,10 +13,13 @@ export type Result = { readonly code: number | null; readonly stdout: string; re
 /** Options of {@link exec}: working directory (default: the system temp directory) and extra environment. */
 export type ExecOptions = { readonly cwd?: string; readonly env?: Record<string, string> };
 
-/** Spawn `file` with `args`, without colours and with no DATABASE_URL unless `env` gives one. */
+/**
+ * Spawn `file` with `args`, without colours and with no DATABASE_URL or libpq variable (`PGHOST`,
+ * ...: they name a database for the CLI as for psql) unless `env` gives them.
+ */
 export async function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<Result> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-  if (options.env?.DATABASE_URL === undefined) delete env.DATABASE_URL;
+  for (const name of ['DATABASE_URL', ...LIBPQ_ENVIRONMENT]) if (options.env?.[name] === undefined) delete env[name];
   const child = spawn(file, args, { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

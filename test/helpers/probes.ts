@@ -144,3 +144,74 @@ export async function closeGate(pool: DatabasePool, table: string): Promise<Gate
     },
   };
 }
+
+/** Create database `name` on the server `admin` is connected to. */
+export async function createDatabase(admin: CommonQueryMethods, name: string): Promise<void> {
+  await admin.query(sql.unsafe`create database ${sql.identifier([name])}`);
+}
+
+/** Drop database `name`, ending the connections left on it. */
+export async function dropDatabase(admin: CommonQueryMethods, name: string): Promise<void> {
+  await admin.query(sql.unsafe`drop database if exists ${sql.identifier([name])} with (force)`);
+}
+
+/** Rows of `public.<table>`, optionally only those whose `column` equals `value`. */
+export async function rowCount(db: CommonQueryMethods, table: string, where?: { readonly column: string; readonly value: string }): Promise<number> {
+  const filter = where === undefined ? sql.fragment`` : sql.fragment`where ${sql.identifier([where.column])} = ${where.value}`;
+  return db.oneFirst(sql.type(z.object({ count: z.number() }))`select count(*)::int as count from ${sql.identifier(['public', table])} ${filter}`);
+}
+
+/** Indexes in `public` that a failed or interrupted concurrent build left INVALID. */
+export async function invalidIndexes(db: CommonQueryMethods): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ name: z.string() }))`
+    select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and not i.indisvalid order by c.relname`);
+}
+
+/** `drop index concurrently if exists public.<name>`. */
+export async function dropIndexConcurrently(db: CommonQueryMethods, name: string): Promise<void> {
+  await db.query(sql.unsafe`drop index concurrently if exists ${sql.identifier(['public', name])}`);
+}
+
+/**
+ * The schema of `public` as sorted lines of text, offloop's own tables (`offloop_*`) and their
+ * indexes, constraints and sequences left out: tables and their columns, constraints, indexes
+ * (with their validity), views, materialized views, sequences, functions, triggers, enum types and
+ * comments. Two databases migrated the same way give the same lines.
+ */
+export async function schemaSnapshot(db: CommonQueryMethods): Promise<readonly string[]> {
+  const line = z.object({ line: z.string() });
+  const lines = await db.anyFirst(sql.type(line)`
+    with rels as (
+      select c.oid, c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and left(c.relname, 8) <> 'offloop_'
+    )
+    select 'relation ' || relname || ' ' || relkind::text as line from rels where relkind in ('r', 'p', 'v', 'm', 'S')
+    union all
+    select 'column ' || r.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+      || case when a.attnotnull then ' not null' else '' end
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+    from rels r join pg_attribute a on a.attrelid = r.oid left join pg_attrdef d on d.adrelid = r.oid and d.adnum = a.attnum
+    where r.relkind in ('r', 'p', 'v', 'm') and a.attnum > 0 and not a.attisdropped
+    union all
+    select 'constraint ' || r.relname || '.' || co.conname || ' ' || pg_get_constraintdef(co.oid)
+    from pg_constraint co join rels r on r.oid = co.conrelid
+    union all
+    select 'index ' || pg_get_indexdef(i.indexrelid) || case when i.indisvalid then '' else ' INVALID' end
+    from pg_index i join rels r on r.oid = i.indrelid
+    union all
+    select 'view ' || r.relname || ' ' || pg_get_viewdef(r.oid) from rels r where r.relkind in ('v', 'm')
+    union all
+    select 'function ' || pg_get_functiondef(p.oid)
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'
+    union all
+    select 'trigger ' || pg_get_triggerdef(t.oid) from pg_trigger t join rels r on r.oid = t.tgrelid where not t.tgisinternal
+    union all
+    select 'enum ' || t.typname || ' ' || string_agg(e.enumlabel, ',' order by e.enumsortorder)
+    from pg_type t join pg_namespace n on n.oid = t.typnamespace join pg_enum e on e.enumtypid = t.oid
+    where n.nspname = 'public' group by t.typname
+    union all
+    select 'comment ' || r.relname || ' ' || d.description from pg_description d join rels r on r.oid = d.objoid and d.objsubid = 0
+  `);
+  return [...lines].sort();
+}

@@ -3,6 +3,9 @@
  * source validated by core's zod schema, every problem of every source reported at once as one
  * `CONFIG_INVALID` error.
  *
+ * Without a URL from any of them, the `PG*` variables of libpq's environment name the database, as
+ * they do for `psql`; only when nothing at all names one is the embedded PostgreSQL used.
+ *
  * The config file is `offloop.config.json` in the working directory (optional), or the file
  * `--config <path>` names (required). Its keys are the option names (`lockTimeout`), a flag's
  * name is the option's name in kebab-case (`--lock-timeout`). A relative `dir` in a config file
@@ -10,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError, configSchema, formatConfigIssues, toConfigIssues, type ConfigInput, type ConfigIssue } from '@offloop/core';
+import { ConfigError, configSchema, formatConfigIssues, LIBPQ_ENVIRONMENT, resolvePostgresUrl, toConfigIssues, type ConfigInput, type ConfigIssue } from '@offloop/core';
 import type { FlagSpecs, ParsedArgs } from './args.ts';
 import type { Io } from './command.ts';
 import { NBSP } from './format.ts';
@@ -74,7 +77,9 @@ export const DATABASE_FLAGS = {
   url: {
     type: 'string',
     placeholder: 'url',
-    description: 'Database URL, postgres://user:password@host:port/database (default: DATABASE_URL, then the config file, then an embedded PostgreSQL with its data in .offloop/pg)',
+    description:
+      'Database URL, postgres://user:password@host:port/database or any form psql takes (default: DATABASE_URL, then the config file, ' +
+      'then PGHOST, PGDATABASE, ... as psql reads them, then an embedded PostgreSQL with its data in .offloop/pg)',
   },
   ...DIR_FLAGS,
   schema: { type: 'string', placeholder: 'name', description: 'Schema of the version table', default: String(schemaDefault('schema')) },
@@ -147,14 +152,17 @@ export const RUN_FLAGS = {
 /** Every option flag and the config-file key it sets, for docs and tests. */
 export const OPTION_FLAGS: Readonly<Record<string, string>> = OPTION_BY_FLAG;
 
-/** Where the database URL came from. */
-export type UrlSource = 'flag' | 'env' | 'file';
+/** Where the database URL came from: `--url`, `DATABASE_URL`, the config file, or libpq's `PG*` variables. */
+export type UrlSource = 'flag' | 'env' | 'file' | 'libpq-env';
 
 /** The configuration of one command, validated. */
 export type CliConfig = {
   /** Options for `createMigrator`, `url` left out: see {@link CliConfig.url}. */
   readonly options: Omit<ConfigInput, 'url'>;
-  /** The database URL, or null when none was given anywhere (the embedded PostgreSQL is used). */
+  /**
+   * The database URL, resolved as libpq resolves it (what it leaves out filled in from the `PG*`
+   * environment), or null when nothing names a database (the embedded PostgreSQL is used).
+   */
   readonly url: string | null;
   readonly urlSource: UrlSource | null;
   /** Absolute path of the config file read, if any. */
@@ -248,22 +256,53 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
     else issues.push(...result.error.issues.map((issue) => ({ path: 'DATABASE_URL', message: issue.message })));
   }
 
+  // No URL anywhere: libpq's environment, as psql reads it. A CI job that sets PGHOST and forgets
+  // DATABASE_URL must migrate that database (or fail), never an embedded one.
+  let libpqUrl: string | null = null;
+  const libpqNames = LIBPQ_ENVIRONMENT.filter((name) => (io.env[name] ?? '') !== '');
+  if (options.database && flagValues.url === undefined && envUrl === null && fileValues.url === undefined && libpqNames.length > 0) {
+    if (libpqNames.includes('PGSERVICE')) {
+      issues.push({ path: 'PGSERVICE', message: 'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead' });
+    } else {
+      const resolved = resolvePostgresUrl('postgres://', io.env);
+      if (resolved.url === undefined) issues.push(...resolved.problems.map((message) => ({ path: libpqNames.join(', '), message })));
+      else libpqUrl = resolved.url;
+    }
+  }
+
   if (issues.length > 0) throw new ConfigError(formatConfigIssues(issues), { issues });
 
   const merged: Values = { ...fileValues, ...(envUrl === null ? {} : { url: envUrl }), ...flagValues };
-  const { url, ...rest } = merged;
-  const urlSource: UrlSource | null = flagValues.url !== undefined ? 'flag' : envUrl !== null ? 'env' : fileValues.url !== undefined ? 'file' : null;
+  const { url: givenUrl, ...rest } = merged;
+  const urlSource: UrlSource | null =
+    flagValues.url !== undefined ? 'flag' : envUrl !== null ? 'env' : fileValues.url !== undefined ? 'file' : libpqUrl !== null ? 'libpq-env' : null;
+  const urlPath = urlSource === 'flag' ? '--url' : urlSource === 'env' ? 'DATABASE_URL' : 'url';
+  const url = !options.database ? null : typeof givenUrl === 'string' ? resolveUrl(givenUrl, urlPath, io) : libpqUrl;
+  if (url !== null) secrets.push(url);
+  if (options.database && typeof rest.lockUrl === 'string') secrets.push(resolveUrl(rest.lockUrl, flagValues.lockUrl === undefined ? 'lockUrl' : '--lock-url', io));
   const dir = resolve(io.cwd, typeof rest.dir === 'string' ? rest.dir : String(schemaDefault('dir')));
   return {
     // Each source passed the schema above; createMigrator parses the merged options once more.
     options: { ...(rest as Omit<ConfigInput, 'url'>), cwd: io.cwd },
-    url: options.database && typeof url === 'string' ? url : null,
+    url,
     urlSource: options.database ? urlSource : null,
     configFile: file?.path ?? null,
     dir,
     versionTable: `${String(rest.schema ?? schemaDefault('schema'))}.${String(rest.table ?? schemaDefault('table'))}`,
     secrets,
   };
+}
+
+/**
+ * A URL that passed the schema, resolved with the command's environment (the form shown as
+ * "Database:" and passed on). The schema resolved it with the process's, which is the same one
+ * outside of tests; a difference is still reported, not ignored.
+ */
+function resolveUrl(url: string, path: string, io: Io): string {
+  const resolved = resolvePostgresUrl(url, io.env);
+  if (resolved.url !== undefined) return resolved.url;
+  const issues = resolved.problems.map((message) => ({ path, message }));
+  throw new ConfigError(formatConfigIssues(issues), { issues });
 }
 
 async function readConfigFile(flag: string | boolean | undefined, cwd: string, issues: ConfigIssue[]): Promise<{ path: string; values: Values } | null> {

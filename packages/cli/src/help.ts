@@ -28,7 +28,8 @@ export function globalHelp(commands: readonly Command[]): string {
     '',
     ...wrap(
       `Configuration: flags, then DATABASE_URL, then ./${CONFIG_FILE_NAME} (or --config <path>), then defaults. ` +
-        `Without a database URL anywhere, an embedded PostgreSQL is started for the command (data in ${EMBEDDED_DATA_DIR}).`,
+        'Without a URL, the PG* environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass, PGSSLMODE) names the ' +
+        `database, as for psql; when nothing names one, an embedded PostgreSQL is started for the command (data in ${EMBEDDED_DATA_DIR}).`,
       '',
     ),
     '',

@@ -1,12 +1,13 @@
 /**
- * A migrator for one command, on the configured database or, when no URL was given anywhere,
- * on an embedded PostgreSQL started for the command and stopped after it (also on failure).
+ * A migrator for one command, on the configured database or, when nothing names one (no URL, no
+ * `PG*` environment), on an embedded PostgreSQL started for the command and stopped after it (also
+ * on failure).
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { redactUrl } from '@offloop/core';
 import type { Migrator } from '@offloop/worker';
 import type { Io } from './command.ts';
-import type { CliConfig } from './config.ts';
+import { CONFIG_FILE_NAME, type CliConfig } from './config.ts';
 import type { Output } from './output.ts';
 
 /** Where the embedded PostgreSQL keeps its data, relative to the working directory. */
@@ -60,7 +61,10 @@ export async function withMigrator<T>(
       const postgres = stack.use(await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }));
       output.addSecrets([postgres.url]);
       const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;
-      output.notice(`no database URL given; using ${description}`);
+      // One line, naming every place a database could have come from: a pipeline that forgot its
+      // DATABASE_URL shows it here.
+      const file = config.configFile === null ? CONFIG_FILE_NAME : basename(config.configFile);
+      output.notice(`no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`);
       url = postgres.url;
       target = { description, embedded: true };
     } else {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InternalError, isOffloopError, redactUrl, type ConfigIssue, type ErrorEnvelope, type OffloopError, type ProgressEvent } from '@offloop/core';
+import { InternalError, isOffloopError, primaryFailure, redactUrl, toEnvelope, type ConfigIssue, type ErrorEnvelope, type OffloopError, type ProgressEvent } from '@offloop/core';
 import { UsageError } from './args.ts';
 import { escapeControls, frameLine, lineOf } from './code-frame.ts';
 import type { Io } from './command.ts';
@@ -84,24 +84,32 @@ type Failure = OffloopError | UsageError;
 
 /**
  * The failure to report and the cleanup failures that came after it. A failure during cleanup
- * (closing the migrator, stopping PostgreSQL) arrives as a `SuppressedError`, nested once per
- * failing cleanup step; it never hides the original failure.
+ * (releasing the lock in the worker, closing the migrator, stopping PostgreSQL) arrives as a
+ * `SuppressedError`, nested once per failing cleanup step, or in the error's `suppressed`; it
+ * never hides the original failure, whose code gives the exit code.
  */
 function unwrap(error: unknown): { primary: Failure; cleanup: Failure[] } {
-  if (error instanceof SuppressedError) {
-    const inner = unwrap(error.suppressed);
-    const outer = unwrap(error.error);
-    return { primary: inner.primary, cleanup: [...inner.cleanup, outer.primary, ...outer.cleanup] };
-  }
-  if (error instanceof UsageError || isOffloopError(error)) return { primary: error, cleanup: [] };
-  const message = error instanceof Error ? error.message : String(error);
-  return { primary: new InternalError(`Unexpected error: ${message}`, {}, { cause: error }), cleanup: [] };
+  const { primary, suppressed } = primaryFailure(error);
+  return { primary: asFailure(primary), cleanup: suppressed.map(asFailure) };
 }
 
-/** The error as JSON. Stack traces only for the codes that mean a bug, where they help a report. */
+function asFailure(error: unknown): Failure {
+  if (error instanceof UsageError || isOffloopError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError(`Unexpected error: ${message}`, {}, { cause: error });
+}
+
+/**
+ * The error as JSON, without the failures it suppressed (they are `cleanupErrors`). Stack traces
+ * only for the codes that mean a bug, where they help a report.
+ */
 function envelope(error: Failure): ReturnType<UsageError['toJSON']> | ErrorEnvelope {
-  const data = error.toJSON();
+  const data = error instanceof UsageError ? error.toJSON() : withoutSuppressed(toEnvelope(error));
   return data.code === 'INTERNAL_ERROR' || data.code === 'WORKER_FAILED' ? data : withoutStacks(data);
+}
+
+function withoutSuppressed({ suppressed: _, ...envelope }: ErrorEnvelope): ErrorEnvelope {
+  return envelope;
 }
 
 function withoutStacks<T>(value: T): T {
@@ -117,6 +125,7 @@ export function renderProgress(event: ProgressEvent): string | null {
     case 'plan:ready':
     case 'run:finished':
     case 'migration:backend':
+    case 'migration:loading':
       return null;
     case 'lock:waiting': {
       const holder = event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;
@@ -126,6 +135,8 @@ export function renderProgress(event: ProgressEvent): string | null {
     }
     case 'lock:acquired':
       return event.waitedMs >= 1000 ? `offloop: got the migration lock after ${formatDuration(event.waitedMs)}` : null;
+    case 'lock:orphans':
+      return `offloop: an earlier run lost the migration lock (killed, or its connection dropped) while PostgreSQL backend${event.pids.length === 1 ? '' : 's'} ${event.pids.join(', ')} still ran its work; ended ${event.pids.length === 1 ? 'it' : 'them'} before starting`;
     case 'migration:started': {
       const what = `${event.direction === 'down' ? 'down ' : ''}${event.file}`;
       return `[${event.index}/${event.total}] ${what}${event.transactional ? '' : ' (transaction:false, one statement at a time)'} ...`;

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
@@ -30,41 +31,27 @@ const duration = z.preprocess(
   z.number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' }).int().nonnegative(),
 );
 
-const postgresUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
-  } catch {
-    return false;
-  }
-}, 'must be a postgres:// or postgresql:// URL').transform(passwordInUserinfo);
-
 /**
- * `postgres://user@host/db?password=...` (libpq's form) as `postgres://user:...@host/db`: slonik
- * reads the password from the URL's user info only, and would connect without it.
+ * A connection URL in any form libpq takes, resolved as libpq resolves it (see
+ * connection-url.ts): missing parts from the `PG*` environment and libpq's defaults.
  */
-function passwordInUserinfo(value: string): string {
-  const url = new URL(value);
-  // Percent-decoded as libpq does it: a "+" stays a "+" (URLSearchParams would make it a space).
-  const raw = /(?:^|&)password=([^&]*)/.exec(url.search.slice(1))?.[1];
-  if (raw === undefined || url.password !== '') return value;
-  let password: string;
-  try {
-    password = decodeURIComponent(raw);
-  } catch {
-    return value;
-  }
-  url.searchParams.delete('password');
-  url.password = encodeURIComponent(password);
-  return url.toString();
-}
+const postgresUrl = z.string().transform((value, ctx) => {
+  const resolved = resolvePostgresUrl(value);
+  if (resolved.problems === undefined) return resolved.url;
+  for (const message of resolved.problems) ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+});
 
 /** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
 export const VERSION_PATTERN = /^\d{14}$/;
 
 /** The options a migrator takes, with the names of the CLI flags. */
 export const configSchema = z.strictObject({
-  /** Database URL, `postgres://user:password@host:port/database`. */
+  /**
+   * Database URL, `postgres://user:password@host:port/database`, or any form libpq takes
+   * (`postgres://user@/database?host=/var/run/postgresql`); what it leaves out comes from the
+   * `PG*` environment, as in `psql`.
+   */
   url: postgresUrl,
   /** Directory of migration files, relative to `cwd`. @default "./migrations" */
   dir: z.string().min(1).default('./migrations'),
@@ -244,24 +231,10 @@ export const scriptOptionsSchema = callOptionsSchema.extend({
   allowOutOfOrder: z.boolean().optional(),
 });
 
-/** Replace the password of a database URL with `***`, for anything that is printed or logged. */
+/**
+ * Replace the password of a database URL with `***`, for anything that is printed or logged. A
+ * socket directory shows as `?host=/path`, and offloop's run tag in `application_name` is left out.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/^(password|sslpassword)$/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    // The run tag the migrator adds to `application_name` (see the worker's application-name.ts)
-    // is offloop's, not the user's: show the URL as it was given.
-    const name = parsed.searchParams.get('application_name');
-    const untagged = name?.replace(/ ?offloop:[0-9a-f]{12}$/, '');
-    if (name !== null && untagged !== undefined && untagged !== name) {
-      if (untagged === '') parsed.searchParams.delete('application_name');
-      else parsed.searchParams.set('application_name', untagged);
-    }
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return displayUrl(url) ?? '(unparseable URL)';
 }

@@ -5,15 +5,15 @@
  * idle-in-transaction timeout would kill a migration that computes in JavaScript, and retrying
  * a failed transaction would run a migration's side effects twice.
  */
-import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
+import { createPool, sql, type DatabasePool, type Interceptor, type QuerySqlToken } from 'slonik';
 import type { ResolvedConfig } from './config.ts';
 import { redactUrl } from './config.ts';
-import { DatabaseError, DatabaseUnavailableError, OffloopError } from './errors.ts';
+import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } from './errors.ts';
 
-/** The pool for migration work and the dedicated pool (one connection) for the advisory lock. */
-export type Pools = { readonly pool: DatabasePool; readonly lockPool: DatabasePool };
+/** The pool a run works through; the run lock has its own connection (`lock.ts`). */
+export type Pools = { readonly pool: DatabasePool };
 
-function poolFor(config: ResolvedConfig, url: string, size: number): Promise<DatabasePool> {
+function poolFor(config: ResolvedConfig, url: string, size: number, interceptors: readonly Interceptor[]): Promise<DatabasePool> {
   return createPool(url, {
     maximumPoolSize: size,
     minimumPoolSize: 0,
@@ -25,25 +25,27 @@ function poolFor(config: ResolvedConfig, url: string, size: number): Promise<Dat
     connectionTimeout: config.connectTimeout,
     idleTimeout: 'DISABLE_TIMEOUT',
     captureStackTrace: false,
+    interceptors: [...interceptors],
   });
 }
 
-/** Open the pools, run `fn`, and end the pools whatever happens. */
-export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { lock: boolean }): Promise<T> {
-  const pools: DatabasePool[] = [];
+/** Open the work pool, run `fn`, and end the pool whatever happens. */
+export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { interceptors?: readonly Interceptor[] } = {}): Promise<T> {
+  let pool: DatabasePool | null = null;
   try {
-    // Opened at once: creating a slonik pool costs a connection and a query of its own. A
-    // failure names the URL that failed.
-    const urls = [config.url, ...(options.lock ? [config.lockUrl ?? config.url] : [])];
-    const opened = await Promise.allSettled(urls.map((url) => poolFor(config, url, 1)));
-    for (const result of opened) if (result.status === 'fulfilled') pools.push(result.value);
-    for (const [index, result] of opened.entries()) if (result.status === 'rejected') throw asDatabaseUnavailable(result.reason, urls[index] ?? config.url);
-    const [pool, lockPool = pool] = pools as [DatabasePool, DatabasePool?];
-    return await fn({ pool, lockPool });
+    try {
+      pool = await poolFor(config, config.url, 1, options.interceptors ?? []);
+    } catch (error) {
+      // A failure names the URL that failed.
+      throw asDatabaseUnavailable(error, config.url);
+    }
+    return await fn({ pool });
   } catch (error) {
-    throw asDatabaseError(asDatabaseUnavailable(error, config.url), config.url);
+    // Each part of a SuppressedError or AggregateError (a failure and its cleanup's) on its own:
+    // the original failure keeps its code, and a lost connection in either is DATABASE_UNAVAILABLE.
+    throw mapFailures(error, (failure) => asDatabaseError(asDatabaseUnavailable(failure, config.url), config.url));
   } finally {
-    await Promise.all(pools.map((pool) => pool.end()));
+    await pool?.end();
   }
 }
 
@@ -97,8 +99,29 @@ const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
 const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string, { lost?: boolean }?])[] = [
   [/^timeout expired$|connection timeout/i, () => 'no connection within --connect-timeout (connectTimeout)'],
   [/^Connection terminated/i, (message) => `the server closed the connection (${message})`, { lost: true }],
-  [/client password must be a string|SASL: .*password/i, () => 'the server asks for a password, and the URL gives none (postgres://user:password@host/database)'],
+  [/client password must be a string|SASL: .*password/i, () => 'the server asks for a password, and none was given: not in the URL (user:password@host), PGPASSWORD, or a ~/.pgpass line (mode 0600)'],
+  // sslmode=require (or verify-*) against a server without SSL.
+  [/server does not support SSL/i, () => 'the server does not support SSL, and the URL asks for it (sslmode); connect without SSL only on a network you trust: sslmode=disable'],
+  // slonik reads sslcert, sslkey and sslrootcert files while it opens the pool.
+  [/^Failed to read SSL .*file|sslcert and sslkey must be provided together/i, (message) => `the SSL files the URL names cannot be used: ${message}`],
 ];
+// TLS failures, by Node's code: OpenSSL's verification results (DEPTH_ZERO_SELF_SIGNED_CERT,
+// CERT_HAS_EXPIRED, UNABLE_TO_GET_ISSUER_CERT_LOCALLY, ...), a host name that the certificate does
+// not name (ERR_TLS_CERT_ALTNAME_INVALID), and handshake failures (ERR_SSL_*, EPROTO).
+const TLS_CERTIFICATE_CODE = /CERT|SIGNATURE|ISSUER|^HOSTNAME_MISMATCH$/;
+const TLS_HANDSHAKE_CODE = /^(ERR_TLS_|ERR_SSL_|EPROTO$)/;
+
+function tlsReason(code: string, message: string): string | null {
+  // Node's own hint ("try running Node.js with --use-system-ca") is folded into ours.
+  const what = `${message.replace(/; if the root CA is installed locally.*$/, '')} (${code})`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    return `the server's SSL certificate is not for this host name: ${what}. Connect by a name the certificate holds, or encrypt without checking with sslmode=no-verify`;
+  }
+  if (TLS_CERTIFICATE_CODE.test(code)) {
+    return `the server's SSL certificate was not accepted: ${what}. sslmode=require and verify-full check it against Node's CA certificates: add the server's CA with NODE_EXTRA_CA_CERTS=<file> (or node --use-system-ca), or encrypt without checking with sslmode=no-verify`;
+  }
+  return TLS_HANDSHAKE_CODE.test(code) ? `the SSL handshake failed: ${what}` : null;
+}
 
 /** Map a failure to connect to {@link DatabaseUnavailableError}; other errors pass through. */
 export function asDatabaseUnavailable(error: unknown, url: string): unknown {
@@ -109,7 +132,8 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
   if (pg !== null && UNAVAILABLE_SQLSTATE.test(pg.sqlstate)) reason = pg.message;
   for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError') reason = current.message;
+    if (typeof code === 'string') reason = tlsReason(code, current.message);
+    if (reason === null && ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError')) reason = current.message;
     for (const [pattern, describe, flags] of DRIVER_MESSAGES) {
       if (reason !== null || !pattern.test(current.message)) continue;
       reason = describe(current.message);

@@ -5,7 +5,9 @@
  * entry in `docs/errors.md`. Errors cross the worker-thread boundary as plain
  * {@link ErrorEnvelope}s and are rebuilt on the host as the same class, with the same `code` and
  * `details` ({@link toEnvelope}, {@link fromEnvelope}): structured clone keeps only an error's
- * message, stack and cause.
+ * message, stack and cause. A cleanup failure never hides the original failure: a
+ * `SuppressedError` (or `AggregateError`) travels as its primary failure, with the others in
+ * {@link OffloopError.suppressed}.
  */
 
 /** Every error code offloop can report, as a literal table. */
@@ -70,6 +72,19 @@ export type SourceLocation = {
   readonly column: number;
 };
 
+/**
+ * The brand of offloop errors, on {@link OffloopError}'s prototype. `Symbol.for` is one registry
+ * for every realm of a thread, so an error from another copy of this package (a duplicate
+ * install) or from a `vm` context carries the same brand: see {@link isOffloopError}.
+ */
+const OFFLOOP_ERROR: unique symbol = Symbol.for('offloop.error');
+
+/** Options of an offloop error's constructor: the `cause`, and failures suppressed in its favour. */
+export type OffloopErrorOptions = ErrorOptions & {
+  /** Failures that came after this one while cleaning up; see {@link OffloopError.suppressed}. */
+  readonly suppressed?: readonly Error[] | undefined;
+};
+
 /** Base class of every error offloop throws. Check `error.code`, not the message. */
 export abstract class OffloopError<
   C extends ErrorCode = ErrorCode,
@@ -79,14 +94,27 @@ export abstract class OffloopError<
   abstract readonly code: C;
   /** Serialisable facts about the failure: files, versions, SQLSTATE, results so far. */
   readonly details: D;
+  /**
+   * Failures that came after this one, while cleaning up after it (releasing the lock, closing a
+   * connection), and were suppressed so as not to hide it, in the order they happened; absent
+   * when there were none. A `SuppressedError` (or `AggregateError`) raised in the worker arrives
+   * on the host as its primary failure, with the others here (as Java's `getSuppressed()`).
+   */
+  declare readonly suppressed?: readonly Error[];
 
-  constructor(message: string, details: D, options?: ErrorOptions) {
+  constructor(message: string, details: D, options?: OffloopErrorOptions) {
     super(message, options);
     this.details = details;
+    if (options?.suppressed !== undefined && options.suppressed.length > 0) this.suppressed = Object.freeze([...options.suppressed]);
   }
 
   override get name(): string {
     return this.constructor.name;
+  }
+
+  /** The brand {@link isOffloopError} recognises across realms and copies of this package. */
+  get [OFFLOOP_ERROR](): true {
+    return true;
   }
 
   /** The error as plain data, as `--json` prints it. */
@@ -268,8 +296,13 @@ export class LockTimeoutError extends OffloopError<'LOCK_TIMEOUT', { readonly lo
   readonly code = 'LOCK_TIMEOUT';
 }
 
-/** The migration lock was gone when the run released it (the lock connection was reset). */
-export class LockLostError extends OffloopError<'LOCK_LOST', { readonly lockKey: string }> {
+/**
+ * The migration lock's connection ended during the run (terminated, a network failure, a server
+ * restart). What the run had in flight was cancelled on the server and rolled back before this
+ * was reported; `details.applied` lists what stays applied, `details.version`/`file` the
+ * migration that was running, if one was.
+ */
+export class LockLostError extends OffloopError<'LOCK_LOST', { readonly lockKey: string; readonly applied: readonly MigrationResult[]; readonly version: string | null; readonly file: string | null }> {
   readonly code = 'LOCK_LOST';
 }
 
@@ -327,7 +360,7 @@ export class MigratorClosedError extends OffloopError<'MIGRATOR_CLOSED', Details
 }
 
 /** The worker thread died or could not start. */
-export class WorkerFailedError extends OffloopError<'WORKER_FAILED', { readonly reason: string }> {
+export class WorkerFailedError extends OffloopError<'WORKER_FAILED', { readonly reason: string; readonly applied?: readonly MigrationResult[]; readonly file?: string | null }> {
   readonly code = 'WORKER_FAILED';
 }
 
@@ -356,7 +389,7 @@ export class InternalError extends OffloopError<'INTERNAL_ERROR', Details> {
   readonly code = 'INTERNAL_ERROR';
 }
 
-type ErrorClass = new (message: string, details: never, options?: ErrorOptions) => OffloopError;
+type ErrorClass = new (message: string, details: never, options?: OffloopErrorOptions) => OffloopError;
 
 const ERROR_CLASSES = {
   CONFIG_INVALID: ConfigError,
@@ -405,6 +438,8 @@ export type ErrorEnvelope = {
   readonly message: string;
   readonly details: Details;
   readonly cause?: CauseEnvelope | ErrorEnvelope | undefined;
+  /** Failures suppressed in this one's favour (see {@link OffloopError.suppressed}); absent when none. */
+  readonly suppressed?: readonly (CauseEnvelope | ErrorEnvelope)[] | undefined;
 };
 
 /** A non-offloop cause (a PostgreSQL or Node error) as plain data. */
@@ -414,39 +449,119 @@ export type CauseEnvelope = {
   readonly code?: string | undefined;
   readonly stack?: string | undefined;
   readonly cause?: CauseEnvelope | ErrorEnvelope | undefined;
+  readonly suppressed?: readonly (CauseEnvelope | ErrorEnvelope)[] | undefined;
 };
 
-/** True when `value` is an offloop error (also across realms, by shape). */
+// `Error.isError` (Node 24) recognises errors of every realm, where `instanceof Error` sees only
+// this one's; TypeScript's es2024 library does not declare it yet.
+const isError = (value: unknown): value is Error => (Error as ErrorConstructor & { isError(value: unknown): value is Error }).isError(value);
+
+/**
+ * True when `value` is an offloop error, also across realms, by shape: an instance of this copy's
+ * class, or an error from a `vm` context or another copy of this package (a duplicate install)
+ * that carries offloop's brand or is a native error, with a known `code`, a `message` and a
+ * `details` object. An {@link ErrorEnvelope} is data, not an error: use {@link fromEnvelope}.
+ */
 export function isOffloopError(value: unknown): value is OffloopError {
-  return value instanceof OffloopError;
+  if (value instanceof OffloopError) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  if ((value as { [OFFLOOP_ERROR]?: unknown })[OFFLOOP_ERROR] !== true && !isError(value)) return false;
+  const { code, message, details } = value as { code?: unknown; message?: unknown; details?: unknown };
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof message === 'string' && typeof details === 'object' && details !== null;
 }
 
-/** Turn an offloop error into an envelope; anything else becomes `INTERNAL_ERROR` with it as cause. */
-export function toEnvelope(error: unknown): ErrorEnvelope {
-  if (error instanceof OffloopError) {
-    const known: OffloopError = error as OffloopError;
-    return {
-      code: known.code,
-      message: known.message,
-      details: known.details,
-      cause: known.cause === undefined ? undefined : causeToEnvelope(known.cause, 0),
-    };
+/** How deep causes and suppressed failures are followed; deeper ones are cut off. */
+const MAX_DEPTH = 5;
+
+function isSuppressedError(value: unknown): value is SuppressedError {
+  return value instanceof SuppressedError || (isError(value) && value.name === 'SuppressedError' && 'error' in value && 'suppressed' in value);
+}
+
+function isAggregateError(value: unknown): value is AggregateError {
+  return value instanceof AggregateError || (isError(value) && value.name === 'AggregateError' && Array.isArray((value as { errors?: unknown }).errors));
+}
+
+/**
+ * The failure that counts in `error`, and the failures suppressed in its favour in the order they
+ * happened, one flat list. In a `SuppressedError` the original failure is `suppressed` and the one
+ * raised while cleaning up is `error` (nested once per failing step); in an `AggregateError` the
+ * first offloop error counts, else the first error; an error rebuilt from an envelope lists its
+ * own in {@link OffloopError.suppressed}. Anything else is itself, with nothing suppressed.
+ */
+export function primaryFailure(error: unknown): { readonly primary: unknown; readonly suppressed: readonly unknown[] } {
+  return splitFailure(error, 0);
+}
+
+function splitFailure(error: unknown, depth: number): { readonly primary: unknown; readonly suppressed: readonly unknown[] } {
+  if (depth >= MAX_DEPTH) return { primary: error, suppressed: [] };
+  const flat = (parts: readonly { readonly primary: unknown; readonly suppressed: readonly unknown[] }[]) => parts.flatMap((part) => [part.primary, ...part.suppressed]);
+  if (isSuppressedError(error)) {
+    const original = splitFailure(error.suppressed, depth + 1);
+    return { primary: original.primary, suppressed: [...original.suppressed, ...flat([splitFailure(error.error, depth + 1)])] };
   }
-  const cause = causeToEnvelope(error, 0);
-  return { code: 'INTERNAL_ERROR', message: `Unexpected error: ${cause.message}`, details: {}, cause };
+  if (isAggregateError(error) && error.errors.length > 0) {
+    const errors: readonly unknown[] = error.errors;
+    const parts = errors.map((part) => splitFailure(part, depth + 1));
+    const chosen = Math.max(0, parts.findIndex((part) => isOffloopError(part.primary)));
+    return { primary: parts[chosen]?.primary, suppressed: [...(parts[chosen]?.suppressed ?? []), ...flat(parts.filter((_, index) => index !== chosen))] };
+  }
+  const own = isError(error) ? (error as { suppressed?: unknown }).suppressed : undefined;
+  return { primary: error, suppressed: Array.isArray(own) ? flat(own.map((part: unknown) => splitFailure(part, depth + 1))) : [] };
 }
 
-function causeToEnvelope(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
-  if (value instanceof OffloopError && depth < 5) return toEnvelope(value);
-  if (value instanceof Error) {
+/**
+ * Apply `map` to each failure inside `error`, keeping the structure: the parts of a
+ * `SuppressedError` or `AggregateError` (nested too) are mapped and rebuilt around, any other
+ * error is mapped as a whole. A whole that `map` changes is taken as one failure. For turning a
+ * driver's errors into offloop errors without losing the original failure or its cleanup's.
+ */
+export function mapFailures(error: unknown, map: (failure: unknown) => unknown): unknown {
+  return mapEach(error, map, 0);
+}
+
+function mapEach(error: unknown, map: (failure: unknown) => unknown, depth: number): unknown {
+  const whole = map(error);
+  if (whole !== error || depth >= MAX_DEPTH) return whole;
+  if (isSuppressedError(error)) {
+    const cleanup = mapEach(error.error, map, depth + 1);
+    const original = mapEach(error.suppressed, map, depth + 1);
+    return cleanup === error.error && original === error.suppressed ? error : new SuppressedError(cleanup, original, error.message);
+  }
+  if (isAggregateError(error)) {
+    const errors: readonly unknown[] = error.errors;
+    const parts = errors.map((part) => mapEach(part, map, depth + 1));
+    return parts.every((part, index) => part === errors[index]) ? error : new AggregateError(parts, error.message, error.cause === undefined ? undefined : { cause: error.cause });
+  }
+  return error;
+}
+
+/**
+ * Turn an error into an envelope. An offloop error keeps its code; a `SuppressedError` or
+ * `AggregateError` becomes its primary failure's envelope with the others in `suppressed`;
+ * anything else becomes `INTERNAL_ERROR` with it as cause.
+ */
+export function toEnvelope(error: unknown): ErrorEnvelope {
+  const described = describe(error, 0);
+  if (isErrorEnvelope(described)) return described;
+  const { suppressed, ...cause } = described;
+  return { code: 'INTERNAL_ERROR', message: `Unexpected error: ${cause.message}`, details: {}, cause, ...(suppressed === undefined ? {} : { suppressed }) };
+}
+
+function describe(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
+  const { primary, suppressed } = splitFailure(value, depth);
+  const envelope = describeOne(primary, depth);
+  return suppressed.length === 0 || depth >= MAX_DEPTH ? envelope : { ...envelope, suppressed: suppressed.map((failure) => describeOne(failure, depth + 1)) };
+}
+
+/** One failure as plain data, its causes followed, without its suppressed failures. */
+function describeOne(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
+  const cause = (of: unknown) => (of === undefined || depth >= MAX_DEPTH ? undefined : describe(of, depth + 1));
+  if (isOffloopError(value) && depth < MAX_DEPTH) {
+    return { code: value.code, message: value.message, details: value.details, cause: cause(value.cause) };
+  }
+  if (isError(value) || value instanceof Error) {
     const code = (value as { code?: unknown }).code;
-    return {
-      name: value.name,
-      message: value.message,
-      code: typeof code === 'string' ? code : undefined,
-      stack: value.stack,
-      cause: value.cause === undefined || depth >= 5 ? undefined : causeToEnvelope(value.cause, depth + 1),
-    };
+    return { name: value.name, message: value.message, code: typeof code === 'string' ? code : undefined, stack: value.stack, cause: cause(value.cause) };
   }
   return { name: typeof value, message: String(value) };
 }
@@ -455,18 +570,30 @@ function isErrorEnvelope(value: CauseEnvelope | ErrorEnvelope): value is ErrorEn
   return 'details' in value && typeof value.code === 'string' && value.code in ERROR_CLASSES;
 }
 
-/** Rebuild the error an envelope describes, as the same class with the same `code` and `details`. */
+/**
+ * Rebuild the error an envelope describes, as the same class with the same `code` and `details`,
+ * and its suppressed failures in {@link OffloopError.suppressed}.
+ */
 export function fromEnvelope(envelope: ErrorEnvelope): OffloopError {
   const Class: ErrorClass = ERROR_CLASSES[envelope.code] ?? InternalError;
-  const cause = envelope.cause === undefined ? undefined : causeFromEnvelope(envelope.cause);
-  return new Class(envelope.message, envelope.details as never, cause === undefined ? undefined : { cause });
+  return new Class(envelope.message, envelope.details as never, rebuiltOptions(envelope));
+}
+
+function rebuiltOptions(envelope: CauseEnvelope | ErrorEnvelope): OffloopErrorOptions {
+  // No `cause` key at all when there was none: `'cause' in error` stays false.
+  return {
+    ...(envelope.cause === undefined ? {} : { cause: causeFromEnvelope(envelope.cause) }),
+    ...(envelope.suppressed === undefined ? {} : { suppressed: envelope.suppressed.map(causeFromEnvelope) }),
+  };
 }
 
 function causeFromEnvelope(envelope: CauseEnvelope | ErrorEnvelope): Error {
   if (isErrorEnvelope(envelope)) return fromEnvelope(envelope);
-  const error = new Error(envelope.message, envelope.cause === undefined ? undefined : { cause: causeFromEnvelope(envelope.cause) });
+  const { suppressed, ...options } = rebuiltOptions(envelope);
+  const error = new Error(envelope.message, options);
   error.name = envelope.name;
   if (envelope.code !== undefined) Object.assign(error, { code: envelope.code });
   if (envelope.stack !== undefined) error.stack = envelope.stack;
+  if (suppressed !== undefined && suppressed.length > 0) Object.assign(error, { suppressed });
   return error;
 }

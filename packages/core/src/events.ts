@@ -76,7 +76,10 @@ export type MigrationProgressEvent = {
   readonly done: number | null;
   readonly total: number | null;
 };
-/** One migration committed. */
+/**
+ * One migration committed (in a single-transaction run: sent for each after the run's COMMIT).
+ * `durationMs` is the duration stored in its version-table and log rows.
+ */
 export type MigrationFinishedEvent = { readonly type: 'migration:finished' } & MigrationResult & { readonly index: number; readonly total: number };
 /** The run ended successfully. */
 export type RunFinishedEvent = { readonly type: 'run:finished'; readonly applied: number; readonly durationMs: number };

@@ -15,6 +15,7 @@ export {
   fromEnvelope,
   InternalError,
   isOffloopError,
+  primaryFailure,
   LockLostError,
   LockTimeoutError,
   MigrationFailedError,
@@ -48,7 +49,7 @@ export {
   MigrationsPendingError,
   OfflineUnsupportedError,
 } from './errors.ts';
-export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, Serializable, SourceLocation, UnreadableReason } from './errors.ts';
+export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, OffloopErrorOptions, Serializable, SourceLocation, UnreadableReason } from './errors.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
@@ -67,6 +68,8 @@ export {
   VERSION_PATTERN,
 } from './config.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
+export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './connection-url.ts';
+export type { Environment, ResolvedUrl } from './connection-url.ts';
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
@@ -81,8 +84,8 @@ export type {
   RunFinishedEvent,
   RunStartedEvent,
 } from './events.ts';
-export { assertRunnable, compareVersions, plan } from './plan.ts';
-export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem } from './plan.ts';
+export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan.ts';
+export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem, RevertOptions } from './plan.ts';
 export type { AppliedMigration, LogEntry, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
 export { resolveTarget } from './targets.ts';
 export type { Target } from './targets.ts';

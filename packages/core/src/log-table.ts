@@ -33,6 +33,17 @@ export async function appendLog(connection: CommonQueryMethods, target: Target, 
       ${row.durationMs === null ? null : Math.round(row.durationMs)}, ${row.error}, ${row.statementsRun})`);
 }
 
+/**
+ * The duration the newest successful run of `version` in `direction` recorded, or null. Under the
+ * run's lock, right after that run committed, that is this run's own entry.
+ */
+export async function recordedDuration(connection: CommonQueryMethods, target: Target, version: string, direction: 'up' | 'down'): Promise<number | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ duration_ms: z.number().nullable() }))`
+    select duration_ms from ${logTableIdentifier(target)}
+    where version = ${version} and direction = ${direction} and outcome = 'succeeded'
+    order by id desc limit 1`);
+}
+
 const logRow = z.object({
   id: z.number(),
   version: z.string(),

@@ -9,6 +9,7 @@ import {
   TargetNotFoundError,
 } from './errors.ts';
 import type { AppliedMigration, MigrationFile } from './migration.ts';
+import { relativeSteps, resolveTarget } from './targets.ts';
 
 /** An applied migration as `status` reports it. */
 export type AppliedStatus = AppliedMigration & {
@@ -137,8 +138,83 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
   }
 }
 
+/**
+ * The applied migrations in the order `down` reverts them: the one applied last first, whatever
+ * its version (after an out-of-order apply, the older version that was merged in goes first).
+ * That is `applied_at` order, newest first. Migrations that share their `applied_at` (to the
+ * millisecond: one single-transaction run, one stamp, or a fast run) were applied in version
+ * order, so among them the newest version goes first.
+ *
+ * @param applied rows of the version table, in any order
+ */
+export function revertOrder(applied: readonly AppliedMigration[]): AppliedMigration[] {
+  // `appliedAt` is a fixed-width UTC timestamp, so text order is time order.
+  return [...applied].sort((a, b) => compareText(b.appliedAt, a.appliedAt) || compareVersions(b.version, a.version));
+}
+
+/** Options of {@link planRevert}: at most one of `step` and `to`. */
+export type RevertOptions = {
+  /**
+   * Revert this many migrations, the last applied first. More than are applied is refused.
+   * @default 1 (and nothing to revert on an empty database is no error then)
+   */
+  readonly step?: number | undefined;
+  /**
+   * Revert every migration applied after this one, which stays applied: a version or a prefix of
+   * one (it must be applied), `base` for all of them, or `-N` for the last N applied.
+   */
+  readonly to?: string | undefined;
+};
+
+/**
+ * What `down` reverts, in order: the last applied first (see {@link revertOrder}). `to` is a
+ * point in the history of applies, so `down --to X` is `down` repeated until X is the migration
+ * applied last. Refused with `TARGET_NOT_FOUND`, before anything runs: a `step` or `-N` past the
+ * applied migrations, and a `to` that is not applied (a pending migration is no point to go back to).
+ *
+ * @param files migrations on disk, in any order (to resolve a prefix of a version)
+ * @param applied rows of the version table, in any order
+ */
+export function planRevert(files: readonly MigrationFile[], applied: readonly AppliedMigration[], options: RevertOptions = {}): AppliedMigration[] {
+  const order = revertOrder(applied);
+  const spec = options.to;
+  if (spec === undefined) {
+    const step = options.step;
+    if (step !== undefined && step > order.length) {
+      throw new TargetNotFoundError(
+        `Cannot revert ${step} migration${s(step)}: ${order.length === 0 ? 'none is' : `only ${order.length} ${order.length === 1 ? 'is' : 'are'}`} applied. Nothing was reverted.`,
+        { target: `-${step}` },
+      );
+    }
+    return order.slice(0, step ?? 1);
+  }
+  const steps = relativeSteps(spec);
+  if (steps !== null && steps <= 0) {
+    if (-steps > order.length) {
+      throw new TargetNotFoundError(`Target ${spec} is out of range: ${order.length} migration${s(order.length)} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`, { target: spec });
+    }
+    return order.slice(0, -steps);
+  }
+  const known = [...files.map((file) => file.version), ...applied.map((row) => row.version)];
+  const target = resolveTarget(spec, known, order.map((row) => row.version).sort(compareVersions).at(-1) ?? null);
+  if (target.kind === 'base') return order;
+  const index = order.findIndex((row) => row.version === target.version);
+  if (index === -1) {
+    throw new TargetNotFoundError(
+      `Target ${spec === target.version ? spec : `${spec} (${target.version})`} is not applied: \`down --to\` reverts what was applied after that migration, which stays applied. ` +
+        'Name an applied version (`offloop status` lists them), or base. Nothing was reverted.',
+      { target: spec },
+    );
+  }
+  return order.slice(0, index);
+}
+
 /** Versions are fixed-width digit strings, so text order is time order. */
 export function compareVersions(a: string, b: string): number {
+  return compareText(a, b);
+}
+
+function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

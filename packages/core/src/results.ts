@@ -24,7 +24,7 @@ export type StatusResult = {
 
 /** What `down` resolves to. */
 export type DownResult = {
-  /** Migrations this run reverted, newest first. */
+  /** Migrations this run reverted, in order: the last applied first. */
   readonly reverted: readonly MigrationResult[];
   readonly current: string | null;
   readonly durationMs: number;

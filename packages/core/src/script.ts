@@ -21,7 +21,8 @@ export type RecordValues = {
   /**
    * `'zero'` for a script run by hand (0 in the version table, none in the log); `'measured'` for the server-side time since the query
    * message arrived (`statement_timestamp()`), which is the whole migration when it is sent as
-   * one query.
+   * one query. Measured once: the log row gets the version row's value, and the last statement
+   * returns it (one row, one column), so that what the run reports is what was stored.
    */
   readonly duration: 'zero' | 'measured';
 };
@@ -34,12 +35,15 @@ export function recordStatements(config: Pick<ResolvedConfig, 'schema' | 'table'
   const appliedBy = values.appliedBy === null ? 'current_user' : quoteLiteral(values.appliedBy);
   const measured = 'round(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
   const duration = values.duration === 'zero' ? '0' : measured;
-  const logDuration = values.duration === 'zero' ? 'null' : measured;
+  const logDuration = values.duration === 'zero'
+    ? 'null'
+    : direction === 'up' ? `(select duration_ms from ${versionTableName(config)} where version = ${version})` : measured;
+  const returning = values.duration === 'zero' ? '' : ' returning duration_ms';
   return [
     direction === 'up'
       ? `insert into ${versionTableName(config)} (version, name, checksum, duration_ms, applied_by) values (${version}, ${name}, ${checksum}, ${duration}, ${appliedBy});`
       : `delete from ${versionTableName(config)} where version = ${version};`,
-    `insert into ${logTableName(config)} (version, name, direction, checksum, outcome, applied_by, duration_ms) values (${version}, ${name}, ${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ${logDuration});`,
+    `insert into ${logTableName(config)} (version, name, direction, checksum, outcome, applied_by, duration_ms) values (${version}, ${name}, ${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ${logDuration})${returning};`,
   ];
 }
 

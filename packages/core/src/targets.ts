@@ -4,6 +4,12 @@
  */
 import { TargetAmbiguousError, TargetNotFoundError } from './errors.ts';
 
+/** The steps of a relative target: `+2` is 2, `-1` is -1; null for any other target. */
+export function relativeSteps(spec: string): number | null {
+  const relative = /^([+-])(\d+)$/.exec(spec);
+  return relative === null ? null : Number(relative[2]) * (relative[1] === '+' ? 1 : -1);
+}
+
 /** A resolved target: a version, or the empty database. */
 export type Target = { readonly kind: 'version'; readonly version: string } | { readonly kind: 'base' };
 
@@ -17,9 +23,8 @@ export type Target = { readonly kind: 'version'; readonly version: string } | { 
 export function resolveTarget(spec: string, known: readonly string[], current: string | null): Target {
   const versions = [...new Set(known)].sort();
   if (spec === 'base') return { kind: 'base' };
-  const relative = /^([+-])(\d+)$/.exec(spec);
-  if (relative !== null) {
-    const steps = Number(relative[2]) * (relative[1] === '+' ? 1 : -1);
+  const steps = relativeSteps(spec);
+  if (steps !== null) {
     const from = current === null ? -1 : versions.indexOf(current);
     const index = from + steps;
     if (index === -1) return { kind: 'base' };

@@ -9,13 +9,24 @@ const MAX_BYTES = 63;
 
 /**
  * `url` with `application_name` set to the run tag, kept after any name the URL already had
- * (`myapp offloop:1a2b3c4d5e6f`), which is shortened to fit.
+ * (`myapp offloop:1a2b3c4d5e6f`), which is shortened to fit. `url` is a resolved URL (core's
+ * `parseConfig` made it): its other parameters are left exactly as they are, since
+ * `URLSearchParams` would rewrite a `%20` as `+`, which libpq's reading takes for a plus sign.
  */
 export function tagUrl(url: string, runTag: string): string {
-  const parsed = new URL(url);
-  const existing = parsed.searchParams.get('application_name');
-  parsed.searchParams.set('application_name', applicationNameFor(existing, runTag));
-  return parsed.toString();
+  const queryAt = url.indexOf('?');
+  const base = queryAt === -1 ? url : url.slice(0, queryAt);
+  const pairs = queryAt === -1 ? [] : url.slice(queryAt + 1).split('&');
+  let existing: string | null = null;
+  const kept: string[] = [];
+  for (const pair of pairs) {
+    const equalsAt = pair.indexOf('=');
+    if (pair === '') continue;
+    if (decodeURIComponent(equalsAt === -1 ? pair : pair.slice(0, equalsAt)) === 'application_name') existing = decodeURIComponent(pair.slice(equalsAt + 1));
+    else kept.push(pair);
+  }
+  kept.push(`application_name=${encodeURIComponent(applicationNameFor(existing, runTag))}`);
+  return `${base}?${kept.join('&')}`;
 }
 
 /** The `application_name` a tagged connection reports. */

@@ -1,4 +1,4 @@
-/** `offloop down`: revert applied migrations, newest first, or with `--sql` print the script that would. */
+/** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
 import type { ConfigIssue, MigrationResult } from '@offloop/core';
 import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -9,24 +9,26 @@ import { withMigrator } from '../migrator.ts';
 import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
 import { exclusive, readDirectedTarget, readStep, readTimeout } from '../targets.ts';
 
-/** `offloop down`: one step by default, `--step N`, or everything after `--to`. */
+/** `offloop down`: one step by default, `--step N`, or everything applied after `--to`. */
 export const downCommand: Command = {
   name: 'down',
-  summary: 'Revert the newest migration, --step N of them, or all after --to',
+  summary: 'Revert the last applied migration, --step N of them, or all after --to',
   usage: 'offloop down [options]',
   description:
-    `Revert applied migrations, newest first, by running their down sections ("--${NBSP}migrate:down", or a down export): ` +
-    'the newest one by default, the newest N with --step N, or every migration after a version with --to (which stays ' +
-    'applied; --to base reverts them all, --to -2 goes two back). Every migration to revert is checked for a down ' +
-    'section, an unchanged file and a parseable body before anything runs. Each runs in its own transaction with ' +
-    'the removal of its version row, under the migration lock. With --sql nothing runs: the script is printed instead.',
+    `Revert applied migrations in the reverse of the order they were applied, by running their down sections ("--${NBSP}migrate:down", ` +
+    'or a down export): the last applied one by default, the last N with --step N, or every migration applied after a ' +
+    'version with --to (which stays applied; --to base reverts them all, --to -2 the last two). After an out-of-order ' +
+    'apply, the last applied is not the newest version: it goes first. A --step or -N past the applied migrations, or a ' +
+    '--to version that is not applied, is refused. Every migration to revert is checked for a down section, an unchanged ' +
+    'file and a parseable body before anything runs. Each runs in its own transaction with the removal of its version ' +
+    'row, under the migration lock. With --sql nothing runs: the script is printed instead.',
   flags: {
     ...DATABASE_FLAGS,
-    step: { type: 'string', placeholder: 'n', description: 'Revert the newest N migrations', default: '1' },
+    step: { type: 'string', placeholder: 'n', description: 'Revert the last N applied migrations; more than are applied is refused', default: '1' },
     to: {
       type: 'string',
       placeholder: 'target',
-      description: 'Revert every migration after this version or version prefix (it stays applied); base reverts all, -N goes N back',
+      description: 'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
     },
     ...RUN_FLAGS,
     ...SCRIPT_FLAGS,

@@ -22,7 +22,7 @@ export const planCommand: Command = {
     ...DATABASE_FLAGS,
     down: { type: 'boolean', description: 'Plan offloop down instead of offloop up' },
     to: { type: 'string', placeholder: 'target', description: 'As the command\'s --to: up to this version (or +N); with --down, revert all after it (base, -N)' },
-    step: { type: 'string', placeholder: 'n', description: 'With --down: revert the newest N migrations', default: '1' },
+    step: { type: 'string', placeholder: 'n', description: 'With --down: revert the last N applied', default: '1' },
     'allow-out-of-order': { type: 'boolean', description: 'As up --allow-out-of-order: include pending migrations older than the newest applied one' },
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,

@@ -1,4 +1,4 @@
-/** `offloop redo`: revert the newest migrations and apply them again. */
+/** `offloop redo`: revert the last applied migrations and apply them again. */
 import type { ConfigIssue } from '@offloop/core';
 import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -8,17 +8,17 @@ import { count, formatDuration } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
 import { readStep, readTimeout } from '../targets.ts';
 
-/** `offloop redo`: down then up again, for the newest migration or `--step N` of them, under one lock. */
+/** `offloop redo`: down then up again, for the last applied migration or `--step N` of them, under one lock. */
 export const redoCommand: Command = {
   name: 'redo',
-  summary: 'Revert the newest migration (or --step N) and apply it again',
+  summary: 'Revert the last applied migration (or --step N) and apply it again',
   usage: 'offloop redo [options]',
   description:
-    'Revert the newest applied migration (or the newest N with --step N) and apply it again, under one migration lock: ' +
+    'Revert the last applied migration (or the last N with --step N, in the order down takes) and apply it again, under one migration lock: ' +
     'for iterating on a migration under development. Both directions are checked and parsed before anything runs.',
   flags: {
     ...DATABASE_FLAGS,
-    step: { type: 'string', placeholder: 'n', description: 'Redo the newest N migrations', default: '1' },
+    step: { type: 'string', placeholder: 'n', description: 'Redo the last N applied migrations; more than are applied is refused', default: '1' },
     ...RUN_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
