@@ -7,6 +7,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
+import { LIBPQ_ENVIRONMENT } from '@offloop/core';
 import { BIN, type ExecOptions, type Result } from './cli.ts';
 
 /** How a bounded wait for the exit ended: the exit, or `timedOut` after the process was killed. */
@@ -23,7 +24,7 @@ export class RunningProcess {
 
   constructor(file: string, args: readonly string[], options: ExecOptions = {}) {
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-    if (options.env?.DATABASE_URL === undefined) delete env.DATABASE_URL;
+    for (const name of ['DATABASE_URL', ...LIBPQ_ENVIRONMENT]) if (options.env?.[name] === undefined) delete env[name];
     this.#child = spawn(file, args, { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stdout += chunk;
@@ -116,7 +117,7 @@ export class RunningProcess {
   }
 }
 
-/** Start `offloop <args>` as a process (the same environment rules as {@link exec}). */
+/** Start `offloop <args>` as a process (the environment as {@link exec} gives it: no DATABASE_URL or libpq variable unless `env` has them). */
 export const startOffloop = (args: readonly string[], options: ExecOptions = {}): RunningProcess => new RunningProcess(process.execPath, [BIN, ...args], options);
 
 /** The `{"error": ...}` document `--json` prints on failure, or null when stdout is something else. */
