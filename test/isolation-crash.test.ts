@@ -4,9 +4,10 @@ import { MigrationModuleError, WorkerFailedError, WorkerOutOfMemoryError, Worker
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestDatabase } from './helpers/database.ts';
+import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 import { settledServerState } from './helpers/isolation.ts';
+import { logRows } from './helpers/probes.ts';
 
 const FIRST = '-- migrate:up\ncreate table first (id int);\n';
 const CRASH_FILE = '20260102000000_crash.ts';
@@ -22,11 +23,11 @@ async function crashThenRecover(
   t: ExecutionContext,
   crash: string,
   expected: ThrowsExpectation<OffloopError>,
-  options: Partial<MigratorOptions> & { readonly timeout?: string; readonly abortWhenStarted?: boolean; readonly firstApplied?: boolean } = {},
+  options: Partial<MigratorOptions> & { readonly timeout?: string; readonly abortWhenStarted?: boolean; readonly firstApplied?: boolean; readonly afterCrash?: (url: string) => Promise<void> } = {},
 ): Promise<OffloopError> {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, [CRASH_FILE]: crash });
-  const { timeout, abortWhenStarted = false, firstApplied = true, ...migratorOptions } = options;
+  const { timeout, abortWhenStarted = false, firstApplied = true, afterCrash, ...migratorOptions } = options;
   await using migrator = createMigrator({ url, dir, ...migratorOptions });
   const controller = new AbortController();
   const run = migrator.up({
@@ -44,6 +45,7 @@ async function crashThenRecover(
   t.deepEqual(state.versions, firstApplied ? ['20260101000000'] : []);
   t.is(state.advisoryLocks, 0, 'the lock is free');
   t.deepEqual(state.backends, [], 'nothing left running on the server');
+  await afterCrash?.(url);
 
   await writeFile(join(dir, CRASH_FILE), GOOD);
   const result = await migrator.up();
@@ -65,8 +67,27 @@ test('a module that calls process.exit() inside its transaction: WORKER_FAILED, 
   await connection.query(sql.unsafe\`create table doomed (id int)\`);
   process.exit(3);
 }\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' });
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' }, {
+    // The thread cannot write its failure; the host does, once its backends are gone.
+    afterCrash: async (url) => {
+      const failed = (await withPool(url, (pool) => logRows(pool))).filter((row) => row.outcome === 'failed');
+      t.deepEqual(failed.map((row) => row.version), ['20260102000000']);
+      t.regex(failed[0]?.error ?? '', /^WORKER_FAILED/);
+    },
+  });
   t.regex(reasonOf(error), /exited with code 3/);
+  t.is(error.details.file, CRASH_FILE);
+  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+  t.regex(error.message, /was rolled back/);
+});
+
+test('a module that calls process.exit() when imported: WORKER_FAILED naming it, nothing ran, no rollback claimed', async (t) => {
+  const crash = `process.exit(5);\nexport async function up() {}\n`;
+  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' }, { firstApplied: false });
+  t.is(error.details.file, CRASH_FILE);
+  t.regex(error.message, new RegExp(`importing ${CRASH_FILE}`));
+  t.notRegex(error.message, /rolled back/);
+  t.deepEqual(error.details.applied, []);
 });
 
 test('a module that spins the CPU forever and is cancelled: WORKER_UNRESPONSIVE after the grace period, then a successful run', async (t) => {
