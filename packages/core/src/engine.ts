@@ -16,6 +16,8 @@ import type { ResolvedConfig } from './config.ts';
 import { findPgError, withPools, type Pools } from './database.ts';
 import { discoverMigrations } from './discover.ts';
 import {
+  DatabaseError,
+  DatabaseUnavailableError,
   LockLostError,
   MigrationDirtyError,
   MigrationFailedError,
@@ -238,19 +240,39 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
     // (its statement in flight cancelled and rolled back) and says so.
     const lost = (lock as LockSession | null)?.lost;
     if (lost?.aborted === true && !(error instanceof LockLostError)) throw lockLostError(lost.reason, finished, error);
-    throw error;
+    throw withApplied(error, finished);
   } finally {
     await (lock as LockSession | null)?.close();
     if (lock === null) await opening.then((session) => session.close(), () => undefined);
   }
 }
 
+/** What a run finished before a failure, as a sentence. */
+function keptSentence(finished: readonly MigrationResult[]): string {
+  return finished.length === 0
+    ? 'Nothing of this run was applied.'
+    : `The ${finished.length} migration${finished.length === 1 ? '' : 's'} this run finished before ${finished.length === 1 ? 'stays' : 'stay'} applied (${finished.map((m) => m.file).join(', ')}).`;
+}
+
+/**
+ * A database failure that ended a run between (or outside) migrations, with what the run had
+ * finished: every error that ends a run says what stays applied.
+ */
+function withApplied(error: unknown, finished: readonly MigrationResult[]): unknown {
+  if (error instanceof DatabaseUnavailableError && error.details.applied === undefined) {
+    return new DatabaseUnavailableError(`${error.message} ${keptSentence(finished)}`, { ...error.details, applied: [...finished] }, { cause: error.cause });
+  }
+  if (error instanceof DatabaseError && error.details.applied === undefined) {
+    return new DatabaseError(`${error.message} ${keptSentence(finished)}`, { ...error.details, applied: [...finished] }, { cause: error.cause });
+  }
+  return error;
+}
+
 /** The LOCK_LOST error for a run that stopped outside a migration, with what stays applied. */
 function lockLostError(reason: unknown, finished: readonly MigrationResult[], cause: unknown): LockLostError {
   const lockKey = reason instanceof LockLostError ? reason.details.lockKey : '';
   const what = reason instanceof Error ? reason.message : 'The migration lock\'s connection ended during the run.';
-  const kept = finished.length === 0 ? 'Nothing of this run was applied.' : `The ${finished.length} migration${finished.length === 1 ? '' : 's'} this run finished before ${finished.length === 1 ? 'stays' : 'stay'} applied (${finished.map((m) => m.file).join(', ')}).`;
-  return new LockLostError(`${what} The run stopped. ${kept}`, { lockKey, applied: [...finished], version: null, file: null }, { cause });
+  return new LockLostError(`${what} The run stopped. ${keptSentence(finished)}`, { lockKey, applied: [...finished], version: null, file: null }, { cause });
 }
 
 async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {

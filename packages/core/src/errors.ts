@@ -307,7 +307,7 @@ export class LockLostError extends OffloopError<'LOCK_LOST', { readonly lockKey:
 }
 
 /** The database could not be reached or refused the connection. */
-export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE', { readonly url: string; readonly sqlstate: string | null }> {
+export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE', { readonly url: string; readonly sqlstate: string | null; readonly applied?: readonly MigrationResult[] }> {
   readonly code = 'DATABASE_UNAVAILABLE';
 }
 
@@ -315,7 +315,7 @@ export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE
  * PostgreSQL refused one of offloop's own queries (not a migration's): creating or reading the
  * version and log tables, taking the lock. Usually rights (`42501`) or a read-only server (`25006`).
  */
-export class DatabaseError extends OffloopError<'DATABASE_ERROR', { readonly url: string; readonly sqlstate: string; readonly detail: string | null; readonly hint: string | null }> {
+export class DatabaseError extends OffloopError<'DATABASE_ERROR', { readonly url: string; readonly sqlstate: string; readonly detail: string | null; readonly hint: string | null; readonly applied?: readonly MigrationResult[] }> {
   readonly code = 'DATABASE_ERROR';
 }
 
