@@ -413,8 +413,8 @@ test('with PGHOST, PGUSER, PGDATABASE and no URL, the database they name is migr
 
   const status = await offloop(['status'], { cwd, env });
   t.is(status.code, 0, status.stderr);
-  t.true(status.stdout.includes(`Database:   postgres://${env.PGUSER}${env.PGPASSWORD === undefined ? '' : ':***'}@${env.PGHOST}:${env.PGPORT}/${env.PGDATABASE}\n`), status.stdout);
-  if (env.PGPASSWORD !== undefined) t.false(status.stdout.includes(env.PGPASSWORD));
+  // PGPASSWORD stays out of the URL: the driver reads it.
+  t.true(status.stdout.includes(`Database:   postgres://${env.PGUSER}@${env.PGHOST}:${env.PGPORT}/${env.PGDATABASE}\n`), status.stdout);
 
   // A PG* variable that names nothing reachable fails the run: a forgotten DATABASE_URL is loud.
   const unreachable = await offloop(['up', '--connect-timeout', '2s'], { cwd, env: { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'app' } });
