@@ -549,6 +549,7 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
     throw failure.error;
   }
   done.push(...finished);
+  session.finished.push(...finished);
   // Only the COMMIT applies them: a later migration or the COMMIT failing rolls back every one,
   // so none is reported as finished (applied) before it. The host also counts these events as
   // what stays applied when a run is stopped.
@@ -588,7 +589,7 @@ export async function up(
   return { applied, current, durationMs };
 }
 
-/** Revert applied migrations, newest first: one by default, `step` of them, or all after `to`. */
+/** Revert applied migrations, the last applied first: one by default, `step` of them, or back to where the database was right after `to` was applied. */
 export async function down(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined; readonly to?: string | undefined } = {}): Promise<DownResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];
@@ -609,7 +610,7 @@ export async function down(config: ResolvedConfig, options: EngineOptions & { re
   return { reverted, current, durationMs };
 }
 
-/** Revert the newest `step` migrations (default 1) and apply them again, under one lock. */
+/** Revert the last `step` migrations applied (default 1) and apply them again, under one lock. */
 export async function redo(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined } = {}): Promise<RedoResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];

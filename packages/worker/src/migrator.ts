@@ -77,11 +77,11 @@ export type Migrator = AsyncDisposable & {
   /** Compare the migrations directory with the database. Read-only. */
   status(options?: CallOptions): MigrationRun<StatusResult>;
   /**
-   * Revert applied migrations, newest first: one by default, `step` of them, or all after `to`.
+   * Revert applied migrations, the last applied first: one by default, `step` of them, or back to where the database was right after `to` was applied.
    * Every migration to revert is checked for a down step before anything runs.
    */
   down(options?: DownOptions): MigrationRun<DownResult>;
-  /** Revert the newest `step` migrations (default 1) and apply them again. */
+  /** Revert the last `step` migrations applied (default 1) and apply them again. */
   redo(options?: RedoOptions): MigrationRun<RedoResult>;
   /** Applied migrations, newest first, and the log of everything that happened. Read-only. */
   history(options?: CallOptions): MigrationRun<HistoryResult>;
