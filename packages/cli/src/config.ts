@@ -265,7 +265,7 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
       issues.push({ path: 'PGSERVICE', message: 'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead' });
     } else {
       const resolved = resolvePostgresUrl('postgres://', io.env);
-      if (resolved.url === undefined) issues.push(...resolved.problems.map((message) => ({ path: libpqNames.join(', '), message })));
+      if (resolved.url === undefined) issues.push(...resolved.problems.map((message) => ({ path: 'PG* environment', message })));
       else libpqUrl = resolved.url;
     }
   }
