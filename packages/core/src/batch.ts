@@ -10,6 +10,7 @@
  */
 import pg from 'pg';
 import type { ResolvedConfig } from './config.ts';
+import { pgClientConfig } from './pg-client.ts';
 
 /**
  * How a batch ended: every statement completed, or an error after `completed` statements. `last`
@@ -101,7 +102,7 @@ export class BatchSession {
     await this.reset;
     if (this.client === null || this.broken) {
       await this.close();
-      const client = new pg.Client({ connectionString: this.config.url, connectionTimeoutMillis: this.config.connectTimeout, keepAlive: true });
+      const client = new pg.Client(pgClientConfig(this.config.url, this.config.connectTimeout));
       // A connection that drops is reported through the query in flight; an idle one only
       // needs to be replaced. Errors of a client already replaced are not this session's.
       client.on('error', () => {

@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { asDatabaseUnavailable } from './database.ts';
+import { pgClientConfig } from './pg-client.ts';
 import { LockLostError, LockTimeoutError } from './errors.ts';
 
 /** The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. */
@@ -50,6 +51,8 @@ export const WAIT_REPORT_INTERVAL_MS = 5_000;
 const FIRST_DELAY_MS = 25;
 const MAX_DELAY_MS = 1_000;
 const POLL_MS = 50;
+/** How long backends of a runner that just finished may take to exit before they count as leftovers. */
+const EXIT_GRACE_MS = 500;
 
 /** Options of {@link LockSession.acquire}. */
 export type LockOptions = {
@@ -112,7 +115,7 @@ export class LockSession {
 
   /** Connect to `url` (the lock URL, else the database URL). A failure is `DATABASE_UNAVAILABLE`. */
   static async open(url: string, connectTimeout: number): Promise<LockSession> {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeout, keepAlive: true });
+    const client = new pg.Client(pgClientConfig(url, connectTimeout));
     // An error before the session exists is reported by connect() itself.
     client.on('error', () => undefined);
     try {
@@ -180,7 +183,13 @@ export class LockSession {
    * `pg_signal_backend`) are waited for.
    */
   async endOrphans(workKey: string, timeoutMs: number, signal?: AbortSignal): Promise<OrphanBackend[]> {
-    const found = await this.holders(workKey);
+    let found = await this.holders(workKey);
+    // The runner before this one closed its connections just before it released the run lock;
+    // their backends exit a moment later. Those are not leftovers: give them that moment.
+    for (const started = performance.now(); found.length > 0 && performance.now() - started < EXIT_GRACE_MS;) {
+      await sleep(POLL_MS / 2, undefined, { signal });
+      found = await this.holders(workKey);
+    }
     if (found.length === 0) return [];
     for (const orphan of found) {
       await this.#client.query('select pg_terminate_backend($1)', [orphan.pid]).catch(() => undefined);
@@ -207,7 +216,7 @@ export class LockSession {
    */
   async #control<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     if (!this.#lost.signal.aborted) return fn(this.#client);
-    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: this.#connectTimeout });
+    const client = new pg.Client(pgClientConfig(this.#url, this.#connectTimeout));
     client.on('error', () => undefined);
     try {
       await client.connect();
