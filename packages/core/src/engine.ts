@@ -259,11 +259,13 @@ function keptSentence(finished: readonly MigrationResult[]): string {
  * finished: every error that ends a run says what stays applied.
  */
 function withApplied(error: unknown, finished: readonly MigrationResult[]): unknown {
+  // Before anything ran (cannot connect, no rights) the message has nothing to add.
+  const message = (text: string) => (finished.length === 0 ? text : `${text.replace(/\.?$/, '.')} ${keptSentence(finished)}`);
   if (error instanceof DatabaseUnavailableError && error.details.applied === undefined) {
-    return new DatabaseUnavailableError(`${error.message} ${keptSentence(finished)}`, { ...error.details, applied: [...finished] }, { cause: error.cause });
+    return new DatabaseUnavailableError(message(error.message), { ...error.details, applied: [...finished] }, { cause: error.cause });
   }
   if (error instanceof DatabaseError && error.details.applied === undefined) {
-    return new DatabaseError(`${error.message} ${keptSentence(finished)}`, { ...error.details, applied: [...finished] }, { cause: error.cause });
+    return new DatabaseError(message(error.message), { ...error.details, applied: [...finished] }, { cause: error.cause });
   }
   return error;
 }
