@@ -41,6 +41,7 @@ import {
   schemaSnapshot,
   terminate,
   type Backend,
+  type LogRow,
 } from '../test/helpers/probes.ts';
 import { startOffloop, type BoundedResult } from '../test/helpers/running.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../packages/worker/src/embedded-postgres.ts';
@@ -70,7 +71,11 @@ function workload(): { files: Record<string, string>; markerVersions: string[] }
   const sqlFiles: [number, string, string][] = [
     [1, 'markers', 'create table markers (version text not null, at timestamptz not null default now());\n'],
     [2, 'accounts', 'create table accounts (id bigserial primary key, email text not null unique, created_at timestamptz not null default now());\n'],
-    [3, 'seed_accounts', `insert into accounts (email) select 'user' || g || '@example.com' from generate_series(1, ${ACCOUNT_ROWS}) g;\n${marker(3)}`],
+    // A slow data migration: the sleep stands for a second more of work, a window in which a
+    // runner's backend outlives its killed process (or its lost lock) unless offloop ends it. A
+    // second runner let in meanwhile inserts the same unique emails, waits for the first, and
+    // fails with 23505 when it commits.
+    [3, 'seed_accounts', `insert into accounts (email) select 'user' || g || '@example.com' from generate_series(1, ${ACCOUNT_ROWS}) g;\nselect pg_sleep(1);\n${marker(3)}`],
     [4, 'events', 'create table events (id bigserial primary key, account_id bigint not null, kind text not null, payload text not null);\n'],
     [5, 'seed_events', `insert into events (account_id, kind, payload) select g % ${ACCOUNT_ROWS} + 1, 'kind' || (g % 7), md5(g::text) from generate_series(1, ${EVENT_ROWS}) g;\n${marker(5)}`],
     [6, 'accounts_name', 'alter table accounts add column name text;\n'],
@@ -91,7 +96,8 @@ function workload(): { files: Record<string, string>; markerVersions: string[] }
     [21, 'accounts_status', "alter table accounts add column status account_status not null default 'active';\n"],
     [22, 'invoice_seq', 'create sequence invoice_numbers start 1000;\n'],
     [23, 'invoices', "create table invoices (number bigint primary key default nextval('invoice_numbers'), account_id bigint not null references accounts (id), total numeric(12, 2) not null);\n"],
-    [24, 'seed_invoices', `insert into invoices (account_id, total) select id, id * 1.5 from accounts where id <= 500;\n${marker(24)}`],
+    // Ids, not numbers: a rolled-back insert still used up its sequence values.
+    [24, 'seed_invoices', `insert into invoices (account_id, total) select id, 1.5 from accounts order by id limit 500;\n${marker(24)}`],
     [25, 'ledger_totals', 'create materialized view ledger_totals as select account_id, sum(amount) as total from ledger group by account_id;\n'],
     [26, 'events_kind_default', "alter table events alter column kind set default 'unknown';\n"],
     [27, 'accounts_comment', "comment on table accounts is 'one row per customer account';\n"],
@@ -104,7 +110,9 @@ function workload(): { files: Record<string, string>; markerVersions: string[] }
   files[`${version(12)}_backfill_ledger.ts`] = `/** Inserts the ledger in batches, as a data migration does. */
 export async function up({ connection, sql }) {
   for (let batch = 1; batch <= ${LEDGER_BATCHES}; batch += 1) {
-    await connection.query(sql.unsafe\`insert into ledger (account_id, amount, batch) select g % ${ACCOUNT_ROWS} + 1, g, \${batch} from generate_series(1, ${LEDGER_BATCH_ROWS}) g\`);
+    // By email: ids have gaps when a blow rolled back an earlier insert (sequences do not roll back).
+    await connection.query(sql.unsafe\`insert into ledger (account_id, amount, batch)
+      select a.id, g, \${batch} from generate_series(1, ${LEDGER_BATCH_ROWS}) g join accounts a on a.email = 'user' || (g % ${ACCOUNT_ROWS} + 1) || '@example.com'\`);
     await connection.query(sql.unsafe\`select pg_sleep(0.02)\`);
   }
   await connection.query(sql.unsafe\`insert into markers (version) values ('${version(12)}')\`);
@@ -173,21 +181,47 @@ function databaseUrl(adminUrl: string, name: string): string {
   return url.toString();
 }
 
-/** Pick the backend a blow terminates; null when the run has none of that kind (any more). */
-function target(blow: Blow, backends: readonly Backend[], holders: ReadonlySet<number>): Backend | null {
+/**
+ * Pick the backend a blow terminates; null when the run has none of that kind (any more). The
+ * lock connection is the one holding an advisory lock exclusively (the run lock); the others
+ * run the work (and may hold a shared advisory lock), the busiest first.
+ */
+function target(blow: Blow, backends: readonly Backend[], exclusive: ReadonlySet<number>): Backend | null {
   const busy = (backend: Backend): boolean => backend.state === 'active' || backend.state === 'idle in transaction';
-  if (blow === 'terminate lock connection') {
-    const lock = backends.filter((backend) => holders.has(backend.pid));
-    // A lock held on its own connection idles while another one does the work.
-    return lock.find((backend) => !busy(backend)) ?? lock[0] ?? null;
-  }
-  const work = backends.filter((backend) => !holders.has(backend.pid));
-  return work.find(busy) ?? work[0] ?? backends.find((backend) => busy(backend)) ?? null;
+  if (blow === 'terminate lock connection') return backends.find((backend) => exclusive.has(backend.pid)) ?? null;
+  const work = backends.filter((backend) => !exclusive.has(backend.pid));
+  return work.find(busy) ?? work[0] ?? null;
 }
 
 /** `offloop <args>`, bounded: a run that hangs is killed after `withinMs` and reported. */
 async function offloop(args: readonly string[], withinMs = 180_000): Promise<BoundedResult> {
   return startOffloop(args).exitWithin(withinMs);
+}
+
+/** After a successful last run: every migration applied once, the data exact, the schema a clean run's. */
+async function completeAndOnce(context: Context, pool: DatabasePool, log: readonly LogRow[]): Promise<string[]> {
+  const violations: string[] = [];
+  const versions = await appliedVersions(pool);
+  if (JSON.stringify(versions) !== JSON.stringify(context.versions)) {
+    violations.push(`version table: missing ${context.versions.filter((v) => !versions.includes(v)).join(', ') || 'none'}, extra ${versions.filter((v) => !context.versions.includes(v)).join(', ') || 'none'}`);
+  }
+  for (const [table, expected] of Object.entries(EXPECTED_ROWS)) {
+    const rows = await rowCount(pool, table).catch(() => -1);
+    if (rows !== expected) violations.push(`${table} has ${rows} rows, expected ${expected} (a double apply?)`);
+  }
+  for (const markerVersion of context.markerVersions) {
+    const rows = await rowCount(pool, 'markers', { column: 'version', value: markerVersion }).catch(() => -1);
+    if (rows !== 1) violations.push(`data migration ${markerVersion} left ${rows} marker rows, expected 1`);
+  }
+  for (const v of context.versions) {
+    const successes = log.filter((row) => row.version === v && row.outcome === 'succeeded').length;
+    if (successes !== 1) violations.push(`the log records ${successes} successful applies of ${v}`);
+  }
+  const schema = await schemaSnapshot(pool);
+  const missing = context.reference.filter((line) => !schema.includes(line));
+  const extra = schema.filter((line) => !context.reference.includes(line));
+  if (missing.length + extra.length > 0) violations.push(`schema differs from a clean run's:\n${[...missing.map((l) => `- ${l}`), ...extra.map((l) => `+ ${l}`)].slice(0, 20).join('\n')}`);
+  return violations;
 }
 
 /**
@@ -240,8 +274,8 @@ async function round(context: Context, index: number, total: number): Promise<Ro
       first.kill('SIGKILL');
       steps.push(`kill -9 at ${at}`);
     } else {
-      const holders = new Set((await advisoryLockHolders(pool)).map((holder) => holder.pid));
-      const victim = target(blow, (await offloopBackends(pool)).filter((backend) => tags.has(backend.applicationName)), holders);
+      const exclusive = new Set((await advisoryLockHolders(pool)).filter((holder) => holder.exclusive).map((holder) => holder.pid));
+      const victim = target(blow, (await offloopBackends(pool)).filter((backend) => tags.has(backend.applicationName)), exclusive);
       if (victim === null) {
         missed = true;
         steps.push(`${blow} missed (no such backend at ${at})`);
@@ -289,37 +323,19 @@ async function round(context: Context, index: number, total: number): Promise<Ro
     if (again.timedOut) violations.push('the up after the blow hung: killed after 180 s');
     if (again.code !== 0) violations.push(`the last up exited ${String(again.code)}:\n${again.stderr}`);
 
-    // 3. What the database says.
-    const versions = await appliedVersions(pool);
-    if (JSON.stringify(versions) !== JSON.stringify(context.versions)) {
-      violations.push(`version table: missing ${context.versions.filter((v) => !versions.includes(v)).join(', ') || 'none'}, extra ${versions.filter((v) => !context.versions.includes(v)).join(', ') || 'none'}`);
-    }
-    for (const [table, expected] of Object.entries(EXPECTED_ROWS)) {
-      const rows = await rowCount(pool, table).catch(() => -1);
-      if (rows !== expected) violations.push(`${table} has ${rows} rows, expected ${expected} (a double apply?)`);
-    }
-    for (const markerVersion of context.markerVersions) {
-      const rows = await rowCount(pool, 'markers', { column: 'version', value: markerVersion }).catch(() => -1);
-      if (rows !== 1) violations.push(`data migration ${markerVersion} left ${rows} marker rows, expected 1`);
-    }
+    // 3. What the database says. After a failed last run, what it left undone would only
+    // repeat the failure: the log, locks and backends are checked either way.
     const log = (await logRows(pool)).filter((row) => row.direction === 'up');
-    for (const v of context.versions) {
-      const successes = log.filter((row) => row.version === v && row.outcome === 'succeeded').length;
-      if (successes !== 1) violations.push(`the log records ${successes} successful applies of ${v}`);
-    }
     for (const row of log) {
       // `started` is written before every non-transactional migration's first statement; a
-      // later row resolves it, and the success count above says whether one did.
+      // later row resolves it, and the success count below says whether one did.
       if (row.outcome === 'succeeded' || row.outcome === 'started') continue;
       if (/23505|duplicate key/.test(row.error ?? '')) violations.push(`log: a unique violation (a double apply): ${row.version} ${row.outcome} ${row.error ?? ''}`);
       else if (!interrupted.has(row.version)) violations.push(`log: a spurious ${row.outcome} row for ${row.version}, which the blow did not interrupt: ${row.error ?? ''}`);
     }
     const settled = await eventually(async () => (await advisoryLockCount(pool)) === 0 && (await offloopBackends(pool)).length === 0, 10_000);
     if (!settled) violations.push(`left behind: ${await advisoryLockCount(pool)} advisory locks, backends ${JSON.stringify(await offloopBackends(pool))}`);
-    const schema = await schemaSnapshot(pool);
-    const missing = context.reference.filter((line) => !schema.includes(line));
-    const extra = schema.filter((line) => !context.reference.includes(line));
-    if (missing.length + extra.length > 0) violations.push(`schema differs from a clean run's:\n${[...missing.map((l) => `- ${l}`), ...extra.map((l) => `+ ${l}`)].slice(0, 20).join('\n')}`);
+    if (again.code === 0) violations.push(...(await completeAndOnce(context, pool, log)));
   } finally {
     await pool.end();
     if (violations.length === 0 || !context.keep) await dropDatabase(context.admin, name);

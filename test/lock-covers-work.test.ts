@@ -123,7 +123,7 @@ async function killRound(t: ExecutionContext, dir: string): Promise<string[]> {
   // The killed runner's backend still waits at the gate. Let the replicas take the lock (or be
   // kept from it: either is the engine's choice) before the gate opens, then let it go on.
   // The killed runner's own lock connection may still show for a moment: look for another run's tag.
-  await eventually(async () => (await advisoryLockHolders(pool)).some((holder) => holder.applicationName !== atGate.applicationName), 3_000);
+  await eventually(async () => (await advisoryLockHolders(pool)).some((holder) => holder.exclusive && holder.applicationName !== atGate.applicationName), 3_000);
   // And, if it goes ahead at once, let its statements meet the killed runner's uncommitted ones.
   await eventually(async () => (await offloopBackends(pool)).some((backend) => backend.applicationName !== atGate.applicationName && backend.waitEventType === 'Lock'), 1_000);
   await gate.open();
@@ -180,9 +180,10 @@ test('the lock connection terminated from SQL mid-migration: LOCK_LOST (exit 6),
   const atGate = await migrationAtGate(t, pool, runner);
   if (atGate === null) return gate.open();
 
-  // The lock connection: what holds the advisory lock apart from the migration's own backend.
-  const lockHolders = (await advisoryLockHolders(pool)).map((holder) => holder.pid).filter((pid) => pid !== atGate.pid);
-  t.true(lockHolders.length > 0, 'a lock connection apart from the migration connection holds the advisory lock');
+  // The lock connection: the one that holds the advisory lock exclusively (the run lock; work
+  // connections may hold a shared one), apart from the migration's own backend.
+  const lockHolders = (await advisoryLockHolders(pool)).filter((holder) => holder.exclusive && holder.pid !== atGate.pid).map((holder) => holder.pid);
+  t.is(lockHolders.length, 1, 'one lock connection, apart from the migration connection, holds the run lock');
   t.deepEqual(await terminate(pool, lockHolders), lockHolders);
 
   // The migration is stuck at the gate: the runner must notice the lost lock by itself, cancel

@@ -58,12 +58,17 @@ export async function backendsRunning(db: CommonQueryMethods, text: string): Pro
   return (await offloopBackends(db)).filter((backend) => backend.state === 'active' && backend.query.includes(text));
 }
 
-/** Backends holding an advisory lock in the current database. */
-export async function advisoryLockHolders(db: CommonQueryMethods): Promise<readonly { readonly pid: number; readonly applicationName: string | null }[]> {
-  return db.any(sql.type(z.object({ pid: z.number(), applicationName: z.string().nullable() }))`
-    select distinct l.pid, a.application_name as "applicationName"
+/**
+ * Backends holding an advisory lock in the current database, and how: `exclusive` for
+ * `pg_advisory_lock` (offloop's run lock), not for `pg_advisory_lock_shared` (its work lock, held
+ * by every connection that runs migration work).
+ */
+export async function advisoryLockHolders(db: CommonQueryMethods): Promise<readonly { readonly pid: number; readonly applicationName: string | null; readonly exclusive: boolean }[]> {
+  return db.any(sql.type(z.object({ pid: z.number(), applicationName: z.string().nullable(), exclusive: z.boolean() }))`
+    select l.pid, a.application_name as "applicationName", bool_or(l.mode = 'ExclusiveLock') as exclusive
     from pg_locks l left join pg_stat_activity a on a.pid = l.pid
     where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
+    group by l.pid, a.application_name
     order by l.pid`);
 }
 
