@@ -37,7 +37,9 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
       try {
         const pattern = `%${request.runTag}`;
         const match = sql.fragment`application_name like ${pattern} and pid <> pg_backend_pid()`;
-        const first = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match} and pg_cancel_backend(pid)`);
+        // Chosen first, then signalled: in one WHERE clause the planner may call the function on rows
+        // the other conditions would have excluded.
+        const first = await pool.anyFirst(sql.type(pidRow)`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_cancel_backend(pid)`);
         cancelled.push(...first);
         const deadline = performance.now() + request.waitMs;
         let left = first;
@@ -46,7 +48,7 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
           left = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`);
         }
         if (left.length > 0) {
-          terminated.push(...(await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match} and pg_terminate_backend(pid)`)));
+          terminated.push(...(await pool.anyFirst(sql.type(pidRow)`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_terminate_backend(pid)`)));
           // A transaction's outcome is final only once its backend is gone.
           for (const end = performance.now() + TERMINATED_WAIT_MS; left.length > 0 && performance.now() < end;) {
             await sleep(POLL_MS);
