@@ -355,7 +355,9 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
     // error for a transaction that committed. Past the migration's own statements, the version
     // table says what happened.
-    if (index >= statements.length && (await committed())) return;
+    // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
+    // violation on the version row means another runner recorded it, not that this one did.
+    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed())) return;
     const statement = statements[index];
     const start = script.starts[index];
     if (statement !== undefined && start !== undefined) {
@@ -387,6 +389,9 @@ function statementAt(script: TransactionScript, completed: number, position: num
   for (const [candidate, start] of script.starts.entries()) if (start <= at) found = candidate;
   return found;
 }
+
+/** SQLSTATEs a batch may report although its COMMIT went through: query cancelled, session ended. */
+const MAY_FOLLOW_COMMIT = /^(57014|57P0[1-3]|08...)$/;
 
 /** How often a cancel is sent again while a batch it missed is still running. */
 const CANCEL_RETRY_MS = 50;
