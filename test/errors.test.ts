@@ -16,7 +16,7 @@ import {
 } from '@offloop/core';
 import { readFile } from 'node:fs/promises';
 import { runInNewContext } from 'node:vm';
-import { withPools } from '../packages/core/src/database.ts';
+import { asDatabaseUnavailable, withPools } from '../packages/core/src/database.ts';
 import { createTestDatabase } from './helpers/database.ts';
 
 test('every error code has an entry in docs/errors.md', async (t) => {
@@ -171,4 +171,14 @@ test('isOffloopError recognises an offloop error from another realm or another c
   t.false(isOffloopError(runInNewContext(`Object.assign(new Error('x'), { code: 'toString', details: {} })`)));
   t.false(isOffloopError(null));
   t.false(isOffloopError('MIGRATION_FAILED'));
+});
+
+test('a session the server ended is a lost connection, one it refused is not: by SQLSTATE', (t) => {
+  const serverError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const url = 'postgres://app:secret@db.internal:5432/app';
+  const lost = asDatabaseUnavailable(serverError('57P01', 'terminating connection due to administrator command'), url);
+  t.true(lost instanceof DatabaseUnavailableError);
+  t.regex((lost as Error).message, /^Lost the connection to postgres:\/\/app:\*\*\*@db\.internal/);
+  const starting = asDatabaseUnavailable(serverError('57P03', 'the database system is starting up'), url);
+  t.regex((starting as Error).message, /^Cannot connect to /);
 });

@@ -94,6 +94,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
 // SQLSTATE classes and codes that mean "could not get a usable session": connection exceptions,
 // authentication, unknown database, server starting or shutting down.
 const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
+const LOST_SQLSTATE = /^57P0[12]$/;
 // What the pg driver throws, without a code, when a connection cannot be made or is lost.
 // `lost`: the connection was made and then closed, which is not "cannot connect".
 const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string, { lost?: boolean }?])[] = [
@@ -129,7 +130,12 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
   const pg = findPgError(error);
   let reason: string | null = null;
   let lost = false;
-  if (pg !== null && UNAVAILABLE_SQLSTATE.test(pg.sqlstate)) reason = pg.message;
+  if (pg !== null && UNAVAILABLE_SQLSTATE.test(pg.sqlstate)) {
+    reason = pg.message;
+    // A session ended by the server (terminated, the server shutting down or crashing) was made
+    // first: it was lost, not refused. 57P03 ("cannot connect now") is a refusal.
+    lost = LOST_SQLSTATE.test(pg.sqlstate);
+  }
   for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') reason = tlsReason(code, current.message);
