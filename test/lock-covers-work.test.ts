@@ -445,3 +445,27 @@ test('Ctrl-C (SIGINT) during a spinning TS migration: exit 130, nothing of it co
   t.deepEqual(await appliedVersions(pool), ['20260101000000']);
   t.true(await eventually(async () => (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0, 10_000), 'no backend or lock left');
 });
+
+test('every connection that runs migration work holds the shared work lock and checks its client every second', async (t) => {
+  const url = await createTestDatabase(t);
+  // What each kind of migration sees of its own session: a batched SQL migration, a module in
+  // its transaction, and a non-transactional SQL migration (one statement at a time).
+  const seen = (kind: string) => `insert into seen select '${kind}', current_setting('client_connection_check_interval', true),
+      exists (select 1 from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and mode = 'ShareLock' and granted)`;
+  const dir = await migrationsDir(t, {
+    '20260101000000_table.sql': `-- migrate:up\ncreate table seen (kind text, check_interval text, work_lock boolean);\n${seen('batch')};\n`,
+    '20260102000000_module.ts': `export async function up({ connection, sql }) { await connection.query(sql.unsafe\`${seen('module')}\`); }\n`,
+    '20260103000000_plain.sql': `-- migrate:up transaction:false\n${seen('non-transactional')};\n`,
+    '20260104000000_again.sql': `-- migrate:up\n${seen('batch after a reset')};\n`,
+  });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  const db = await probe(t, url);
+  const rows = await db.any(sql.type(z.object({ kind: z.string(), check_interval: z.string().nullable(), work_lock: z.boolean() }))`select * from seen order by kind`);
+  const version = await db.oneFirst(sql.type(z.object({ version: z.number() }))`select current_setting('server_version_num')::int as version`);
+  for (const row of rows) {
+    t.true(row.work_lock, `${row.kind}: holds the work lock`);
+    if (version >= 140000) t.is(row.check_interval, '1s', `${row.kind}: client_connection_check_interval`);
+  }
+  t.deepEqual(rows.map((row) => row.kind), ['batch', 'batch after a reset', 'module', 'non-transactional']);
+});
