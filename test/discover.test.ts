@@ -38,6 +38,12 @@ test('a bad file name is refused', async (t) => {
   await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_FILE_NAME_INVALID' });
 });
 
+test('an upper-case extension is refused as a bad name, not skipped', async (t) => {
+  const dir = await dirWith(t, { '20260101000000_users.SQL': '-- migrate:up\nselect 1;' });
+  const error = await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_FILE_NAME_INVALID' });
+  t.is((error as { details?: { file?: string } } | undefined)?.details?.file, '20260101000000_users.SQL');
+});
+
 test('a version that is not a real time is refused', async (t) => {
   const dir = await dirWith(t, { '20261399000000_x.sql': '-- migrate:up\nselect 1;' });
   await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_FILE_NAME_INVALID' });

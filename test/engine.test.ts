@@ -1,6 +1,7 @@
 import test from './helpers/limited-test.ts';
 import {
   ChecksumMismatchError,
+  ConfigError,
   DatabaseUnavailableError,
   LockTimeoutError,
   MigrationFailedError,
@@ -279,4 +280,28 @@ test('a script that migrates and closes exits by itself; its main thread never l
   // If anything kept the loop alive, the child would hang until the timeout kills it.
   const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], { timeout: 90_000 });
   t.deepEqual(JSON.parse(stdout), { applied: 2, forbidden: [] });
+});
+
+test('up, down and redo with nothing to do create nothing on an untouched database', async (t) => {
+  const url = await createTestDatabase(t);
+  const empty = await migrationsDir(t, {});
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using nothing = createMigrator({ url, dir: empty });
+  t.deepEqual((await nothing.up()).applied, []);
+  await using migrator = createMigrator({ url, dir });
+  t.deepEqual((await migrator.down()).reverted, []);
+  t.deepEqual((await migrator.redo()).reverted, []);
+  t.deepEqual(await tables(url), []);
+});
+
+test('a lockUrl that reaches another database than url is refused before anything runs', async (t) => {
+  const url = await createTestDatabase(t);
+  const other = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir, lockUrl: other });
+  const error = await t.throwsAsync(migrator.up(), { instanceOf: ConfigError, code: 'CONFIG_INVALID' });
+  t.is(error.details.issues[0]?.path, 'lockUrl');
+  t.deepEqual(await tables(url), []);
+  await using same = createMigrator({ url, dir, lockUrl: url });
+  t.is((await same.up()).applied.length, 1);
 });

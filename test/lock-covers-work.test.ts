@@ -469,3 +469,26 @@ test('every connection that runs migration work holds the shared work lock and c
   }
   t.deepEqual(rows.map((row) => row.kind), ['batch', 'batch after a reset', 'module', 'non-transactional']);
 });
+
+test('a query a TS migration leaves running after it returns is refused, and the next migration is not touched', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_leaky.ts': `export async function up({ connection, sql }) {
+  await connection.query(sql.unsafe\`create table leaky (id int)\`);
+  globalThis.leaked = new Promise((resolve) => setTimeout(() => connection.query(sql.unsafe\`create table leaked (id int)\`).then(() => resolve('ran'), (error) => resolve(error.message)), 300));
+}
+`,
+    '20260102000000_slow.sql': '-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(1);\n',
+    '20260103000000_report.ts': `export async function up({ connection, sql }) {
+  const outcome = await globalThis.leaked;
+  await connection.query(sql.unsafe\`create table report (outcome text)\`);
+  await connection.query(sql.unsafe\`insert into report values (\${outcome})\`);
+}
+`,
+  });
+  await using migrator = createMigrator({ url, dir });
+  t.is((await migrator.up()).applied.length, 3);
+  const db = await probe(t, url);
+  t.false(await tableExists(db, 'leaked'), 'the leftover query did not run');
+  t.regex(await db.oneFirst(sql.type(z.object({ outcome: z.string() }))`select outcome from report`), /no more queries/);
+});

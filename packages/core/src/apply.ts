@@ -238,10 +238,14 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         // checks it): the migration ends when the stop comes, not when the module returns, and
         // its connection refuses everything from then on. A transactional module may not end or
         // reshape offloop's transaction either (see `guardConnection`).
-        const guarded = guardConnection(target, signal, options.transaction ? migration : null);
+        // Closed once the module settles: a query it leaves running (a timer, a promise it did
+        // not await) must not land in the next migration's session, or after the commit.
+        const settled = new AbortController();
+        const guarded = guardConnection(target, AbortSignal.any([signal, settled.signal]), options.transaction ? migration : null);
         try {
           await untilStopped(Promise.resolve(item.run(moduleContext(guarded, migration, signal, context))), signal);
         } finally {
+          settled.abort(new Error(`${migration.file} had already returned`));
           position.refused = guarded.refusals[0];
         }
         if (position.refused !== undefined) throw position.refused;
@@ -454,8 +458,10 @@ async function finish(
   const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement, leftovers);
   const partial = leavesWork(item, position, leftovers);
   // The migration's transaction is gone; the log entry goes in on its own. (In a
-  // single-transaction run, the run logs the failure after its rollback.)
-  if (context.singleTransaction === undefined) {
+  // single-transaction run, the run logs the failure after its rollback.) A run that lost the
+  // lock writes nothing more: another runner may hold it now, and its log is the one that counts
+  // (a non-transactional migration's `started` row already says it never finished).
+  if (context.singleTransaction === undefined && outcome.reason !== 'lock-lost') {
     await appendLogPersistently(logTo, context.config, {
       version: migration.version, name: migration.name, direction, checksum: migration.checksum,
       outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
@@ -554,7 +560,7 @@ class TransactionControlRefused extends Error {
  */
 function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTransactionOf: MigrationFile | null, refusals: TransactionControlRefused[] = []): CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] } {
   const check = (query: unknown) => {
-    if (signal.aborted) throw new Error('The migration was stopped (cancelled, timed out or the lock was lost): its connection takes no more queries.', { cause: signal.reason });
+    if (signal.aborted) throw new Error('The migration is over (it returned, or was cancelled, timed out or lost the lock): its connection takes no more queries.', { cause: signal.reason });
     if (inTransactionOf === null) return;
     const text = (query as { sql?: unknown } | null)?.sql;
     if (typeof text !== 'string' || !MAYBE_TRANSACTION_CONTROL.test(text)) return;
@@ -570,16 +576,30 @@ function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTran
   const wrapped: Record<string, unknown> = { refusals };
   for (const name of ['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query', 'record', 'stream'] as const) {
     const method = target[name] as (...args: unknown[]) => unknown;
+    // A refusal is a rejected promise, as every query method's failure is: thrown synchronously
+    // it would escape a `.catch()` and crash the thread.
     wrapped[name] = (...args: unknown[]) => {
-      check(args[0]);
+      try {
+        check(args[0]);
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
       return method.apply(target, args);
     };
   }
   wrapped.transaction = <T>(handler: (connection: CommonQueryMethods) => Promise<T>, retries?: number) => {
-    check(null);
+    try {
+      check(null);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
     return target.transaction((inner) => handler(guardConnection(inner, signal, inTransactionOf, refusals)), retries ?? 0);
   };
   return wrapped as unknown as CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] };
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }
 
 /** `body`, or the stop's reason as soon as `signal` fires, whichever comes first. */
@@ -589,7 +609,7 @@ async function untilStopped<T>(body: Promise<T>, signal: AbortSignal): Promise<T
   if (signal.aborted) throw signal.reason;
   let onAbort = (): void => undefined;
   const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    onAbort = () => reject(asError(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {

@@ -34,7 +34,8 @@ function isIgnored(name: string): boolean {
 
 /** Whether an entry claims to be a migration: one that cannot be read is then an error, not skipped. */
 function looksLikeMigration(name: string): boolean {
-  return FILE_NAME.test(name) || MIGRATION_EXTENSIONS.some((extension) => name.endsWith(extension));
+  // Case-insensitively: `x.SQL` is a migration with a wrong name, refused, not a file to skip.
+  return FILE_NAME.test(name) || MIGRATION_EXTENSIONS.some((extension) => name.toLowerCase().endsWith(extension));
 }
 
 /**

@@ -8,7 +8,8 @@
  * sql) take no lock and create nothing.
  */
 import { defaultAppliedBy } from './applied-by.ts';
-import type { CommonQueryMethods } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
 import { applyInBatch, applyMigration, currentTimeouts, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
@@ -16,6 +17,7 @@ import type { ResolvedConfig } from './config.ts';
 import { findPgError, withPools, type Pools } from './database.ts';
 import { discoverMigrations } from './discover.ts';
 import {
+  ConfigError,
   DatabaseError,
   DatabaseUnavailableError,
   LockLostError,
@@ -193,6 +195,7 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
     return await withPools(config, async (pools) => {
       lock = await opening;
       const held = lock;
+      await assertSameDatabase(held, pools.pool, config);
       await held.acquire({
         key,
         timeoutMs: config.lockTimeout,
@@ -247,6 +250,20 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   }
 }
 
+/**
+ * The run lock and the work must be in one database: advisory locks belong to a database, so a
+ * `lockUrl` naming another one would neither keep apart runners that use `url` alone nor let the
+ * next holder find this run's leftover work (see `lock.ts`).
+ */
+async function assertSameDatabase(lock: LockSession, pool: CommonQueryMethods, config: ResolvedConfig): Promise<void> {
+  if (config.lockUrl === null) return;
+  const [lockSide] = await lock.query<{ database: string }>('select current_database() as database', []);
+  const workSide = await pool.oneFirst(sql.type(z.object({ database: z.string() }))`select current_database() as database`);
+  if (lockSide?.database === workSide) return;
+  const message = `lockUrl reaches the database "${lockSide?.database ?? '?'}", and url reaches "${workSide}": the lock must be taken in the database the migrations run in (advisory locks belong to one database). Point lockUrl at the same database, directly rather than through the pooler.`;
+  throw new ConfigError(`Invalid configuration: ${message}`, { issues: [{ path: 'lockUrl', message }] });
+}
+
 /** What a run finished before a failure, as a sentence. */
 function keptSentence(finished: readonly MigrationResult[]): string {
   return finished.length === 0
@@ -270,11 +287,19 @@ function withApplied(error: unknown, finished: readonly MigrationResult[]): unkn
   return error;
 }
 
-/** The LOCK_LOST error for a run that stopped outside a migration, with what stays applied. */
+/**
+ * The LOCK_LOST error for a run that stopped because its lock connection ended, with what stays
+ * applied. `cause` is what the run tripped over; when that was a migration's failure (its own
+ * connection went down with the lock's), the error names that migration.
+ */
 function lockLostError(reason: unknown, finished: readonly MigrationResult[], cause: unknown): LockLostError {
   const lockKey = reason instanceof LockLostError ? reason.details.lockKey : '';
   const what = reason instanceof Error ? reason.message : 'The migration lock\'s connection ended during the run.';
-  return new LockLostError(`${what} The run stopped. ${keptSentence(finished)}`, { lockKey, applied: [...finished], version: null, file: null }, { cause });
+  const details = cause instanceof OffloopError ? (cause.details as { version?: unknown; file?: unknown }) : {};
+  const version = typeof details.version === 'string' ? details.version : null;
+  const file = typeof details.file === 'string' ? details.file : null;
+  const running = file === null || cause === undefined ? '' : ` ${file} was running and failed with it: ${(cause as Error).message}`;
+  return new LockLostError(`${what} The run stopped.${running} ${keptSentence(finished)}`, { lockKey, applied: [...finished], version, file }, { cause });
 }
 
 async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {
@@ -581,7 +606,8 @@ export async function up(
     await session.emit({ type: 'plan:ready', direction: 'up', pending: result.pending.map(({ version, name }) => ({ version, name })), appliedCount: result.applied.length });
     const prepared = await prepareAll(result.pending, 'up', session.emit);
     if (options.singleTransaction === true) assertSingleTransaction(prepared);
-    await session.ensureTables();
+    // Nothing to do creates nothing, as a read-only command would.
+    if (prepared.length > 0) await session.ensureTables();
     if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
     else await runAll(session, prepared, applied);
     return currentOf([...session.state.applied, ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
@@ -602,7 +628,7 @@ export async function down(config: ResolvedConfig, options: EngineOptions & { re
     assertNotDirty(session.state);
     await session.emit({ type: 'plan:ready', direction: 'down', pending: rows.map(({ version, name }) => ({ version, name })), appliedCount: session.state.applied.length });
     const prepared = await prepareAll(files, 'down', session.emit);
-    await session.ensureTables();
+    if (prepared.length > 0) await session.ensureTables();
     await runAll(session, prepared, reverted);
     const gone = new Set(reverted.map((m) => m.version));
     return currentOf(session.state.applied.filter((row) => !gone.has(row.version)));
@@ -625,7 +651,7 @@ export async function redo(config: ResolvedConfig, options: EngineOptions & { re
     // Prepare both directions before anything runs.
     const downs = await prepareAll(files, 'down', session.emit);
     const ups = await prepareAll([...files].reverse(), 'up', session.emit);
-    await session.ensureTables();
+    if (downs.length > 0) await session.ensureTables();
     await runAll(session, downs, reverted);
     await runAll(session, ups, applied);
     const gone = new Set(reverted.map((m) => m.version));
@@ -679,7 +705,7 @@ export async function stamp(config: ResolvedConfig, options: EngineOptions & { r
     const toStamp = state.files.filter((file) => within(file.version) && !appliedVersions.has(file.version));
     const toForget = state.applied.filter((row) => !within(row.version));
     const appliedBy = session.apply.appliedBy;
-    await session.ensureTables();
+    if (toStamp.length + toForget.length > 0) await session.ensureTables();
     await session.pools.pool.transaction(async (transaction) => {
       for (const file of toStamp) {
         await insertApplied(transaction, config, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, appliedBy });
