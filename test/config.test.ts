@@ -76,7 +76,7 @@ test('libpq\'s URL forms are accepted: a socket directory as ?host= or percent-e
   t.is(resolved('postgres://u@/db?host=%2Ftmp'), 'postgres://u@%2Ftmp/db');
   // Parameters win over the parts they name, as in libpq; others are kept, percent-encoded.
   t.is(resolved('postgres://u@h/db?user=alice&port=6000&dbname=other&options=-c%20search_path%3Dx'), 'postgres://alice@h:6000/other?options=-c%20search_path%3Dx');
-  t.is(resolved('postgres://[::1]/db?user=u'), 'postgres://u@[::1]/db');
+  t.is(resolved('postgres://[::1]/db?user=u'), 'postgres://u@%3A%3A1/db');
   t.is(resolved('postgres://u@h/db?hostaddr=10.0.0.7'), 'postgres://u@10.0.0.7/db');
   // The library takes the same forms.
   t.is(parseConfig({ url: 'postgres://u@/db?host=/var/run/postgresql', lockUrl: 'postgresql://u@%2Ftmp/db' }).lockUrl, 'postgresql://u@%2Ftmp/db');
@@ -87,7 +87,7 @@ test('URLs that libpq would refuse, or that offloop cannot honour, are CONFIG_IN
     'mysql://u@h/db': /must be a postgres:\/\/ or postgresql:\/\/ URL/,
     'postgres://u@h1,h2/db': /several hosts \(h1,h2\)/,
     'postgres://u@h/db?host=h1,h2': /several hosts \(h1,h2\)/,
-    'postgres://u@h:port/db': /port must be a port number, got "port"/,
+    'postgres://u@h:port/db': /port must be a port number \(1-65535\), got "port"/,
     'postgres://u@h/db?sslmode=sure': /sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify, got "sure"/,
     'postgres://u@h/db?service=prod': /pg_service\.conf/,
     'postgres://u@h/%zz': /malformed %-escape/,
@@ -166,4 +166,19 @@ test('sslmode=require against a server without SSL is DATABASE_UNAVAILABLE, sayi
   await using migrator = createMigrator({ url: url.href, dir });
   const error = await t.throwsAsync(migrator.status(), { instanceOf: DatabaseUnavailableError, code: 'DATABASE_UNAVAILABLE' });
   t.regex(error.message, /^Cannot connect to postgres:\/\/.*sslmode=require: the server does not support SSL, and the URL asks for it/);
+});
+
+test('an IPv6 address connects: the driver gets it without brackets, people see it with them', async (t) => {
+  const url = await createTestDatabase(t);
+  const ipv6 = url.replace('@127.0.0.1:', '@[::ffff:127.0.0.1]:');
+  t.not(ipv6, url, 'the test server is on 127.0.0.1');
+  t.is(resolved('postgres://u@[::1]:5433/db'), 'postgres://u@%3A%3A1:5433/db');
+  t.is(redactUrl('postgres://u:secret@[::1]:5433/db'), 'postgres://u:***@[::1]:5433/db');
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url: ipv6, dir });
+  t.is((await migrator.up()).applied.length, 1);
+});
+
+test('a port out of range is named as the problem', (t) => {
+  t.deepEqual(resolved('postgres://u@localhost:99999/db'), ['port must be a port number (1-65535), got "99999"']);
 });

@@ -202,7 +202,7 @@ function parsePostgresUrl(text: string): Parts | string {
     // libpq connects to hostaddr when both are given (host then only names the server).
     parts.host = hostaddr ?? parts.host;
     if (parts.host?.includes(',') === true) return `names several hosts (${parts.host}); offloop connects to one: give one`;
-    if (parts.port !== null && !/^\d{1,5}$/.test(parts.port)) return `port must be a port number, got "${parts.port}"`;
+    if (parts.port !== null && !(/^\d{1,5}$/.test(parts.port) && Number(parts.port) <= 65_535)) return `port must be a port number (1-65535), got "${parts.port}"`;
     return parts;
   } catch {
     return 'has a malformed %-escape';
@@ -232,7 +232,10 @@ function formatUrl(parts: Parts, form: 'driver' | 'display'): string {
   if (socket) {
     params.unshift(['host', parts.host ?? ''], ...(parts.port === null ? [] : [['port', parts.port] as [string, string]]));
   } else {
-    if (parts.host !== null) text += !parts.host.startsWith('/') && parts.host.includes(':') ? `[${parts.host}]` : encodeURIComponent(parts.host);
+    // An IPv6 address goes to the driver percent-encoded, not in brackets: slonik hands the
+    // decoded host name on as it is, and `[::1]` is no host name to connect to.
+    const ipv6 = !parts.host?.startsWith('/') && parts.host?.includes(':') === true;
+    if (parts.host !== null) text += ipv6 && form === 'display' ? `[${parts.host}]` : encodeURIComponent(parts.host);
     if (parts.port !== null) text += `:${parts.port}`;
   }
   text += `/${parts.database === null ? '' : encodeURIComponent(parts.database)}`;
