@@ -305,3 +305,15 @@ test('a lockUrl that reaches another database than url is refused before anythin
   await using same = createMigrator({ url, dir, lockUrl: url });
   t.is((await same.up()).applied.length, 1);
 });
+
+test("what a migration logs with console arrives as its migration:progress events, not on the host's stdout", async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_noisy.ts': "export async function up() { console.log('step one'); console.warn('careful\\nnow'); process.stdout.write(''); }\n",
+  });
+  await using migrator = createMigrator({ url, dir });
+  const events: ProgressEvent[] = [];
+  await migrator.up({ onProgress: (event) => events.push(event) });
+  const lines = events.flatMap((event) => (event.type === 'migration:progress' ? [`${event.version} ${event.message}`] : []));
+  t.deepEqual(lines, ['20260101000000 step one', '20260101000000 careful', '20260101000000 now']);
+});

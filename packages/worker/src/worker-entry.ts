@@ -6,6 +6,8 @@
 import { toEnvelope } from '@offloop/core';
 import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
+import { Console } from 'node:console';
+import { Writable } from 'node:stream';
 import { tagUrl } from './application-name.ts';
 import { lowerThreadPriority } from './priority.ts';
 import type { ProgressEvent } from '@offloop/core';
@@ -58,6 +60,37 @@ class EventBatcher {
   }
 }
 
+/**
+ * The thread's `console` while a task runs: what a migration logs becomes `migration:progress`
+ * events of the migration that logged it, one per line, instead of going to the host process's
+ * stdout, where it would break `--json` output and bypass the host's own logging.
+ */
+class ConsoleCapture {
+  readonly #previous = globalThis.console;
+  readonly #onLine: (line: string) => void;
+  #partial = '';
+
+  constructor(onLine: (line: string) => void) {
+    this.#onLine = onLine;
+    const sink = new Writable({
+      write: (chunk: Buffer | string, _encoding, done) => {
+        const lines = (this.#partial + String(chunk)).split('\n');
+        this.#partial = lines.pop() ?? '';
+        for (const line of lines) this.#onLine(line);
+        done();
+      },
+    });
+    globalThis.console = new Console({ stdout: sink, stderr: sink });
+  }
+
+  /** Put the thread's console back, sending a last line that had no newline. */
+  restore(): void {
+    globalThis.console = this.#previous;
+    if (this.#partial !== '') this.#onLine(this.#partial);
+    this.#partial = '';
+  }
+}
+
 /** Run one task. Never throws: failures come back as envelopes. */
 export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
   const host = Comlink.wrap<HostChannel>(request.events);
@@ -65,7 +98,13 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
   Comlink.expose(control, request.control);
   const events = new EventBatcher((batch) => host.progress(batch));
-  const onProgress = (event: ProgressEvent) => events.push(event);
+  // The migration being imported or run, for the lines it logs.
+  let current = '';
+  const onProgress = (event: ProgressEvent) => {
+    if (event.type === 'migration:loading' || event.type === 'migration:started') current = event.version;
+    events.push(event);
+  };
+  const capture = new ConsoleCapture((message) => events.push({ type: 'migration:progress', version: current, message, done: null, total: null }));
   try {
     await host.started();
     const { config } = request;
@@ -82,6 +121,8 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
     await events.flush().catch(() => undefined);
     return { ok: false, error: toEnvelope(error) };
   } finally {
+    capture.restore();
+    await events.flush().catch(() => undefined);
     host[Comlink.releaseProxy]();
     request.events.close();
     request.control.close();
