@@ -18,7 +18,6 @@ export const EXIT_TERMINATED = 143;
 export const EXIT_CODES = {
   // 1: a bug or a broken installation, not something the user did.
   INTERNAL_ERROR: 1,
-  WORKER_FAILED: 1,
   MIGRATOR_CLOSED: 1,
   // 2: the configuration is wrong, the same as a usage error; nothing was done.
   CONFIG_INVALID: 2,
@@ -42,6 +41,9 @@ export const EXIT_CODES = {
   MIGRATION_TIMEOUT: 4,
   MIGRATION_TRANSACTION_CONTROL: 4,
   // A migration that crashed or hung its worker thread: also a failed migration.
+  // A worker thread that died during the call: most often a migration's doing (process.exit(), an
+  // uncaught error in its code), as its message says.
+  WORKER_FAILED: 4,
   WORKER_OUT_OF_MEMORY: 4,
   WORKER_UNRESPONSIVE: 4,
   // 5: the files and the version table disagree; `up` refuses to run.
