@@ -184,10 +184,13 @@ export function createMigrator(options: MigratorOptions): Migrator {
             inFlight = { version, name, file, direction, transactional, checksum, startedAt: performance.now() };
             clearTimeout(migrationTimer);
             // The worker ends a migration at its migrationTimeout itself; this is the backstop for
-            // a thread whose loop is blocked (a module spinning in JavaScript), which cannot.
+            // a thread whose loop is blocked (a module spinning in JavaScript), which cannot: the
+            // same migration still running cancelGracePeriod later has its thread terminated.
             if (config.migrationTimeout > 0) {
               const migration = inFlight;
-              migrationTimer = setTimeout(() => requestStop({ kind: 'migration-timeout', migration, timeoutMs: config.migrationTimeout }), config.migrationTimeout);
+              migrationTimer = setTimeout(() => {
+                if (inFlight === migration) giveUp({ kind: 'migration-timeout', migration, timeoutMs: config.migrationTimeout });
+              }, config.migrationTimeout + config.cancelGracePeriod);
             }
           }
           if (event.type === 'migration:finished') {
@@ -201,6 +204,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       },
     };
     let requestStop: (reason: StopReason) => void = () => undefined;
+    // Stop waiting for a thread that cannot answer: terminate it.
+    let giveUp: (reason: StopReason) => void = () => undefined;
 
     const result = (async (): Promise<CommandResult<C>> => {
       if (closed) throw new MigratorClosedError('This migrator was closed; create a new one.', {});
@@ -218,9 +223,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
         stopReason = reason;
         // Still queued behind another call: Piscina drops it from the queue.
         if (!started) return taskAbort.abort();
-        // A migration timeout is the worker's own to handle; the host only waits for it.
-        if (reason.kind !== 'migration-timeout') void worker.abort(describeStop(reason)).catch(() => undefined);
+        void worker.abort(describeStop(reason)).catch(() => undefined);
         graceTimer = setTimeout(() => unresponsive.resolve({ kind: 'unresponsive' }), config.cancelGracePeriod);
+      };
+      giveUp = (reason) => {
+        stopReason ??= reason;
+        unresponsive.resolve({ kind: 'unresponsive' });
       };
       const onAbort = () => requestStop({ kind: 'abort', cause: signal?.reason });
       signal?.addEventListener('abort', onAbort, { once: true });
