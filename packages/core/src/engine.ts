@@ -185,6 +185,10 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   const key = lockKeyFor(config.schema, config.table);
   const workKey = workLockKeyFor(config.schema, config.table);
   const work = new WorkSessions(workKey);
+  // With lockUrl the work goes through a pooler (that is what lockUrl is for), where session
+  // state outlives the session on a pooled server connection that other clients then use: no
+  // work lock or session settings there (see docs/locking.md).
+  const workSessions = config.lockUrl === null;
   // The lock's connection opens beside the work pool's.
   const lockUrl = config.lockUrl ?? config.url;
   const opening = LockSession.open(lockUrl, config.connectTimeout);
@@ -206,7 +210,7 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
       // Before anything is read: what a runner that lost the lock still runs must be over.
       const orphans = await held.endOrphans(workKey, config.lockTimeout, lockSignal);
       if (orphans.length > 0) await emit({ type: 'lock:orphans', pids: orphans.map((orphan) => orphan.pid) });
-      work.start();
+      if (workSessions) work.start();
       const [files] = await loaded;
       const state = await readState(pools.pool, config, files);
       const apply: ApplyContext = {
@@ -224,7 +228,7 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
         done: [],
         earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
       };
-      const batch = new BatchSession(config, workSessionSetup(workKey));
+      const batch = new BatchSession(config, workSessions ? workSessionSetup(workKey) : null);
       const ensureTables = async () => {
         await ensureVersionTable(pools.pool, config);
         await ensureLogTable(pools.pool, config);
