@@ -93,7 +93,7 @@ export const DATABASE_FLAGS = {
   'lock-url': {
     type: 'string',
     placeholder: 'url',
-    description: 'A direct connection for the advisory lock, when --url goes through PgBouncer in transaction mode',
+    description: 'A direct connection to the same database for the advisory lock, when --url goes through PgBouncer in transaction mode',
   },
   'statement-timeout': {
     type: 'string',
