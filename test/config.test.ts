@@ -182,3 +182,17 @@ test('an IPv6 address connects: the driver gets it without brackets, people see 
 test('a port out of range is named as the problem', (t) => {
   t.deepEqual(resolved('postgres://u@localhost:99999/db'), ['port must be a port number (1-65535), got "99999"']);
 });
+
+test("libpq's key=value connection strings are read as psql reads them", async (t) => {
+  t.is(resolved('host=db.internal port=5433 dbname=app user=alice'), 'postgresql://alice@db.internal:5433/app');
+  t.is(resolved("host=/var/run/postgresql dbname='my app' user=bob password='it\\'s' sslmode=disable"), "postgresql://bob:it's@%2Fvar%2Frun%2Fpostgresql/my%20app?sslmode=disable");
+  t.deepEqual(resolved('host=db dbname'), ['is not a valid key=value connection string near "dbname"']);
+  t.is(redactUrl('host=db user=alice password=secret dbname=app'), 'postgresql://alice:***@db/app');
+  const url = new URL(await createTestDatabase(t));
+  const quote = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+  const password = url.password === '' ? '' : ` password=${quote(decodeURIComponent(url.password))}`;
+  const conninfo = `host=${url.hostname} port=${url.port} user=${quote(decodeURIComponent(url.username))} dbname=${url.pathname.slice(1)}${password}`;
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url: conninfo, dir });
+  t.is((await migrator.up()).applied.length, 1);
+});

@@ -137,7 +137,7 @@ export function displayUrl(text: string): string | null {
  */
 function parsePostgresUrl(text: string): Parts | string {
   const scheme = /^(postgres|postgresql):\/\//i.exec(text)?.[1]?.toLowerCase();
-  if (scheme === undefined) return 'must be a postgres:// or postgresql:// URL';
+  if (scheme === undefined) return CONNINFO.test(text) ? parseConninfo(text) : 'must be a postgres:// or postgresql:// URL, or libpq\'s key=value form (host=... dbname=...)';
   const rest = text.slice(scheme.length + 3);
   const queryAt = rest.indexOf('?');
   const head = queryAt === -1 ? rest : rest.slice(0, queryAt);
@@ -207,6 +207,31 @@ function parsePostgresUrl(text: string): Parts | string {
   } catch {
     return 'has a malformed %-escape';
   }
+}
+
+/** libpq's other form of connection string: `host=db port=5432 dbname=app user='a b'`. */
+const CONNINFO = /^\s*[A-Za-z_]+\s*=/;
+
+/**
+ * Parse libpq's key=value form into the same parts as a URL: values unquoted (no spaces) or in
+ * single quotes with `\'` and `\\` escapes, keywords as in a URL's parameters.
+ */
+function parseConninfo(text: string): Parts | string {
+  const pairs: [string, string][] = [];
+  const pattern = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s']*))/y;
+  let at = 0;
+  while (at < text.length) {
+    if (/^\s*$/.test(text.slice(at))) break;
+    pattern.lastIndex = at;
+    const match = pattern.exec(text);
+    if (match === null) return `is not a valid key=value connection string near "${text.slice(at, at + 20).trim()}"`;
+    const [, key = '', quoted, bare] = match;
+    pairs.push([key, quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1')]);
+    at = pattern.lastIndex;
+  }
+  // The same keywords and rules as a URL's parameters: built as one, parsed as one.
+  const query = pairs.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
+  return parsePostgresUrl(`postgresql://${query === '' ? '' : `?${query}`}`);
 }
 
 /** Percent-decoding as libpq does it: `+` is a plus sign, not a space. */
