@@ -57,6 +57,7 @@ import type {
   StatusResult,
   UpResult,
 } from './results.ts';
+import { describeKept } from './results.ts';
 import { loadParser, splitSection, type Statement } from './split.ts';
 import { resolveTarget } from './targets.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
@@ -268,20 +269,13 @@ async function assertSameDatabase(lock: LockSession, pool: CommonQueryMethods, c
   throw new ConfigError(`Invalid configuration: ${message}`, { issues: [{ path: 'lockUrl', message }] });
 }
 
-/** What a run finished before a failure, as a sentence. */
-function keptSentence(finished: readonly MigrationResult[]): string {
-  return finished.length === 0
-    ? 'Nothing of this run was applied.'
-    : `The ${finished.length} migration${finished.length === 1 ? '' : 's'} this run finished before ${finished.length === 1 ? 'stays' : 'stay'} applied (${finished.map((m) => m.file).join(', ')}).`;
-}
-
 /**
  * A database failure that ended a run between (or outside) migrations, with what the run had
  * finished: every error that ends a run says what stays applied.
  */
 function withApplied(error: unknown, finished: readonly MigrationResult[]): unknown {
   // Before anything ran (cannot connect, no rights) the message has nothing to add.
-  const message = (text: string) => (finished.length === 0 ? text : `${text.replace(/\.?$/, '.')} ${keptSentence(finished)}`);
+  const message = (text: string) => (finished.length === 0 ? text : `${text.replace(/\.?$/, '.')} ${describeKept(finished)}`);
   if (error instanceof DatabaseUnavailableError && error.details.applied === undefined) {
     return new DatabaseUnavailableError(message(error.message), { ...error.details, applied: [...finished] }, { cause: error.cause });
   }
@@ -303,7 +297,7 @@ function lockLostError(reason: unknown, finished: readonly MigrationResult[], ca
   const version = typeof details.version === 'string' ? details.version : null;
   const file = typeof details.file === 'string' ? details.file : null;
   const running = file === null || cause === undefined ? '' : ` ${file} was running and failed with it: ${(cause as Error).message}`;
-  return new LockLostError(`${what} The run stopped.${running} ${keptSentence(finished)}`, { lockKey, applied: [...finished], version, file }, { cause });
+  return new LockLostError(`${what} The run stopped.${running} ${describeKept(finished)}`, { lockKey, applied: [...finished], version, file }, { cause });
 }
 
 async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {

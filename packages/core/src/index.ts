@@ -90,5 +90,6 @@ export type { AppliedMigration, LogEntry, MigrationFile, ModuleMigrationFile, Se
 export { resolveTarget } from './targets.ts';
 export type { Target } from './targets.ts';
 export type { MigrationContext, MigrationModule, MigrationModuleExports } from './context.ts';
+export { describeKept } from './results.ts';
 export type { CheckResult, CurrentResult, DownResult, HistoryResult, PlanResult, PlanStep, RedoResult, RepairAction, RepairResult, SqlResult, StampResult, StatusResult, UpResult } from './results.ts';
 export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';

@@ -98,3 +98,14 @@ export type PlanResult = { readonly direction: 'up' | 'down'; readonly current: 
 
 /** What offline `sql` resolves to. */
 export type SqlResult = { readonly direction: 'up' | 'down'; readonly from: string | null; readonly to: string | null; readonly script: string; readonly steps: readonly PlanStep[] };
+
+/**
+ * What of a run stays applied after it stopped, as the sentence its errors end with (the worker's
+ * and the host's alike): "Nothing of this run was applied." or "The 2 migrations this run applied
+ * stay applied (a.sql, b.sql)."
+ */
+export function describeKept(applied: readonly MigrationResult[]): string {
+  if (applied.length === 0) return 'Nothing of this run was applied.';
+  const many = applied.length !== 1;
+  return `The ${applied.length} migration${many ? 's' : ''} this run applied ${many ? 'stay' : 'stays'} applied (${applied.map((m) => m.file).join(', ')}).`;
+}

@@ -42,6 +42,7 @@ import {
   type SqlResult,
   type StampResult,
   checkOptionsSchema,
+  describeKept,
   downOptionsSchema,
   redoOptionsSchema,
   repairOptionsSchema,
@@ -279,7 +280,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
             const cause = cleanupFailure === null ? stopFailure : new SuppressedError(cleanupFailure, stopFailure, 'server-side cancel failed');
             throw new WorkerUnresponsiveError(
               `The migration worker did not stop within ${config.cancelGracePeriod} ms (cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated` +
-                ` and its statements cancelled on the server. ${what}${stayApplied(kept)}`,
+                ` and its statements cancelled on the server. ${what}${describeKept(kept)}`,
               { graceMs: config.cancelGracePeriod, applied: [...kept] },
               { cause },
             );
@@ -385,13 +386,6 @@ function countApplied(applied: readonly MigrationResult[]): string {
   return `${applied.length} migration${applied.length === 1 ? '' : 's'} applied`;
 }
 
-/** What of this run stays applied, as a sentence. */
-function stayApplied(applied: readonly MigrationResult[]): string {
-  return applied.length === 0
-    ? 'Nothing of this run was applied.'
-    : `The ${applied.length} migration${applied.length === 1 ? '' : 's'} this run applied ${applied.length === 1 ? 'stays' : 'stay'} applied.`;
-}
-
 /** The typed error for a call that stopped because it was asked to. */
 function stopError(reason: StopReason, applied: readonly MigrationResult[], cause: unknown): OffloopError {
   const options = cause === undefined ? undefined : { cause };
@@ -417,7 +411,7 @@ function migrationTimeoutError(reason: Extract<StopReason, { kind: 'migration-ti
   const { migration, timeoutMs } = reason;
   return new MigrationTimeoutError(
     `${migration.file}: migration ${migration.version} ran longer than migrationTimeout (${timeoutMs} ms) without yielding to its event loop (a loop in JavaScript?); ` +
-      `its worker thread was terminated and its statements cancelled on the server. ${what}${stayApplied(applied)}`,
+      `its worker thread was terminated and its statements cancelled on the server. ${what}${describeKept(applied)}`,
     {
       version: migration.version, name: migration.name, file: migration.file, direction: migration.direction, transactional: migration.transactional,
       line: null, column: null, statement: null, statementCount: null, statementsRun: 0, sqlstate: null, detail: null, hint: null,
@@ -474,15 +468,15 @@ function crashError(crash: Crash, error: unknown, applied: readonly MigrationRes
   switch (crash.kind) {
     case 'out-of-memory':
       return new WorkerOutOfMemoryError(
-        `The migration worker thread ran out of memory (workerResourceLimits)${where} and was stopped. ${what}${stayApplied(applied)}`,
+        `The migration worker thread ran out of memory (workerResourceLimits)${where} and was stopped. ${what}${describeKept(applied)}`,
         { reason: crash.reason, applied: [...applied] },
         { cause: error },
       );
     case 'closed':
-      return new MigratorClosedError(`The migrator was closed while the call ran. ${what}${stayApplied(applied)}`, { applied: [...applied] }, { cause: error });
+      return new MigratorClosedError(`The migrator was closed while the call ran. ${what}${describeKept(applied)}`, { applied: [...applied] }, { cause: error });
     case 'failed':
       return new WorkerFailedError(
-        `The migration worker thread failed${where}: ${crash.reason}. ${what}${stayApplied(applied)}`,
+        `The migration worker thread failed${where}: ${crash.reason}. ${what}${describeKept(applied)}`,
         { reason: crash.reason, applied: [...applied], file },
         { cause: error },
       );
