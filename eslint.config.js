@@ -34,7 +34,10 @@ export default defineConfig([
       '@typescript-eslint/only-throw-error': 'error',
       // tsc reports unused locals and parameters (noUnusedLocals, noUnusedParameters); this only
       // has to allow the `_` convention for deliberately ignored values.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
 ]);

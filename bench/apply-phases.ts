@@ -16,11 +16,16 @@ import { startEmbeddedPostgres } from '../packages/worker/src/embedded-postgres.
 import { toPsql } from './host-impact-adapters.ts';
 import { generateWorkload } from './workload.ts';
 
-const { values: flags } = parseArgs({ options: { reps: { type: 'string' }, url: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { reps: { type: 'string' }, url: { type: 'string' } },
+});
 const reps = Number(flags.reps ?? 3);
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'offloop-phases-'));
-const embedded = flags.url === undefined ? await startEmbeddedPostgres({ dataDir: path.join(work, 'pg'), persistent: false }) : null;
+const embedded =
+  flags.url === undefined
+    ? await startEmbeddedPostgres({ dataDir: path.join(work, 'pg'), persistent: false })
+    : null;
 const admin = flags.url ?? embedded?.url ?? '';
 try {
   const dir = path.join(work, 'workload');
@@ -58,7 +63,9 @@ try {
     console.error(`[rep ${rep + 1}/${reps}] ${Math.round(marks['closed'] ?? 0)} ms`);
   }
   // The floor: the same files, one query each, from a bare client on a fresh database.
-  const texts = await Promise.all((await toPsql(dir, path.join(work, 'psql'))).map((file) => readFile(file, 'utf8')));
+  const texts = await Promise.all(
+    (await toPsql(dir, path.join(work, 'psql'))).map((file) => readFile(file, 'utf8')),
+  );
   const floors: number[] = [];
   for (let rep = 0; rep < reps; rep += 1) {
     const name = `offloop_floor_${rep}_${process.pid}`;
@@ -69,11 +76,15 @@ try {
     url.pathname = `/${name}`;
     const session = new pg.Client({ connectionString: url.toString() });
     await session.connect();
-    await session.query('create table v (version text primary key, duration_ms int); create table l (id bigint generated always as identity, version text, duration_ms int)');
+    await session.query(
+      'create table v (version text primary key, duration_ms int); create table l (id bigint generated always as identity, version text, duration_ms int)',
+    );
     const started = performance.now();
     for (const [index, text] of texts.entries()) {
       const ms = 'round(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
-      await session.query(`begin;\n${text}\n;\ninsert into v values ('${String(index)}', ${ms});\ninsert into l (version, duration_ms) values ('${String(index)}', ${ms});\ncommit;`);
+      await session.query(
+        `begin;\n${text}\n;\ninsert into v values ('${String(index)}', ${ms});\ninsert into l (version, duration_ms) values ('${String(index)}', ${ms});\ncommit;`,
+      );
     }
     floors.push(performance.now() - started);
     await session.end();
@@ -81,7 +92,8 @@ try {
     await client.end();
   }
   const labels = Object.keys(rows[0] ?? {});
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const median = (values: number[]) =>
+    values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
   console.log('| phase (ms since createMigrator, median) | at | step |');
   console.log('| --- | --- | --- |');
   let previous = 0;
@@ -90,7 +102,9 @@ try {
     console.log(`| ${label} | ${Math.round(at)} | ${Math.round(at - previous)} |`);
     previous = at;
   }
-  console.log(`\nfloor of the migration phase (bare pg client, one query per migration, median): ${Math.round(median(floors))} ms`);
+  console.log(
+    `\nfloor of the migration phase (bare pg client, one query per migration, median): ${Math.round(median(floors))} ms`,
+  );
 } finally {
   await embedded?.stop();
   await rm(work, { recursive: true, force: true });

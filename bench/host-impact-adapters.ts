@@ -30,8 +30,11 @@ export async function toNodePgMigrate(source: string, target: string): Promise<v
     } else if (file.endsWith('.ts')) {
       const table = /insert into (\w+)/.exec(text)?.[1];
       const cpuMs = /performance\.now\(\) \+ (\d+)/.exec(text)?.[1];
-      if (table === undefined || cpuMs === undefined) throw new Error(`${file}: not a workload data migration`);
-      await writeFile(path.join(target, file.replace(/\.ts$/, '.mjs')), `import { createHash } from 'node:crypto';
+      if (table === undefined || cpuMs === undefined)
+        throw new Error(`${file}: not a workload data migration`);
+      await writeFile(
+        path.join(target, file.replace(/\.ts$/, '.mjs')),
+        `import { createHash } from 'node:crypto';
 
 export async function up(pgm) {
   const until = performance.now() + ${cpuMs};
@@ -43,7 +46,8 @@ export async function up(pgm) {
   }
   pgm.sql(\`insert into ${table} (label, payload) values ('js \${digest.slice(0, 12)}', '\${JSON.stringify({ rounds })}'::jsonb)\`);
 }
-`);
+`,
+      );
     }
   }
 }

@@ -21,9 +21,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const [mode, url, dir, idleMs] = process.argv.slice(2);
-if (mode === undefined || url === undefined || dir === undefined) throw new Error('usage: host-impact-server.ts <mode> <url> <dir> [idleMs]');
+if (mode === undefined || url === undefined || dir === undefined)
+  throw new Error('usage: host-impact-server.ts <mode> <url> <dir> [idleMs]');
 
-const body = JSON.stringify({ ok: true, items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` })) });
+const body = JSON.stringify({
+  ok: true,
+  items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item ${i}` })),
+});
 const server = createServer((_request, response) => {
   response.writeHead(200, { 'content-type': 'application/json' });
   response.end(body);
@@ -43,12 +47,20 @@ async function migrate(): Promise<number> {
     case 'offloop':
     case 'offloop-nice0': {
       const { createMigrator } = tools.offloop ?? (await import('@offloop/worker'));
-      await using migrator = createMigrator({ url: url ?? '', dir: dir ?? '', ...(mode === 'offloop-nice0' ? { workerNice: 0 } : {}) });
+      await using migrator = createMigrator({
+        url: url ?? '',
+        dir: dir ?? '',
+        ...(mode === 'offloop-nice0' ? { workerNice: 0 } : {}),
+      });
       return (await migrator.up()).applied.length;
     }
     case 'cli-process': {
       const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
-      const child = spawn(process.execPath, [bin, 'up', '--url', url ?? '', '--dir', dir ?? '', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        [bin, 'up', '--url', url ?? '', '--dir', dir ?? '', '--json'],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const [code] = (await once(child, 'exit')) as [number | null];
@@ -63,8 +75,22 @@ async function migrate(): Promise<number> {
     }
     case 'node-pg-migrate': {
       const { runner } = tools.npm ?? (await import('node-pg-migrate'));
-      const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, log: () => undefined };
-      const done = await runner({ databaseUrl: url ?? '', dir: dir ?? '', direction: 'up', migrationsTable: 'pgmigrations', count: Infinity, logger: silent, checkOrder: false });
+      const silent = {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+        log: () => undefined,
+      };
+      const done = await runner({
+        databaseUrl: url ?? '',
+        dir: dir ?? '',
+        direction: 'up',
+        migrationsTable: 'pgmigrations',
+        count: Infinity,
+        logger: silent,
+        checkOrder: false,
+      });
       return done.length;
     }
     case 'idle':
@@ -98,7 +124,11 @@ process.on('message', (message: unknown) => {
     const usage = process.threadCpuUsage(cpu);
     const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
     process.send?.({
-      loop: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
+      loop: {
+        p50: ms(histogram.percentile(50)),
+        p99: ms(histogram.percentile(99)),
+        max: ms(histogram.max),
+      },
       durationMs: Math.round(performance.now() - started),
       utilization: Math.round(busy * 1000) / 1000,
       hostCpuMs: Math.round((usage.user + usage.system) / 1000),

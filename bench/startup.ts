@@ -15,18 +15,27 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { createTestDatabases } from '../packages/worker/src/testing/index.ts';
 
-const { values: flags } = parseArgs({ options: { reps: { type: 'string' }, url: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { reps: { type: 'string' }, url: { type: 'string' } },
+});
 const reps = Number(flags.reps ?? 6);
-const url = flags.url ?? process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const url =
+  flags.url ?? process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const cached = process.env['NODE_DISABLE_COMPILE_CACHE'] === undefined;
 
 // Resolved as @offloop/core resolves them (the bench package does not depend on them itself).
-const resolve = (specifier: string) => pathToFileURL(createRequire(new URL('../packages/core/package.json', import.meta.url)).resolve(specifier)).href;
+const resolve = (specifier: string) =>
+  pathToFileURL(
+    createRequire(new URL('../packages/core/package.json', import.meta.url)).resolve(specifier),
+  ).href;
 const rows: [string, string | null][] = [
   ['empty thread', null],
   ['thread importing slonik', resolve('slonik')],
   ['thread importing zod', resolve('zod')],
-  ['thread importing the migration worker', new URL('../packages/worker/src/worker-entry.ts', import.meta.url).href],
+  [
+    'thread importing the migration worker',
+    new URL('../packages/worker/src/worker-entry.ts', import.meta.url).href,
+  ],
 ];
 
 async function threadStart(entry: string | null): Promise<number> {
@@ -42,15 +51,22 @@ async function threadStart(entry: string | null): Promise<number> {
 
 async function harnessReady(): Promise<number> {
   const started = performance.now();
-  const harness = createTestDatabases({ url, dir: new URL('../examples/migrations', import.meta.url).pathname, poolSize: 1 });
+  const harness = createTestDatabases({
+    url,
+    dir: new URL('../examples/migrations', import.meta.url).pathname,
+    poolSize: 1,
+  });
   await harness.ready();
   const ms = performance.now() - started;
   await harness.close();
   return ms;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-console.log(`compile cache: ${cached ? 'on' : 'off (NODE_DISABLE_COMPILE_CACHE)'}; medians of ${reps - 1} after one warm-up\n`);
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+console.log(
+  `compile cache: ${cached ? 'on' : 'off (NODE_DISABLE_COMPILE_CACHE)'}; medians of ${reps - 1} after one warm-up\n`,
+);
 console.log('| what | ms |\n| --- | --- |');
 const measure = async (label: string, fn: () => Promise<number>) => {
   const times: number[] = [];

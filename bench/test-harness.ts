@@ -37,7 +37,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../packages/worker/src/embedded-postgres.ts';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '../packages/worker/src/embedded-postgres.ts';
 import { createMigrator } from '../packages/worker/src/index.ts';
 import { createTestDatabases } from '../packages/worker/src/testing/index.ts';
 import { generateWorkload } from './workload.ts';
@@ -54,7 +57,14 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
   },
 });
-if (args.quick) Object.assign(args, { files: '3', tests: '5', 'migrate-samples': '1', migrations: '100', pool: '15' });
+if (args.quick)
+  Object.assign(args, {
+    files: '3',
+    tests: '5',
+    'migrate-samples': '1',
+    migrations: '100',
+    pool: '15',
+  });
 const files = Number(args.files);
 const testsPerFile = Number(args.tests);
 const testMs = Number(args['test-ms']);
@@ -64,7 +74,15 @@ const migrations = Number(args.migrations);
 
 type Sample = { ms: number; fromPool: boolean };
 type FileStats = { created: number; createMs: number; fromPool: number; acquired: number };
-type Result = { name: string; samples: number[]; setups: number[]; fromPool: number; wallMs: number; created: number; createMs: number };
+type Result = {
+  name: string;
+  samples: number[];
+  setups: number[];
+  fromPool: number;
+  wallMs: number;
+  created: number;
+  createMs: number;
+};
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'offloop-bench-harness-'));
 await chmod(work, 0o755);
@@ -75,17 +93,37 @@ try {
     embedded = await startEmbeddedPostgres({ dataDir: path.join(work, 'pg'), persistent: false });
     url = embedded.url;
   }
-  const server = embedded === undefined ? `BENCH_DATABASE_URL` : `embedded PostgreSQL ${embedded.version} (throwaway, fsync off)`;
+  const server =
+    embedded === undefined
+      ? `BENCH_DATABASE_URL`
+      : `embedded PostgreSQL ${embedded.version} (throwaway, fsync off)`;
   const dir = path.join(work, 'migrations');
-  const workload = await generateWorkload(dir, { migrations, jsMigrations: 0, backfillRows: 50_000 });
-  console.log(`workload: ${String(workload.files.length)} SQL migrations, ${String(workload.tables)} tables, ${String(workload.rows)} rows; server: ${server}; ${String(os.availableParallelism())} CPUs`);
+  const workload = await generateWorkload(dir, {
+    migrations,
+    jsMigrations: 0,
+    backfillRows: 50_000,
+  });
+  console.log(
+    `workload: ${String(workload.files.length)} SQL migrations, ${String(workload.tables)} tables, ${String(workload.rows)} rows; server: ${server}; ${String(os.availableParallelism())} CPUs`,
+  );
 
   // Build the template once, outside the measurements (every later run reuses it).
   const builder = createTestDatabases({ url, dir, poolSize: 0 });
   const template = await builder.template();
   await builder.close();
-  const size = await withAdmin(url, async (client) => (await client.query<{ size: string }>('select pg_size_pretty(pg_database_size($1)) as size', [template.name])).rows[0]?.size);
-  console.log(`template ${template.name}: built in ${(template.durationMs / 1000).toFixed(1)} s, ${size ?? '?'}`);
+  const size = await withAdmin(
+    url,
+    async (client) =>
+      (
+        await client.query<{ size: string }>(
+          'select pg_size_pretty(pg_database_size($1)) as size',
+          [template.name],
+        )
+      ).rows[0]?.size,
+  );
+  console.log(
+    `template ${template.name}: built in ${(template.durationMs / 1000).toFixed(1)} s, ${size ?? '?'}`,
+  );
 
   const results: Result[] = [];
   await dropReady(url);
@@ -94,7 +132,9 @@ try {
   await waitForReady(url, poolSize);
   results.push(await runSuite(`pool ${String(poolSize)}, warm start`, url, dir, poolSize));
   await waitForReady(url, poolSize);
-  results.push(await runSuite(`pool ${String(poolSize)}, warm start, no ready()`, url, dir, poolSize, false));
+  results.push(
+    await runSuite(`pool ${String(poolSize)}, warm start, no ready()`, url, dir, poolSize, false),
+  );
   await dropReady(url);
   results.push(await runSuite('CREATE DATABASE per test', url, dir, 0));
   // The default pool size, with the peaks the runs above remembered on the template: the first
@@ -109,25 +149,43 @@ try {
 }
 
 /** Run the ava suite once with the given pool size and collect every test's time to a database. */
-async function runSuite(name: string, url: string, dir: string, size: number | undefined, setup = true): Promise<Result> {
+async function runSuite(
+  name: string,
+  url: string,
+  dir: string,
+  size: number | undefined,
+  setup = true,
+): Promise<Result> {
   const suite = path.join(root, 'bench', 'results', 'harness-suite');
   await rm(suite, { recursive: true, force: true });
   await mkdir(suite, { recursive: true });
   const out = path.join(suite, 'samples.jsonl');
-  await writeFile(path.join(suite, 'package.json'), JSON.stringify({ name: 'harness-suite', private: true, type: 'module' }));
-  await writeFile(path.join(suite, 'ava.config.js'), `export default { files: ['*.test.ts'], extensions: { ts: 'module' }, timeout: '5m' };\n`);
+  await writeFile(
+    path.join(suite, 'package.json'),
+    JSON.stringify({ name: 'harness-suite', private: true, type: 'module' }),
+  );
+  await writeFile(
+    path.join(suite, 'ava.config.js'),
+    `export default { files: ['*.test.ts'], extensions: { ts: 'module' }, timeout: '5m' };\n`,
+  );
   const harness = path.relative(suite, path.join(root, 'packages/worker/src/testing/index.ts'));
   for (let file = 0; file < files; file += 1) {
-    await writeFile(path.join(suite, `file-${String(file)}.test.ts`), `import test from 'ava';
+    await writeFile(
+      path.join(suite, `file-${String(file)}.test.ts`),
+      `import test from 'ava';
 import { appendFileSync } from 'node:fs';
 import { createTestDatabases } from '${harness}';
 
 const created = performance.now();
 const databases = createTestDatabases({ dir: ${JSON.stringify(dir)}${size === undefined ? '' : `, poolSize: ${String(size)}`} });
-${setup ? `test.before(async () => {
+${
+  setup
+    ? `test.before(async () => {
   await databases.ready();
   appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n');
-});` : `databases.ready().then(() => appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n'), () => undefined);`}
+});`
+    : `databases.ready().then(() => appendFileSync(${JSON.stringify(out)}, JSON.stringify({ setupMs: performance.now() - created }) + '\\n'), () => undefined);`
+}
 test.after.always(async () => {
   const stats = await databases.stats();
   appendFileSync(${JSON.stringify(out)}, JSON.stringify({ stats }) + '\\n');
@@ -144,23 +202,37 @@ for (let i = 0; i < ${String(testsPerFile)}; i += 1) {
     t.pass();
   });
 }
-`);
+`,
+    );
   }
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     const ava = spawn(path.join(root, 'node_modules', '.bin', 'ava'), [], {
       cwd: suite,
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, TEST_DATABASE_URL: url, PATH: [path.dirname(process.execPath), process.env['PATH'] ?? ''].join(path.delimiter) },
+      env: {
+        ...process.env,
+        TEST_DATABASE_URL: url,
+        PATH: [path.dirname(process.execPath), process.env['PATH'] ?? ''].join(path.delimiter),
+      },
     });
     ava.once('error', reject);
-    ava.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`ava exited with ${String(code)}`))));
+    ava.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ava exited with ${String(code)}`)),
+    );
   });
   const wallMs = performance.now() - started;
-  const lines = (await readFile(out, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Sample | { stats: FileStats } | { setupMs: number });
+  const lines = (await readFile(out, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Sample | { stats: FileStats } | { setupMs: number });
   const samples = lines.filter((line): line is Sample => 'ms' in line);
-  const setups = lines.filter((line): line is { setupMs: number } => 'setupMs' in line).map((line) => line.setupMs);
-  const stats = lines.filter((line): line is { stats: FileStats } => 'stats' in line).map((line) => line.stats);
+  const setups = lines
+    .filter((line): line is { setupMs: number } => 'setupMs' in line)
+    .map((line) => line.setupMs);
+  const stats = lines
+    .filter((line): line is { stats: FileStats } => 'stats' in line)
+    .map((line) => line.stats);
   await rm(suite, { recursive: true, force: true });
   return {
     name,
@@ -182,7 +254,9 @@ async function migratePerTest(url: string, dir: string): Promise<Result> {
     const target = new URL(url);
     target.pathname = `/${name}`;
     const asked = performance.now();
-    await withAdmin(url, (client) => client.query(`create database ${client.escapeIdentifier(name)}`));
+    await withAdmin(url, (client) =>
+      client.query(`create database ${client.escapeIdentifier(name)}`),
+    );
     const migrator = createMigrator({ url: target.toString(), dir });
     try {
       await migrator.up();
@@ -190,9 +264,19 @@ async function migratePerTest(url: string, dir: string): Promise<Result> {
       await migrator.close();
     }
     samples.push(performance.now() - asked);
-    await withAdmin(url, (client) => client.query(`drop database ${client.escapeIdentifier(name)} with (force)`));
+    await withAdmin(url, (client) =>
+      client.query(`drop database ${client.escapeIdentifier(name)} with (force)`),
+    );
   }
-  return { name: 'migrate per test', samples, setups: [], fromPool: 0, wallMs: performance.now() - started, created: samples.length, createMs: 0 };
+  return {
+    name: 'migrate per test',
+    samples,
+    setups: [],
+    fromPool: 0,
+    wallMs: performance.now() - started,
+    created: samples.length,
+    createMs: 0,
+  };
 }
 
 /** Top the pool up (as a harness does in the background) before the warm run. */
@@ -201,7 +285,15 @@ async function waitForReady(url: string, size: number): Promise<void> {
   const db = await filler.acquire();
   await db.release();
   for (;;) {
-    const count = await withAdmin(url, async (client) => Number((await client.query<{ n: string }>(`select count(*) as n from pg_database where starts_with(datname, 'offloop_r_')`)).rows[0]?.n));
+    const count = await withAdmin(url, async (client) =>
+      Number(
+        (
+          await client.query<{ n: string }>(
+            `select count(*) as n from pg_database where starts_with(datname, 'offloop_r_')`,
+          )
+        ).rows[0]?.n,
+      ),
+    );
     if (count >= size) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -210,8 +302,11 @@ async function waitForReady(url: string, size: number): Promise<void> {
 
 async function dropReady(url: string): Promise<void> {
   await withAdmin(url, async (client) => {
-    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where starts_with(datname, 'offloop_r_')`);
-    for (const { datname } of rows) await client.query(`drop database ${client.escapeIdentifier(datname)} with (force)`);
+    const { rows } = await client.query<{ datname: string }>(
+      `select datname from pg_database where starts_with(datname, 'offloop_r_')`,
+    );
+    for (const { datname } of rows)
+      await client.query(`drop database ${client.escapeIdentifier(datname)} with (force)`);
   });
 }
 
@@ -231,15 +326,29 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function printTable(results: readonly Result[]): void {
-  const ms = (value: number) => (Number.isNaN(value) ? '-' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(1)} ms`);
+  const ms = (value: number) =>
+    Number.isNaN(value)
+      ? '-'
+      : value >= 10_000
+        ? `${(value / 1000).toFixed(1)} s`
+        : `${value.toFixed(1)} ms`;
   const spread = (values: readonly number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length);
-    return [String(sorted.length), ...[0, 0.5, 0.9, 0.95, 0.99, 1].map((q) => ms(q === 0 ? (sorted[0] ?? Number.NaN) : quantile(sorted, q))), ms(sorted.length === 0 ? Number.NaN : mean)];
+    return [
+      String(sorted.length),
+      ...[0, 0.5, 0.9, 0.95, 0.99, 1].map((q) =>
+        ms(q === 0 ? (sorted[0] ?? Number.NaN) : quantile(sorted, q)),
+      ),
+      ms(sorted.length === 0 ? Number.NaN : mean),
+    ];
   };
   const table = (header: readonly string[], rows: readonly (readonly string[])[]) => {
-    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-    const line = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+    const widths = header.map((title, column) =>
+      Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+    );
+    const line = (cells: readonly string[]) =>
+      `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
     console.log('');
     console.log(line(header));
     console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
@@ -248,19 +357,42 @@ function printTable(results: readonly Result[]): void {
   };
   const stats = ['min', 'p50', 'p90', 'p95', 'p99', 'max', 'mean'];
   console.log('\nper test, asking to holding (acquire() until it resolves):');
-  table(['method', 'tests', ...stats, 'from pool', 'suite', 'clones/s'], results.map((result) => [
-    result.name,
-    ...spread(result.samples),
-    result.name.startsWith('migrate') ? '-' : `${String(result.fromPool)}/${String(result.samples.length)}`,
-    ms(result.wallMs),
-    result.created > 0 ? (result.created / (result.wallMs / 1000)).toFixed(1) : '-',
-  ]));
-  console.log('per file, setup (createTestDatabases() at the top of the file until ready() resolves):');
-  table(['method', 'files', ...stats], results.filter((result) => result.setups.length > 0).map((result) => [result.name, ...spread(result.setups)]));
-  console.log(`${String(files)} ava files x ${String(testsPerFile)} tests of ${String(testMs)} ms at ava's default concurrency (${String(os.availableParallelism())} files at once, a file's tests at once); migrate per test: ${String(migrateSamples)} sequential samples`);
+  table(
+    ['method', 'tests', ...stats, 'from pool', 'suite', 'clones/s'],
+    results.map((result) => [
+      result.name,
+      ...spread(result.samples),
+      result.name.startsWith('migrate')
+        ? '-'
+        : `${String(result.fromPool)}/${String(result.samples.length)}`,
+      ms(result.wallMs),
+      result.created > 0 ? (result.created / (result.wallMs / 1000)).toFixed(1) : '-',
+    ]),
+  );
+  console.log(
+    'per file, setup (createTestDatabases() at the top of the file until ready() resolves):',
+  );
+  table(
+    ['method', 'files', ...stats],
+    results
+      .filter((result) => result.setups.length > 0)
+      .map((result) => [result.name, ...spread(result.setups)]),
+  );
+  console.log(
+    `${String(files)} ava files x ${String(testsPerFile)} tests of ${String(testMs)} ms at ava's default concurrency (${String(os.availableParallelism())} files at once, a file's tests at once); migrate per test: ${String(migrateSamples)} sequential samples`,
+  );
   console.log('whole distributions, per test (ms, sorted):');
-  for (const result of results) console.log(`  ${result.name}: ${[...result.samples].sort((a, b) => a - b).map((value) => value.toFixed(0)).join(' ')}`);
+  for (const result of results)
+    console.log(
+      `  ${result.name}: ${[...result.samples]
+        .sort((a, b) => a - b)
+        .map((value) => value.toFixed(0))
+        .join(' ')}`,
+    );
   for (const result of results) {
-    if (result.created > 0 && result.createMs > 0) console.log(`${result.name}: ${String(result.created)} clones created, ${(result.createMs / result.created).toFixed(0)} ms each in CREATE DATABASE`);
+    if (result.created > 0 && result.createMs > 0)
+      console.log(
+        `${result.name}: ${String(result.created)} clones created, ${(result.createMs / result.created).toFixed(0)} ms each in CREATE DATABASE`,
+      );
   }
 }

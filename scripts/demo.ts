@@ -52,7 +52,10 @@ let server: Server | undefined;
 let client: Worker | undefined;
 try {
   line(`starting an embedded PostgreSQL in ${work} (throwaway)`);
-  await using pg = await startEmbeddedPostgres({ dataDir: path.join(work, 'pg'), persistent: false });
+  await using pg = await startEmbeddedPostgres({
+    dataDir: path.join(work, 'pg'),
+    persistent: false,
+  });
   const dir = path.join(work, 'migrations');
   await cp(path.join(root, 'examples', 'migrations'), dir, { recursive: true });
   await writeFile(path.join(dir, '20260104090000_score_posts.ts'), heavyMigration(CPU_MS));
@@ -63,7 +66,9 @@ try {
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  line(`PostgreSQL ${pg.version} on port ${String(pg.port)}; http server on http://127.0.0.1:${String(port)}; a request every ${String(INTERVAL_MS)} ms`);
+  line(
+    `PostgreSQL ${pg.version} on port ${String(pg.port)}; http server on http://127.0.0.1:${String(port)}; a request every ${String(INTERVAL_MS)} ms`,
+  );
 
   const samples: Sample[] = [];
   client = new Worker(CLIENT, { eval: true, workerData: { port, interval: INTERVAL_MS } });
@@ -79,7 +84,8 @@ try {
   const migrationStart = Date.now();
   const result = await migrator.up({
     onProgress: (event: ProgressEvent) => {
-      if (event.type === 'migration:started') current = `[${String(event.index)}/${String(event.total)}] ${event.file}`;
+      if (event.type === 'migration:started')
+        current = `[${String(event.index)}/${String(event.total)}] ${event.file}`;
       const next = describe(event, label, current);
       if (!tty && next !== label) line(next);
       label = next;
@@ -88,22 +94,30 @@ try {
   const migrationEnd = Date.now();
   clearInterval(ticker);
   if (tty) process.stdout.write('\r\x1b[2K');
-  line(`migrated: ${String(result.applied.length)} migrations in ${(result.durationMs / 1000).toFixed(1)} s, now at ${result.current ?? 'base'}`);
+  line(
+    `migrated: ${String(result.applied.length)} migrations in ${(result.durationMs / 1000).toFixed(1)} s, now at ${result.current ?? 'base'}`,
+  );
 
   client.postMessage('stop');
   await new Promise((resolve) => client?.once('exit', resolve));
   client = undefined;
 
   const idle = samples.filter((sample) => sample.at < idleEnd);
-  const during = samples.filter((sample) => sample.at >= migrationStart && sample.at <= migrationEnd);
+  const during = samples.filter(
+    (sample) => sample.at >= migrationStart && sample.at <= migrationEnd,
+  );
   console.log('');
   console.log('server latency      | requests |    p50 |    p95 |    p99 |     max');
   console.log('------------------- | -------- | ------ | ------ | ------ | -------');
   console.log(row('idle', idle));
   console.log(row('during migration', during));
   console.log('');
-  console.log(`The migration (including ${String(CPU_MS)} ms of CPU in a TypeScript data migration) ran in offloop's worker thread;`);
-  console.log('on the server\'s own event loop every request during it would have waited for that CPU work.');
+  console.log(
+    `The migration (including ${String(CPU_MS)} ms of CPU in a TypeScript data migration) ran in offloop's worker thread;`,
+  );
+  console.log(
+    "on the server's own event loop every request during it would have waited for that CPU work.",
+  );
 } finally {
   if (client !== undefined) await client.terminate();
   server?.close();
@@ -143,7 +157,7 @@ function describe(event: ProgressEvent, previous: string, current: string): stri
     case 'lock:acquired':
       return 'lock acquired';
     case 'lock:orphans':
-      return 'ended an earlier run\'s leftover backends';
+      return "ended an earlier run's leftover backends";
     case 'migration:blocked':
       return `applying ${current}: waiting for a lock`;
     case 'run:started':

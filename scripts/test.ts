@@ -11,7 +11,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../packages/worker/src/embedded-postgres.ts';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '../packages/worker/src/embedded-postgres.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -49,24 +52,33 @@ async function main(): Promise<number> {
       // mkdtemp makes a 0700 directory; as root the server runs as `postgres`, which must reach it.
       tempDir = await mkdtemp(path.join(os.tmpdir(), 'offloop-test-'));
       await chmod(tempDir, 0o755);
-      embedded = await startEmbeddedPostgres({ dataDir: path.join(tempDir, 'pg'), persistent: false });
+      embedded = await startEmbeddedPostgres({
+        dataDir: path.join(tempDir, 'pg'),
+        persistent: false,
+      });
       databaseUrl = embedded.url;
-      console.log(`[test] database: embedded PostgreSQL ${embedded.version} at ${redact(databaseUrl)} (throwaway, in ${embedded.dataDir})`);
+      console.log(
+        `[test] database: embedded PostgreSQL ${embedded.version} at ${redact(databaseUrl)} (throwaway, in ${embedded.dataDir})`,
+      );
     } else {
       console.log(`[test] database: TEST_DATABASE_URL ${redact(databaseUrl)}`);
     }
     if (interrupted) throw new Error('interrupted before the tests started');
 
-    const ava = spawn(path.join(root, 'node_modules', '.bin', 'ava'), ['--tap', ...process.argv.slice(2)], {
-      cwd: root,
-      stdio: ['inherit', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        TEST_DATABASE_URL: databaseUrl,
-        // The ava shim runs the first `node` on PATH: make it this one (Node 24).
-        PATH: [path.dirname(process.execPath), process.env['PATH'] ?? ''].join(path.delimiter),
+    const ava = spawn(
+      path.join(root, 'node_modules', '.bin', 'ava'),
+      ['--tap', ...process.argv.slice(2)],
+      {
+        cwd: root,
+        stdio: ['inherit', 'pipe', 'inherit'],
+        env: {
+          ...process.env,
+          TEST_DATABASE_URL: databaseUrl,
+          // The ava shim runs the first `node` on PATH: make it this one (Node 24).
+          PATH: [path.dirname(process.execPath), process.env['PATH'] ?? ''].join(path.delimiter),
+        },
       },
-    });
+    );
     stopAva = (signal) => {
       if (ava.exitCode === null && ava.signalCode === null) ava.kill(signal);
     };

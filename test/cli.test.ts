@@ -20,10 +20,12 @@ import { spawn } from 'node:child_process';
 
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
 
-const USERS = '-- migrate:up\ncreate table users (id int primary key);\n-- migrate:down\ndrop table users;\n';
+const USERS =
+  '-- migrate:up\ncreate table users (id int primary key);\n-- migrate:down\ndrop table users;\n';
 const EMAIL = '-- migrate:up\nalter table users add column email text;\n';
 // The failing statement is the second of the file, on line 3; PostgreSQL points at the table name, column 13.
-const BROKEN = '-- migrate:up\ncreate table audit (id int);\nINSERT INTO missing_table VALUES (1);\n-- migrate:down\n';
+const BROKEN =
+  '-- migrate:up\ncreate table audit (id int);\nINSERT INTO missing_table VALUES (1);\n-- migrate:down\n';
 
 /** A fresh working directory, readable by the `postgres` OS user (the embedded server runs as it under root). */
 async function workDir(t: ExecutionContext): Promise<string> {
@@ -55,16 +57,24 @@ test('--help works for offloop and for each command, and docs/cli.md quotes it v
   const global = await offloop(['--help']);
   t.is(global.code, 0);
   t.is(global.stderr, '');
-  for (const command of ['up', 'status', 'create']) t.regex(global.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+  for (const command of ['up', 'status', 'create'])
+    t.regex(global.stdout, new RegExp(`^  ${command}\\b`, 'm'));
   t.true(docs.includes(global.stdout), 'docs/cli.md is missing the current `offloop --help`');
 
   await Promise.all(
     ['up', 'status', 'create'].map(async (command) => {
-      const [help, short, viaHelp] = await Promise.all([offloop([command, '--help']), offloop([command, '-h', '--bogus']), offloop(['help', command])]);
+      const [help, short, viaHelp] = await Promise.all([
+        offloop([command, '--help']),
+        offloop([command, '-h', '--bogus']),
+        offloop(['help', command]),
+      ]);
       t.is(help.code, 0, command);
       t.regex(help.stdout, new RegExp(`^Usage: offloop ${command}`));
       t.true(help.stdout.includes('--json'), command);
-      t.true(docs.includes(help.stdout), `docs/cli.md is missing the current \`offloop ${command} --help\``);
+      t.true(
+        docs.includes(help.stdout),
+        `docs/cli.md is missing the current \`offloop ${command} --help\``,
+      );
       // -h and `offloop help <command>` print the same text; --help wins over bad flags.
       t.is(short.stdout, help.stdout);
       t.is(viaHelp.stdout, help.stdout);
@@ -80,7 +90,8 @@ test('--help works for offloop and for each command, and docs/cli.md quotes it v
 test('docs/cli.md documents the exit code of every error code, as the table has it', async (t) => {
   const docs = await readFile(DOCS, 'utf8');
   const documented: Record<string, number> = {};
-  for (const match of docs.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d+)\s*\|/gm)) documented[match[1] as string] = Number(match[2]);
+  for (const match of docs.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d+)\s*\|/gm))
+    documented[match[1] as string] = Number(match[2]);
   t.deepEqual(documented, { ...EXIT_CODES, USAGE: EXIT_USAGE });
 });
 
@@ -107,7 +118,10 @@ test('create writes a dbmate-style SQL file named after the current UTC time, cr
   const version = match[1] as string;
   t.true(version >= before && version <= after, `${version} not between ${before} and ${after}`);
   t.deepEqual(await readdir(join(cwd, 'migrations')), [`${version}_add_users.sql`]);
-  t.is(await readFile(join(cwd, 'migrations', `${version}_add_users.sql`), 'utf8'), '-- migrate:up\n\n\n-- migrate:down\n\n');
+  t.is(
+    await readFile(join(cwd, 'migrations', `${version}_add_users.sql`), 'utf8'),
+    '-- migrate:up\n\n\n-- migrate:down\n\n',
+  );
 });
 
 test('create picks a version after the newest one in the directory, and --ts writes a TypeScript template', async (t) => {
@@ -122,7 +136,12 @@ test('create picks a version after the newest one in the directory, and --ts wri
   const tsFile = await offloop(['create', 'backfill', '--dir', 'db', '--ts', '--json'], { cwd });
   t.is(tsFile.code, 0, tsFile.stderr);
   const created = parseJson(t, tsFile.stdout);
-  t.like(created, { version: '30000101000001', name: 'backfill', kind: 'ts', file: '30000101000001_backfill.ts' });
+  t.like(created, {
+    version: '30000101000001',
+    name: 'backfill',
+    kind: 'ts',
+    file: '30000101000001_backfill.ts',
+  });
   const source = await readFile(join(cwd, 'db', '30000101000001_backfill.ts'), 'utf8');
   t.true(source.includes("import type { MigrationContext } from 'offloop';"));
   t.regex(source, /export async function up\(ctx: MigrationContext\)/);
@@ -143,7 +162,10 @@ test('create rejects a bad name and lists every problem of the command line', as
 
 test('up applies pending migrations with progress on stderr; a re-run has nothing to do', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_email.sql': EMAIL });
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_email.sql': EMAIL,
+  });
 
   const first = await offloop(['up', '--url', url, '--dir', dir]);
   t.is(first.code, 0, first.stderr);
@@ -160,10 +182,13 @@ test('up applies pending migrations with progress on stderr; a re-run has nothin
   t.is(status.code, 0, status.stderr);
   t.is(status.stderr, '');
   const parsed = parseJson(t, status.stdout) as StatusJson;
-  t.deepEqual(parsed.applied.map((row) => [row.version, row.name, row.file]), [
-    ['20260101000000', 'users', '20260101000000_users.sql'],
-    ['20260102000000', 'email', '20260102000000_email.sql'],
-  ]);
+  t.deepEqual(
+    parsed.applied.map((row) => [row.version, row.name, row.file]),
+    [
+      ['20260101000000', 'users', '20260101000000_users.sql'],
+      ['20260102000000', 'email', '20260102000000_email.sql'],
+    ],
+  );
   t.false(Number.isNaN(Date.parse(parsed.applied[0]?.appliedAt ?? '')));
   t.deepEqual(parsed.pending, []);
   t.deepEqual(parsed.problems, []);
@@ -172,13 +197,19 @@ test('up applies pending migrations with progress on stderr; a re-run has nothin
 
 test('up --to stops at a version; status shows the rest as pending; --json prints the result', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_email.sql': EMAIL });
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_email.sql': EMAIL,
+  });
 
   const up = await offloop(['up', '--url', url, '--dir', dir, '--to', '20260101000000', '--json']);
   t.is(up.code, 0, up.stderr);
   t.is(up.stderr, '', 'no progress lines on stderr with --json');
   const result = parseJson(t, up.stdout) as { applied: { version: string }[]; current: string };
-  t.deepEqual(result.applied.map((row) => row.version), ['20260101000000']);
+  t.deepEqual(
+    result.applied.map((row) => row.version),
+    ['20260101000000'],
+  );
   t.is(result.current, '20260101000000');
 
   const status = await offloop(['status', '--url', url, '--dir', dir]);
@@ -190,7 +221,10 @@ test('up --to stops at a version; status shows the rest as pending; --json print
 
 test('a failing SQL migration exits with MIGRATION_FAILED code, showing file:line:column and a caret', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_broken.sql': BROKEN });
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_broken.sql': BROKEN,
+  });
 
   const human = await offloop(['up', '--url', url, '--dir', dir]);
   t.is(human.code, EXIT_CODES.MIGRATION_FAILED);
@@ -198,25 +232,50 @@ test('a failing SQL migration exits with MIGRATION_FAILED code, showing file:lin
   t.is(human.stdout, '');
   t.regex(human.stderr, /^error\[MIGRATION_FAILED\]: /m);
   t.regex(human.stderr, /--> .*20260102000000_broken\.sql:3:13\n/);
-  t.true(human.stderr.includes(`  3 | INSERT INTO missing_table VALUES (1);\n    | ${' '.repeat(12)}^\n`), human.stderr);
+  t.true(
+    human.stderr.includes(
+      `  3 | INSERT INTO missing_table VALUES (1);\n    | ${' '.repeat(12)}^\n`,
+    ),
+    human.stderr,
+  );
   t.regex(human.stderr, /= SQLSTATE: 42P01/);
 
   // The first migration stays applied; the broken one was rolled back (its table too).
-  const status = parseJson(t, (await offloop(['status', '--url', url, '--dir', dir, '--json'])).stdout) as StatusJson;
-  t.deepEqual(status.applied.map((row) => row.version), ['20260101000000']);
-  t.deepEqual(status.pending.map((row) => row.version), ['20260102000000']);
+  const status = parseJson(
+    t,
+    (await offloop(['status', '--url', url, '--dir', dir, '--json'])).stdout,
+  ) as StatusJson;
+  t.deepEqual(
+    status.applied.map((row) => row.version),
+    ['20260101000000'],
+  );
+  t.deepEqual(
+    status.pending.map((row) => row.version),
+    ['20260102000000'],
+  );
   t.false(await tableExists(url, 'audit'));
 
   const json = await offloop(['up', '--url', url, '--dir', dir, '--json']);
   t.is(json.code, EXIT_CODES.MIGRATION_FAILED);
-  const { error } = parseJson(t, json.stdout) as { error: { code: string; details: Record<string, unknown> } };
+  const { error } = parseJson(t, json.stdout) as {
+    error: { code: string; details: Record<string, unknown> };
+  };
   t.is(error.code, 'MIGRATION_FAILED');
-  t.like(error.details, { version: '20260102000000', file: '20260102000000_broken.sql', line: 3, column: 13, sqlstate: '42P01' });
+  t.like(error.details, {
+    version: '20260102000000',
+    file: '20260102000000_broken.sql',
+    line: 3,
+    column: 13,
+    sqlstate: '42P01',
+  });
 });
 
 test('a SQL syntax error is reported with its location before anything runs', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_typo.sql': '-- migrate:up\nselect 1;\nselec 2;\n' });
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_typo.sql': '-- migrate:up\nselect 1;\nselec 2;\n',
+  });
   const result = await offloop(['up', '--url', url, '--dir', dir]);
   t.is(result.code, EXIT_CODES.SQL_SYNTAX_ERROR);
   t.regex(result.stderr, /^error\[SQL_SYNTAX_ERROR\]: /m);
@@ -227,22 +286,45 @@ test('a SQL syntax error is reported with its location before anything runs', as
 
 test('configuration errors from flags and the config file are all listed at once, with the usage exit code', async (t) => {
   const cwd = await workDir(t);
-  await writeFile(join(cwd, 'offloop.config.json'), JSON.stringify({ tabel: 'x', lockTimeout: 'soon', dir: './db' }));
-  const args = ['up', '--lock-timeout', 'abc', '--schema', '1bad', '--bogus', '--url', 'mysql://u@h/db', '--to', 'next'];
+  await writeFile(
+    join(cwd, 'offloop.config.json'),
+    JSON.stringify({ tabel: 'x', lockTimeout: 'soon', dir: './db' }),
+  );
+  const args = [
+    'up',
+    '--lock-timeout',
+    'abc',
+    '--schema',
+    '1bad',
+    '--bogus',
+    '--url',
+    'mysql://u@h/db',
+    '--to',
+    'next',
+  ];
 
   const human = await offloop(args, { cwd });
   t.is(human.code, EXIT_CODES.CONFIG_INVALID);
   t.is(human.code, EXIT_USAGE);
   t.is(human.stdout, '');
   t.regex(human.stderr, /^error\[CONFIG_INVALID\]: invalid configuration, 7 problems:\n/);
-  for (const path of ['--lock-timeout', '--schema', '--bogus', '--url', '--to', 'offloop.config.json: lockTimeout']) {
+  for (const path of [
+    '--lock-timeout',
+    '--schema',
+    '--bogus',
+    '--url',
+    '--to',
+    'offloop.config.json: lockTimeout',
+  ]) {
     t.true(human.stderr.includes(`  - ${path}: `), `${path} not listed:\n${human.stderr}`);
   }
   t.regex(human.stderr, /- offloop\.config\.json: unknown option: tabel/);
 
   const json = await offloop([...args, '--json'], { cwd });
   t.is(json.code, EXIT_USAGE);
-  const { error } = parseJson(t, json.stdout) as { error: { code: string; details: { issues: { path: string }[] } } };
+  const { error } = parseJson(t, json.stdout) as {
+    error: { code: string; details: { issues: { path: string }[] } };
+  };
   t.is(error.code, 'CONFIG_INVALID');
   t.deepEqual(error.details.issues.map((issue) => issue.path).sort(), [
     '--bogus',
@@ -266,13 +348,22 @@ test('flags override DATABASE_URL, which overrides the config file; a relative d
   const unreachable = 'postgres://nobody@127.0.0.1:1/nowhere';
   await mkdir(join(cwd, 'config', 'sql'), { recursive: true });
   await writeFile(join(cwd, 'config', 'sql', '20260101000000_users.sql'), USERS);
-  await writeFile(join(cwd, 'config', 'offloop.json'), JSON.stringify({ url: unreachable, dir: 'sql', lockTimeout: '5s', connectTimeout: '2s' }));
+  await writeFile(
+    join(cwd, 'config', 'offloop.json'),
+    JSON.stringify({ url: unreachable, dir: 'sql', lockTimeout: '5s', connectTimeout: '2s' }),
+  );
 
-  const fromEnv = await offloop(['up', '--config', 'config/offloop.json'], { cwd, env: { DATABASE_URL: url } });
+  const fromEnv = await offloop(['up', '--config', 'config/offloop.json'], {
+    cwd,
+    env: { DATABASE_URL: url },
+  });
   t.is(fromEnv.code, 0, fromEnv.stderr);
   t.regex(fromEnv.stdout, /^Applied 1 migration in /);
 
-  const fromFlag = await offloop(['status', '--config', 'config/offloop.json', '--url', url, '--json'], { cwd, env: { DATABASE_URL: unreachable } });
+  const fromFlag = await offloop(
+    ['status', '--config', 'config/offloop.json', '--url', url, '--json'],
+    { cwd, env: { DATABASE_URL: unreachable } },
+  );
   t.is(fromFlag.code, 0, fromFlag.stderr);
   t.is((parseJson(t, fromFlag.stdout) as StatusJson).current, '20260101000000');
 
@@ -288,22 +379,48 @@ test('a password in a URL is never printed, on success or failure, in human or J
   // A role of our own with a password that appears nowhere else (trust or password auth alike).
   const role = `offloop_cli_${randomBytes(4).toString('hex')}`;
   const password = `Pw-${randomBytes(9).toString('base64url')}`;
-  await withPool(url, (pool) => pool.query(sql.unsafe`CREATE ROLE ${sql.identifier([role])} LOGIN SUPERUSER PASSWORD ${sql.literalValue(password)}`));
-  t.teardown(() => withPool(url, async (pool) => {
-    await pool.query(sql.unsafe`DROP OWNED BY ${sql.identifier([role])}`);
-    await pool.query(sql.unsafe`DROP ROLE ${sql.identifier([role])}`);
-  }));
+  await withPool(url, (pool) =>
+    pool.query(
+      sql.unsafe`CREATE ROLE ${sql.identifier([role])} LOGIN SUPERUSER PASSWORD ${sql.literalValue(password)}`,
+    ),
+  );
+  t.teardown(() =>
+    withPool(url, async (pool) => {
+      await pool.query(sql.unsafe`DROP OWNED BY ${sql.identifier([role])}`);
+      await pool.query(sql.unsafe`DROP ROLE ${sql.identifier([role])}`);
+    }),
+  );
   const secretUrl = new URL(url);
   secretUrl.username = role;
   secretUrl.password = password;
-  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_broken.sql': BROKEN });
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_broken.sql': BROKEN,
+  });
 
   const runs = [
     await offloop(['status', '--url', secretUrl.href, '--dir', dir]),
     await offloop(['up', '--url', secretUrl.href, '--dir', dir]),
     await offloop(['up', '--dir', dir, '--json'], { env: { DATABASE_URL: secretUrl.href } }),
-    await offloop(['status', '--url', `postgres://${role}:${password}@127.0.0.1:1/nowhere`, '--dir', dir, '--connect-timeout', '2s']),
-    await offloop(['status', '--url', `postgres://${role}:${password}@127.0.0.1:1/nowhere`, '--dir', dir, '--connect-timeout', '2s', '--json']),
+    await offloop([
+      'status',
+      '--url',
+      `postgres://${role}:${password}@127.0.0.1:1/nowhere`,
+      '--dir',
+      dir,
+      '--connect-timeout',
+      '2s',
+    ]),
+    await offloop([
+      'status',
+      '--url',
+      `postgres://${role}:${password}@127.0.0.1:1/nowhere`,
+      '--dir',
+      dir,
+      '--connect-timeout',
+      '2s',
+      '--json',
+    ]),
     await offloop(['status', '--url', `mysql://${role}:${password}@127.0.0.1/db`, '--dir', dir]),
   ];
   for (const [index, run] of runs.entries()) {
@@ -325,9 +442,16 @@ test('without a URL anywhere, the embedded PostgreSQL is started for the command
 
   const up = await offloop(['up'], { cwd });
   t.is(up.code, 0, up.stderr);
-  t.regex(up.stderr, /^offloop: no database given \(--url, DATABASE_URL, offloop\.config\.json, PG\* environment\): using embedded PostgreSQL \d+[.\d]* \(data in \.offloop\/pg\)$/m);
+  t.regex(
+    up.stderr,
+    /^offloop: no database given \(--url, DATABASE_URL, offloop\.config\.json, PG\* environment\): using embedded PostgreSQL \d+[.\d]* \(data in \.offloop\/pg\)$/m,
+  );
   t.regex(up.stdout, /^Applied 1 migration in [\d.]+ (ms|s); now at 20260101000000\n$/);
-  await t.throwsAsync(stat(join(cwd, '.offloop', 'pg', 'postmaster.pid')), { code: 'ENOENT' }, 'the server was stopped');
+  await t.throwsAsync(
+    stat(join(cwd, '.offloop', 'pg', 'postmaster.pid')),
+    { code: 'ENOENT' },
+    'the server was stopped',
+  );
 
   // The data persist between commands.
   const status = await offloop(['status', '--json'], { cwd });
@@ -349,9 +473,14 @@ function utcVersion(date: Date): string {
   return date.toISOString().replace(/\D/g, '').slice(0, 14);
 }
 
-
 async function tableExists(url: string, table: string): Promise<boolean> {
-  return withPool(url, (pool) => pool.oneFirst(sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`) as Promise<boolean>);
+  return withPool(
+    url,
+    (pool) =>
+      pool.oneFirst(
+        sql.unsafe`SELECT to_regclass(${`public.${table}`}) IS NOT NULL AS exists`,
+      ) as Promise<boolean>,
+  );
 }
 
 test('create with --dir naming a file says so, with the migration files exit code', async (t) => {
@@ -359,14 +488,27 @@ test('create with --dir naming a file says so, with the migration files exit cod
   await writeFile(join(cwd, 'not-a-dir'), '');
   const result = await offloop(['create', 'users', '--dir', 'not-a-dir'], { cwd });
   t.is(result.code, EXIT_CODES.MIGRATIONS_DIR_NOT_FOUND, result.stderr);
-  t.regex(result.stderr, /^error\[MIGRATIONS_DIR_NOT_FOUND\]: Could not create a migration in .*not-a-dir: it \(or a parent of it\) is a file, not a directory/);
+  t.regex(
+    result.stderr,
+    /^error\[MIGRATIONS_DIR_NOT_FOUND\]: Could not create a migration in .*not-a-dir: it \(or a parent of it\) is a file, not a directory/,
+  );
 });
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   test(`${signal} during a migration cancels it on the server, rolls it back and exits ${code}`, async (t) => {
     const url = await createTestDatabase(t);
-    const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS, '20260102000000_slow.sql': '-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(60);\n' });
-    const child = spawn(process.execPath, [BIN, 'up', '--url', url, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const dir = await migrationsDir(t, {
+      '20260101000000_users.sql': USERS,
+      '20260102000000_slow.sql':
+        '-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(60);\n',
+    });
+    const child = spawn(process.execPath, [BIN, 'up', '--url', url, '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await new Promise<void>((resolve, reject) => {
@@ -409,17 +551,32 @@ test('with PGHOST, PGUSER, PGDATABASE and no URL, the database they name is migr
   t.is(up.code, 0, up.stderr);
   t.false(up.stderr.includes('embedded'), up.stderr);
   t.true(await tableExists(url, 'users'), 'the database PGDATABASE names was migrated');
-  await t.throwsAsync(stat(join(cwd, '.offloop')), { code: 'ENOENT' }, 'no embedded PostgreSQL was started');
+  await t.throwsAsync(
+    stat(join(cwd, '.offloop')),
+    { code: 'ENOENT' },
+    'no embedded PostgreSQL was started',
+  );
 
   const status = await offloop(['status'], { cwd, env });
   t.is(status.code, 0, status.stderr);
   // PGPASSWORD stays out of the URL: the driver reads it.
-  t.true(status.stdout.includes(`Database:   postgres://${env.PGUSER}@${env.PGHOST}:${env.PGPORT}/${env.PGDATABASE}\n`), status.stdout);
+  t.true(
+    status.stdout.includes(
+      `Database:   postgres://${env.PGUSER}@${env.PGHOST}:${env.PGPORT}/${env.PGDATABASE}\n`,
+    ),
+    status.stdout,
+  );
 
   // A PG* variable that names nothing reachable fails the run: a forgotten DATABASE_URL is loud.
-  const unreachable = await offloop(['up', '--connect-timeout', '2s'], { cwd, env: { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'app' } });
+  const unreachable = await offloop(['up', '--connect-timeout', '2s'], {
+    cwd,
+    env: { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'app' },
+  });
   t.is(unreachable.code, EXIT_CODES.DATABASE_UNAVAILABLE, unreachable.stderr);
-  t.regex(unreachable.stderr, /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/[^@]+@127\.0\.0\.1:1\/app: /);
+  t.regex(
+    unreachable.stderr,
+    /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/[^@]+@127\.0\.0\.1:1\/app: /,
+  );
 
   // Service files are not read: refused, not ignored.
   const service = await offloop(['status'], { cwd, env: { PGSERVICE: 'prod' } });
@@ -433,25 +590,59 @@ test('a URL with a socket directory connects through it, as ?host=, percent-enco
   await mkdir(join(cwd, 'migrations'));
   await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
   await writeFile(join(cwd, 'migrations', '20260102000000_email.sql'), EMAIL);
-  const { PGUSER: user = '', PGPASSWORD: password, PGDATABASE: database = '' } = libpqEnvironment(url);
+  const {
+    PGUSER: user = '',
+    PGPASSWORD: password,
+    PGDATABASE: database = '',
+  } = libpqEnvironment(url);
   const userinfo = `${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}`;
   const socket = await socketDirectory(t);
 
-  const query = await offloop(['up', '--to', '20260101000000', '--url', `postgres://${userinfo}@/${database}?host=${socket.dir}&port=${socket.port}`], { cwd });
+  const query = await offloop(
+    [
+      'up',
+      '--to',
+      '20260101000000',
+      '--url',
+      `postgres://${userinfo}@/${database}?host=${socket.dir}&port=${socket.port}`,
+    ],
+    { cwd },
+  );
   t.is(query.code, 0, query.stderr);
   t.true(await tableExists(url, 'users'));
-  const encoded = await offloop(['status', '--url', `postgresql://${userinfo}@${encodeURIComponent(socket.dir)}:${socket.port}/${database}`], { cwd });
+  const encoded = await offloop(
+    [
+      'status',
+      '--url',
+      `postgresql://${userinfo}@${encodeURIComponent(socket.dir)}:${socket.port}/${database}`,
+    ],
+    { cwd },
+  );
   t.is(encoded.code, 0, encoded.stderr);
-  t.true(encoded.stdout.includes(`Database:   postgresql://${encodeURIComponent(user)}${password === undefined ? '' : ':***'}@/${database}?host=${socket.dir}&port=${socket.port}\n`), encoded.stdout);
+  t.true(
+    encoded.stdout.includes(
+      `Database:   postgresql://${encodeURIComponent(user)}${password === undefined ? '' : ':***'}@/${database}?host=${socket.dir}&port=${socket.port}\n`,
+    ),
+    encoded.stdout,
+  );
 
   // No host anywhere: libpq's socket directory (/tmp here), where a server listens.
   const port = 40_000 + Math.floor(Math.random() * 20_000);
   await socketDirectory(t, { dir: '/tmp', port });
-  const env = { PGPORT: String(port), PGUSER: user, PGDATABASE: database, ...(password === undefined ? {} : { PGPASSWORD: password }) };
+  const env = {
+    PGPORT: String(port),
+    PGUSER: user,
+    PGDATABASE: database,
+    ...(password === undefined ? {} : { PGPASSWORD: password }),
+  };
   const fromDefault = await offloop(['up'], { cwd, env });
   t.is(fromDefault.code, 0, fromDefault.stderr);
   t.true(await tableExists(url, 'users'));
-  const columns = await withPool(url, (pool) => pool.anyFirst(sql.unsafe`select column_name from information_schema.columns where table_name = 'users' order by 1`));
+  const columns = await withPool(url, (pool) =>
+    pool.anyFirst(
+      sql.unsafe`select column_name from information_schema.columns where table_name = 'users' order by 1`,
+    ),
+  );
   t.deepEqual(columns, ['email', 'id']);
 });
 
@@ -463,7 +654,10 @@ test('sslmode=require against a server without SSL is DATABASE_UNAVAILABLE (exit
     sslUrl.searchParams.set('sslmode', mode);
     const human = await offloop(['up', '--url', sslUrl.href, '--dir', dir]);
     t.is(human.code, EXIT_CODES.DATABASE_UNAVAILABLE, human.stderr);
-    t.regex(human.stderr, /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/\S+sslmode=require: the server does not support SSL, and the URL asks for it/m);
+    t.regex(
+      human.stderr,
+      /^error\[DATABASE_UNAVAILABLE\]: Cannot connect to postgres:\/\/\S+sslmode=require: the server does not support SSL, and the URL asks for it/m,
+    );
     t.notRegex(human.stderr, /^\s+at /m, 'no stack trace');
     const json = await offloop(['up', '--url', sslUrl.href, '--dir', dir, '--json']);
     t.is(json.code, EXIT_CODES.DATABASE_UNAVAILABLE);
@@ -471,7 +665,9 @@ test('sslmode=require against a server without SSL is DATABASE_UNAVAILABLE (exit
     t.false(json.stdout.includes('"stack"'));
   }
   // PGSSLMODE is honoured as psql honours it.
-  const fromEnv = await offloop(['status', '--dir', dir], { env: { ...libpqEnvironment(url), PGSSLMODE: 'require' } });
+  const fromEnv = await offloop(['status', '--dir', dir], {
+    env: { ...libpqEnvironment(url), PGSSLMODE: 'require' },
+  });
   t.is(fromEnv.code, EXIT_CODES.DATABASE_UNAVAILABLE, fromEnv.stderr);
   t.false(await tableExists(url, 'users'));
 });
@@ -479,18 +675,32 @@ test('sslmode=require against a server without SSL is DATABASE_UNAVAILABLE (exit
 test('a password-protected server named by PG* variables takes its password from ~/.pgpass', async (t) => {
   const cwd = await workDir(t);
   const password = `Pw-${randomBytes(9).toString('base64url')}`;
-  await using server = await startEmbeddedPostgres({ dataDir: join(cwd, 'server'), persistent: false, password });
+  await using server = await startEmbeddedPostgres({
+    dataDir: join(cwd, 'server'),
+    persistent: false,
+    password,
+  });
   const home = join(cwd, 'home');
   await mkdir(home);
   await mkdir(join(cwd, 'migrations'));
   await writeFile(join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
-  const env = { HOME: home, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
+  const env = {
+    HOME: home,
+    PGHOST: '127.0.0.1',
+    PGPORT: String(server.port),
+    PGUSER: 'postgres',
+    PGDATABASE: 'postgres',
+  };
 
   const without = await offloop(['up'], { cwd, env });
   t.is(without.code, EXIT_CODES.DATABASE_UNAVAILABLE, without.stderr);
   t.regex(without.stderr, /the server asks for a password, and none was given/);
 
-  await writeFile(join(home, '.pgpass'), `127.0.0.1:${server.port}:postgres:postgres:${password}\n`, { mode: 0o600 });
+  await writeFile(
+    join(home, '.pgpass'),
+    `127.0.0.1:${server.port}:postgres:postgres:${password}\n`,
+    { mode: 0o600 },
+  );
   const up = await offloop(['up'], { cwd, env });
   t.is(up.code, 0, up.stderr);
   t.false(up.stderr.includes('Deprecation'), up.stderr);
@@ -498,18 +708,32 @@ test('a password-protected server named by PG* variables takes its password from
   t.true(await tableExists(server.url, 'users'));
 });
 
-test('an unknown flag or a bad flag value is CONFIG_INVALID; a wrong argument is USAGE, listing the flags\' problems too', async (t) => {
+test("an unknown flag or a bad flag value is CONFIG_INVALID; a wrong argument is USAGE, listing the flags' problems too", async (t) => {
   const cwd = await workDir(t);
-  for (const args of [['status', '--bogus'], ['up', '--to', '-1'], ['down', '--step', '0'], ['create', 'users', '--bogus']]) {
+  for (const args of [
+    ['status', '--bogus'],
+    ['up', '--to', '-1'],
+    ['down', '--step', '0'],
+    ['create', 'users', '--bogus'],
+  ]) {
     const result = await offloop([...args, '--json'], { cwd });
     t.is(result.code, EXIT_USAGE, args.join(' '));
     t.like(parseJson(t, result.stdout), { error: { code: 'CONFIG_INVALID' } }, args.join(' '));
   }
-  for (const args of [['up', 'extra', '--bogus'], ['stamp', '--bogus'], ['create', '--bogus']]) {
+  for (const args of [
+    ['up', 'extra', '--bogus'],
+    ['stamp', '--bogus'],
+    ['create', '--bogus'],
+  ]) {
     const result = await offloop([...args, '--json'], { cwd });
     t.is(result.code, EXIT_USAGE, args.join(' '));
-    const { error } = parseJson(t, result.stdout) as { error: { code: string; details: { issues: { path: string }[] } } };
+    const { error } = parseJson(t, result.stdout) as {
+      error: { code: string; details: { issues: { path: string }[] } };
+    };
     t.is(error.code, 'USAGE', args.join(' '));
-    t.true(error.details.issues.some((issue) => issue.path === '--bogus'), args.join(' '));
+    t.true(
+      error.details.issues.some((issue) => issue.path === '--bogus'),
+      args.join(' '),
+    );
   }
 });

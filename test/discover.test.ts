@@ -1,5 +1,9 @@
 import test from 'ava';
-import { MigrationFileNameError, MigrationFileUnreadableError, MigrationModuleError } from '@offloop/core';
+import {
+  MigrationFileNameError,
+  MigrationFileUnreadableError,
+  MigrationModuleError,
+} from '@offloop/core';
 import { discoverMigrations } from '@offloop/core/engine';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,12 +23,16 @@ async function dirWith(t: ExecutionContext, files: Record<string, string>): Prom
 test('finds SQL and module migrations in order, with sections and checksums', async (t) => {
   const dir = await dirWith(t, {
     '20260102000000_two.ts': 'export async function up() {}',
-    '20260101000000_one.sql': '-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n',
+    '20260101000000_one.sql':
+      '-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n',
     'README.md': 'ignored',
     '.hidden.sql': 'ignored',
   });
   const files = await discoverMigrations(dir);
-  t.deepEqual(files.map((f) => f.file), ['20260101000000_one.sql', '20260102000000_two.ts']);
+  t.deepEqual(
+    files.map((f) => f.file),
+    ['20260101000000_one.sql', '20260102000000_two.ts'],
+  );
   const [one] = files;
   t.is(one?.kind, 'sql');
   if (one?.kind !== 'sql') return;
@@ -40,8 +48,13 @@ test('a bad file name is refused', async (t) => {
 
 test('an upper-case extension is refused as a bad name, not skipped', async (t) => {
   const dir = await dirWith(t, { '20260101000000_users.SQL': '-- migrate:up\nselect 1;' });
-  const error = await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_FILE_NAME_INVALID' });
-  t.is((error as { details?: { file?: string } } | undefined)?.details?.file, '20260101000000_users.SQL');
+  const error = await t.throwsAsync(discoverMigrations(dir), {
+    code: 'MIGRATION_FILE_NAME_INVALID',
+  });
+  t.is(
+    (error as { details?: { file?: string } } | undefined)?.details?.file,
+    '20260101000000_users.SQL',
+  );
 });
 
 test('a version that is not a real time is refused', async (t) => {
@@ -50,9 +63,17 @@ test('a version that is not a real time is refused', async (t) => {
 });
 
 test('a duplicate version is refused with both files', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up\nselect 1;', '20260101000000_b.ts': 'export function up() {}' });
-  const error = await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_VERSION_DUPLICATE' });
-  t.deepEqual((error as unknown as { details: { files: string[] } }).details.files, ['20260101000000_a.sql', '20260101000000_b.ts']);
+  const dir = await dirWith(t, {
+    '20260101000000_a.sql': '-- migrate:up\nselect 1;',
+    '20260101000000_b.ts': 'export function up() {}',
+  });
+  const error = await t.throwsAsync(discoverMigrations(dir), {
+    code: 'MIGRATION_VERSION_DUPLICATE',
+  });
+  t.deepEqual((error as unknown as { details: { files: string[] } }).details.files, [
+    '20260101000000_a.sql',
+    '20260101000000_b.ts',
+  ]);
 });
 
 test('a SQL file without an up section is refused', async (t) => {
@@ -61,24 +82,38 @@ test('a SQL file without an up section is refused', async (t) => {
 });
 
 test('an unknown marker option is refused with its line', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up\nselect 1;\n-- migrate:down transactoin:false\nselect 2;' });
+  const dir = await dirWith(t, {
+    '20260101000000_a.sql':
+      '-- migrate:up\nselect 1;\n-- migrate:down transactoin:false\nselect 2;',
+  });
   const error = await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_OPTION_INVALID' });
   t.like((error as unknown as { details: object }).details, { option: 'transactoin', line: 3 });
 });
 
 test('marker options are parsed: transaction, lock_timeout, statement_timeout', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m\ncreate index concurrently i on a (id);' });
+  const dir = await dirWith(t, {
+    '20260101000000_a.sql':
+      '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m\ncreate index concurrently i on a (id);',
+  });
   const [file] = await discoverMigrations(dir);
-  t.deepEqual(file?.kind === 'sql' ? file.up.options : null, { transaction: false, lockTimeout: 5000, statementTimeout: 600_000 });
+  t.deepEqual(file?.kind === 'sql' ? file.up.options : null, {
+    transaction: false,
+    lockTimeout: 5000,
+    statementTimeout: 600_000,
+  });
 });
 
 test('a bad option value is refused', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_a.sql': '-- migrate:up lock_timeout:soon\nselect 1;' });
+  const dir = await dirWith(t, {
+    '20260101000000_a.sql': '-- migrate:up lock_timeout:soon\nselect 1;',
+  });
   await t.throwsAsync(discoverMigrations(dir), { code: 'MIGRATION_OPTION_INVALID' });
 });
 
 test('a missing directory is refused', async (t) => {
-  await t.throwsAsync(discoverMigrations('/nonexistent/offloop'), { code: 'MIGRATIONS_DIR_NOT_FOUND' });
+  await t.throwsAsync(discoverMigrations('/nonexistent/offloop'), {
+    code: 'MIGRATIONS_DIR_NOT_FOUND',
+  });
 });
 
 // Files are read exactly or refused (issue 9): what runs is what the file's bytes say.
@@ -87,23 +122,42 @@ async function emptyDir(t: ExecutionContext): Promise<string> {
   return dirWith(t, {});
 }
 
-type Unreadable = { file: string; reason: string; byteOffset: number | null; line: number | null; column: number | null };
+type Unreadable = {
+  file: string;
+  reason: string;
+  byteOffset: number | null;
+  line: number | null;
+  column: number | null;
+};
 
 async function unreadable(t: ExecutionContext, dir: string): Promise<Unreadable | undefined> {
-  const error = await t.throwsAsync(discoverMigrations(dir), { instanceOf: MigrationFileUnreadableError, code: 'MIGRATION_FILE_UNREADABLE' });
+  const error = await t.throwsAsync(discoverMigrations(dir), {
+    instanceOf: MigrationFileUnreadableError,
+    code: 'MIGRATION_FILE_UNREADABLE',
+  });
   return error?.details;
 }
 
 test('a Latin-1 SQL file is refused with the offset of its first non-UTF-8 byte, not decoded to U+FFFD', async (t) => {
   const dir = await emptyDir(t);
   // "café" in Latin-1: é is the single byte 0xE9.
-  const bytes = Buffer.concat([Buffer.from("-- migrate:up\ninsert into t values ('caf"), Buffer.from([0xe9]), Buffer.from("');\n")]);
+  const bytes = Buffer.concat([
+    Buffer.from("-- migrate:up\ninsert into t values ('caf"),
+    Buffer.from([0xe9]),
+    Buffer.from("');\n"),
+  ]);
   await writeFile(join(dir, '20260101000000_latin1.sql'), bytes);
-  t.deepEqual(await unreadable(t, dir), { file: '20260101000000_latin1.sql', reason: 'invalid-utf8', byteOffset: bytes.indexOf(0xe9), line: 2, column: "insert into t values ('caf".length + 1 });
+  t.deepEqual(await unreadable(t, dir), {
+    file: '20260101000000_latin1.sql',
+    reason: 'invalid-utf8',
+    byteOffset: bytes.indexOf(0xe9),
+    line: 2,
+    column: "insert into t values ('caf".length + 1,
+  });
 });
 
 test('ill-formed UTF-8 of every kind is refused at its first byte: truncated, overlong, surrogate, stray continuation', async (t) => {
-  const prefix = Buffer.from('-- migrate:up\nselect \'é\', \'');
+  const prefix = Buffer.from("-- migrate:up\nselect 'é', '");
   const cases: [string, number[]][] = [
     ['truncated', [0xe2, 0x82]],
     ['overlong', [0xc0, 0xaf]],
@@ -113,10 +167,22 @@ test('ill-formed UTF-8 of every kind is refused at its first byte: truncated, ov
   ];
   for (const [what, bad] of cases) {
     const dir = await emptyDir(t);
-    await writeFile(join(dir, '20260101000000_bad.sql'), Buffer.concat([prefix, Buffer.from(bad), Buffer.from("';\n")]));
+    await writeFile(
+      join(dir, '20260101000000_bad.sql'),
+      Buffer.concat([prefix, Buffer.from(bad), Buffer.from("';\n")]),
+    );
     const details = await unreadable(t, dir);
     // Columns count UTF-16 units of the decoded line, as elsewhere: é is one.
-    t.like(details, { reason: 'invalid-utf8', byteOffset: prefix.length, line: 2, column: "select 'é', '".length + 1 }, what);
+    t.like(
+      details,
+      {
+        reason: 'invalid-utf8',
+        byteOffset: prefix.length,
+        line: 2,
+        column: "select 'é', '".length + 1,
+      },
+      what,
+    );
   }
 });
 
@@ -124,12 +190,21 @@ test('a NUL byte in a SQL file is refused with its offset, instead of the parser
   const dir = await emptyDir(t);
   const text = '-- migrate:up\ncreate table a (id int);\0\ncreate table b (id int);\n';
   await writeFile(join(dir, '20260101000000_nul.sql'), text);
-  t.deepEqual(await unreadable(t, dir), { file: '20260101000000_nul.sql', reason: 'nul-byte', byteOffset: text.indexOf('\0'), line: 2, column: 'create table a (id int);'.length + 1 });
+  t.deepEqual(await unreadable(t, dir), {
+    file: '20260101000000_nul.sql',
+    reason: 'nul-byte',
+    byteOffset: text.indexOf('\0'),
+    line: 2,
+    column: 'create table a (id int);'.length + 1,
+  });
 });
 
 test('a UTF-8 byte order mark is accepted and left out of the SQL; the checksum is still of the bytes', async (t) => {
   const dir = await emptyDir(t);
-  const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('-- migrate:up\ncreate table café (id int);\n-- migrate:down\ndrop table café;\n')]);
+  const bytes = Buffer.concat([
+    Buffer.from([0xef, 0xbb, 0xbf]),
+    Buffer.from('-- migrate:up\ncreate table café (id int);\n-- migrate:down\ndrop table café;\n'),
+  ]);
   await writeFile(join(dir, '20260101000000_bom.sql'), bytes);
   const [file] = await discoverMigrations(dir);
   t.is(file?.kind, 'sql');
@@ -142,31 +217,53 @@ test('a UTF-8 byte order mark is accepted and left out of the SQL; the checksum 
 
 test('a byte order mark does not shift the column of a bad byte on the first line', async (t) => {
   const dir = await emptyDir(t);
-  await writeFile(join(dir, '20260101000000_bom.sql'), Buffer.from([0xef, 0xbb, 0xbf, 0x2d, 0x2d, 0x00]));
+  await writeFile(
+    join(dir, '20260101000000_bom.sql'),
+    Buffer.from([0xef, 0xbb, 0xbf, 0x2d, 0x2d, 0x00]),
+  );
   t.like(await unreadable(t, dir), { reason: 'nul-byte', byteOffset: 5, line: 1, column: 3 });
 });
 
 test('a module migration that is not UTF-8 is refused too (Node would decode it to U+FFFD)', async (t) => {
   const dir = await emptyDir(t);
   const prefix = "export const note = 'caf";
-  await writeFile(join(dir, '20260101000000_latin1.ts'), Buffer.concat([Buffer.from(prefix), Buffer.from([0xe9]), Buffer.from("';\nexport async function up() {}\n")]));
-  t.like(await unreadable(t, dir), { file: '20260101000000_latin1.ts', reason: 'invalid-utf8', byteOffset: prefix.length, line: 1, column: prefix.length + 1 });
+  await writeFile(
+    join(dir, '20260101000000_latin1.ts'),
+    Buffer.concat([
+      Buffer.from(prefix),
+      Buffer.from([0xe9]),
+      Buffer.from("';\nexport async function up() {}\n"),
+    ]),
+  );
+  t.like(await unreadable(t, dir), {
+    file: '20260101000000_latin1.ts',
+    reason: 'invalid-utf8',
+    byteOffset: prefix.length,
+    line: 1,
+    column: prefix.length + 1,
+  });
 });
 
-test('a dangling symbolic link with a migration\'s name is an error naming it, not skipped', async (t) => {
+test("a dangling symbolic link with a migration's name is an error naming it, not skipped", async (t) => {
   const dir = await dirWith(t, { '20260101000000_ok.sql': '-- migrate:up\nselect 1;\n' });
   await symlink(join(dir, 'gone.sql'), join(dir, '20260102000000_gone.sql'));
-  t.deepEqual(await unreadable(t, dir), { file: '20260102000000_gone.sql', reason: 'dangling-symlink', byteOffset: null, line: null, column: null });
+  t.deepEqual(await unreadable(t, dir), {
+    file: '20260102000000_gone.sql',
+    reason: 'dangling-symlink',
+    byteOffset: null,
+    line: null,
+    column: null,
+  });
 });
 
-test('a symbolic link loop with a migration\'s name is an error naming it', async (t) => {
+test("a symbolic link loop with a migration's name is an error naming it", async (t) => {
   const dir = await emptyDir(t);
   await symlink(join(dir, '20260101000000_b.sql'), join(dir, '20260101000000_a.sql'));
   await symlink(join(dir, '20260101000000_a.sql'), join(dir, '20260101000000_b.sql'));
   t.like(await unreadable(t, dir), { file: '20260101000000_a.sql', reason: 'symlink-loop' });
 });
 
-test('a directory with a migration\'s name is an error naming it; other directories are skipped', async (t) => {
+test("a directory with a migration's name is an error naming it; other directories are skipped", async (t) => {
   const dir = await dirWith(t, { '20260101000000_ok.sql': '-- migrate:up\nselect 1;\n' });
   await mkdir(join(dir, 'archive'));
   t.is((await discoverMigrations(dir)).length, 1);
@@ -174,28 +271,40 @@ test('a directory with a migration\'s name is an error naming it; other director
   t.like(await unreadable(t, dir), { file: '20260102000000_dir.sql', reason: 'directory' });
 });
 
-test('a symbolic link to a directory, or a FIFO, with a migration\'s name is an error naming it', async (t) => {
+test("a symbolic link to a directory, or a FIFO, with a migration's name is an error naming it", async (t) => {
   const linked = await emptyDir(t);
   await symlink(tmpdir(), join(linked, '20260101000000_dir.ts'));
   t.like(await unreadable(t, linked), { file: '20260101000000_dir.ts', reason: 'directory' });
   const fifo = await emptyDir(t);
   execFileSync('mkfifo', [join(fifo, '20260101000000_pipe.sql')]);
-  t.like(await unreadable(t, fifo), { file: '20260101000000_pipe.sql', reason: 'not-a-regular-file' });
+  t.like(await unreadable(t, fifo), {
+    file: '20260101000000_pipe.sql',
+    reason: 'not-a-regular-file',
+  });
 });
 
 test('a symbolic link to a migration file still counts as that file', async (t) => {
   const dir = await dirWith(t, { 'shared.txt': '-- migrate:up\nselect 1;\n' });
   await symlink(join(dir, 'shared.txt'), join(dir, '20260101000000_linked.sql'));
-  t.deepEqual((await discoverMigrations(dir)).map((file) => file.file), ['20260101000000_linked.sql']);
+  t.deepEqual(
+    (await discoverMigrations(dir)).map((file) => file.file),
+    ['20260101000000_linked.sql'],
+  );
 });
 
 // As root, chmod 000 does not stop a read: the case cannot be set up there.
 const asRoot = process.getuid?.() === 0;
-(asRoot ? test.skip : test)(`a migration file without read permission is an error naming it${asRoot ? ' (skipped: running as root, which reads any file)' : ''}`, async (t) => {
-  const dir = await dirWith(t, { '20260101000000_secret.sql': '-- migrate:up\nselect 1;\n' });
-  await chmod(join(dir, '20260101000000_secret.sql'), 0o000);
-  t.like(await unreadable(t, dir), { file: '20260101000000_secret.sql', reason: 'permission-denied' });
-});
+(asRoot ? test.skip : test)(
+  `a migration file without read permission is an error naming it${asRoot ? ' (skipped: running as root, which reads any file)' : ''}`,
+  async (t) => {
+    const dir = await dirWith(t, { '20260101000000_secret.sql': '-- migrate:up\nselect 1;\n' });
+    await chmod(join(dir, '20260101000000_secret.sql'), 0o000);
+    t.like(await unreadable(t, dir), {
+      file: '20260101000000_secret.sql',
+      reason: 'permission-denied',
+    });
+  },
+);
 
 test('.cjs and .cts files are module migrations; .d.cts and .d.mts files are ignored', async (t) => {
   const dir = await dirWith(t, {
@@ -204,15 +313,26 @@ test('.cjs and .cts files are module migrations; .d.cts and .d.mts files are ign
     '20260103000000_three.d.cts': 'export {};',
     'types.d.mts': 'export {};',
   });
-  t.deepEqual((await discoverMigrations(dir)).map((file) => [file.file, file.kind]), [['20260101000000_one.cjs', 'module'], ['20260102000000_two.cts', 'module']]);
+  t.deepEqual(
+    (await discoverMigrations(dir)).map((file) => [file.file, file.kind]),
+    [
+      ['20260101000000_one.cjs', 'module'],
+      ['20260102000000_two.cts', 'module'],
+    ],
+  );
   const badName = await dirWith(t, { 'backfill.cjs': 'exports.up = async () => {};' });
-  await t.throwsAsync(discoverMigrations(badName), { instanceOf: MigrationFileNameError, code: 'MIGRATION_FILE_NAME_INVALID' });
+  await t.throwsAsync(discoverMigrations(badName), {
+    instanceOf: MigrationFileNameError,
+    code: 'MIGRATION_FILE_NAME_INVALID',
+  });
 });
 
 test('a .cjs or .cts migration loads through module.exports, options included, and an edited one is loaded afresh', async (t) => {
   const dir = await dirWith(t, {
-    '20260101000000_one.cjs': "module.exports = { up: async () => 'one', lockTimeout: '5s', transaction: false };",
-    '20260102000000_two.cts': "const answer: string = 'two';\nexports.up = async (): Promise<string> => answer;\nexports.statementTimeout = 1000;\n",
+    '20260101000000_one.cjs':
+      "module.exports = { up: async () => 'one', lockTimeout: '5s', transaction: false };",
+    '20260102000000_two.cts':
+      "const answer: string = 'two';\nexports.up = async (): Promise<string> => answer;\nexports.statementTimeout = 1000;\n",
   });
   const [one, two] = await discoverMigrations(dir);
   if (one?.kind !== 'module' || two?.kind !== 'module') return t.fail('not module migrations');
@@ -222,15 +342,26 @@ test('a .cjs or .cts migration loads through module.exports, options included, a
   t.deepEqual(loadedTwo.options, { transaction: true, lockTimeout: null, statementTimeout: 1000 });
   t.is(await (loadedTwo.up as unknown as () => Promise<string>)(), 'two');
   // CommonJS caches by file name whatever the URL says: an edited file must not run as it was.
-  await writeFile(join(dir, '20260102000000_two.cts'), "exports.up = async (): Promise<string> => 'edited';\n");
+  await writeFile(
+    join(dir, '20260102000000_two.cts'),
+    "exports.up = async (): Promise<string> => 'edited';\n",
+  );
   const [, edited] = await discoverMigrations(dir);
   if (edited?.kind !== 'module') return t.fail('not a module migration');
-  t.is(await ((await loadMigrationModule(edited)).up as unknown as () => Promise<string>)(), 'edited');
+  t.is(
+    await ((await loadMigrationModule(edited)).up as unknown as () => Promise<string>)(),
+    'edited',
+  );
 });
 
 test('a .cts file written with ESM export syntax fails to load as MIGRATION_MODULE_INVALID', async (t) => {
-  const dir = await dirWith(t, { '20260101000000_esm.cts': 'export async function up(): Promise<void> {}\n' });
+  const dir = await dirWith(t, {
+    '20260101000000_esm.cts': 'export async function up(): Promise<void> {}\n',
+  });
   const [file] = await discoverMigrations(dir);
   if (file?.kind !== 'module') return t.fail('not a module migration');
-  await t.throwsAsync(loadMigrationModule(file), { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' });
+  await t.throwsAsync(loadMigrationModule(file), {
+    instanceOf: MigrationModuleError,
+    code: 'MIGRATION_MODULE_INVALID',
+  });
 });

@@ -1,5 +1,12 @@
 import test from './helpers/limited-test.ts';
-import { MigratorClosedError, RunAbortedError, RunTimeoutError, WorkerUnresponsiveError, type OffloopError, type ProgressEvent } from '@offloop/core';
+import {
+  MigratorClosedError,
+  RunAbortedError,
+  RunTimeoutError,
+  WorkerUnresponsiveError,
+  type OffloopError,
+  type ProgressEvent,
+} from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { createTestDatabase } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
@@ -14,13 +21,18 @@ const versionsOf = (events: readonly { version: string }[]) => events.map((event
 
 test('an abort between statements rejects with RUN_ABORTED, keeps earlier migrations and rolls back the current one', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, '20260102000000_second.sql': SLOW, '20260103000000_third.sql': THIRD });
+  const dir = await migrationsDir(t, {
+    '20260101000000_first.sql': FIRST,
+    '20260102000000_second.sql': SLOW,
+    '20260103000000_third.sql': THIRD,
+  });
   await using migrator = createMigrator({ url, dir });
   const controller = new AbortController();
   const run = migrator.up({
     signal: controller.signal,
     onProgress: (event: ProgressEvent) => {
-      if (event.type === 'migration:started' && event.version === '20260102000000') controller.abort(new Error('deploy cancelled'));
+      if (event.type === 'migration:started' && event.version === '20260102000000')
+        controller.abort(new Error('deploy cancelled'));
     },
   });
   const error = await t.throwsAsync(run, { instanceOf: RunAbortedError, code: 'RUN_ABORTED' });
@@ -36,10 +48,14 @@ test('a call timeout rejects with RUN_TIMEOUT carrying the results so far', asyn
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {
     '20260101000000_first.sql': FIRST,
-    '20260102000000_second.sql': '-- migrate:up\nselect pg_sleep(3);\ncreate table second (id int);\n',
+    '20260102000000_second.sql':
+      '-- migrate:up\nselect pg_sleep(3);\ncreate table second (id int);\n',
   });
   await using migrator = createMigrator({ url, dir });
-  const error = await t.throwsAsync(migrator.up({ timeout: '1s' }), { instanceOf: RunTimeoutError, code: 'RUN_TIMEOUT' });
+  const error = await t.throwsAsync(migrator.up({ timeout: '1s' }), {
+    instanceOf: RunTimeoutError,
+    code: 'RUN_TIMEOUT',
+  });
   t.is(error.details.timeoutMs, 1000);
   const state = await settledServerState(url);
   // Whatever the timing, the error reports exactly what the database holds.
@@ -52,14 +68,16 @@ test('cancel during a long statement: the call rejects long before the statement
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {
     '20260101000000_first.sql': FIRST,
-    '20260102000000_sleep.sql': '-- migrate:up\ncreate table sleeper (id int);\nselect pg_sleep(30);\n',
+    '20260102000000_sleep.sql':
+      '-- migrate:up\ncreate table sleeper (id int);\nselect pg_sleep(30);\n',
   });
   await using migrator = createMigrator({ url, dir, cancelGracePeriod: '1s' });
   const controller = new AbortController();
   const run = migrator.up({
     signal: controller.signal,
     onProgress: (event) => {
-      if (event.type === 'migration:started' && event.version === '20260102000000') setTimeout(() => controller.abort(), 200);
+      if (event.type === 'migration:started' && event.version === '20260102000000')
+        setTimeout(() => controller.abort(), 200);
     },
   });
   const started = performance.now();
@@ -68,7 +86,9 @@ test('cancel during a long statement: the call rejects long before the statement
   // terminates the thread after the grace period and cancels it from a fresh thread.
   t.true(error.code === 'RUN_ABORTED' || error.code === 'WORKER_UNRESPONSIVE', error.code);
   t.true(performance.now() - started < 25_000, 'rejected before pg_sleep(30) could finish');
-  t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), ['20260101000000']);
+  t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), [
+    '20260101000000',
+  ]);
   const state = await settledServerState(url);
   t.deepEqual(state.backends, [], 'no backend left running or idle in transaction');
   t.is(state.advisoryLocks, 0, 'the lock is free');
@@ -77,21 +97,30 @@ test('cancel during a long statement: the call rejects long before the statement
 
   // The migrator still works: the next call runs in a fresh worker.
   const again = await migrator.status();
-  t.deepEqual(again.pending.map((m) => m.version), ['20260102000000']);
+  t.deepEqual(
+    again.pending.map((m) => m.version),
+    ['20260102000000'],
+  );
 });
 
 test('a signal aborted before the call rejects at once and starts nothing', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST });
   await using migrator = createMigrator({ url, dir });
-  const error = await t.throwsAsync(migrator.up({ signal: AbortSignal.abort() }), { instanceOf: RunAbortedError, code: 'RUN_ABORTED' });
+  const error = await t.throwsAsync(migrator.up({ signal: AbortSignal.abort() }), {
+    instanceOf: RunAbortedError,
+    code: 'RUN_ABORTED',
+  });
   t.deepEqual(error.details.applied, []);
   t.deepEqual((await settledServerState(url)).tables, []);
 });
 
 test('a call queued behind another one is dropped from the queue when aborted', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_slow.sql': '-- migrate:up\nselect pg_sleep(0.5);\ncreate table slow (id int);\n' });
+  const dir = await migrationsDir(t, {
+    '20260101000000_slow.sql':
+      '-- migrate:up\nselect pg_sleep(0.5);\ncreate table slow (id int);\n',
+  });
   await using migrator = createMigrator({ url, dir });
   const first = migrator.up();
   const controller = new AbortController();
@@ -103,15 +132,24 @@ test('a call queued behind another one is dropped from the queue when aborted', 
 
 test('close() during a run cancels it with MIGRATOR_CLOSED and leaves nothing running', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, '20260102000000_second.sql': SLOW });
+  const dir = await migrationsDir(t, {
+    '20260101000000_first.sql': FIRST,
+    '20260102000000_second.sql': SLOW,
+  });
   const migrator = createMigrator({ url, dir });
   const run = migrator.up({
     onProgress: (event) => {
-      if (event.type === 'migration:started' && event.version === '20260102000000') void migrator.close();
+      if (event.type === 'migration:started' && event.version === '20260102000000')
+        void migrator.close();
     },
   });
-  const error = await t.throwsAsync(run, { instanceOf: MigratorClosedError, code: 'MIGRATOR_CLOSED' });
-  t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), ['20260101000000']);
+  const error = await t.throwsAsync(run, {
+    instanceOf: MigratorClosedError,
+    code: 'MIGRATOR_CLOSED',
+  });
+  t.deepEqual(versionsOf((error.details as { applied: { version: string }[] }).applied), [
+    '20260101000000',
+  ]);
   await migrator.close();
   const state = await settledServerState(url);
   t.deepEqual(state.tables, ['first']);
@@ -120,10 +158,15 @@ test('close() during a run cancels it with MIGRATOR_CLOSED and leaves nothing ru
 
 test('a timeout on a worker busy in JavaScript ends in WORKER_UNRESPONSIVE, caused by RUN_TIMEOUT', async (t) => {
   const url = await createTestDatabase(t);
-  const dir = await migrationsDir(t, { '20260101000000_spin.ts': 'export function up() { for (;;) {} }\n' });
+  const dir = await migrationsDir(t, {
+    '20260101000000_spin.ts': 'export function up() { for (;;) {} }\n',
+  });
   await using migrator = createMigrator({ url, dir, cancelGracePeriod: '300ms' });
   await migrator.status(); // the thread is up and the engine loaded: the timeout hits the loop
-  const error = await t.throwsAsync(migrator.up({ timeout: '3s' }), { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' });
+  const error = await t.throwsAsync(migrator.up({ timeout: '3s' }), {
+    instanceOf: WorkerUnresponsiveError,
+    code: 'WORKER_UNRESPONSIVE',
+  });
   t.is((error.cause as OffloopError | undefined)?.code, 'RUN_TIMEOUT');
   const state = await settledServerState(url);
   t.deepEqual(state.backends, []);

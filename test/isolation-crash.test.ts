@@ -1,6 +1,12 @@
 import type { ExecutionContext, ThrowsExpectation } from 'ava';
 import test from './helpers/limited-test.ts';
-import { MigrationModuleError, WorkerFailedError, WorkerOutOfMemoryError, WorkerUnresponsiveError, type OffloopError } from '@offloop/core';
+import {
+  MigrationModuleError,
+  WorkerFailedError,
+  WorkerOutOfMemoryError,
+  WorkerUnresponsiveError,
+  type OffloopError,
+} from '@offloop/core';
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,18 +29,30 @@ async function crashThenRecover(
   t: ExecutionContext,
   crash: string,
   expected: ThrowsExpectation<OffloopError>,
-  options: Partial<MigratorOptions> & { readonly timeout?: string; readonly abortWhenStarted?: boolean; readonly firstApplied?: boolean; readonly afterCrash?: (url: string) => Promise<void> } = {},
+  options: Partial<MigratorOptions> & {
+    readonly timeout?: string;
+    readonly abortWhenStarted?: boolean;
+    readonly firstApplied?: boolean;
+    readonly afterCrash?: (url: string) => Promise<void>;
+  } = {},
 ): Promise<OffloopError> {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, [CRASH_FILE]: crash });
-  const { timeout, abortWhenStarted = false, firstApplied = true, afterCrash, ...migratorOptions } = options;
+  const {
+    timeout,
+    abortWhenStarted = false,
+    firstApplied = true,
+    afterCrash,
+    ...migratorOptions
+  } = options;
   await using migrator = createMigrator({ url, dir, ...migratorOptions });
   const controller = new AbortController();
   const run = migrator.up({
     ...(timeout === undefined ? {} : { timeout }),
     signal: controller.signal,
     onProgress: (event) => {
-      if (abortWhenStarted && event.type === 'migration:started' && event.file === CRASH_FILE) setTimeout(() => controller.abort(), 100);
+      if (abortWhenStarted && event.type === 'migration:started' && event.file === CRASH_FILE)
+        setTimeout(() => controller.abort(), 100);
     },
   });
   const error = await t.throwsAsync<OffloopError>(run, expected);
@@ -49,16 +67,25 @@ async function crashThenRecover(
 
   await writeFile(join(dir, CRASH_FILE), GOOD);
   const result = await migrator.up();
-  t.deepEqual(result.applied.map((m) => m.version), firstApplied ? ['20260102000000'] : ['20260101000000', '20260102000000']);
+  t.deepEqual(
+    result.applied.map((m) => m.version),
+    firstApplied ? ['20260102000000'] : ['20260101000000', '20260102000000'],
+  );
   t.deepEqual((await settledServerState(url)).tables, ['first', 'fixed']);
   return error;
 }
 
 /** `details.reason` of the error, which these error classes carry as a string. */
-const reasonOf = (error: OffloopError): string => (typeof error.details.reason === 'string' ? error.details.reason : '');
+const reasonOf = (error: OffloopError): string =>
+  typeof error.details.reason === 'string' ? error.details.reason : '';
 
 test('a module that throws when imported: MIGRATION_MODULE_INVALID, then a successful run', async (t) => {
-  const error = await crashThenRecover(t, `throw new Error('broken at import');\nexport function up() {}\n`, { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' }, { firstApplied: false });
+  const error = await crashThenRecover(
+    t,
+    `throw new Error('broken at import');\nexport function up() {}\n`,
+    { instanceOf: MigrationModuleError, code: 'MIGRATION_MODULE_INVALID' },
+    { firstApplied: false },
+  );
   t.regex(reasonOf(error), /broken at import/);
 });
 
@@ -67,23 +94,41 @@ test('a module that calls process.exit() inside its transaction: WORKER_FAILED, 
   await connection.query(sql.unsafe\`create table doomed (id int)\`);
   process.exit(3);
 }\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' }, {
-    // The thread cannot write its failure; the host does, once its backends are gone.
-    afterCrash: async (url) => {
-      const failed = (await withPool(url, (pool) => logRows(pool))).filter((row) => row.outcome === 'failed');
-      t.deepEqual(failed.map((row) => row.version), ['20260102000000']);
-      t.regex(failed[0]?.error ?? '', /^WORKER_FAILED/);
+  const error = await crashThenRecover(
+    t,
+    crash,
+    { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' },
+    {
+      // The thread cannot write its failure; the host does, once its backends are gone.
+      afterCrash: async (url) => {
+        const failed = (await withPool(url, (pool) => logRows(pool))).filter(
+          (row) => row.outcome === 'failed',
+        );
+        t.deepEqual(
+          failed.map((row) => row.version),
+          ['20260102000000'],
+        );
+        t.regex(failed[0]?.error ?? '', /^WORKER_FAILED/);
+      },
     },
-  });
+  );
   t.regex(reasonOf(error), /exited with code 3/);
   t.is(error.details.file, CRASH_FILE);
-  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+  t.deepEqual(
+    (error.details.applied as { version: string }[]).map((m) => m.version),
+    ['20260101000000'],
+  );
   t.regex(error.message, /was rolled back/);
 });
 
 test('a module that calls process.exit() when imported: WORKER_FAILED naming it, nothing ran, no rollback claimed', async (t) => {
   const crash = `process.exit(5);\nexport async function up() {}\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' }, { firstApplied: false });
+  const error = await crashThenRecover(
+    t,
+    crash,
+    { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' },
+    { firstApplied: false },
+  );
   t.is(error.details.file, CRASH_FILE);
   t.regex(error.message, new RegExp(`importing ${CRASH_FILE}`));
   t.notRegex(error.message, /rolled back/);
@@ -95,9 +140,17 @@ test('a module that spins the CPU forever and is cancelled: WORKER_UNRESPONSIVE 
   await connection.query(sql.unsafe\`create table doomed (id int)\`);
   for (;;) {}
 }\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' }, { cancelGracePeriod: '500ms', abortWhenStarted: true });
+  const error = await crashThenRecover(
+    t,
+    crash,
+    { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' },
+    { cancelGracePeriod: '500ms', abortWhenStarted: true },
+  );
   t.is(error.details.graceMs, 500);
-  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+  t.deepEqual(
+    (error.details.applied as { version: string }[]).map((m) => m.version),
+    ['20260101000000'],
+  );
   t.is((error.cause as OffloopError | undefined)?.code, 'RUN_ABORTED');
 });
 
@@ -107,16 +160,27 @@ test('a module that allocates until it runs out of memory: WORKER_OUT_OF_MEMORY,
   const hoard = [];
   for (;;) hoard.push(new Array(1_000_000).fill(hoard.length));
 }\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerOutOfMemoryError, code: 'WORKER_OUT_OF_MEMORY' }, { workerResourceLimits: { maxOldGenerationSizeMb: 64 } });
-  t.deepEqual((error.details.applied as { version: string }[]).map((m) => m.version), ['20260101000000']);
+  const error = await crashThenRecover(
+    t,
+    crash,
+    { instanceOf: WorkerOutOfMemoryError, code: 'WORKER_OUT_OF_MEMORY' },
+    { workerResourceLimits: { maxOldGenerationSizeMb: 64 } },
+  );
+  t.deepEqual(
+    (error.details.applied as { version: string }[]).map((m) => m.version),
+    ['20260101000000'],
+  );
 });
 
-test('an uncaught error thrown outside the migration\'s promise: WORKER_FAILED, then a successful run', async (t) => {
+test("an uncaught error thrown outside the migration's promise: WORKER_FAILED, then a successful run", async (t) => {
   const crash = `export async function up({ connection, sql }) {
   await connection.query(sql.unsafe\`create table doomed (id int)\`);
   setTimeout(() => { throw new Error('escaped'); }, 0);
   await new Promise(() => {});
 }\n`;
-  const error = await crashThenRecover(t, crash, { instanceOf: WorkerFailedError, code: 'WORKER_FAILED' });
+  const error = await crashThenRecover(t, crash, {
+    instanceOf: WorkerFailedError,
+    code: 'WORKER_FAILED',
+  });
   t.regex(reasonOf(error), /escaped/);
 });

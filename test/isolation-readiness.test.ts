@@ -23,7 +23,12 @@ async function listen(server: Server): Promise<string> {
 async function get(url: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url);
   const text = await response.text();
-  return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text };
+  return {
+    status: response.status,
+    body: response.headers.get('content-type')?.includes('json')
+      ? (JSON.parse(text) as unknown)
+      : text,
+  };
 }
 
 test('readiness goes pending, migrating, failed, then migrating, ready; events, iterator and getter agree', async (t) => {
@@ -52,8 +57,13 @@ test('readiness goes pending, migrating, failed, then migrating, ready; events, 
   await t.throwsAsync(failing, { instanceOf: MigrationFailedError, code: 'MIGRATION_FAILED' });
   t.is(readiness.state, 'failed');
   t.true(readiness.error instanceof MigrationFailedError);
-  t.deepEqual(await get(health), { status: 503, body: { status: 'failed', error: 'MIGRATION_FAILED' } });
-  await t.throwsAsync(readiness.whenReady({ rejectOnFailure: true }), { instanceOf: MigrationFailedError });
+  t.deepEqual(await get(health), {
+    status: 503,
+    body: { status: 'failed', error: 'MIGRATION_FAILED' },
+  });
+  await t.throwsAsync(readiness.whenReady({ rejectOnFailure: true }), {
+    instanceOf: MigrationFailedError,
+  });
 
   await writeFile(join(dir, '20260101000000_users.sql'), GOOD);
   const ready = readiness.whenReady();
@@ -87,12 +97,17 @@ for (const example of ['node-http', 'fastify', 'express'] as const) {
   test(`examples/servers/${example}.ts serves traffic while it migrates and gates /healthz on readiness`, async (t) => {
     const url = await createTestDatabase(t);
     const dir = await migrationsDir(t, {
-      '20260101000000_users.sql': '-- migrate:up\ncreate table users (id int);\nselect pg_sleep(1.5);\n',
+      '20260101000000_users.sql':
+        '-- migrate:up\ncreate table users (id int);\nselect pg_sleep(1.5);\n',
     });
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'examples', 'servers', `${example}.ts`)], {
-      env: { ...process.env, DATABASE_URL: url, MIGRATIONS_DIR: dir, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '..', 'examples', 'servers', `${example}.ts`)],
+      {
+        env: { ...process.env, DATABASE_URL: url, MIGRATIONS_DIR: dir, PORT: '0' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const exited = once(child, 'exit');
     t.teardown(() => child.kill('SIGKILL'));
     const lines = createInterface({ input: child.stdout });

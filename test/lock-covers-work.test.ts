@@ -10,7 +10,12 @@
  */
 import type { ExecutionContext } from 'ava';
 import test from './helpers/limited-test.ts';
-import { MigrationTimeoutError, MigrationTransactionControlError, RunAbortedError, type OffloopError } from '@offloop/core';
+import {
+  MigrationTimeoutError,
+  MigrationTransactionControlError,
+  RunAbortedError,
+  type OffloopError,
+} from '@offloop/core';
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from 'slonik';
@@ -39,7 +44,10 @@ import { jsonError, startOffloop, type RunningProcess } from './helpers/running.
  * Rounds of the SIGKILL test: `OFFLOOP_KILL_ROUNDS`; by default 20 in CI (the issue's number,
  * about 2 minutes) and 5 elsewhere.
  */
-const KILL_ROUNDS = Math.max(1, Number(process.env['OFFLOOP_KILL_ROUNDS'] ?? (process.env['CI'] ? 20 : 5)));
+const KILL_ROUNDS = Math.max(
+  1,
+  Number(process.env['OFFLOOP_KILL_ROUNDS'] ?? (process.env['CI'] ? 20 : 5)),
+);
 const REPLICAS = 5;
 
 /** Open a probe pool on `url` for the rest of the test. */
@@ -58,7 +66,11 @@ function started(t: ExecutionContext, processes: RunningProcess[]): RunningProce
 }
 
 /** Wait for the backend of the migration stopped at the gate; fails the test when none shows up. */
-async function migrationAtGate(t: ExecutionContext, pool: DatabasePool, runner: RunningProcess): Promise<{ pid: number; applicationName: string } | null> {
+async function migrationAtGate(
+  t: ExecutionContext,
+  pool: DatabasePool,
+  runner: RunningProcess,
+): Promise<{ pid: number; applicationName: string } | null> {
   let found: { pid: number; applicationName: string } | null = null;
   const reached = await eventually(async () => {
     const [backend] = await backendsWaitingOn(pool, 'gate');
@@ -66,7 +78,9 @@ async function migrationAtGate(t: ExecutionContext, pool: DatabasePool, runner: 
     return found !== null || !runner.running;
   }, 60_000);
   if (!reached || found === null) {
-    t.fail(`the runner never reached the gate (exit ${String(runner.running ? 'none' : (await runner.exited).code)}):\n${runner.stderr}${runner.stdout}`);
+    t.fail(
+      `the runner never reached the gate (exit ${String(runner.running ? 'none' : (await runner.exited).code)}):\n${runner.stderr}${runner.stdout}`,
+    );
     return null;
   }
   return found;
@@ -75,7 +89,11 @@ async function migrationAtGate(t: ExecutionContext, pool: DatabasePool, runner: 
 /** The notes of `events`, counted: a double apply shows as a count of 2. */
 async function eventCounts(pool: DatabasePool): Promise<Record<string, number>> {
   if (!(await tableExists(pool, 'events'))) return {};
-  const rows = await pool.any(sql.type(z.object({ note: z.string(), count: z.number() }))`select note, count(*)::int as count from events group by note order by note`);
+  const rows = await pool.any(
+    sql.type(
+      z.object({ note: z.string(), count: z.number() }),
+    )`select note, count(*)::int as count from events group by note order by note`,
+  );
   return Object.fromEntries(rows.map((row) => [row.note, row.count]));
 }
 
@@ -83,14 +101,17 @@ async function eventCounts(pool: DatabasePool): Promise<Record<string, number>> 
 // a. SIGKILL of the runner mid-migration while five replicas wait.
 
 const KILL_MIGRATIONS = {
-  '20260101000000_events.sql': '-- migrate:up\ncreate table events (id serial primary key, note text not null);\n',
+  '20260101000000_events.sql':
+    '-- migrate:up\ncreate table events (id serial primary key, note text not null);\n',
   // A second `create table slow` waits for the first one's uncommitted catalog row and fails with
   // 23505 when it commits; the insert shows a double apply of the data as a count of 2.
-  '20260102000000_slow.sql': "-- migrate:up\ncreate table slow (id int);\ninsert into events (note) values ('slow');\nselect count(*) from gate;\ninsert into slow values (1);\n",
+  '20260102000000_slow.sql':
+    "-- migrate:up\ncreate table slow (id int);\ninsert into events (note) values ('slow');\nselect count(*) from gate;\ninsert into slow values (1);\n",
   '20260103000000_backfill.ts': `export async function up({ connection, sql }) {
   await connection.query(sql.unsafe\`insert into events (note) select 'backfill' from generate_series(1, 100)\`);
 }\n`,
-  '20260104000000_last.sql': "-- migrate:up\ncreate table last (id int);\ninsert into events (note) values ('last');\n",
+  '20260104000000_last.sql':
+    "-- migrate:up\ncreate table last (id int);\ninsert into events (note) values ('last');\n",
 };
 const KILL_VERSIONS = Object.keys(KILL_MIGRATIONS).map((file) => file.slice(0, 14));
 
@@ -114,9 +135,16 @@ async function killRound(t: ExecutionContext, dir: string): Promise<string[]> {
   const replicas = Array.from({ length: REPLICAS }, () => startOffloop(args));
   processes.push(...replicas);
   // Each replica either waits for the lock, as it must, or (wrongly) starts migrating at once.
-  await Promise.all(replicas.map((replica) => replica.waitForStderr(/waiting for the migration lock|^\[\d+\/\d+\] /m, 60_000)));
+  await Promise.all(
+    replicas.map((replica) =>
+      replica.waitForStderr(/waiting for the migration lock|^\[\d+\/\d+\] /m, 60_000),
+    ),
+  );
   replicas.forEach((replica, index) => {
-    if (!/waiting for the migration lock/.test(replica.stderr)) problems.push(`replica ${index + 1} did not wait for the lock while the runner held it:\n${replica.stderr}`);
+    if (!/waiting for the migration lock/.test(replica.stderr))
+      problems.push(
+        `replica ${index + 1} did not wait for the lock while the runner held it:\n${replica.stderr}`,
+      );
   });
 
   runner.kill('SIGKILL');
@@ -124,31 +152,54 @@ async function killRound(t: ExecutionContext, dir: string): Promise<string[]> {
   // The killed runner's backend still waits at the gate. Let the replicas take the lock (or be
   // kept from it: either is the engine's choice) before the gate opens, then let it go on.
   // The killed runner's own lock connection may still show for a moment: look for another run's tag.
-  await eventually(async () => (await advisoryLockHolders(pool)).some((holder) => holder.exclusive && holder.applicationName !== atGate.applicationName), 3_000);
+  await eventually(
+    async () =>
+      (await advisoryLockHolders(pool)).some(
+        (holder) => holder.exclusive && holder.applicationName !== atGate.applicationName,
+      ),
+    3_000,
+  );
   // And, if it goes ahead at once, let its statements meet the killed runner's uncommitted ones.
-  await eventually(async () => (await offloopBackends(pool)).some((backend) => backend.applicationName !== atGate.applicationName && backend.waitEventType === 'Lock'), 1_000);
+  await eventually(
+    async () =>
+      (await offloopBackends(pool)).some(
+        (backend) =>
+          backend.applicationName !== atGate.applicationName && backend.waitEventType === 'Lock',
+      ),
+    1_000,
+  );
   await gate.open();
 
   const results = await Promise.all(replicas.map((replica) => replica.exitWithin(90_000)));
   results.forEach((result, index) => {
-    if (result.timedOut) problems.push(`replica ${index + 1} did not exit within 90 s:\n${result.stderr}`);
-    else if (result.code !== 0) problems.push(`replica ${index + 1} exited ${String(result.code)}:\n${result.stderr}`);
+    if (result.timedOut)
+      problems.push(`replica ${index + 1} did not exit within 90 s:\n${result.stderr}`);
+    else if (result.code !== 0)
+      problems.push(`replica ${index + 1} exited ${String(result.code)}:\n${result.stderr}`);
   });
 
   const versions = await appliedVersions(pool);
-  if (JSON.stringify(versions) !== JSON.stringify(KILL_VERSIONS)) problems.push(`version table: ${versions.join(', ')}`);
+  if (JSON.stringify(versions) !== JSON.stringify(KILL_VERSIONS))
+    problems.push(`version table: ${versions.join(', ')}`);
   const counts = await eventCounts(pool);
   const expected = { backfill: 100, last: 1, slow: 1 };
-  if (JSON.stringify(counts) !== JSON.stringify(expected)) problems.push(`events: ${JSON.stringify(counts)}, expected ${JSON.stringify(expected)}`);
+  if (JSON.stringify(counts) !== JSON.stringify(expected))
+    problems.push(`events: ${JSON.stringify(counts)}, expected ${JSON.stringify(expected)}`);
   const log = await logRows(pool);
   const failed = log.filter((row) => row.outcome !== 'succeeded');
-  if (failed.length > 0) problems.push(`log rows that are not successes: ${JSON.stringify(failed)}`);
+  if (failed.length > 0)
+    problems.push(`log rows that are not successes: ${JSON.stringify(failed)}`);
   for (const version of KILL_VERSIONS) {
-    const successes = log.filter((row) => row.version === version && row.outcome === 'succeeded').length;
-    if (successes !== 1) problems.push(`the log records ${successes} successful applies of ${version}`);
+    const successes = log.filter(
+      (row) => row.version === version && row.outcome === 'succeeded',
+    ).length;
+    if (successes !== 1)
+      problems.push(`the log records ${successes} successful applies of ${version}`);
   }
   if (!(await eventually(async () => (await advisoryLockCount(pool)) === 0, 10_000))) {
-    problems.push(`advisory locks left: held by ${JSON.stringify(await advisoryLockHolders(pool))}`);
+    problems.push(
+      `advisory locks left: held by ${JSON.stringify(await advisoryLockHolders(pool))}`,
+    );
   }
   return problems;
 }
@@ -172,7 +223,8 @@ test('the lock connection terminated from SQL mid-migration: LOCK_LOST (exit 6),
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {
     '20260101000000_first.sql': '-- migrate:up\ncreate table first (id int);\n',
-    '20260102000000_slow.sql': '-- migrate:up\ncreate table slow (id int);\nselect count(*) from gate;\ninsert into slow values (1);\n',
+    '20260102000000_slow.sql':
+      '-- migrate:up\ncreate table slow (id int);\nselect count(*) from gate;\ninsert into slow values (1);\n',
   });
   const pool = await probe(t, url);
   let gate: Gate | null = await closeGate(pool, 'gate');
@@ -183,8 +235,14 @@ test('the lock connection terminated from SQL mid-migration: LOCK_LOST (exit 6),
 
   // The lock connection: the one that holds the advisory lock exclusively (the run lock; work
   // connections may hold a shared one), apart from the migration's own backend.
-  const lockHolders = (await advisoryLockHolders(pool)).filter((holder) => holder.exclusive && holder.pid !== atGate.pid).map((holder) => holder.pid);
-  t.is(lockHolders.length, 1, 'one lock connection, apart from the migration connection, holds the run lock');
+  const lockHolders = (await advisoryLockHolders(pool))
+    .filter((holder) => holder.exclusive && holder.pid !== atGate.pid)
+    .map((holder) => holder.pid);
+  t.is(
+    lockHolders.length,
+    1,
+    'one lock connection, apart from the migration connection, holds the run lock',
+  );
   t.deepEqual(await terminate(pool, lockHolders), lockHolders);
 
   // The migration is stuck at the gate: the runner must notice the lost lock by itself, cancel
@@ -194,18 +252,36 @@ test('the lock connection terminated from SQL mid-migration: LOCK_LOST (exit 6),
   await gate.open();
   gate = null;
   const result = await runner.exited;
-  t.true(reacted, `the runner noticed the lost lock while its migration was blocked (stderr: ${result.stderr})`);
+  t.true(
+    reacted,
+    `the runner noticed the lost lock while its migration was blocked (stderr: ${result.stderr})`,
+  );
   t.is(result.code, EXIT_CODES.LOCK_LOST, result.stdout + result.stderr);
   const error = jsonError(result.stdout);
   t.is(error?.code, 'LOCK_LOST', result.stdout);
-  t.deepEqual((error?.details.applied as { version: string }[] | undefined)?.map((m) => m.version), ['20260101000000'], 'details.applied says what stays applied');
+  t.deepEqual(
+    (error?.details.applied as { version: string }[] | undefined)?.map((m) => m.version),
+    ['20260101000000'],
+    'details.applied says what stays applied',
+  );
 
   // Had the migration's backend been left running, it would commit now that the gate is open.
   await sleep(5_000);
   t.deepEqual(await appliedVersions(pool), ['20260101000000'], 'the slow migration is not applied');
   t.false(await tableExists(pool, 'slow'), 'its table does not exist');
-  t.false((await logRows(pool)).some((row) => row.version === '20260102000000' && row.outcome === 'succeeded'));
-  t.true(await eventually(async () => (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0, 10_000), 'no backend or lock left');
+  t.false(
+    (await logRows(pool)).some(
+      (row) => row.version === '20260102000000' && row.outcome === 'succeeded',
+    ),
+  );
+  t.true(
+    await eventually(
+      async () =>
+        (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0,
+      10_000,
+    ),
+    'no backend or lock left',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +320,10 @@ type StopCase = {
  * instead of hanging it. Returns the rejection (or what settled) and checks the database once
  * the stubborn migration would have committed, had it been left running.
  */
-async function stopStubborn(t: ExecutionContext, stop: StopCase): Promise<{ error: OffloopError | null; elapsedMs: number }> {
+async function stopStubborn(
+  t: ExecutionContext,
+  stop: StopCase,
+): Promise<{ error: OffloopError | null; elapsedMs: number }> {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {
     [FIRST_FILE]: '-- migrate:up\ncreate table first (id int);\n',
@@ -286,13 +365,33 @@ async function stopStubborn(t: ExecutionContext, stop: StopCase): Promise<{ erro
   t.not(outcome.error, null, 'the call rejected');
 
   // A migration left running would commit about 4 s after it started: look after that.
-  if (startedAt !== null) await sleep(Math.max(0, WOULD_HAVE_COMMITTED_MS - (performance.now() - startedAt)));
-  t.deepEqual(await userTables(pool), ['first'], 'nothing of the stubborn migration (a, b) committed, and next did not run');
+  if (startedAt !== null)
+    await sleep(Math.max(0, WOULD_HAVE_COMMITTED_MS - (performance.now() - startedAt)));
+  t.deepEqual(
+    await userTables(pool),
+    ['first'],
+    'nothing of the stubborn migration (a, b) committed, and next did not run',
+  );
   t.deepEqual(await appliedVersions(pool), ['20260101000000']);
   const log = await logRows(pool);
-  t.deepEqual(log.filter((row) => row.version === STUBBORN_VERSION).map((row) => row.outcome), ['failed'], 'the log has one failed row naming the stubborn migration');
-  t.deepEqual(log.filter((row) => row.version === NEXT_VERSION), [], 'the log has nothing about the next migration');
-  t.true(await eventually(async () => (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0, 10_000), 'no backend or lock left');
+  t.deepEqual(
+    log.filter((row) => row.version === STUBBORN_VERSION).map((row) => row.outcome),
+    ['failed'],
+    'the log has one failed row naming the stubborn migration',
+  );
+  t.deepEqual(
+    log.filter((row) => row.version === NEXT_VERSION),
+    [],
+    'the log has nothing about the next migration',
+  );
+  t.true(
+    await eventually(
+      async () =>
+        (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0,
+      10_000,
+    ),
+    'no backend or lock left',
+  );
   return { error: outcome.error, elapsedMs };
 }
 
@@ -309,12 +408,18 @@ test('a TS migration that ignores ctx.signal, aborted after 1 s: RUN_ABORTED, no
   t.is(error?.code, 'RUN_ABORTED');
   // RUN_ABORTED need not name a migration; when it does, it is the one that was running.
   if (error?.details['version'] !== undefined) t.is(error.details['version'], STUBBORN_VERSION);
-  t.deepEqual((error?.details['applied'] as { version: string }[] | undefined)?.map((m) => m.version), ['20260101000000']);
+  t.deepEqual(
+    (error?.details['applied'] as { version: string }[] | undefined)?.map((m) => m.version),
+    ['20260101000000'],
+  );
 });
 
 test('a TS migration that ignores ctx.signal, with migrationTimeout 1s: MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
   t.timeout(90_000);
-  const { error } = await stopStubborn(t, { migration: AWAITS_TIMER, options: { migrationTimeout: '1s' } });
+  const { error } = await stopStubborn(t, {
+    migration: AWAITS_TIMER,
+    options: { migrationTimeout: '1s' },
+  });
   t.true(error instanceof MigrationTimeoutError, `${error?.code}: ${error?.message}`);
   t.is(error?.code, 'MIGRATION_TIMEOUT');
   t.is(error?.details['version'], STUBBORN_VERSION);
@@ -322,9 +427,13 @@ test('a TS migration that ignores ctx.signal, with migrationTimeout 1s: MIGRATIO
 
 test('a TS migration that spins, with migrationTimeout 1s: the thread is stopped, MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
   t.timeout(90_000);
-  const { error, elapsedMs } = await stopStubborn(t, { migration: SPINS, options: { migrationTimeout: '1s', cancelGracePeriod: '500ms' } });
+  const { error, elapsedMs } = await stopStubborn(t, {
+    migration: SPINS,
+    options: { migrationTimeout: '1s', cancelGracePeriod: '500ms' },
+  });
   // A spin cannot be stopped from inside: the worker is terminated, which may wrap the timeout.
-  const timeout = error?.code === 'MIGRATION_TIMEOUT' ? error : (error?.cause as OffloopError | undefined);
+  const timeout =
+    error?.code === 'MIGRATION_TIMEOUT' ? error : (error?.cause as OffloopError | undefined);
   t.is(timeout?.code, 'MIGRATION_TIMEOUT', `${error?.code}: ${error?.message}`);
   t.is(namedVersion(error), STUBBORN_VERSION);
   t.is(EXIT_CODES[error?.code ?? 'INTERNAL_ERROR'], 4, 'a failed migration, for the CLI');
@@ -369,11 +478,18 @@ for (const statement of TRANSACTION_CONTROL) {
     });
     const pool = await probe(t, url);
     await using migrator = createMigrator({ url, dir });
-    const error = await t.throwsAsync<OffloopError>(migrator.up(), { instanceOf: MigrationTransactionControlError, code: 'MIGRATION_TRANSACTION_CONTROL' });
+    const error = await t.throwsAsync<OffloopError>(migrator.up(), {
+      instanceOf: MigrationTransactionControlError,
+      code: 'MIGRATION_TRANSACTION_CONTROL',
+    });
     t.is(error?.details['version'], STUBBORN_VERSION);
     t.deepEqual(await userTables(pool), ['first'], 'neither table committed');
     t.deepEqual(await appliedVersions(pool), ['20260101000000'], 'nothing recorded');
-    t.false((await logRows(pool)).some((row) => row.version === STUBBORN_VERSION && row.outcome === 'succeeded'));
+    t.false(
+      (await logRows(pool)).some(
+        (row) => row.version === STUBBORN_VERSION && row.outcome === 'succeeded',
+      ),
+    );
     t.is(await advisoryLockCount(pool), 0);
   });
 }
@@ -396,9 +512,17 @@ test('a TS migration may use nested transactions (savepoints), set local, and te
   });
   await using migrator = createMigrator({ url, dir });
   const result = await migrator.up();
-  t.deepEqual(result.applied.map((m) => m.version), [STUBBORN_VERSION]);
+  t.deepEqual(
+    result.applied.map((m) => m.version),
+    [STUBBORN_VERSION],
+  );
   const pool = await probe(t, url);
-  t.deepEqual(await pool.anyFirst(sql.type(z.object({ body: z.string() }))`select body from notes order by body`), ['commit; rollback; savepoint x', 'nested']);
+  t.deepEqual(
+    await pool.anyFirst(
+      sql.type(z.object({ body: z.string() }))`select body from notes order by body`,
+    ),
+    ['commit; rollback; savepoint x', 'nested'],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -413,15 +537,32 @@ test('offloop up --migration-timeout 2s with a spinning TS migration: exit 4, MI
   t.timeout(90_000);
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, SPIN_DIR);
-  const runner = startOffloop(['up', '--url', url, '--dir', dir, '--migration-timeout', '2s', '--cancel-grace-period', '1s', '--json']);
+  const runner = startOffloop([
+    'up',
+    '--url',
+    url,
+    '--dir',
+    dir,
+    '--migration-timeout',
+    '2s',
+    '--cancel-grace-period',
+    '1s',
+    '--json',
+  ]);
   started(t, [runner]);
   const result = await runner.exitWithin(30_000);
   t.false(result.timedOut, `the run ended by itself (it was killed after 30 s):\n${result.stderr}`);
   t.is(result.code, 4, result.stdout + result.stderr);
   const error = jsonError(result.stdout);
-  const cause = (JSON.parse(result.stdout || '{}') as { error?: { cause?: { code?: string } } }).error?.cause;
+  const cause = (JSON.parse(result.stdout || '{}') as { error?: { cause?: { code?: string } } })
+    .error?.cause;
   t.true(error?.code === 'MIGRATION_TIMEOUT' || cause?.code === 'MIGRATION_TIMEOUT', result.stdout);
-  t.is(error?.details['version'] ?? (cause as { details?: { version?: string } } | undefined)?.details?.version, STUBBORN_VERSION, result.stdout);
+  t.is(
+    error?.details['version'] ??
+      (cause as { details?: { version?: string } } | undefined)?.details?.version,
+    STUBBORN_VERSION,
+    result.stdout,
+  );
   const pool = await probe(t, url);
   t.deepEqual(await userTables(pool), ['first']);
   t.deepEqual(await appliedVersions(pool), ['20260101000000']);
@@ -433,24 +574,40 @@ test('Ctrl-C (SIGINT) during a spinning TS migration: exit 130, nothing of it co
   const dir = await migrationsDir(t, SPIN_DIR);
   const runner = startOffloop(['up', '--url', url, '--dir', dir, '--cancel-grace-period', '1s']);
   started(t, [runner]);
-  t.true(await runner.waitForStderr(new RegExp(`\\[2/2\\] ${STUBBORN_FILE} \\.\\.\\.`), 30_000), runner.stderr);
+  t.true(
+    await runner.waitForStderr(new RegExp(`\\[2/2\\] ${STUBBORN_FILE} \\.\\.\\.`), 30_000),
+    runner.stderr,
+  );
   const pool = await probe(t, url);
   // Spinning by then: its first query ran and its transaction waits, idle, for a next one.
-  await eventually(async () => (await offloopBackends(pool)).some((backend) => backend.state === 'idle in transaction'), 5_000);
+  await eventually(
+    async () =>
+      (await offloopBackends(pool)).some((backend) => backend.state === 'idle in transaction'),
+    5_000,
+  );
   runner.kill('SIGINT');
   const result = await runner.exitWithin(30_000);
   t.false(result.timedOut, `the run ended by itself (it was killed after 30 s):\n${result.stderr}`);
   t.is(result.code, EXIT_CODES.RUN_ABORTED, result.stderr);
   t.deepEqual(await userTables(pool), ['first']);
   t.deepEqual(await appliedVersions(pool), ['20260101000000']);
-  t.true(await eventually(async () => (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0, 10_000), 'no backend or lock left');
+  t.true(
+    await eventually(
+      async () =>
+        (await offloopBackends(pool)).length === 0 && (await advisoryLockCount(pool)) === 0,
+      10_000,
+    ),
+    'no backend or lock left',
+  );
 });
 
 test('every connection that runs migration work holds the shared work lock and checks its client every second', async (t) => {
   const url = await createTestDatabase(t);
   // What each kind of migration sees of its own session: a batched SQL migration, a module in
   // its transaction, and a non-transactional SQL migration (one statement at a time).
-  const seen = (kind: string) => `insert into seen select '${kind}', current_setting('client_connection_check_interval', true),
+  const seen = (
+    kind: string,
+  ) => `insert into seen select '${kind}', current_setting('client_connection_check_interval', true),
       exists (select 1 from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and mode = 'ShareLock' and granted)`;
   const dir = await migrationsDir(t, {
     '20260101000000_table.sql': `-- migrate:up\ncreate table seen (kind text, check_interval text, work_lock boolean);\n${seen('batch')};\n`,
@@ -461,13 +618,25 @@ test('every connection that runs migration work holds the shared work lock and c
   await using migrator = createMigrator({ url, dir });
   await migrator.up();
   const db = await probe(t, url);
-  const rows = await db.any(sql.type(z.object({ kind: z.string(), check_interval: z.string().nullable(), work_lock: z.boolean() }))`select * from seen order by kind`);
-  const version = await db.oneFirst(sql.type(z.object({ version: z.number() }))`select current_setting('server_version_num')::int as version`);
+  const rows = await db.any(
+    sql.type(
+      z.object({ kind: z.string(), check_interval: z.string().nullable(), work_lock: z.boolean() }),
+    )`select * from seen order by kind`,
+  );
+  const version = await db.oneFirst(
+    sql.type(
+      z.object({ version: z.number() }),
+    )`select current_setting('server_version_num')::int as version`,
+  );
   for (const row of rows) {
     t.true(row.work_lock, `${row.kind}: holds the work lock`);
-    if (version >= 140000) t.is(row.check_interval, '1s', `${row.kind}: client_connection_check_interval`);
+    if (version >= 140000)
+      t.is(row.check_interval, '1s', `${row.kind}: client_connection_check_interval`);
   }
-  t.deepEqual(rows.map((row) => row.kind), ['batch', 'batch after a reset', 'module', 'non-transactional']);
+  t.deepEqual(
+    rows.map((row) => row.kind),
+    ['batch', 'batch after a reset', 'module', 'non-transactional'],
+  );
 });
 
 test('a query a TS migration leaves running after it returns is refused, and the next migration is not touched', async (t) => {
@@ -490,5 +659,8 @@ test('a query a TS migration leaves running after it returns is refused, and the
   t.is((await migrator.up()).applied.length, 3);
   const db = await probe(t, url);
   t.false(await tableExists(db, 'leaked'), 'the leftover query did not run');
-  t.regex(await db.oneFirst(sql.type(z.object({ outcome: z.string() }))`select outcome from report`), /no more queries/);
+  t.regex(
+    await db.oneFirst(sql.type(z.object({ outcome: z.string() }))`select outcome from report`),
+    /no more queries/,
+  );
 });

@@ -41,11 +41,16 @@ test('with no URL the harness starts a shared embedded server, reuses it, and th
   await mkdir(path.join(cwd, 'migrations'));
   await writeFile(path.join(cwd, 'migrations', '20260101000000_users.sql'), USERS);
   // Where the harness keeps the server of a project: keyed by its working directory.
-  const serverDir = path.join(os.tmpdir(), `offloop-testing-${createHash('sha256').update(cwd).digest('hex').slice(0, 12)}`);
+  const serverDir = path.join(
+    os.tmpdir(),
+    `offloop-testing-${createHash('sha256').update(cwd).digest('hex').slice(0, 12)}`,
+  );
   const statePath = path.join(serverDir, 'server.json');
   const keeperPid = async (): Promise<number | null> => {
     const text = await readFile(statePath, 'utf8').catch(() => null);
-    return text === null ? null : z.object({ keeperPid: z.number() }).parse(JSON.parse(text)).keeperPid;
+    return text === null
+      ? null
+      : z.object({ keeperPid: z.number() }).parse(JSON.parse(text)).keeperPid;
   };
   t.teardown(async () => {
     const pid = await keeperPid();
@@ -62,8 +67,10 @@ test('with no URL the harness starts a shared embedded server, reuses it, and th
   t.not(a.name, b.name);
   t.is(new URL(a.url).port, new URL(b.url).port, 'both harnesses use one server');
   t.is(new URL(a.url).hostname, '127.0.0.1');
-  const tables = await withPool(a.url, (pool) => pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
-    select relname from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace and not starts_with(relname, 'offloop_')`));
+  const tables = await withPool(a.url, (pool) =>
+    pool.anyFirst(sql.type(z.object({ relname: z.string() }))`
+    select relname from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace and not starts_with(relname, 'offloop_')`),
+  );
   t.deepEqual(tables, ['users']);
   const built = await first.ready();
   const pid = await keeperPid();
@@ -72,7 +79,10 @@ test('with no URL the harness starts a shared embedded server, reuses it, and th
   await Promise.all([first.close(), second.close()]);
 
   // Nobody connected for the idle timeout: the keeper stops the server and exits; the data stays.
-  t.true(await eventually(() => !alive(pid ?? 0), 60_000), 'the keeper did not stop the idle server');
+  t.true(
+    await eventually(() => !alive(pid ?? 0), 60_000),
+    'the keeper did not stop the idle server',
+  );
   t.false(existsSync(statePath));
   t.true(existsSync(path.join(serverDir, 'pg', 'PG_VERSION')));
 

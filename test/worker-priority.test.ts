@@ -16,7 +16,10 @@ const RECORD_NICE = [
   '}',
 ].join('\n');
 
-const niceOf = (url: string) => withPool(url, (pool) => pool.oneFirst(sql.type(z.object({ value: z.number() }))`select value from nice`));
+const niceOf = (url: string) =>
+  withPool(url, (pool) =>
+    pool.oneFirst(sql.type(z.object({ value: z.number() }))`select value from nice`),
+  );
 
 test('the worker thread runs at nice 10 by default, and the host thread keeps its priority', async (t) => {
   if (process.platform !== 'linux') {
@@ -42,5 +45,8 @@ test('workerNice sets the worker thread priority; 0 leaves it as the host has it
   await using migrator = createMigrator({ url, dir, workerNice: 0 });
   await migrator.up();
   t.is(await niceOf(url), os.getPriority(0));
-  t.throws(() => createMigrator({ url, dir, workerNice: 20 }), { instanceOf: ConfigError, code: 'CONFIG_INVALID' });
+  t.throws(() => createMigrator({ url, dir, workerNice: 20 }), {
+    instanceOf: ConfigError,
+    code: 'CONFIG_INVALID',
+  });
 });

@@ -15,7 +15,11 @@ app.get('/', (_request, response) => {
   response.send('hello\n');
 });
 
-migrator.readiness.addEventListener('change', () => console.log(JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode })));
+migrator.readiness.addEventListener('change', () =>
+  console.log(
+    JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode }),
+  ),
+);
 
 const shutdown = new AbortController();
 const server = app.listen(Number(process.env['PORT'] ?? 3000), '127.0.0.1', () => {

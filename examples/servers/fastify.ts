@@ -15,7 +15,11 @@ app.get('/healthz', async (_request, reply) => {
 });
 app.get('/', async () => 'hello\n');
 
-migrator.readiness.addEventListener('change', () => console.log(JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode })));
+migrator.readiness.addEventListener('change', () =>
+  console.log(
+    JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode }),
+  ),
+);
 
 const shutdown = new AbortController();
 process.once('SIGTERM', () => {

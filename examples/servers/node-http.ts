@@ -20,7 +20,11 @@ const server = createServer((request, response) => {
   response.end('hello\n');
 });
 
-migrator.readiness.addEventListener('change', () => console.log(JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode })));
+migrator.readiness.addEventListener('change', () =>
+  console.log(
+    JSON.stringify({ readiness: migrator.readiness.state, error: migrator.readiness.errorCode }),
+  ),
+);
 
 // SIGTERM during a migration cancels it: the current migration rolls back, the lock is released.
 const shutdown = new AbortController();

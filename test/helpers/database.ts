@@ -24,7 +24,9 @@ test.after.always('end the admin connection pool', async () => {
 export function adminDatabaseUrl(): string {
   const url = process.env['TEST_DATABASE_URL'];
   if (url === undefined || url === '') {
-    throw new Error('TEST_DATABASE_URL is not set: run tests through `./dev test`, which starts PostgreSQL (or uses the one TEST_DATABASE_URL names)');
+    throw new Error(
+      'TEST_DATABASE_URL is not set: run tests through `./dev test`, which starts PostgreSQL (or uses the one TEST_DATABASE_URL names)',
+    );
   }
   return url;
 }

@@ -13,13 +13,21 @@ import type { ExecutionContext } from 'ava';
  * const dir = await migrationsDir(t, { '20250101000000_users.sql': '-- migrate:up\ncreate table users ();' });
  * ```
  */
-export async function migrationsDir(t: ExecutionContext, files: Record<string, string>): Promise<string> {
+export async function migrationsDir(
+  t: ExecutionContext,
+  files: Record<string, string>,
+): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'offloop-migrations-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   for (const [name, content] of Object.entries(files)) {
     const file = path.resolve(dir, name);
     const relative = path.relative(dir, file);
-    if (path.isAbsolute(name) || relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`)) {
+    if (
+      path.isAbsolute(name) ||
+      relative === '' ||
+      relative === '..' ||
+      relative.startsWith(`..${path.sep}`)
+    ) {
       throw new Error(`migrationsDir: ${name} is not a relative path inside the directory`);
     }
     await mkdir(path.dirname(file), { recursive: true });

@@ -6,7 +6,11 @@ import { z } from 'zod';
 /** The server's view of a test database, apart from the connection that asks. */
 export type ServerState = {
   /** Other client backends connected to the database, with their state and query. */
-  readonly backends: readonly { readonly pid: number; readonly state: string | null; readonly query: string }[];
+  readonly backends: readonly {
+    readonly pid: number;
+    readonly state: string | null;
+    readonly query: string;
+  }[];
   /** Advisory locks held by anyone in the database. */
   readonly advisoryLocks: number;
   /** Tables in `public`, apart from offloop's own (`offloop_*`: version table, log table). */
@@ -19,7 +23,11 @@ const backendRow = z.object({ pid: z.number(), state: z.string().nullable(), que
 
 /** Read {@link ServerState} over a short-lived connection. */
 export async function serverState(url: string): Promise<ServerState> {
-  const pool = await createPool(url, { maximumPoolSize: 1, queryRetryLimit: 0, transactionRetryLimit: 0 });
+  const pool = await createPool(url, {
+    maximumPoolSize: 1,
+    queryRetryLimit: 0,
+    transactionRetryLimit: 0,
+  });
   try {
     const backends = await pool.any(sql.type(backendRow)`
       select pid, state, query from pg_stat_activity
@@ -32,7 +40,11 @@ export async function serverState(url: string): Promise<ServerState> {
       where n.nspname = 'public' and c.relkind = 'r' order by relname`);
     const tables = allTables.filter((name) => !name.startsWith('offloop_'));
     const versions = allTables.includes('offloop_migrations')
-      ? await pool.anyFirst(sql.type(z.object({ version: z.string() }))`select version from public.offloop_migrations order by version`)
+      ? await pool.anyFirst(
+          sql.type(
+            z.object({ version: z.string() }),
+          )`select version from public.offloop_migrations order by version`,
+        )
       : [];
     return { backends, advisoryLocks, tables, versions };
   } finally {
@@ -48,7 +60,8 @@ export async function settledServerState(url: string, timeoutMs = 10_000): Promi
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const state = await serverState(url);
-    if ((state.backends.length === 0 && state.advisoryLocks === 0) || performance.now() > deadline) return state;
+    if ((state.backends.length === 0 && state.advisoryLocks === 0) || performance.now() > deadline)
+      return state;
     await sleep(50);
   }
 }

@@ -33,7 +33,13 @@ export type Backend = {
   readonly query: string;
 };
 
-const backendRow = z.object({ pid: z.number(), applicationName: z.string(), state: z.string().nullable(), waitEventType: z.string().nullable(), query: z.string() });
+const backendRow = z.object({
+  pid: z.number(),
+  applicationName: z.string(),
+  state: z.string().nullable(),
+  waitEventType: z.string().nullable(),
+  query: z.string(),
+});
 
 /** Client backends of the current database whose `application_name` carries an offloop run tag. */
 export async function offloopBackends(db: CommonQueryMethods): Promise<readonly Backend[]> {
@@ -45,7 +51,10 @@ export async function offloopBackends(db: CommonQueryMethods): Promise<readonly 
 }
 
 /** Backends waiting for a lock on `table` (in `public`): a migration held up by a test's gate. */
-export async function backendsWaitingOn(db: CommonQueryMethods, table: string): Promise<readonly Backend[]> {
+export async function backendsWaitingOn(
+  db: CommonQueryMethods,
+  table: string,
+): Promise<readonly Backend[]> {
   return db.any(sql.type(backendRow)`
     select a.pid, a.application_name as "applicationName", a.state, a.wait_event_type as "waitEventType", a.query
     from pg_locks l join pg_stat_activity a on a.pid = l.pid
@@ -54,8 +63,13 @@ export async function backendsWaitingOn(db: CommonQueryMethods, table: string): 
 }
 
 /** Backends of the current database running a statement that contains `text` (offloop's backends only). */
-export async function backendsRunning(db: CommonQueryMethods, text: string): Promise<readonly Backend[]> {
-  return (await offloopBackends(db)).filter((backend) => backend.state === 'active' && backend.query.includes(text));
+export async function backendsRunning(
+  db: CommonQueryMethods,
+  text: string,
+): Promise<readonly Backend[]> {
+  return (await offloopBackends(db)).filter(
+    (backend) => backend.state === 'active' && backend.query.includes(text),
+  );
 }
 
 /**
@@ -63,8 +77,16 @@ export async function backendsRunning(db: CommonQueryMethods, text: string): Pro
  * `pg_advisory_lock` (offloop's run lock), not for `pg_advisory_lock_shared` (its work lock, held
  * by every connection that runs migration work).
  */
-export async function advisoryLockHolders(db: CommonQueryMethods): Promise<readonly { readonly pid: number; readonly applicationName: string | null; readonly exclusive: boolean }[]> {
-  return db.any(sql.type(z.object({ pid: z.number(), applicationName: z.string().nullable(), exclusive: z.boolean() }))`
+export async function advisoryLockHolders(db: CommonQueryMethods): Promise<
+  readonly {
+    readonly pid: number;
+    readonly applicationName: string | null;
+    readonly exclusive: boolean;
+  }[]
+> {
+  return db.any(sql.type(
+    z.object({ pid: z.number(), applicationName: z.string().nullable(), exclusive: z.boolean() }),
+  )`
     select l.pid, a.application_name as "applicationName", bool_or(l.mode = 'ExclusiveLock') as exclusive
     from pg_locks l left join pg_stat_activity a on a.pid = l.pid
     where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
@@ -82,23 +104,47 @@ export async function advisoryLockCount(db: CommonQueryMethods): Promise<number>
 /** Rows of `public.offloop_migrations` (empty when it does not exist). */
 export async function appliedVersions(db: CommonQueryMethods): Promise<readonly string[]> {
   if (!(await tableExists(db, 'offloop_migrations'))) return [];
-  return db.anyFirst(sql.type(z.object({ version: z.string() }))`select version from public.offloop_migrations order by version`);
+  return db.anyFirst(
+    sql.type(
+      z.object({ version: z.string() }),
+    )`select version from public.offloop_migrations order by version`,
+  );
 }
 
 /** One row of `public.offloop_migrations_log`. */
-export type LogRow = { readonly id: number; readonly version: string; readonly direction: string; readonly outcome: string; readonly error: string | null };
+export type LogRow = {
+  readonly id: number;
+  readonly version: string;
+  readonly direction: string;
+  readonly outcome: string;
+  readonly error: string | null;
+};
 
-const logRow = z.object({ id: z.number(), version: z.string(), direction: z.string(), outcome: z.string(), error: z.string().nullable() });
+const logRow = z.object({
+  id: z.number(),
+  version: z.string(),
+  direction: z.string(),
+  outcome: z.string(),
+  error: z.string().nullable(),
+});
 
 /** The log, oldest first (empty when it does not exist). */
 export async function logRows(db: CommonQueryMethods): Promise<readonly LogRow[]> {
   if (!(await tableExists(db, 'offloop_migrations_log'))) return [];
-  return db.any(sql.type(logRow)`select id::int as id, version, direction, outcome, error from public.offloop_migrations_log order by id`);
+  return db.any(
+    sql.type(
+      logRow,
+    )`select id::int as id, version, direction, outcome, error from public.offloop_migrations_log order by id`,
+  );
 }
 
 /** Whether `public.<name>` is a table. */
 export async function tableExists(db: CommonQueryMethods, name: string): Promise<boolean> {
-  return db.oneFirst(sql.type(z.object({ exists: z.boolean() }))`select to_regclass(${`public.${name}`}) is not null as exists`);
+  return db.oneFirst(
+    sql.type(
+      z.object({ exists: z.boolean() }),
+    )`select to_regclass(${`public.${name}`}) is not null as exists`,
+  );
 }
 
 /** Tables in `public`, apart from offloop's own (`offloop_*`). */
@@ -110,10 +156,18 @@ export async function userTables(db: CommonQueryMethods): Promise<readonly strin
 }
 
 /** Terminate backends by pid; returns the pids that were signalled. */
-export async function terminate(db: CommonQueryMethods, pids: readonly number[]): Promise<readonly number[]> {
+export async function terminate(
+  db: CommonQueryMethods,
+  pids: readonly number[],
+): Promise<readonly number[]> {
   const signalled: number[] = [];
   for (const pid of pids) {
-    if (await db.oneFirst(sql.type(z.object({ done: z.boolean() }))`select pg_terminate_backend(${pid}) as done`)) signalled.push(pid);
+    if (
+      await db.oneFirst(
+        sql.type(z.object({ done: z.boolean() }))`select pg_terminate_backend(${pid}) as done`,
+      )
+    )
+      signalled.push(pid);
   }
   return signalled;
 }
@@ -127,7 +181,9 @@ export type Gate = { open(): Promise<void> };
 
 /** Create `public.<table>` if missing and close the gate on it. */
 export async function closeGate(pool: DatabasePool, table: string): Promise<Gate> {
-  await pool.query(sql.unsafe`create table if not exists ${sql.identifier(['public', table])} (id int)`);
+  await pool.query(
+    sql.unsafe`create table if not exists ${sql.identifier(['public', table])} (id int)`,
+  );
   let release!: () => void;
   const released = new Promise<void>((resolve) => {
     release = resolve;
@@ -137,7 +193,9 @@ export async function closeGate(pool: DatabasePool, table: string): Promise<Gate
     locked = resolve;
   });
   const held = pool.transaction(async (transaction) => {
-    await transaction.query(sql.unsafe`lock table ${sql.identifier(['public', table])} in access exclusive mode`);
+    await transaction.query(
+      sql.unsafe`lock table ${sql.identifier(['public', table])} in access exclusive mode`,
+    );
     locked();
     await released;
   });
@@ -161,9 +219,20 @@ export async function dropDatabase(admin: CommonQueryMethods, name: string): Pro
 }
 
 /** Rows of `public.<table>`, optionally only those whose `column` equals `value`. */
-export async function rowCount(db: CommonQueryMethods, table: string, where?: { readonly column: string; readonly value: string }): Promise<number> {
-  const filter = where === undefined ? sql.fragment`` : sql.fragment`where ${sql.identifier([where.column])} = ${where.value}`;
-  return db.oneFirst(sql.type(z.object({ count: z.number() }))`select count(*)::int as count from ${sql.identifier(['public', table])} ${filter}`);
+export async function rowCount(
+  db: CommonQueryMethods,
+  table: string,
+  where?: { readonly column: string; readonly value: string },
+): Promise<number> {
+  const filter =
+    where === undefined
+      ? sql.fragment``
+      : sql.fragment`where ${sql.identifier([where.column])} = ${where.value}`;
+  return db.oneFirst(
+    sql.type(
+      z.object({ count: z.number() }),
+    )`select count(*)::int as count from ${sql.identifier(['public', table])} ${filter}`,
+  );
 }
 
 /** Indexes in `public` that a failed or interrupted concurrent build left INVALID. */

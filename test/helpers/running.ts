@@ -23,9 +23,18 @@ export class RunningProcess {
   #listeners = new Set<() => void>();
 
   constructor(file: string, args: readonly string[], options: ExecOptions = {}) {
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
-    for (const name of ['DATABASE_URL', ...LIBPQ_ENVIRONMENT]) if (options.env?.[name] === undefined) delete env[name];
-    this.#child = spawn(file, args, { cwd: options.cwd ?? tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NO_COLOR: '1',
+      ...options.env,
+    };
+    for (const name of ['DATABASE_URL', ...LIBPQ_ENVIRONMENT])
+      if (options.env?.[name] === undefined) delete env[name];
+    this.#child = spawn(file, args, {
+      cwd: options.cwd ?? tmpdir(),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stdout += chunk;
       this.#notify();
@@ -118,13 +127,26 @@ export class RunningProcess {
 }
 
 /** Start `offloop <args>` as a process (the environment as {@link exec} gives it: no DATABASE_URL or libpq variable unless `env` has them). */
-export const startOffloop = (args: readonly string[], options: ExecOptions = {}): RunningProcess => new RunningProcess(process.execPath, [BIN, ...args], options);
+export const startOffloop = (args: readonly string[], options: ExecOptions = {}): RunningProcess =>
+  new RunningProcess(process.execPath, [BIN, ...args], options);
 
 /** The `{"error": ...}` document `--json` prints on failure, or null when stdout is something else. */
-export function jsonError(stdout: string): { readonly code: string; readonly message: string; readonly details: Record<string, unknown> } | null {
+export function jsonError(stdout: string): {
+  readonly code: string;
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+} | null {
   try {
-    const parsed = JSON.parse(stdout) as { error?: { code: string; message: string; details?: Record<string, unknown> } };
-    return parsed.error === undefined ? null : { code: parsed.error.code, message: parsed.error.message, details: parsed.error.details ?? {} };
+    const parsed = JSON.parse(stdout) as {
+      error?: { code: string; message: string; details?: Record<string, unknown> };
+    };
+    return parsed.error === undefined
+      ? null
+      : {
+          code: parsed.error.code,
+          message: parsed.error.message,
+          details: parsed.error.details ?? {},
+        };
   } catch {
     return null;
   }

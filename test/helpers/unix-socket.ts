@@ -16,9 +16,15 @@ export type SocketDirectory = { readonly dir: string; readonly port: number };
  * Listen on `<dir>/.s.PGSQL.<port>` (by default a fresh directory and the server's own port),
  * forwarding to the test server; closed when the test ends.
  */
-export async function socketDirectory(t: ExecutionContext, options: { dir?: string; port?: number } = {}): Promise<SocketDirectory> {
+export async function socketDirectory(
+  t: ExecutionContext,
+  options: { dir?: string; port?: number } = {},
+): Promise<SocketDirectory> {
   const server = new URL(adminDatabaseUrl());
-  const target = { host: server.hostname.replace(/^\[|\]$/g, ''), port: Number(server.port || 5432) };
+  const target = {
+    host: server.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(server.port || 5432),
+  };
   // Short: a socket path may hold about 100 bytes.
   const dir = options.dir ?? (await mkdtemp('/tmp/offloop-sock-'));
   const port = options.port ?? target.port;

@@ -28,8 +28,12 @@ const fence = (help: string): string => `\`\`\`text\n${help}\`\`\`\n`;
 replaceBlock('help:global', fence(globalHelp(COMMANDS)));
 for (const command of COMMANDS) replaceBlock(`help:${command.name}`, fence(commandHelp(command)));
 
-const meanings = Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `| ${code.padEnd(4)} | ${meaning} |`);
-const byCode = [['USAGE', EXIT_USAGE] as const, ...Object.entries(EXIT_CODES)].map(([code, exit]) => `| \`${code}\` | ${exit} |`);
+const meanings = Object.entries(EXIT_CODE_MEANINGS).map(
+  ([code, meaning]) => `| ${code.padEnd(4)} | ${meaning} |`,
+);
+const byCode = [['USAGE', EXIT_USAGE] as const, ...Object.entries(EXIT_CODES)].map(
+  ([code, exit]) => `| \`${code}\` | ${exit} |`,
+);
 replaceBlock(
   'exit-codes',
   [
@@ -37,7 +41,7 @@ replaceBlock(
     '| ---- | ------- |',
     ...meanings,
     '',
-    'By error code (`USAGE` is the CLI\'s own, for a command line it could not understand):',
+    "By error code (`USAGE` is the CLI's own, for a command line it could not understand):",
     '',
     '| Error code | Exit |',
     '| ---------- | ---- |',
@@ -48,5 +52,8 @@ replaceBlock(
 await writeFile(path, text);
 console.log(`updated ${path}`);
 const readme = await readFile(readmePath, 'utf8');
-await writeFile(readmePath, replaceIn(readme, 'README.md', 'help:global', fence(globalHelp(COMMANDS))));
+await writeFile(
+  readmePath,
+  replaceIn(readme, 'README.md', 'help:global', fence(globalHelp(COMMANDS))),
+);
 console.log(`updated ${readmePath}`);

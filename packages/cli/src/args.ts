@@ -39,9 +39,18 @@ export type ParsedArgs = {
  */
 export function parseCommandLine(args: readonly string[], flags: FlagSpecs): ParsedArgs {
   const options = Object.fromEntries(
-    Object.entries(flags).map(([name, spec]) => [name, spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short }]),
+    Object.entries(flags).map(([name, spec]) => [
+      name,
+      spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short },
+    ]),
   );
-  const { values, positionals, tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  const { values, positionals, tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const token of tokens) {
@@ -52,15 +61,22 @@ export function parseCommandLine(args: readonly string[], flags: FlagSpecs): Par
       continue;
     }
     if (spec.type === 'boolean') {
-      if (token.value !== undefined) issues.push({ path: `--${token.name}`, message: 'takes no value' });
+      if (token.value !== undefined)
+        issues.push({ path: `--${token.name}`, message: 'takes no value' });
       continue;
     }
     if (token.value === undefined) {
-      issues.push({ path: `--${token.name}`, message: `needs a value: --${token.name} <${spec.placeholder ?? 'value'}>` });
+      issues.push({
+        path: `--${token.name}`,
+        message: `needs a value: --${token.name} <${spec.placeholder ?? 'value'}>`,
+      });
     } else if (!token.inlineValue && token.value.startsWith('-') && !/^-\d+$/.test(token.value)) {
       // (A negative number is a value: `down --to -2`.)
       // `--url --json`: parseArgs would take "--json" as the URL. Almost always a missing value.
-      issues.push({ path: `--${token.name}`, message: `needs a value, got the flag ${token.value} (write --${token.name}=${token.value} if you mean it)` });
+      issues.push({
+        path: `--${token.name}`,
+        message: `needs a value, got the flag ${token.value} (write --${token.name}=${token.value} if you mean it)`,
+      });
     } else if (seen.has(token.name)) {
       issues.push({ path: `--${token.name}`, message: 'given more than once' });
     }
@@ -95,24 +111,49 @@ export class UsageError extends Error {
   }
 
   /** The error as `--json` prints it, shaped like an offloop error envelope. */
-  toJSON(): { code: 'USAGE'; message: string; details: { issues: readonly ConfigIssue[]; command: string | null } } {
-    return { code: this.code, message: this.message, details: { issues: this.issues, command: this.command } };
+  toJSON(): {
+    code: 'USAGE';
+    message: string;
+    details: { issues: readonly ConfigIssue[]; command: string | null };
+  } {
+    return {
+      code: this.code,
+      message: this.message,
+      details: { issues: this.issues, command: this.command },
+    };
   }
 }
 
 /** A {@link UsageError} listing the positional problems and the flag problems together. */
-export function usageError(command: string, positionalIssues: readonly ConfigIssue[], parsed: ParsedArgs): UsageError {
+export function usageError(
+  command: string,
+  positionalIssues: readonly ConfigIssue[],
+  parsed: ParsedArgs,
+): UsageError {
   const issues = [...positionalIssues, ...parsed.issues];
-  return new UsageError(`Invalid command line for offloop ${command}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, issues, command);
+  return new UsageError(
+    `Invalid command line for offloop ${command}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+    issues,
+    command,
+  );
 }
 
 /** Problems for arguments a command does not take. */
-export function unexpectedArguments(command: string, positionals: readonly string[]): ConfigIssue[] {
-  return positionals.map((value) => ({ path: value, message: `unexpected argument: offloop ${command} takes no arguments` }));
+export function unexpectedArguments(
+  command: string,
+  positionals: readonly string[],
+): ConfigIssue[] {
+  return positionals.map((value) => ({
+    path: value,
+    message: `unexpected argument: offloop ${command} takes no arguments`,
+  }));
 }
 
 /** `--json` and `--help`, taken by every command. */
 export const OUTPUT_FLAGS = {
-  json: { type: 'boolean', description: 'Print exactly one JSON document on stdout: the result, or {"error": ...}' },
+  json: {
+    type: 'boolean',
+    description: 'Print exactly one JSON document on stdout: the result, or {"error": ...}',
+  },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const satisfies FlagSpecs;

@@ -36,7 +36,11 @@ export function lineOf(text: string, line: number): string | undefined {
  * `column` (as offloop counts columns), and the caret line's padding that puts `^` under that
  * column's character (null when there is no column).
  */
-export function frameLine(text: string, column: number | null, width = FRAME_WIDTH): { text: string; pad: string | null } {
+export function frameLine(
+  text: string,
+  column: number | null,
+  width = FRAME_WIDTH,
+): { text: string; pad: string | null } {
   const index = column === null ? 0 : Math.min(Math.max(0, column - 1), text.length);
   let start = 0;
   let end = text.length;
@@ -72,8 +76,9 @@ export function escapeForTerminal(text: string): string {
 
 // C0 controls but tab and line feed, DEL and C1 controls; U+2028/2029; bidi embeddings,
 // overrides and isolates; lone surrogates.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Cs}/gu;
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Cs}/gu;
 
 /** Terminal columns of already escaped text: wide (East Asian, most emoji) characters take two, combining marks none. */
 function displayWidth(text: string): number {
@@ -84,7 +89,8 @@ function displayWidth(text: string): number {
 
 // Variation selectors are Mn.
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200d]$/u;
-const WIDE = /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
+const WIDE =
+  /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
 
 function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;

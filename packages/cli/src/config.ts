@@ -13,7 +13,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError, configSchema, formatConfigIssues, LIBPQ_ENVIRONMENT, resolvePostgresUrl, toConfigIssues, type ConfigInput, type ConfigIssue } from '@offloop/core';
+import {
+  ConfigError,
+  configSchema,
+  formatConfigIssues,
+  LIBPQ_ENVIRONMENT,
+  resolvePostgresUrl,
+  toConfigIssues,
+  type ConfigInput,
+  type ConfigIssue,
+} from '@offloop/core';
 import type { FlagSpecs, ParsedArgs } from './args.ts';
 import type { Io } from './command.ts';
 import { NBSP } from './format.ts';
@@ -47,12 +56,22 @@ const INTEGER_FLAGS: ReadonlySet<string> = new Set(['worker-nice']);
 type OptionFlag = keyof typeof OPTION_BY_FLAG;
 type OptionName = (typeof OPTION_BY_FLAG)[OptionFlag];
 
-const FLAG_BY_OPTION = Object.fromEntries(Object.entries(OPTION_BY_FLAG).map(([flag, option]) => [option, flag])) as Record<OptionName, OptionFlag>;
+const FLAG_BY_OPTION = Object.fromEntries(
+  Object.entries(OPTION_BY_FLAG).map(([flag, option]) => [option, flag]),
+) as Record<OptionName, OptionFlag>;
 
 /** The schema's own default for an option, so that help text cannot disagree with it. */
-type DurationOption = 'lockTimeout' | 'statementTimeout' | 'statementLockTimeout' | 'migrationTimeout' | 'connectTimeout' | 'cancelGracePeriod';
+type DurationOption =
+  | 'lockTimeout'
+  | 'statementTimeout'
+  | 'statementLockTimeout'
+  | 'migrationTimeout'
+  | 'connectTimeout'
+  | 'cancelGracePeriod';
 
-function schemaDefault(option: 'dir' | 'schema' | 'table' | 'workerNice' | DurationOption): unknown {
+function schemaDefault(
+  option: 'dir' | 'schema' | 'table' | 'workerNice' | DurationOption,
+): unknown {
   return configSchema.shape[option].parse(undefined);
 }
 
@@ -64,12 +83,21 @@ function durationDefault(option: DurationOption): string {
 
 /** `--config <path>`, taken by every command. */
 export const CONFIG_FILE_FLAGS = {
-  config: { type: 'string', placeholder: 'path', description: `Read options from this JSON file instead of ./${CONFIG_FILE_NAME}` },
+  config: {
+    type: 'string',
+    placeholder: 'path',
+    description: `Read options from this JSON file instead of ./${CONFIG_FILE_NAME}`,
+  },
 } as const satisfies FlagSpecs;
 
 /** `--dir <path>`, taken by every command. */
 export const DIR_FLAGS = {
-  dir: { type: 'string', placeholder: 'path', description: 'Directory of migration files', default: String(schemaDefault('dir')) },
+  dir: {
+    type: 'string',
+    placeholder: 'path',
+    description: 'Directory of migration files',
+    default: String(schemaDefault('dir')),
+  },
 } as const satisfies FlagSpecs;
 
 /** The flags of the commands that talk to a database, each setting the option of the same name. */
@@ -82,8 +110,18 @@ export const DATABASE_FLAGS = {
       'then PGHOST, PGDATABASE, ... as psql reads them, then an embedded PostgreSQL with its data in .offloop/pg)',
   },
   ...DIR_FLAGS,
-  schema: { type: 'string', placeholder: 'name', description: 'Schema of the version table', default: String(schemaDefault('schema')) },
-  table: { type: 'string', placeholder: 'name', description: 'Name of the version table', default: String(schemaDefault('table')) },
+  schema: {
+    type: 'string',
+    placeholder: 'name',
+    description: 'Schema of the version table',
+    default: String(schemaDefault('schema')),
+  },
+  table: {
+    type: 'string',
+    placeholder: 'name',
+    description: 'Name of the version table',
+    default: String(schemaDefault('table')),
+  },
   'lock-timeout': {
     type: 'string',
     placeholder: 'duration',
@@ -93,7 +131,8 @@ export const DATABASE_FLAGS = {
   'lock-url': {
     type: 'string',
     placeholder: 'url',
-    description: 'A direct connection to the same database for the advisory lock, when --url goes through PgBouncer in transaction mode',
+    description:
+      'A direct connection to the same database for the advisory lock, when --url goes through PgBouncer in transaction mode',
   },
   'statement-timeout': {
     type: 'string',
@@ -104,7 +143,8 @@ export const DATABASE_FLAGS = {
   'statement-lock-timeout': {
     type: 'string',
     placeholder: 'duration',
-    description: 'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
+    description:
+      'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
     default: durationDefault('statementLockTimeout'),
   },
   'migration-timeout': {
@@ -119,17 +159,24 @@ export const DATABASE_FLAGS = {
     description: 'How long to wait for a database connection',
     default: durationDefault('connectTimeout'),
   },
-  'applied-by': { type: 'string', placeholder: 'text', description: 'Recorded as applied_by in the version table', default: `<os${NBSP}user>@<host>` },
+  'applied-by': {
+    type: 'string',
+    placeholder: 'text',
+    description: 'Recorded as applied_by in the version table',
+    default: `<os${NBSP}user>@<host>`,
+  },
   'cancel-grace-period': {
     type: 'string',
     placeholder: 'duration',
-    description: 'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
+    description:
+      'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
     default: durationDefault('cancelGracePeriod'),
   },
   'worker-nice': {
     type: 'string',
     placeholder: 'n',
-    description: 'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to the host)',
+    description:
+      'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to the host)',
     default: String(schemaDefault('workerNice')),
   },
   'worker-resource-limits': {
@@ -144,7 +191,8 @@ export const RUN_FLAGS = {
   timeout: {
     type: 'string',
     placeholder: 'duration',
-    description: 'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
+    description:
+      'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
     default: '0, none',
   },
 } as const satisfies FlagSpecs;
@@ -191,7 +239,11 @@ type Values = Record<string, unknown>;
  * @throws ConfigError listing every problem: unknown flags, flags without values, unknown keys
  *   and bad values in the config file, a bad `DATABASE_URL`, bad flag values.
  */
-export async function resolveConfig(parsed: ParsedArgs, io: Io, options: ResolveOptions): Promise<CliConfig> {
+export async function resolveConfig(
+  parsed: ParsedArgs,
+  io: Io,
+  options: ResolveOptions,
+): Promise<CliConfig> {
   const issues: ConfigIssue[] = [...parsed.issues, ...(options.issues ?? [])];
   const secrets: string[] = [];
   const partial = configSchema.partial();
@@ -202,16 +254,24 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
     const label = displayPath(file.path, io.cwd);
     collectSecrets(file.values, secrets);
     if ('cwd' in file.values) {
-      issues.push({ path: `${label}: cwd`, message: 'not allowed in a config file: a relative dir is resolved from the file\'s directory' });
+      issues.push({
+        path: `${label}: cwd`,
+        message:
+          "not allowed in a config file: a relative dir is resolved from the file's directory",
+      });
     }
     const { cwd: _ignored, ...values } = file.values;
     const result = partial.safeParse(values);
     if (result.success) {
       fileValues = values;
-      if (typeof values.dir === 'string' && !isAbsolute(values.dir)) fileValues = { ...values, dir: resolve(dirname(file.path), values.dir) };
+      if (typeof values.dir === 'string' && !isAbsolute(values.dir))
+        fileValues = { ...values, dir: resolve(dirname(file.path), values.dir) };
     } else {
       for (const issue of toConfigIssues(result.error)) {
-        issues.push({ path: issue.path === '(root)' ? label : `${label}: ${issue.path}`, message: issue.message });
+        issues.push({
+          path: issue.path === '(root)' ? label : `${label}: ${issue.path}`,
+          message: issue.message,
+        });
       }
     }
   }
@@ -242,45 +302,89 @@ export async function resolveConfig(parsed: ParsedArgs, io: Io, options: Resolve
       const [option = '', ...inner] = issue.path.split('.');
       const flag = FLAG_BY_OPTION[option as OptionName] as OptionFlag | undefined;
       const key = inner.length === 0 ? '' : ` ${inner.join('.')}`;
-      issues.push({ path: flag === undefined ? issue.path : `--${flag}${key}`, message: issue.message });
+      issues.push({
+        path: flag === undefined ? issue.path : `--${flag}${key}`,
+        message: issue.message,
+      });
     }
   }
 
   let envUrl: string | null = null;
   const rawEnvUrl = io.env.DATABASE_URL;
   // An ambient DATABASE_URL that a flag overrides is not this command's business.
-  if (options.database && flagValues.url === undefined && rawEnvUrl !== undefined && rawEnvUrl !== '') {
+  if (
+    options.database &&
+    flagValues.url === undefined &&
+    rawEnvUrl !== undefined &&
+    rawEnvUrl !== ''
+  ) {
     secrets.push(rawEnvUrl);
     const result = configSchema.shape.url.safeParse(rawEnvUrl);
     if (result.success) envUrl = rawEnvUrl;
-    else issues.push(...result.error.issues.map((issue) => ({ path: 'DATABASE_URL', message: issue.message })));
+    else
+      issues.push(
+        ...result.error.issues.map((issue) => ({ path: 'DATABASE_URL', message: issue.message })),
+      );
   }
 
   // No URL anywhere: libpq's environment, as psql reads it. A CI job that sets PGHOST and forgets
   // DATABASE_URL must migrate that database (or fail), never an embedded one.
   let libpqUrl: string | null = null;
   const libpqNames = LIBPQ_ENVIRONMENT.filter((name) => (io.env[name] ?? '') !== '');
-  if (options.database && flagValues.url === undefined && envUrl === null && fileValues.url === undefined && libpqNames.length > 0) {
+  if (
+    options.database &&
+    flagValues.url === undefined &&
+    envUrl === null &&
+    fileValues.url === undefined &&
+    libpqNames.length > 0
+  ) {
     if (libpqNames.includes('PGSERVICE')) {
-      issues.push({ path: 'PGSERVICE', message: 'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead' });
+      issues.push({
+        path: 'PGSERVICE',
+        message:
+          'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead',
+      });
     } else {
       const resolved = resolvePostgresUrl('postgres://', io.env);
-      if (resolved.url === undefined) issues.push(...resolved.problems.map((message) => ({ path: 'PG* environment', message })));
+      if (resolved.url === undefined)
+        issues.push(...resolved.problems.map((message) => ({ path: 'PG* environment', message })));
       else libpqUrl = resolved.url;
     }
   }
 
   if (issues.length > 0) throw new ConfigError(formatConfigIssues(issues), { issues });
 
-  const merged: Values = { ...fileValues, ...(envUrl === null ? {} : { url: envUrl }), ...flagValues };
+  const merged: Values = {
+    ...fileValues,
+    ...(envUrl === null ? {} : { url: envUrl }),
+    ...flagValues,
+  };
   const { url: givenUrl, ...rest } = merged;
   const urlSource: UrlSource | null =
-    flagValues.url !== undefined ? 'flag' : envUrl !== null ? 'env' : fileValues.url !== undefined ? 'file' : libpqUrl !== null ? 'libpq-env' : null;
+    flagValues.url !== undefined
+      ? 'flag'
+      : envUrl !== null
+        ? 'env'
+        : fileValues.url !== undefined
+          ? 'file'
+          : libpqUrl !== null
+            ? 'libpq-env'
+            : null;
   const urlPath = urlSource === 'flag' ? '--url' : urlSource === 'env' ? 'DATABASE_URL' : 'url';
-  const url = !options.database ? null : typeof givenUrl === 'string' ? resolveUrl(givenUrl, urlPath, io) : libpqUrl;
+  const url = !options.database
+    ? null
+    : typeof givenUrl === 'string'
+      ? resolveUrl(givenUrl, urlPath, io)
+      : libpqUrl;
   if (url !== null) secrets.push(url);
-  if (options.database && typeof rest.lockUrl === 'string') secrets.push(resolveUrl(rest.lockUrl, flagValues.lockUrl === undefined ? 'lockUrl' : '--lock-url', io));
-  const dir = resolve(io.cwd, typeof rest.dir === 'string' ? rest.dir : String(schemaDefault('dir')));
+  if (options.database && typeof rest.lockUrl === 'string')
+    secrets.push(
+      resolveUrl(rest.lockUrl, flagValues.lockUrl === undefined ? 'lockUrl' : '--lock-url', io),
+    );
+  const dir = resolve(
+    io.cwd,
+    typeof rest.dir === 'string' ? rest.dir : String(schemaDefault('dir')),
+  );
   return {
     // Each source passed the schema above; createMigrator parses the merged options once more.
     options: { ...(rest as Omit<ConfigInput, 'url'>), cwd: io.cwd },
@@ -305,7 +409,11 @@ function resolveUrl(url: string, path: string, io: Io): string {
   throw new ConfigError(formatConfigIssues(issues), { issues });
 }
 
-async function readConfigFile(flag: string | boolean | undefined, cwd: string, issues: ConfigIssue[]): Promise<{ path: string; values: Values } | null> {
+async function readConfigFile(
+  flag: string | boolean | undefined,
+  cwd: string,
+  issues: ConfigIssue[],
+): Promise<{ path: string; values: Values } | null> {
   const explicit = typeof flag === 'string';
   const path = explicit ? resolve(cwd, flag) : resolve(cwd, CONFIG_FILE_NAME);
   const label = displayPath(path, cwd);
@@ -315,8 +423,18 @@ async function readConfigFile(flag: string | boolean | undefined, cwd: string, i
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!explicit && code === 'ENOENT') return null;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? String(error));
-    issues.push({ path: explicit ? '--config' : label, message: `cannot read ${label}: ${reason}` });
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? String(error));
+    issues.push({
+      path: explicit ? '--config' : label,
+      message: `cannot read ${label}: ${reason}`,
+    });
     return null;
   }
   let values: unknown;
@@ -327,7 +445,10 @@ async function readConfigFile(flag: string | boolean | undefined, cwd: string, i
     return null;
   }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-    issues.push({ path: label, message: 'must be a JSON object of options, like {"dir": "./migrations"}' });
+    issues.push({
+      path: label,
+      message: 'must be a JSON object of options, like {"dir": "./migrations"}',
+    });
     return null;
   }
   return { path, values: values as Values };

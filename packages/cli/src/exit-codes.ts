@@ -83,7 +83,7 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   4: 'a migration failed (an error, a timeout, or its worker thread crashed) and was rolled back; earlier ones stay applied',
   5: 'the files and the version table disagree (edited, missing or out-of-order migrations, a failed non-transactional migration, unknown --to)',
   6: 'migration lock not acquired in time or lost, or the run took longer than its time limit',
-  7: 'database unavailable, or it refused offloop\'s own queries (rights, a read-only server), or the embedded PostgreSQL did not start',
+  7: "database unavailable, or it refused offloop's own queries (rights, a read-only server), or the embedded PostgreSQL did not start",
   8: 'check: migrations are pending (and nothing else is wrong)',
   130: 'interrupted (Ctrl-C, SIGINT); the run was cancelled and rolled back',
   [EXIT_TERMINATED]: 'terminated (SIGTERM); the run was cancelled and rolled back',

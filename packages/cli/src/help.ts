@@ -10,10 +10,18 @@ const WIDTH = 100;
 
 /** `offloop --help`. */
 export function globalHelp(commands: readonly Command[]): string {
-  const rows = commands.map((command) => [`${command.usage.replace(/^offloop /, '').replace(/ \[options\]$/, '')}`, command.summary] as const);
-  const exitCodes = Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => [code, meaning] as const);
+  const rows = commands.map(
+    (command) =>
+      [
+        `${command.usage.replace(/^offloop /, '').replace(/ \[options\]$/, '')}`,
+        command.summary,
+      ] as const,
+  );
+  const exitCodes = Object.entries(EXIT_CODE_MEANINGS).map(
+    ([code, meaning]) => [code, meaning] as const,
+  );
   return [
-    'offloop: PostgreSQL migrations that run in a worker thread, off the caller\'s event loop.',
+    "offloop: PostgreSQL migrations that run in a worker thread, off the caller's event loop.",
     '',
     'Usage: offloop <command> [options]',
     '',
@@ -22,7 +30,7 @@ export function globalHelp(commands: readonly Command[]): string {
     '',
     'Options:',
     ...columns([
-      ['-h, --help', 'Show help; offloop <command> --help shows the command\'s options'],
+      ['-h, --help', "Show help; offloop <command> --help shows the command's options"],
       ['-v, --version', 'Show the version'],
     ]),
     '',
@@ -69,7 +77,10 @@ function columns(rows: readonly (readonly [string, string])[]): string[] {
   const left = Math.max(...rows.map(([name]) => name.length)) + 2;
   return rows.flatMap(([name, text]) => {
     const [first = '', ...rest] = wrapWords(text, WIDTH - left - 2);
-    return [`  ${name.padEnd(left)}${first}`, ...rest.map((line) => `  ${' '.repeat(left)}${line}`)];
+    return [
+      `  ${name.padEnd(left)}${first}`,
+      ...rest.map((line) => `  ${' '.repeat(left)}${line}`),
+    ];
   });
 }
 

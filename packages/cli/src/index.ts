@@ -43,7 +43,9 @@ export const COMMANDS: readonly Command[] = [
 
 /** The version of this package, from its `package.json` (next to `src/` and `dist/` alike). */
 export function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -64,11 +66,16 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   }
   if (first === '-v' || first === '-V' || first === '--version') {
     // `--json` keeps its promise here too: one JSON document on stdout.
-    io.stdout.write(rest.includes('--json') ? `${JSON.stringify({ version: cliVersion() })}\n` : `${cliVersion()}\n`);
+    io.stdout.write(
+      rest.includes('--json')
+        ? `${JSON.stringify({ version: cliVersion() })}\n`
+        : `${cliVersion()}\n`,
+    );
     return EXIT_OK;
   }
   if (first === 'help' && rest.length <= 1) {
-    const target = rest[0] === undefined ? undefined : COMMANDS.find((command) => command.name === rest[0]);
+    const target =
+      rest[0] === undefined ? undefined : COMMANDS.find((command) => command.name === rest[0]);
     if (rest[0] === undefined || target !== undefined) {
       io.stdout.write(target === undefined ? globalHelp(COMMANDS) : commandHelp(target));
       return EXIT_OK;
@@ -78,8 +85,14 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const command = COMMANDS.find((candidate) => candidate.name === first);
   if (command === undefined) {
     const names = COMMANDS.map((candidate) => candidate.name).join(', ');
-    const problem = first.startsWith('-') ? `expected a command before any flag: one of ${names}` : `unknown command; expected one of ${names}`;
-    const error = new UsageError(`Invalid command line: ${first}: ${problem}`, [{ path: first === 'help' ? (rest[0] ?? first) : first, message: problem }], null);
+    const problem = first.startsWith('-')
+      ? `expected a command before any flag: one of ${names}`
+      : `unknown command; expected one of ${names}`;
+    const error = new UsageError(
+      `Invalid command line: ${first}: ${problem}`,
+      [{ path: first === 'help' ? (rest[0] ?? first) : first, message: problem }],
+      null,
+    );
     return createOutput(io, argv.includes('--json')).fail(error);
   }
 

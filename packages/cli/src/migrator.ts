@@ -58,13 +58,17 @@ export async function withMigrator<T>(
       url = config.url ?? OFFLINE_URL;
       target = { description: 'no database (offline)', embedded: false };
     } else if (config.url === null) {
-      const postgres = stack.use(await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }));
+      const postgres = stack.use(
+        await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }),
+      );
       output.addSecrets([postgres.url]);
       const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;
       // One line, naming every place a database could have come from: a pipeline that forgot its
       // DATABASE_URL shows it here.
       const file = config.configFile === null ? CONFIG_FILE_NAME : basename(config.configFile);
-      output.notice(`no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`);
+      output.notice(
+        `no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`,
+      );
       url = postgres.url;
       target = { description, embedded: true };
     } else {

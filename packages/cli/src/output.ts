@@ -6,7 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InternalError, isOffloopError, primaryFailure, redactUrl, toEnvelope, type ConfigIssue, type ErrorEnvelope, type OffloopError, type ProgressEvent } from '@offloop/core';
+import {
+  InternalError,
+  isOffloopError,
+  primaryFailure,
+  redactUrl,
+  toEnvelope,
+  type ConfigIssue,
+  type ErrorEnvelope,
+  type OffloopError,
+  type ProgressEvent,
+} from '@offloop/core';
 import { UsageError } from './args.ts';
 import { escapeControls, frameLine, lineOf } from './code-frame.ts';
 import type { Io } from './command.ts';
@@ -55,7 +65,9 @@ export function createOutput(io: Io, json: boolean): Output {
     },
     warning(message, error) {
       const { primary, cleanup } = unwrap(error);
-      err(`offloop: warning: ${message}:\n${[primary, ...cleanup].map((failure) => renderError(failure, { cwd: io.cwd, migrationsDir })).join('')}`);
+      err(
+        `offloop: warning: ${message}:\n${[primary, ...cleanup].map((failure) => renderError(failure, { cwd: io.cwd, migrationsDir })).join('')}`,
+      );
     },
     progress(event) {
       if (json) return;
@@ -64,16 +76,23 @@ export function createOutput(io: Io, json: boolean): Output {
     },
     result(value, human) {
       if (json) out(`${JSON.stringify(value, null, 2)}\n`);
-      else out(human().map((line) => `${line}\n`).join(''));
+      else
+        out(
+          human()
+            .map((line) => `${line}\n`)
+            .join(''),
+        );
     },
     fail(error) {
       const failure = unwrap(error);
       if (json) {
-        const cleanup = failure.cleanup.length === 0 ? {} : { cleanupErrors: failure.cleanup.map(envelope) };
+        const cleanup =
+          failure.cleanup.length === 0 ? {} : { cleanupErrors: failure.cleanup.map(envelope) };
         out(`${JSON.stringify({ error: envelope(failure.primary), ...cleanup }, null, 2)}\n`);
       } else {
         err(renderError(failure.primary, { cwd: io.cwd, migrationsDir }));
-        for (const cleanup of failure.cleanup) err(`also, cleaning up failed:\n${renderError(cleanup, { cwd: io.cwd, migrationsDir })}`);
+        for (const cleanup of failure.cleanup)
+          err(`also, cleaning up failed:\n${renderError(cleanup, { cwd: io.cwd, migrationsDir })}`);
       }
       return failure.primary instanceof UsageError ? EXIT_USAGE : exitCodeFor(failure.primary.code);
     },
@@ -105,7 +124,9 @@ function asFailure(error: unknown): Failure {
  */
 function envelope(error: Failure): ReturnType<UsageError['toJSON']> | ErrorEnvelope {
   const data = error instanceof UsageError ? error.toJSON() : withoutSuppressed(toEnvelope(error));
-  return data.code === 'INTERNAL_ERROR' || data.code === 'WORKER_FAILED' ? data : withoutStacks(data);
+  return data.code === 'INTERNAL_ERROR' || data.code === 'WORKER_FAILED'
+    ? data
+    : withoutStacks(data);
 }
 
 function withoutSuppressed({ suppressed: _, ...envelope }: ErrorEnvelope): ErrorEnvelope {
@@ -115,7 +136,11 @@ function withoutSuppressed({ suppressed: _, ...envelope }: ErrorEnvelope): Error
 function withoutStacks<T>(value: T): T {
   if (Array.isArray(value)) return value.map(withoutStacks) as T;
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'stack').map(([key, entry]) => [key, withoutStacks(entry)])) as T;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'stack')
+      .map(([key, entry]) => [key, withoutStacks(entry)]),
+  ) as T;
 }
 
 /** The human line for a progress event, or null for events that need none. */
@@ -128,13 +153,16 @@ export function renderProgress(event: ProgressEvent): string | null {
     case 'migration:loading':
       return null;
     case 'lock:waiting': {
-      const holder = event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;
+      const holder =
+        event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;
       return event.waitedMs < 1000
         ? `offloop: waiting for the migration lock${holder}, up to ${formatDuration(event.timeoutMs)}`
         : `offloop: still waiting for the migration lock${holder}: ${formatDuration(event.waitedMs)} of ${formatDuration(event.timeoutMs)}`;
     }
     case 'lock:acquired':
-      return event.waitedMs >= 1000 ? `offloop: got the migration lock after ${formatDuration(event.waitedMs)}` : null;
+      return event.waitedMs >= 1000
+        ? `offloop: got the migration lock after ${formatDuration(event.waitedMs)}`
+        : null;
     case 'lock:orphans':
       return `offloop: an earlier run lost the migration lock (killed, or its connection dropped) while PostgreSQL backend${event.pids.length === 1 ? '' : 's'} ${event.pids.join(', ')} still ran its work; ended ${event.pids.length === 1 ? 'it' : 'them'} before starting`;
     case 'migration:started': {
@@ -143,15 +171,29 @@ export function renderProgress(event: ProgressEvent): string | null {
     }
     case 'migration:blocked': {
       const holders = event.blockedBy.map((holder) => {
-        const what = [holder.applicationName === '' ? null : holder.applicationName, holder.state, holder.transactionMs === null ? null : `transaction open ${formatDuration(holder.transactionMs)}`].filter((part) => part !== null);
+        const what = [
+          holder.applicationName === '' ? null : holder.applicationName,
+          holder.state,
+          holder.transactionMs === null
+            ? null
+            : `transaction open ${formatDuration(holder.transactionMs)}`,
+        ].filter((part) => part !== null);
         return `backend ${holder.pid}${what.length === 0 ? '' : ` (${what.join(', ')})`}`;
       });
       const who = holders.length === 0 ? '' : `, held up by ${holders.join(' and ')}`;
-      const why = event.lockType === 'virtualxid' ? ' (a concurrent index build waits for every transaction older than it, on any table)' : '';
+      const why =
+        event.lockType === 'virtualxid'
+          ? ' (a concurrent index build waits for every transaction older than it, on any table)'
+          : '';
       return `      waiting for a lock (${event.lockType}) for ${formatDuration(event.waitedMs)}${who}${why}`;
     }
     case 'migration:progress': {
-      const fraction = event.done === null ? '' : event.total === null ? ` (${event.done})` : ` (${event.done}/${event.total})`;
+      const fraction =
+        event.done === null
+          ? ''
+          : event.total === null
+            ? ` (${event.done})`
+            : ` (${event.done}/${event.total})`;
       return `      ${event.message}${fraction}`;
     }
     case 'migration:finished':
@@ -168,7 +210,8 @@ type ErrorContext = { readonly cwd: string; readonly migrationsDir: string | nul
  */
 export function renderError(error: Failure, context: ErrorContext): string {
   const lines: string[] = [];
-  const details: Record<string, unknown> = error instanceof UsageError ? { issues: error.issues } : error.details;
+  const details: Record<string, unknown> =
+    error instanceof UsageError ? { issues: error.issues } : error.details;
   const issues = Array.isArray(details.issues) ? (details.issues as ConfigIssue[]) : null;
   if (issues !== null && issues.length > 0) {
     const what = error instanceof UsageError ? 'invalid command line' : 'invalid configuration';
@@ -185,19 +228,27 @@ export function renderError(error: Failure, context: ErrorContext): string {
   if (typeof details.detail === 'string') lines.push(`  = detail: ${details.detail}`);
   if (typeof details.hint === 'string') lines.push(`  = hint: ${details.hint}`);
   if (typeof details.statement === 'string') lines.push(`  = statement: ${details.statement}`);
-  if (typeof details.timeoutMs === 'number') lines.push(`  = timeout: ${formatDuration(details.timeoutMs)}`);
-  if (Array.isArray(details.invalidIndexes) && details.invalidIndexes.length > 0) lines.push(`  = left behind, INVALID: ${details.invalidIndexes.join(', ')}`);
+  if (typeof details.timeoutMs === 'number')
+    lines.push(`  = timeout: ${formatDuration(details.timeoutMs)}`);
+  if (Array.isArray(details.invalidIndexes) && details.invalidIndexes.length > 0)
+    lines.push(`  = left behind, INVALID: ${details.invalidIndexes.join(', ')}`);
   const remedy = error instanceof UsageError ? undefined : remedyFor(error, details);
   if (remedy !== undefined) lines.push(`  = help: ${remedy}`);
   if (typeof details.url === 'string') lines.push(`  = database: ${redactUrl(details.url)}`);
   let cause: unknown = error.cause;
   for (let depth = 0; cause instanceof Error && depth < 5; depth += 1) {
-    if (cause.message !== '' && !error.message.includes(cause.message)) lines.push(`  caused by: ${cause.message}`);
-    if (error.code === 'INTERNAL_ERROR' && cause.stack !== undefined) lines.push(indent(cause.stack, '    '));
+    if (cause.message !== '' && !error.message.includes(cause.message))
+      lines.push(`  caused by: ${cause.message}`);
+    if (error.code === 'INTERNAL_ERROR' && cause.stack !== undefined)
+      lines.push(indent(cause.stack, '    '));
     cause = cause.cause;
   }
   if (error instanceof UsageError) {
-    lines.push(error.command === null ? 'Run offloop --help for the commands.' : `Run offloop ${error.command} --help for usage.`);
+    lines.push(
+      error.command === null
+        ? 'Run offloop --help for the commands.'
+        : `Run offloop ${error.command} --help for usage.`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -208,8 +259,10 @@ export function renderError(error: Failure, context: ErrorContext): string {
  * already says how to go on, as for edited, missing and pending migrations, there is no entry.)
  */
 const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
-  LOCK_NOT_AVAILABLE: 'another session held a lock this statement needed; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
-  STATEMENT_TIMEOUT: 'raise the limit with a statement_timeout marker option or --statement-timeout, or make the statement cheaper',
+  LOCK_NOT_AVAILABLE:
+    'another session held a lock this statement needed; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
+  STATEMENT_TIMEOUT:
+    'raise the limit with a statement_timeout marker option or --statement-timeout, or make the statement cheaper',
   MIGRATION_TIMEOUT: 'raise --migration-timeout, or split the migration',
 };
 
@@ -220,14 +273,25 @@ function remedyFor(error: OffloopError, details: Record<string, unknown>): strin
   if (error.code === 'MIGRATION_FAILED' && details.sqlstate === '25001') {
     return `this statement cannot run inside a transaction: add transaction:false to the marker line ("-- migrate:${details.direction === 'down' ? 'down' : 'up'} transaction:false"), ideally with the statement alone in its migration`;
   }
-  if (error.code === 'MIGRATION_FAILED' && details.direction === 'up' && ALREADY_EXISTS.has(String(details.sqlstate)) && Array.isArray(details.applied) && details.applied.length === 0) {
+  if (
+    error.code === 'MIGRATION_FAILED' &&
+    details.direction === 'up' &&
+    ALREADY_EXISTS.has(String(details.sqlstate)) &&
+    Array.isArray(details.applied) &&
+    details.applied.length === 0
+  ) {
     return 'if the database already had this schema before offloop managed it, adopt it instead of running the migrations again: offloop stamp <version> records the migrations up to <version> as applied without running them';
   }
   return REMEDIES[error.code];
 }
 
 /** `  --> migrations/x.sql:3:8`, then the line and a caret under the column when the file can be read. */
-function renderLocation(file: string, line: unknown, column: unknown, context: ErrorContext): string[] {
+function renderLocation(
+  file: string,
+  line: unknown,
+  column: unknown,
+  context: ErrorContext,
+): string[] {
   const path = context.migrationsDir === null ? file : resolve(context.migrationsDir, file);
   const shown = context.migrationsDir === null ? file : displayPath(path, context.cwd);
   if (typeof line !== 'number') return [`  --> ${shown}`];
@@ -276,7 +340,11 @@ export class Redactor {
     // server's postgres:postgres), would blank out ordinary text; the URL patterns still
     // catch it inside URLs.
     const rest = redactUrl(url);
-    for (const form of new Set([password, safeDecode(password), JSON.stringify(safeDecode(password)).slice(1, -1)])) {
+    for (const form of new Set([
+      password,
+      safeDecode(password),
+      JSON.stringify(safeDecode(password)).slice(1, -1),
+    ])) {
       if (form.length >= 6 && !rest.includes(form)) this.#secrets.add(form);
     }
   }

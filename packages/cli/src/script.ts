@@ -21,7 +21,8 @@ export const SCRIPT_FLAGS = {
   from: {
     type: 'string',
     placeholder: 'version',
-    description: 'With --sql: take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
+    description:
+      'With --sql: take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
   },
 } as const satisfies FlagSpecs;
 
@@ -37,13 +38,21 @@ export type ScriptRequest = {
 /** Issues of `--from` given without `--sql`, and its value. */
 export function readFrom(args: ParsedArgs, issues: ConfigIssue[]): string | undefined {
   const from = readTarget(args.values, 'from', issues, 'a version, a version prefix, or base');
-  if (from !== undefined && args.values.sql !== true) issues.push({ path: '--from', message: 'only with --sql' });
-  if (from !== undefined && /^[+-]/.test(from)) issues.push({ path: '--from', message: 'must be a version, a version prefix, or base' });
+  if (from !== undefined && args.values.sql !== true)
+    issues.push({ path: '--from', message: 'only with --sql' });
+  if (from !== undefined && /^[+-]/.test(from))
+    issues.push({ path: '--from', message: 'must be a version, a version prefix, or base' });
   return from;
 }
 
 /** Run `sql()` and print the script (or, with `--json`, the result with its steps). */
-export async function printScript(args: ParsedArgs, { io, output }: CommandContext, request: ScriptRequest, from: string | undefined, issues: readonly ConfigIssue[]): Promise<number> {
+export async function printScript(
+  args: ParsedArgs,
+  { io, output }: CommandContext,
+  request: ScriptRequest,
+  from: string | undefined,
+  issues: readonly ConfigIssue[],
+): Promise<number> {
   const offline = from !== undefined;
   // Offline, DATABASE_URL is not this command's business: not read, not required.
   const config = await resolveConfig(args, io, { database: !offline, issues });

@@ -13,10 +13,16 @@ const TARGET_PATTERN = /^(base|[+-]\d+|\d{1,14})$/;
 export const TARGET_FORMS = 'a version, a version prefix, base, +N or -N';
 
 /** The value of a target flag, or undefined; a malformed one adds an issue. */
-export function readTarget(values: FlagValues, flag: string, issues: ConfigIssue[], forms = TARGET_FORMS): string | undefined {
+export function readTarget(
+  values: FlagValues,
+  flag: string,
+  issues: ConfigIssue[],
+  forms = TARGET_FORMS,
+): string | undefined {
   const value = values[flag];
   if (typeof value !== 'string') return undefined;
-  if (!TARGET_PATTERN.test(value)) issues.push({ path: `--${flag}`, message: `must be ${forms}; got "${value}"` });
+  if (!TARGET_PATTERN.test(value))
+    issues.push({ path: `--${flag}`, message: `must be ${forms}; got "${value}"` });
   return value;
 }
 
@@ -24,14 +30,27 @@ export function readTarget(values: FlagValues, flag: string, issues: ConfigIssue
  * The value of `--to` for a command that goes `direction`: up takes a version, a prefix or +N;
  * down takes a version, a prefix, base or -N. A target that points the other way adds an issue.
  */
-export function readDirectedTarget(values: FlagValues, direction: 'up' | 'down', issues: ConfigIssue[]): string | undefined {
-  const forms = direction === 'up' ? 'a version, a version prefix, or +N' : 'a version, a version prefix, base or -N';
+export function readDirectedTarget(
+  values: FlagValues,
+  direction: 'up' | 'down',
+  issues: ConfigIssue[],
+): string | undefined {
+  const forms =
+    direction === 'up'
+      ? 'a version, a version prefix, or +N'
+      : 'a version, a version prefix, base or -N';
   const to = readTarget(values, 'to', issues, forms);
   if (to === undefined) return undefined;
   if (direction === 'up' && (to === 'base' || to.startsWith('-'))) {
-    issues.push({ path: '--to', message: `must be ${forms} going up; to go back, use offloop down --to ${to}` });
+    issues.push({
+      path: '--to',
+      message: `must be ${forms} going up; to go back, use offloop down --to ${to}`,
+    });
   } else if (direction === 'down' && to.startsWith('+')) {
-    issues.push({ path: '--to', message: `must be ${forms} going down; to go forward, use offloop up --to ${to}` });
+    issues.push({
+      path: '--to',
+      message: `must be ${forms} going down; to go forward, use offloop up --to ${to}`,
+    });
   }
   return to;
 }
@@ -59,7 +78,9 @@ export function readTimeout(values: FlagValues, issues: ConfigIssue[]): number |
   // The same schema as the call's own `timeout` option, so the two accept the same durations.
   const result = callOptionsSchema.shape.timeout.safeParse(value);
   if (!result.success) {
-    issues.push(...result.error.issues.map((issue) => ({ path: '--timeout', message: issue.message })));
+    issues.push(
+      ...result.error.issues.map((issue) => ({ path: '--timeout', message: issue.message })),
+    );
     return undefined;
   }
   return result.data;
@@ -67,5 +88,6 @@ export function readTimeout(values: FlagValues, issues: ConfigIssue[]): number |
 
 /** An issue when two flags that exclude each other are both given. */
 export function exclusive(values: FlagValues, a: string, b: string, issues: ConfigIssue[]): void {
-  if (values[a] !== undefined && values[b] !== undefined) issues.push({ path: `--${b}`, message: `cannot be combined with --${a}` });
+  if (values[a] !== undefined && values[b] !== undefined)
+    issues.push({ path: `--${b}`, message: `cannot be combined with --${a}` });
 }

@@ -30,7 +30,10 @@ import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
 import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
 import { quoteIdentifier, quoteLiteral } from './ddl.ts';
 import { parseNodes, type Statement } from './split.ts';
-import { isConcurrentIndexBuild as isConcurrentIndexBuildNode, moduleTransactionControl } from './transaction-rules.ts';
+import {
+  isConcurrentIndexBuild as isConcurrentIndexBuildNode,
+  moduleTransactionControl,
+} from './transaction-rules.ts';
 import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
 
 /** A migration checked and ready to run in one direction. */
@@ -38,7 +41,10 @@ export type Prepared = {
   readonly migration: MigrationFile;
   readonly direction: 'up' | 'down';
   readonly options: SectionOptions;
-} & ({ readonly statements: readonly Statement[] } | { readonly run: NonNullable<MigrationModule['down']> });
+} & (
+  | { readonly statements: readonly Statement[] }
+  | { readonly run: NonNullable<MigrationModule['down']> }
+);
 
 /** What applying needs from the run. */
 export type ApplyContext = {
@@ -70,28 +76,44 @@ export type ApplyContext = {
    * migration of the run, and each migration's timeouts are set from these values when it sets
    * none (a `set local` in one migration's savepoint would otherwise last into the next ones).
    */
-  readonly singleTransaction?: { readonly lockTimeout: string; readonly statementTimeout: string; readonly rolledBack: number } | undefined;
+  readonly singleTransaction?:
+    | {
+        readonly lockTimeout: string;
+        readonly statementTimeout: string;
+        readonly rolledBack: number;
+      }
+    | undefined;
 };
 
 /**
  * Session settings for a migration's statements, as `set` statements. `otherwise` gives the
  * values to set when neither the migration nor the config sets one (in a single-transaction run).
  */
-export function timeoutSettings(config: ResolvedConfig, options: SectionOptions, otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string }): string[] {
+export function timeoutSettings(
+  config: ResolvedConfig,
+  options: SectionOptions,
+  otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string },
+): string[] {
   const settings: string[] = [];
-  const lockTimeout = options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
-  const statementTimeout = options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
+  const lockTimeout =
+    options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
+  const statementTimeout =
+    options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
   if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
-  else if (otherwise !== undefined) settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);
+  else if (otherwise !== undefined)
+    settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);
   if (statementTimeout !== null) settings.push(`statement_timeout = '${statementTimeout}ms'`);
-  else if (otherwise !== undefined) settings.push(`statement_timeout = ${quoteLiteral(otherwise.statementTimeout)}`);
+  else if (otherwise !== undefined)
+    settings.push(`statement_timeout = ${quoteLiteral(otherwise.statementTimeout)}`);
   return settings;
 }
 
 const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
 
 /** The session's `lock_timeout` and `statement_timeout` now, as `current_setting` gives them. */
-export async function currentTimeouts(connection: CommonQueryMethods): Promise<{ readonly lockTimeout: string; readonly statementTimeout: string }> {
+export async function currentTimeouts(
+  connection: CommonQueryMethods,
+): Promise<{ readonly lockTimeout: string; readonly statementTimeout: string }> {
   const row = await connection.one(sql.type(savedSettings)`
     select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
   return { lockTimeout: row.lock_timeout, statementTimeout: row.statement_timeout };
@@ -104,7 +126,9 @@ async function backendPid(connection: CommonQueryMethods): Promise<number> {
   const id = (connection as { connectionId?: unknown }).connectionId;
   const known = typeof id === 'string' ? pids.get(id) : undefined;
   if (known !== undefined) return known;
-  const pid = await connection.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`);
+  const pid = await connection.oneFirst(
+    sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`,
+  );
   if (typeof id === 'string') {
     if (pids.size > 1000) pids.clear();
     pids.set(id, pid);
@@ -167,7 +191,11 @@ type Outcome<T> = { value: T } | { error: unknown; reason: StopReason | null };
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
  * the statement in flight on the server when it does.
  */
-async function withCancellation<T>(context: ApplyContext, version: string, body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>): Promise<Outcome<T>> {
+async function withCancellation<T>(
+  context: ApplyContext,
+  version: string,
+  body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>,
+): Promise<Outcome<T>> {
   const controller = new AbortController();
   let backend: number | null = null;
   let stopWatching = (): void => undefined;
@@ -183,7 +211,10 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
   const onLockLost = () => cancel('lock-lost');
   context.signal?.addEventListener('abort', onAbort, { once: true });
   context.lockLost.addEventListener('abort', onLockLost, { once: true });
-  const timer = context.config.migrationTimeout > 0 ? setTimeout(() => cancel('timeout'), context.config.migrationTimeout) : null;
+  const timer =
+    context.config.migrationTimeout > 0
+      ? setTimeout(() => cancel('timeout'), context.config.migrationTimeout)
+      : null;
   try {
     if (context.lockLost.aborted) cancel('lock-lost');
     else if (context.signal?.aborted) cancel('aborted');
@@ -207,7 +238,11 @@ async function withCancellation<T>(context: ApplyContext, version: string, body:
 }
 
 /** Apply or revert one migration on `connection` (a connection of the run's pool). */
-export async function applyMigration(connection: CommonQueryMethods, item: Prepared, context: ApplyContext): Promise<MigrationResult> {
+export async function applyMigration(
+  connection: CommonQueryMethods,
+  item: Prepared,
+  context: ApplyContext,
+): Promise<MigrationResult> {
   const { migration, direction, options } = item;
   const started = performance.now();
   const position: Position = { statement: null, index: -1, completed: 0 };
@@ -220,7 +255,8 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
 
     const runBody = async (target: CommonQueryMethods, local: boolean) => {
-      for (const setting of settings) await target.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
+      for (const setting of settings)
+        await target.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
       if ('statements' in item) {
         for (const [index, statement] of item.statements.entries()) {
           if (signal.aborted) throw signal.reason;
@@ -241,9 +277,16 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         // Closed once the module settles: a query it leaves running (a timer, a promise it did
         // not await) must not land in the next migration's session, or after the commit.
         const settled = new AbortController();
-        const guarded = guardConnection(target, AbortSignal.any([signal, settled.signal]), options.transaction ? migration : null);
+        const guarded = guardConnection(
+          target,
+          AbortSignal.any([signal, settled.signal]),
+          options.transaction ? migration : null,
+        );
         try {
-          await untilStopped(Promise.resolve(item.run(moduleContext(guarded, migration, signal, context))), signal);
+          await untilStopped(
+            Promise.resolve(item.run(moduleContext(guarded, migration, signal, context))),
+            signal,
+          );
         } finally {
           settled.abort(new Error(`${migration.file} had already returned`));
           position.refused = guarded.refusals[0];
@@ -257,15 +300,25 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
       const durationMs = Math.round(performance.now() - started);
       if (direction === 'up') {
         await insertApplied(target, context.config, {
-          version: migration.version, name: migration.name, checksum: migration.checksum,
-          durationMs, appliedBy: context.appliedBy,
+          version: migration.version,
+          name: migration.name,
+          checksum: migration.checksum,
+          durationMs,
+          appliedBy: context.appliedBy,
         });
       } else {
         await deleteApplied(target, context.config, migration.version);
       }
       await appendLog(target, context.config, {
-        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'succeeded',
-        appliedBy: context.appliedBy, durationMs, error: null, statementsRun: null,
+        version: migration.version,
+        name: migration.name,
+        direction,
+        checksum: migration.checksum,
+        outcome: 'succeeded',
+        appliedBy: context.appliedBy,
+        durationMs,
+        error: null,
+        statementsRun: null,
       });
       recorded.durationMs = durationMs;
     };
@@ -280,8 +333,15 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
       // Written before anything runs: a run that dies midway (a killed process, a lost
       // connection) leaves this as the version's last word, and the next run knows.
       await appendLog(connection, context.config, {
-        version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'started',
-        appliedBy: context.appliedBy, durationMs: null, error: null, statementsRun: null,
+        version: migration.version,
+        name: migration.name,
+        direction,
+        checksum: migration.checksum,
+        outcome: 'started',
+        appliedBy: context.appliedBy,
+        durationMs: null,
+        error: null,
+        statementsRun: null,
       });
       // Session-level settings for a non-transactional migration, restored afterwards.
       const saved = settings.length === 0 ? null : await currentTimeouts(connection);
@@ -289,7 +349,11 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
         await runBody(connection, false);
       } finally {
         if (saved !== null) {
-          await connection.query(sql.unsafe`select set_config('lock_timeout', ${saved.lockTimeout}, false), set_config('statement_timeout', ${saved.statementTimeout}, false)`).catch(() => undefined);
+          await connection
+            .query(
+              sql.unsafe`select set_config('lock_timeout', ${saved.lockTimeout}, false), set_config('statement_timeout', ${saved.statementTimeout}, false)`,
+            )
+            .catch(() => undefined);
         }
       }
       await connection.transaction((transaction) => record(transaction), 0);
@@ -298,8 +362,17 @@ export async function applyMigration(connection: CommonQueryMethods, item: Prepa
 
   // PostgreSQL's position counts characters within the statement that failed.
   const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
-  const positionInStatement = at === null || position.statement === null ? null : indexOfCharPosition(position.statement.sql, at) + 1;
-  return finish(connection, item, context, { started, position, outcome, positionInStatement, recorded });
+  const positionInStatement =
+    at === null || position.statement === null
+      ? null
+      : indexOfCharPosition(position.statement.sql, at) + 1;
+  return finish(connection, item, context, {
+    started,
+    position,
+    outcome,
+    positionInStatement,
+    recorded,
+  });
 }
 
 /** A transactional SQL migration, ready to be sent as one script. */
@@ -316,7 +389,12 @@ export function isBatchable(item: Prepared): item is BatchablePrepared {
  * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
  * failed, with its file, line and column.
  */
-export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethods, item: BatchablePrepared, context: ApplyContext): Promise<MigrationResult> {
+export async function applyInBatch(
+  batch: BatchSession,
+  logTo: CommonQueryMethods,
+  item: BatchablePrepared,
+  context: ApplyContext,
+): Promise<MigrationResult> {
   const { migration, direction, options, statements } = item;
   const started = performance.now();
   const position: Position = { statement: null, index: -1, completed: 0 };
@@ -324,13 +402,22 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
   const script = transactionScript(
     statements,
     timeoutSettings(context.config, options),
-    recordStatements(context.config, migration, direction, { appliedBy: context.appliedBy, duration: 'measured' }),
+    recordStatements(context.config, migration, direction, {
+      appliedBy: context.appliedBy,
+      duration: 'measured',
+    }),
   );
 
   const recorded: Recorded = { durationMs: null };
   const committed = async () => {
-    if ((await isApplied(logTo, context.config, migration.version)) !== (direction === 'up')) return false;
-    recorded.durationMs = await recordedDuration(logTo, context.config, migration.version, direction);
+    if ((await isApplied(logTo, context.config, migration.version)) !== (direction === 'up'))
+      return false;
+    recorded.durationMs = await recordedDuration(
+      logTo,
+      context.config,
+      migration.version,
+      direction,
+    );
     return true;
   };
 
@@ -339,7 +426,9 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
     if (signal.aborted) throw signal.reason;
-    const sent = await cancelUntilSettled(batch.run(script.text), signal, () => context.cancelBackend(pid));
+    const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
+      context.cancelBackend(pid),
+    );
     if (sent.ok) {
       // The recording statements return the duration they stored (see `recordStatements`).
       recorded.durationMs = sent.last === null ? null : Number(sent.last);
@@ -361,7 +450,8 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     // table says what happened.
     // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
     // violation on the version row means another runner recorded it, not that this one did.
-    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed())) return;
+    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
+      return;
     const statement = statements[index];
     const start = script.starts[index];
     if (statement !== undefined && start !== undefined) {
@@ -376,7 +466,13 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
     }
     throw sent.error;
   });
-  return finish(logTo, item, context, { started, position, outcome, positionInStatement, recorded });
+  return finish(logTo, item, context, {
+    started,
+    position,
+    outcome,
+    positionInStatement,
+    recorded,
+  });
 }
 
 /**
@@ -385,7 +481,11 @@ export async function applyInBatch(batch: BatchSession, logTo: CommonQueryMethod
  * while parsing it (a syntax this server does not know): its position says where. Past the last
  * statement: the recording statements or the commit.
  */
-function statementAt(script: TransactionScript, completed: number, position: number | null): number {
+function statementAt(
+  script: TransactionScript,
+  completed: number,
+  position: number | null,
+): number {
   const index = completed - script.before;
   if (index >= 0 || position === null) return index;
   const at = indexOfCharPosition(script.text, position);
@@ -406,7 +506,11 @@ const CANCEL_RETRY_MS = 50;
  * finishing the previous one, or the bytes were in flight), and the whole migration would then
  * run to its commit.
  */
-async function cancelUntilSettled<T>(running: Promise<T>, signal: AbortSignal, cancel: () => Promise<void>): Promise<T> {
+async function cancelUntilSettled<T>(
+  running: Promise<T>,
+  signal: AbortSignal,
+  cancel: () => Promise<void>,
+): Promise<T> {
   let settled = false;
   let inFlight: Promise<void> = Promise.resolve();
   const retry = async () => {
@@ -435,14 +539,26 @@ async function finish(
   logTo: CommonQueryMethods,
   item: Prepared,
   context: ApplyContext,
-  run: { started: number; position: Position; outcome: Outcome<unknown>; positionInStatement: number | null; recorded: Recorded },
+  run: {
+    started: number;
+    position: Position;
+    outcome: Outcome<unknown>;
+    positionInStatement: number | null;
+    recorded: Recorded;
+  },
 ): Promise<MigrationResult> {
   const { migration, direction, options } = item;
   const { started, position, outcome } = run;
   if ('value' in outcome) {
     // The duration the version and log rows hold, so that what the run reports is what `history` shows.
     const durationMs = run.recorded.durationMs ?? Math.round(performance.now() - started);
-    return { version: migration.version, name: migration.name, file: migration.file, direction, durationMs };
+    return {
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction,
+      durationMs,
+    };
   }
   // What a failed non-transactional run leaves behind: the statements that completed, what a
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
@@ -455,7 +571,15 @@ async function finish(
     }
     leftovers.earlier = context.earlierFailure?.(migration.version);
   }
-  const failure = toFailure(item, position, outcome.error, outcome.reason, context, run.positionInStatement, leftovers);
+  const failure = toFailure(
+    item,
+    position,
+    outcome.error,
+    outcome.reason,
+    context,
+    run.positionInStatement,
+    leftovers,
+  );
   const partial = leavesWork(item, position, leftovers);
   // The migration's transaction is gone; the log entry goes in on its own. (In a
   // single-transaction run, the run logs the failure after its rollback.) A run that lost the
@@ -463,9 +587,15 @@ async function finish(
   // (a non-transactional migration's `started` row already says it never finished).
   if (context.singleTransaction === undefined && outcome.reason !== 'lock-lost') {
     await appendLogPersistently(logTo, context.config, {
-      version: migration.version, name: migration.name, direction, checksum: migration.checksum,
-      outcome: partial ? 'partial' : 'failed', appliedBy: context.appliedBy, durationMs: performance.now() - started,
-      error: `${failure.code}: ${failure.message}`, statementsRun: 'statements' in item ? position.completed : null,
+      version: migration.version,
+      name: migration.name,
+      direction,
+      checksum: migration.checksum,
+      outcome: partial ? 'partial' : 'failed',
+      appliedBy: context.appliedBy,
+      durationMs: performance.now() - started,
+      error: `${failure.code}: ${failure.message}`,
+      statementsRun: 'statements' in item ? position.completed : null,
     });
   }
   throw failure;
@@ -476,7 +606,12 @@ type Leftovers = { invalidIndexes: string[]; earlier: LogEntry | undefined };
 
 function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): boolean {
   if (item.options.transaction) return false;
-  return position.completed > 0 || !('statements' in item) || leftovers.invalidIndexes.length > 0 || leftovers.earlier !== undefined;
+  return (
+    position.completed > 0 ||
+    !('statements' in item) ||
+    leftovers.invalidIndexes.length > 0 ||
+    leftovers.earlier !== undefined
+  );
 }
 
 /**
@@ -484,7 +619,11 @@ function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): b
  * is sent from another connection) and cancel this write instead: try again. A row that still
  * cannot be written is given up: the failure itself is what the caller must hear about.
  */
-async function appendLogPersistently(connection: CommonQueryMethods, config: ResolvedConfig, row: Parameters<typeof appendLog>[2]): Promise<void> {
+async function appendLogPersistently(
+  connection: CommonQueryMethods,
+  config: ResolvedConfig,
+  row: Parameters<typeof appendLog>[2],
+): Promise<void> {
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     try {
       await appendLog(connection, config, row);
@@ -499,10 +638,20 @@ const invalidIndexRow = z.object({ name: z.string() });
 
 /** The table a concurrent index build works on, and the index it names, as SQL text to resolve. */
 function indexBuildTarget(statement: Statement): { relation: string; index: string | null } | null {
-  const node = statement.node as { idxname?: string; relation?: { schemaname?: string; relname?: string } } | null;
-  if (node === null || typeof node !== 'object' || node.relation?.relname === undefined) return null;
-  const qualify = (name: string) => (node.relation?.schemaname === undefined ? quoteIdentifier(name) : `${quoteIdentifier(node.relation.schemaname)}.${quoteIdentifier(name)}`);
-  const index = statement.kind === 'IndexStmt' && typeof node.idxname === 'string' && node.idxname !== '' ? qualify(node.idxname) : null;
+  const node = statement.node as {
+    idxname?: string;
+    relation?: { schemaname?: string; relname?: string };
+  } | null;
+  if (node === null || typeof node !== 'object' || node.relation?.relname === undefined)
+    return null;
+  const qualify = (name: string) =>
+    node.relation?.schemaname === undefined
+      ? quoteIdentifier(name)
+      : `${quoteIdentifier(node.relation.schemaname)}.${quoteIdentifier(name)}`;
+  const index =
+    statement.kind === 'IndexStmt' && typeof node.idxname === 'string' && node.idxname !== ''
+      ? qualify(node.idxname)
+      : null;
   return { relation: qualify(node.relation.relname), index };
 }
 
@@ -511,13 +660,18 @@ function indexBuildTarget(statement: Statement): { relation: string; index: stri
  * (for `REINDEX INDEX`, the table of that index). A failed or cancelled build leaves its new
  * index there: compared with the same list taken before the statement, it names what the run left.
  */
-async function invalidIndexes(connection: CommonQueryMethods, statement: Statement): Promise<string[]> {
+async function invalidIndexes(
+  connection: CommonQueryMethods,
+  statement: Statement,
+): Promise<string[]> {
   const target = indexBuildTarget(statement);
   if (target === null) return [];
   const table = sql.fragment`coalesce((select indrelid from pg_index where indexrelid = to_regclass(${target.relation})), to_regclass(${target.relation}))`;
-  return [...(await connection.anyFirst(sql.type(invalidIndexRow)`
+  return [
+    ...(await connection.anyFirst(sql.type(invalidIndexRow)`
     select i.indexrelid::regclass::text as name from pg_index i
-    where not i.indisvalid and i.indrelid = ${table}`))];
+    where not i.indisvalid and i.indrelid = ${table}`)),
+  ];
 }
 
 /**
@@ -525,7 +679,10 @@ async function invalidIndexes(connection: CommonQueryMethods, statement: Stateme
  * when `if not exists` skipped an INVALID index an earlier failed build left: the migration would
  * be recorded with an index that does not work (a unique one would not be enforced).
  */
-async function assertIndexValid(connection: CommonQueryMethods, statement: Statement): Promise<void> {
+async function assertIndexValid(
+  connection: CommonQueryMethods,
+  statement: Statement,
+): Promise<void> {
   const target = indexBuildTarget(statement);
   if (target?.index === null || target === null) return;
   const valid = await connection.maybeOneFirst(sql.type(z.object({ valid: z.boolean() }))`
@@ -538,16 +695,18 @@ async function assertIndexValid(connection: CommonQueryMethods, statement: State
   }
 }
 
-
 /** Statements worth parsing to see whether they are transaction control (see `guardConnection`). */
-const MAYBE_TRANSACTION_CONTROL = /\b(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare|transaction|characteristics|discard)\b/i;
+const MAYBE_TRANSACTION_CONTROL =
+  /\b(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare|transaction|characteristics|discard)\b/i;
 
 /** A transactional module sent a statement that would end or reshape offloop's transaction. */
 class TransactionControlRefused extends Error {
   readonly command: string;
 
   constructor(command: string, file: string) {
-    super(`${command} through ctx.connection in ${file}: the migration runs in offloop's transaction, which it may not end or change`);
+    super(
+      `${command} through ctx.connection in ${file}: the migration runs in offloop's transaction, which it may not end or change`,
+    );
     this.command = command;
   }
 }
@@ -558,9 +717,18 @@ class TransactionControlRefused extends Error {
  * (`inTransactionOf` set), statements that would end or reshape offloop's transaction are refused
  * before they reach the server; nested `transaction()` calls get the same guard.
  */
-function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTransactionOf: MigrationFile | null, refusals: TransactionControlRefused[] = []): CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] } {
+function guardConnection(
+  target: CommonQueryMethods,
+  signal: AbortSignal,
+  inTransactionOf: MigrationFile | null,
+  refusals: TransactionControlRefused[] = [],
+): CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] } {
   const check = (query: unknown) => {
-    if (signal.aborted) throw new Error('The migration is over (it returned, or was cancelled, timed out or lost the lock): its connection takes no more queries.', { cause: signal.reason });
+    if (signal.aborted)
+      throw new Error(
+        'The migration is over (it returned, or was cancelled, timed out or lost the lock): its connection takes no more queries.',
+        { cause: signal.reason },
+      );
     if (inTransactionOf === null) return;
     const text = (query as { sql?: unknown } | null)?.sql;
     if (typeof text !== 'string' || !MAYBE_TRANSACTION_CONTROL.test(text)) return;
@@ -574,7 +742,20 @@ function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTran
     }
   };
   const wrapped: Record<string, unknown> = { refusals };
-  for (const name of ['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query', 'record', 'stream'] as const) {
+  for (const name of [
+    'any',
+    'anyFirst',
+    'exists',
+    'many',
+    'manyFirst',
+    'maybeOne',
+    'maybeOneFirst',
+    'one',
+    'oneFirst',
+    'query',
+    'record',
+    'stream',
+  ] as const) {
     const method = target[name] as (...args: unknown[]) => unknown;
     // A refusal is a rejected promise, as every query method's failure is: thrown synchronously
     // it would escape a `.catch()` and crash the thread.
@@ -587,15 +768,23 @@ function guardConnection(target: CommonQueryMethods, signal: AbortSignal, inTran
       return method.apply(target, args);
     };
   }
-  wrapped.transaction = <T>(handler: (connection: CommonQueryMethods) => Promise<T>, retries?: number) => {
+  wrapped.transaction = <T>(
+    handler: (connection: CommonQueryMethods) => Promise<T>,
+    retries?: number,
+  ) => {
     try {
       check(null);
     } catch (error) {
       return Promise.reject(asError(error));
     }
-    return target.transaction((inner) => handler(guardConnection(inner, signal, inTransactionOf, refusals)), retries ?? 0);
+    return target.transaction(
+      (inner) => handler(guardConnection(inner, signal, inTransactionOf, refusals)),
+      retries ?? 0,
+    );
   };
-  return wrapped as unknown as CommonQueryMethods & { readonly refusals: readonly TransactionControlRefused[] };
+  return wrapped as unknown as CommonQueryMethods & {
+    readonly refusals: readonly TransactionControlRefused[];
+  };
 }
 
 function asError(value: unknown): Error {
@@ -619,7 +808,12 @@ async function untilStopped<T>(body: Promise<T>, signal: AbortSignal): Promise<T
   }
 }
 
-function moduleContext(target: CommonQueryMethods, migration: MigrationFile, signal: AbortSignal, context: ApplyContext): MigrationContext {
+function moduleContext(
+  target: CommonQueryMethods,
+  migration: MigrationFile,
+  signal: AbortSignal,
+  context: ApplyContext,
+): MigrationContext {
   return {
     connection: target,
     sql,
@@ -627,7 +821,13 @@ function moduleContext(target: CommonQueryMethods, migration: MigrationFile, sig
     version: migration.version,
     name: migration.name,
     progress: (message, counts) => {
-      void context.emit({ type: 'migration:progress', version: migration.version, message: String(message), done: counts?.done ?? null, total: counts?.total ?? null });
+      void context.emit({
+        type: 'migration:progress',
+        version: migration.version,
+        message: String(message),
+        done: counts?.done ?? null,
+        total: counts?.total ?? null,
+      });
     },
   };
 }
@@ -643,7 +843,8 @@ function toFailure(
   leftovers: Leftovers,
 ): OffloopError {
   const { migration, direction, options } = item;
-  if (error instanceof OffloopError && !(error instanceof MigrationFailedError)) return error as OffloopError;
+  if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
+    return error as OffloopError;
   const pg = findPgError(error);
   const message = pg?.message ?? (error instanceof Error ? error.message : String(error));
   let line: number | null = null;
@@ -652,7 +853,10 @@ function toFailure(
     const offset = position.statement.offset + (positionInStatement ?? 1) - 1;
     ({ line, column } = lineColumnAt(migration.source, offset));
   } else if (migration.kind === 'module') {
-    ({ line, column } = moduleFrame(position.refused ?? error, migration.path) ?? { line: null, column: null });
+    ({ line, column } = moduleFrame(position.refused ?? error, migration.path) ?? {
+      line: null,
+      column: null,
+    });
   }
   const statementCount = 'statements' in item ? item.statements.length : null;
   const details: MigrationFailedDetails = {
@@ -673,23 +877,37 @@ function toFailure(
     invalidIndexes: leftovers.invalidIndexes,
   };
   const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
-  const which = position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
+  const which =
+    position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
   const aftermath = describeAftermath(item, position, context, leftovers);
   const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
 
   if (reason === 'lock-lost') {
     const lost: unknown = context.lockLost.reason;
     return new LockLostError(
-      `${lost instanceof Error ? lost.message : 'The migration lock\'s connection ended during the run.'} ${where} was running${which}: it was cancelled on the server before this was reported. ${aftermath}`,
-      { lockKey: lost instanceof LockLostError ? lost.details.lockKey : '', applied: [...context.done], version: migration.version, file: migration.file },
+      `${lost instanceof Error ? lost.message : "The migration lock's connection ended during the run."} ${where} was running${which}: it was cancelled on the server before this was reported. ${aftermath}`,
+      {
+        lockKey: lost instanceof LockLostError ? lost.details.lockKey : '',
+        applied: [...context.done],
+        version: migration.version,
+        file: migration.file,
+      },
       { cause: error },
     );
   }
   if (reason === 'aborted') {
-    return new RunAbortedError(`The run was cancelled during ${where}${which}. ${aftermath}`, { applied: [...context.done] }, { cause: error });
+    return new RunAbortedError(
+      `The run was cancelled during ${where}${which}. ${aftermath}`,
+      { applied: [...context.done] },
+      { cause: error },
+    );
   }
   if (reason === 'timeout') {
-    return new MigrationTimeoutError(`${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`, { ...details, timeoutMs: context.config.migrationTimeout }, { cause: error });
+    return new MigrationTimeoutError(
+      `${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`,
+      { ...details, timeoutMs: context.config.migrationTimeout },
+      { cause: error },
+    );
   }
   if (position.refused !== undefined) {
     const command = position.refused.command;
@@ -701,15 +919,28 @@ function toFailure(
     );
   }
   if (pg?.sqlstate === '57014') {
-    return new StatementTimeoutError(`${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`, details, { cause: error });
+    return new StatementTimeoutError(
+      `${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`,
+      details,
+      { cause: error },
+    );
   }
   if (pg?.sqlstate === '55P03') {
-    const waitsForAll = position.statement !== null && isConcurrentIndexBuild(position.statement)
-      ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
-      : '';
-    return new LockNotAvailableError(`${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`, details, { cause: error });
+    const waitsForAll =
+      position.statement !== null && isConcurrentIndexBuild(position.statement)
+        ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
+        : '';
+    return new LockNotAvailableError(
+      `${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`,
+      details,
+      { cause: error },
+    );
   }
-  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}`, details, { cause: error });
+  return new MigrationFailedError(
+    `${where}: ${message}${sqlstate}${which}. ${aftermath}`,
+    details,
+    { cause: error },
+  );
 }
 
 /**
@@ -734,36 +965,57 @@ function isConcurrentIndexBuild(statement: Statement): boolean {
 }
 
 /** What the failure left in the database, what else of the run stays, and how to go on. */
-function describeAftermath(item: Prepared, position: Position, context: ApplyContext, leftovers: Leftovers): string {
+function describeAftermath(
+  item: Prepared,
+  position: Position,
+  context: ApplyContext,
+  leftovers: Leftovers,
+): string {
   const { migration, direction, options } = item;
   const parts: string[] = [];
   if (context.singleTransaction !== undefined) {
     const before = context.singleTransaction.rolledBack;
-    parts.push(`The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`);
+    parts.push(
+      `The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`,
+    );
     return parts.join(' ');
   }
   if (options.transaction) {
     parts.push(`Migration ${migration.version} was rolled back.`);
   } else if (leavesWork(item, position, leftovers)) {
-    const ran = 'statements' in item
-      ? position.completed === 0
-        ? 'none of its statements completed in this run'
-        : position.completed === 1 ? 'its first statement ran and stays applied' : `its statements 1-${position.completed} ran and stay applied`
-      : 'what its module did before failing stays applied';
+    const ran =
+      'statements' in item
+        ? position.completed === 0
+          ? 'none of its statements completed in this run'
+          : position.completed === 1
+            ? 'its first statement ran and stays applied'
+            : `its statements 1-${position.completed} ran and stay applied`
+        : 'what its module did before failing stays applied';
     const extra: string[] = [];
     if (leftovers.invalidIndexes.length > 0) {
-      extra.push(`PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) before running this again`);
+      extra.push(
+        `PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) before running this again`,
+      );
     }
     if (leftovers.earlier !== undefined) {
       const earlierRan = leftovers.earlier.statementsRun;
-      extra.push(`an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`);
+      extra.push(
+        `an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`,
+      );
     }
-    parts.push(`Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. Until this is resolved, the next runs refuse to start. ${resolveAdvice(migration.version, direction)}`);
+    parts.push(
+      `Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. Until this is resolved, the next runs refuse to start. ${resolveAdvice(migration.version, direction)}`,
+    );
   } else {
-    parts.push(`Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`);
+    parts.push(
+      `Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`,
+    );
   }
   const kept = context.done.length;
-  if (kept > 0) parts.push(`The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`);
+  if (kept > 0)
+    parts.push(
+      `The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
+    );
   return parts.join(' ');
 }
 

@@ -16,7 +16,9 @@ import { pgClientConfig } from './pg-client.ts';
  * How a batch ended: every statement completed, or an error after `completed` statements. `last`
  * is the first column of the last row any statement returned (text, as the server sent it).
  */
-export type BatchOutcome = { readonly ok: true; readonly last: string | null } | { readonly ok: false; readonly error: unknown; readonly completed: number };
+export type BatchOutcome =
+  | { readonly ok: true; readonly last: string | null }
+  | { readonly ok: false; readonly error: unknown; readonly completed: number };
 
 /**
  * One query of several statements, counting what completes. A pg "submittable": the client
@@ -126,7 +128,12 @@ export class BatchSession {
    */
   async run(text: string): Promise<BatchOutcome> {
     const client = this.client;
-    if (client === null || this.broken) return { ok: false, error: new Error('The migration connection was lost before the migration was sent.'), completed: 0 };
+    if (client === null || this.broken)
+      return {
+        ok: false,
+        error: new Error('The migration connection was lost before the migration was sent.'),
+        completed: 0,
+      };
     const query = new CountingQuery(text);
     void client.query(query as unknown as pg.QueryConfig);
     const outcome = await query.done;

@@ -11,9 +11,17 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-const identifier = z.string().regex(IDENTIFIER, 'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters');
+const identifier = z
+  .string()
+  .regex(
+    IDENTIFIER,
+    'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters',
+  );
 // The log table is named `<table>_log`, which must fit in 63 bytes too.
-const tableIdentifier = identifier.max(59, 'must be at most 59 characters (offloop adds _log for its log table)');
+const tableIdentifier = identifier.max(
+  59,
+  'must be at most 59 characters (offloop adds _log for its log table)',
+);
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -28,7 +36,10 @@ export function parseDuration(value: unknown): unknown {
 
 const duration = z.preprocess(
   parseDuration,
-  z.number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' }).int().nonnegative(),
+  z
+    .number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' })
+    .int()
+    .nonnegative(),
 );
 
 /**
@@ -84,12 +95,14 @@ export const configSchema = z.strictObject({
    */
   workerNice: z.number().int().min(0).max(19).default(10),
   /** V8 heap limits of the worker thread (Node's `resourceLimits`); exceeding them ends the run with `WORKER_OUT_OF_MEMORY`. */
-  workerResourceLimits: z.strictObject({
-    maxOldGenerationSizeMb: z.number().positive().optional(),
-    maxYoungGenerationSizeMb: z.number().positive().optional(),
-    codeRangeSizeMb: z.number().positive().optional(),
-    stackSizeMb: z.number().positive().optional(),
-  }).optional(),
+  workerResourceLimits: z
+    .strictObject({
+      maxOldGenerationSizeMb: z.number().positive().optional(),
+      maxYoungGenerationSizeMb: z.number().positive().optional(),
+      codeRangeSizeMb: z.number().positive().optional(),
+      stackSizeMb: z.number().positive().optional(),
+    })
+    .optional(),
 });
 
 /** Options as a caller writes them. */
@@ -127,14 +140,20 @@ export function toConfigIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      return { path: path || '(root)', message: `unknown option${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+      return {
+        path: path || '(root)',
+        message: `unknown option${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`,
+      };
     }
     return { path: path || '(root)', message: issue.message };
   });
 }
 
 /** Format issues as one message: `Invalid configuration: url: ...; table: ...`. */
-export function formatConfigIssues(issues: readonly ConfigIssue[], source = 'configuration'): string {
+export function formatConfigIssues(
+  issues: readonly ConfigIssue[],
+  source = 'configuration',
+): string {
   return `Invalid ${source}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;
 }
 
@@ -167,7 +186,9 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
   };
 }
 
-const targetSpec = z.string().regex(/^(base|[+-]\d+|\d{1,14})$/, 'must be a version, a version prefix, base, +N or -N');
+const targetSpec = z
+  .string()
+  .regex(/^(base|[+-]\d+|\d{1,14})$/, 'must be a version, a version prefix, base, +N or -N');
 
 /** Options every call takes (`status()` too). */
 export const callOptionsSchema = z.strictObject({
@@ -186,12 +207,17 @@ export const upOptionsSchema = callOptionsSchema.extend({
 });
 
 /** Options of one `down()` call: one step by default. */
-export const downOptionsSchema = callOptionsSchema.extend({
-  /** Revert this many migrations. @default 1 */
-  step: z.number().int().positive().optional(),
-  /** Revert every migration after this version (it stays applied); `base` reverts all. */
-  to: targetSpec.optional(),
-}).refine((value) => value.step === undefined || value.to === undefined, 'give step or to, not both');
+export const downOptionsSchema = callOptionsSchema
+  .extend({
+    /** Revert this many migrations. @default 1 */
+    step: z.number().int().positive().optional(),
+    /** Revert every migration after this version (it stays applied); `base` reverts all. */
+    to: targetSpec.optional(),
+  })
+  .refine(
+    (value) => value.step === undefined || value.to === undefined,
+    'give step or to, not both',
+  );
 
 /** Options of one `redo()` call. */
 export const redoOptionsSchema = callOptionsSchema.extend({

@@ -27,7 +27,17 @@ export type Environment = Readonly<Record<string, string | undefined>>;
  * them is set, a CLI run without a URL connects where they point instead of starting an embedded
  * PostgreSQL.
  */
-export const LIBPQ_ENVIRONMENT = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGPASSFILE', 'PGSERVICE', 'PGSSLMODE'] as const;
+export const LIBPQ_ENVIRONMENT = [
+  'PGHOST',
+  'PGHOSTADDR',
+  'PGPORT',
+  'PGDATABASE',
+  'PGUSER',
+  'PGPASSWORD',
+  'PGPASSFILE',
+  'PGSERVICE',
+  'PGSSLMODE',
+] as const;
 
 /** Where libpq builds look for the server's socket when no host is given: Debian's, then upstream's. */
 const SOCKET_DIRECTORIES = ['/var/run/postgresql', '/tmp'] as const;
@@ -64,7 +74,9 @@ type Parts = {
 };
 
 /** Outcome of {@link resolvePostgresUrl}: the URL for the driver, or what is wrong. */
-export type ResolvedUrl = { readonly url: string; readonly problems?: undefined } | { readonly url?: undefined; readonly problems: readonly string[] };
+export type ResolvedUrl =
+  | { readonly url: string; readonly problems?: undefined }
+  | { readonly url?: undefined; readonly problems: readonly string[] };
 
 /**
  * Resolve a libpq connection URL: parse it as libpq does, fill what it leaves out as libpq does
@@ -82,33 +94,56 @@ export function resolvePostgresUrl(text: string, env: Environment = process.env)
   };
 
   const port = parsed.port ?? fromEnv('PGPORT');
-  if (port !== null && !/^\d{1,5}$/.test(port)) problems.push(`${parsed.port === null ? 'PGPORT' : 'port'} must be a port number, got "${port}"`);
+  if (port !== null && !/^\d{1,5}$/.test(port))
+    problems.push(
+      `${parsed.port === null ? 'PGPORT' : 'port'} must be a port number, got "${port}"`,
+    );
   let host = parsed.host;
   if (host === null) {
     const envHost = fromEnv('PGHOSTADDR') ?? fromEnv('PGHOST');
-    if (envHost?.includes(',') === true) problems.push(`${fromEnv('PGHOSTADDR') === null ? 'PGHOST' : 'PGHOSTADDR'} names several hosts (${envHost}); offloop connects to one: give one`);
+    if (envHost?.includes(',') === true)
+      problems.push(
+        `${fromEnv('PGHOSTADDR') === null ? 'PGHOST' : 'PGHOSTADDR'} names several hosts (${envHost}); offloop connects to one: give one`,
+      );
     host = envHost ?? defaultHost(port ?? DEFAULT_PORT);
   }
   const user = parsed.user ?? fromEnv('PGUSER') ?? osUser();
   const database = parsed.database ?? fromEnv('PGDATABASE') ?? user;
 
-  const params = parsed.params.map(([key, value]): [string, string] => [key, key === 'sslmode' ? (SSL_MODES[value] ?? value) : value]);
+  const params = parsed.params.map(([key, value]): [string, string] => [
+    key,
+    key === 'sslmode' ? (SSL_MODES[value] ?? value) : value,
+  ]);
   for (const [key, value] of parsed.params) {
-    if (key === 'sslmode' && SSL_MODES[value] === undefined) problems.push(`sslmode must be one of ${Object.keys(SSL_MODES).join(', ')}, got "${value}"`);
+    if (key === 'sslmode' && SSL_MODES[value] === undefined)
+      problems.push(`sslmode must be one of ${Object.keys(SSL_MODES).join(', ')}, got "${value}"`);
   }
   const envSslmode = fromEnv('PGSSLMODE');
   if (envSslmode !== null && !parsed.params.some(([key]) => key === 'sslmode')) {
     const mode = SSL_MODES[envSslmode];
-    if (mode === undefined) problems.push(`PGSSLMODE must be one of ${Object.keys(SSL_MODES).join(', ')}, got "${envSslmode}"`);
+    if (mode === undefined)
+      problems.push(
+        `PGSSLMODE must be one of ${Object.keys(SSL_MODES).join(', ')}, got "${envSslmode}"`,
+      );
     else params.push(['sslmode', mode]);
   }
   const envApplicationName = fromEnv('PGAPPNAME');
-  if (envApplicationName !== null && !parsed.params.some(([key]) => key === 'application_name')) params.push(['application_name', envApplicationName]);
+  if (envApplicationName !== null && !parsed.params.some(([key]) => key === 'application_name'))
+    params.push(['application_name', envApplicationName]);
 
   if (problems.length > 0) return { problems };
-  const password = parsed.password ?? (fromEnv('PGPASSWORD') === null ? passwordFromFile(env, { host, port: port ?? DEFAULT_PORT, database, user }) : null);
+  const password =
+    parsed.password ??
+    (fromEnv('PGPASSWORD') === null
+      ? passwordFromFile(env, { host, port: port ?? DEFAULT_PORT, database, user })
+      : null);
   const url = formatUrl({ ...parsed, host, port, user, database, password, params }, 'driver');
-  if (!URL.canParse(url)) return { problems: ['cannot be passed on to the driver (its host is not a host name, an IP address or a socket directory)'] };
+  if (!URL.canParse(url))
+    return {
+      problems: [
+        'cannot be passed on to the driver (its host is not a host name, an IP address or a socket directory)',
+      ],
+    };
   return { url };
 }
 
@@ -126,7 +161,14 @@ export function displayUrl(text: string): string | null {
     const untagged = value.replace(/ ?offloop:[0-9a-f]{12}$/, '');
     return untagged === '' ? [] : [[key, untagged]];
   });
-  return formatUrl({ ...parsed, password: parsed.password === null || parsed.password === '' ? parsed.password : '***', params }, 'display');
+  return formatUrl(
+    {
+      ...parsed,
+      password: parsed.password === null || parsed.password === '' ? parsed.password : '***',
+      params,
+    },
+    'display',
+  );
 }
 
 /**
@@ -137,7 +179,10 @@ export function displayUrl(text: string): string | null {
  */
 function parsePostgresUrl(text: string): Parts | string {
   const scheme = /^(postgres|postgresql):\/\//i.exec(text)?.[1]?.toLowerCase();
-  if (scheme === undefined) return CONNINFO.test(text) ? parseConninfo(text) : 'must be a postgres:// or postgresql:// URL, or libpq\'s key=value form (host=... dbname=...)';
+  if (scheme === undefined)
+    return CONNINFO.test(text)
+      ? parseConninfo(text)
+      : "must be a postgres:// or postgresql:// URL, or libpq's key=value form (host=... dbname=...)";
   const rest = text.slice(scheme.length + 3);
   const queryAt = rest.indexOf('?');
   const head = queryAt === -1 ? rest : rest.slice(0, queryAt);
@@ -150,13 +195,22 @@ function parsePostgresUrl(text: string): Parts | string {
   const hostport = authority.slice(atAt + 1);
 
   try {
-    const parts: Parts = { scheme, user: null, password: null, host: null, port: null, database: null, params: [] };
+    const parts: Parts = {
+      scheme,
+      user: null,
+      password: null,
+      host: null,
+      port: null,
+      database: null,
+      params: [],
+    };
     if (userinfo !== null) {
       const colonAt = userinfo.indexOf(':');
       parts.user = nonEmpty(decode(colonAt === -1 ? userinfo : userinfo.slice(0, colonAt)));
       parts.password = colonAt === -1 ? null : decode(userinfo.slice(colonAt + 1));
     }
-    if (hostport.includes(',')) return `names several hosts (${hostport}); offloop connects to one: give one`;
+    if (hostport.includes(','))
+      return `names several hosts (${hostport}); offloop connects to one: give one`;
     const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(hostport);
     if (bracketed !== null) {
       parts.host = nonEmpty(bracketed[1] ?? '');
@@ -201,8 +255,10 @@ function parsePostgresUrl(text: string): Parts | string {
     }
     // libpq connects to hostaddr when both are given (host then only names the server).
     parts.host = hostaddr ?? parts.host;
-    if (parts.host?.includes(',') === true) return `names several hosts (${parts.host}); offloop connects to one: give one`;
-    if (parts.port !== null && !(/^\d{1,5}$/.test(parts.port) && Number(parts.port) <= 65_535)) return `port must be a port number (1-65535), got "${parts.port}"`;
+    if (parts.host?.includes(',') === true)
+      return `names several hosts (${parts.host}); offloop connects to one: give one`;
+    if (parts.port !== null && !(/^\d{1,5}$/.test(parts.port) && Number(parts.port) <= 65_535))
+      return `port must be a port number (1-65535), got "${parts.port}"`;
     return parts;
   } catch {
     return 'has a malformed %-escape';
@@ -224,13 +280,16 @@ function parseConninfo(text: string): Parts | string {
     if (/^\s*$/.test(text.slice(at))) break;
     pattern.lastIndex = at;
     const match = pattern.exec(text);
-    if (match === null) return `is not a valid key=value connection string near "${text.slice(at, at + 20).trim()}"`;
+    if (match === null)
+      return `is not a valid key=value connection string near "${text.slice(at, at + 20).trim()}"`;
     const [, key = '', quoted, bare] = match;
     pairs.push([key, quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1')]);
     at = pattern.lastIndex;
   }
   // The same keywords and rules as a URL's parameters: built as one, parsed as one.
-  const query = pairs.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
+  const query = pairs
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+    .join('&');
   return parsePostgresUrl(`postgresql://${query === '' ? '' : `?${query}`}`);
 }
 
@@ -255,17 +314,26 @@ function formatUrl(parts: Parts, form: 'driver' | 'display'): string {
   }
   const params = [...parts.params];
   if (socket) {
-    params.unshift(['host', parts.host ?? ''], ...(parts.port === null ? [] : [['port', parts.port] as [string, string]]));
+    params.unshift(
+      ['host', parts.host ?? ''],
+      ...(parts.port === null ? [] : [['port', parts.port] as [string, string]]),
+    );
   } else {
     // An IPv6 address goes to the driver percent-encoded, not in brackets: slonik hands the
     // decoded host name on as it is, and `[::1]` is no host name to connect to.
     const ipv6 = !parts.host?.startsWith('/') && parts.host?.includes(':') === true;
-    if (parts.host !== null) text += ipv6 && form === 'display' ? `[${parts.host}]` : encodeURIComponent(parts.host);
+    if (parts.host !== null)
+      text += ipv6 && form === 'display' ? `[${parts.host}]` : encodeURIComponent(parts.host);
     if (parts.port !== null) text += `:${parts.port}`;
   }
   text += `/${parts.database === null ? '' : encodeURIComponent(parts.database)}`;
   // Percent-encoded, never `+` for a space: libpq reads `+` as a plus sign, WHATWG as a space.
-  const query = params.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value).replaceAll('%2F', '/')}`).join('&');
+  const query = params
+    .map(
+      ([key, value]) =>
+        `${encodeURIComponent(key)}=${encodeURIComponent(value).replaceAll('%2F', '/')}`,
+    )
+    .join('&');
   return query === '' ? text : `${text}?${query}`;
 }
 
@@ -274,7 +342,10 @@ function formatUrl(parts: Parts, form: 'driver' | 'display'): string {
  * (`*` matches anything, a backslash escapes `:` and itself). As in libpq, a file that the group or others
  * can read is ignored, and a socket directory matches `localhost`.
  */
-function passwordFromFile(env: Environment, target: { host: string; port: string; database: string | null; user: string | null }): string | null {
+function passwordFromFile(
+  env: Environment,
+  target: { host: string; port: string; database: string | null; user: string | null },
+): string | null {
   const file = env['PGPASSFILE'] || join(env['HOME'] || homedir(), '.pgpass');
   let text: string;
   try {
@@ -290,8 +361,15 @@ function passwordFromFile(env: Environment, target: { host: string; port: string
     const fields = splitPasswordLine(line);
     if (fields.length < 5) continue;
     const [host = '', port = '', database = '', user = '', password = ''] = fields;
-    const matches = (pattern: string, value: string | null): boolean => pattern === '*' || pattern === value;
-    if (hosts.some((name) => matches(host, name)) && matches(port, target.port) && matches(database, target.database) && matches(user, target.user)) return password;
+    const matches = (pattern: string, value: string | null): boolean =>
+      pattern === '*' || pattern === value;
+    if (
+      hosts.some((name) => matches(host, name)) &&
+      matches(port, target.port) &&
+      matches(database, target.database) &&
+      matches(user, target.user)
+    )
+      return password;
   }
   return null;
 }

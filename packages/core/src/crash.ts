@@ -36,12 +36,21 @@ export async function recordCrash(
   row: { readonly appliedBy: string; readonly error: string; readonly durationMs: number | null },
 ): Promise<CrashOutcome> {
   if (!migration.transactional) return 'partial';
-  const applied = (await versionTableExists(connection, config)) && (await isApplied(connection, config, migration.version));
+  const applied =
+    (await versionTableExists(connection, config)) &&
+    (await isApplied(connection, config, migration.version));
   if (applied === (migration.direction === 'up')) return 'committed';
   if (await logTableExists(connection, config)) {
     await appendLog(connection, config, {
-      version: migration.version, name: migration.name, direction: migration.direction, checksum: migration.checksum,
-      outcome: 'failed', appliedBy: row.appliedBy, durationMs: row.durationMs, error: row.error, statementsRun: null,
+      version: migration.version,
+      name: migration.name,
+      direction: migration.direction,
+      checksum: migration.checksum,
+      outcome: 'failed',
+      appliedBy: row.appliedBy,
+      durationMs: row.durationMs,
+      error: row.error,
+      statementsRun: null,
     });
   }
   return 'rolled-back';

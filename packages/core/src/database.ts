@@ -13,7 +13,12 @@ import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } fr
 /** The pool a run works through; the run lock has its own connection (`lock.ts`). */
 export type Pools = { readonly pool: DatabasePool };
 
-function poolFor(config: ResolvedConfig, url: string, size: number, interceptors: readonly Interceptor[]): Promise<DatabasePool> {
+function poolFor(
+  config: ResolvedConfig,
+  url: string,
+  size: number,
+  interceptors: readonly Interceptor[],
+): Promise<DatabasePool> {
   return createPool(url, {
     maximumPoolSize: size,
     minimumPoolSize: 0,
@@ -30,7 +35,11 @@ function poolFor(config: ResolvedConfig, url: string, size: number, interceptors
 }
 
 /** Open the work pool, run `fn`, and end the pool whatever happens. */
-export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) => Promise<T>, options: { interceptors?: readonly Interceptor[] } = {}): Promise<T> {
+export async function withPools<T>(
+  config: ResolvedConfig,
+  fn: (pools: Pools) => Promise<T>,
+  options: { interceptors?: readonly Interceptor[] } = {},
+): Promise<T> {
   let pool: DatabasePool | null = null;
   try {
     try {
@@ -43,7 +52,9 @@ export async function withPools<T>(config: ResolvedConfig, fn: (pools: Pools) =>
   } catch (error) {
     // Each part of a SuppressedError or AggregateError (a failure and its cleanup's) on its own:
     // the original failure keeps its code, and a lost connection in either is DATABASE_UNAVAILABLE.
-    throw mapFailures(error, (failure) => asDatabaseError(asDatabaseUnavailable(failure, config.url), config.url));
+    throw mapFailures(error, (failure) =>
+      asDatabaseError(asDatabaseUnavailable(failure, config.url), config.url),
+    );
   } finally {
     await pool?.end();
   }
@@ -74,14 +85,24 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 export function findPgError(error: unknown): PgErrorInfo | null {
   let current: unknown = error;
   for (let depth = 0; depth < 10 && current instanceof Error; depth += 1) {
-    const candidate = current as Error & { code?: unknown; position?: unknown; detail?: unknown; hint?: unknown };
-    if (!(current instanceof OffloopError) && typeof candidate.code === 'string' && SQLSTATE.test(candidate.code)) {
+    const candidate = current as Error & {
+      code?: unknown;
+      position?: unknown;
+      detail?: unknown;
+      hint?: unknown;
+    };
+    if (
+      !(current instanceof OffloopError) &&
+      typeof candidate.code === 'string' &&
+      SQLSTATE.test(candidate.code)
+    ) {
       const position = Number(candidate.position);
       return {
         sqlstate: candidate.code,
         message: candidate.message,
         position: Number.isInteger(position) && position > 0 ? position : null,
-        detail: typeof candidate.detail === 'string' && candidate.detail !== '' ? candidate.detail : null,
+        detail:
+          typeof candidate.detail === 'string' && candidate.detail !== '' ? candidate.detail : null,
         hint: typeof candidate.hint === 'string' && candidate.hint !== '' ? candidate.hint : null,
       };
     }
@@ -90,21 +111,52 @@ export function findPgError(error: unknown): PgErrorInfo | null {
   return null;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 // SQLSTATE classes and codes that mean "could not get a usable session": connection exceptions,
 // authentication, unknown database, server starting or shutting down.
 const UNAVAILABLE_SQLSTATE = /^(08...|28...|3D000|57P0[1-3]|53300)$/;
 const LOST_SQLSTATE = /^57P0[12]$/;
 // What the pg driver throws, without a code, when a connection cannot be made or is lost.
 // `lost`: the connection was made and then closed, which is not "cannot connect".
-const DRIVER_MESSAGES: readonly (readonly [RegExp, (message: string) => string, { lost?: boolean }?])[] = [
-  [/^timeout expired$|connection timeout/i, () => 'no connection within --connect-timeout (connectTimeout)'],
-  [/^Connection terminated/i, (message) => `the server closed the connection (${message})`, { lost: true }],
-  [/client password must be a string|SASL: .*password/i, () => 'the server asks for a password, and none was given: not in the URL (user:password@host), PGPASSWORD, or a ~/.pgpass line (mode 0600)'],
+const DRIVER_MESSAGES: readonly (readonly [
+  RegExp,
+  (message: string) => string,
+  { lost?: boolean }?,
+])[] = [
+  [
+    /^timeout expired$|connection timeout/i,
+    () => 'no connection within --connect-timeout (connectTimeout)',
+  ],
+  [
+    /^Connection terminated/i,
+    (message) => `the server closed the connection (${message})`,
+    { lost: true },
+  ],
+  [
+    /client password must be a string|SASL: .*password/i,
+    () =>
+      'the server asks for a password, and none was given: not in the URL (user:password@host), PGPASSWORD, or a ~/.pgpass line (mode 0600)',
+  ],
   // sslmode=require (or verify-*) against a server without SSL.
-  [/server does not support SSL/i, () => 'the server does not support SSL, and the URL asks for it (sslmode); connect without SSL only on a network you trust: sslmode=disable'],
+  [
+    /server does not support SSL/i,
+    () =>
+      'the server does not support SSL, and the URL asks for it (sslmode); connect without SSL only on a network you trust: sslmode=disable',
+  ],
   // slonik reads sslcert, sslkey and sslrootcert files while it opens the pool.
-  [/^Failed to read SSL .*file|sslcert and sslkey must be provided together/i, (message) => `the SSL files the URL names cannot be used: ${message}`],
+  [
+    /^Failed to read SSL .*file|sslcert and sslkey must be provided together/i,
+    (message) => `the SSL files the URL names cannot be used: ${message}`,
+  ],
 ];
 // TLS failures, by Node's code: OpenSSL's verification results (DEPTH_ZERO_SELF_SIGNED_CERT,
 // CERT_HAS_EXPIRED, UNABLE_TO_GET_ISSUER_CERT_LOCALLY, ...), a host name that the certificate does
@@ -136,10 +188,18 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
     // first: it was lost, not refused. 57P03 ("cannot connect now") is a refusal.
     lost = LOST_SQLSTATE.test(pg.sqlstate);
   }
-  for (let current: unknown = error, depth = 0; reason === null && current instanceof Error && depth < 10; depth += 1) {
+  for (
+    let current: unknown = error, depth = 0;
+    reason === null && current instanceof Error && depth < 10;
+    depth += 1
+  ) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') reason = tlsReason(code, current.message);
-    if (reason === null && ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError')) reason = current.message;
+    if (
+      reason === null &&
+      ((typeof code === 'string' && NETWORK_CODES.has(code)) || current.name === 'ConnectionError')
+    )
+      reason = current.message;
     for (const [pattern, describe, flags] of DRIVER_MESSAGES) {
       if (reason !== null || !pattern.test(current.message)) continue;
       reason = describe(current.message);
@@ -149,14 +209,21 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
   }
   if (reason === null) return error;
   const what = lost ? 'Lost the connection to' : 'Cannot connect to';
-  return new DatabaseUnavailableError(`${what} ${redactUrl(url)}: ${reason}`, { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null }, { cause: error });
+  return new DatabaseUnavailableError(
+    `${what} ${redactUrl(url)}: ${reason}`,
+    { url: redactUrl(url), sqlstate: pg?.sqlstate ?? null },
+    { cause: error },
+  );
 }
 
 /** What to do about a SQLSTATE PostgreSQL gave for one of offloop's own queries. */
 const DATABASE_ADVICE: Readonly<Record<string, string>> = {
-  '42501': 'The role needs the right to create the version and log tables in their schema (CREATE on the schema) and to read and write them once they exist; grant them, or pick a schema the role owns with --schema (schema)',
-  '25006': 'The server is read-only (a standby, or default_transaction_read_only): point the URL at the primary',
-  '3F000': 'The schema of the version table does not exist: create it first, or pick another with --schema (schema)',
+  '42501':
+    'The role needs the right to create the version and log tables in their schema (CREATE on the schema) and to read and write them once they exist; grant them, or pick a schema the role owns with --schema (schema)',
+  '25006':
+    'The server is read-only (a standby, or default_transaction_read_only): point the URL at the primary',
+  '3F000':
+    'The schema of the version table does not exist: create it first, or pick another with --schema (schema)',
 };
 
 /**

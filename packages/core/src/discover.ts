@@ -25,17 +25,24 @@ import { parseSqlMigration } from './sql-file.ts';
 export const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
 const MIGRATION_EXTENSIONS = ['.sql', ...MODULE_EXTENSIONS] as const;
 
-const FILE_NAME = new RegExp(`^(\\d{14})_([A-Za-z0-9_]+)\\.(${MIGRATION_EXTENSIONS.map((extension) => extension.slice(1)).join('|')})$`);
+const FILE_NAME = new RegExp(
+  `^(\\d{14})_([A-Za-z0-9_]+)\\.(${MIGRATION_EXTENSIONS.map((extension) => extension.slice(1)).join('|')})$`,
+);
 
 /** Files in a migrations directory that are not migrations and are skipped silently. */
 function isIgnored(name: string): boolean {
-  return name.startsWith('.') || /\.d\.[cm]?ts$/.test(name) || name.endsWith('.md') || name.endsWith('~');
+  return (
+    name.startsWith('.') || /\.d\.[cm]?ts$/.test(name) || name.endsWith('.md') || name.endsWith('~')
+  );
 }
 
 /** Whether an entry claims to be a migration: one that cannot be read is then an error, not skipped. */
 function looksLikeMigration(name: string): boolean {
   // Case-insensitively: `x.SQL` is a migration with a wrong name, refused, not a file to skip.
-  return FILE_NAME.test(name) || MIGRATION_EXTENSIONS.some((extension) => name.toLowerCase().endsWith(extension));
+  return (
+    FILE_NAME.test(name) ||
+    MIGRATION_EXTENSIONS.some((extension) => name.toLowerCase().endsWith(extension))
+  );
 }
 
 /**
@@ -50,11 +57,16 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
     entries = await readdir(dir, { withFileTypes: true });
   } catch (cause) {
-    throw new MigrationsDirNotFoundError(`Migrations directory ${dir} does not exist or is not a directory.`, { dir }, { cause });
+    throw new MigrationsDirNotFoundError(
+      `Migrations directory ${dir} does not exist or is not a directory.`,
+      { dir },
+      { cause },
+    );
   }
 
   // Names are checked first, in order, so that the first bad name is the one reported.
-  const found: { file: string; path: string; version: string; name: string; extension: string }[] = [];
+  const found: { file: string; path: string; version: string; name: string; extension: string }[] =
+    [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const file = entry.name;
     if (isIgnored(file) || !looksLikeMigration(file)) continue;
@@ -69,7 +81,10 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     }
     const [, version = '', name = '', extension = ''] = match;
     if (!isValidTimestamp(version)) {
-      throw new MigrationFileNameError(`${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`, { file, reason: 'timestamp' });
+      throw new MigrationFileNameError(
+        `${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`,
+        { file, reason: 'timestamp' },
+      );
     }
     found.push({ file, path, version, name, extension });
   }
@@ -77,10 +92,13 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
   // Read several files at a time: one after the other, each read waits a loop turn for the
   // thread pool (a few hundred files took over 100 ms).
   // A failed read is reported in file order, like every other problem, not in completion order.
-  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) => readFile(each.path).catch((error: unknown) => ({ error })));
+  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) =>
+    readFile(each.path).catch((error: unknown) => ({ error })),
+  );
   const files: MigrationFile[] = found.map(({ file, path, version, name, extension }, index) => {
     const bytes = contents[index] ?? Buffer.alloc(0);
-    if (!(bytes instanceof Uint8Array)) throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
+    if (!(bytes instanceof Uint8Array))
+      throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
     const checksum = createHash('sha256').update(bytes).digest('hex');
     const base = { version, name, file, path, checksum };
     // Node would decode a module's invalid UTF-8 to U+FFFD too: refuse it the same way. A NUL
@@ -111,7 +129,8 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
 async function checkRegularFile(entry: Dirent, path: string): Promise<void> {
   const file = entry.name;
   if (entry.isFile()) return;
-  if (!entry.isSymbolicLink()) throw unreadable(file, entry.isDirectory() ? 'directory' : 'not-a-regular-file');
+  if (!entry.isSymbolicLink())
+    throw unreadable(file, entry.isDirectory() ? 'directory' : 'not-a-regular-file');
   let target: Stats;
   try {
     target = await stat(path);
@@ -119,12 +138,19 @@ async function checkRegularFile(entry: Dirent, path: string): Promise<void> {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       const to = await readlink(path).catch(() => null);
-      throw unreadable(file, 'dangling-symlink', { cause, what: to === null ? undefined : `is a symbolic link to ${to}, which does not exist` });
+      throw unreadable(file, 'dangling-symlink', {
+        cause,
+        what: to === null ? undefined : `is a symbolic link to ${to}, which does not exist`,
+      });
     }
     throw unreadable(file, code === 'ELOOP' ? 'symlink-loop' : readFailure(cause), { cause });
   }
-  if (target.isDirectory()) throw unreadable(file, 'directory', { what: 'is a symbolic link to a directory' });
-  if (!target.isFile()) throw unreadable(file, 'not-a-regular-file', { what: 'is a symbolic link to something other than a regular file' });
+  if (target.isDirectory())
+    throw unreadable(file, 'directory', { what: 'is a symbolic link to a directory' });
+  if (!target.isFile())
+    throw unreadable(file, 'not-a-regular-file', {
+      what: 'is a symbolic link to something other than a regular file',
+    });
 }
 
 /** The reason for a failed `stat` or read, from its system error code. */
@@ -133,7 +159,12 @@ function readFailure(cause: unknown): EntryReason {
   return (code === undefined ? undefined : SYSTEM_ERRORS[code]) ?? 'read-failed';
 }
 
-const SYSTEM_ERRORS: Partial<Record<string, EntryReason>> = { EACCES: 'permission-denied', EPERM: 'permission-denied', EISDIR: 'directory', ELOOP: 'symlink-loop' };
+const SYSTEM_ERRORS: Partial<Record<string, EntryReason>> = {
+  EACCES: 'permission-denied',
+  EPERM: 'permission-denied',
+  EISDIR: 'directory',
+  ELOOP: 'symlink-loop',
+};
 
 /** Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in `file-text.ts`. */
 type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte'>;
@@ -148,8 +179,13 @@ const ENTRY_PROBLEMS: Record<EntryReason, string> = {
 };
 
 /** The error for an entry with a migration's name that cannot be read as a file. */
-function unreadable(file: string, reason: EntryReason, options: { cause?: unknown; what?: string | undefined } = {}): MigrationFileUnreadableError {
-  const systemError = reason === 'read-failed' && options.cause instanceof Error ? `: ${options.cause.message}` : '';
+function unreadable(
+  file: string,
+  reason: EntryReason,
+  options: { cause?: unknown; what?: string | undefined } = {},
+): MigrationFileUnreadableError {
+  const systemError =
+    reason === 'read-failed' && options.cause instanceof Error ? `: ${options.cause.message}` : '';
   return new MigrationFileUnreadableError(
     `${file} has a migration's name but ${options.what ?? ENTRY_PROBLEMS[reason]}${systemError}. Fix it, or rename it so that it does not look like a migration.`,
     { file, reason, byteOffset: null, line: null, column: null },
@@ -161,7 +197,11 @@ function unreadable(file: string, reason: EntryReason, options: { cause?: unknow
 const READ_CONCURRENCY = 32;
 
 /** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
-async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -176,10 +216,16 @@ async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 function isValidTimestamp(version: string): boolean {
-  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((start, index) => Number(version.slice(start, start + (index === 0 ? 4 : 2))));
+  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((start, index) =>
+    Number(version.slice(start, start + (index === 0 ? 4 : 2))),
+  );
   const date = new Date(Date.UTC(y ?? 0, (mo ?? 0) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
   return (
-    date.getUTCFullYear() === y && date.getUTCMonth() + 1 === mo && date.getUTCDate() === d &&
-    date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === s
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() + 1 === mo &&
+    date.getUTCDate() === d &&
+    date.getUTCHours() === h &&
+    date.getUTCMinutes() === mi &&
+    date.getUTCSeconds() === s
   );
 }

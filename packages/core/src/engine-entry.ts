@@ -3,7 +3,18 @@
  * slonik. Import it inside a worker thread (as `@offloop/worker` does), not on a busy host.
  */
 export { discoverMigrations, MODULE_EXTENSIONS } from './discover.ts';
-export { check, current, down, execute, history, redo, repair, stamp, status, up } from './engine.ts';
+export {
+  check,
+  current,
+  down,
+  execute,
+  history,
+  redo,
+  repair,
+  stamp,
+  status,
+  up,
+} from './engine.ts';
 export { nonTransactionalStatement } from './transaction-rules.ts';
 export type { EngineOptions } from './engine.ts';
 export { lockKeyFor, LockSession, withLockSession, workLockKeyFor } from './lock.ts';

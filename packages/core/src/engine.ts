@@ -10,7 +10,15 @@
 import { defaultAppliedBy } from './applied-by.ts';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { applyInBatch, applyMigration, currentTimeouts, isBatchable, resolveAdvice, type ApplyContext, type Prepared } from './apply.ts';
+import {
+  applyInBatch,
+  applyMigration,
+  currentTimeouts,
+  isBatchable,
+  resolveAdvice,
+  type ApplyContext,
+  type Prepared,
+} from './apply.ts';
 import { BatchSession } from './batch.ts';
 import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
 import type { ResolvedConfig } from './config.ts';
@@ -41,7 +49,14 @@ import { appendLog, ensureLogTable, logTableExists, readDirty, readLog } from '.
 import type { AppliedMigration, LogEntry, MigrationFile } from './migration.ts';
 import { loadMigrationModule } from './module-migration.ts';
 import { renderScript } from './offline.ts';
-import { assertRunnable, compareVersions, plan, planRevert, type Plan, type PlanProblem } from './plan.ts';
+import {
+  assertRunnable,
+  compareVersions,
+  plan,
+  planRevert,
+  type Plan,
+  type PlanProblem,
+} from './plan.ts';
 import type {
   CheckResult,
   CurrentResult,
@@ -61,7 +76,14 @@ import { describeKept } from './results.ts';
 import { loadParser, splitSection, type Statement } from './split.ts';
 import { resolveTarget } from './targets.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
-import { deleteApplied, ensureVersionTable, insertApplied, readApplied, updateChecksum, versionTableExists } from './version-table.ts';
+import {
+  deleteApplied,
+  ensureVersionTable,
+  insertApplied,
+  readApplied,
+  updateChecksum,
+  versionTableExists,
+} from './version-table.ts';
 
 /** Options of one engine call. */
 export type EngineOptions = {
@@ -71,7 +93,11 @@ export type EngineOptions = {
 };
 
 /** Run one engine command. The worker calls this for every task. */
-export async function execute<C extends EngineCommand>(config: ResolvedConfig, command: C, options: EngineOptions = {}): Promise<CommandResult<C>> {
+export async function execute<C extends EngineCommand>(
+  config: ResolvedConfig,
+  command: C,
+  options: EngineOptions = {},
+): Promise<CommandResult<C>> {
   try {
     return (await dispatch(config, command, options)) as CommandResult<C>;
   } catch (error) {
@@ -84,10 +110,19 @@ export async function execute<C extends EngineCommand>(config: ResolvedConfig, c
   }
 }
 
-function dispatch(config: ResolvedConfig, command: EngineCommand, options: EngineOptions): Promise<CommandResults[CommandName]> {
+function dispatch(
+  config: ResolvedConfig,
+  command: EngineCommand,
+  options: EngineOptions,
+): Promise<CommandResults[CommandName]> {
   switch (command.name) {
     case 'up':
-      return up(config, { ...options, to: command.to, allowOutOfOrder: command.allowOutOfOrder, singleTransaction: command.singleTransaction });
+      return up(config, {
+        ...options,
+        to: command.to,
+        allowOutOfOrder: command.allowOutOfOrder,
+        singleTransaction: command.singleTransaction,
+      });
     case 'down':
       return down(config, { ...options, step: command.step, to: command.to });
     case 'redo':
@@ -101,7 +136,11 @@ function dispatch(config: ResolvedConfig, command: EngineCommand, options: Engin
     case 'stamp':
       return stamp(config, { ...options, to: command.to });
     case 'repair':
-      return repair(config, { ...options, dryRun: command.dryRun, forgetMissing: command.forgetMissing });
+      return repair(config, {
+        ...options,
+        dryRun: command.dryRun,
+        forgetMissing: command.forgetMissing,
+      });
     case 'check':
       return check(config, { ...options, allowOutOfOrder: command.allowOutOfOrder });
     case 'plan':
@@ -122,20 +161,29 @@ type State = {
   readonly initialized: boolean;
 };
 
-async function readState(pool: CommonQueryMethods, config: ResolvedConfig, files: readonly MigrationFile[]): Promise<State> {
+async function readState(
+  pool: CommonQueryMethods,
+  config: ResolvedConfig,
+  files: readonly MigrationFile[],
+): Promise<State> {
   const initialized = await versionTableExists(pool, config);
   const applied = initialized ? await readApplied(pool, config) : [];
-  const dirty = initialized && (await logTableExists(pool, config)) ? await readDirty(pool, config) : [];
+  const dirty =
+    initialized && (await logTableExists(pool, config)) ? await readDirty(pool, config) : [];
   return { files, applied, dirty, initialized };
 }
-
 
 type Emit = (event: ProgressEvent) => Promise<void> | void;
 
 type LockWaitRow = {
   lock_type: string | null;
   waited_ms: number | null;
-  blocked_by: { pid: number; applicationName: string; state: string | null; transactionMs: number | null }[];
+  blocked_by: {
+    pid: number;
+    applicationName: string;
+    state: string | null;
+    transactionMs: number | null;
+  }[];
 };
 
 const LOCK_WAIT_QUERY = `
@@ -174,7 +222,12 @@ type Session = {
   readonly finished: MigrationResult[];
 };
 
-async function withSession<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (session: Session) => Promise<T>): Promise<T> {
+async function withSession<T>(
+  config: ResolvedConfig,
+  command: string,
+  options: EngineOptions,
+  fn: (session: Session) => Promise<T>,
+): Promise<T> {
   const emit: Emit = options.onProgress ?? (() => undefined);
   await emit({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
   // Reading the files and loading the parser overlap with connecting and taking the lock.
@@ -182,7 +235,10 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   // A bad file must not wait for another runner's lock to be reported: it stops the wait.
   const filesFailed = new AbortController();
   loaded.catch(() => filesFailed.abort());
-  const lockSignal = options.signal === undefined ? filesFailed.signal : AbortSignal.any([options.signal, filesFailed.signal]);
+  const lockSignal =
+    options.signal === undefined
+      ? filesFailed.signal
+      : AbortSignal.any([options.signal, filesFailed.signal]);
   const key = lockKeyFor(config.schema, config.table);
   const workKey = workLockKeyFor(config.schema, config.table);
   const work = new WorkSessions(workKey);
@@ -197,49 +253,67 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
   let lock: LockSession | null = null;
   const finished: MigrationResult[] = [];
   try {
-    return await withPools(config, async (pools) => {
-      lock = await opening;
-      const held = lock;
-      await assertSameDatabase(held, pools.pool, config);
-      await held.acquire({
-        key,
-        timeoutMs: config.lockTimeout,
-        signal: lockSignal,
-        onWaiting: (waitedMs, holderPid) => emit({ type: 'lock:waiting', lockKey: key, waitedMs, timeoutMs: config.lockTimeout, holderPid }),
-        onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
-      });
-      // Before anything is read: what a runner that lost the lock still runs must be over.
-      const orphans = await held.endOrphans(workKey, config.lockTimeout, lockSignal);
-      if (orphans.length > 0) await emit({ type: 'lock:orphans', pids: orphans.map((orphan) => orphan.pid) });
-      if (workSessions) work.start();
-      const [files] = await loaded;
-      const state = await readState(pools.pool, config, files);
-      const apply: ApplyContext = {
-        config,
-        appliedBy: config.appliedBy ?? defaultAppliedBy,
-        emit,
-        signal: options.signal,
-        lockLost: held.lost,
-        cancelBackend: (pid) => held.cancelBackend(pid),
-        terminateBackend: (pid) => held.terminateBackend(pid, TERMINATE_WAIT_MS),
-        describeLockWait: async (pid) => {
-          const [row] = await held.query<LockWaitRow>(LOCK_WAIT_QUERY, [pid]);
-          return row === undefined ? null : { lockType: row.lock_type ?? 'lock', waitedMs: row.waited_ms ?? 0, blockedBy: row.blocked_by };
-        },
-        done: [],
-        earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
-      };
-      const batch = new BatchSession(config, workSessions ? workSessionSetup(workKey) : null);
-      const ensureTables = async () => {
-        await ensureVersionTable(pools.pool, config);
-        await ensureLogTable(pools.pool, config);
-      };
-      try {
-        return await fn({ pools, state, emit, apply, batch, ensureTables, finished });
-      } finally {
-        await batch.close();
-      }
-    }, { interceptors: [work.interceptor()] });
+    return await withPools(
+      config,
+      async (pools) => {
+        lock = await opening;
+        const held = lock;
+        await assertSameDatabase(held, pools.pool, config);
+        await held.acquire({
+          key,
+          timeoutMs: config.lockTimeout,
+          signal: lockSignal,
+          onWaiting: (waitedMs, holderPid) =>
+            emit({
+              type: 'lock:waiting',
+              lockKey: key,
+              waitedMs,
+              timeoutMs: config.lockTimeout,
+              holderPid,
+            }),
+          onAcquired: (waitedMs) => emit({ type: 'lock:acquired', lockKey: key, waitedMs }),
+        });
+        // Before anything is read: what a runner that lost the lock still runs must be over.
+        const orphans = await held.endOrphans(workKey, config.lockTimeout, lockSignal);
+        if (orphans.length > 0)
+          await emit({ type: 'lock:orphans', pids: orphans.map((orphan) => orphan.pid) });
+        if (workSessions) work.start();
+        const [files] = await loaded;
+        const state = await readState(pools.pool, config, files);
+        const apply: ApplyContext = {
+          config,
+          appliedBy: config.appliedBy ?? defaultAppliedBy,
+          emit,
+          signal: options.signal,
+          lockLost: held.lost,
+          cancelBackend: (pid) => held.cancelBackend(pid),
+          terminateBackend: (pid) => held.terminateBackend(pid, TERMINATE_WAIT_MS),
+          describeLockWait: async (pid) => {
+            const [row] = await held.query<LockWaitRow>(LOCK_WAIT_QUERY, [pid]);
+            return row === undefined
+              ? null
+              : {
+                  lockType: row.lock_type ?? 'lock',
+                  waitedMs: row.waited_ms ?? 0,
+                  blockedBy: row.blocked_by,
+                };
+          },
+          done: [],
+          earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
+        };
+        const batch = new BatchSession(config, workSessions ? workSessionSetup(workKey) : null);
+        const ensureTables = async () => {
+          await ensureVersionTable(pools.pool, config);
+          await ensureLogTable(pools.pool, config);
+        };
+        try {
+          return await fn({ pools, state, emit, apply, batch, ensureTables, finished });
+        } finally {
+          await batch.close();
+        }
+      },
+      { interceptors: [work.interceptor()] },
+    );
   } catch (error) {
     // A problem with the files is reported before one with the database, as when the files
     // were read first.
@@ -247,11 +321,16 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
     // Whatever failed after the lock's connection ended failed because of it: the run stopped
     // (its statement in flight cancelled and rolled back) and says so.
     const lost = (lock as LockSession | null)?.lost;
-    if (lost?.aborted === true && !(error instanceof LockLostError)) throw lockLostError(lost.reason, finished, error);
+    if (lost?.aborted === true && !(error instanceof LockLostError))
+      throw lockLostError(lost.reason, finished, error);
     throw withApplied(error, finished);
   } finally {
     await (lock as LockSession | null)?.close();
-    if (lock === null) await opening.then((session) => session.close(), () => undefined);
+    if (lock === null)
+      await opening.then(
+        (session) => session.close(),
+        () => undefined,
+      );
   }
 }
 
@@ -260,13 +339,24 @@ async function withSession<T>(config: ResolvedConfig, command: string, options: 
  * `lockUrl` naming another one would neither keep apart runners that use `url` alone nor let the
  * next holder find this run's leftover work (see `lock.ts`).
  */
-async function assertSameDatabase(lock: LockSession, pool: CommonQueryMethods, config: ResolvedConfig): Promise<void> {
+async function assertSameDatabase(
+  lock: LockSession,
+  pool: CommonQueryMethods,
+  config: ResolvedConfig,
+): Promise<void> {
   if (config.lockUrl === null) return;
-  const [lockSide] = await lock.query<{ database: string }>('select current_database() as database', []);
-  const workSide = await pool.oneFirst(sql.type(z.object({ database: z.string() }))`select current_database() as database`);
+  const [lockSide] = await lock.query<{ database: string }>(
+    'select current_database() as database',
+    [],
+  );
+  const workSide = await pool.oneFirst(
+    sql.type(z.object({ database: z.string() }))`select current_database() as database`,
+  );
   if (lockSide?.database === workSide) return;
   const message = `lockUrl reaches the database "${lockSide?.database ?? '?'}", and url reaches "${workSide}": the lock must be taken in the database the migrations run in (advisory locks belong to one database). Point lockUrl at the same database, directly rather than through the pooler.`;
-  throw new ConfigError(`Invalid configuration: ${message}`, { issues: [{ path: 'lockUrl', message }] });
+  throw new ConfigError(`Invalid configuration: ${message}`, {
+    issues: [{ path: 'lockUrl', message }],
+  });
 }
 
 /**
@@ -275,12 +365,21 @@ async function assertSameDatabase(lock: LockSession, pool: CommonQueryMethods, c
  */
 function withApplied(error: unknown, finished: readonly MigrationResult[]): unknown {
   // Before anything ran (cannot connect, no rights) the message has nothing to add.
-  const message = (text: string) => (finished.length === 0 ? text : `${text.replace(/\.?$/, '.')} ${describeKept(finished)}`);
+  const message = (text: string) =>
+    finished.length === 0 ? text : `${text.replace(/\.?$/, '.')} ${describeKept(finished)}`;
   if (error instanceof DatabaseUnavailableError && error.details.applied === undefined) {
-    return new DatabaseUnavailableError(message(error.message), { ...error.details, applied: [...finished] }, { cause: error.cause });
+    return new DatabaseUnavailableError(
+      message(error.message),
+      { ...error.details, applied: [...finished] },
+      { cause: error.cause },
+    );
   }
   if (error instanceof DatabaseError && error.details.applied === undefined) {
-    return new DatabaseError(message(error.message), { ...error.details, applied: [...finished] }, { cause: error.cause });
+    return new DatabaseError(
+      message(error.message),
+      { ...error.details, applied: [...finished] },
+      { cause: error.cause },
+    );
   }
   return error;
 }
@@ -290,18 +389,43 @@ function withApplied(error: unknown, finished: readonly MigrationResult[]): unkn
  * applied. `cause` is what the run tripped over; when that was a migration's failure (its own
  * connection went down with the lock's), the error names that migration.
  */
-function lockLostError(reason: unknown, finished: readonly MigrationResult[], cause: unknown): LockLostError {
+function lockLostError(
+  reason: unknown,
+  finished: readonly MigrationResult[],
+  cause: unknown,
+): LockLostError {
   const lockKey = reason instanceof LockLostError ? reason.details.lockKey : '';
-  const what = reason instanceof Error ? reason.message : 'The migration lock\'s connection ended during the run.';
-  const details = cause instanceof OffloopError ? (cause.details as { version?: unknown; file?: unknown }) : {};
+  const what =
+    reason instanceof Error
+      ? reason.message
+      : "The migration lock's connection ended during the run.";
+  const details =
+    cause instanceof OffloopError ? (cause.details as { version?: unknown; file?: unknown }) : {};
   const version = typeof details.version === 'string' ? details.version : null;
   const file = typeof details.file === 'string' ? details.file : null;
-  const running = file === null || cause === undefined ? '' : ` ${file} was running and failed with it: ${(cause as Error).message}`;
-  return new LockLostError(`${what} The run stopped.${running} ${describeKept(finished)}`, { lockKey, applied: [...finished], version, file }, { cause });
+  const running =
+    file === null || cause === undefined
+      ? ''
+      : ` ${file} was running and failed with it: ${(cause as Error).message}`;
+  return new LockLostError(
+    `${what} The run stopped.${running} ${describeKept(finished)}`,
+    { lockKey, applied: [...finished], version, file },
+    { cause },
+  );
 }
 
-async function withReadOnly<T>(config: ResolvedConfig, command: string, options: EngineOptions, fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T): Promise<T> {
-  await options.onProgress?.({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
+async function withReadOnly<T>(
+  config: ResolvedConfig,
+  command: string,
+  options: EngineOptions,
+  fn: (state: State, pool: CommonQueryMethods) => Promise<T> | T,
+): Promise<T> {
+  await options.onProgress?.({
+    type: 'run:started',
+    command,
+    dir: config.dir,
+    at: new Date().toISOString(),
+  });
   const files = await discoverMigrations(config.dir);
   return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool));
 }
@@ -318,13 +442,19 @@ function currentOf(applied: readonly AppliedMigration[]): string | null {
 }
 
 function planUp(state: State, to: string | undefined): Plan {
-  const target = to === undefined ? undefined : resolveTarget(to, knownVersions(state), currentOf(state.applied));
+  const target =
+    to === undefined
+      ? undefined
+      : resolveTarget(to, knownVersions(state), currentOf(state.applied));
   if (target?.kind === 'base') return { ...plan(state.files, state.applied), pending: [] };
   return plan(state.files, state.applied, { to: target?.version });
 }
 
 /** The applied migrations `down` reverts, the last applied first (see `planRevert`). */
-function planDown(state: State, options: { step?: number | undefined; to?: string | undefined }): AppliedMigration[] {
+function planDown(
+  state: State,
+  options: { step?: number | undefined; to?: string | undefined },
+): AppliedMigration[] {
   return planRevert(state.files, state.applied, options);
 }
 
@@ -356,7 +486,11 @@ function failedRuns(state: State): PlanProblem[] {
  * those whose file is gone.
  */
 function assertNotDirty(state: State, options: { strict?: boolean } = {}): void {
-  const first = failedRuns(state).find((problem) => problem.kind === 'failed' && (options.strict === true || !(problem.fileChanged || problem.fileMissing)));
+  const first = failedRuns(state).find(
+    (problem) =>
+      problem.kind === 'failed' &&
+      (options.strict === true || !(problem.fileChanged || problem.fileMissing)),
+  );
   if (first?.kind !== 'failed') return;
   const what = first.interrupted
     ? `${first.file} is a non-transactional migration whose \`${first.direction}\` started at ${first.at} and never finished (the process died or lost its connection)`
@@ -369,17 +503,25 @@ function assertNotDirty(state: State, options: { strict?: boolean } = {}): void 
   const next = first.fileMissing
     ? 'Its file is gone: once the database is as you want it, run `offloop repair` to clear this.'
     : `${first.fileChanged ? `The file has changed since; \`offloop ${first.direction}\` will try it again. ` : ''}${resolveAdvice(first.version, first.direction)}`;
-  throw new MigrationDirtyError(
-    `${what}; the database may hold part of it. ${next}`,
-    { version: first.version, file: first.file, direction: first.direction, statementsRun: first.statementsRun ?? 0, statementCount: null, failedAt: first.at },
-  );
+  throw new MigrationDirtyError(`${what}; the database may hold part of it. ${next}`, {
+    version: first.version,
+    file: first.file,
+    direction: first.direction,
+    statementsRun: first.statementsRun ?? 0,
+    statementCount: null,
+    failedAt: first.at,
+  });
 }
 
 /**
  * Refuse a statement PostgreSQL would not run inside a transaction (or transaction control) in a
  * section offloop runs in one.
  */
-function assertTransactional(migration: MigrationFile, section: 'up' | 'down', statements: readonly Statement[]): void {
+function assertTransactional(
+  migration: MigrationFile,
+  section: 'up' | 'down',
+  statements: readonly Statement[],
+): void {
   for (const statement of statements) {
     const refused = nonTransactionalStatement(statement.kind, statement.node);
     if (refused === null) continue;
@@ -389,10 +531,17 @@ function assertTransactional(migration: MigrationFile, section: 'up' | 'down', s
     throw new NonTransactionalStatementError(
       isTransactionControl(refused)
         ? `${where}: ${refused} in a ${section} section that offloop runs in its own transaction (with its version row). ` +
-          `Remove the ${refused}, or add transaction:false to its marker line (${marker}) to manage transactions yourself. Nothing was run.`
+            `Remove the ${refused}, or add transaction:false to its marker line (${marker}) to manage transactions yourself. Nothing was run.`
         : `${where}: ${refused} cannot run inside a transaction, and ${which.toLowerCase()} runs in one. ` +
-          `Add transaction:false to its marker line (${marker}), ideally with that statement alone in its migration. Nothing was run.`,
-      { file: migration.file, line: statement.line, column: statement.column, version: migration.version, statement: refused, direction: section },
+            `Add transaction:false to its marker line (${marker}), ideally with that statement alone in its migration. Nothing was run.`,
+      {
+        file: migration.file,
+        line: statement.line,
+        column: statement.column,
+        version: migration.version,
+        statement: refused,
+        direction: section,
+      },
     );
   }
 }
@@ -402,7 +551,11 @@ function assertTransactional(migration: MigrationFile, section: 'up' | 'down', s
  * runs. Going up, a SQL file's down section is checked too: once the file is applied, fixing it
  * takes an edit and `repair`.
  */
-async function prepareAll(migrations: readonly MigrationFile[], direction: 'up' | 'down', emit?: Emit): Promise<Prepared[]> {
+async function prepareAll(
+  migrations: readonly MigrationFile[],
+  direction: 'up' | 'down',
+  emit?: Emit,
+): Promise<Prepared[]> {
   const missingDown: { version: string; file: string }[] = [];
   const prepared: Prepared[] = [];
   for (const migration of migrations) {
@@ -458,14 +611,21 @@ function filesFor(state: State, rows: readonly AppliedMigration[]): MigrationFil
       { migrations: missing.map(({ version, name }) => ({ version, name })) },
     );
   }
-  return rows.map((row) => byVersion.get(row.version)).filter((file): file is MigrationFile => file !== undefined);
+  return rows
+    .map((row) => byVersion.get(row.version))
+    .filter((file): file is MigrationFile => file !== undefined);
 }
 
 /** Problems that stop `down`: edits to the migrations it reverts, and failed runs. */
 function assertRevertible(state: State, rows: readonly AppliedMigration[]): void {
   const versions = new Set(rows.map((row) => row.version));
   const result = plan(state.files, state.applied);
-  assertRunnable({ ...result, problems: result.problems.filter((problem) => problem.kind === 'changed' && versions.has(problem.version)) });
+  assertRunnable({
+    ...result,
+    problems: result.problems.filter(
+      (problem) => problem.kind === 'changed' && versions.has(problem.version),
+    ),
+  });
 }
 
 function toStep(item: Prepared): PlanStep {
@@ -483,20 +643,45 @@ function toStep(item: Prepared): PlanStep {
   };
 }
 
-async function runAll(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+async function runAll(
+  session: Session,
+  items: readonly Prepared[],
+  done: MigrationResult[],
+): Promise<void> {
   for (const [index, item] of items.entries()) {
     const { migration, direction, options } = item;
     // Nothing more starts once the lock is gone or a stop was asked for.
-    if (session.apply.lockLost.aborted) throw lockLostError(session.apply.lockLost.reason, session.finished, undefined);
-    if (session.apply.signal?.aborted === true) throw new RunAbortedError(`The run was cancelled before ${migration.file}.`, { applied: [...session.finished] }, { cause: session.apply.signal.reason });
-    await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: options.transaction, checksum: migration.checksum });
+    if (session.apply.lockLost.aborted)
+      throw lockLostError(session.apply.lockLost.reason, session.finished, undefined);
+    if (session.apply.signal?.aborted === true)
+      throw new RunAbortedError(
+        `The run was cancelled before ${migration.file}.`,
+        { applied: [...session.finished] },
+        { cause: session.apply.signal.reason },
+      );
+    await session.emit({
+      type: 'migration:started',
+      direction,
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      index: index + 1,
+      total: items.length,
+      transactional: options.transaction,
+      checksum: migration.checksum,
+    });
     const context = { ...session.apply, done };
     const result = isBatchable(item)
       ? await applyInBatch(session.batch, session.pools.pool, item, context)
       : await session.pools.pool.connect((connection) => applyMigration(connection, item, context));
     done.push(result);
     session.finished.push(result);
-    await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+    await session.emit({
+      type: 'migration:finished',
+      ...result,
+      index: index + 1,
+      total: items.length,
+    });
   }
 }
 
@@ -510,9 +695,21 @@ function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
     `The single transaction of this run failed at its COMMIT, after all ${rolledBack} migrations ran: ${pg.message} (SQLSTATE ${pg.sqlstate}). ` +
       'A deferred constraint or trigger of one of them failed. The whole run was rolled back: nothing of it stays applied.',
     {
-      version: migration.version, name: migration.name, file: migration.file, direction, transactional: options.transaction,
-      line: null, column: null, statement: null, statementCount: 'statements' in last ? last.statements.length : null,
-      statementsRun: 0, sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint, applied: [], invalidIndexes: [],
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction,
+      transactional: options.transaction,
+      line: null,
+      column: null,
+      statement: null,
+      statementCount: 'statements' in last ? last.statements.length : null,
+      statementsRun: 0,
+      sqlstate: pg.sqlstate,
+      detail: pg.detail,
+      hint: pg.hint,
+      applied: [],
+      invalidIndexes: [],
     },
     { cause: error },
   );
@@ -520,7 +717,9 @@ function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
 
 /** A single-transaction run cannot include non-transactional migrations; refused before anything runs. */
 function assertSingleTransaction(items: readonly Prepared[]): void {
-  const conflicts = items.filter((item) => !item.options.transaction).map(({ migration }) => ({ version: migration.version, file: migration.file }));
+  const conflicts = items
+    .filter((item) => !item.options.transaction)
+    .map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (conflicts.length > 0) {
     throw new SingleTransactionConflictError(
       `--single-transaction cannot include non-transactional migrations: ${conflicts.map((m) => m.file).join(', ')}. Run without --single-transaction, or up to the version before them first. Nothing was run.`,
@@ -529,47 +728,82 @@ function assertSingleTransaction(items: readonly Prepared[]): void {
   }
 }
 
-async function runSingleTransaction(session: Session, items: readonly Prepared[], done: MigrationResult[]): Promise<void> {
+async function runSingleTransaction(
+  session: Session,
+  items: readonly Prepared[],
+  done: MigrationResult[],
+): Promise<void> {
   assertSingleTransaction(items);
   const finished: MigrationResult[] = [];
   // Set inside the transaction's callback; read after its rollback.
-  const failed: { at: { item: Prepared; error: unknown; durationMs: number } | null } = { at: null };
+  const failed: { at: { item: Prepared; error: unknown; durationMs: number } | null } = {
+    at: null,
+  };
   try {
-    await session.pools.pool.connect((connection) => connection.transaction(async (transaction) => {
-      // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
-      // whole transaction: the next migration starts from these values again.
-      const defaults = await currentTimeouts(transaction);
-      for (const [index, item] of items.entries()) {
-        const { migration, direction } = item;
-        await session.emit({ type: 'migration:started', direction, version: migration.version, name: migration.name, file: migration.file, index: index + 1, total: items.length, transactional: true, checksum: migration.checksum });
-        const started = performance.now();
-        try {
-          // Each migration is a savepoint inside the one transaction; a failure rolls back all of
-          // them, and nothing of the run stays applied.
-          const result = await applyMigration(transaction, item, {
-            ...session.apply,
-            done: [],
-            singleTransaction: { ...defaults, rolledBack: finished.length },
+    await session.pools.pool.connect((connection) =>
+      connection.transaction(async (transaction) => {
+        // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
+        // whole transaction: the next migration starts from these values again.
+        const defaults = await currentTimeouts(transaction);
+        for (const [index, item] of items.entries()) {
+          const { migration, direction } = item;
+          await session.emit({
+            type: 'migration:started',
+            direction,
+            version: migration.version,
+            name: migration.name,
+            file: migration.file,
+            index: index + 1,
+            total: items.length,
+            transactional: true,
+            checksum: migration.checksum,
           });
-          finished.push(result);
-        } catch (error) {
-          failed.at = { item, error, durationMs: performance.now() - started };
-          throw error;
+          const started = performance.now();
+          try {
+            // Each migration is a savepoint inside the one transaction; a failure rolls back all of
+            // them, and nothing of the run stays applied.
+            const result = await applyMigration(transaction, item, {
+              ...session.apply,
+              done: [],
+              singleTransaction: { ...defaults, rolledBack: finished.length },
+            });
+            finished.push(result);
+          } catch (error) {
+            failed.at = { item, error, durationMs: performance.now() - started };
+            throw error;
+          }
         }
-      }
-    }, 0));
+      }, 0),
+    );
   } catch (error) {
     // Every migration ran, and the COMMIT failed: a deferred constraint or trigger of one of them.
     const last = items.at(-1);
-    const commitFailure = failed.at === null && last !== undefined && finished.length === items.length ? atCommit(error, last, finished.length) : null;
-    const failure = failed.at ?? (last !== undefined && commitFailure instanceof MigrationFailedError ? { item: last, error: commitFailure, durationMs: 0 } : null);
+    const commitFailure =
+      failed.at === null && last !== undefined && finished.length === items.length
+        ? atCommit(error, last, finished.length)
+        : null;
+    const failure =
+      failed.at ??
+      (last !== undefined && commitFailure instanceof MigrationFailedError
+        ? { item: last, error: commitFailure, durationMs: 0 }
+        : null);
     if (failure === null) throw error;
     // The failure's log entry was written inside the transaction and rolled back with it.
     const { migration, direction } = failure.item;
-    const reason = failure.error instanceof OffloopError ? `${failure.error.code}: ${failure.error.message}` : String(failure.error);
+    const reason =
+      failure.error instanceof OffloopError
+        ? `${failure.error.code}: ${failure.error.message}`
+        : String(failure.error);
     await appendLog(session.pools.pool, session.apply.config, {
-      version: migration.version, name: migration.name, direction, checksum: migration.checksum, outcome: 'failed',
-      appliedBy: session.apply.appliedBy, durationMs: failure.durationMs, error: reason, statementsRun: null,
+      version: migration.version,
+      name: migration.name,
+      direction,
+      checksum: migration.checksum,
+      outcome: 'failed',
+      appliedBy: session.apply.appliedBy,
+      durationMs: failure.durationMs,
+      error: reason,
+      statementsRun: null,
     }).catch(() => undefined);
     throw failure.error;
   }
@@ -579,7 +813,12 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
   // so none is reported as finished (applied) before it. The host also counts these events as
   // what stays applied when a run is stopped.
   for (const [index, result] of finished.entries()) {
-    await session.emit({ type: 'migration:finished', ...result, index: index + 1, total: items.length });
+    await session.emit({
+      type: 'migration:finished',
+      ...result,
+      index: index + 1,
+      total: items.length,
+    });
   }
 }
 
@@ -593,7 +832,11 @@ async function runSingleTransaction(session: Session, items: readonly Prepared[]
  */
 export async function up(
   config: ResolvedConfig,
-  options: EngineOptions & { readonly to?: string | undefined; readonly allowOutOfOrder?: boolean | undefined; readonly singleTransaction?: boolean | undefined } = {},
+  options: EngineOptions & {
+    readonly to?: string | undefined;
+    readonly allowOutOfOrder?: boolean | undefined;
+    readonly singleTransaction?: boolean | undefined;
+  } = {},
 ): Promise<UpResult> {
   const started = performance.now();
   const applied: MigrationResult[] = [];
@@ -601,14 +844,22 @@ export async function up(
     const result = planUp(session.state, options.to);
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
     assertNotDirty(session.state);
-    await session.emit({ type: 'plan:ready', direction: 'up', pending: result.pending.map(({ version, name }) => ({ version, name })), appliedCount: result.applied.length });
+    await session.emit({
+      type: 'plan:ready',
+      direction: 'up',
+      pending: result.pending.map(({ version, name }) => ({ version, name })),
+      appliedCount: result.applied.length,
+    });
     const prepared = await prepareAll(result.pending, 'up', session.emit);
     if (options.singleTransaction === true) assertSingleTransaction(prepared);
     // Nothing to do creates nothing, as a read-only command would.
     if (prepared.length > 0) await session.ensureTables();
     if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
     else await runAll(session, prepared, applied);
-    return currentOf([...session.state.applied, ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
+    return currentOf([
+      ...session.state.applied,
+      ...applied.map((m) => ({ version: m.version }) as AppliedMigration),
+    ]);
   });
   const durationMs = Math.round(performance.now() - started);
   await options.onProgress?.({ type: 'run:finished', applied: applied.length, durationMs });
@@ -616,7 +867,13 @@ export async function up(
 }
 
 /** Revert applied migrations, the last applied first: one by default, `step` of them, or back to where the database was right after `to` was applied. */
-export async function down(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined; readonly to?: string | undefined } = {}): Promise<DownResult> {
+export async function down(
+  config: ResolvedConfig,
+  options: EngineOptions & {
+    readonly step?: number | undefined;
+    readonly to?: string | undefined;
+  } = {},
+): Promise<DownResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];
   const current = await withSession(config, 'down', options, async (session) => {
@@ -624,7 +881,12 @@ export async function down(config: ResolvedConfig, options: EngineOptions & { re
     const files = filesFor(session.state, rows);
     assertRevertible(session.state, rows);
     assertNotDirty(session.state);
-    await session.emit({ type: 'plan:ready', direction: 'down', pending: rows.map(({ version, name }) => ({ version, name })), appliedCount: session.state.applied.length });
+    await session.emit({
+      type: 'plan:ready',
+      direction: 'down',
+      pending: rows.map(({ version, name }) => ({ version, name })),
+      appliedCount: session.state.applied.length,
+    });
     const prepared = await prepareAll(files, 'down', session.emit);
     if (prepared.length > 0) await session.ensureTables();
     await runAll(session, prepared, reverted);
@@ -637,7 +899,10 @@ export async function down(config: ResolvedConfig, options: EngineOptions & { re
 }
 
 /** Revert the last `step` migrations applied (default 1) and apply them again, under one lock. */
-export async function redo(config: ResolvedConfig, options: EngineOptions & { readonly step?: number | undefined } = {}): Promise<RedoResult> {
+export async function redo(
+  config: ResolvedConfig,
+  options: EngineOptions & { readonly step?: number | undefined } = {},
+): Promise<RedoResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];
   const applied: MigrationResult[] = [];
@@ -653,13 +918,19 @@ export async function redo(config: ResolvedConfig, options: EngineOptions & { re
     await runAll(session, downs, reverted);
     await runAll(session, ups, applied);
     const gone = new Set(reverted.map((m) => m.version));
-    return currentOf([...session.state.applied.filter((row) => !gone.has(row.version)), ...applied.map((m) => ({ version: m.version } as AppliedMigration))]);
+    return currentOf([
+      ...session.state.applied.filter((row) => !gone.has(row.version)),
+      ...applied.map((m) => ({ version: m.version }) as AppliedMigration),
+    ]);
   });
   return { reverted, applied, current, durationMs: Math.round(performance.now() - started) };
 }
 
 /** Read-only: compare the directory with the version table. Takes no lock, creates nothing. */
-export async function status(config: ResolvedConfig, options: EngineOptions = {}): Promise<StatusResult> {
+export async function status(
+  config: ResolvedConfig,
+  options: EngineOptions = {},
+): Promise<StatusResult> {
   return withReadOnly(config, 'status', options, (state) => {
     const result = plan(state.files, state.applied);
     return {
@@ -673,7 +944,10 @@ export async function status(config: ResolvedConfig, options: EngineOptions = {}
 }
 
 /** Applied migrations newest first, and the log of everything that happened. Read-only. */
-export async function history(config: ResolvedConfig, options: EngineOptions = {}): Promise<HistoryResult> {
+export async function history(
+  config: ResolvedConfig,
+  options: EngineOptions = {},
+): Promise<HistoryResult> {
   return withReadOnly(config, 'history', options, async (state, pool) => {
     const result = plan(state.files, state.applied);
     const log = (await logTableExists(pool, config)) ? await readLog(pool, config) : [];
@@ -682,10 +956,17 @@ export async function history(config: ResolvedConfig, options: EngineOptions = {
 }
 
 /** The newest applied migration. Read-only. */
-export async function current(config: ResolvedConfig, options: EngineOptions = {}): Promise<CurrentResult> {
+export async function current(
+  config: ResolvedConfig,
+  options: EngineOptions = {},
+): Promise<CurrentResult> {
   return withReadOnly(config, 'current', options, (state) => {
     const newest = [...state.applied].sort((a, b) => compareVersions(a.version, b.version)).at(-1);
-    return { current: newest?.version ?? null, name: newest?.name ?? null, appliedAt: newest?.appliedAt ?? null };
+    return {
+      current: newest?.version ?? null,
+      name: newest?.name ?? null,
+      appliedAt: newest?.appliedAt ?? null,
+    };
   });
 }
 
@@ -694,47 +975,103 @@ export async function current(config: ResolvedConfig, options: EngineOptions = {
  * applied migrations after it are forgotten. `base` forgets everything. Logged as `stamp` and
  * `unstamp`. For adopting an existing database.
  */
-export async function stamp(config: ResolvedConfig, options: EngineOptions & { readonly to: string }): Promise<StampResult> {
+export async function stamp(
+  config: ResolvedConfig,
+  options: EngineOptions & { readonly to: string },
+): Promise<StampResult> {
   return withSession(config, 'stamp', options, async (session) => {
     const { state } = session;
     const target = resolveTarget(options.to, knownVersions(state), currentOf(state.applied));
     const appliedVersions = new Set(state.applied.map((row) => row.version));
-    const within = (version: string) => target.kind === 'version' && compareVersions(version, target.version) <= 0;
-    const toStamp = state.files.filter((file) => within(file.version) && !appliedVersions.has(file.version));
+    const within = (version: string) =>
+      target.kind === 'version' && compareVersions(version, target.version) <= 0;
+    const toStamp = state.files.filter(
+      (file) => within(file.version) && !appliedVersions.has(file.version),
+    );
     const toForget = state.applied.filter((row) => !within(row.version));
     const appliedBy = session.apply.appliedBy;
     if (toStamp.length + toForget.length > 0) await session.ensureTables();
     await session.pools.pool.transaction(async (transaction) => {
       for (const file of toStamp) {
-        await insertApplied(transaction, config, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, appliedBy });
-        await appendLog(transaction, config, { version: file.version, name: file.name, direction: 'stamp', checksum: file.checksum, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+        await insertApplied(transaction, config, {
+          version: file.version,
+          name: file.name,
+          checksum: file.checksum,
+          durationMs: 0,
+          appliedBy,
+        });
+        await appendLog(transaction, config, {
+          version: file.version,
+          name: file.name,
+          direction: 'stamp',
+          checksum: file.checksum,
+          outcome: 'succeeded',
+          appliedBy,
+          durationMs: null,
+          error: null,
+          statementsRun: null,
+        });
       }
       for (const row of toForget) {
         await deleteApplied(transaction, config, row.version);
-        await appendLog(transaction, config, { version: row.version, name: row.name, direction: 'unstamp', checksum: row.checksum, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+        await appendLog(transaction, config, {
+          version: row.version,
+          name: row.name,
+          direction: 'unstamp',
+          checksum: row.checksum,
+          outcome: 'succeeded',
+          appliedBy,
+          durationMs: null,
+          error: null,
+          statementsRun: null,
+        });
       }
     }, 0);
     return {
       stamped: toStamp.map((file) => file.version),
       unstamped: toForget.map((row) => row.version),
-      current: target.kind === 'base' ? null : currentOf([...state.applied.filter((row) => within(row.version)), ...toStamp.map((file) => ({ version: file.version } as AppliedMigration))]),
+      current:
+        target.kind === 'base'
+          ? null
+          : currentOf([
+              ...state.applied.filter((row) => within(row.version)),
+              ...toStamp.map((file) => ({ version: file.version }) as AppliedMigration),
+            ]),
     };
   });
 }
 
-function repairActions(state: State, forgetMissing: boolean): { actions: RepairAction[]; skippedMissing: string[] } {
+function repairActions(
+  state: State,
+  forgetMissing: boolean,
+): { actions: RepairAction[]; skippedMissing: string[] } {
   const result = plan(state.files, state.applied);
   const actions: RepairAction[] = [];
   const skippedMissing: string[] = [];
   for (const problem of result.problems) {
-    if (problem.kind === 'changed') actions.push({ kind: 'accept-checksum', version: problem.version, file: problem.file, from: problem.applied, to: problem.current });
+    if (problem.kind === 'changed')
+      actions.push({
+        kind: 'accept-checksum',
+        version: problem.version,
+        file: problem.file,
+        from: problem.applied,
+        to: problem.current,
+      });
     else if (problem.kind === 'missing') {
-      if (forgetMissing) actions.push({ kind: 'forget-missing', version: problem.version, name: problem.name });
+      if (forgetMissing)
+        actions.push({ kind: 'forget-missing', version: problem.version, name: problem.name });
       else skippedMissing.push(`${problem.version}_${problem.name}`);
     }
   }
   for (const problem of failedRuns(state)) {
-    if (problem.kind === 'failed') actions.push({ kind: 'resolve-failed', version: problem.version, file: problem.file, direction: problem.direction, statementsRun: problem.statementsRun });
+    if (problem.kind === 'failed')
+      actions.push({
+        kind: 'resolve-failed',
+        version: problem.version,
+        file: problem.file,
+        direction: problem.direction,
+        statementsRun: problem.statementsRun,
+      });
   }
   return { actions, skippedMissing };
 }
@@ -744,27 +1081,69 @@ function repairActions(state: State, forgetMissing: boolean): { actions: RepairA
  * they run again, and (with `forgetMissing`) forget applied migrations whose files are gone.
  * `dryRun` reports the same actions and changes nothing (and takes no lock).
  */
-export async function repair(config: ResolvedConfig, options: EngineOptions & { readonly dryRun?: boolean | undefined; readonly forgetMissing?: boolean | undefined } = {}): Promise<RepairResult> {
+export async function repair(
+  config: ResolvedConfig,
+  options: EngineOptions & {
+    readonly dryRun?: boolean | undefined;
+    readonly forgetMissing?: boolean | undefined;
+  } = {},
+): Promise<RepairResult> {
   const forgetMissing = options.forgetMissing === true;
   if (options.dryRun === true) {
-    return withReadOnly(config, 'repair', options, (state) => ({ dryRun: true, ...repairActions(state, forgetMissing) }));
+    return withReadOnly(config, 'repair', options, (state) => ({
+      dryRun: true,
+      ...repairActions(state, forgetMissing),
+    }));
   }
   return withSession(config, 'repair', options, async (session) => {
     const { actions, skippedMissing } = repairActions(session.state, forgetMissing);
     const appliedBy = session.apply.appliedBy;
-    const names = new Map([...session.state.files.map((f) => [f.version, f.name] as const), ...session.state.applied.map((r) => [r.version, r.name] as const)]);
+    const names = new Map([
+      ...session.state.files.map((f) => [f.version, f.name] as const),
+      ...session.state.applied.map((r) => [r.version, r.name] as const),
+    ]);
     if (actions.length > 0) await session.ensureTables();
     await session.pools.pool.transaction(async (transaction) => {
       for (const action of actions) {
         const name = names.get(action.version) ?? '';
         if (action.kind === 'accept-checksum') {
           await updateChecksum(transaction, config, action.version, action.to);
-          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-checksum', checksum: action.to, outcome: 'succeeded', appliedBy, durationMs: null, error: `checksum was ${action.from}`, statementsRun: null });
+          await appendLog(transaction, config, {
+            version: action.version,
+            name,
+            direction: 'repair-checksum',
+            checksum: action.to,
+            outcome: 'succeeded',
+            appliedBy,
+            durationMs: null,
+            error: `checksum was ${action.from}`,
+            statementsRun: null,
+          });
         } else if (action.kind === 'forget-missing') {
           await deleteApplied(transaction, config, action.version);
-          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-forget', checksum: null, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: null });
+          await appendLog(transaction, config, {
+            version: action.version,
+            name,
+            direction: 'repair-forget',
+            checksum: null,
+            outcome: 'succeeded',
+            appliedBy,
+            durationMs: null,
+            error: null,
+            statementsRun: null,
+          });
         } else {
-          await appendLog(transaction, config, { version: action.version, name, direction: 'repair-resolve', checksum: null, outcome: 'succeeded', appliedBy, durationMs: null, error: null, statementsRun: action.statementsRun });
+          await appendLog(transaction, config, {
+            version: action.version,
+            name,
+            direction: 'repair-resolve',
+            checksum: null,
+            outcome: 'succeeded',
+            appliedBy,
+            durationMs: null,
+            error: null,
+            statementsRun: action.statementsRun,
+          });
         }
       }
     }, 0);
@@ -777,7 +1156,10 @@ export async function repair(config: ResolvedConfig, options: EngineOptions & { 
  * throws the typed error otherwise (edited, missing, out of order, failed, or merely pending).
  * Read-only.
  */
-export async function check(config: ResolvedConfig, options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {}): Promise<CheckResult> {
+export async function check(
+  config: ResolvedConfig,
+  options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {},
+): Promise<CheckResult> {
   return withReadOnly(config, 'check', options, async (state) => {
     const result = plan(state.files, state.applied);
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
@@ -816,7 +1198,11 @@ async function stepsFor(state: State, command: PlanCommand | SqlCommand): Promis
 }
 
 /** What `up` or `down` would do, in order, with statement counts and options. Read-only. */
-async function planCommand(config: ResolvedConfig, command: PlanCommand, options: EngineOptions): Promise<PlanResult> {
+async function planCommand(
+  config: ResolvedConfig,
+  command: PlanCommand,
+  options: EngineOptions,
+): Promise<PlanResult> {
   return withReadOnly(config, 'plan', options, async (state) => ({
     direction: command.direction,
     current: currentOf(state.applied),
@@ -829,10 +1215,16 @@ async function planCommand(config: ResolvedConfig, command: PlanCommand, options
  * database is taken to be at that version); otherwise it reads the version table and nothing
  * else. Never writes, never locks.
  */
-async function offlineSql(config: ResolvedConfig, command: SqlCommand, options: EngineOptions): Promise<SqlResult> {
+async function offlineSql(
+  config: ResolvedConfig,
+  command: SqlCommand,
+  options: EngineOptions,
+): Promise<SqlResult> {
   const render = async (state: State): Promise<SqlResult> => {
     const items = await stepsFor(state, command);
-    const modules = items.filter((item) => item.migration.kind === 'module').map(({ migration }) => ({ version: migration.version, file: migration.file }));
+    const modules = items
+      .filter((item) => item.migration.kind === 'module')
+      .map(({ migration }) => ({ version: migration.version, file: migration.file }));
     if (modules.length > 0) {
       throw new OfflineUnsupportedError(
         `Cannot print SQL for JavaScript/TypeScript migrations: ${modules.map((m) => m.file).join(', ')}. Print a range without them (--from, --to) or apply them with \`offloop up\`.`,
@@ -840,18 +1232,48 @@ async function offlineSql(config: ResolvedConfig, command: SqlCommand, options: 
       );
     }
     const from = currentOf(state.applied);
-    const to = command.direction === 'up'
-      ? (items.at(-1)?.migration.version ?? from)
-      : currentOf(state.applied.filter((row) => !items.some((item) => item.migration.version === row.version)));
-    return { direction: command.direction, from, to, script: renderScript(config, items, { direction: command.direction, from, to }), steps: items.map(toStep) };
+    const to =
+      command.direction === 'up'
+        ? (items.at(-1)?.migration.version ?? from)
+        : currentOf(
+            state.applied.filter(
+              (row) => !items.some((item) => item.migration.version === row.version),
+            ),
+          );
+    return {
+      direction: command.direction,
+      from,
+      to,
+      script: renderScript(config, items, { direction: command.direction, from, to }),
+      steps: items.map(toStep),
+    };
   };
-  if (command.from === undefined) return withReadOnly(config, 'sql', options, (state) => render(state));
-  await options.onProgress?.({ type: 'run:started', command: 'sql', dir: config.dir, at: new Date().toISOString() });
+  if (command.from === undefined)
+    return withReadOnly(config, 'sql', options, (state) => render(state));
+  await options.onProgress?.({
+    type: 'run:started',
+    command: 'sql',
+    dir: config.dir,
+    at: new Date().toISOString(),
+  });
   const files = await discoverMigrations(config.dir);
-  const target = resolveTarget(command.from, files.map((file) => file.version), null);
-  const applied: AppliedMigration[] = target.kind === 'base' ? [] : files
-    .filter((file) => compareVersions(file.version, target.version) <= 0)
-    .map((file) => ({ version: file.version, name: file.name, checksum: file.checksum, appliedAt: '', durationMs: 0, appliedBy: '' }));
+  const target = resolveTarget(
+    command.from,
+    files.map((file) => file.version),
+    null,
+  );
+  const applied: AppliedMigration[] =
+    target.kind === 'base'
+      ? []
+      : files
+          .filter((file) => compareVersions(file.version, target.version) <= 0)
+          .map((file) => ({
+            version: file.version,
+            name: file.name,
+            checksum: file.checksum,
+            appliedAt: '',
+            durationMs: 0,
+            appliedBy: '',
+          }));
   return render({ files, applied, dirty: [], initialized: true });
 }
-

@@ -88,7 +88,9 @@ export type OffloopErrorOptions = ErrorOptions & {
 /** Base class of every error offloop throws. Check `error.code`, not the message. */
 export abstract class OffloopError<
   C extends ErrorCode = ErrorCode,
-  D extends { readonly [key: string]: Serializable | undefined } = { readonly [key: string]: Serializable | undefined },
+  D extends { readonly [key: string]: Serializable | undefined } = {
+    readonly [key: string]: Serializable | undefined;
+  },
 > extends Error {
   /** The stable code; see `docs/errors.md`. */
   abstract readonly code: C;
@@ -105,7 +107,8 @@ export abstract class OffloopError<
   constructor(message: string, details: D, options?: OffloopErrorOptions) {
     super(message, options);
     this.details = details;
-    if (options?.suppressed !== undefined && options.suppressed.length > 0) this.suppressed = Object.freeze([...options.suppressed]);
+    if (options?.suppressed !== undefined && options.suppressed.length > 0)
+      this.suppressed = Object.freeze([...options.suppressed]);
   }
 
   override get name(): string {
@@ -129,17 +132,26 @@ type Details = { readonly [key: string]: Serializable | undefined };
 export type ConfigIssue = { readonly path: string; readonly message: string };
 
 /** The configuration did not validate. `details.issues` lists every problem at once. */
-export class ConfigError extends OffloopError<'CONFIG_INVALID', { readonly issues: readonly ConfigIssue[] }> {
+export class ConfigError extends OffloopError<
+  'CONFIG_INVALID',
+  { readonly issues: readonly ConfigIssue[] }
+> {
   readonly code = 'CONFIG_INVALID';
 }
 
 /** The migrations directory does not exist or is not a directory. */
-export class MigrationsDirNotFoundError extends OffloopError<'MIGRATIONS_DIR_NOT_FOUND', { readonly dir: string }> {
+export class MigrationsDirNotFoundError extends OffloopError<
+  'MIGRATIONS_DIR_NOT_FOUND',
+  { readonly dir: string }
+> {
   readonly code = 'MIGRATIONS_DIR_NOT_FOUND';
 }
 
 /** A file in the migrations directory does not follow `<YYYYMMDDHHMMSS>_<name>.<ext>`. */
-export class MigrationFileNameError extends OffloopError<'MIGRATION_FILE_NAME_INVALID', { readonly file: string; readonly reason: string }> {
+export class MigrationFileNameError extends OffloopError<
+  'MIGRATION_FILE_NAME_INVALID',
+  { readonly file: string; readonly reason: string }
+> {
   readonly code = 'MIGRATION_FILE_NAME_INVALID';
 }
 
@@ -163,33 +175,54 @@ export type UnreadableReason =
  */
 export class MigrationFileUnreadableError extends OffloopError<
   'MIGRATION_FILE_UNREADABLE',
-  { readonly file: string; readonly reason: UnreadableReason; readonly byteOffset: number | null; readonly line: number | null; readonly column: number | null }
+  {
+    readonly file: string;
+    readonly reason: UnreadableReason;
+    readonly byteOffset: number | null;
+    readonly line: number | null;
+    readonly column: number | null;
+  }
 > {
   readonly code = 'MIGRATION_FILE_UNREADABLE';
 }
 
 /** Two migration files share one version. */
-export class DuplicateVersionError extends OffloopError<'MIGRATION_VERSION_DUPLICATE', { readonly version: string; readonly files: readonly string[] }> {
+export class DuplicateVersionError extends OffloopError<
+  'MIGRATION_VERSION_DUPLICATE',
+  { readonly version: string; readonly files: readonly string[] }
+> {
   readonly code = 'MIGRATION_VERSION_DUPLICATE';
 }
 
 /** A SQL migration has no `-- migrate:up` section, or a module exports no `up` function. */
-export class MissingUpError extends OffloopError<'MIGRATION_UP_MISSING', { readonly file: string }> {
+export class MissingUpError extends OffloopError<
+  'MIGRATION_UP_MISSING',
+  { readonly file: string }
+> {
   readonly code = 'MIGRATION_UP_MISSING';
 }
 
 /** A marker line (`-- migrate:up ...`) carries an option offloop does not know, or a bad value. */
-export class MigrationOptionError extends OffloopError<'MIGRATION_OPTION_INVALID', SourceLocation & { readonly option: string; readonly known: readonly string[] }> {
+export class MigrationOptionError extends OffloopError<
+  'MIGRATION_OPTION_INVALID',
+  SourceLocation & { readonly option: string; readonly known: readonly string[] }
+> {
   readonly code = 'MIGRATION_OPTION_INVALID';
 }
 
 /** A JavaScript/TypeScript migration failed to import or does not export `up(ctx)`. */
-export class MigrationModuleError extends OffloopError<'MIGRATION_MODULE_INVALID', { readonly file: string; readonly reason: string }> {
+export class MigrationModuleError extends OffloopError<
+  'MIGRATION_MODULE_INVALID',
+  { readonly file: string; readonly reason: string }
+> {
   readonly code = 'MIGRATION_MODULE_INVALID';
 }
 
 /** A pending SQL file does not parse. Nothing was run. */
-export class SqlSyntaxError extends OffloopError<'SQL_SYNTAX_ERROR', SourceLocation & { readonly version: string; readonly reason: string }> {
+export class SqlSyntaxError extends OffloopError<
+  'SQL_SYNTAX_ERROR',
+  SourceLocation & { readonly version: string; readonly reason: string }
+> {
   readonly code = 'SQL_SYNTAX_ERROR';
 }
 
@@ -237,62 +270,124 @@ export class MigrationFailedError extends OffloopError<'MIGRATION_FAILED', Migra
 }
 
 /** An applied migration's file changed since it was applied. */
-export class ChecksumMismatchError extends OffloopError<'CHECKSUM_MISMATCH', { readonly migrations: readonly { readonly version: string; readonly file: string; readonly applied: string; readonly current: string }[] }> {
+export class ChecksumMismatchError extends OffloopError<
+  'CHECKSUM_MISMATCH',
+  {
+    readonly migrations: readonly {
+      readonly version: string;
+      readonly file: string;
+      readonly applied: string;
+      readonly current: string;
+    }[];
+  }
+> {
   readonly code = 'CHECKSUM_MISMATCH';
 }
 
 /** An applied migration has no file any more. */
-export class MigrationFileMissingError extends OffloopError<'MIGRATION_FILE_MISSING', { readonly migrations: readonly { readonly version: string; readonly name: string }[] }> {
+export class MigrationFileMissingError extends OffloopError<
+  'MIGRATION_FILE_MISSING',
+  { readonly migrations: readonly { readonly version: string; readonly name: string }[] }
+> {
   readonly code = 'MIGRATION_FILE_MISSING';
 }
 
 /** A pending migration is older than the newest applied one. */
-export class OutOfOrderError extends OffloopError<'MIGRATION_OUT_OF_ORDER', { readonly migrations: readonly { readonly version: string; readonly file: string }[]; readonly newestApplied: string }> {
+export class OutOfOrderError extends OffloopError<
+  'MIGRATION_OUT_OF_ORDER',
+  {
+    readonly migrations: readonly { readonly version: string; readonly file: string }[];
+    readonly newestApplied: string;
+  }
+> {
   readonly code = 'MIGRATION_OUT_OF_ORDER';
 }
 
 /** `up({ to })` names a version that has no migration file. */
-export class TargetNotFoundError extends OffloopError<'TARGET_NOT_FOUND', { readonly target: string }> {
+export class TargetNotFoundError extends OffloopError<
+  'TARGET_NOT_FOUND',
+  { readonly target: string }
+> {
   readonly code = 'TARGET_NOT_FOUND';
 }
 
 /** A version prefix matches more than one migration. */
-export class TargetAmbiguousError extends OffloopError<'TARGET_AMBIGUOUS', { readonly target: string; readonly matches: readonly string[] }> {
+export class TargetAmbiguousError extends OffloopError<
+  'TARGET_AMBIGUOUS',
+  { readonly target: string; readonly matches: readonly string[] }
+> {
   readonly code = 'TARGET_AMBIGUOUS';
 }
 
 /** Migrations to revert have no down section (SQL) or no `down` export (modules). Nothing ran. */
-export class MissingDownError extends OffloopError<'MIGRATION_DOWN_MISSING', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+export class MissingDownError extends OffloopError<
+  'MIGRATION_DOWN_MISSING',
+  { readonly migrations: readonly { readonly version: string; readonly file: string }[] }
+> {
   readonly code = 'MIGRATION_DOWN_MISSING';
 }
 
 /** A transactional migration holds a statement PostgreSQL refuses inside a transaction. Nothing ran. */
-export class NonTransactionalStatementError extends OffloopError<'NON_TRANSACTIONAL_STATEMENT', SourceLocation & { readonly version: string; readonly statement: string; readonly direction: 'up' | 'down' }> {
+export class NonTransactionalStatementError extends OffloopError<
+  'NON_TRANSACTIONAL_STATEMENT',
+  SourceLocation & {
+    readonly version: string;
+    readonly statement: string;
+    readonly direction: 'up' | 'down';
+  }
+> {
   readonly code = 'NON_TRANSACTIONAL_STATEMENT';
 }
 
 /** `--single-transaction` was asked for a run that holds a non-transactional migration. */
-export class SingleTransactionConflictError extends OffloopError<'SINGLE_TRANSACTION_CONFLICT', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+export class SingleTransactionConflictError extends OffloopError<
+  'SINGLE_TRANSACTION_CONFLICT',
+  { readonly migrations: readonly { readonly version: string; readonly file: string }[] }
+> {
   readonly code = 'SINGLE_TRANSACTION_CONFLICT';
 }
 
 /** A non-transactional migration failed midway last time; the run will not continue past it until resolved. */
-export class MigrationDirtyError extends OffloopError<'MIGRATION_DIRTY', { readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number; readonly statementCount: number | null; readonly failedAt: string }> {
+export class MigrationDirtyError extends OffloopError<
+  'MIGRATION_DIRTY',
+  {
+    readonly version: string;
+    readonly file: string;
+    readonly direction: 'up' | 'down';
+    readonly statementsRun: number;
+    readonly statementCount: number | null;
+    readonly failedAt: string;
+  }
+> {
   readonly code = 'MIGRATION_DIRTY';
 }
 
 /** `check` found migrations waiting to be applied. */
-export class MigrationsPendingError extends OffloopError<'MIGRATIONS_PENDING', { readonly pending: readonly { readonly version: string; readonly file: string }[] }> {
+export class MigrationsPendingError extends OffloopError<
+  'MIGRATIONS_PENDING',
+  { readonly pending: readonly { readonly version: string; readonly file: string }[] }
+> {
   readonly code = 'MIGRATIONS_PENDING';
 }
 
 /** Offline SQL was asked for migrations that are JavaScript/TypeScript modules: they have no SQL to print. */
-export class OfflineUnsupportedError extends OffloopError<'OFFLINE_UNSUPPORTED', { readonly migrations: readonly { readonly version: string; readonly file: string }[] }> {
+export class OfflineUnsupportedError extends OffloopError<
+  'OFFLINE_UNSUPPORTED',
+  { readonly migrations: readonly { readonly version: string; readonly file: string }[] }
+> {
   readonly code = 'OFFLINE_UNSUPPORTED';
 }
 
 /** Another runner held the migration lock for longer than `lockTimeout`. */
-export class LockTimeoutError extends OffloopError<'LOCK_TIMEOUT', { readonly lockKey: string; readonly waitedMs: number; readonly holderPid: number | null; readonly holderApplication: string | null }> {
+export class LockTimeoutError extends OffloopError<
+  'LOCK_TIMEOUT',
+  {
+    readonly lockKey: string;
+    readonly waitedMs: number;
+    readonly holderPid: number | null;
+    readonly holderApplication: string | null;
+  }
+> {
   readonly code = 'LOCK_TIMEOUT';
 }
 
@@ -302,12 +397,27 @@ export class LockTimeoutError extends OffloopError<'LOCK_TIMEOUT', { readonly lo
  * was reported; `details.applied` lists what stays applied, `details.version`/`file` the
  * migration that was running, if one was.
  */
-export class LockLostError extends OffloopError<'LOCK_LOST', { readonly lockKey: string; readonly applied: readonly MigrationResult[]; readonly version: string | null; readonly file: string | null }> {
+export class LockLostError extends OffloopError<
+  'LOCK_LOST',
+  {
+    readonly lockKey: string;
+    readonly applied: readonly MigrationResult[];
+    readonly version: string | null;
+    readonly file: string | null;
+  }
+> {
   readonly code = 'LOCK_LOST';
 }
 
 /** The database could not be reached or refused the connection. */
-export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE', { readonly url: string; readonly sqlstate: string | null; readonly applied?: readonly MigrationResult[] }> {
+export class DatabaseUnavailableError extends OffloopError<
+  'DATABASE_UNAVAILABLE',
+  {
+    readonly url: string;
+    readonly sqlstate: string | null;
+    readonly applied?: readonly MigrationResult[];
+  }
+> {
   readonly code = 'DATABASE_UNAVAILABLE';
 }
 
@@ -315,22 +425,40 @@ export class DatabaseUnavailableError extends OffloopError<'DATABASE_UNAVAILABLE
  * PostgreSQL refused one of offloop's own queries (not a migration's): creating or reading the
  * version and log tables, taking the lock. Usually rights (`42501`) or a read-only server (`25006`).
  */
-export class DatabaseError extends OffloopError<'DATABASE_ERROR', { readonly url: string; readonly sqlstate: string; readonly detail: string | null; readonly hint: string | null; readonly applied?: readonly MigrationResult[] }> {
+export class DatabaseError extends OffloopError<
+  'DATABASE_ERROR',
+  {
+    readonly url: string;
+    readonly sqlstate: string;
+    readonly detail: string | null;
+    readonly hint: string | null;
+    readonly applied?: readonly MigrationResult[];
+  }
+> {
   readonly code = 'DATABASE_ERROR';
 }
 
 /** The caller's `AbortSignal` fired. `details.applied` lists what finished before. */
-export class RunAbortedError extends OffloopError<'RUN_ABORTED', { readonly applied: readonly MigrationResult[] }> {
+export class RunAbortedError extends OffloopError<
+  'RUN_ABORTED',
+  { readonly applied: readonly MigrationResult[] }
+> {
   readonly code = 'RUN_ABORTED';
 }
 
 /** The whole call ran longer than its `timeout`; it was cancelled like an abort. */
-export class RunTimeoutError extends OffloopError<'RUN_TIMEOUT', { readonly timeoutMs: number; readonly applied: readonly MigrationResult[] }> {
+export class RunTimeoutError extends OffloopError<
+  'RUN_TIMEOUT',
+  { readonly timeoutMs: number; readonly applied: readonly MigrationResult[] }
+> {
   readonly code = 'RUN_TIMEOUT';
 }
 
 /** One migration ran longer than its `migrationTimeout`; it was cancelled and rolled back. */
-export class MigrationTimeoutError extends OffloopError<'MIGRATION_TIMEOUT', MigrationFailedDetails & { readonly timeoutMs: number }> {
+export class MigrationTimeoutError extends OffloopError<
+  'MIGRATION_TIMEOUT',
+  MigrationFailedDetails & { readonly timeoutMs: number }
+> {
   readonly code = 'MIGRATION_TIMEOUT';
 }
 
@@ -340,17 +468,26 @@ export class MigrationTimeoutError extends OffloopError<'MIGRATION_TIMEOUT', Mig
  * `ctx.connection`. The statement was not run; the migration was rolled back and nothing of it
  * was recorded. `details.command` names what it tried.
  */
-export class MigrationTransactionControlError extends OffloopError<'MIGRATION_TRANSACTION_CONTROL', MigrationFailedDetails & { readonly command: string }> {
+export class MigrationTransactionControlError extends OffloopError<
+  'MIGRATION_TRANSACTION_CONTROL',
+  MigrationFailedDetails & { readonly command: string }
+> {
   readonly code = 'MIGRATION_TRANSACTION_CONTROL';
 }
 
 /** PostgreSQL cancelled a statement for exceeding `statement_timeout` (SQLSTATE 57014). */
-export class StatementTimeoutError extends OffloopError<'STATEMENT_TIMEOUT', MigrationFailedDetails> {
+export class StatementTimeoutError extends OffloopError<
+  'STATEMENT_TIMEOUT',
+  MigrationFailedDetails
+> {
   readonly code = 'STATEMENT_TIMEOUT';
 }
 
 /** A statement waited longer than `lock_timeout` for a table lock (SQLSTATE 55P03). */
-export class LockNotAvailableError extends OffloopError<'LOCK_NOT_AVAILABLE', MigrationFailedDetails> {
+export class LockNotAvailableError extends OffloopError<
+  'LOCK_NOT_AVAILABLE',
+  MigrationFailedDetails
+> {
   readonly code = 'LOCK_NOT_AVAILABLE';
 }
 
@@ -360,27 +497,51 @@ export class MigratorClosedError extends OffloopError<'MIGRATOR_CLOSED', Details
 }
 
 /** The worker thread died or could not start. */
-export class WorkerFailedError extends OffloopError<'WORKER_FAILED', { readonly reason: string; readonly applied?: readonly MigrationResult[]; readonly file?: string | null }> {
+export class WorkerFailedError extends OffloopError<
+  'WORKER_FAILED',
+  {
+    readonly reason: string;
+    readonly applied?: readonly MigrationResult[];
+    readonly file?: string | null;
+  }
+> {
   readonly code = 'WORKER_FAILED';
 }
 
 /** The worker thread ran out of memory (its `resourceLimits`) and was stopped. */
-export class WorkerOutOfMemoryError extends OffloopError<'WORKER_OUT_OF_MEMORY', { readonly reason: string; readonly applied: readonly MigrationResult[] }> {
+export class WorkerOutOfMemoryError extends OffloopError<
+  'WORKER_OUT_OF_MEMORY',
+  { readonly reason: string; readonly applied: readonly MigrationResult[] }
+> {
   readonly code = 'WORKER_OUT_OF_MEMORY';
 }
 
 /** The worker did not stop within the grace period after a cancel (a busy loop, say) and was terminated. */
-export class WorkerUnresponsiveError extends OffloopError<'WORKER_UNRESPONSIVE', { readonly graceMs: number; readonly applied: readonly MigrationResult[] }> {
+export class WorkerUnresponsiveError extends OffloopError<
+  'WORKER_UNRESPONSIVE',
+  { readonly graceMs: number; readonly applied: readonly MigrationResult[] }
+> {
   readonly code = 'WORKER_UNRESPONSIVE';
 }
 
 /** The embedded PostgreSQL could not be initialised or started. */
-export class EmbeddedPostgresError extends OffloopError<'EMBEDDED_POSTGRES_FAILED', { readonly dataDir: string; readonly reason: string }> {
+export class EmbeddedPostgresError extends OffloopError<
+  'EMBEDDED_POSTGRES_FAILED',
+  { readonly dataDir: string; readonly reason: string }
+> {
   readonly code = 'EMBEDDED_POSTGRES_FAILED';
 }
 
 /** The server refused `CREATE DATABASE` for a test template or clone (the test harness). */
-export class CreateDatabaseError extends OffloopError<'CREATE_DATABASE_FAILED', { readonly database: string; readonly template: string | null; readonly sqlstate: string | null; readonly reason: string }> {
+export class CreateDatabaseError extends OffloopError<
+  'CREATE_DATABASE_FAILED',
+  {
+    readonly database: string;
+    readonly template: string | null;
+    readonly sqlstate: string | null;
+    readonly reason: string;
+  }
+> {
   readonly code = 'CREATE_DATABASE_FAILED';
 }
 
@@ -389,7 +550,11 @@ export class InternalError extends OffloopError<'INTERNAL_ERROR', Details> {
   readonly code = 'INTERNAL_ERROR';
 }
 
-type ErrorClass = new (message: string, details: never, options?: OffloopErrorOptions) => OffloopError;
+type ErrorClass = new (
+  message: string,
+  details: never,
+  options?: OffloopErrorOptions,
+) => OffloopError;
 
 const ERROR_CLASSES = {
   CONFIG_INVALID: ConfigError,
@@ -454,7 +619,8 @@ export type CauseEnvelope = {
 
 // `Error.isError` (Node 24) recognises errors of every realm, where `instanceof Error` sees only
 // this one's; TypeScript's es2024 library does not declare it yet.
-const isError = (value: unknown): value is Error => (Error as ErrorConstructor & { isError(value: unknown): value is Error }).isError(value);
+const isError = (value: unknown): value is Error =>
+  (Error as ErrorConstructor & { isError(value: unknown): value is Error }).isError(value);
 
 /**
  * True when `value` is an offloop error, also across realms, by shape: an instance of this copy's
@@ -465,20 +631,42 @@ const isError = (value: unknown): value is Error => (Error as ErrorConstructor &
 export function isOffloopError(value: unknown): value is OffloopError {
   if (value instanceof OffloopError) return true;
   if (typeof value !== 'object' || value === null) return false;
-  if ((value as { [OFFLOOP_ERROR]?: unknown })[OFFLOOP_ERROR] !== true && !isError(value)) return false;
-  const { code, message, details } = value as { code?: unknown; message?: unknown; details?: unknown };
-  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof message === 'string' && typeof details === 'object' && details !== null;
+  if ((value as { [OFFLOOP_ERROR]?: unknown })[OFFLOOP_ERROR] !== true && !isError(value))
+    return false;
+  const { code, message, details } = value as {
+    code?: unknown;
+    message?: unknown;
+    details?: unknown;
+  };
+  return (
+    typeof code === 'string' &&
+    Object.hasOwn(ERROR_CODES, code) &&
+    typeof message === 'string' &&
+    typeof details === 'object' &&
+    details !== null
+  );
 }
 
 /** How deep causes and suppressed failures are followed; deeper ones are cut off. */
 const MAX_DEPTH = 5;
 
 function isSuppressedError(value: unknown): value is SuppressedError {
-  return value instanceof SuppressedError || (isError(value) && value.name === 'SuppressedError' && 'error' in value && 'suppressed' in value);
+  return (
+    value instanceof SuppressedError ||
+    (isError(value) &&
+      value.name === 'SuppressedError' &&
+      'error' in value &&
+      'suppressed' in value)
+  );
 }
 
 function isAggregateError(value: unknown): value is AggregateError {
-  return value instanceof AggregateError || (isError(value) && value.name === 'AggregateError' && Array.isArray((value as { errors?: unknown }).errors));
+  return (
+    value instanceof AggregateError ||
+    (isError(value) &&
+      value.name === 'AggregateError' &&
+      Array.isArray((value as { errors?: unknown }).errors))
+  );
 }
 
 /**
@@ -488,25 +676,50 @@ function isAggregateError(value: unknown): value is AggregateError {
  * first offloop error counts, else the first error; an error rebuilt from an envelope lists its
  * own in {@link OffloopError.suppressed}. Anything else is itself, with nothing suppressed.
  */
-export function primaryFailure(error: unknown): { readonly primary: unknown; readonly suppressed: readonly unknown[] } {
+export function primaryFailure(error: unknown): {
+  readonly primary: unknown;
+  readonly suppressed: readonly unknown[];
+} {
   return splitFailure(error, 0);
 }
 
-function splitFailure(error: unknown, depth: number): { readonly primary: unknown; readonly suppressed: readonly unknown[] } {
+function splitFailure(
+  error: unknown,
+  depth: number,
+): { readonly primary: unknown; readonly suppressed: readonly unknown[] } {
   if (depth >= MAX_DEPTH) return { primary: error, suppressed: [] };
-  const flat = (parts: readonly { readonly primary: unknown; readonly suppressed: readonly unknown[] }[]) => parts.flatMap((part) => [part.primary, ...part.suppressed]);
+  const flat = (
+    parts: readonly { readonly primary: unknown; readonly suppressed: readonly unknown[] }[],
+  ) => parts.flatMap((part) => [part.primary, ...part.suppressed]);
   if (isSuppressedError(error)) {
     const original = splitFailure(error.suppressed, depth + 1);
-    return { primary: original.primary, suppressed: [...original.suppressed, ...flat([splitFailure(error.error, depth + 1)])] };
+    return {
+      primary: original.primary,
+      suppressed: [...original.suppressed, ...flat([splitFailure(error.error, depth + 1)])],
+    };
   }
   if (isAggregateError(error) && error.errors.length > 0) {
     const errors: readonly unknown[] = error.errors;
     const parts = errors.map((part) => splitFailure(part, depth + 1));
-    const chosen = Math.max(0, parts.findIndex((part) => isOffloopError(part.primary)));
-    return { primary: parts[chosen]?.primary, suppressed: [...(parts[chosen]?.suppressed ?? []), ...flat(parts.filter((_, index) => index !== chosen))] };
+    const chosen = Math.max(
+      0,
+      parts.findIndex((part) => isOffloopError(part.primary)),
+    );
+    return {
+      primary: parts[chosen]?.primary,
+      suppressed: [
+        ...(parts[chosen]?.suppressed ?? []),
+        ...flat(parts.filter((_, index) => index !== chosen)),
+      ],
+    };
   }
   const own = isError(error) ? (error as { suppressed?: unknown }).suppressed : undefined;
-  return { primary: error, suppressed: Array.isArray(own) ? flat(own.map((part: unknown) => splitFailure(part, depth + 1))) : [] };
+  return {
+    primary: error,
+    suppressed: Array.isArray(own)
+      ? flat(own.map((part: unknown) => splitFailure(part, depth + 1)))
+      : [],
+  };
 }
 
 /**
@@ -525,12 +738,20 @@ function mapEach(error: unknown, map: (failure: unknown) => unknown, depth: numb
   if (isSuppressedError(error)) {
     const cleanup = mapEach(error.error, map, depth + 1);
     const original = mapEach(error.suppressed, map, depth + 1);
-    return cleanup === error.error && original === error.suppressed ? error : new SuppressedError(cleanup, original, error.message);
+    return cleanup === error.error && original === error.suppressed
+      ? error
+      : new SuppressedError(cleanup, original, error.message);
   }
   if (isAggregateError(error)) {
     const errors: readonly unknown[] = error.errors;
     const parts = errors.map((part) => mapEach(part, map, depth + 1));
-    return parts.every((part, index) => part === errors[index]) ? error : new AggregateError(parts, error.message, error.cause === undefined ? undefined : { cause: error.cause });
+    return parts.every((part, index) => part === errors[index])
+      ? error
+      : new AggregateError(
+          parts,
+          error.message,
+          error.cause === undefined ? undefined : { cause: error.cause },
+        );
   }
   return error;
 }
@@ -544,24 +765,44 @@ export function toEnvelope(error: unknown): ErrorEnvelope {
   const described = describe(error, 0);
   if (isErrorEnvelope(described)) return described;
   const { suppressed, ...cause } = described;
-  return { code: 'INTERNAL_ERROR', message: `Unexpected error: ${cause.message}`, details: {}, cause, ...(suppressed === undefined ? {} : { suppressed }) };
+  return {
+    code: 'INTERNAL_ERROR',
+    message: `Unexpected error: ${cause.message}`,
+    details: {},
+    cause,
+    ...(suppressed === undefined ? {} : { suppressed }),
+  };
 }
 
 function describe(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
   const { primary, suppressed } = splitFailure(value, depth);
   const envelope = describeOne(primary, depth);
-  return suppressed.length === 0 || depth >= MAX_DEPTH ? envelope : { ...envelope, suppressed: suppressed.map((failure) => describeOne(failure, depth + 1)) };
+  return suppressed.length === 0 || depth >= MAX_DEPTH
+    ? envelope
+    : { ...envelope, suppressed: suppressed.map((failure) => describeOne(failure, depth + 1)) };
 }
 
 /** One failure as plain data, its causes followed, without its suppressed failures. */
 function describeOne(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
-  const cause = (of: unknown) => (of === undefined || depth >= MAX_DEPTH ? undefined : describe(of, depth + 1));
+  const cause = (of: unknown) =>
+    of === undefined || depth >= MAX_DEPTH ? undefined : describe(of, depth + 1);
   if (isOffloopError(value) && depth < MAX_DEPTH) {
-    return { code: value.code, message: value.message, details: value.details, cause: cause(value.cause) };
+    return {
+      code: value.code,
+      message: value.message,
+      details: value.details,
+      cause: cause(value.cause),
+    };
   }
   if (isError(value) || value instanceof Error) {
     const code = (value as { code?: unknown }).code;
-    return { name: value.name, message: value.message, code: typeof code === 'string' ? code : undefined, stack: value.stack, cause: cause(value.cause) };
+    return {
+      name: value.name,
+      message: value.message,
+      code: typeof code === 'string' ? code : undefined,
+      stack: value.stack,
+      cause: cause(value.cause),
+    };
   }
   return { name: typeof value, message: String(value) };
 }
@@ -583,7 +824,9 @@ function rebuiltOptions(envelope: CauseEnvelope | ErrorEnvelope): OffloopErrorOp
   // No `cause` key at all when there was none: `'cause' in error` stays false.
   return {
     ...(envelope.cause === undefined ? {} : { cause: causeFromEnvelope(envelope.cause) }),
-    ...(envelope.suppressed === undefined ? {} : { suppressed: envelope.suppressed.map(causeFromEnvelope) }),
+    ...(envelope.suppressed === undefined
+      ? {}
+      : { suppressed: envelope.suppressed.map(causeFromEnvelope) }),
   };
 }
 

@@ -5,11 +5,26 @@
 import type { MigrationResult } from './errors.ts';
 
 /** A run began; `command` says which. */
-export type RunStartedEvent = { readonly type: 'run:started'; readonly command: string; readonly dir: string; readonly at: string };
+export type RunStartedEvent = {
+  readonly type: 'run:started';
+  readonly command: string;
+  readonly dir: string;
+  readonly at: string;
+};
 /** The lock is held by another runner; sent when waiting starts, then every few seconds. */
-export type LockWaitingEvent = { readonly type: 'lock:waiting'; readonly lockKey: string; readonly waitedMs: number; readonly timeoutMs: number; readonly holderPid: number | null };
+export type LockWaitingEvent = {
+  readonly type: 'lock:waiting';
+  readonly lockKey: string;
+  readonly waitedMs: number;
+  readonly timeoutMs: number;
+  readonly holderPid: number | null;
+};
 /** This run holds the migration lock. */
-export type LockAcquiredEvent = { readonly type: 'lock:acquired'; readonly lockKey: string; readonly waitedMs: number };
+export type LockAcquiredEvent = {
+  readonly type: 'lock:acquired';
+  readonly lockKey: string;
+  readonly waitedMs: number;
+};
 /**
  * Backends of an earlier run that lost the lock (its process was killed, or its lock connection
  * dropped) were still running migration work; this run ended them and waited until they were
@@ -41,9 +56,17 @@ export type MigrationStartedEvent = {
  * A JavaScript/TypeScript migration is being imported (before anything runs): a thread that dies
  * now died in that file's top-level code.
  */
-export type MigrationLoadingEvent = { readonly type: 'migration:loading'; readonly version: string; readonly file: string };
+export type MigrationLoadingEvent = {
+  readonly type: 'migration:loading';
+  readonly version: string;
+  readonly file: string;
+};
 /** The PostgreSQL backend running a migration (find it in `pg_stat_activity`); used to cancel it. */
-export type MigrationBackendEvent = { readonly type: 'migration:backend'; readonly version: string; readonly pid: number };
+export type MigrationBackendEvent = {
+  readonly type: 'migration:backend';
+  readonly version: string;
+  readonly pid: number;
+};
 /**
  * A migration's statement has been waiting for a lock for `waitedMs` (sent after a couple of
  * seconds, then every few seconds while it waits), with the sessions PostgreSQL says it waits
@@ -80,9 +103,16 @@ export type MigrationProgressEvent = {
  * One migration committed (in a single-transaction run: sent for each after the run's COMMIT).
  * `durationMs` is the duration stored in its version-table and log rows.
  */
-export type MigrationFinishedEvent = { readonly type: 'migration:finished' } & MigrationResult & { readonly index: number; readonly total: number };
+export type MigrationFinishedEvent = { readonly type: 'migration:finished' } & MigrationResult & {
+    readonly index: number;
+    readonly total: number;
+  };
 /** The run ended successfully. */
-export type RunFinishedEvent = { readonly type: 'run:finished'; readonly applied: number; readonly durationMs: number };
+export type RunFinishedEvent = {
+  readonly type: 'run:finished';
+  readonly applied: number;
+  readonly durationMs: number;
+};
 
 /** Every progress event a run can emit. */
 export type ProgressEvent =

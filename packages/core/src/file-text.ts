@@ -37,10 +37,19 @@ export function decodeMigrationText(file: string, bytes: Uint8Array, refuseNul: 
     const offset = invalid === -1 ? null : invalid;
     const position = offset === null ? null : bytePosition(bytes, offset);
     const where = position === null ? '' : `:${position.line}:${position.column}`;
-    const at = offset === null ? '' : ` at byte offset ${offset} (0x${(bytes[offset] ?? 0).toString(16).padStart(2, '0')})`;
+    const at =
+      offset === null
+        ? ''
+        : ` at byte offset ${offset} (0x${(bytes[offset] ?? 0).toString(16).padStart(2, '0')})`;
     throw new MigrationFileUnreadableError(
       `${file}${where}: not valid UTF-8${at}. Migration files must be UTF-8; re-save it as UTF-8 (for a Latin-1 file: iconv -f latin1 -t utf-8).`,
-      { file, reason: 'invalid-utf8', byteOffset: offset, line: position?.line ?? null, column: position?.column ?? null },
+      {
+        file,
+        reason: 'invalid-utf8',
+        byteOffset: offset,
+        line: position?.line ?? null,
+        column: position?.column ?? null,
+      },
     );
   }
   return text;
@@ -89,11 +98,20 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 function bytePosition(bytes: Uint8Array, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
-  for (let index = bytes.indexOf(0x0a); index !== -1 && index < offset; index = bytes.indexOf(0x0a, index + 1)) {
+  for (
+    let index = bytes.indexOf(0x0a);
+    index !== -1 && index < offset;
+    index = bytes.indexOf(0x0a, index + 1)
+  ) {
     line += 1;
     lineStart = index + 1;
   }
-  if (lineStart === 0 && BOM.every((byte, index) => bytes[index] === byte) && offset >= BOM.length) lineStart = BOM.length;
-  const before = Buffer.from(bytes.buffer, bytes.byteOffset + lineStart, Math.max(0, offset - lineStart)).toString('utf8');
+  if (lineStart === 0 && BOM.every((byte, index) => bytes[index] === byte) && offset >= BOM.length)
+    lineStart = BOM.length;
+  const before = Buffer.from(
+    bytes.buffer,
+    bytes.byteOffset + lineStart,
+    Math.max(0, offset - lineStart),
+  ).toString('utf8');
   return { line, column: before.length + 1 };
 }

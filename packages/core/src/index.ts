@@ -49,7 +49,18 @@ export {
   MigrationsPendingError,
   OfflineUnsupportedError,
 } from './errors.ts';
-export type { CauseEnvelope, ConfigIssue, ErrorCode, ErrorEnvelope, MigrationFailedDetails, MigrationResult, OffloopErrorOptions, Serializable, SourceLocation, UnreadableReason } from './errors.ts';
+export type {
+  CauseEnvelope,
+  ConfigIssue,
+  ErrorCode,
+  ErrorEnvelope,
+  MigrationFailedDetails,
+  MigrationResult,
+  OffloopErrorOptions,
+  Serializable,
+  SourceLocation,
+  UnreadableReason,
+} from './errors.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
@@ -85,11 +96,40 @@ export type {
   RunStartedEvent,
 } from './events.ts';
 export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan.ts';
-export type { AppliedStatus, PendingStatus, Plan, PlanOptions, PlanProblem, RevertOptions } from './plan.ts';
-export type { AppliedMigration, LogEntry, MigrationFile, ModuleMigrationFile, SectionOptions, SqlMigrationFile, SqlSection } from './migration.ts';
+export type {
+  AppliedStatus,
+  PendingStatus,
+  Plan,
+  PlanOptions,
+  PlanProblem,
+  RevertOptions,
+} from './plan.ts';
+export type {
+  AppliedMigration,
+  LogEntry,
+  MigrationFile,
+  ModuleMigrationFile,
+  SectionOptions,
+  SqlMigrationFile,
+  SqlSection,
+} from './migration.ts';
 export { resolveTarget } from './targets.ts';
 export type { Target } from './targets.ts';
 export type { MigrationContext, MigrationModule, MigrationModuleExports } from './context.ts';
 export { describeKept } from './results.ts';
-export type { CheckResult, CurrentResult, DownResult, HistoryResult, PlanResult, PlanStep, RedoResult, RepairAction, RepairResult, SqlResult, StampResult, StatusResult, UpResult } from './results.ts';
+export type {
+  CheckResult,
+  CurrentResult,
+  DownResult,
+  HistoryResult,
+  PlanResult,
+  PlanStep,
+  RedoResult,
+  RepairAction,
+  RepairResult,
+  SqlResult,
+  StampResult,
+  StatusResult,
+  UpResult,
+} from './results.ts';
 export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';

@@ -66,7 +66,11 @@ export type LockOptions = {
 };
 
 /** A backend found holding the work lock of a runner that no longer holds the run lock. */
-export type OrphanBackend = { readonly pid: number; readonly applicationName: string | null; readonly state: string | null };
+export type OrphanBackend = {
+  readonly pid: number;
+  readonly applicationName: string | null;
+  readonly state: string | null;
+};
 
 /** `pg_locks` shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits). */
 function lockParts(key: string): [string, string] {
@@ -103,11 +107,13 @@ export class LockSession {
     const onGone = (error?: Error) => {
       if (this.#closing || this.#lost.signal.aborted) return;
       const why = error?.message ?? 'the server closed the connection';
-      this.#lost.abort(new LockLostError(
-        `The migration lock's connection ended during the run (${why}): the lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
-        { lockKey: this.#held ?? '', applied: [], version: null, file: null },
-        error === undefined ? undefined : { cause: error },
-      ));
+      this.#lost.abort(
+        new LockLostError(
+          `The migration lock's connection ended during the run (${why}): the lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
+          { lockKey: this.#held ?? '', applied: [], version: null, file: null },
+          error === undefined ? undefined : { cause: error },
+        ),
+      );
     };
     client.on('error', onGone);
     client.on('end', () => onGone());
@@ -125,7 +131,9 @@ export class LockSession {
       throw asDatabaseUnavailable(error, url);
     }
     // The lock connection idles for the whole run: no server-side idle timeout may end it.
-    await client.query(`select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '0', false)`);
+    await client.query(
+      `select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '0', false)`,
+    );
     return new LockSession(client, url, connectTimeout);
   }
 
@@ -143,7 +151,10 @@ export class LockSession {
     let delay = FIRST_DELAY_MS;
     let lastReport = -Infinity;
     for (;;) {
-      const { rows } = await this.#client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::bigint) as locked', [options.key]);
+      const { rows } = await this.#client.query<{ locked: boolean }>(
+        'select pg_try_advisory_lock($1::bigint) as locked',
+        [options.key],
+      );
       const waited = Math.round(performance.now() - started);
       if (rows[0]?.locked === true) {
         this.#held = options.key;
@@ -154,9 +165,16 @@ export class LockSession {
       if (waited >= options.timeoutMs) {
         throw new LockTimeoutError(
           `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
-            (holder ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}` : '') +
+            (holder
+              ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
+              : '') +
             '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
-          { lockKey: options.key, waitedMs: waited, holderPid: holder?.pid ?? null, holderApplication: holder?.applicationName ?? null },
+          {
+            lockKey: options.key,
+            waitedMs: waited,
+            holderPid: holder?.pid ?? null,
+            holderApplication: holder?.applicationName ?? null,
+          },
         );
       }
       if (waited - lastReport >= WAIT_REPORT_INTERVAL_MS) {
@@ -172,8 +190,16 @@ export class LockSession {
   /** Backends other than this one that hold the advisory lock `key` (exclusive or shared). */
   async holders(key: string): Promise<OrphanBackend[]> {
     const [high, low] = lockParts(key);
-    const { rows } = await this.#client.query<{ pid: number; application_name: string | null; state: string | null }>(HOLDERS, [high, low]);
-    return rows.map((row) => ({ pid: row.pid, applicationName: row.application_name, state: row.state }));
+    const { rows } = await this.#client.query<{
+      pid: number;
+      application_name: string | null;
+      state: string | null;
+    }>(HOLDERS, [high, low]);
+    return rows.map((row) => ({
+      pid: row.pid,
+      applicationName: row.application_name,
+      state: row.state,
+    }));
   }
 
   /**
@@ -182,17 +208,26 @@ export class LockSession {
    * Returns the backends it found. Backends it may not terminate (another role without
    * `pg_signal_backend`) are waited for.
    */
-  async endOrphans(workKey: string, timeoutMs: number, signal?: AbortSignal): Promise<OrphanBackend[]> {
+  async endOrphans(
+    workKey: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<OrphanBackend[]> {
     let found = await this.holders(workKey);
     // The runner before this one closed its connections just before it released the run lock;
     // their backends exit a moment later. Those are not leftovers: give them that moment.
-    for (const started = performance.now(); found.length > 0 && performance.now() - started < EXIT_GRACE_MS;) {
+    for (
+      const started = performance.now();
+      found.length > 0 && performance.now() - started < EXIT_GRACE_MS;
+    ) {
       await sleep(POLL_MS / 2, undefined, { signal });
       found = await this.holders(workKey);
     }
     if (found.length === 0) return [];
     for (const orphan of found) {
-      await this.#client.query('select pg_terminate_backend($1)', [orphan.pid]).catch(() => undefined);
+      await this.#client
+        .query('select pg_terminate_backend($1)', [orphan.pid])
+        .catch(() => undefined);
     }
     const started = performance.now();
     for (;;) {
@@ -203,7 +238,12 @@ export class LockSession {
           `This run took the migration lock, but ${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ${left.map((o) => o.pid).join(', ')}) ` +
             `still ${left.length === 1 ? 'runs' : 'run'} migration work after ${Math.round(performance.now() - started)} ms and could not be ended (pg_terminate_backend needs the same role or pg_signal_backend). ` +
             'Nothing was run. End them (select pg_terminate_backend(pid)) or wait for them, then run again.',
-          { lockKey: workKey, waitedMs: Math.round(performance.now() - started), holderPid: left[0]?.pid ?? null, holderApplication: left[0]?.applicationName ?? null },
+          {
+            lockKey: workKey,
+            waitedMs: Math.round(performance.now() - started),
+            holderPid: left[0]?.pid ?? null,
+            holderApplication: left[0]?.applicationName ?? null,
+          },
         );
       }
       await sleep(POLL_MS, undefined, { signal });
@@ -261,7 +301,10 @@ export class LockSession {
     let released = key === null;
     if (key !== null && !this.#lost.signal.aborted) {
       try {
-        const { rows } = await this.#client.query<{ released: boolean }>('select pg_advisory_unlock($1::bigint) as released', [key]);
+        const { rows } = await this.#client.query<{ released: boolean }>(
+          'select pg_advisory_unlock($1::bigint) as released',
+          [key],
+        );
         released = rows[0]?.released === true;
       } catch {
         released = false;
@@ -274,7 +317,12 @@ export class LockSession {
 }
 
 /** Run `fn` holding the run lock on a fresh {@link LockSession}, and release it after. */
-export async function withLockSession<T>(url: string, connectTimeout: number, options: LockOptions, fn: (lock: LockSession) => Promise<T>): Promise<T> {
+export async function withLockSession<T>(
+  url: string,
+  connectTimeout: number,
+  options: LockOptions,
+  fn: (lock: LockSession) => Promise<T>,
+): Promise<T> {
   const lock = await LockSession.open(url, connectTimeout);
   try {
     await lock.acquire(options);

@@ -18,7 +18,10 @@ export function logTableIdentifier(target: Target) {
 }
 
 /** Create the log table if it is missing. Call it under the run's lock. */
-export async function ensureLogTable(connection: CommonQueryMethods, target: Target): Promise<void> {
+export async function ensureLogTable(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<void> {
   await connection.query(rawQuery(logTableDdl(target)));
 }
 
@@ -26,7 +29,11 @@ export async function ensureLogTable(connection: CommonQueryMethods, target: Tar
 export type LogRow = Omit<LogEntry, 'id' | 'at'>;
 
 /** Append one entry. */
-export async function appendLog(connection: CommonQueryMethods, target: Target, row: LogRow): Promise<void> {
+export async function appendLog(
+  connection: CommonQueryMethods,
+  target: Target,
+  row: LogRow,
+): Promise<void> {
   await connection.query(sql.unsafe`
     insert into ${logTableIdentifier(target)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
     values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome}, ${row.appliedBy},
@@ -37,7 +44,12 @@ export async function appendLog(connection: CommonQueryMethods, target: Target, 
  * The duration the newest successful run of `version` in `direction` recorded, or null. Under the
  * run's lock, right after that run committed, that is this run's own entry.
  */
-export async function recordedDuration(connection: CommonQueryMethods, target: Target, version: string, direction: 'up' | 'down'): Promise<number | null> {
+export async function recordedDuration(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+  direction: 'up' | 'down',
+): Promise<number | null> {
   return connection.maybeOneFirst(sql.type(z.object({ duration_ms: z.number().nullable() }))`
     select duration_ms from ${logTableIdentifier(target)}
     where version = ${version} and direction = ${direction} and outcome = 'succeeded'
@@ -78,15 +90,26 @@ const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, che
   to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, duration_ms, error, statements_run`;
 
 /** Whether the log table exists. */
-export async function logTableExists(connection: CommonQueryMethods, target: Target): Promise<boolean> {
+export async function logTableExists(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<boolean> {
   return connection.exists(sql.unsafe`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = ${target.schema} and c.relname = ${`${target.table}_log`} and c.relkind in ('r', 'p')`);
 }
 
 /** The whole log, newest first (at most `limit` entries). */
-export async function readLog(connection: CommonQueryMethods, target: Target, limit = 1000): Promise<LogEntry[]> {
-  const rows = await connection.any(sql.type(logRow)`select ${SELECT_COLUMNS} from ${logTableIdentifier(target)} order by id desc limit ${limit}`);
+export async function readLog(
+  connection: CommonQueryMethods,
+  target: Target,
+  limit = 1000,
+): Promise<LogEntry[]> {
+  const rows = await connection.any(
+    sql.type(
+      logRow,
+    )`select ${SELECT_COLUMNS} from ${logTableIdentifier(target)} order by id desc limit ${limit}`,
+  );
   return rows.map(toEntry);
 }
 
@@ -100,7 +123,10 @@ export async function readLog(connection: CommonQueryMethods, target: Target, li
  *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
  *   a repair does.
  */
-export async function readDirty(connection: CommonQueryMethods, target: Target): Promise<LogEntry[]> {
+export async function readDirty(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<LogEntry[]> {
   const log = logTableIdentifier(target);
   const rows = await connection.any(sql.type(logRow)`
     with latest as (

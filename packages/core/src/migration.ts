@@ -52,7 +52,8 @@ export type LogEntry = {
   readonly id: number;
   readonly version: string;
   readonly name: string;
-  readonly direction: 'up' | 'down' | 'stamp' | 'unstamp' | 'repair-checksum' | 'repair-forget' | 'repair-resolve';
+  readonly direction:
+    'up' | 'down' | 'stamp' | 'unstamp' | 'repair-checksum' | 'repair-forget' | 'repair-resolve';
   readonly checksum: string | null;
   /**
    * `succeeded`; `failed` (rolled back, or nothing ran: nothing left); `partial` (a

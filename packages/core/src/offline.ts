@@ -10,21 +10,35 @@ import { timeoutSettings } from './apply.ts';
 import { recordStatements, terminate, transactionScript } from './script.ts';
 
 /** Render the script for `items` (all SQL migrations), in order. */
-export function renderScript(config: ResolvedConfig, items: readonly Prepared[], header: { direction: 'up' | 'down'; from: string | null; to: string | null }): string {
+export function renderScript(
+  config: ResolvedConfig,
+  items: readonly Prepared[],
+  header: { direction: 'up' | 'down'; from: string | null; to: string | null },
+): string {
   const lines: string[] = [
     `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ${header.to ?? 'base'}, ${items.length} migration${items.length === 1 ? '' : 's'}`,
     `-- Generated ${new Date().toISOString()}. Run with: psql -v ON_ERROR_STOP=1 -f <this file>`,
     '',
   ];
   if (header.direction === 'up') {
-    lines.push(`create schema if not exists ${quoteIdentifier(config.schema)};`, `${versionTableDdl(config)};`, `${logTableDdl(config)};`, '');
+    lines.push(
+      `create schema if not exists ${quoteIdentifier(config.schema)};`,
+      `${versionTableDdl(config)};`,
+      `${logTableDdl(config)};`,
+      '',
+    );
   }
   for (const item of items) {
     if (!('statements' in item)) continue;
     const { migration, direction, options } = item;
     const settings = timeoutSettings(config, options);
-    const record = recordStatements(config, migration, direction, { appliedBy: null, duration: 'zero' });
-    lines.push(`-- ${migration.file} (${direction}${options.transaction ? '' : ', transaction:false'})`);
+    const record = recordStatements(config, migration, direction, {
+      appliedBy: null,
+      duration: 'zero',
+    });
+    lines.push(
+      `-- ${migration.file} (${direction}${options.transaction ? '' : ', transaction:false'})`,
+    );
     if (options.transaction) {
       lines.push(transactionScript(item.statements, settings, record).text);
     } else {

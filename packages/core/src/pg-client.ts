@@ -11,7 +11,8 @@ import type pg from 'pg';
 export function pgClientConfig(url: string, connectTimeout: number): pg.ClientConfig {
   const parsed = new URL(url);
   const param = (name: string): string | undefined => parsed.searchParams.get(name) ?? undefined;
-  const text = (value: string): string | undefined => (value === '' ? undefined : decodeURIComponent(value));
+  const text = (value: string): string | undefined =>
+    value === '' ? undefined : decodeURIComponent(value);
   const sslmode = param('sslmode');
   return {
     // A socket directory is a percent-encoded host (or a host parameter).
@@ -22,7 +23,12 @@ export function pgClientConfig(url: string, connectTimeout: number): pg.ClientCo
     database: text(parsed.pathname.replace(/^\//, '')),
     application_name: param('application_name'),
     options: param('options'),
-    ssl: sslmode === 'require' ? true : sslmode === 'no-verify' ? { rejectUnauthorized: false } : false,
+    ssl:
+      sslmode === 'require'
+        ? true
+        : sslmode === 'no-verify'
+          ? { rejectUnauthorized: false }
+          : false,
     connectionTimeoutMillis: connectTimeout,
     keepAlive: true,
   };

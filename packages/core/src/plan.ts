@@ -18,13 +18,28 @@ export type AppliedStatus = AppliedMigration & {
 };
 
 /** A migration waiting to be applied. */
-export type PendingStatus = { readonly version: string; readonly name: string; readonly file: string };
+export type PendingStatus = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+};
 
 /** Something about the directory and the version table that stops `up`. */
 export type PlanProblem =
   | { readonly kind: 'missing'; readonly version: string; readonly name: string }
-  | { readonly kind: 'changed'; readonly version: string; readonly file: string; readonly applied: string; readonly current: string }
-  | { readonly kind: 'out-of-order'; readonly version: string; readonly file: string; readonly newestApplied: string }
+  | {
+      readonly kind: 'changed';
+      readonly version: string;
+      readonly file: string;
+      readonly applied: string;
+      readonly current: string;
+    }
+  | {
+      readonly kind: 'out-of-order';
+      readonly version: string;
+      readonly file: string;
+      readonly newestApplied: string;
+    }
   | {
       readonly kind: 'failed';
       readonly version: string;
@@ -67,7 +82,11 @@ export type PlanOptions = {
  * @param files migrations on disk, in any order
  * @param applied rows of the version table, in any order
  */
-export function plan(files: readonly MigrationFile[], applied: readonly AppliedMigration[], options: PlanOptions = {}): Plan {
+export function plan(
+  files: readonly MigrationFile[],
+  applied: readonly AppliedMigration[],
+  options: PlanOptions = {},
+): Plan {
   const byVersion = new Map(files.map((file) => [file.version, file]));
   const appliedSorted = [...applied].sort((a, b) => compareVersions(a.version, b.version));
   const appliedVersions = new Set(appliedSorted.map((row) => row.version));
@@ -79,13 +98,21 @@ export function plan(files: readonly MigrationFile[], applied: readonly AppliedM
     if (file === undefined) {
       problems.push({ kind: 'missing', version: row.version, name: row.name });
     } else if (file.checksum !== row.checksum) {
-      problems.push({ kind: 'changed', version: row.version, file: file.file, applied: row.checksum, current: file.checksum });
+      problems.push({
+        kind: 'changed',
+        version: row.version,
+        file: file.file,
+        applied: row.checksum,
+        current: file.checksum,
+      });
     }
     return { ...row, file: file?.file ?? null };
   });
 
   if (options.to !== undefined && !byVersion.has(options.to) && !appliedVersions.has(options.to)) {
-    throw new TargetNotFoundError(`Target version ${options.to} matches no migration file.`, { target: options.to });
+    throw new TargetNotFoundError(`Target version ${options.to} matches no migration file.`, {
+      target: options.to,
+    });
   }
 
   const pending = [...files]
@@ -93,14 +120,22 @@ export function plan(files: readonly MigrationFile[], applied: readonly AppliedM
     .sort((a, b) => compareVersions(a.version, b.version));
   for (const file of pending) {
     if (current !== null && compareVersions(file.version, current) < 0) {
-      problems.push({ kind: 'out-of-order', version: file.version, file: file.file, newestApplied: current });
+      problems.push({
+        kind: 'out-of-order',
+        version: file.version,
+        file: file.file,
+        newestApplied: current,
+      });
     }
   }
 
   const target = options.to;
   return {
     applied: appliedStatus,
-    pending: target === undefined ? pending : pending.filter((file) => compareVersions(file.version, target) <= 0),
+    pending:
+      target === undefined
+        ? pending
+        : pending.filter((file) => compareVersions(file.version, target) <= 0),
     problems,
     current,
   };
@@ -110,7 +145,10 @@ export function plan(files: readonly MigrationFile[], applied: readonly AppliedM
  * Throw the typed error for the plan's problems, if any: missing files first, then edited files,
  * then out-of-order migrations. Each error lists every migration of its kind.
  */
-export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder?: boolean | undefined } = {}): void {
+export function assertRunnable(
+  result: Plan,
+  options: { readonly allowOutOfOrder?: boolean | undefined } = {},
+): void {
   const missing = result.problems.filter((problem) => problem.kind === 'missing');
   if (missing.length > 0) {
     const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
@@ -124,16 +162,29 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
     const list = changed.map((problem) => problem.file).join(', ');
     throw new ChecksumMismatchError(
       `${changed.length} applied migration${s(changed.length)} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches it, accept it with \`offloop repair\` (look first with --dry-run).`,
-      { migrations: changed.map(({ version, file, applied, current }) => ({ version, file, applied, current })) },
+      {
+        migrations: changed.map(({ version, file, applied, current }) => ({
+          version,
+          file,
+          applied,
+          current,
+        })),
+      },
     );
   }
-  const outOfOrder = options.allowOutOfOrder === true ? [] : result.problems.filter((problem) => problem.kind === 'out-of-order');
+  const outOfOrder =
+    options.allowOutOfOrder === true
+      ? []
+      : result.problems.filter((problem) => problem.kind === 'out-of-order');
   const first = outOfOrder[0];
   if (first !== undefined) {
     const list = outOfOrder.map((problem) => problem.file).join(', ');
     throw new OutOfOrderError(
       `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true in the library); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
-      { migrations: outOfOrder.map(({ version, file }) => ({ version, file })), newestApplied: first.newestApplied },
+      {
+        migrations: outOfOrder.map(({ version, file }) => ({ version, file })),
+        newestApplied: first.newestApplied,
+      },
     );
   }
 }
@@ -149,7 +200,9 @@ export function assertRunnable(result: Plan, options: { readonly allowOutOfOrder
  */
 export function revertOrder(applied: readonly AppliedMigration[]): AppliedMigration[] {
   // `appliedAt` is a fixed-width UTC timestamp, so text order is time order.
-  return [...applied].sort((a, b) => compareText(b.appliedAt, a.appliedAt) || compareVersions(b.version, a.version));
+  return [...applied].sort(
+    (a, b) => compareText(b.appliedAt, a.appliedAt) || compareVersions(b.version, a.version),
+  );
 }
 
 /** Options of {@link planRevert}: at most one of `step` and `to`. */
@@ -175,7 +228,11 @@ export type RevertOptions = {
  * @param files migrations on disk, in any order (to resolve a prefix of a version)
  * @param applied rows of the version table, in any order
  */
-export function planRevert(files: readonly MigrationFile[], applied: readonly AppliedMigration[], options: RevertOptions = {}): AppliedMigration[] {
+export function planRevert(
+  files: readonly MigrationFile[],
+  applied: readonly AppliedMigration[],
+  options: RevertOptions = {},
+): AppliedMigration[] {
   const order = revertOrder(applied);
   const spec = options.to;
   if (spec === undefined) {
@@ -191,12 +248,22 @@ export function planRevert(files: readonly MigrationFile[], applied: readonly Ap
   const steps = relativeSteps(spec);
   if (steps !== null && steps <= 0) {
     if (-steps > order.length) {
-      throw new TargetNotFoundError(`Target ${spec} is out of range: ${order.length} migration${s(order.length)} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`, { target: spec });
+      throw new TargetNotFoundError(
+        `Target ${spec} is out of range: ${order.length} migration${s(order.length)} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`,
+        { target: spec },
+      );
     }
     return order.slice(0, -steps);
   }
   const known = [...files.map((file) => file.version), ...applied.map((row) => row.version)];
-  const target = resolveTarget(spec, known, order.map((row) => row.version).sort(compareVersions).at(-1) ?? null);
+  const target = resolveTarget(
+    spec,
+    known,
+    order
+      .map((row) => row.version)
+      .sort(compareVersions)
+      .at(-1) ?? null,
+  );
   if (target.kind === 'base') return order;
   const index = order.findIndex((row) => row.version === target.version);
   if (index === -1) {

@@ -64,9 +64,21 @@ export type StampResult = {
 
 /** One change `repair` makes (or would make, with `dryRun`). */
 export type RepairAction =
-  | { readonly kind: 'accept-checksum'; readonly version: string; readonly file: string; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'accept-checksum';
+      readonly version: string;
+      readonly file: string;
+      readonly from: string;
+      readonly to: string;
+    }
   | { readonly kind: 'forget-missing'; readonly version: string; readonly name: string }
-  | { readonly kind: 'resolve-failed'; readonly version: string; readonly file: string; readonly direction: 'up' | 'down'; readonly statementsRun: number | null };
+  | {
+      readonly kind: 'resolve-failed';
+      readonly version: string;
+      readonly file: string;
+      readonly direction: 'up' | 'down';
+      readonly statementsRun: number | null;
+    };
 
 /** What `repair` resolves to. */
 export type RepairResult = {
@@ -77,7 +89,11 @@ export type RepairResult = {
 };
 
 /** What `check` resolves to when everything is applied and consistent. */
-export type CheckResult = { readonly ok: true; readonly current: string | null; readonly applied: number };
+export type CheckResult = {
+  readonly ok: true;
+  readonly current: string | null;
+  readonly applied: number;
+};
 
 /** One step of a plan. */
 export type PlanStep = {
@@ -94,10 +110,20 @@ export type PlanStep = {
 };
 
 /** What `plan` resolves to. */
-export type PlanResult = { readonly direction: 'up' | 'down'; readonly current: string | null; readonly steps: readonly PlanStep[] };
+export type PlanResult = {
+  readonly direction: 'up' | 'down';
+  readonly current: string | null;
+  readonly steps: readonly PlanStep[];
+};
 
 /** What offline `sql` resolves to. */
-export type SqlResult = { readonly direction: 'up' | 'down'; readonly from: string | null; readonly to: string | null; readonly script: string; readonly steps: readonly PlanStep[] };
+export type SqlResult = {
+  readonly direction: 'up' | 'down';
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly script: string;
+  readonly steps: readonly PlanStep[];
+};
 
 /**
  * What of a run stays applied after it stopped, as the sentence its errors end with (the worker's

@@ -28,16 +28,25 @@ export type RecordValues = {
 };
 
 /** The version-table change and log entry of a successful migration, as SQL statements. */
-export function recordStatements(config: Pick<ResolvedConfig, 'schema' | 'table'>, migration: MigrationFile, direction: 'up' | 'down', values: RecordValues): string[] {
+export function recordStatements(
+  config: Pick<ResolvedConfig, 'schema' | 'table'>,
+  migration: MigrationFile,
+  direction: 'up' | 'down',
+  values: RecordValues,
+): string[] {
   const version = quoteLiteral(migration.version);
   const name = quoteLiteral(migration.name);
   const checksum = quoteLiteral(migration.checksum);
   const appliedBy = values.appliedBy === null ? 'current_user' : quoteLiteral(values.appliedBy);
-  const measured = 'round(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
+  const measured =
+    'round(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::int';
   const duration = values.duration === 'zero' ? '0' : measured;
-  const logDuration = values.duration === 'zero'
-    ? 'null'
-    : direction === 'up' ? `(select duration_ms from ${versionTableName(config)} where version = ${version})` : measured;
+  const logDuration =
+    values.duration === 'zero'
+      ? 'null'
+      : direction === 'up'
+        ? `(select duration_ms from ${versionTableName(config)} where version = ${version})`
+        : measured;
   const returning = values.duration === 'zero' ? '' : ' returning duration_ms';
   return [
     direction === 'up'
@@ -57,7 +66,11 @@ export type TransactionScript = {
 };
 
 /** `begin`, `set local` settings, the statements, the recording statements, `commit`. */
-export function transactionScript(statements: readonly Statement[], settings: readonly string[], record: readonly string[]): TransactionScript {
+export function transactionScript(
+  statements: readonly Statement[],
+  settings: readonly string[],
+  record: readonly string[],
+): TransactionScript {
   const head = ['begin;', ...settings.map((setting) => `set local ${setting};`)];
   let text = `${head.join('\n')}\n`;
   const starts: number[] = [];

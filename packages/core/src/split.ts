@@ -61,16 +61,27 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
   try {
     parsed = parseSync(section.sql);
   } catch (error) {
-    const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
+    const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } })
+      .sqlDetails;
     // The parser's cursor is a 0-based character offset into the text it was given.
     const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
     const { line, column } = lineColumnAt(migration.source, offset);
-    const reason = boundNearText(details?.message ?? (error instanceof Error ? error.message : String(error)));
+    const reason = boundNearText(
+      details?.message ?? (error instanceof Error ? error.message : String(error)),
+    );
     // A syntax error's details say all the parser said, bounded; its own message may quote the
     // rest of the file (megabytes, printed again as the cause). Anything else is kept as the cause.
-    throw new SqlSyntaxError(`${migration.file}:${line}:${column}: ${reason}. Nothing was run.`, {
-      file: migration.file, line, column, version: migration.version, reason,
-    }, details?.message === undefined ? { cause: error } : undefined);
+    throw new SqlSyntaxError(
+      `${migration.file}:${line}:${column}: ${reason}. Nothing was run.`,
+      {
+        file: migration.file,
+        line,
+        column,
+        version: migration.version,
+        reason,
+      },
+      details?.message === undefined ? { cause: error } : undefined,
+    );
   }
 
   const bytes = Buffer.from(section.sql, 'utf8');
@@ -91,7 +102,9 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
  * The parse nodes of `text`'s statements, or null when it does not parse (the server will say
  * why). Call {@link loadParser} first.
  */
-export function parseNodes(text: string): { readonly kind: string; readonly node: unknown }[] | null {
+export function parseNodes(
+  text: string,
+): { readonly kind: string; readonly node: unknown }[] | null {
   try {
     return (parseSync(text).stmts ?? []).map((entry) => {
       const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';

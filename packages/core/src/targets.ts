@@ -11,7 +11,8 @@ export function relativeSteps(spec: string): number | null {
 }
 
 /** A resolved target: a version, or the empty database. */
-export type Target = { readonly kind: 'version'; readonly version: string } | { readonly kind: 'base' };
+export type Target =
+  { readonly kind: 'version'; readonly version: string } | { readonly kind: 'base' };
 
 /**
  * Resolve `spec` against the known versions (files and applied rows).
@@ -20,7 +21,11 @@ export type Target = { readonly kind: 'version'; readonly version: string } | { 
  * @param known every version on disk or applied, in any order
  * @param current the newest applied version, or null
  */
-export function resolveTarget(spec: string, known: readonly string[], current: string | null): Target {
+export function resolveTarget(
+  spec: string,
+  known: readonly string[],
+  current: string | null,
+): Target {
   const versions = [...new Set(known)].sort();
   if (spec === 'base') return { kind: 'base' };
   const steps = relativeSteps(spec);
@@ -38,13 +43,20 @@ export function resolveTarget(spec: string, known: readonly string[], current: s
     return { kind: 'version', version };
   }
   if (!/^\d+$/.test(spec)) {
-    throw new TargetNotFoundError(`Target "${spec}" is not a version, a version prefix, base, +N or -N.`, { target: spec });
+    throw new TargetNotFoundError(
+      `Target "${spec}" is not a version, a version prefix, base, +N or -N.`,
+      { target: spec },
+    );
   }
   const matches = versions.filter((version) => version.startsWith(spec));
   const [only] = matches;
-  if (only === undefined) throw new TargetNotFoundError(`Target ${spec} matches no migration version.`, { target: spec });
+  if (only === undefined)
+    throw new TargetNotFoundError(`Target ${spec} matches no migration version.`, { target: spec });
   if (matches.length > 1) {
-    throw new TargetAmbiguousError(`Target ${spec} matches ${matches.length} versions: ${matches.join(', ')}. Give more digits.`, { target: spec, matches });
+    throw new TargetAmbiguousError(
+      `Target ${spec} matches ${matches.length} versions: ${matches.join(', ')}. Give more digits.`,
+      { target: spec, matches },
+    );
   }
   return { kind: 'version', version: only };
 }

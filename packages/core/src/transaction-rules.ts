@@ -8,7 +8,9 @@ type Node = Record<string, unknown>;
 
 const hasConcurrentlyParam = (node: Node): boolean =>
   Array.isArray(node.params) &&
-  node.params.some((param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently');
+  node.params.some(
+    (param) => (param as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently',
+  );
 
 /** Transaction control that ends or starts a transaction (not savepoints). */
 const TRANSACTION_CONTROL: Record<string, string> = {
@@ -31,14 +33,21 @@ const RULES: Record<string, (node: Node) => string | null> = {
   DropStmt: (node) => (node.concurrent === true ? 'DROP INDEX CONCURRENTLY' : null),
   ReindexStmt: (node) => {
     if (hasConcurrentlyParam(node)) return 'REINDEX ... CONCURRENTLY';
-    if (node.kind === 'REINDEX_OBJECT_DATABASE' || node.kind === 'REINDEX_OBJECT_SYSTEM') return 'REINDEX DATABASE/SYSTEM';
+    if (node.kind === 'REINDEX_OBJECT_DATABASE' || node.kind === 'REINDEX_OBJECT_SYSTEM')
+      return 'REINDEX DATABASE/SYSTEM';
     return null;
   },
   AlterTableStmt: (node) =>
     Array.isArray(node.cmds) &&
     node.cmds.some((cmd) => {
-      const command = (cmd as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }).AlterTableCmd;
-      return command?.subtype === 'AT_DetachPartition' && command.def?.PartitionCmd?.concurrent === true;
+      const command = (
+        cmd as {
+          AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } };
+        }
+      ).AlterTableCmd;
+      return (
+        command?.subtype === 'AT_DetachPartition' && command.def?.PartitionCmd?.concurrent === true
+      );
     })
       ? 'ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY'
       : null,
@@ -50,7 +59,10 @@ const RULES: Record<string, (node: Node) => string | null> = {
   DropTableSpaceStmt: () => 'DROP TABLESPACE',
   ClusterStmt: (node) => (node.relation === undefined ? 'CLUSTER (without a table)' : null),
   AlterDatabaseStmt: (node) =>
-    Array.isArray(node.options) && node.options.some((option) => (option as { DefElem?: { defname?: string } }).DefElem?.defname === 'tablespace')
+    Array.isArray(node.options) &&
+    node.options.some(
+      (option) => (option as { DefElem?: { defname?: string } }).DefElem?.defname === 'tablespace',
+    )
       ? 'ALTER DATABASE ... SET TABLESPACE'
       : null,
   DiscardStmt: (node) => (node.target === 'DISCARD_ALL' ? 'DISCARD ALL' : null),
@@ -77,7 +89,9 @@ export function isConcurrentIndexBuild(kind: string, node: unknown): boolean {
  */
 export function nonTransactionalStatement(kind: string, node: unknown): string | null {
   const rule = RULES[kind];
-  return rule === undefined || typeof node !== 'object' || node === null ? null : rule(node as Node);
+  return rule === undefined || typeof node !== 'object' || node === null
+    ? null
+    : rule(node as Node);
 }
 
 const MODULE_TRANSACTION_CONTROL: Record<string, string> = {
@@ -99,7 +113,8 @@ export function moduleTransactionControl(kind: string, node: unknown): string | 
   const body = node as Node;
   if (kind === 'TransactionStmt') return MODULE_TRANSACTION_CONTROL[String(body.kind)] ?? null;
   if (kind === 'VariableSetStmt' && body.name === 'TRANSACTION') return 'SET TRANSACTION';
-  if (kind === 'VariableSetStmt' && body.name === 'SESSION CHARACTERISTICS') return 'SET SESSION CHARACTERISTICS';
+  if (kind === 'VariableSetStmt' && body.name === 'SESSION CHARACTERISTICS')
+    return 'SET SESSION CHARACTERISTICS';
   if (kind === 'DiscardStmt' && body.target === 'DISCARD_ALL') return 'DISCARD ALL';
   return null;
 }

@@ -16,7 +16,10 @@ function tableIdentifier(target: Target) {
 }
 
 /** Whether the version table exists. */
-export async function versionTableExists(connection: CommonQueryMethods, target: Target): Promise<boolean> {
+export async function versionTableExists(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<boolean> {
   return connection.exists(sql.unsafe`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = ${target.schema} and c.relname = ${target.table} and c.relkind in ('r', 'p')`);
@@ -26,10 +29,18 @@ export async function versionTableExists(connection: CommonQueryMethods, target:
  * Create the schema and version table if they are missing. Call it while holding the run's
  * lock: `create ... if not exists` alone still races on the catalog's unique index.
  */
-export async function ensureVersionTable(connection: CommonQueryMethods, target: Target): Promise<void> {
+export async function ensureVersionTable(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<void> {
   // `create schema if not exists` needs CREATE on the database even when the schema exists.
-  const schemaExists = await connection.exists(sql.unsafe`select 1 from pg_namespace where nspname = ${target.schema}`);
-  if (!schemaExists) await connection.query(sql.unsafe`create schema if not exists ${sql.identifier([target.schema])}`);
+  const schemaExists = await connection.exists(
+    sql.unsafe`select 1 from pg_namespace where nspname = ${target.schema}`,
+  );
+  if (!schemaExists)
+    await connection.query(
+      sql.unsafe`create schema if not exists ${sql.identifier([target.schema])}`,
+    );
   await connection.query(rawQuery(versionTableDdl(target)));
 }
 
@@ -43,7 +54,10 @@ const appliedRow = z.object({
 });
 
 /** Every row of the version table, oldest version first. */
-export async function readApplied(connection: CommonQueryMethods, target: Target): Promise<AppliedMigration[]> {
+export async function readApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<AppliedMigration[]> {
   const rows = await connection.any(sql.type(appliedRow)`
     select version, name, checksum,
       to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
@@ -63,7 +77,13 @@ export async function readApplied(connection: CommonQueryMethods, target: Target
 export async function insertApplied(
   connection: CommonQueryMethods,
   target: Target,
-  row: { version: string; name: string; checksum: string; durationMs: number; appliedBy: string | null },
+  row: {
+    version: string;
+    name: string;
+    checksum: string;
+    durationMs: number;
+    appliedBy: string | null;
+  },
 ): Promise<void> {
   await connection.query(sql.unsafe`
     insert into ${tableIdentifier(target)} (version, name, checksum, duration_ms, applied_by)
@@ -71,16 +91,35 @@ export async function insertApplied(
 }
 
 /** Whether `version` is recorded as applied. */
-export async function isApplied(connection: CommonQueryMethods, target: Target, version: string): Promise<boolean> {
-  return connection.exists(sql.unsafe`select 1 from ${tableIdentifier(target)} where version = ${version}`);
+export async function isApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+): Promise<boolean> {
+  return connection.exists(
+    sql.unsafe`select 1 from ${tableIdentifier(target)} where version = ${version}`,
+  );
 }
 
 /** Forget an applied migration (after its down ran, or by stamp/repair). */
-export async function deleteApplied(connection: CommonQueryMethods, target: Target, version: string): Promise<void> {
-  await connection.query(sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`);
+export async function deleteApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+): Promise<void> {
+  await connection.query(
+    sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`,
+  );
 }
 
 /** Accept a new checksum for an applied migration (repair). */
-export async function updateChecksum(connection: CommonQueryMethods, target: Target, version: string, checksum: string): Promise<void> {
-  await connection.query(sql.unsafe`update ${tableIdentifier(target)} set checksum = ${checksum} where version = ${version}`);
+export async function updateChecksum(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+  checksum: string,
+): Promise<void> {
+  await connection.query(
+    sql.unsafe`update ${tableIdentifier(target)} set checksum = ${checksum} where version = ${version}`,
+  );
 }

@@ -22,7 +22,8 @@ export function tagUrl(url: string, runTag: string): string {
   for (const pair of pairs) {
     const equalsAt = pair.indexOf('=');
     if (pair === '') continue;
-    if (decodeURIComponent(equalsAt === -1 ? pair : pair.slice(0, equalsAt)) === 'application_name') existing = decodeURIComponent(pair.slice(equalsAt + 1));
+    if (decodeURIComponent(equalsAt === -1 ? pair : pair.slice(0, equalsAt)) === 'application_name')
+      existing = decodeURIComponent(pair.slice(equalsAt + 1));
     else kept.push(pair);
   }
   kept.push(`application_name=${encodeURIComponent(applicationNameFor(existing, runTag))}`);

@@ -39,20 +39,37 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
         const match = sql.fragment`application_name like ${pattern} and pid <> pg_backend_pid()`;
         // Chosen first, then signalled: in one WHERE clause the planner may call the function on rows
         // the other conditions would have excluded.
-        const first = await pool.anyFirst(sql.type(pidRow)`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_cancel_backend(pid)`);
+        const first = await pool.anyFirst(
+          sql.type(
+            pidRow,
+          )`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_cancel_backend(pid)`,
+        );
         cancelled.push(...first);
         const deadline = performance.now() + request.waitMs;
         let left = first;
         while (left.length > 0 && performance.now() < deadline) {
           await sleep(POLL_MS);
-          left = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`);
+          left = await pool.anyFirst(
+            sql.type(pidRow)`select pid from pg_stat_activity where ${match}`,
+          );
         }
         if (left.length > 0) {
-          terminated.push(...(await pool.anyFirst(sql.type(pidRow)`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_terminate_backend(pid)`)));
+          terminated.push(
+            ...(await pool.anyFirst(
+              sql.type(
+                pidRow,
+              )`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where pg_terminate_backend(pid)`,
+            )),
+          );
           // A transaction's outcome is final only once its backend is gone.
-          for (const end = performance.now() + TERMINATED_WAIT_MS; left.length > 0 && performance.now() < end;) {
+          for (
+            const end = performance.now() + TERMINATED_WAIT_MS;
+            left.length > 0 && performance.now() < end;
+          ) {
             await sleep(POLL_MS);
-            left = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`);
+            left = await pool.anyFirst(
+              sql.type(pidRow)`select pid from pg_stat_activity where ${match}`,
+            );
           }
         }
       } finally {
@@ -66,9 +83,19 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
   const crash = request.crash;
   if (crash !== undefined && errors.length === 0) {
     try {
-      const pool = await createPool(crash.url, { maximumPoolSize: 1, connectionTimeout: request.connectTimeoutMs, connectionRetryLimit: 0, queryRetryLimit: 0, transactionRetryLimit: 0 });
+      const pool = await createPool(crash.url, {
+        maximumPoolSize: 1,
+        connectionTimeout: request.connectTimeoutMs,
+        connectionRetryLimit: 0,
+        queryRetryLimit: 0,
+        transactionRetryLimit: 0,
+      });
       try {
-        outcome = await recordCrash(pool, crash, crash.migration, { appliedBy: crash.appliedBy ?? defaultAppliedBy, error: crash.error, durationMs: crash.durationMs });
+        outcome = await recordCrash(pool, crash, crash.migration, {
+          appliedBy: crash.appliedBy ?? defaultAppliedBy,
+          error: crash.error,
+          durationMs: crash.durationMs,
+        });
       } finally {
         await pool.end();
       }

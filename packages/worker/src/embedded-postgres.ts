@@ -84,7 +84,9 @@ const PORT_ATTEMPTS = 3;
  * await migrator.up();
  * ```
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const persistent = options.persistent ?? true;
   const password = options.password ?? DEFAULT_PASSWORD;
@@ -129,7 +131,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   // A throwaway directory that this call initialised goes away again if the server fails.
   const discardOnFailure = async (): Promise<void> => {
-    if (state !== 'cluster' && !persistent) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    if (state !== 'cluster' && !persistent)
+      await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   };
   if (state !== 'cluster') {
     try {
@@ -146,10 +149,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       ...serverOptions,
       port,
       postgresFlags: [
-        '-c', 'listen_addresses=127.0.0.1',
+        '-c',
+        'listen_addresses=127.0.0.1',
         // No Unix-domain socket: instances would clash on /tmp/.s.PGSQL.<port> and the lock file.
-        '-c', 'unix_socket_directories=',
-        ...(persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+        '-c',
+        'unix_socket_directories=',
+        ...(persistent
+          ? []
+          : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       ],
     });
     const logStart = log.length;
@@ -162,7 +169,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await discardOnFailure();
       throw fail(`the server did not start${describe(error)}`, error);
     }
-    const version = /starting PostgreSQL (\S+)/.exec(log.since(logStart))?.[1] ?? (await readPgVersion(dataDir));
+    const version =
+      /starting PostgreSQL (\S+)/.exec(log.since(logStart))?.[1] ?? (await readPgVersion(dataDir));
     return handle(server, { port, dataDir, password, persistent, version });
   }
 }
@@ -198,7 +206,10 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
 
 type Fail = (reason: string, cause?: unknown) => EmbeddedPostgresError;
 
-async function inspectDataDir(dataDir: string, fail: Fail): Promise<'missing' | 'empty' | 'cluster'> {
+async function inspectDataDir(
+  dataDir: string,
+  fail: Fail,
+): Promise<'missing' | 'empty' | 'cluster'> {
   let entries: string[];
   try {
     entries = await readdir(dataDir);
@@ -224,17 +235,24 @@ async function assertReachableByPostgresUser(dataDir: string, fail: Fail): Promi
   if (binaries !== undefined) {
     const blocked = await firstUntraversable(binaries, ids);
     if (blocked !== undefined) {
-      throw fail(`the postgres OS user cannot reach the PostgreSQL binaries in ${binaries}: ${blocked}; install the project somewhere it can (chmod o+x)`);
+      throw fail(
+        `the postgres OS user cannot reach the PostgreSQL binaries in ${binaries}: ${blocked}; install the project somewhere it can (chmod o+x)`,
+      );
     }
   }
   const blocked = await firstUntraversable(path.dirname(dataDir), ids);
   if (blocked !== undefined) {
-    throw fail(`the postgres OS user cannot reach the data directory: ${blocked}; choose a directory outside it or make it traversable (chmod o+x)`);
+    throw fail(
+      `the postgres OS user cannot reach the data directory: ${blocked}; choose a directory outside it or make it traversable (chmod o+x)`,
+    );
   }
 }
 
 /** The first of `dir` and its parents that a user cannot traverse, described; undefined if none. */
-async function firstUntraversable(dir: string, ids: { uid: number; gid: number }): Promise<string | undefined> {
+async function firstUntraversable(
+  dir: string,
+  ids: { uid: number; gid: number },
+): Promise<string | undefined> {
   for (let current = dir; ; current = path.dirname(current)) {
     const info = await stat(current).catch(() => undefined);
     if (info !== undefined) {
@@ -286,7 +304,8 @@ async function removeStalePid(dataDir: string, fail: Fail): Promise<void> {
     throw fail(`the data directory is in use by a running PostgreSQL server (pid ${String(pid)})`);
   }
   await unlink(file).catch((error: unknown) => {
-    if (!isErrno(error, 'ENOENT')) throw fail(`cannot remove the stale ${file}${describe(error)}`, error);
+    if (!isErrno(error, 'ENOENT'))
+      throw fail(`cannot remove the stale ${file}${describe(error)}`, error);
   });
 }
 
@@ -326,7 +345,9 @@ function portIsFree(port: number): Promise<boolean> {
     const server = createServer();
     server.unref();
     server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
   });
 }
 
@@ -345,10 +366,18 @@ async function startWithTimeout(server: EmbeddedPostgresServer, dataDir: string)
       server.start().catch((error: unknown) => {
         if (error instanceof Error) throw error;
         const child = childOf(server);
-        throw new Error(`postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`);
+        throw new Error(
+          `postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`,
+        );
       }),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`postgres was not ready after ${String(START_TIMEOUT_MS)} ms (${dataDir})`)), START_TIMEOUT_MS);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(`postgres was not ready after ${String(START_TIMEOUT_MS)} ms (${dataDir})`),
+            ),
+          START_TIMEOUT_MS,
+        );
       }),
     ]);
   } finally {
@@ -372,7 +401,9 @@ async function shutdown(server: EmbeddedPostgresServer): Promise<void> {
       const exited = once(child, 'exit');
       child.kill('SIGINT'); // fast shutdown: roll back open transactions, disconnect, checkpoint
       timers.push(setTimeout(() => child.kill('SIGQUIT'), STOP_ESCALATION_MS[0]));
-      timers.push(setTimeout(() => child.kill('SIGKILL'), STOP_ESCALATION_MS[0] + STOP_ESCALATION_MS[1]));
+      timers.push(
+        setTimeout(() => child.kill('SIGKILL'), STOP_ESCALATION_MS[0] + STOP_ESCALATION_MS[1]),
+      );
       await exited;
     }
   } finally {
@@ -414,7 +445,8 @@ function handle(
           { cause: error },
         );
       } finally {
-        if (running.size === 0 && exitListener !== undefined) process.removeListener('exit', exitListener);
+        if (running.size === 0 && exitListener !== undefined)
+          process.removeListener('exit', exitListener);
       }
     })();
     return stopping;
@@ -460,7 +492,9 @@ class LogBuffer {
   /** The last lines, formatted for an error message, or '' when there is no output. */
   tail(): string {
     const lines = this.#text.trimEnd().split('\n').slice(-LOG_TAIL_LINES);
-    return lines.join('').trim() === '' ? '' : `\n--- server output (last ${String(lines.length)} lines) ---\n${lines.join('\n')}`;
+    return lines.join('').trim() === ''
+      ? ''
+      : `\n--- server output (last ${String(lines.length)} lines) ---\n${lines.join('\n')}`;
   }
 }
 

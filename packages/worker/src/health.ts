@@ -19,7 +19,10 @@ export type HealthStatus = {
 export function healthStatus(readiness: Readiness): HealthStatus {
   const { state } = readiness;
   const code = readiness.errorCode;
-  return { statusCode: state === 'ready' ? 200 : 503, body: code === null ? { status: state } : { status: state, error: code } };
+  return {
+    statusCode: state === 'ready' ? 200 : 503,
+    body: code === null ? { status: state } : { status: state, error: code },
+  };
 }
 
 /**
@@ -33,10 +36,15 @@ export function healthStatus(readiness: Readiness): HealthStatus {
  * createServer((req, res) => (req.url === '/healthz' ? health(req, res) : app(req, res)));
  * ```
  */
-export function healthCheck(readiness: Readiness): (request: IncomingMessage, response: ServerResponse) => void {
+export function healthCheck(
+  readiness: Readiness,
+): (request: IncomingMessage, response: ServerResponse) => void {
   return (_request, response) => {
     const { statusCode, body } = healthStatus(readiness);
-    response.writeHead(statusCode, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    response.writeHead(statusCode, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+    });
     response.end(JSON.stringify(body));
   };
 }

@@ -55,10 +55,28 @@ import { randomBytes } from 'node:crypto';
 import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
-import type { CancelRequest, CancelResponse, HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
+import type {
+  CancelRequest,
+  CancelResponse,
+  HostChannel,
+  TaskRequest,
+  TaskResponse,
+  WorkerControl,
+} from './protocol.ts';
 import { Readiness } from './readiness.ts';
 import { Run } from './run.ts';
-import type { CallOptions, CheckOptions, DownOptions, MigrationRun, MigratorOptions, RedoOptions, RepairOptions, ScriptOptions, StampOptions, UpOptions } from './types.ts';
+import type {
+  CallOptions,
+  CheckOptions,
+  DownOptions,
+  MigrationRun,
+  MigratorOptions,
+  RedoOptions,
+  RepairOptions,
+  ScriptOptions,
+  StampOptions,
+  UpOptions,
+} from './types.ts';
 
 /** Runs migrations in a worker thread. Create one with {@link createMigrator}. */
 export type Migrator = AsyncDisposable & {
@@ -119,7 +137,11 @@ type StopReason =
   | { readonly kind: 'timeout'; readonly timeoutMs: number }
   | { readonly kind: 'closed' }
   // The worker did not end a migration at its migrationTimeout (its loop is blocked).
-  | { readonly kind: 'migration-timeout'; readonly migration: InFlightMigration; readonly timeoutMs: number };
+  | {
+      readonly kind: 'migration-timeout';
+      readonly migration: InFlightMigration;
+      readonly timeoutMs: number;
+    };
 
 /** The migration a call's thread is running, as its events say. */
 type InFlight = InFlightMigration & { readonly startedAt: number };
@@ -153,12 +175,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
       maxThreads: 1,
       idleTimeout: 1_000,
       concurrentTasksPerWorker: 1,
-      ...(config.workerResourceLimits === null ? {} : { resourceLimits: resourceLimits(config.workerResourceLimits) }),
+      ...(config.workerResourceLimits === null
+        ? {}
+        : { resourceLimits: resourceLimits(config.workerResourceLimits) }),
     });
     return pool;
   };
 
-  function call<C extends EngineCommand>(command: C, options: CallOptions & { readonly timeoutMs: number | undefined }): Run<CommandResult<C>> {
+  function call<C extends EngineCommand>(
+    command: C,
+    options: CallOptions & { readonly timeoutMs: number | undefined },
+  ): Run<CommandResult<C>> {
     const events = new MessageChannel();
     const control = new MessageChannel();
     const { onProgress: listener, signal, timeoutMs } = options;
@@ -182,7 +209,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
           if (event.type === 'migration:started') {
             loading = null;
             const { version, name, file, direction, transactional, checksum } = event;
-            inFlight = { version, name, file, direction, transactional, checksum, startedAt: performance.now() };
+            inFlight = {
+              version,
+              name,
+              file,
+              direction,
+              transactional,
+              checksum,
+              startedAt: performance.now(),
+            };
             clearTimeout(migrationTimer);
             // The worker ends a migration at its migrationTimeout itself; this is the backstop for
             // a thread whose loop is blocked (a module spinning in JavaScript), which cannot: the
@@ -190,14 +225,25 @@ export function createMigrator(options: MigratorOptions): Migrator {
             if (config.migrationTimeout > 0) {
               const migration = inFlight;
               migrationTimer = setTimeout(() => {
-                if (inFlight === migration) giveUp({ kind: 'migration-timeout', migration, timeoutMs: config.migrationTimeout });
+                if (inFlight === migration)
+                  giveUp({
+                    kind: 'migration-timeout',
+                    migration,
+                    timeoutMs: config.migrationTimeout,
+                  });
               }, config.migrationTimeout + config.cancelGracePeriod);
             }
           }
           if (event.type === 'migration:finished') {
             inFlight = null;
             clearTimeout(migrationTimer);
-            applied.push({ version: event.version, name: event.name, file: event.file, direction: event.direction, durationMs: event.durationMs });
+            applied.push({
+              version: event.version,
+              name: event.name,
+              file: event.file,
+              direction: event.direction,
+              durationMs: event.durationMs,
+            });
           }
           run?.push(event);
           if (listener !== undefined) queueMicrotask(() => listener(event));
@@ -210,7 +256,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
     const result = (async (): Promise<CommandResult<C>> => {
       if (closed) throw new MigratorClosedError('This migrator was closed; create a new one.', {});
-      if (signal?.aborted) throw new RunAbortedError('The run was cancelled before it started.', { applied: [] }, { cause: signal.reason });
+      if (signal?.aborted)
+        throw new RunAbortedError(
+          'The run was cancelled before it started.',
+          { applied: [] },
+          { cause: signal.reason },
+        );
       Comlink.expose(host, events.port1);
       const worker = Comlink.wrap<WorkerControl>(control.port1);
       const taskAbort = new AbortController();
@@ -225,7 +276,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
         // Still queued behind another call: Piscina drops it from the queue.
         if (!started) return taskAbort.abort();
         void worker.abort(describeStop(reason)).catch(() => undefined);
-        graceTimer = setTimeout(() => unresponsive.resolve({ kind: 'unresponsive' }), config.cancelGracePeriod);
+        graceTimer = setTimeout(
+          () => unresponsive.resolve({ kind: 'unresponsive' }),
+          config.cancelGracePeriod,
+        );
       };
       giveUp = (reason) => {
         stopReason ??= reason;
@@ -233,13 +287,23 @@ export function createMigrator(options: MigratorOptions): Migrator {
       };
       const onAbort = () => requestStop({ kind: 'abort', cause: signal?.reason });
       signal?.addEventListener('abort', onAbort, { once: true });
-      const timeoutTimer = timeoutMs === undefined || timeoutMs === 0 ? undefined : setTimeout(() => requestStop({ kind: 'timeout', timeoutMs }), timeoutMs);
+      const timeoutTimer =
+        timeoutMs === undefined || timeoutMs === 0
+          ? undefined
+          : setTimeout(() => requestStop({ kind: 'timeout', timeoutMs }), timeoutMs);
       try {
-        const request: TaskRequest = { command, config, events: events.port2, control: control.port2, runTag };
+        const request: TaskRequest = {
+          command,
+          config,
+          events: events.port2,
+          control: control.port2,
+          runTag,
+        };
         const task = getPool()
           .run(request, { transferList: [events.port2, control.port2], signal: taskAbort.signal })
           .then(
-            (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResult<C>> }) as const,
+            (response) =>
+              ({ kind: 'settled', response: response as TaskResponse<CommandResult<C>> }) as const,
             (error: unknown) => ({ kind: 'crashed', error }) as const,
           );
         const outcome = await Promise.race([task, unresponsive.promise]);
@@ -248,7 +312,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
             if (outcome.response.ok) return outcome.response.value;
             const error = fromEnvelope(outcome.response.error);
             const reason = stopped();
-            if (reason !== null && error.code === 'RUN_ABORTED') throw stopError(reason, appliedOf(error) ?? applied, error);
+            if (reason !== null && error.code === 'RUN_ABORTED')
+              throw stopError(reason, appliedOf(error) ?? applied, error);
             throw error;
           }
           case 'crashed': {
@@ -265,19 +330,30 @@ export function createMigrator(options: MigratorOptions): Migrator {
             const reason: StopReason = stopped() ?? { kind: 'closed' };
             taskAbort.abort(); // Piscina terminates the thread; a new one serves the next call.
             const running = inFlight as InFlight | null;
-            const stopLine = reason.kind === 'migration-timeout'
-              ? `MIGRATION_TIMEOUT: ran longer than migrationTimeout (${reason.timeoutMs} ms) without yielding; its thread was terminated`
-              : `WORKER_UNRESPONSIVE: the thread did not stop within ${config.cancelGracePeriod} ms after ${describeStop(reason)} and was terminated`;
+            const stopLine =
+              reason.kind === 'migration-timeout'
+                ? `MIGRATION_TIMEOUT: ran longer than migrationTimeout (${reason.timeoutMs} ms) without yielding; its thread was terminated`
+                : `WORKER_UNRESPONSIVE: the thread did not stop within ${config.cancelGracePeriod} ms after ${describeStop(reason)} and was terminated`;
             const cleanup = await cancelOnServer(config, runTag, running, stopLine);
             const kept = settleApplied(applied, running, cleanup.outcome ?? null);
             const what = describeOutcome(running, cleanup.outcome ?? null);
-            const cleanupFailure = cleanup.errors.length === 0 ? null : new Error(`Cancelling the run's statements on the server failed: ${cleanup.errors.join('; ')}`);
+            const cleanupFailure =
+              cleanup.errors.length === 0
+                ? null
+                : new Error(
+                    `Cancelling the run's statements on the server failed: ${cleanup.errors.join('; ')}`,
+                  );
             if (reason.kind === 'migration-timeout') {
               const failure = migrationTimeoutError(reason, kept, what);
-              throw cleanupFailure === null ? failure : new SuppressedError(cleanupFailure, failure, 'server-side cancel failed');
+              throw cleanupFailure === null
+                ? failure
+                : new SuppressedError(cleanupFailure, failure, 'server-side cancel failed');
             }
             const stopFailure = stopError(reason, kept, undefined);
-            const cause = cleanupFailure === null ? stopFailure : new SuppressedError(cleanupFailure, stopFailure, 'server-side cancel failed');
+            const cause =
+              cleanupFailure === null
+                ? stopFailure
+                : new SuppressedError(cleanupFailure, stopFailure, 'server-side cancel failed');
             throw new WorkerUnresponsiveError(
               `The migration worker did not stop within ${config.cancelGracePeriod} ms (cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated` +
                 ` and its statements cancelled on the server. ${what}${describeKept(kept)}`,
@@ -314,12 +390,20 @@ export function createMigrator(options: MigratorOptions): Migrator {
   };
 
   /** A method for one engine operation: validate its options, then run it in the worker. */
-  function operation<S extends z.ZodType<{ timeout?: number | undefined }>, R>(schema: S, source: string, build: (data: z.output<S>) => EngineCommand) {
+  function operation<S extends z.ZodType<{ timeout?: number | undefined }>, R>(
+    schema: S,
+    source: string,
+    build: (data: z.output<S>) => EngineCommand,
+  ) {
     return (options: CallOptions & Record<string, unknown> = {}): Run<R> => {
       const { onProgress, signal, ...rest } = options;
       const parsed = schema.safeParse(rest);
       if (!parsed.success) return rejected<R>(parsed.error, source);
-      return call(build(parsed.data), { onProgress, signal, timeoutMs: parsed.data.timeout }) as unknown as Run<R>;
+      return call(build(parsed.data), {
+        onProgress,
+        signal,
+        timeoutMs: parsed.data.timeout,
+      }) as unknown as Run<R>;
     };
   }
 
@@ -330,7 +414,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const { onProgress, signal, ...rest } = options;
       const parsed = upOptionsSchema.safeParse(rest);
       const run = parsed.success
-        ? call({ name: 'up', to: parsed.data.to, allowOutOfOrder: parsed.data.allowOutOfOrder, singleTransaction: parsed.data.singleTransaction }, { onProgress, signal, timeoutMs: parsed.data.timeout })
+        ? call(
+            {
+              name: 'up',
+              to: parsed.data.to,
+              allowOutOfOrder: parsed.data.allowOutOfOrder,
+              singleTransaction: parsed.data.singleTransaction,
+            },
+            { onProgress, signal, timeoutMs: parsed.data.timeout },
+          )
         : rejected<UpResult>(parsed.error, 'up() options');
       readiness.track(run.result);
       return run;
@@ -341,15 +433,49 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (!parsed.success) return rejected<StatusResult>(parsed.error, 'status() options');
       return call({ name: 'status' }, { onProgress, signal, timeoutMs: parsed.data.timeout });
     },
-    down: operation(downOptionsSchema, 'down() options', (data): EngineCommand => ({ name: 'down', step: data.step, to: data.to })),
-    redo: operation(redoOptionsSchema, 'redo() options', (data): EngineCommand => ({ name: 'redo', step: data.step })),
-    history: operation(callOptionsSchema, 'history() options', (): EngineCommand => ({ name: 'history' })),
-    current: operation(callOptionsSchema, 'current() options', (): EngineCommand => ({ name: 'current' })),
-    stamp: operation(stampOptionsSchema, 'stamp() options', (data): EngineCommand => ({ name: 'stamp', to: data.to })),
-    repair: operation(repairOptionsSchema, 'repair() options', (data): EngineCommand => ({ name: 'repair', dryRun: data.dryRun, forgetMissing: data.forgetMissing })),
-    check: operation(checkOptionsSchema, 'check() options', (data): EngineCommand => ({ name: 'check', allowOutOfOrder: data.allowOutOfOrder })),
-    plan: operation(scriptOptionsSchema, 'plan() options', (data): EngineCommand => ({ name: 'plan', direction: data.direction, to: data.to, step: data.step, allowOutOfOrder: data.allowOutOfOrder })),
-    sql: operation(scriptOptionsSchema, 'sql() options', (data): EngineCommand => ({ name: 'sql', direction: data.direction, from: data.from, to: data.to, step: data.step, allowOutOfOrder: data.allowOutOfOrder })),
+    down: operation(downOptionsSchema, 'down() options', (data): EngineCommand => ({
+      name: 'down',
+      step: data.step,
+      to: data.to,
+    })),
+    redo: operation(redoOptionsSchema, 'redo() options', (data): EngineCommand => ({
+      name: 'redo',
+      step: data.step,
+    })),
+    history: operation(callOptionsSchema, 'history() options', (): EngineCommand => ({
+      name: 'history',
+    })),
+    current: operation(callOptionsSchema, 'current() options', (): EngineCommand => ({
+      name: 'current',
+    })),
+    stamp: operation(stampOptionsSchema, 'stamp() options', (data): EngineCommand => ({
+      name: 'stamp',
+      to: data.to,
+    })),
+    repair: operation(repairOptionsSchema, 'repair() options', (data): EngineCommand => ({
+      name: 'repair',
+      dryRun: data.dryRun,
+      forgetMissing: data.forgetMissing,
+    })),
+    check: operation(checkOptionsSchema, 'check() options', (data): EngineCommand => ({
+      name: 'check',
+      allowOutOfOrder: data.allowOutOfOrder,
+    })),
+    plan: operation(scriptOptionsSchema, 'plan() options', (data): EngineCommand => ({
+      name: 'plan',
+      direction: data.direction,
+      to: data.to,
+      step: data.step,
+      allowOutOfOrder: data.allowOutOfOrder,
+    })),
+    sql: operation(scriptOptionsSchema, 'sql() options', (data): EngineCommand => ({
+      name: 'sql',
+      direction: data.direction,
+      from: data.from,
+      to: data.to,
+      step: data.step,
+      allowOutOfOrder: data.allowOutOfOrder,
+    })),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -357,12 +483,21 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
 function rejected<T>(error: Parameters<typeof toConfigIssues>[0], source: string): Run<T> {
   const issues = toConfigIssues(error);
-  return new Run<T>(Promise.reject(new ConfigError(formatConfigIssues(issues, source), { issues })));
+  return new Run<T>(
+    Promise.reject(new ConfigError(formatConfigIssues(issues, source), { issues })),
+  );
 }
 
-function resourceLimits(limits: NonNullable<ResolvedConfig['workerResourceLimits']>): ResourceLimits {
+function resourceLimits(
+  limits: NonNullable<ResolvedConfig['workerResourceLimits']>,
+): ResourceLimits {
   const result: { -readonly [K in keyof ResourceLimits]: number } = {};
-  for (const key of ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
+  for (const key of [
+    'maxOldGenerationSizeMb',
+    'maxYoungGenerationSizeMb',
+    'codeRangeSizeMb',
+    'stackSizeMb',
+  ] as const) {
     const value = limits[key];
     if (value !== undefined) result[key] = value;
   }
@@ -387,12 +522,20 @@ function countApplied(applied: readonly MigrationResult[]): string {
 }
 
 /** The typed error for a call that stopped because it was asked to. */
-function stopError(reason: StopReason, applied: readonly MigrationResult[], cause: unknown): OffloopError {
+function stopError(
+  reason: StopReason,
+  applied: readonly MigrationResult[],
+  cause: unknown,
+): OffloopError {
   const options = cause === undefined ? undefined : { cause };
   switch (reason.kind) {
     case 'abort':
       if (cause instanceof RunAbortedError) return cause;
-      return new RunAbortedError(`The run was cancelled; ${countApplied(applied)} before it stopped.`, { applied: [...applied] }, { cause: reason.cause });
+      return new RunAbortedError(
+        `The run was cancelled; ${countApplied(applied)} before it stopped.`,
+        { applied: [...applied] },
+        { cause: reason.cause },
+      );
     case 'timeout':
       return new RunTimeoutError(
         `The run exceeded its timeout of ${reason.timeoutMs} ms and was cancelled; ${countApplied(applied)} before it stopped.`,
@@ -400,31 +543,65 @@ function stopError(reason: StopReason, applied: readonly MigrationResult[], caus
         options,
       );
     case 'closed':
-      return new MigratorClosedError(`The migrator was closed while the call ran; ${countApplied(applied)} before it stopped.`, { applied: [...applied] }, options);
+      return new MigratorClosedError(
+        `The migrator was closed while the call ran; ${countApplied(applied)} before it stopped.`,
+        { applied: [...applied] },
+        options,
+      );
     case 'migration-timeout':
       return migrationTimeoutError(reason, applied, '');
   }
 }
 
 /** MIGRATION_TIMEOUT for a migration whose thread had to be terminated (it never yielded). */
-function migrationTimeoutError(reason: Extract<StopReason, { kind: 'migration-timeout' }>, applied: readonly MigrationResult[], what: string): MigrationTimeoutError {
+function migrationTimeoutError(
+  reason: Extract<StopReason, { kind: 'migration-timeout' }>,
+  applied: readonly MigrationResult[],
+  what: string,
+): MigrationTimeoutError {
   const { migration, timeoutMs } = reason;
   return new MigrationTimeoutError(
     `${migration.file}: migration ${migration.version} ran longer than migrationTimeout (${timeoutMs} ms) without yielding to its event loop (a loop in JavaScript?); ` +
       `its worker thread was terminated and its statements cancelled on the server. ${what}${describeKept(applied)}`,
     {
-      version: migration.version, name: migration.name, file: migration.file, direction: migration.direction, transactional: migration.transactional,
-      line: null, column: null, statement: null, statementCount: null, statementsRun: 0, sqlstate: null, detail: null, hint: null,
-      applied: [...applied], invalidIndexes: [], timeoutMs,
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction: migration.direction,
+      transactional: migration.transactional,
+      line: null,
+      column: null,
+      statement: null,
+      statementCount: null,
+      statementsRun: 0,
+      sqlstate: null,
+      detail: null,
+      hint: null,
+      applied: [...applied],
+      invalidIndexes: [],
+      timeoutMs,
     },
   );
 }
 
 /** `applied`, plus the in-flight migration when the server says its commit went through. */
-function settleApplied(applied: readonly MigrationResult[], running: InFlight | null, outcome: CrashOutcome | null): MigrationResult[] {
+function settleApplied(
+  applied: readonly MigrationResult[],
+  running: InFlight | null,
+  outcome: CrashOutcome | null,
+): MigrationResult[] {
   if (running === null || outcome !== 'committed') return [...applied];
   const { version, name, file, direction } = running;
-  return [...applied, { version, name, file, direction, durationMs: Math.round(performance.now() - running.startedAt) }];
+  return [
+    ...applied,
+    {
+      version,
+      name,
+      file,
+      direction,
+      durationMs: Math.round(performance.now() - running.startedAt),
+    },
+  ];
 }
 
 /** What became of the migration a dead thread was running, as a sentence (or nothing). */
@@ -449,21 +626,46 @@ function appliedOf(error: OffloopError): readonly MigrationResult[] | null {
 }
 
 /** What killed a thread, before the server has been asked what became of its work. */
-type Crash = { readonly kind: 'out-of-memory' | 'closed' | 'failed'; readonly reason: string; readonly logLine: string };
+type Crash = {
+  readonly kind: 'out-of-memory' | 'closed' | 'failed';
+  readonly reason: string;
+  readonly logLine: string;
+};
 
 function describeCrash(error: unknown, closed: boolean): Crash {
   const message = error instanceof Error ? error.message : String(error);
-  if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { kind: 'out-of-memory', reason: message, logLine: `WORKER_OUT_OF_MEMORY: ${message}` };
-  if (closed) return { kind: 'closed', reason: message, logLine: 'MIGRATOR_CLOSED: the migrator was closed while the migration ran' };
+  if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY')
+    return { kind: 'out-of-memory', reason: message, logLine: `WORKER_OUT_OF_MEMORY: ${message}` };
+  if (closed)
+    return {
+      kind: 'closed',
+      reason: message,
+      logLine: 'MIGRATOR_CLOSED: the migrator was closed while the migration ran',
+    };
   const exited = /^worker exited with code: (-?\d+)/.exec(message);
-  const reason = exited === null ? message : `the thread exited with code ${exited[1]} (did a migration call process.exit()?)`;
+  const reason =
+    exited === null
+      ? message
+      : `the thread exited with code ${exited[1]} (did a migration call process.exit()?)`;
   return { kind: 'failed', reason, logLine: `WORKER_FAILED: ${reason}` };
 }
 
 /** The typed error for a thread that died by itself, saying what became of its migration. */
-function crashError(crash: Crash, error: unknown, applied: readonly MigrationResult[], running: InFlight | null, loading: string | null, outcome: CrashOutcome | null): OffloopError {
+function crashError(
+  crash: Crash,
+  error: unknown,
+  applied: readonly MigrationResult[],
+  running: InFlight | null,
+  loading: string | null,
+  outcome: CrashOutcome | null,
+): OffloopError {
   const what = describeOutcome(running, outcome);
-  const where = running !== null ? ` while ${running.file} ran` : loading !== null ? ` while importing ${loading} (its top-level code), before anything ran` : '';
+  const where =
+    running !== null
+      ? ` while ${running.file} ran`
+      : loading !== null
+        ? ` while importing ${loading} (its top-level code), before anything ran`
+        : '';
   const file = running?.file ?? loading;
   switch (crash.kind) {
     case 'out-of-memory':
@@ -473,7 +675,11 @@ function crashError(crash: Crash, error: unknown, applied: readonly MigrationRes
         { cause: error },
       );
     case 'closed':
-      return new MigratorClosedError(`The migrator was closed while the call ran. ${what}${describeKept(applied)}`, { applied: [...applied] }, { cause: error });
+      return new MigratorClosedError(
+        `The migrator was closed while the call ran. ${what}${describeKept(applied)}`,
+        { applied: [...applied] },
+        { cause: error },
+      );
     case 'failed':
       return new WorkerFailedError(
         `The migration worker thread failed${where}: ${crash.reason}. ${what}${describeKept(applied)}`,
@@ -487,19 +693,51 @@ function crashError(crash: Crash, error: unknown, applied: readonly MigrationRes
  * Cancel what a dead thread left running on the server, from a fresh thread (the host never
  * loads a database driver). Best effort: failures come back in `errors`.
  */
-async function cancelOnServer(config: ResolvedConfig, runTag: string, running: InFlight | null = null, error = ''): Promise<CancelResponse> {
-  const urls = config.lockUrl === null || config.lockUrl === config.url ? [config.url] : [config.url, config.lockUrl];
-  const crash: CancelRequest['crash'] = running === null ? undefined : {
-    url: config.url, schema: config.schema, table: config.table, appliedBy: config.appliedBy,
-    migration: { version: running.version, name: running.name, file: running.file, direction: running.direction, transactional: running.transactional, checksum: running.checksum },
-    error, durationMs: Math.round(performance.now() - running.startedAt),
+async function cancelOnServer(
+  config: ResolvedConfig,
+  runTag: string,
+  running: InFlight | null = null,
+  error = '',
+): Promise<CancelResponse> {
+  const urls =
+    config.lockUrl === null || config.lockUrl === config.url
+      ? [config.url]
+      : [config.url, config.lockUrl];
+  const crash: CancelRequest['crash'] =
+    running === null
+      ? undefined
+      : {
+          url: config.url,
+          schema: config.schema,
+          table: config.table,
+          appliedBy: config.appliedBy,
+          migration: {
+            version: running.version,
+            name: running.name,
+            file: running.file,
+            direction: running.direction,
+            transactional: running.transactional,
+            checksum: running.checksum,
+          },
+          error,
+          durationMs: Math.round(performance.now() - running.startedAt),
+        };
+  const request: CancelRequest = {
+    urls,
+    runTag,
+    connectTimeoutMs: config.connectTimeout,
+    waitMs: CANCEL_WAIT_MS,
+    crash,
   };
-  const request: CancelRequest = { urls, runTag, connectTimeoutMs: config.connectTimeout, waitMs: CANCEL_WAIT_MS, crash };
   const cancelPool = new Piscina({ filename: CANCEL_FILE, minThreads: 0, maxThreads: 1 });
   try {
     return (await cancelPool.run(request)) as CancelResponse;
   } catch (error) {
-    return { cancelled: [], terminated: [], errors: [error instanceof Error ? error.message : String(error)] };
+    return {
+      cancelled: [],
+      terminated: [],
+      errors: [error instanceof Error ? error.message : String(error)],
+    };
   } finally {
     await cancelPool.destroy();
   }

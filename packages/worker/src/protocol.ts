@@ -21,7 +21,8 @@ export type TaskRequest = {
 };
 
 /** What the worker returns: a value, or an error envelope to rebuild on the host. */
-export type TaskResponse<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
+export type TaskResponse<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
 
 /** Exposed by the host on the events port. */
 export type HostChannel = {
@@ -46,15 +47,17 @@ export type CancelRequest = {
    * The migration the dead thread was running, if any: once its backends are gone, find out
    * whether it committed and log its failure if it rolled back (`recordCrash`).
    */
-  readonly crash?: {
-    readonly url: string;
-    readonly schema: string;
-    readonly table: string;
-    readonly appliedBy: string | null;
-    readonly migration: InFlightMigration;
-    readonly error: string;
-    readonly durationMs: number;
-  } | undefined;
+  readonly crash?:
+    | {
+        readonly url: string;
+        readonly schema: string;
+        readonly table: string;
+        readonly appliedBy: string | null;
+        readonly migration: InFlightMigration;
+        readonly error: string;
+        readonly durationMs: number;
+      }
+    | undefined;
 };
 
 /** What the cancel worker did, per backend pid. */

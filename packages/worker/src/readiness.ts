@@ -78,14 +78,18 @@ export class Readiness extends EventTarget {
    * Resolves once the state is `ready` (at once if it is). With `{ rejectOnFailure: true }` it
    * rejects with the error when the state becomes `failed`.
    */
-  whenReady(options: { readonly signal?: AbortSignal; readonly rejectOnFailure?: boolean } = {}): Promise<void> {
+  whenReady(
+    options: { readonly signal?: AbortSignal; readonly rejectOnFailure?: boolean } = {},
+  ): Promise<void> {
     if (this.#state === 'ready') return Promise.resolve();
-    if (options.rejectOnFailure === true && this.#state === 'failed') return Promise.reject(asError(this.#error));
+    if (options.rejectOnFailure === true && this.#state === 'failed')
+      return Promise.reject(asError(this.#error));
     return new Promise<void>((resolve, reject) => {
       const onChange = (event: Event) => {
         const { state, error } = event as ReadinessChangeEvent;
         if (state === 'ready') done(() => resolve());
-        else if (state === 'failed' && options.rejectOnFailure === true) done(() => reject(asError(error)));
+        else if (state === 'failed' && options.rejectOnFailure === true)
+          done(() => reject(asError(error)));
       };
       const onAbort = () => done(() => reject(options.signal?.reason as Error));
       const done = (settle: () => void) => {
@@ -103,7 +107,9 @@ export class Readiness extends EventTarget {
    * The current state, then every later state as it changes, until `signal` aborts (or the
    * loop breaks). No state is missed between iterations: changes are queued.
    */
-  async *changes(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<ReadinessState, void, undefined> {
+  async *changes(
+    options: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<ReadinessState, void, undefined> {
     const queue: ReadinessState[] = [this.#state];
     let wake: (() => void) | null = null;
     const onChange = (event: Event) => {

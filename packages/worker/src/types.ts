@@ -1,7 +1,19 @@
 /** Public types of the host API. */
 import type { ConfigInput, ProgressEvent, ProgressListener } from '@offloop/core';
 
-export type { CheckResult, CurrentResult, DownResult, HistoryResult, PlanResult, RedoResult, RepairResult, SqlResult, StampResult, StatusResult, UpResult } from '@offloop/core';
+export type {
+  CheckResult,
+  CurrentResult,
+  DownResult,
+  HistoryResult,
+  PlanResult,
+  RedoResult,
+  RepairResult,
+  SqlResult,
+  StampResult,
+  StatusResult,
+  UpResult,
+} from '@offloop/core';
 
 /**
  * Options of {@link createMigrator}: the same names as the CLI flags, validated by the same zod
@@ -89,7 +101,8 @@ export type ScriptOptions = CallOptions & {
  * A call in flight: await it for the result, or iterate it for progress events (the iterator
  * ends when the call settles and throws its error if it failed).
  */
-export type MigrationRun<T> = Promise<T> & AsyncIterable<ProgressEvent> & {
-  /** The same result as a real promise (for `.catch`, `.finally`, `Promise.all`). */
-  readonly result: Promise<T>;
-};
+export type MigrationRun<T> = Promise<T> &
+  AsyncIterable<ProgressEvent> & {
+    /** The same result as a real promise (for `.catch`, `.finally`, `Promise.all`). */
+    readonly result: Promise<T>;
+  };

@@ -37,7 +37,8 @@ class EventBatcher {
     // Everything else goes out at once, without waiting for the host's reply: the next thing the
     // thread does may block its loop (a CPU-bound migration) or kill it (a crash, out of memory),
     // and the host must still know what started and what was applied.
-    if (event.type === 'migration:progress') this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
+    if (event.type === 'migration:progress')
+      this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
     else void this.#drain();
   }
 
@@ -101,10 +102,13 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   // The migration being imported or run, for the lines it logs.
   let current = '';
   const onProgress = (event: ProgressEvent) => {
-    if (event.type === 'migration:loading' || event.type === 'migration:started') current = event.version;
+    if (event.type === 'migration:loading' || event.type === 'migration:started')
+      current = event.version;
     events.push(event);
   };
-  const capture = new ConsoleCapture((message) => events.push({ type: 'migration:progress', version: current, message, done: null, total: null }));
+  const capture = new ConsoleCapture((message) =>
+    events.push({ type: 'migration:progress', version: current, message, done: null, total: null }),
+  );
   try {
     await host.started();
     const { config } = request;

@@ -19,7 +19,10 @@ export const checkCommand: Command = {
     'lock, creates nothing. For CI gates and readiness probes.',
   flags: {
     ...DATABASE_FLAGS,
-    'allow-out-of-order': { type: 'boolean', description: 'Do not count pending migrations older than the newest applied one as a problem' },
+    'allow-out-of-order': {
+      type: 'boolean',
+      description: 'Do not count pending migrations older than the newest applied one as a problem',
+    },
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
@@ -32,7 +35,10 @@ export const checkCommand: Command = {
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.check({ allowOutOfOrder: args.values['allow-out-of-order'] === true ? true : undefined, signal: io.signal });
+      const result = await migrator.check({
+        allowOutOfOrder: args.values['allow-out-of-order'] === true ? true : undefined,
+        signal: io.signal,
+      });
       output.result(result, () => [
         result.current === null
           ? 'OK: no migrations, nothing applied.'

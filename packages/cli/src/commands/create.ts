@@ -50,24 +50,37 @@ export const createCommand: Command = {
     'of the new file. Needs no database.',
   flags: {
     ...DIR_FLAGS,
-    ts: { type: 'boolean', description: 'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL' },
+    ts: {
+      type: 'boolean',
+      description: 'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL',
+    },
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
-  examples: ['offloop create add_users', 'offloop create "backfill emails" --ts', '$EDITOR "$(offloop create add_orders_index)"'],
+  examples: [
+    'offloop create add_users',
+    'offloop create "backfill emails" --ts',
+    '$EDITOR "$(offloop create add_orders_index)"',
+  ],
 
   async run(args, { io, output }) {
     const [raw, ...extra] = args.positionals;
-    const issues: ConfigIssue[] = extra.map((value) => ({ path: value, message: 'unexpected argument: offloop create takes one name' }));
+    const issues: ConfigIssue[] = extra.map((value) => ({
+      path: value,
+      message: 'unexpected argument: offloop create takes one name',
+    }));
     const name = normalizeName(raw ?? '');
-    if (raw === undefined) issues.unshift({ path: '<name>', message: 'missing: offloop create <name>' });
+    if (raw === undefined)
+      issues.unshift({ path: '<name>', message: 'missing: offloop create <name>' });
     else if (typeof name !== 'string') issues.unshift({ path: '<name>', message: name.problem });
     if (issues.length > 0 || typeof name !== 'string') throw usageError('create', issues, args);
 
     const config = await resolveConfig(args, io, { database: false });
     const ts = args.values.ts === true;
     const created = await createMigrationFile(config.dir, name, ts ? 'ts' : 'sql', new Date());
-    output.result({ ...created, kind: ts ? 'ts' : 'sql' }, () => [displayPath(created.path, io.cwd)]);
+    output.result({ ...created, kind: ts ? 'ts' : 'sql' }, () => [
+      displayPath(created.path, io.cwd),
+    ]);
     return EXIT_OK;
   },
 };
@@ -79,19 +92,31 @@ export const createCommand: Command = {
 export function normalizeName(raw: string): string | { problem: string } {
   const name = raw.trim().replace(/[\s-]+/g, '_');
   if (name === '' || /^_+$/.test(name)) return { problem: 'must not be empty' };
-  if (!NAME_PATTERN.test(name)) return { problem: `"${raw}" may hold only letters, digits and _ (spaces and dashes become _)` };
-  if (name.length > MAX_NAME_LENGTH) return { problem: `must be at most ${MAX_NAME_LENGTH} characters` };
+  if (!NAME_PATTERN.test(name))
+    return { problem: `"${raw}" may hold only letters, digits and _ (spaces and dashes become _)` };
+  if (name.length > MAX_NAME_LENGTH)
+    return { problem: `must be at most ${MAX_NAME_LENGTH} characters` };
   return name;
 }
 
 /** What {@link createMigrationFile} wrote. */
-export type CreatedMigration = { readonly path: string; readonly file: string; readonly version: string; readonly name: string };
+export type CreatedMigration = {
+  readonly path: string;
+  readonly file: string;
+  readonly version: string;
+  readonly name: string;
+};
 
 /**
  * Write a new migration file in `dir` (created if missing). Never overwrites: when the file
  * name is taken, the version moves on by a second.
  */
-export async function createMigrationFile(dir: string, name: string, kind: 'sql' | 'ts', now: Date): Promise<CreatedMigration> {
+export async function createMigrationFile(
+  dir: string,
+  name: string,
+  kind: 'sql' | 'ts',
+  now: Date,
+): Promise<CreatedMigration> {
   try {
     await mkdir(dir, { recursive: true });
     let version = nextVersion(formatVersion(now), newestVersion(await readdir(dir)));
@@ -103,7 +128,11 @@ export async function createMigrationFile(dir: string, name: string, kind: 'sql'
         return { path, file, version, name };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        if (attempt >= 100) throw new InternalError(`Could not create a migration in ${dir}: 100 versions after ${formatVersion(now)} are taken`, { dir, reason: 'versions taken' });
+        if (attempt >= 100)
+          throw new InternalError(
+            `Could not create a migration in ${dir}: 100 versions after ${formatVersion(now)} are taken`,
+            { dir, reason: 'versions taken' },
+          );
         version = bumpVersion(version);
       }
     }
@@ -112,13 +141,25 @@ export async function createMigrationFile(dir: string, name: string, kind: 'sql'
     const code = (error as NodeJS.ErrnoException).code;
     // The directory's fault, not offloop's: a file in its place, or no right to write there.
     if (code === 'EEXIST' || code === 'ENOTDIR') {
-      throw new MigrationsDirNotFoundError(`Could not create a migration in ${dir}: it (or a parent of it) is a file, not a directory. Pass another --dir.`, { dir }, { cause: error });
+      throw new MigrationsDirNotFoundError(
+        `Could not create a migration in ${dir}: it (or a parent of it) is a file, not a directory. Pass another --dir.`,
+        { dir },
+        { cause: error },
+      );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new MigrationsDirNotFoundError(`Could not create a migration in ${dir}: no permission to write there (${code}). Pass another --dir, or fix the directory's permissions.`, { dir }, { cause: error });
+      throw new MigrationsDirNotFoundError(
+        `Could not create a migration in ${dir}: no permission to write there (${code}). Pass another --dir, or fix the directory's permissions.`,
+        { dir },
+        { cause: error },
+      );
     }
     const reason = code ?? (error as Error).message;
-    throw new InternalError(`Could not create a migration in ${dir}: ${reason}`, { dir, reason }, { cause: error });
+    throw new InternalError(
+      `Could not create a migration in ${dir}: ${reason}`,
+      { dir, reason },
+      { cause: error },
+    );
   }
 }
 
@@ -146,10 +187,18 @@ export function formatVersion(date: Date): string {
 export function bumpVersion(version: string): string {
   const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(version);
   if (match !== null) {
-    const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+    const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
     const next = new Date(date.getTime() + 1000);
-    if (year >= 1000 && formatVersion(date) === version && next.getUTCFullYear() <= 9999) return formatVersion(next);
+    if (year >= 1000 && formatVersion(date) === version && next.getUTCFullYear() <= 9999)
+      return formatVersion(next);
   }
   return (BigInt(version) + 1n).toString().padStart(14, '0');
 }

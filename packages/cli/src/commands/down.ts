@@ -24,18 +24,29 @@ export const downCommand: Command = {
     'row, under the migration lock. With --sql nothing runs: the script is printed instead.',
   flags: {
     ...DATABASE_FLAGS,
-    step: { type: 'string', placeholder: 'n', description: 'Revert the last N applied migrations; more than are applied is refused', default: '1' },
+    step: {
+      type: 'string',
+      placeholder: 'n',
+      description: 'Revert the last N applied migrations; more than are applied is refused',
+      default: '1',
+    },
     to: {
       type: 'string',
       placeholder: 'target',
-      description: 'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
+      description:
+        'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
     },
     ...RUN_FLAGS,
     ...SCRIPT_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
-  examples: ['offloop down', 'offloop down --step 3', 'offloop down --to 20260101120000', 'offloop down --to base --sql > rollback.sql'],
+  examples: [
+    'offloop down',
+    'offloop down --step 3',
+    'offloop down --to 20260101120000',
+    'offloop down --to base --sql > rollback.sql',
+  ],
 
   async run(args, context) {
     const { io, output } = context;
@@ -48,22 +59,41 @@ export const downCommand: Command = {
     const timeout = readTimeout(args.values, issues);
     const from = readFrom(args, issues);
     if (args.values.sql === true) {
-      return printScript(args, context, { direction: 'down', to, step, allowOutOfOrder: undefined, timeout }, from, issues);
+      return printScript(
+        args,
+        context,
+        { direction: 'down', to, step, allowOutOfOrder: undefined, timeout },
+        from,
+        issues,
+      );
     }
     const config = await resolveConfig(args, io, { database: true, issues });
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.down({ step, to, timeout, signal: io.signal, onProgress: (event) => output.progress(event) });
-      output.result(result, () => [revertedSummary(result.reverted, result.durationMs, result.current)]);
+      const result = await migrator.down({
+        step,
+        to,
+        timeout,
+        signal: io.signal,
+        onProgress: (event) => output.progress(event),
+      });
+      output.result(result, () => [
+        revertedSummary(result.reverted, result.durationMs, result.current),
+      ]);
       return EXIT_OK;
     });
   },
 };
 
 /** `Reverted 2 migrations in 40 ms; now at 20260101000000`. */
-export function revertedSummary(reverted: readonly MigrationResult[], durationMs: number, current: string | null): string {
+export function revertedSummary(
+  reverted: readonly MigrationResult[],
+  durationMs: number,
+  current: string | null,
+): string {
   const now = current === null ? 'nothing is applied now' : `now at ${current}`;
-  if (reverted.length === 0) return `Nothing to revert; ${current === null ? 'nothing is applied' : `database is at ${current}`}`;
+  if (reverted.length === 0)
+    return `Nothing to revert; ${current === null ? 'nothing is applied' : `database is at ${current}`}`;
   return `Reverted ${count(reverted.length, 'migration')} (${reverted.map((m) => m.version).join(', ')}) in ${formatDuration(durationMs)}; ${now}`;
 }

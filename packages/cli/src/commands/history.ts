@@ -19,11 +19,18 @@ export const historyCommand: Command = {
     'The version table says what is applied; the log says what happened. Reads only; takes no lock.',
   flags: {
     ...DATABASE_FLAGS,
-    log: { type: 'boolean', description: 'Show the log table: everything that happened, failures included' },
+    log: {
+      type: 'boolean',
+      description: 'Show the log table: everything that happened, failures included',
+    },
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
-  examples: ['offloop history', 'offloop history --log', 'offloop history --json | jq ".applied[0]"'],
+  examples: [
+    'offloop history',
+    'offloop history --log',
+    'offloop history --json | jq ".applied[0]"',
+  ],
 
   async run(args, { io, output }) {
     const unexpected = unexpectedArguments('history', args.positionals);
@@ -34,20 +41,30 @@ export const historyCommand: Command = {
     const log = args.values.log === true;
     return withMigrator(config, io, output, async (migrator) => {
       const result = await migrator.history({ signal: io.signal });
-      output.result(result, () => (log ? renderLog(result.log) : renderApplied(result.applied, result.log)));
+      output.result(result, () =>
+        log ? renderLog(result.log) : renderApplied(result.applied, result.log),
+      );
       return EXIT_OK;
     });
   },
 };
 
 /** The applied migrations as a table, newest first. */
-export function renderApplied(applied: readonly AppliedStatus[], log: readonly LogEntry[] = []): string[] {
+export function renderApplied(
+  applied: readonly AppliedStatus[],
+  log: readonly LogEntry[] = [],
+): string[] {
   if (applied.length === 0) return ['No migrations applied yet.'];
   // Recorded by `stamp`, not run: the newest entry that put it in the version table says which.
   const stamped = new Set<string>();
   const seen = new Set<string>();
   for (const entry of log) {
-    if (seen.has(entry.version) || entry.outcome !== 'succeeded' || (entry.direction !== 'up' && entry.direction !== 'stamp')) continue;
+    if (
+      seen.has(entry.version) ||
+      entry.outcome !== 'succeeded' ||
+      (entry.direction !== 'up' && entry.direction !== 'stamp')
+    )
+      continue;
     seen.add(entry.version);
     if (entry.direction === 'stamp') stamped.add(entry.version);
   }
@@ -64,7 +81,8 @@ export function renderApplied(applied: readonly AppliedStatus[], log: readonly L
 
 /** The log table, newest first. */
 export function renderLog(log: readonly LogEntry[]): string[] {
-  if (log.length === 0) return ['The log is empty: nothing has been applied, reverted, stamped or repaired yet.'];
+  if (log.length === 0)
+    return ['The log is empty: nothing has been applied, reverted, stamped or repaired yet.'];
   const rows = log.map((entry) => [
     formatTimestamp(entry.at),
     entry.direction,
@@ -79,6 +97,11 @@ export function renderLog(log: readonly LogEntry[]): string[] {
 }
 
 function note(entry: LogEntry): string {
-  const ran = entry.statementsRun === null ? null : `${entry.statementsRun} statement${entry.statementsRun === 1 ? '' : 's'} ran`;
-  return [ran, entry.error].filter((part): part is string => part !== null && part !== '').join('; ');
+  const ran =
+    entry.statementsRun === null
+      ? null
+      : `${entry.statementsRun} statement${entry.statementsRun === 1 ? '' : 's'} ran`;
+  return [ran, entry.error]
+    .filter((part): part is string => part !== null && part !== '')
+    .join('; ');
 }

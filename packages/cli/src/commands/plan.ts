@@ -21,9 +21,23 @@ export const planCommand: Command = {
   flags: {
     ...DATABASE_FLAGS,
     down: { type: 'boolean', description: 'Plan offloop down instead of offloop up' },
-    to: { type: 'string', placeholder: 'target', description: 'As the command\'s --to: up to this version (or +N); with --down, revert all after it (base, -N)' },
-    step: { type: 'string', placeholder: 'n', description: 'With --down: revert the last N applied', default: '1' },
-    'allow-out-of-order': { type: 'boolean', description: 'As up --allow-out-of-order: include pending migrations older than the newest applied one' },
+    to: {
+      type: 'string',
+      placeholder: 'target',
+      description:
+        "As the command's --to: up to this version (or +N); with --down, revert all after it (base, -N)",
+    },
+    step: {
+      type: 'string',
+      placeholder: 'n',
+      description: 'With --down: revert the last N applied',
+      default: '1',
+    },
+    'allow-out-of-order': {
+      type: 'boolean',
+      description:
+        'As up --allow-out-of-order: include pending migrations older than the newest applied one',
+    },
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
@@ -36,14 +50,21 @@ export const planCommand: Command = {
     const direction = args.values.down === true ? 'down' : 'up';
     const to = readDirectedTarget(args.values, direction, issues);
     const step = readStep(args.values, issues);
-    if (direction === 'up' && step !== undefined) issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
+    if (direction === 'up' && step !== undefined)
+      issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
     exclusive(args.values, 'step', 'to', issues);
     const config = await resolveConfig(args, io, { database: true, issues });
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
       const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
-      const result = await migrator.plan({ direction, to, step, allowOutOfOrder, signal: io.signal });
+      const result = await migrator.plan({
+        direction,
+        to,
+        step,
+        allowOutOfOrder,
+        signal: io.signal,
+      });
       output.result(result, () => renderPlan(result, migrator.config));
       return EXIT_OK;
     });
@@ -54,12 +75,15 @@ export const planCommand: Command = {
 export function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {
   const from = result.current ?? 'base';
   const command = result.direction === 'up' ? 'offloop up' : 'offloop down';
-  if (result.steps.length === 0) return [`Nothing to do: ${command} would run no migration (database at ${from}).`];
+  if (result.steps.length === 0)
+    return [`Nothing to do: ${command} would run no migration (database at ${from}).`];
   const rows = result.steps.map((step, index) => [
     String(index + 1),
     step.direction,
     step.file,
-    step.statements === null ? `(${step.kind === 'module' ? 'module' : '?'})` : String(step.statements),
+    step.statements === null
+      ? `(${step.kind === 'module' ? 'module' : '?'})`
+      : String(step.statements),
     step.transactional ? 'yes' : 'no',
     timeout(step.lockTimeout, config.statementLockTimeout),
     timeout(step.statementTimeout, config.statementTimeout),
@@ -68,10 +92,16 @@ export function renderPlan(result: PlanResult, config: ResolvedConfig): string[]
   return [
     `${command} would run ${count(result.steps.length, 'migration')}, from ${from}:`,
     '',
-    ...table([['#', 'DIRECTION', 'FILE', 'STATEMENTS', 'TRANSACTION', 'LOCK_TIMEOUT', 'STATEMENT_TIMEOUT'], ...rows]),
+    ...table([
+      ['#', 'DIRECTION', 'FILE', 'STATEMENTS', 'TRANSACTION', 'LOCK_TIMEOUT', 'STATEMENT_TIMEOUT'],
+      ...rows,
+    ]),
     ...(nonTransactional === 0
       ? []
-      : ['', `${count(nonTransactional, 'migration')} without a transaction: statements run one at a time, and a failure midway leaves the earlier ones applied.`]),
+      : [
+          '',
+          `${count(nonTransactional, 'migration')} without a transaction: statements run one at a time, and a failure midway leaves the earlier ones applied.`,
+        ]),
   ];
 }
 

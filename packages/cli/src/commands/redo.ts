@@ -18,7 +18,12 @@ export const redoCommand: Command = {
     'for iterating on a migration under development. Both directions are checked and parsed before anything runs.',
   flags: {
     ...DATABASE_FLAGS,
-    step: { type: 'string', placeholder: 'n', description: 'Redo the last N applied migrations; more than are applied is refused', default: '1' },
+    step: {
+      type: 'string',
+      placeholder: 'n',
+      description: 'Redo the last N applied migrations; more than are applied is refused',
+      default: '1',
+    },
     ...RUN_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
@@ -35,7 +40,12 @@ export const redoCommand: Command = {
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.redo({ step, timeout, signal: io.signal, onProgress: (event) => output.progress(event) });
+      const result = await migrator.redo({
+        step,
+        timeout,
+        signal: io.signal,
+        onProgress: (event) => output.progress(event),
+      });
       output.result(result, () => [
         result.reverted.length === 0
           ? 'Nothing to redo: nothing is applied'

@@ -22,12 +22,19 @@ export const repairCommand: Command = {
   flags: {
     ...DATABASE_FLAGS,
     'dry-run': { type: 'boolean', description: 'Show what would change, and change nothing' },
-    'forget-missing': { type: 'boolean', description: 'Also forget applied migrations whose files are gone (their down is not run)' },
+    'forget-missing': {
+      type: 'boolean',
+      description: 'Also forget applied migrations whose files are gone (their down is not run)',
+    },
     ...RUN_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
   },
-  examples: ['offloop repair --dry-run', 'offloop repair', 'offloop repair --forget-missing --dry-run'],
+  examples: [
+    'offloop repair --dry-run',
+    'offloop repair',
+    'offloop repair --forget-missing --dry-run',
+  ],
 
   async run(args, { io, output }) {
     const unexpected = unexpectedArguments('repair', args.positionals);
@@ -54,7 +61,10 @@ export const repairCommand: Command = {
 export function renderRepair(result: RepairResult): string[] {
   const lines: string[] = [];
   if (result.actions.length === 0) lines.push('Nothing to repair.');
-  else lines.push(`${result.dryRun ? 'Would make' : 'Made'} ${count(result.actions.length, 'change')}${result.dryRun ? ' (dry run: nothing was changed)' : ''}:`);
+  else
+    lines.push(
+      `${result.dryRun ? 'Would make' : 'Made'} ${count(result.actions.length, 'change')}${result.dryRun ? ' (dry run: nothing was changed)' : ''}:`,
+    );
   for (const action of result.actions) lines.push(`  ${describe(action)}`);
   if (result.skippedMissing.length > 0) {
     lines.push(
@@ -62,7 +72,8 @@ export function renderRepair(result: RepairResult): string[] {
       'Restore the files from version control, or forget them with offloop repair --forget-missing.',
     );
   }
-  if (result.dryRun && result.actions.length > 0) lines.push('Run offloop repair without --dry-run to make these changes.');
+  if (result.dryRun && result.actions.length > 0)
+    lines.push('Run offloop repair without --dry-run to make these changes.');
   return lines;
 }
 

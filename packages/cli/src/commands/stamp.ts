@@ -20,7 +20,10 @@ export const stampCommand: Command = {
     'the files, or for recording by hand what was done by hand. Each change is written to the log table (stamp, unstamp).',
   flags: {
     ...DATABASE_FLAGS,
-    base: { type: 'boolean', description: 'Record the database as being at no migration: forget every applied one' },
+    base: {
+      type: 'boolean',
+      description: 'Record the database as being at no migration: forget every applied one',
+    },
     ...RUN_FLAGS,
     ...CONFIG_FILE_FLAGS,
     ...OUTPUT_FLAGS,
@@ -29,12 +32,26 @@ export const stampCommand: Command = {
 
   async run(args, { io, output }) {
     const [target, ...extra] = args.positionals;
-    const issues: ConfigIssue[] = extra.map((value) => ({ path: value, message: 'unexpected argument: offloop stamp takes one version' }));
+    const issues: ConfigIssue[] = extra.map((value) => ({
+      path: value,
+      message: 'unexpected argument: offloop stamp takes one version',
+    }));
     const base = args.values.base === true;
-    if (base && target !== undefined) issues.unshift({ path: target, message: 'give a version or --base, not both' });
-    else if (!base && target === undefined) issues.unshift({ path: '<version>', message: 'missing: offloop stamp <version>, or offloop stamp --base' });
-    else if (target !== undefined && (!isTarget(target) || target === 'base' || /^[+-]/.test(target))) {
-      issues.unshift({ path: '<version>', message: `must be a version or a version prefix (or --base); got "${target}"` });
+    if (base && target !== undefined)
+      issues.unshift({ path: target, message: 'give a version or --base, not both' });
+    else if (!base && target === undefined)
+      issues.unshift({
+        path: '<version>',
+        message: 'missing: offloop stamp <version>, or offloop stamp --base',
+      });
+    else if (
+      target !== undefined &&
+      (!isTarget(target) || target === 'base' || /^[+-]/.test(target))
+    ) {
+      issues.unshift({
+        path: '<version>',
+        message: `must be a version or a version prefix (or --base); got "${target}"`,
+      });
     }
     if (issues.length > 0) throw usageError('stamp', issues, args);
     const timeout = readTimeout(args.values, issues);
@@ -42,13 +59,27 @@ export const stampCommand: Command = {
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.stamp({ to: base ? 'base' : (target ?? 'base'), timeout, signal: io.signal });
+      const result = await migrator.stamp({
+        to: base ? 'base' : (target ?? 'base'),
+        timeout,
+        signal: io.signal,
+      });
       output.result(result, () => {
         const lines: string[] = [];
-        if (result.stamped.length > 0) lines.push(`Stamped ${count(result.stamped.length, 'migration')} as applied, without running: ${result.stamped.join(', ')}`);
-        if (result.unstamped.length > 0) lines.push(`Forgot ${count(result.unstamped.length, 'migration')}, without running their down: ${result.unstamped.join(', ')}`);
+        if (result.stamped.length > 0)
+          lines.push(
+            `Stamped ${count(result.stamped.length, 'migration')} as applied, without running: ${result.stamped.join(', ')}`,
+          );
+        if (result.unstamped.length > 0)
+          lines.push(
+            `Forgot ${count(result.unstamped.length, 'migration')}, without running their down: ${result.unstamped.join(', ')}`,
+          );
         if (lines.length === 0) lines.push('Nothing to change.');
-        lines.push(result.current === null ? 'The database is now at base (nothing applied).' : `The database is now at ${result.current}.`);
+        lines.push(
+          result.current === null
+            ? 'The database is now at base (nothing applied).'
+            : `The database is now at ${result.current}.`,
+        );
         return lines;
       });
       return EXIT_OK;

@@ -29,28 +29,65 @@ export const statusCommand: Command = {
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator, target) => {
       const result = await migrator.status({ signal: io.signal });
-      output.result(result, () => renderStatus(result, { target, dir: displayPath(config.dir, io.cwd), table: config.versionTable }));
+      output.result(result, () =>
+        renderStatus(result, {
+          target,
+          dir: displayPath(config.dir, io.cwd),
+          table: config.versionTable,
+        }),
+      );
       return EXIT_OK;
     });
   },
 };
 
-type StatusContext = { readonly target: DatabaseTarget; readonly dir: string; readonly table: string };
+type StatusContext = {
+  readonly target: DatabaseTarget;
+  readonly dir: string;
+  readonly table: string;
+};
 
 /** The human status: where, a table of migrations, and a summary line. */
 export function renderStatus(result: StatusResult, context: StatusContext): string[] {
-  const lines = [`Database:   ${context.target.description}`, `Migrations: ${context.dir} (version table ${context.table})`, ''];
-  const problems = new Map<string, PlanProblem>(result.problems.map((problem) => [problem.version, problem]));
+  const lines = [
+    `Database:   ${context.target.description}`,
+    `Migrations: ${context.dir} (version table ${context.table})`,
+    '',
+  ];
+  const problems = new Map<string, PlanProblem>(
+    result.problems.map((problem) => [problem.version, problem]),
+  );
   const rows = [
-    ...result.applied.map((row) => ({ version: row.version, name: row.name, state: 'applied', at: formatTimestamp(row.appliedAt) })),
-    ...result.pending.map((row) => ({ version: row.version, name: row.name, state: 'pending', at: '' })),
+    ...result.applied.map((row) => ({
+      version: row.version,
+      name: row.name,
+      state: 'applied',
+      at: formatTimestamp(row.appliedAt),
+    })),
+    ...result.pending.map((row) => ({
+      version: row.version,
+      name: row.name,
+      state: 'pending',
+      at: '',
+    })),
     // A failed run of a migration that is neither applied nor on disk any more.
     ...result.problems
-      .filter((problem) => problem.kind === 'failed' && problem.fileMissing && !result.applied.some((row) => row.version === problem.version))
-      .map((problem) => ({ version: problem.version, name: problem.kind === 'failed' ? problem.file.slice(15) : '', state: 'failed', at: '' })),
+      .filter(
+        (problem) =>
+          problem.kind === 'failed' &&
+          problem.fileMissing &&
+          !result.applied.some((row) => row.version === problem.version),
+      )
+      .map((problem) => ({
+        version: problem.version,
+        name: problem.kind === 'failed' ? problem.file.slice(15) : '',
+        state: 'failed',
+        at: '',
+      })),
   ].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 
-  if (!result.initialized) lines.push(`The version table ${context.table} does not exist yet: nothing is applied.`);
+  if (!result.initialized)
+    lines.push(`The version table ${context.table} does not exist yet: nothing is applied.`);
   if (rows.length === 0) {
     lines.push(`No migrations in ${context.dir}. Create one with: offloop create <name>`);
     return lines;
@@ -58,17 +95,33 @@ export function renderStatus(result: StatusResult, context: StatusContext): stri
   if (!result.initialized) lines.push('');
   const cells = rows.map((row) => {
     const problem = problems.get(row.version);
-    return [row.version, row.name, row.state, row.at, problem === undefined ? '' : `! ${describeProblem(problem)}`];
+    return [
+      row.version,
+      row.name,
+      row.state,
+      row.at,
+      problem === undefined ? '' : `! ${describeProblem(problem)}`,
+    ];
   });
-  lines.push(...table([['VERSION', 'NAME', 'STATE', 'APPLIED AT', result.problems.length > 0 ? 'PROBLEM' : ''], ...cells]), '');
+  lines.push(
+    ...table([
+      ['VERSION', 'NAME', 'STATE', 'APPLIED AT', result.problems.length > 0 ? 'PROBLEM' : ''],
+      ...cells,
+    ]),
+    '',
+  );
 
   const where = result.current === null ? 'nothing applied yet' : `now at ${result.current}`;
   lines.push(`${result.applied.length} applied, ${result.pending.length} pending; ${where}.`);
   if (result.problems.length > 0) {
-    const blocking = result.problems.filter((problem) => problem.kind !== 'failed' || !(problem.fileChanged || problem.fileMissing)).length;
-    lines.push(blocking === 0
-      ? `${count(result.problems.length, 'problem')}: offloop check fails until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
-      : `${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop check explains each).`);
+    const blocking = result.problems.filter(
+      (problem) => problem.kind !== 'failed' || !(problem.fileChanged || problem.fileMissing),
+    ).length;
+    lines.push(
+      blocking === 0
+        ? `${count(result.problems.length, 'problem')}: offloop check fails until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
+        : `${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop check explains each).`,
+    );
   }
   return lines;
 }

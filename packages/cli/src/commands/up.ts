@@ -3,7 +3,13 @@ import type { ConfigIssue } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
 import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
 import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, displayPath, resolveConfig } from '../config.ts';
+import {
+  CONFIG_FILE_FLAGS,
+  DATABASE_FLAGS,
+  RUN_FLAGS,
+  displayPath,
+  resolveConfig,
+} from '../config.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { count, formatDuration } from '../format.ts';
 import { withMigrator } from '../migrator.ts';
@@ -24,14 +30,21 @@ export const upCommand: Command = {
     'first. Progress goes to stderr, the summary to stdout. With --sql nothing runs: the script is printed instead.',
   flags: {
     ...DATABASE_FLAGS,
-    to: { type: 'string', placeholder: 'target', description: 'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)' },
+    to: {
+      type: 'string',
+      placeholder: 'target',
+      description:
+        'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)',
+    },
     'allow-out-of-order': {
       type: 'boolean',
-      description: 'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
+      description:
+        'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
     },
     'single-transaction': {
       type: 'boolean',
-      description: 'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
+      description:
+        'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
     },
     ...RUN_FLAGS,
     ...SCRIPT_FLAGS,
@@ -56,14 +69,31 @@ export const upCommand: Command = {
     const singleTransaction = args.values['single-transaction'] === true;
     const from = readFrom(args, issues);
     if (args.values.sql === true) {
-      if (singleTransaction) issues.push({ path: '--single-transaction', message: 'not with --sql: the script has one transaction per migration' });
-      return printScript(args, context, { direction: 'up', to, step: undefined, allowOutOfOrder, timeout }, from, issues);
+      if (singleTransaction)
+        issues.push({
+          path: '--single-transaction',
+          message: 'not with --sql: the script has one transaction per migration',
+        });
+      return printScript(
+        args,
+        context,
+        { direction: 'up', to, step: undefined, allowOutOfOrder, timeout },
+        from,
+        issues,
+      );
     }
     const config = await resolveConfig(args, io, { database: true, issues });
     output.addSecrets(config.secrets);
     output.setMigrationsDir(config.dir);
     return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.up({ to, allowOutOfOrder, singleTransaction, timeout, signal: io.signal, onProgress: (event) => output.progress(event) });
+      const result = await migrator.up({
+        to,
+        allowOutOfOrder,
+        singleTransaction,
+        timeout,
+        signal: io.signal,
+        onProgress: (event) => output.progress(event),
+      });
       output.result(result, () => [summary(result, to, displayPath(config.dir, io.cwd))]);
       return EXIT_OK;
     });
@@ -77,6 +107,7 @@ export function summary(result: UpResult, to: string | undefined, dir: string): 
   }
   if (result.current === null) return `Nothing to do: no migrations in ${dir}`;
   // Later migrations may be pending: say only what was asked.
-  if (to !== undefined) return `Nothing to do: everything up to ${to} is already applied; database is at ${result.current}`;
+  if (to !== undefined)
+    return `Nothing to do: everything up to ${to} is already applied; database is at ${result.current}`;
   return `Nothing to do: database is up to date at ${result.current}`;
 }

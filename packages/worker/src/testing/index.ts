@@ -6,4 +6,11 @@
  */
 export { createTestDatabases } from './test-databases.ts';
 export { projectId } from './project.ts';
-export type { PoolStats, PruneResult, TemplateInfo, TestDatabase, TestDatabases, TestDatabasesOptions } from './test-databases.ts';
+export type {
+  PoolStats,
+  PruneResult,
+  TemplateInfo,
+  TestDatabase,
+  TestDatabases,
+  TestDatabasesOptions,
+} from './test-databases.ts';

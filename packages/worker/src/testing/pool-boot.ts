@@ -8,4 +8,6 @@ import module from 'node:module';
 module.enableCompileCache();
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-await import(new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href);
+await import(
+  new URL(`./pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+);

@@ -13,13 +13,29 @@
  *   id, held as a session advisory lock while it lives, so that clones left by a crashed process
  *   can be told from live ones and dropped.
  */
-import { CreateDatabaseError, DatabaseUnavailableError, LockTimeoutError, redactUrl, toEnvelope } from '@offloop/core';
+import {
+  CreateDatabaseError,
+  DatabaseUnavailableError,
+  LockTimeoutError,
+  redactUrl,
+  toEnvelope,
+} from '@offloop/core';
 import { discoverMigrations, findPgError } from '@offloop/core/engine';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPool, sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, PruneResult, TemplateInfo } from './messages.ts';
+import type {
+  AcquiredDatabase,
+  PoolNotice,
+  PoolRequest,
+  PoolResponse,
+  PoolResults,
+  PoolStats,
+  PoolWorkerOptions,
+  PruneResult,
+  TemplateInfo,
+} from './messages.ts';
 import { projectId } from './project.ts';
 import { ensureSharedServer } from './shared-server.ts';
 
@@ -53,7 +69,15 @@ const projectLockKey = (hex: string): number => Number.parseInt(hex, 16) | 0;
 const ownerId = randomInt(1, 2 ** 31 - 1);
 const ownerHex = ownerId.toString(16).padStart(8, '0');
 const inUsePrefix = `offloop_u_${project}_`;
-const stats: { -readonly [K in keyof PoolStats]: PoolStats[K] } = { acquired: 0, fromPool: 0, created: 0, createMs: 0, dropped: 0, backgroundFailures: 0, lastBackgroundError: null };
+const stats: { -readonly [K in keyof PoolStats]: PoolStats[K] } = {
+  acquired: 0,
+  fromPool: 0,
+  created: 0,
+  createMs: 0,
+  dropped: 0,
+  backgroundFailures: 0,
+  lastBackgroundError: null,
+};
 
 const datname = z.object({ datname: z.string() });
 
@@ -122,7 +146,10 @@ async function startUp(): Promise<Started> {
   } else {
     // The shared server may stop for idleness between finding it and connecting: look again.
     for (let attempt = 1; ; attempt += 1) {
-      adminUrl = await ensureSharedServer({ dir: options.embeddedDir, idleTimeout: options.embeddedIdleTimeout });
+      adminUrl = await ensureSharedServer({
+        dir: options.embeddedDir,
+        idleTimeout: options.embeddedIdleTimeout,
+      });
       try {
         pool = await connect(adminUrl, 8);
         break;
@@ -136,7 +163,11 @@ async function startUp(): Promise<Started> {
     const claimPool = await connect(adminUrl, CLAIM_CONNECTIONS);
     pools.push(claimPool);
     // Open every claim connection now (slonik opens them lazily): the tests of a file ask at once.
-    await Promise.all(Array.from({ length: CLAIM_CONNECTIONS }, () => claimPool.connect((connection) => connection.query(sql.unsafe`select 1`))));
+    await Promise.all(
+      Array.from({ length: CLAIM_CONNECTIONS }, () =>
+        claimPool.connect((connection) => connection.query(sql.unsafe`select 1`)),
+      ),
+    );
     const sessionPool = await connect(adminUrl, 1);
     pools.push(sessionPool);
     const backgroundPool = await connect(adminUrl, options.maxParallelCreates + 1);
@@ -144,7 +175,11 @@ async function startUp(): Promise<Started> {
     // Before anything of the project is read: a prune that holds the project waits no one out.
     const session = await openSession(sessionPool);
     watchSession(sessionPool, session);
-    const version = await pool.oneFirst(sql.type(z.object({ v: z.coerce.number() }))`select current_setting('server_version_num')::int as v`);
+    const version = await pool.oneFirst(
+      sql.type(
+        z.object({ v: z.coerce.number() }),
+      )`select current_setting('server_version_num')::int as v`,
+    );
     const fileCopy = version >= 150_000 && options.strategy !== 'wal_log';
     const base = { adminUrl, claimPool, pool, backgroundPool, sessionPool, session, fileCopy };
     await sweepAbandoned(base);
@@ -181,7 +216,9 @@ async function openSession(sessionPool: DatabasePool): Promise<SessionHolder> {
   try {
     await session.query(sql.unsafe`
       select set_config(name, '0', false) from pg_settings where name in ('idle_session_timeout', 'idle_in_transaction_session_timeout')`);
-    await session.query(sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`);
+    await session.query(
+      sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`,
+    );
   } catch (error) {
     await endSession().catch(() => undefined);
     throw error;
@@ -203,7 +240,12 @@ function watchSession(sessionPool: DatabasePool, holder: SessionHolder): void {
       try {
         await holder.current.query(sql.unsafe`select 1`);
       } catch (error) {
-        recordBackgroundFailure(new Error(`the harness's session connection was lost, and its locks with it (${error instanceof Error ? error.message : String(error)}); taking them again`, { cause: error }));
+        recordBackgroundFailure(
+          new Error(
+            `the harness's session connection was lost, and its locks with it (${error instanceof Error ? error.message : String(error)}); taking them again`,
+            { cause: error },
+          ),
+        );
         await holder.end().catch(() => undefined);
         const renewed = await openSession(sessionPool).catch((reopen: unknown) => {
           recordBackgroundFailure(reopen);
@@ -249,11 +291,15 @@ async function connect(url: string, size: number): Promise<DatabasePool> {
  * harnesses see this one is alive) and polls the template build lock. Session-level advisory
  * locks must stay on one connection, never go through a pool.
  */
-function holdSession(sessionPool: DatabasePool): Promise<{ session: DatabasePoolConnection; endSession: () => Promise<void> }> {
+function holdSession(
+  sessionPool: DatabasePool,
+): Promise<{ session: DatabasePoolConnection; endSession: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const release = Promise.withResolvers<void>();
     const done = sessionPool.connect(async (session) => {
-      await session.query(sql.unsafe`select pg_advisory_lock(${OWNER_LOCK_CLASS}::int, ${ownerId}::int)`);
+      await session.query(
+        sql.unsafe`select pg_advisory_lock(${OWNER_LOCK_CLASS}::int, ${ownerId}::int)`,
+      );
       resolve({
         session,
         endSession: async () => {
@@ -270,7 +316,9 @@ function holdSession(sessionPool: DatabasePool): Promise<{ session: DatabasePool
 
 /** Drop clones whose owner (a harness in another thread or process) is gone without cleaning up. */
 async function sweepAbandoned(started: Pick<Started, 'pool' | 'session'>): Promise<void> {
-  const names = await started.pool.anyFirst(sql.type(datname)`select datname from pg_database where starts_with(datname, ${inUsePrefix})`);
+  const names = await started.pool.anyFirst(
+    sql.type(datname)`select datname from pg_database where starts_with(datname, ${inUsePrefix})`,
+  );
   const owners = new Map<number, string[]>();
   for (const name of names) {
     const owner = Number.parseInt(name.slice(inUsePrefix.length, inUsePrefix.length + 8), 16);
@@ -278,9 +326,15 @@ async function sweepAbandoned(started: Pick<Started, 'pool' | 'session'>): Promi
     owners.set(owner, [...(owners.get(owner) ?? []), name]);
   }
   for (const [owner, databases] of owners) {
-    const free = await started.session.current.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${OWNER_LOCK_CLASS}::int, ${owner}::int) as free`);
+    const free = await started.session.current.oneFirst(
+      sql.type(
+        z.object({ free: z.boolean() }),
+      )`select pg_try_advisory_lock(${OWNER_LOCK_CLASS}::int, ${owner}::int) as free`,
+    );
     if (!free) continue;
-    await started.session.current.query(sql.unsafe`select pg_advisory_unlock(${OWNER_LOCK_CLASS}::int, ${owner}::int)`);
+    await started.session.current.query(
+      sql.unsafe`select pg_advisory_unlock(${OWNER_LOCK_CLASS}::int, ${owner}::int)`,
+    );
     for (const name of databases) await dropDatabase(started.pool, name);
   }
 }
@@ -296,7 +350,11 @@ async function templateKey(): Promise<{ key: string; count: number }> {
 type Base = Pick<Started, 'adminUrl' | 'pool' | 'session' | 'fileCopy'>;
 
 async function isTemplateReady(pool: DatabasePool, name: string): Promise<boolean> {
-  const row = await pool.maybeOne(sql.type(z.object({ ready: z.boolean() }))`select datistemplate as ready from pg_database where datname = ${name}`);
+  const row = await pool.maybeOne(
+    sql.type(
+      z.object({ ready: z.boolean() }),
+    )`select datistemplate as ready from pg_database where datname = ${name}`,
+  );
   return row?.ready === true;
 }
 
@@ -309,19 +367,35 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
   const { key, count } = await templateKey();
   const name = `offloop_tpl_${project}_${key}`;
   const info = (built: boolean, dropped: readonly string[]): TemplateInfo => ({
-    name, key, built, dropped, migrations: count, durationMs: Math.round(performance.now() - startedAt), server: redactUrl(base.adminUrl),
+    name,
+    key,
+    built,
+    dropped,
+    migrations: count,
+    durationMs: Math.round(performance.now() - startedAt),
+    server: redactUrl(base.adminUrl),
   });
   if (await isTemplateReady(base.pool, name)) return info(false, []);
 
   const lockKey = Number.parseInt(key.slice(0, 8), 16) | 0;
   const deadline = Date.now() + options.buildTimeout;
   for (;;) {
-    const locked = await base.session.current.oneFirst(sql.type(z.object({ locked: z.boolean() }))`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`);
+    const locked = await base.session.current.oneFirst(
+      sql.type(
+        z.object({ locked: z.boolean() }),
+      )`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`,
+    );
     if (locked) break;
     if (Date.now() > deadline) {
-      throw new LockTimeoutError(`Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`, {
-        lockKey: `${String(BUILD_LOCK_CLASS)}:${String(lockKey)}`, waitedMs: options.buildTimeout, holderPid: null, holderApplication: null,
-      });
+      throw new LockTimeoutError(
+        `Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`,
+        {
+          lockKey: `${String(BUILD_LOCK_CLASS)}:${String(lockKey)}`,
+          waitedMs: options.buildTimeout,
+          holderPid: null,
+          holderApplication: null,
+        },
+      );
     }
     await sleep(POLL_MS);
   }
@@ -333,7 +407,12 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
     try {
       // Loaded only when a build is needed: most harnesses find the template ready.
       const { createMigrator } = await import('../migrator.ts');
-      const migrator = createMigrator({ url: databaseUrl(base.adminUrl, name), dir: options.dir, schema: options.schema, table: options.table });
+      const migrator = createMigrator({
+        url: databaseUrl(base.adminUrl, name),
+        dir: options.dir,
+        schema: options.schema,
+        table: options.table,
+      });
       try {
         await migrator.up();
       } finally {
@@ -341,7 +420,9 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
       }
       await disconnectAll(base.pool, name);
       // No one may connect to a template that is being cloned: CREATE DATABASE would fail.
-      await base.pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template true allow_connections false`);
+      await base.pool.query(
+        sql.unsafe`alter database ${sql.identifier([name])} with is_template true allow_connections false`,
+      );
     } catch (error) {
       await dropDatabase(base.pool, name).catch((cleanup: unknown) => {
         throw new SuppressedError(cleanup, error, 'dropping the unfinished template failed too');
@@ -350,18 +431,25 @@ async function ensureTemplate(base: Base): Promise<TemplateInfo> {
     }
     return info(true, await dropStale(base.pool, name, `offloop_r_${project}_${key}_`));
   } finally {
-    await base.session.current.query(sql.unsafe`select pg_advisory_unlock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int)`);
+    await base.session.current.query(
+      sql.unsafe`select pg_advisory_unlock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int)`,
+    );
   }
 }
 
 /** Drop this project's templates and ready clones for other sets of migrations. */
-async function dropStale(pool: DatabasePool, template: string, readyPrefix: string): Promise<string[]> {
+async function dropStale(
+  pool: DatabasePool,
+  template: string,
+  readyPrefix: string,
+): Promise<string[]> {
   const stale = await pool.anyFirst(sql.type(datname)`
     select datname from pg_database
     where (starts_with(datname, ${`offloop_tpl_${project}_`}) and datname <> ${template})
        or (starts_with(datname, ${`offloop_r_${project}_`}) and not starts_with(datname, ${readyPrefix}))`);
   for (const name of stale) {
-    if (name.startsWith('offloop_tpl_')) await pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);
+    if (name.startsWith('offloop_tpl_'))
+      await pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);
     await dropDatabase(pool, name);
   }
   return stale.filter((name) => name.startsWith('offloop_tpl_'));
@@ -369,20 +457,34 @@ async function dropStale(pool: DatabasePool, template: string, readyPrefix: stri
 
 /** Wait for the migrator's connections to the template to go away (a backend exits shortly after its client). */
 async function disconnectAll(pool: DatabasePool, name: string): Promise<void> {
-  const count = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`select count(*)::int as n from pg_stat_activity where datname = ${name}`);
+  const count = () =>
+    pool.oneFirst(
+      sql.type(
+        z.object({ n: z.coerce.number() }),
+      )`select count(*)::int as n from pg_stat_activity where datname = ${name}`,
+    );
   for (let waited = 0; waited < 5_000; waited += 50) {
     if ((await count()) === 0) return;
     await sleep(50);
   }
-  await pool.query(sql.unsafe`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`);
+  await pool.query(
+    sql.unsafe`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`,
+  );
 }
 
-async function createDatabase(base: { pool: DatabasePool; fileCopy: boolean }, name: string, template: string): Promise<void> {
-  const strategy = base.fileCopy && template !== 'template0' ? sql.fragment` strategy file_copy` : sql.fragment``;
+async function createDatabase(
+  base: { pool: DatabasePool; fileCopy: boolean },
+  name: string,
+  template: string,
+): Promise<void> {
+  const strategy =
+    base.fileCopy && template !== 'template0' ? sql.fragment` strategy file_copy` : sql.fragment``;
   const started = performance.now();
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await base.pool.query(sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`);
+      await base.pool.query(
+        sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`,
+      );
       stats.created += 1;
       stats.createMs += performance.now() - started;
       return;
@@ -391,7 +493,11 @@ async function createDatabase(base: { pool: DatabasePool; fileCopy: boolean }, n
       // 55006: another session is connected to the template. PostgreSQL already waited 5 s.
       if (pg?.sqlstate === '55006' && attempt < 3) continue;
       const reason = pg?.message ?? (error instanceof Error ? error.message : String(error));
-      throw new CreateDatabaseError(`CREATE DATABASE ${name} (template ${template}) failed: ${reason}`, { database: name, template, sqlstate: pg?.sqlstate ?? null, reason }, { cause: error });
+      throw new CreateDatabaseError(
+        `CREATE DATABASE ${name} (template ${template}) failed: ${reason}`,
+        { database: name, template, sqlstate: pg?.sqlstate ?? null, reason },
+        { cause: error },
+      );
     }
   }
 }
@@ -447,7 +553,9 @@ function quoteLiteral(value: string): string {
 
 /** A statement from SQL text built here (names are generated hex, literals quoted above). */
 function rawSql(text: string): ReturnType<typeof sql.unsafe> {
-  const template: TemplateStringsArray = Object.freeze(Object.assign([text], { raw: Object.freeze([text]) }));
+  const template: TemplateStringsArray = Object.freeze(
+    Object.assign([text], { raw: Object.freeze([text]) }),
+  );
   return sql.unsafe(template);
 }
 
@@ -457,7 +565,9 @@ function rawSql(text: string): ReturnType<typeof sql.unsafe> {
  * up to {@link MAX_LEARNED_POOL}. A suite's peak is what its next burst of tests will ask for.
  */
 function poolTarget(): number {
-  return options.poolSize === 0 ? 0 : Math.max(options.poolSize, Math.min(MAX_LEARNED_POOL, peakInUse));
+  return options.poolSize === 0
+    ? 0
+    : Math.max(options.poolSize, Math.min(MAX_LEARNED_POOL, peakInUse));
 }
 
 /** Record a new peak of databases of this project in use at once (written on the template at close). */
@@ -473,7 +583,11 @@ function notePeak(used: number): void {
 async function rememberPeak(s: Started): Promise<void> {
   if (peakInUse <= rememberedPeak && filePeak <= rememberedFilePeak) return;
   const comment = `offloop-testing peak=${String(Math.max(peakInUse, rememberedPeak))} file-peak=${String(Math.max(filePeak, rememberedFilePeak))}`;
-  await s.pool.query(sql.unsafe`comment on database ${sql.identifier([s.template.name])} is ${sql.literalValue(comment)}`).catch(() => undefined);
+  await s.pool
+    .query(
+      sql.unsafe`comment on database ${sql.identifier([s.template.name])} is ${sql.literalValue(comment)}`,
+    )
+    .catch(() => undefined);
 }
 
 /** Keep {@link poolTarget} clones ready (plus one for each caller waiting), `maxParallelCreates` at a time. */
@@ -488,7 +602,9 @@ function refill(s: Started): void {
       do {
         refillAgain = false;
         while (!closing && !refillPaused) {
-          const counts = await s.backgroundPool.one(sql.type(z.object({ ready: z.coerce.number(), used: z.coerce.number() }))`
+          const counts = await s.backgroundPool.one(sql.type(
+            z.object({ ready: z.coerce.number(), used: z.coerce.number() }),
+          )`
             select (count(*) filter (where starts_with(datname, ${s.readyPrefix})))::int as ready,
                    (count(*) filter (where starts_with(datname, ${inUsePrefix})))::int as used
             from pg_database`);
@@ -513,7 +629,12 @@ function refill(s: Started): void {
 function recordBackgroundFailure(error: unknown): void {
   stats.backgroundFailures += 1;
   const pg = findPgError(error);
-  stats.lastBackgroundError = pg !== null ? `${pg.sqlstate}: ${pg.message}` : error instanceof Error ? error.message : String(error);
+  stats.lastBackgroundError =
+    pg !== null
+      ? `${pg.sqlstate}: ${pg.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
 }
 
 /**
@@ -550,7 +671,10 @@ async function reserveLoop(s: Started): Promise<void> {
   while (!closing && reserved.size + reserving < reserveTarget()) {
     const name = await reserveOne(s);
     if (name === null) return; // none ready (a finished background clone calls again), or closing
-    port?.postMessage({ type: 'reserved', database: { name, url: databaseUrl(s.adminUrl, name), fromPool: true } } satisfies PoolNotice);
+    port?.postMessage({
+      type: 'reserved',
+      database: { name, url: databaseUrl(s.adminUrl, name), fromPool: true },
+    } satisfies PoolNotice);
     // The pool is one short now: make the next one.
     refill(s);
   }
@@ -580,7 +704,9 @@ async function reserveOne(s: Started): Promise<string | null> {
 /** A reserved clone the host did not use goes back to the pool (no one connected to it). */
 async function giveBack(s: Started, name: string): Promise<void> {
   try {
-    await s.pool.query(sql.unsafe`alter database ${sql.identifier([name])} rename to ${sql.identifier([`${s.readyPrefix}${randomSuffix()}`])}`);
+    await s.pool.query(
+      sql.unsafe`alter database ${sql.identifier([name])} rename to ${sql.identifier([`${s.readyPrefix}${randomSuffix()}`])}`,
+    );
   } catch {
     await dropDatabase(s.pool, name);
   }
@@ -601,7 +727,11 @@ async function taken(name: string): Promise<null> {
 
 async function createReady(s: Started): Promise<void> {
   try {
-    await createDatabase({ pool: s.backgroundPool, fileCopy: s.fileCopy }, `${s.readyPrefix}${randomSuffix()}`, s.template.name);
+    await createDatabase(
+      { pool: s.backgroundPool, fileCopy: s.fileCopy },
+      `${s.readyPrefix}${randomSuffix()}`,
+      s.template.name,
+    );
   } catch (error) {
     // A background clone that fails is not fatal: the next acquire clones on demand and reports
     // the error itself. Pause refilling so that a persistent failure does not spin.
@@ -680,19 +810,28 @@ async function prune(): Promise<PruneResult> {
   let projectsInUse = 0;
   for (const [other, databases] of byProject) {
     const key = projectLockKey(other);
-    const free = await s.session.current.oneFirst(sql.type(z.object({ free: z.boolean() }))`select pg_try_advisory_lock(${PROJECT_LOCK_CLASS}::int, ${key}::int) as free`);
+    const free = await s.session.current.oneFirst(
+      sql.type(
+        z.object({ free: z.boolean() }),
+      )`select pg_try_advisory_lock(${PROJECT_LOCK_CLASS}::int, ${key}::int) as free`,
+    );
     if (!free) {
       projectsInUse += 1;
       continue;
     }
     try {
       for (const name of databases) {
-        if (name.startsWith('offloop_tpl_')) await s.pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);
+        if (name.startsWith('offloop_tpl_'))
+          await s.pool.query(
+            sql.unsafe`alter database ${sql.identifier([name])} with is_template false`,
+          );
         await dropDatabase(s.pool, name);
         dropped.push(name);
       }
     } finally {
-      await s.session.current.query(sql.unsafe`select pg_advisory_unlock(${PROJECT_LOCK_CLASS}::int, ${key}::int)`);
+      await s.session.current.query(
+        sql.unsafe`select pg_advisory_unlock(${PROJECT_LOCK_CLASS}::int, ${key}::int)`,
+      );
     }
   }
   return { dropped, projectsInUse };
@@ -719,7 +858,12 @@ async function close(): Promise<PoolStats> {
     clearInterval(s.session.watch);
     // A session whose connection is gone has nothing left to unlock.
     await s.session.end().catch(() => undefined);
-    await Promise.all([s.claimPool.end(), s.pool.end(), s.backgroundPool.end(), s.sessionPool.end()]);
+    await Promise.all([
+      s.claimPool.end(),
+      s.pool.end(),
+      s.backgroundPool.end(),
+      s.sessionPool.end(),
+    ]);
   }
   return { ...stats };
 }
@@ -746,7 +890,12 @@ async function handle(request: PoolRequest): Promise<PoolResults[PoolRequest['ty
 port.on('message', (request: PoolRequest) => {
   handle(request).then(
     (value) => port.postMessage({ id: request.id, ok: true, value } satisfies PoolResponse),
-    (error: unknown) => port.postMessage({ id: request.id, ok: false, error: toEnvelope(error) } satisfies PoolResponse),
+    (error: unknown) =>
+      port.postMessage({
+        id: request.id,
+        ok: false,
+        error: toEnvelope(error),
+      } satisfies PoolResponse),
   );
 });
 

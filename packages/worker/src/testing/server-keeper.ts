@@ -18,16 +18,24 @@ const idleTimeout = Number(idle ?? 30_000);
 const paths = serverPaths(dir);
 
 const server = await startEmbeddedPostgres({ dataDir: paths.data, persistent: true });
-const pool = await createPool(server.url, { maximumPoolSize: 1, idleTimeout: 'DISABLE_TIMEOUT', captureStackTrace: false });
+const pool = await createPool(server.url, {
+  maximumPoolSize: 1,
+  idleTimeout: 'DISABLE_TIMEOUT',
+  captureStackTrace: false,
+});
 // A test server trades durability for speed (its data is a cache of templates): no fsync.
 for (const setting of ['fsync', 'synchronous_commit', 'full_page_writes']) {
   await pool.query(sql.unsafe`alter system set ${sql.identifier([setting])} = off`);
 }
 await pool.query(sql.unsafe`select pg_reload_conf()`);
-await writeFile(paths.state, JSON.stringify({ keeperPid: process.pid, url: server.url, port: server.port }));
+await writeFile(
+  paths.state,
+  JSON.stringify({ keeperPid: process.pid, url: server.url, port: server.port }),
+);
 console.log(`PostgreSQL ${server.version} on port ${String(server.port)}, data in ${paths.data}`);
 
-const clients = () => pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`
+const clients = () =>
+  pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`
   select count(*) as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`);
 
 let idleSince = Date.now();

@@ -15,21 +15,41 @@ import { Socket } from 'node:net';
 import path from 'node:path';
 
 /** What the keeper writes once the server accepts connections. */
-export type ServerState = { readonly keeperPid: number; readonly url: string; readonly port: number };
+export type ServerState = {
+  readonly keeperPid: number;
+  readonly url: string;
+  readonly port: number;
+};
 
 const START_TIMEOUT_MS = 120_000;
 const POLL_MS = 100;
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const KEEPER_FILE = new URL(`./server-keeper${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const KEEPER_FILE = new URL(
+  `./server-keeper${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+);
 
 /** Paths of the shared server's files under `dir`. */
-export function serverPaths(dir: string): { state: string; lock: string; log: string; data: string } {
-  return { state: path.join(dir, 'server.json'), lock: path.join(dir, 'start.lock'), log: path.join(dir, 'keeper.log'), data: path.join(dir, 'pg') };
+export function serverPaths(dir: string): {
+  state: string;
+  lock: string;
+  log: string;
+  data: string;
+} {
+  return {
+    state: path.join(dir, 'server.json'),
+    lock: path.join(dir, 'start.lock'),
+    log: path.join(dir, 'keeper.log'),
+    data: path.join(dir, 'pg'),
+  };
 }
 
 /** The URL of the shared server in `dir`, starting it (through a keeper process) if none runs. */
-export async function ensureSharedServer(options: { dir: string; idleTimeout: number }): Promise<string> {
+export async function ensureSharedServer(options: {
+  dir: string;
+  idleTimeout: number;
+}): Promise<string> {
   const paths = serverPaths(options.dir);
   // As root the server runs as `postgres`, which must traverse to the data directory.
   await mkdir(options.dir, { recursive: true });
@@ -41,7 +61,8 @@ export async function ensureSharedServer(options: { dir: string; idleTimeout: nu
     if (await tryLock(paths.lock)) {
       try {
         const again = await readState(paths.state);
-        if (again !== null && isAlive(again.keeperPid) && (await accepts(again.port))) return again.url;
+        if (again !== null && isAlive(again.keeperPid) && (await accepts(again.port)))
+          return again.url;
         return await startKeeper(options, paths, deadline);
       } finally {
         await unlink(paths.lock).catch(() => undefined);
@@ -49,18 +70,29 @@ export async function ensureSharedServer(options: { dir: string; idleTimeout: nu
     }
     await sleep(POLL_MS);
   }
-  throw new EmbeddedPostgresError(`The shared test server in ${options.dir} did not become available within ${String(START_TIMEOUT_MS)} ms.`, { dataDir: paths.data, reason: 'timeout' });
+  throw new EmbeddedPostgresError(
+    `The shared test server in ${options.dir} did not become available within ${String(START_TIMEOUT_MS)} ms.`,
+    { dataDir: paths.data, reason: 'timeout' },
+  );
 }
 
-async function startKeeper(options: { dir: string; idleTimeout: number }, paths: ReturnType<typeof serverPaths>, deadline: number): Promise<string> {
+async function startKeeper(
+  options: { dir: string; idleTimeout: number },
+  paths: ReturnType<typeof serverPaths>,
+  deadline: number,
+): Promise<string> {
   await unlink(paths.state).catch(() => undefined);
   const log = await open(paths.log, 'w');
   let exited: string | null = null;
   try {
-    const child = spawn(process.execPath, [KEEPER_FILE.pathname, options.dir, String(options.idleTimeout)], {
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
-    });
+    const child = spawn(
+      process.execPath,
+      [KEEPER_FILE.pathname, options.dir, String(options.idleTimeout)],
+      {
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+      },
+    );
     child.once('exit', (code, signal) => {
       exited = `exit code ${String(code)}, signal ${String(signal)}`;
     });
@@ -84,7 +116,11 @@ async function startKeeper(options: { dir: string; idleTimeout: number }, paths:
 async function readState(file: string): Promise<ServerState | null> {
   try {
     const value = JSON.parse(await readFile(file, 'utf8')) as Partial<ServerState>;
-    if (typeof value.keeperPid === 'number' && typeof value.url === 'string' && typeof value.port === 'number') {
+    if (
+      typeof value.keeperPid === 'number' &&
+      typeof value.url === 'string' &&
+      typeof value.port === 'number'
+    ) {
       return { keeperPid: value.keeperPid, url: value.url, port: value.port };
     }
     return null;
@@ -105,7 +141,8 @@ export async function tryLock(file: string): Promise<boolean> {
   }
   const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
   // An empty file is a lock being written right now; only a dead holder's lock is stale.
-  if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) await unlink(file).catch(() => undefined);
+  if (Number.isInteger(holder) && holder > 0 && !isAlive(holder))
+    await unlink(file).catch(() => undefined);
   return false;
 }
 

@@ -4,13 +4,31 @@
  * template build, the pool of ready clones, drops) runs in a dedicated worker thread: the host
  * thread (the test file) never imports slonik.
  */
-import { ConfigError, fromEnvelope, MigratorClosedError, toConfigIssues, formatConfigIssues, WorkerFailedError, configSchema } from '@offloop/core';
+import {
+  ConfigError,
+  fromEnvelope,
+  MigratorClosedError,
+  toConfigIssues,
+  formatConfigIssues,
+  WorkerFailedError,
+  configSchema,
+} from '@offloop/core';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import type { AcquiredDatabase, PoolNotice, PoolRequest, PoolResponse, PoolResults, PoolStats, PoolWorkerOptions, PruneResult, TemplateInfo } from './messages.ts';
+import type {
+  AcquiredDatabase,
+  PoolNotice,
+  PoolRequest,
+  PoolResponse,
+  PoolResults,
+  PoolStats,
+  PoolWorkerOptions,
+  PruneResult,
+  TemplateInfo,
+} from './messages.ts';
 
 export type { PoolStats, PruneResult, TemplateInfo } from './messages.ts';
 
@@ -119,7 +137,10 @@ const optionsSchema = z.strictObject({
 });
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const WORKER_FILE = new URL(`./pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const WORKER_FILE = new URL(
+  `./pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+);
 
 /**
  * Create a test harness. It starts at once, in the background: a worker thread builds the
@@ -144,7 +165,9 @@ const WORKER_FILE = new URL(`./pool-boot${import.meta.url.endsWith('.ts') ? '.ts
  * ```
  */
 export function createTestDatabases(options: TestDatabasesOptions = {}): TestDatabases {
-  const parsed = optionsSchema.safeParse(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)));
+  const parsed = optionsSchema.safeParse(
+    Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+  );
   if (!parsed.success) {
     const issues = toConfigIssues(parsed.error);
     throw new ConfigError(formatConfigIssues(issues, 'test harness options'), { issues });
@@ -164,7 +187,10 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     embeddedIdleTimeout: value.embeddedIdleTimeout,
     // One shared server per project (keyed by its directory), reachable by the `postgres` OS
     // user when running as root (the system temp directory is).
-    embeddedDir: path.join(os.tmpdir(), `offloop-testing-${createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 12)}`),
+    embeddedDir: path.join(
+      os.tmpdir(),
+      `offloop-testing-${createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 12)}`,
+    ),
   };
 
   let worker: Worker | null = null;
@@ -173,7 +199,10 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
   let nextId = 1;
   /** Clones the worker claimed ahead for this harness: acquire() hands them out with no round trip. */
   const reserve: AcquiredDatabase[] = [];
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  >();
 
   const fail = (error: Error): void => {
     failure = error;
@@ -198,10 +227,21 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
       else waiter.reject(fromEnvelope(response.error));
     });
     started.on('error', (error: Error) => {
-      fail(new WorkerFailedError(`The test harness's worker thread failed: ${error.message}`, { reason: error.message }, { cause: error }));
+      fail(
+        new WorkerFailedError(
+          `The test harness's worker thread failed: ${error.message}`,
+          { reason: error.message },
+          { cause: error },
+        ),
+      );
     });
     started.on('exit', (code) => {
-      if (!closed) fail(new WorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, { reason: `exit ${String(code)}` }));
+      if (!closed)
+        fail(
+          new WorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, {
+            reason: `exit ${String(code)}`,
+          }),
+        );
     });
     // Only calls in flight keep the process alive: a test file that forgets `close()` still exits.
     started.unref();
@@ -209,9 +249,15 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     return started;
   };
 
-  function call<T extends PoolRequest['type']>(type: T, extra: Omit<Extract<PoolRequest, { type: T }>, 'id' | 'type'> = {} as never): Promise<PoolResults[T]> {
+  function call<T extends PoolRequest['type']>(
+    type: T,
+    extra: Omit<Extract<PoolRequest, { type: T }>, 'id' | 'type'> = {} as never,
+  ): Promise<PoolResults[T]> {
     if (failure !== null) return Promise.reject(failure);
-    if (closed && type !== 'close') return Promise.reject(new MigratorClosedError('This test harness was closed; create a new one.', {}));
+    if (closed && type !== 'close')
+      return Promise.reject(
+        new MigratorClosedError('This test harness was closed; create a new one.', {}),
+      );
     const target = getWorker();
     const id = nextId;
     nextId += 1;
@@ -226,7 +272,9 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
   const toTestDatabase = (acquired: AcquiredDatabase): TestDatabase => {
     let released: Promise<void> | undefined;
     const release = (): Promise<void> => {
-      released ??= closed ? Promise.resolve() : call('release', { name: acquired.name }).then(() => undefined);
+      released ??= closed
+        ? Promise.resolve()
+        : call('release', { name: acquired.name }).then(() => undefined);
       return released;
     };
     return { ...acquired, release, [Symbol.asyncDispose]: release };
