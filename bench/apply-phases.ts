@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../packages/worker/src/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../packages/embedded-postgres/src/index.ts';
 import { toPsql } from './host-impact-adapters.ts';
 import { generateWorkload } from './workload.ts';
 

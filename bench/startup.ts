@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { createTestDatabases } from '../packages/worker/src/testing/index.ts';
+import { createTestDatabases } from '../packages/testing/src/index.ts';
 
 const { values: flags } = parseArgs({
   options: { reps: { type: 'string' }, url: { type: 'string' } },

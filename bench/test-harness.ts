@@ -1,5 +1,5 @@
 /**
- * Benchmark of the test harness (`@offloop/worker/testing`): the time from asking for a fresh,
+ * Benchmark of the test harness (`@offloop/testing`): the time from asking for a fresh,
  * migrated database to holding it, per test, for the 300-migration workload of
  * `bench/workload.ts` (pure SQL, with 50,000-row backfills).
  *
@@ -40,9 +40,9 @@ import pg from 'pg';
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
-} from '../packages/worker/src/embedded-postgres.ts';
+} from '../packages/embedded-postgres/src/index.ts';
 import { createMigrator } from '../packages/worker/src/index.ts';
-import { createTestDatabases } from '../packages/worker/src/testing/index.ts';
+import { createTestDatabases } from '../packages/testing/src/index.ts';
 import { generateWorkload } from './workload.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -168,7 +168,7 @@ async function runSuite(
     path.join(suite, 'ava.config.js'),
     `export default { files: ['*.test.ts'], extensions: { ts: 'module' }, timeout: '5m' };\n`,
   );
-  const harness = path.relative(suite, path.join(root, 'packages/worker/src/testing/index.ts'));
+  const harness = path.relative(suite, path.join(root, 'packages/testing/src/index.ts'));
   for (let file = 0; file < files; file += 1) {
     await writeFile(
       path.join(suite, `file-${String(file)}.test.ts`),

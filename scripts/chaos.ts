@@ -47,7 +47,7 @@ import { startOffloop, type BoundedResult } from '../test/helpers/running.ts';
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
-} from '../packages/worker/src/embedded-postgres.ts';
+} from '../packages/embedded-postgres/src/index.ts';
 
 /** A slonik pool (slonik resolves from test/, not from here). */
 type DatabasePool = Awaited<ReturnType<typeof openProbePool>>;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ProgressEvent } from '../packages/core/src/index.ts';
 import { createMigrator } from '../packages/worker/src/index.ts';
-import { startEmbeddedPostgres } from '../packages/worker/src/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../packages/embedded-postgres/src/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IDLE_MS = 2_000;

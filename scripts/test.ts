@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
-} from '../packages/worker/src/embedded-postgres.ts';
+} from '../packages/embedded-postgres/src/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

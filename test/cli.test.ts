@@ -15,7 +15,7 @@ import { createTestDatabase, databaseName, withPool } from './helpers/database.t
 import { migrationsDir } from './helpers/fixtures.ts';
 import { BIN, offloop } from './helpers/cli.ts';
 import { socketDirectory } from './helpers/unix-socket.ts';
-import { startEmbeddedPostgres } from '@offloop/worker';
+import { startEmbeddedPostgres } from '@offloop/embedded-postgres';
 import { spawn } from 'node:child_process';
 
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));

@@ -2,7 +2,7 @@
 // process, which every harness of the project reuses, and which stops by itself when idle,
 // keeping its data (and so the templates) for the next run.
 import test from 'ava';
-import { createTestDatabases } from '@offloop/worker/testing';
+import { createTestDatabases } from '@offloop/testing';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

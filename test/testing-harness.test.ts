@@ -1,7 +1,7 @@
 import test from './helpers/limited-test.ts';
 import type { ExecutionContext } from 'ava';
 import { CreateDatabaseError, MigrationFailedError } from '@offloop/core';
-import { createTestDatabases, projectId } from '@offloop/worker/testing';
+import { createTestDatabases, projectId } from '@offloop/testing';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';

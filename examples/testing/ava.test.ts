@@ -2,7 +2,7 @@
 // Run by this repository's suite (`./dev test`); TEST_DATABASE_URL names the server, or else a
 // shared embedded PostgreSQL is started.
 import test from 'ava';
-import { createTestDatabases } from '@offloop/worker/testing';
+import { createTestDatabases } from '@offloop/testing';
 import pg from 'pg';
 
 const databases = createTestDatabases({ dir: new URL('../migrations', import.meta.url).pathname });

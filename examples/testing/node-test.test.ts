@@ -2,7 +2,7 @@
 // Run by this repository's suite through test/testing-recipes.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabases } from '@offloop/worker/testing';
+import { createTestDatabases } from '@offloop/testing';
 import pg from 'pg';
 
 const databases = createTestDatabases({ dir: new URL('../migrations', import.meta.url).pathname });

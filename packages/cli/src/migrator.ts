@@ -46,7 +46,7 @@ export async function withMigrator<T>(
   options: WithMigratorOptions = {},
 ): Promise<T> {
   // Imported here, not at the top: `create` and `--help` need neither the worker pool nor PostgreSQL.
-  const { createMigrator, startEmbeddedPostgres } = await import('@offloop/worker');
+  const { createMigrator } = await import('@offloop/worker');
   const stack = new AsyncDisposableStack();
   let result: T;
   try {
@@ -58,6 +58,7 @@ export async function withMigrator<T>(
       url = config.url ?? OFFLINE_URL;
       target = { description: 'no database (offline)', embedded: false };
     } else if (config.url === null) {
+      const { startEmbeddedPostgres } = await import('@offloop/embedded-postgres');
       const postgres = stack.use(
         await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }),
       );

@@ -80,6 +80,7 @@ export {
 } from './config.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
 export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './connection-url.ts';
+export { quoteLiteral } from './ddl.ts';
 export type { Environment, ResolvedUrl } from './connection-url.ts';
 export type {
   LockAcquiredEvent,

@@ -27,8 +27,6 @@ export type {
   UpOptions,
   UpResult,
 } from './types.ts';
-export { startEmbeddedPostgres } from './embedded-postgres.ts';
-export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';
 export { Readiness, ReadinessChangeEvent } from './readiness.ts';
 export type { ReadinessState } from './readiness.ts';
 export { healthCheck, healthStatus } from './health.ts';

@@ -1,5 +1,5 @@
 /**
- * `@offloop/worker/testing`: a fresh, migrated PostgreSQL database per test, in milliseconds.
+ * `@offloop/testing`: a fresh, migrated PostgreSQL database per test, in milliseconds.
  * The template is migrated once through offloop's worker thread (keyed by the migrations'
  * checksums, reused across test runs), and clones are kept ready in the background.
  * See `docs/testing.md` for the ava and node:test recipes.

@@ -13,18 +13,20 @@ import {
   WorkerFailedError,
   configSchema,
 } from '@offloop/core';
+import * as Comlink from 'comlink';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import type {
   AcquiredDatabase,
-  PoolNotice,
-  PoolRequest,
-  PoolResponse,
-  PoolResults,
+  HarnessChannel,
+  Outcome,
+  PoolApi,
+  PoolMethods,
   PoolStats,
+  PoolWorkerData,
   PoolWorkerOptions,
   PruneResult,
   TemplateInfo,
@@ -138,7 +140,7 @@ const optionsSchema = z.strictObject({
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
 const WORKER_FILE = new URL(
-  `./pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  `./pool/pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
   import.meta.url,
 );
 
@@ -151,7 +153,7 @@ const WORKER_FILE = new URL(
  * @example
  * ```ts
  * import test from 'ava';
- * import { createTestDatabases } from '@offloop/worker/testing';
+ * import { createTestDatabases } from '@offloop/testing';
  *
  * const databases = createTestDatabases({ dir: 'migrations' });
  * test.before(() => databases.ready()); // suite setup: worker thread, connections, template
@@ -193,41 +195,139 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     ),
   };
 
-  let worker: Worker | null = null;
-  let failure: Error | null = null;
-  let closed = false;
-  let nextId = 1;
-  /** Clones the worker claimed ahead for this harness: acquire() hands them out with no round trip. */
-  const reserve: AcquiredDatabase[] = [];
-  const pending = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
-  >();
+  return new Harness(workerOptions);
+}
 
-  const fail = (error: Error): void => {
-    failure = error;
-    for (const { reject } of pending.values()) reject(error);
-    pending.clear();
+/** The harness's thread, its comlink proxy, and the port on which the host listens. */
+type Thread = {
+  readonly worker: Worker;
+  readonly api: Comlink.Remote<PoolApi>;
+  readonly apiPort: MessagePort;
+};
+
+/**
+ * The host side of one harness: its thread (started on first use), the calls in flight, and the
+ * clones the thread claimed ahead for it. Methods are bound (arrow properties): a test may pass
+ * `databases.acquire` around on its own.
+ */
+class Harness implements TestDatabases {
+  readonly #options: PoolWorkerOptions;
+  #thread: Thread | null = null;
+  #failure: Error | null = null;
+  /** Rejected with {@link #failure}, to end the calls in flight when the thread fails. */
+  readonly #failed = Promise.withResolvers<never>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #pending = 0;
+  /** Clones the thread claimed ahead for this harness: acquire() hands them out with no round trip. */
+  readonly #reserve: AcquiredDatabase[] = [];
+
+  constructor(options: PoolWorkerOptions) {
+    this.#options = options;
+    this.#failed.promise.catch(() => undefined);
+    // Start at once: the worker thread, the connections and the template get ready while the
+    // test file loads. A failure surfaces from the first call.
+    this.#call('template', (api) => api.template()).catch(() => undefined);
+  }
+
+  readonly ready = (): Promise<TemplateInfo> => this.#call('template', (api) => api.template());
+
+  readonly template = (): Promise<TemplateInfo> => this.#call('template', (api) => api.template());
+
+  readonly acquire = async (): Promise<TestDatabase> => {
+    const reserved = this.#failure === null && !this.#closed ? this.#reserve.shift() : undefined;
+    if (reserved !== undefined) {
+      // Tell the thread (it tracks it for release and close, and claims the next one ahead).
+      this.#call('taken', (api) => api.taken(reserved.name)).catch(() => undefined);
+      return this.#toTestDatabase(reserved);
+    }
+    return this.#toTestDatabase(await this.#call('acquire', (api) => api.acquire()));
   };
 
-  const getWorker = (): Worker => {
-    if (worker !== null) return worker;
-    const started = new Worker(WORKER_FILE, { workerData: workerOptions });
-    started.on('message', (message: PoolResponse | PoolNotice) => {
-      if ('type' in message) {
-        reserve.push(message.database);
+  readonly stats = (): Promise<PoolStats> => this.#call('stats', (api) => api.stats());
+
+  readonly prune = (): Promise<PruneResult> => this.#call('prune', (api) => api.prune());
+
+  readonly close = (): Promise<void> => {
+    this.#closing ??= (async () => {
+      const thread = this.#thread;
+      if (thread === null) {
+        this.#closed = true;
         return;
       }
-      const response = message;
-      const waiter = pending.get(response.id);
-      if (waiter === undefined) return;
-      pending.delete(response.id);
-      if (pending.size === 0) started.unref();
-      if (response.ok) waiter.resolve(response.value);
-      else waiter.reject(fromEnvelope(response.error));
+      try {
+        if (this.#failure === null) await this.#call('close', (api) => api.close());
+      } finally {
+        this.#closed = true;
+        thread.api[Comlink.releaseProxy]();
+        await thread.worker.terminate();
+      }
+    })();
+    return this.#closing;
+  };
+
+  readonly [Symbol.asyncDispose] = this.close;
+
+  #toTestDatabase(acquired: AcquiredDatabase): TestDatabase {
+    let released: Promise<void> | undefined;
+    const release = (): Promise<void> => {
+      released ??= this.#closed
+        ? Promise.resolve()
+        : this.#call('release', (api) => api.release(acquired.name)).then(() => undefined);
+      return released;
+    };
+    return { ...acquired, release, [Symbol.asyncDispose]: release };
+  }
+
+  /** Make one call of the pool's (`send` makes it on the proxy) and unwrap its outcome. */
+  async #call<T>(
+    method: keyof PoolMethods,
+    send: (api: PoolApi) => Promise<Outcome<T>>,
+  ): Promise<T> {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closed && method !== 'close')
+      throw new MigratorClosedError('This test harness was closed; create a new one.', {});
+    const thread = this.#start();
+    // Only calls in flight keep the process alive: a test file that forgets `close()` still exits.
+    this.#pending += 1;
+    thread.worker.ref();
+    thread.apiPort.ref();
+    try {
+      const outcome = await Promise.race([send(thread.api), this.#failed.promise]);
+      if (!outcome.ok) throw fromEnvelope(outcome.error);
+      return outcome.value;
+    } finally {
+      this.#pending -= 1;
+      if (this.#pending === 0) {
+        thread.apiPort.unref();
+        thread.worker.unref();
+      }
+    }
+  }
+
+  #fail(error: Error): void {
+    this.#failure = error;
+    this.#failed.reject(error);
+  }
+
+  /** The thread, started on the first call: the pool's calls on one channel, its notices on another. */
+  #start(): Thread {
+    if (this.#thread !== null) return this.#thread;
+    const api = new MessageChannel();
+    const host = new MessageChannel();
+    const channel: HarnessChannel = { reserved: (database) => void this.#reserve.push(database) };
+    Comlink.expose(channel, host.port1);
+    // The listeners comlink adds hold the ports (and the process) open: only calls in flight may.
+    host.port1.unref();
+    const remote = Comlink.wrap<PoolApi>(api.port1);
+    api.port1.unref();
+    const data: PoolWorkerData = { options: this.#options, api: api.port2, host: host.port2 };
+    const worker = new Worker(WORKER_FILE, {
+      workerData: data,
+      transferList: [api.port2, host.port2],
     });
-    started.on('error', (error: Error) => {
-      fail(
+    worker.on('error', (error: Error) => {
+      this.#fail(
         new WorkerFailedError(
           `The test harness's worker thread failed: ${error.message}`,
           { reason: error.message },
@@ -235,88 +335,16 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
         ),
       );
     });
-    started.on('exit', (code) => {
-      if (!closed)
-        fail(
+    worker.on('exit', (code) => {
+      if (!this.#closed)
+        this.#fail(
           new WorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, {
             reason: `exit ${String(code)}`,
           }),
         );
     });
-    // Only calls in flight keep the process alive: a test file that forgets `close()` still exits.
-    started.unref();
-    worker = started;
-    return started;
-  };
-
-  function call<T extends PoolRequest['type']>(
-    type: T,
-    extra: Omit<Extract<PoolRequest, { type: T }>, 'id' | 'type'> = {} as never,
-  ): Promise<PoolResults[T]> {
-    if (failure !== null) return Promise.reject(failure);
-    if (closed && type !== 'close')
-      return Promise.reject(
-        new MigratorClosedError('This test harness was closed; create a new one.', {}),
-      );
-    const target = getWorker();
-    const id = nextId;
-    nextId += 1;
-    return new Promise<PoolResults[T]>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      target.ref();
-      const request: PoolRequest = { id, type, ...extra } as PoolRequest;
-      target.postMessage(request);
-    });
+    worker.unref();
+    this.#thread = { worker, api: remote, apiPort: api.port1 };
+    return this.#thread;
   }
-
-  const toTestDatabase = (acquired: AcquiredDatabase): TestDatabase => {
-    let released: Promise<void> | undefined;
-    const release = (): Promise<void> => {
-      released ??= closed
-        ? Promise.resolve()
-        : call('release', { name: acquired.name }).then(() => undefined);
-      return released;
-    };
-    return { ...acquired, release, [Symbol.asyncDispose]: release };
-  };
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      if (worker === null) {
-        closed = true;
-        return;
-      }
-      const current = worker;
-      try {
-        if (failure === null) await call('close');
-      } finally {
-        closed = true;
-        await current.terminate();
-      }
-    })();
-    return closing;
-  };
-
-  // Start at once: the worker thread, the connections and the template get ready while the test
-  // file loads. A failure surfaces from the first call.
-  call('template').catch(() => undefined);
-
-  return {
-    ready: () => call('template'),
-    acquire: async () => {
-      const reserved = failure === null && !closed ? reserve.shift() : undefined;
-      if (reserved !== undefined) {
-        // Tell the worker (it tracks it for release and close, and claims the next one ahead).
-        call('taken', { name: reserved.name }).catch(() => undefined);
-        return toTestDatabase(reserved);
-      }
-      return toTestDatabase(await call('acquire'));
-    },
-    template: () => call('template'),
-    stats: () => call('stats'),
-    prune: () => call('prune'),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
 }

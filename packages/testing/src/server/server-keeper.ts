@@ -7,7 +7,7 @@
 import { unlink, writeFile } from 'node:fs/promises';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
-import { startEmbeddedPostgres } from '../embedded-postgres.ts';
+import { startEmbeddedPostgres } from '@offloop/embedded-postgres';
 import { serverPaths, tryLock } from './shared-server.ts';
 
 const CHECK_MS = 1_000;

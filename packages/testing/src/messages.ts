@@ -1,8 +1,12 @@
 /**
  * What crosses the thread boundary between the test harness's host side
- * ({@link createTestDatabases}) and its clone-pool worker. Errors travel as envelopes.
+ * ({@link createTestDatabases}) and its clone-pool thread ({@link ClonePool}), over two comlink
+ * channels, as the migrator talks to its thread: the thread exposes the pool's calls, the host
+ * exposes what the thread sends unasked. Errors travel as envelopes: structured clone would strip
+ * their class and fields.
  */
 import type { ErrorEnvelope } from '@offloop/core';
+import type { MessagePort } from 'node:worker_threads';
 
 /** Resolved options, given to the worker as `workerData`. */
 export type PoolWorkerOptions = {
@@ -73,32 +77,44 @@ export type PruneResult = {
   readonly projectsInUse: number;
 };
 
-/** A request from the host. */
-export type PoolRequest =
-  | { readonly id: number; readonly type: 'template' }
-  | { readonly id: number; readonly type: 'acquire' }
-  | { readonly id: number; readonly type: 'release'; readonly name: string }
-  /** The host handed out a database the worker had reserved for it. */
-  | { readonly id: number; readonly type: 'taken'; readonly name: string }
-  | { readonly id: number; readonly type: 'stats' }
-  | { readonly id: number; readonly type: 'prune' }
-  | { readonly id: number; readonly type: 'close' };
-
-/** Results by request type. */
-export type PoolResults = {
-  readonly template: TemplateInfo;
-  readonly acquire: AcquiredDatabase;
-  readonly release: null;
-  readonly taken: null;
-  readonly stats: PoolStats;
-  readonly prune: PruneResult;
-  readonly close: PoolStats;
+/**
+ * What the clone pool does, as the thread runs it ({@link ClonePool}). The host calls these
+ * through comlink ({@link PoolApi}).
+ */
+export type PoolMethods = {
+  /** The template, built or found; resolves once the harness is ready. */
+  template(): Promise<TemplateInfo>;
+  acquire(): Promise<AcquiredDatabase>;
+  release(name: string): Promise<null>;
+  /** The host handed out a database the thread had reserved for it. */
+  taken(name: string): Promise<null>;
+  stats(): Promise<PoolStats>;
+  prune(): Promise<PruneResult>;
+  close(): Promise<PoolStats>;
 };
 
-/** The worker's answer to one request. */
-export type PoolResponse =
-  | { readonly id: number; readonly ok: true; readonly value: PoolResults[keyof PoolResults] }
-  | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
+/** One call's result as it crosses the thread boundary: a value, or an error envelope to rebuild. */
+export type Outcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
 
-/** Sent by the worker unasked: a ready clone claimed ahead for this harness (already renamed to an in-use name). */
-export type PoolNotice = { readonly type: 'reserved'; readonly database: AcquiredDatabase };
+/** Exposed by the thread on its port: every {@link PoolMethods} call, its result as an {@link Outcome}. */
+export type PoolApi = {
+  readonly [K in keyof PoolMethods]: (
+    ...args: Parameters<PoolMethods[K]>
+  ) => Promise<Outcome<Awaited<ReturnType<PoolMethods[K]>>>>;
+};
+
+/** Exposed by the host on its port, for what the thread sends unasked. */
+export type HarnessChannel = {
+  /** A ready clone claimed ahead for this harness (already renamed to an in-use name). */
+  reserved(database: AcquiredDatabase): void;
+};
+
+/** The thread's `workerData`: its options, and the ports of the two comlink channels. */
+export type PoolWorkerData = {
+  readonly options: PoolWorkerOptions;
+  /** Where the thread exposes {@link PoolApi}. */
+  readonly api: MessagePort;
+  /** Where the host exposes {@link HarnessChannel}. */
+  readonly host: MessagePort;
+};
