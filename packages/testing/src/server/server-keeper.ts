@@ -5,6 +5,7 @@
  * the idle timeout. The data directory stays, with the templates in it.
  */
 import { unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
 import { startEmbeddedPostgres } from '@offloop/embedded-postgres';
@@ -40,7 +41,7 @@ const clients = () =>
 
 let idleSince = Date.now();
 for (;;) {
-  await new Promise((resolve) => setTimeout(resolve, CHECK_MS));
+  await sleep(CHECK_MS);
   if ((await clients()) > 0) {
     idleSince = Date.now();
     continue;

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What the keeper writes once the server accepts connections. */
 export type ServerState = {
@@ -166,8 +167,4 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.connect(port, '127.0.0.1', () => done(true));
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
