@@ -22,7 +22,7 @@ const KEY_VERSION = 'offloop-testing/1';
 const datname = z.object({ datname: z.string() });
 
 /** What a template build needs: the server, the session that takes the build lock, the counters. */
-export type TemplateSite = {
+type TemplateSite = {
   readonly adminUrl: string;
   readonly pool: DatabasePool;
   readonly session: HarnessSession;
