@@ -19,7 +19,14 @@ import type {
 } from '../messages.ts';
 import { projectId } from '../project.ts';
 import { ensureSharedServer } from '../server/shared-server.ts';
-import { claimReady, connect, createDatabase, dropDatabase, type Counters } from './databases.ts';
+import {
+  claimReady,
+  connect,
+  createDatabase,
+  datname,
+  dropDatabase,
+  type Counters,
+} from './databases.ts';
 import {
   databaseUrl,
   inUsePrefix,
@@ -38,8 +45,6 @@ const MAX_LEARNED_POOL = 32;
 const MAX_RESERVE = 16;
 /** Connections kept open for claims (a file's tests ask at once; a claim takes a few ms). */
 const CLAIM_CONNECTIONS = 4;
-
-const datname = z.object({ datname: z.string() });
 
 /** The pool once started: its connections, its session and its template. */
 type Ready = {

@@ -10,11 +10,15 @@ import {
 } from '@offloop/core';
 import { findPgError } from '@offloop/core/engine';
 import { createPool, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
 import type { PoolStats } from '../messages.ts';
 import { CLAIM_LOCK_CLASS } from './names.ts';
 
 /** The harness's counters, as the thread keeps them. */
 export type Counters = { -readonly [K in keyof PoolStats]: PoolStats[K] };
+
+/** A row of `pg_database` names. */
+export const datname = z.object({ datname: z.string() });
 
 /** A pool of admin connections of `size`, checked with one query. */
 export async function connect(url: string, size: number): Promise<DatabasePool> {

@@ -11,15 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { PoolWorkerOptions, TemplateInfo } from '../messages.ts';
-import { createDatabase, dropDatabase, type Counters } from './databases.ts';
+import { createDatabase, datname, dropDatabase, type Counters } from './databases.ts';
 import { BUILD_LOCK_CLASS, databaseUrl, readyPrefix, templateName } from './names.ts';
 import type { HarnessSession } from './session.ts';
 
 const POLL_MS = 100;
 /** Version string of the key: bump it when the way templates are built changes. */
 const KEY_VERSION = 'offloop-testing/1';
-
-const datname = z.object({ datname: z.string() });
 
 /** What a template build needs: the server, the session that takes the build lock, the counters. */
 type TemplateSite = {
