@@ -9,7 +9,7 @@ import { discoverMigrations, loadParser, splitSection } from '@offloop/core/engi
 import { EXIT_CODES } from 'offloop';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderError } from '../packages/cli/src/output.ts';
+import { renderError } from '../packages/cli/src/output/render-error.ts';
 import { offloop } from './helpers/cli.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';

@@ -22,7 +22,7 @@ import { configSchema } from '@offloop/core';
 import { COMMANDS, EXIT_CODES, EXIT_OK, run } from 'offloop';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { OPTION_FLAGS } from '../packages/cli/src/config.ts';
+import { OPTION_FLAGS } from '../packages/cli/src/flags/database-options.ts';
 import { createTestDatabase, withPool } from './helpers/database.ts';
 import { migrationsDir } from './helpers/fixtures.ts';
 import { exec, offloop } from './helpers/cli.ts';

@@ -1,12 +1,20 @@
-/** What a command is, and what it runs with. */
-import type { FlagSpecs, ParsedArgs } from './args.ts';
-import type { Output } from './output.ts';
+/**
+ * What a command is, and the one place that runs one: parse its flags, answer `--help`, run it,
+ * and report a failure. A command is declared with {@link defineCommand} (or, for one that talks
+ * to a database, `defineDatabaseCommand`), which types its flag values from its flag specs.
+ */
+import { EXIT_OK } from './exit-codes.ts';
+import { COMMON_FLAGS } from './flags/common.ts';
+import { parseCommandLine } from './flags/parse.ts';
+import type { FlagSpecs, ParsedArgs } from './flags/spec.ts';
+import { commandHelp } from './help.ts';
+import { createOutput, type Output } from './output/output.ts';
 
 /** Something text can be written to: `process.stdout`, or a buffer in tests. */
 export type TextSink = { write(chunk: string): unknown };
 
 /**
- * The process around a command, passed in so that {@link run} can be tested without spawning:
+ * The process around a command, passed in so that `run` can be tested without spawning:
  * nothing in the CLI reads `process` directly except `bin.ts`.
  */
 export type Io = {
@@ -26,8 +34,8 @@ export type CommandContext = {
   readonly output: Output;
 };
 
-/** One `offloop <name>` command. */
-export type Command = {
+/** What a command says about itself, for `--help` and `docs/cli.md`. */
+export type CommandInfo = {
   readonly name: string;
   /** One line, for `offloop --help`. */
   readonly summary: string;
@@ -35,8 +43,56 @@ export type Command = {
   readonly usage: string;
   /** A paragraph for `offloop <name> --help`. */
   readonly description: string;
-  readonly flags: FlagSpecs;
   readonly examples: readonly string[];
-  /** Run the command; resolve to the exit code, or throw an offloop error (or a usage error). */
-  run(args: ParsedArgs, context: CommandContext): Promise<number>;
 };
+
+/** One `offloop <name>` command. */
+export type Command = CommandInfo & {
+  /** Every flag it takes, in the order help lists them: its own, then `--config`, `--json`, `--help`. */
+  readonly flags: FlagSpecs;
+  /**
+   * Run it with the arguments after its name and resolve to the exit code. Never throws: a
+   * failure is reported on the output and turned into its exit code.
+   */
+  run(argv: readonly string[], io: Io): Promise<number>;
+};
+
+/** The flags a command declares, with the ones every command takes after them. */
+export type WithCommonFlags<S extends FlagSpecs> = S & typeof COMMON_FLAGS;
+
+/** A command as declared: what it says about itself, its own flags, and what it does. */
+export type CommandDefinition<S extends FlagSpecs> = CommandInfo & {
+  /** The command's own flags; `--config`, `--json` and `--help` are added after them. */
+  readonly flags: S;
+  /** Run it; resolve to the exit code, or throw an offloop error (or a usage error). */
+  run(args: ParsedArgs<WithCommonFlags<S>>, context: CommandContext): Promise<number>;
+};
+
+/** A {@link Command} from its definition, its flag values typed from its flag specs. */
+export function defineCommand<const S extends FlagSpecs>(
+  definition: CommandDefinition<S>,
+): Command {
+  const flags: WithCommonFlags<S> = { ...definition.flags, ...COMMON_FLAGS };
+  const command: Command = {
+    name: definition.name,
+    summary: definition.summary,
+    usage: definition.usage,
+    description: definition.description,
+    examples: definition.examples,
+    flags,
+    async run(argv, io) {
+      const args = parseCommandLine(argv, flags);
+      if (args.values.help === true) {
+        io.stdout.write(commandHelp(command));
+        return EXIT_OK;
+      }
+      const output = createOutput(io, args.values.json === true);
+      try {
+        return await definition.run(args, { io, output });
+      } catch (error) {
+        return output.fail(error);
+      }
+    },
+  };
+  return command;
+}

@@ -1,4 +1,5 @@
 /** Small text helpers for human output. */
+import { isAbsolute, relative } from 'node:path';
 
 /** A no-break space: help text never breaks a line there ("--\u00a0migrate:up" stays together). */
 export const NBSP = '\u00a0';
@@ -41,4 +42,10 @@ export function formatTimestamp(iso: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A path as the user would type it: relative to `cwd` when inside it, absolute otherwise. */
+export function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }

@@ -1,10 +1,10 @@
 /** `--help` text, generated from the commands' flag definitions; `docs/cli.md` quotes it. */
-import type { FlagSpecs } from './args.ts';
 import type { Command } from './command.ts';
-import { CONFIG_FILE_NAME } from './config.ts';
+import { CONFIG_FILE_NAME } from './config-file.ts';
 import { EXIT_CODE_MEANINGS } from './exit-codes.ts';
+import type { FlagSpecs } from './flags/spec.ts';
 import { NBSP } from './format.ts';
-import { EMBEDDED_DATA_DIR } from './migrator.ts';
+import { EMBEDDED_DATA_DIR } from './with-migrator.ts';
 
 const WIDTH = 100;
 

@@ -9,7 +9,6 @@
  * ```
  */
 import { readFileSync } from 'node:fs';
-import { UsageError, parseCommandLine } from './args.ts';
 import type { Command, Io } from './command.ts';
 import { checkCommand } from './commands/check.ts';
 import { createCommand } from './commands/create.ts';
@@ -24,7 +23,8 @@ import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
 import { commandHelp, globalHelp } from './help.ts';
-import { createOutput } from './output.ts';
+import { UsageError } from './flags/usage-error.ts';
+import { createOutput } from './output/output.ts';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -96,17 +96,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return createOutput(io, argv.includes('--json')).fail(error);
   }
 
-  const parsed = parseCommandLine(rest, command.flags);
-  if (parsed.values.help === true) {
-    io.stdout.write(commandHelp(command));
-    return EXIT_OK;
-  }
-  const output = createOutput(io, parsed.values.json === true);
-  try {
-    return await command.run(parsed, { io, output });
-  } catch (error) {
-    return output.fail(error);
-  }
+  return command.run(rest, io);
 }
 
 export type { Command, CommandContext, Io, TextSink } from './command.ts';

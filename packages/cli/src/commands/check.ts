@@ -1,13 +1,11 @@
 /** `offloop check`: exit 0 only when every migration is applied and nothing is wrong; for CI gates. */
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_CODES, EXIT_OK } from '../exit-codes.ts';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
 
 /** `offloop check`: the typed reason, and its exit code, when the database is not exactly up to date. */
-export const checkCommand: Command = {
+export const checkCommand = defineDatabaseCommand({
   name: 'check',
   summary: 'Exit 0 when everything is applied and consistent, else say why (for CI)',
   usage: 'offloop check [options]',
@@ -23,28 +21,16 @@ export const checkCommand: Command = {
       type: 'boolean',
       description: 'Do not count pending migrations older than the newest applied one as a problem',
     },
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: ['offloop check', 'offloop check --json', 'offloop check || exit 1'],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('check', args.positionals);
-    if (unexpected.length > 0) throw usageError('check', unexpected, args);
-    const config = await resolveConfig(args, io, { database: true });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.check({
-        allowOutOfOrder: args.values['allow-out-of-order'] === true ? true : undefined,
-        signal: io.signal,
-      });
-      output.result(result, () => [
-        result.current === null
-          ? 'OK: no migrations, nothing applied.'
-          : `OK: ${count(result.applied, 'migration')} applied, none pending; database is at ${result.current}.`,
-      ]);
-      return EXIT_OK;
-    });
-  },
-};
+  read: (values) => ({
+    allowOutOfOrder: values['allow-out-of-order'] === true ? true : undefined,
+  }),
+  call: (migrator, { allowOutOfOrder }, { signal }) => migrator.check({ allowOutOfOrder, signal }),
+  render: (result) => [
+    result.current === null
+      ? 'OK: no migrations, nothing applied.'
+      : `OK: ${count(result.applied, 'migration')} applied, none pending; database is at ${result.current}.`,
+  ],
+});

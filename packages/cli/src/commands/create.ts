@@ -2,11 +2,12 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InternalError, MigrationsDirNotFoundError, type ConfigIssue } from '@offloop/core';
-import { OUTPUT_FLAGS, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DIR_FLAGS, displayPath, resolveConfig } from '../config.ts';
+import { defineCommand } from '../command.ts';
 import { EXIT_OK } from '../exit-codes.ts';
-import { NBSP } from '../format.ts';
+import { DIR_FLAGS } from '../flags/database-options.ts';
+import { usageError } from '../flags/usage-error.ts';
+import { NBSP, displayPath } from '../format.ts';
+import { loadConfig } from '../load-config.ts';
 
 /** The dbmate layout: an up section and a down section, marked by comments. */
 export const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
@@ -38,7 +39,7 @@ const MAX_NAME_LENGTH = 100;
 const VERSION_PREFIX = /^(\d{14})_/;
 
 /** `offloop create <name>`: a new SQL (or, with `--ts`, TypeScript) migration file; no database. */
-export const createCommand: Command = {
+export const createCommand = defineCommand({
   name: 'create',
   summary: 'Create a new migration file (SQL, or TypeScript with --ts)',
   usage: 'offloop create <name> [options]',
@@ -54,8 +55,6 @@ export const createCommand: Command = {
       type: 'boolean',
       description: 'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL',
     },
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: [
     'offloop create add_users',
@@ -75,7 +74,7 @@ export const createCommand: Command = {
     else if (typeof name !== 'string') issues.unshift({ path: '<name>', message: name.problem });
     if (issues.length > 0 || typeof name !== 'string') throw usageError('create', issues, args);
 
-    const config = await resolveConfig(args, io, { database: false });
+    const config = await loadConfig(args, io, { database: false });
     const ts = args.values.ts === true;
     const created = await createMigrationFile(config.dir, name, ts ? 'ts' : 'sql', new Date());
     output.result({ ...created, kind: ts ? 'ts' : 'sql' }, () => [
@@ -83,7 +82,7 @@ export const createCommand: Command = {
     ]);
     return EXIT_OK;
   },
-};
+});
 
 /**
  * `"add users"` and `"add-users"` become `add_users`; anything but letters, digits and `_` is a

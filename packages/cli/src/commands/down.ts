@@ -1,16 +1,20 @@
 /** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
-import type { ConfigIssue, MigrationResult } from '@offloop/core';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import { downOptionsSchema, type MigrationResult } from '@offloop/core';
+import { defineDatabaseCommand } from '../database-command.ts';
+import {
+  RUN_FLAGS,
+  SCRIPT_FLAGS,
+  exclusive,
+  readDirectedTarget,
+  readFrom,
+  readStep,
+  readTimeout,
+} from '../flags/call-options.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { NBSP, count, formatDuration } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
-import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
-import { exclusive, readDirectedTarget, readStep, readTimeout } from '../targets.ts';
 
 /** `offloop down`: one step by default, `--step N`, or everything applied after `--to`. */
-export const downCommand: Command = {
+export const downCommand = defineDatabaseCommand({
   name: 'down',
   summary: 'Revert the last applied migration, --step N of them, or all after --to',
   usage: 'offloop down [options]',
@@ -38,8 +42,6 @@ export const downCommand: Command = {
     },
     ...RUN_FLAGS,
     ...SCRIPT_FLAGS,
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: [
     'offloop down',
@@ -48,43 +50,20 @@ export const downCommand: Command = {
     'offloop down --to base --sql > rollback.sql',
   ],
 
-  async run(args, context) {
-    const { io, output } = context;
-    const unexpected = unexpectedArguments('down', args.positionals);
-    if (unexpected.length > 0) throw usageError('down', unexpected, args);
-    const issues: ConfigIssue[] = [];
-    const step = readStep(args.values, issues);
-    const to = readDirectedTarget(args.values, 'down', issues);
-    exclusive(args.values, 'step', 'to', issues);
-    const timeout = readTimeout(args.values, issues);
-    const from = readFrom(args, issues);
-    if (args.values.sql === true) {
-      return printScript(
-        args,
-        context,
-        { direction: 'down', to, step, allowOutOfOrder: undefined, timeout },
-        from,
-        issues,
-      );
-    }
-    const config = await resolveConfig(args, io, { database: true, issues });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.down({
-        step,
-        to,
-        timeout,
-        signal: io.signal,
-        onProgress: (event) => output.progress(event),
-      });
-      output.result(result, () => [
-        revertedSummary(result.reverted, result.durationMs, result.current),
-      ]);
-      return EXIT_OK;
-    });
+  read(values, issues) {
+    const step = readStep(values.step, downOptionsSchema.shape.step, issues);
+    const to = readDirectedTarget(values.to, 'down', downOptionsSchema.shape.to, issues);
+    exclusive(values, 'step', 'to', issues);
+    const timeout = readTimeout(values.timeout, issues);
+    const from = readFrom(values, issues);
+    return { step, to, timeout, sql: values.sql === true, from };
   },
-};
+  script: ({ sql, to, step, timeout, from }) =>
+    sql ? { direction: 'down', to, step, allowOutOfOrder: undefined, timeout, from } : undefined,
+  call: (migrator, { step, to, timeout }, { signal, onProgress }) =>
+    migrator.down({ step, to, timeout, signal, onProgress }),
+  render: (result) => [revertedSummary(result.reverted, result.durationMs, result.current)],
+});
 
 /** `Reverted 2 migrations in 40 ms; now at 20260101000000`. */
 export function revertedSummary(

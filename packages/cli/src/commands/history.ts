@@ -1,14 +1,11 @@
 /** `offloop history`: applied migrations newest first, or with `--log` everything that happened. */
 import type { AppliedStatus, LogEntry } from '@offloop/core';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { formatDuration, formatTimestamp, table } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
 
 /** `offloop history`: what is applied, when, by whom and how long it took; `--log` for the log table. */
-export const historyCommand: Command = {
+export const historyCommand = defineDatabaseCommand({
   name: 'history',
   summary: 'Show applied migrations, newest first; --log: every up, down, stamp, repair',
   usage: 'offloop history [options]',
@@ -23,8 +20,6 @@ export const historyCommand: Command = {
       type: 'boolean',
       description: 'Show the log table: everything that happened, failures included',
     },
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: [
     'offloop history',
@@ -32,22 +27,11 @@ export const historyCommand: Command = {
     'offloop history --json | jq ".applied[0]"',
   ],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('history', args.positionals);
-    if (unexpected.length > 0) throw usageError('history', unexpected, args);
-    const config = await resolveConfig(args, io, { database: true });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    const log = args.values.log === true;
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.history({ signal: io.signal });
-      output.result(result, () =>
-        log ? renderLog(result.log) : renderApplied(result.applied, result.log),
-      );
-      return EXIT_OK;
-    });
-  },
-};
+  read: (values) => ({ log: values.log === true }),
+  call: (migrator, _options, { signal }) => migrator.history({ signal }),
+  render: (result, { options }) =>
+    options.log ? renderLog(result.log) : renderApplied(result.applied, result.log),
+});
 
 /** The applied migrations as a table, newest first. */
 export function renderApplied(

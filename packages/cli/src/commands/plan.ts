@@ -1,15 +1,18 @@
 /** `offloop plan`: what `up` (or `down`) would run, in order, without running it. */
-import type { ConfigIssue, PlanResult, PlanStep, ResolvedConfig } from '@offloop/core';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import {
+  downOptionsSchema,
+  upOptionsSchema,
+  type PlanResult,
+  type PlanStep,
+  type ResolvedConfig,
+} from '@offloop/core';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { exclusive, readDirectedTarget, readStep } from '../flags/call-options.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count, formatDuration, table } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
-import { exclusive, readDirectedTarget, readStep } from '../targets.ts';
 
 /** `offloop plan [--down] [--to <target>] [--step N]`. */
-export const planCommand: Command = {
+export const planCommand = defineDatabaseCommand({
   name: 'plan',
   summary: 'Show what up (or --down) would run, in order, with statement counts and options',
   usage: 'offloop plan [options]',
@@ -38,38 +41,24 @@ export const planCommand: Command = {
       description:
         'As up --allow-out-of-order: include pending migrations older than the newest applied one',
     },
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: ['offloop plan', 'offloop plan --down --to base', 'offloop plan --to +2 --json'],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('plan', args.positionals);
-    if (unexpected.length > 0) throw usageError('plan', unexpected, args);
-    const issues: ConfigIssue[] = [];
-    const direction = args.values.down === true ? 'down' : 'up';
-    const to = readDirectedTarget(args.values, direction, issues);
-    const step = readStep(args.values, issues);
+  read(values, issues) {
+    const direction = values.down === true ? 'down' : 'up';
+    const schema = direction === 'up' ? upOptionsSchema : downOptionsSchema;
+    const to = readDirectedTarget(values.to, direction, schema.shape.to, issues);
+    const step = readStep(values.step, downOptionsSchema.shape.step, issues);
     if (direction === 'up' && step !== undefined)
       issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
-    exclusive(args.values, 'step', 'to', issues);
-    const config = await resolveConfig(args, io, { database: true, issues });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
-      const result = await migrator.plan({
-        direction,
-        to,
-        step,
-        allowOutOfOrder,
-        signal: io.signal,
-      });
-      output.result(result, () => renderPlan(result, migrator.config));
-      return EXIT_OK;
-    });
+    exclusive(values, 'step', 'to', issues);
+    const allowOutOfOrder = values['allow-out-of-order'] === true ? true : undefined;
+    return { direction, to, step, allowOutOfOrder } as const;
   },
-};
+  call: (migrator, { direction, to, step, allowOutOfOrder }, { signal }) =>
+    migrator.plan({ direction, to, step, allowOutOfOrder, signal }),
+  render: (result, { config }) => renderPlan(result, config),
+});
 
 /** The plan as a table: one row per migration, in the order it would run. */
 export function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {

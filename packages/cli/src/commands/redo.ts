@@ -1,15 +1,12 @@
 /** `offloop redo`: revert the last applied migrations and apply them again. */
-import type { ConfigIssue } from '@offloop/core';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import { redoOptionsSchema } from '@offloop/core';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { RUN_FLAGS, readStep, readTimeout } from '../flags/call-options.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count, formatDuration } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
-import { readStep, readTimeout } from '../targets.ts';
 
 /** `offloop redo`: down then up again, for the last applied migration or `--step N` of them, under one lock. */
-export const redoCommand: Command = {
+export const redoCommand = defineDatabaseCommand({
   name: 'redo',
   summary: 'Revert the last applied migration (or --step N) and apply it again',
   usage: 'offloop redo [options]',
@@ -25,33 +22,18 @@ export const redoCommand: Command = {
       default: '1',
     },
     ...RUN_FLAGS,
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: ['offloop redo', 'offloop redo --step 2 --json'],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('redo', args.positionals);
-    if (unexpected.length > 0) throw usageError('redo', unexpected, args);
-    const issues: ConfigIssue[] = [];
-    const step = readStep(args.values, issues);
-    const timeout = readTimeout(args.values, issues);
-    const config = await resolveConfig(args, io, { database: true, issues });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.redo({
-        step,
-        timeout,
-        signal: io.signal,
-        onProgress: (event) => output.progress(event),
-      });
-      output.result(result, () => [
-        result.reverted.length === 0
-          ? 'Nothing to redo: nothing is applied'
-          : `Reverted and re-applied ${count(result.applied.length, 'migration')} (${result.applied.map((m) => m.version).join(', ')}) in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`,
-      ]);
-      return EXIT_OK;
-    });
-  },
-};
+  read: (values, issues) => ({
+    step: readStep(values.step, redoOptionsSchema.shape.step, issues),
+    timeout: readTimeout(values.timeout, issues),
+  }),
+  call: (migrator, { step, timeout }, { signal, onProgress }) =>
+    migrator.redo({ step, timeout, signal, onProgress }),
+  render: (result) => [
+    result.reverted.length === 0
+      ? 'Nothing to redo: nothing is applied'
+      : `Reverted and re-applied ${count(result.applied.length, 'migration')} (${result.applied.map((m) => m.version).join(', ')}) in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`,
+  ],
+});

@@ -1,15 +1,12 @@
 /** `offloop repair`: accept edited checksums, clear failed runs, and (with a flag) forget missing files. */
-import type { ConfigIssue, RepairAction, RepairResult } from '@offloop/core';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, RUN_FLAGS, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import type { RepairAction, RepairResult } from '@offloop/core';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { RUN_FLAGS, readTimeout } from '../flags/call-options.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
-import { readTimeout } from '../targets.ts';
 
 /** `offloop repair [--dry-run] [--forget-missing]`. */
-export const repairCommand: Command = {
+export const repairCommand = defineDatabaseCommand({
   name: 'repair',
   summary: 'Accept edited applied files, clear failed runs (--dry-run to look first)',
   usage: 'offloop repair [options]',
@@ -27,8 +24,6 @@ export const repairCommand: Command = {
       description: 'Also forget applied migrations whose files are gone (their down is not run)',
     },
     ...RUN_FLAGS,
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: [
     'offloop repair --dry-run',
@@ -36,26 +31,15 @@ export const repairCommand: Command = {
     'offloop repair --forget-missing --dry-run',
   ],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('repair', args.positionals);
-    if (unexpected.length > 0) throw usageError('repair', unexpected, args);
-    const issues: ConfigIssue[] = [];
-    const timeout = readTimeout(args.values, issues);
-    const config = await resolveConfig(args, io, { database: true, issues });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.repair({
-        dryRun: args.values['dry-run'] === true,
-        forgetMissing: args.values['forget-missing'] === true,
-        timeout,
-        signal: io.signal,
-      });
-      output.result(result, () => renderRepair(result));
-      return EXIT_OK;
-    });
-  },
-};
+  read: (values, issues) => ({
+    timeout: readTimeout(values.timeout, issues),
+    dryRun: values['dry-run'] === true,
+    forgetMissing: values['forget-missing'] === true,
+  }),
+  call: (migrator, { dryRun, forgetMissing, timeout }, { signal }) =>
+    migrator.repair({ dryRun, forgetMissing, timeout, signal }),
+  render: (result) => renderRepair(result),
+});
 
 /** What repair did (or would do), one line per change, then what it left alone. */
 export function renderRepair(result: RepairResult): string[] {

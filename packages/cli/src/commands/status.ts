@@ -1,15 +1,13 @@
 /** `offloop status`: applied and pending migrations, and what stops `up`. */
 import type { PlanProblem } from '@offloop/core';
 import type { StatusResult } from '@offloop/worker';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
-import { CONFIG_FILE_FLAGS, DATABASE_FLAGS, displayPath, resolveConfig } from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+import { defineDatabaseCommand } from '../database-command.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count, formatTimestamp, table } from '../format.ts';
-import { withMigrator, type DatabaseTarget } from '../migrator.ts';
+import type { DatabaseTarget } from '../with-migrator.ts';
 
 /** `offloop status`: the migrations on disk against the version table, as a table or one JSON document. */
-export const statusCommand: Command = {
+export const statusCommand = defineDatabaseCommand({
   name: 'status',
   summary: 'Show applied and pending migrations, and anything that stops up',
   usage: 'offloop status [options]',
@@ -18,28 +16,14 @@ export const statusCommand: Command = {
     'pending. Flags the problems that make up refuse to run: applied migrations whose file changed or is gone, and ' +
     'pending migrations older than the newest applied one. Reads only; takes no lock. Exits 0 when the status could ' +
     'be read, problems or not; use --json to inspect them in a script.',
-  flags: { ...DATABASE_FLAGS, ...CONFIG_FILE_FLAGS, ...OUTPUT_FLAGS },
+  flags: { ...DATABASE_FLAGS },
   examples: ['offloop status', 'offloop status --json | jq ".pending | length"'],
 
-  async run(args, { io, output }) {
-    const unexpected = unexpectedArguments('status', args.positionals);
-    if (unexpected.length > 0) throw usageError('status', unexpected, args);
-    const config = await resolveConfig(args, io, { database: true });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator, target) => {
-      const result = await migrator.status({ signal: io.signal });
-      output.result(result, () =>
-        renderStatus(result, {
-          target,
-          dir: displayPath(config.dir, io.cwd),
-          table: config.versionTable,
-        }),
-      );
-      return EXIT_OK;
-    });
-  },
-};
+  read: () => ({}),
+  call: (migrator, _options, { signal }) => migrator.status({ signal }),
+  render: (result, { target, dir, versionTable }) =>
+    renderStatus(result, { target, dir, table: versionTable }),
+});
 
 type StatusContext = {
   readonly target: DatabaseTarget;

@@ -1,23 +1,19 @@
 /** `offloop up`: apply pending migrations, or with `--sql` print the script that would. */
-import type { ConfigIssue } from '@offloop/core';
+import { upOptionsSchema } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
-import { OUTPUT_FLAGS, unexpectedArguments, usageError } from '../args.ts';
-import type { Command } from '../command.ts';
+import { defineDatabaseCommand } from '../database-command.ts';
 import {
-  CONFIG_FILE_FLAGS,
-  DATABASE_FLAGS,
   RUN_FLAGS,
-  displayPath,
-  resolveConfig,
-} from '../config.ts';
-import { EXIT_OK } from '../exit-codes.ts';
+  SCRIPT_FLAGS,
+  readDirectedTarget,
+  readFrom,
+  readTimeout,
+} from '../flags/call-options.ts';
+import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count, formatDuration } from '../format.ts';
-import { withMigrator } from '../migrator.ts';
-import { SCRIPT_FLAGS, printScript, readFrom } from '../script.ts';
-import { readDirectedTarget, readTimeout } from '../targets.ts';
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
-export const upCommand: Command = {
+export const upCommand = defineDatabaseCommand({
   name: 'up',
   summary: 'Apply pending migrations, in order, each in its own transaction (--sql: print it)',
   usage: 'offloop up [options]',
@@ -48,8 +44,6 @@ export const upCommand: Command = {
     },
     ...RUN_FLAGS,
     ...SCRIPT_FLAGS,
-    ...CONFIG_FILE_FLAGS,
-    ...OUTPUT_FLAGS,
   },
   examples: [
     'offloop up',
@@ -58,47 +52,26 @@ export const upCommand: Command = {
     'offloop up --sql --from base > release.sql',
   ],
 
-  async run(args, context) {
-    const { io, output } = context;
-    const unexpected = unexpectedArguments('up', args.positionals);
-    if (unexpected.length > 0) throw usageError('up', unexpected, args);
-    const issues: ConfigIssue[] = [];
-    const to = readDirectedTarget(args.values, 'up', issues);
-    const timeout = readTimeout(args.values, issues);
-    const allowOutOfOrder = args.values['allow-out-of-order'] === true ? true : undefined;
-    const singleTransaction = args.values['single-transaction'] === true;
-    const from = readFrom(args, issues);
-    if (args.values.sql === true) {
-      if (singleTransaction)
-        issues.push({
-          path: '--single-transaction',
-          message: 'not with --sql: the script has one transaction per migration',
-        });
-      return printScript(
-        args,
-        context,
-        { direction: 'up', to, step: undefined, allowOutOfOrder, timeout },
-        from,
-        issues,
-      );
-    }
-    const config = await resolveConfig(args, io, { database: true, issues });
-    output.addSecrets(config.secrets);
-    output.setMigrationsDir(config.dir);
-    return withMigrator(config, io, output, async (migrator) => {
-      const result = await migrator.up({
-        to,
-        allowOutOfOrder,
-        singleTransaction,
-        timeout,
-        signal: io.signal,
-        onProgress: (event) => output.progress(event),
+  read(values, issues) {
+    const to = readDirectedTarget(values.to, 'up', upOptionsSchema.shape.to, issues);
+    const timeout = readTimeout(values.timeout, issues);
+    const allowOutOfOrder = values['allow-out-of-order'] === true ? true : undefined;
+    const singleTransaction = values['single-transaction'] === true;
+    const from = readFrom(values, issues);
+    const sql = values.sql === true;
+    if (sql && singleTransaction)
+      issues.push({
+        path: '--single-transaction',
+        message: 'not with --sql: the script has one transaction per migration',
       });
-      output.result(result, () => [summary(result, to, displayPath(config.dir, io.cwd))]);
-      return EXIT_OK;
-    });
+    return { to, timeout, allowOutOfOrder, singleTransaction, sql, from };
   },
-};
+  script: ({ sql, to, allowOutOfOrder, timeout, from }) =>
+    sql ? { direction: 'up', to, step: undefined, allowOutOfOrder, timeout, from } : undefined,
+  call: (migrator, { to, allowOutOfOrder, singleTransaction, timeout }, { signal, onProgress }) =>
+    migrator.up({ to, allowOutOfOrder, singleTransaction, timeout, signal, onProgress }),
+  render: (result, { options, dir }) => [summary(result, options.to, dir)],
+});
 
 /** The one line `up` prints on stdout. */
 export function summary(result: UpResult, to: string | undefined, dir: string): string {

@@ -7,8 +7,9 @@ import { basename, join } from 'node:path';
 import { redactUrl } from '@offloop/core';
 import type { Migrator } from '@offloop/worker';
 import type { Io } from './command.ts';
-import { CONFIG_FILE_NAME, type CliConfig } from './config.ts';
-import type { Output } from './output.ts';
+import { CONFIG_FILE_NAME } from './config-file.ts';
+import type { CliConfig } from './load-config.ts';
+import type { Output } from './output/output.ts';
 
 /** Where the embedded PostgreSQL keeps its data, relative to the working directory. */
 export const EMBEDDED_DATA_DIR = join('.offloop', 'pg');
