@@ -22,8 +22,8 @@ import { stampCommand } from './commands/stamp.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
-import { commandHelp, globalHelp } from './help.ts';
 import { UsageError } from './flags/usage-error.ts';
+import { commandHelp, globalHelp } from './help.ts';
 import { createOutput } from './output/output.ts';
 
 /** Every command, in the order `--help` lists them. */

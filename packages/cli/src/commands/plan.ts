@@ -1,7 +1,6 @@
 /** `offloop plan`: what `up` (or `down`) would run, in order, without running it. */
 import {
-  downOptionsSchema,
-  upOptionsSchema,
+  scriptOptionsSchema,
   type PlanResult,
   type PlanStep,
   type ResolvedConfig,
@@ -45,15 +44,14 @@ export const planCommand = defineDatabaseCommand({
   examples: ['offloop plan', 'offloop plan --down --to base', 'offloop plan --to +2 --json'],
 
   read(values, issues) {
-    const direction = values.down === true ? 'down' : 'up';
-    const schema = direction === 'up' ? upOptionsSchema : downOptionsSchema;
-    const to = readDirectedTarget(values.to, direction, schema.shape.to, issues);
-    const step = readStep(values.step, downOptionsSchema.shape.step, issues);
+    const direction: 'up' | 'down' = values.down === true ? 'down' : 'up';
+    const to = readDirectedTarget(values.to, direction, scriptOptionsSchema.shape.to, issues);
+    const step = readStep(values.step, scriptOptionsSchema.shape.step, issues);
     if (direction === 'up' && step !== undefined)
       issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
     exclusive(values, 'step', 'to', issues);
     const allowOutOfOrder = values['allow-out-of-order'] === true ? true : undefined;
-    return { direction, to, step, allowOutOfOrder } as const;
+    return { direction, to, step, allowOutOfOrder };
   },
   call: (migrator, { direction, to, step, allowOutOfOrder }, { signal }) =>
     migrator.plan({ direction, to, step, allowOutOfOrder, signal }),
