@@ -61,7 +61,7 @@ export type Command = CommandInfo & {
 export type WithCommonFlags<S extends FlagSpecs> = S & typeof COMMON_FLAGS;
 
 /** A command as declared: what it says about itself, its own flags, and what it does. */
-export type CommandDefinition<S extends FlagSpecs> = CommandInfo & {
+type CommandDefinition<S extends FlagSpecs> = CommandInfo & {
   /** The command's own flags; `--config`, `--json` and `--help` are added after them. */
   readonly flags: S;
   /** Run it; resolve to the exit code, or throw an offloop error (or a usage error). */

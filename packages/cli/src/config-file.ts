@@ -12,7 +12,7 @@ import { displayPath } from './format.ts';
 export const CONFIG_FILE_NAME = 'offloop.config.json';
 
 /** A config file that was read: where, and its keys and values, not yet checked. */
-export type ConfigFile = {
+type ConfigFile = {
   /** Absolute path. */
   readonly path: string;
   readonly values: Record<string, unknown>;

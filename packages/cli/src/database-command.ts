@@ -61,7 +61,7 @@ export type DatabaseCall<R> = {
 };
 
 /** A database command as declared; `O` is what it reads from its flags, `R` what its call returns. */
-export type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
+type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
   /** Its flags, `DATABASE_FLAGS` among them; `--config`, `--json` and `--help` are added after. */
   readonly flags: S;
   /**

@@ -51,7 +51,7 @@ export type CliConfig = {
 };
 
 /** Options of {@link loadConfig}. */
-export type LoadConfigOptions = {
+type LoadConfigOptions = {
   /** Whether the command talks to a database; if not, `DATABASE_URL` is not read. */
   readonly database: boolean;
   /** Problems the command found in its own flags (`--to`), reported with the others. */

@@ -3,7 +3,7 @@ import { CONFIG_FILE_NAME } from '../config-file.ts';
 import type { FlagSpecs } from './spec.ts';
 
 /** `--config <path>`, taken by every command. */
-export const CONFIG_FILE_FLAGS = {
+const CONFIG_FILE_FLAGS = {
   config: {
     type: 'string',
     placeholder: 'path',
@@ -12,7 +12,7 @@ export const CONFIG_FILE_FLAGS = {
 } as const satisfies FlagSpecs;
 
 /** `--json` and `--help`, taken by every command. */
-export const OUTPUT_FLAGS = {
+const OUTPUT_FLAGS = {
   json: {
     type: 'boolean',
     description: 'Print exactly one JSON document on stdout: the result, or {"error": ...}',

@@ -8,10 +8,10 @@ import { NBSP } from '../format.ts';
 import type { FlagSpec } from './spec.ts';
 
 /** A migrator option a flag can set: every option but `cwd`, which is the working directory. */
-export type OptionName = Exclude<keyof ConfigInput, 'cwd'>;
+type OptionName = Exclude<keyof ConfigInput, 'cwd'>;
 
 /** A flag that sets a migrator option. */
-export type OptionFlagSpec = FlagSpec & {
+type OptionFlagSpec = FlagSpec & {
   readonly type: 'string';
   /** The option it sets; its config-file key. */
   readonly option: OptionName;

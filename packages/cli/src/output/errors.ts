@@ -16,7 +16,7 @@ import { UsageError } from '../flags/usage-error.ts';
 export type Failure = OffloopError | UsageError;
 
 /** A failure as `--json` prints it. */
-export type FailureEnvelope = ReturnType<UsageError['toJSON']> | ErrorEnvelope;
+type FailureEnvelope = ReturnType<UsageError['toJSON']> | ErrorEnvelope;
 
 /**
  * The failure to report and the cleanup failures that came after it. A failure during cleanup

@@ -10,7 +10,7 @@ import { frameLine, lineOf } from './code-frame.ts';
 import type { Failure } from './errors.ts';
 
 /** Where the paths in an error are relative to. */
-export type ErrorContext = {
+type ErrorContext = {
   readonly cwd: string;
   /** The migrations directory, to read the failing line of a migration file; null if not known. */
   readonly migrationsDir: string | null;

@@ -8,7 +8,7 @@ import { escapeControls } from './code-frame.ts';
 import { Redactor } from './redact.ts';
 
 /** The two streams of one run, redacted. */
-export type Sink = {
+type Sink = {
   /** Redact this URL's password from everything written from now on. */
   addSecret(url: string): void;
   /** Write to stdout: the result. */
