@@ -65,7 +65,7 @@ test('a negative number is a value; another flag where a value belongs is a prob
   t.regex(parsed.issues[0]?.message ?? '', /write --to=--help if you mean it/);
 });
 
-test('each migrator-option flag names the option it sets; its text is decoded as its spec says', (t) => {
+test('each migrator-option flag names the option it sets; its text is decoded as its spec says and checked', (t) => {
   t.is(OPTION_FLAGS['lock-timeout'], 'lockTimeout');
   t.is(DATABASE_FLAGS['worker-nice'].option, 'workerNice');
   const issues: ConfigIssue[] = [];
@@ -83,11 +83,18 @@ test('each migrator-option flag names the option it sets; its text is decoded as
     { workerNice: 5, workerResourceLimits: { stackSizeMb: 4 }, lockTimeout: '30s' },
   );
   t.deepEqual(issues, []);
-  // Not a whole number: passed on as text, for the schema to refuse with its own message.
+  // Not a whole number: passed on as text, and refused by the schema on its flag.
   t.deepEqual(optionsFromFlags({ 'worker-nice': 'high' }, issues), { workerNice: 'high' });
+  t.deepEqual(
+    issues.map((issue) => issue.path),
+    ['--worker-nice'],
+  );
   t.deepEqual(optionsFromFlags({ 'worker-resource-limits': '{' }, issues), {});
-  t.is(issues[0]?.path, '--worker-resource-limits');
-  t.regex(issues[0]?.message ?? '', /^not valid JSON: /);
+  t.is(issues[1]?.path, '--worker-resource-limits');
+  t.regex(issues[1]?.message ?? '', /^not valid JSON: /);
+  // A problem inside an object option is reported on its flag, with the key.
+  optionsFromFlags({ 'worker-resource-limits': '{"stackSizeMb": -1}' }, issues);
+  t.is(issues[2]?.path, '--worker-resource-limits stackSizeMb');
 });
 
 test("targets are checked by the operation's schema, with the forms the command takes in the message", (t) => {

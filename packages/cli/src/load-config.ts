@@ -10,22 +10,20 @@
  * `flags/database-options.ts`). A relative `dir` in a config file is relative to the file's
  * directory, a relative `--dir` to the working directory.
  */
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   ConfigError,
   configSchema,
   formatConfigIssues,
   LIBPQ_ENVIRONMENT,
   resolvePostgresUrl,
-  toConfigIssues,
   type ConfigInput,
   type ConfigIssue,
 } from '@offloop/core';
 import type { Io } from './command.ts';
-import { readConfigFile } from './config-file.ts';
-import { flagForOption, optionsFromFlags, schemaDefault } from './flags/database-options.ts';
+import { loadConfigFile } from './config-file.ts';
+import { optionsFromFlags, schemaDefault } from './flags/database-options.ts';
 import type { ParsedArgs } from './flags/spec.ts';
-import { displayPath } from './format.ts';
 
 /** Where the database URL came from: `--url`, `DATABASE_URL`, the config file, or libpq's `PG*` variables. */
 export type UrlSource = 'flag' | 'env' | 'file' | 'libpq-env';
@@ -72,100 +70,29 @@ export async function loadConfig(
   options: LoadConfigOptions,
 ): Promise<CliConfig> {
   const issues: ConfigIssue[] = [...parsed.issues, ...(options.issues ?? [])];
-  const secrets: string[] = [];
-  const partial = configSchema.partial();
-
   const config = parsed.values.config;
-  const file = await readConfigFile(
+  const file = await loadConfigFile(
     typeof config === 'string' ? config : undefined,
     io.cwd,
     issues,
   );
-  let fileValues: Values = {};
-  if (file !== null) {
-    const label = displayPath(file.path, io.cwd);
-    collectSecrets(file.values, secrets);
-    if ('cwd' in file.values) {
-      issues.push({
-        path: `${label}: cwd`,
-        message:
-          "not allowed in a config file: a relative dir is resolved from the file's directory",
-      });
-    }
-    const { cwd: _ignored, ...values } = file.values;
-    const result = partial.safeParse(values);
-    if (result.success) {
-      fileValues = values;
-      if (typeof values.dir === 'string' && !isAbsolute(values.dir))
-        fileValues = { ...values, dir: resolve(dirname(file.path), values.dir) };
-    } else {
-      for (const issue of toConfigIssues(result.error)) {
-        issues.push({
-          path: issue.path === '(root)' ? label : `${label}: ${issue.path}`,
-          message: issue.message,
-        });
-      }
-    }
-  }
-
+  const fileValues: Values = file?.values ?? {};
   const flagValues = optionsFromFlags(parsed.values, issues);
-  collectSecrets(flagValues, secrets);
-  const flagResult = partial.safeParse(flagValues);
-  if (!flagResult.success) {
-    for (const issue of toConfigIssues(flagResult.error)) {
-      // A nested key (workerResourceLimits.stackSizeMb) is reported on its flag, with the key.
-      const [option = '', ...inner] = issue.path.split('.');
-      const flag = flagForOption(option);
-      const key = inner.length === 0 ? '' : ` ${inner.join('.')}`;
-      issues.push({
-        path: flag === undefined ? issue.path : `--${flag}${key}`,
-        message: issue.message,
-      });
-    }
-  }
-
-  let envUrl: string | null = null;
-  const rawEnvUrl = io.env.DATABASE_URL;
+  const secrets = [...(file?.urls ?? []), ...urlsIn(flagValues)];
   // An ambient DATABASE_URL that a flag overrides is not this command's business.
-  if (
-    options.database &&
-    flagValues.url === undefined &&
-    rawEnvUrl !== undefined &&
-    rawEnvUrl !== ''
-  ) {
-    secrets.push(rawEnvUrl);
-    const result = configSchema.shape.url.safeParse(rawEnvUrl);
-    if (result.success) envUrl = rawEnvUrl;
-    else
-      issues.push(
-        ...result.error.issues.map((issue) => ({ path: 'DATABASE_URL', message: issue.message })),
-      );
-  }
-
+  const rawEnvUrl =
+    options.database && flagValues.url === undefined ? io.env.DATABASE_URL : undefined;
+  if (rawEnvUrl !== undefined && rawEnvUrl !== '') secrets.push(rawEnvUrl);
+  const envUrl = checkedEnvUrl(rawEnvUrl, issues);
   // No URL anywhere: libpq's environment, as psql reads it. A CI job that sets PGHOST and forgets
   // DATABASE_URL must migrate that database (or fail), never an embedded one.
-  let libpqUrl: string | null = null;
-  const libpqNames = LIBPQ_ENVIRONMENT.filter((name) => (io.env[name] ?? '') !== '');
-  if (
+  const libpqUrl =
     options.database &&
     flagValues.url === undefined &&
     envUrl === null &&
-    fileValues.url === undefined &&
-    libpqNames.length > 0
-  ) {
-    if (libpqNames.includes('PGSERVICE')) {
-      issues.push({
-        path: 'PGSERVICE',
-        message:
-          'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead',
-      });
-    } else {
-      const resolved = resolvePostgresUrl('postgres://', io.env);
-      if (resolved.url === undefined)
-        issues.push(...resolved.problems.map((message) => ({ path: 'PG* environment', message })));
-      else libpqUrl = resolved.url;
-    }
-  }
+    fileValues.url === undefined
+      ? urlFromLibpqEnvironment(io.env, issues)
+      : null;
 
   if (issues.length > 0) throw new ConfigError(formatConfigIssues(issues), { issues });
 
@@ -212,6 +139,38 @@ export async function loadConfig(
   };
 }
 
+/** `DATABASE_URL` if it is set and valid; a bad one adds its problems. */
+function checkedEnvUrl(url: string | undefined, issues: ConfigIssue[]): string | null {
+  if (url === undefined || url === '') return null;
+  const result = configSchema.shape.url.safeParse(url);
+  if (result.success) return url;
+  issues.push(
+    ...result.error.issues.map((issue) => ({ path: 'DATABASE_URL', message: issue.message })),
+  );
+  return null;
+}
+
+/**
+ * The URL libpq's `PG*` variables name, if any is set; a service file (which offloop does not
+ * read) or variables libpq would refuse add a problem.
+ */
+function urlFromLibpqEnvironment(env: Io['env'], issues: ConfigIssue[]): string | null {
+  const names = LIBPQ_ENVIRONMENT.filter((name) => (env[name] ?? '') !== '');
+  if (names.length === 0) return null;
+  if (names.includes('PGSERVICE')) {
+    issues.push({
+      path: 'PGSERVICE',
+      message:
+        'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead',
+    });
+    return null;
+  }
+  const resolved = resolvePostgresUrl('postgres://', env);
+  if (resolved.url !== undefined) return resolved.url;
+  issues.push(...resolved.problems.map((message) => ({ path: 'PG* environment', message })));
+  return null;
+}
+
 /**
  * A URL that passed the schema, resolved with the command's environment (the form shown as
  * "Database:" and passed on). The schema resolved it with the process's, which is the same one
@@ -224,9 +183,7 @@ function resolveUrl(url: string, path: string, io: Io): string {
   throw new ConfigError(formatConfigIssues(issues), { issues });
 }
 
-function collectSecrets(values: Values, secrets: string[]): void {
-  for (const key of ['url', 'lockUrl']) {
-    const value = values[key];
-    if (typeof value === 'string') secrets.push(value);
-  }
+/** The URLs among options (`url`, `lockUrl`), for the output to redact. */
+function urlsIn(values: Values): string[] {
+  return [values.url, values.lockUrl].filter((value) => typeof value === 'string');
 }

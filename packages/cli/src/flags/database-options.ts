@@ -3,7 +3,7 @@
  * names the option it sets and how its text becomes the option's value. The option's own schema
  * (core's `configSchema`) checks the value and gives the default shown in help.
  */
-import { configSchema, type ConfigInput, type ConfigIssue } from '@offloop/core';
+import { configSchema, toConfigIssues, type ConfigInput, type ConfigIssue } from '@offloop/core';
 import { NBSP } from '../format.ts';
 import type { FlagSpec } from './spec.ts';
 
@@ -164,15 +164,40 @@ export const OPTION_FLAGS: Readonly<Record<string, OptionName>> = Object.fromEnt
 );
 
 /** The flag that sets `option`, if one does. */
-export function flagForOption(option: string): string | undefined {
+function flagForOption(option: string): string | undefined {
   return Object.entries(OPTION_FLAGS).find(([, name]) => name === option)?.[0];
 }
 
 /**
- * The options the given option flags set, decoded as their specs say but not yet checked (the
- * schema does that, with the other sources). A value that cannot be decoded adds an issue.
+ * The options the given option flags set, decoded as their specs say and checked by the schema.
+ * Every problem is added to `issues` on its flag (`--worker-resource-limits stackSizeMb`).
  */
 export function optionsFromFlags(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  issues: ConfigIssue[],
+): Record<string, unknown> {
+  const options = decodeOptionFlags(values, issues);
+  const result = configSchema.partial().safeParse(options);
+  if (!result.success) {
+    for (const issue of toConfigIssues(result.error)) {
+      // A nested key (workerResourceLimits.stackSizeMb) is reported on its flag, with the key.
+      const [option = '', ...inner] = issue.path.split('.');
+      const flag = flagForOption(option);
+      const key = inner.length === 0 ? '' : ` ${inner.join('.')}`;
+      issues.push({
+        path: flag === undefined ? issue.path : `--${flag}${key}`,
+        message: issue.message,
+      });
+    }
+  }
+  return options;
+}
+
+/**
+ * The options the given option flags set, decoded as their specs say but not yet checked. A
+ * value that cannot be decoded adds an issue.
+ */
+function decodeOptionFlags(
   values: Readonly<Record<string, string | boolean | undefined>>,
   issues: ConfigIssue[],
 ): Record<string, unknown> {
