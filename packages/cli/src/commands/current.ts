@@ -11,7 +11,7 @@ export const currentCommand = defineDatabaseCommand({
   description:
     'Print the newest applied migration: its version, name and when it was applied, or that nothing is applied. Reads ' +
     'only; takes no lock. In a script, use --json, or the first word of the output.',
-  flags: { ...DATABASE_FLAGS },
+  flags: DATABASE_FLAGS,
   examples: ['offloop current', 'offloop current --json | jq -r .current'],
 
   read: () => ({}),

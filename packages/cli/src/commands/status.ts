@@ -16,7 +16,7 @@ export const statusCommand = defineDatabaseCommand({
     'pending. Flags the problems that make up refuse to run: applied migrations whose file changed or is gone, and ' +
     'pending migrations older than the newest applied one. Reads only; takes no lock. Exits 0 when the status could ' +
     'be read, problems or not; use --json to inspect them in a script.',
-  flags: { ...DATABASE_FLAGS },
+  flags: DATABASE_FLAGS,
   examples: ['offloop status', 'offloop status --json | jq ".pending | length"'],
 
   read: () => ({}),
