@@ -8,25 +8,8 @@ import { COMMON_FLAGS } from './flags/common.ts';
 import { parseCommandLine } from './flags/parse.ts';
 import type { FlagSpecs, ParsedArgs } from './flags/spec.ts';
 import { commandHelp } from './help.ts';
+import type { Io } from './io.ts';
 import { createOutput, type Output } from './output/output.ts';
-
-/** Something text can be written to: `process.stdout`, or a buffer in tests. */
-export type TextSink = { write(chunk: string): unknown };
-
-/**
- * The process around a command, passed in so that `run` can be tested without spawning:
- * nothing in the CLI reads `process` directly except `bin.ts`.
- */
-export type Io = {
-  readonly stdout: TextSink;
-  readonly stderr: TextSink;
-  /** Environment variables; the CLI reads `DATABASE_URL`. */
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Working directory: relative paths, `offloop.config.json` and `.offloop/` are found from here. */
-  readonly cwd: string;
-  /** Cancels a running command (`bin.ts` fires it on Ctrl-C); the command then fails with `RUN_ABORTED`. */
-  readonly signal?: AbortSignal | undefined;
-};
 
 /** What a command's `run` gets besides its arguments. */
 export type CommandContext = {

@@ -15,7 +15,7 @@
  * });
  * ```
  */
-import type { ConfigIssue, ProgressEvent, ResolvedConfig } from '@offloop/core';
+import type { ConfigIssue, ProgressEvent, ResolvedConfig, SqlResult } from '@offloop/core';
 import type { Migrator } from '@offloop/worker';
 import {
   defineCommand,
@@ -30,7 +30,6 @@ import type { FlagSpecs, FlagValues, ParsedArgs } from './flags/spec.ts';
 import { unexpectedArguments, usageError } from './flags/usage-error.ts';
 import { displayPath } from './format.ts';
 import { loadConfig } from './load-config.ts';
-import { sqlScriptCall, type ScriptRequest } from './sql-script.ts';
 import { withMigrator, type DatabaseTarget } from './with-migrator.ts';
 
 /** What a call gets from the command line's run: its cancel signal and a progress listener. */
@@ -60,6 +59,17 @@ export type DatabaseCall<R> = {
   render(result: R, context: RenderContext): readonly string[];
 };
 
+/** What `up --sql` and `down --sql` print the script of. */
+export type ScriptRequest = {
+  readonly direction: 'up' | 'down';
+  readonly to: string | undefined;
+  readonly step: number | undefined;
+  readonly allowOutOfOrder: boolean | undefined;
+  readonly timeout: number | undefined;
+  /** The version to take the database to be at (`--from`); then no database is needed at all. */
+  readonly from: string | undefined;
+};
+
 /** A database command as declared; `O` is what it reads from its flags, `R` what its call returns. */
 type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
   /** Its flags, `DATABASE_FLAGS` among them; `--config`, `--json` and `--help` are added after. */
@@ -81,7 +91,11 @@ type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
     issues: ConfigIssue[],
     positionals: readonly string[],
   ) => O;
-  /** For a command with `--sql`: the script to print instead of making the call, when asked for. */
+  /**
+   * For a command with `--sql`: the script to print instead of making the call, when asked for.
+   * Only the script is printed on stdout (with `--json`, the result with its steps); with
+   * `--from`, no database is read or started.
+   */
   readonly script?: (options: O) => ScriptRequest | undefined;
   /** The migrator call. */
   readonly call: (migrator: Migrator, options: O, control: CallControl) => Promise<R>;
@@ -152,4 +166,13 @@ async function runCall<R>(
     },
     { offline },
   );
+}
+
+/** The `sql()` call that prints the script for `request`. */
+function sqlScriptCall(request: ScriptRequest): DatabaseCall<SqlResult> {
+  return {
+    offline: request.from !== undefined,
+    call: (migrator, { signal }) => migrator.sql({ ...request, signal }),
+    render: (result) => [result.script.replace(/\n$/, '')],
+  };
 }

@@ -1,5 +1,4 @@
 /** `--help` text, generated from the commands' flag definitions; `docs/cli.md` quotes it. */
-import type { Command } from './command.ts';
 import { CONFIG_FILE_NAME } from './config-file.ts';
 import { EXIT_CODE_MEANINGS } from './exit-codes.ts';
 import type { FlagSpecs } from './flags/spec.ts';
@@ -8,8 +7,18 @@ import { EMBEDDED_DATA_DIR } from './with-migrator.ts';
 
 const WIDTH = 100;
 
+/** What help shows of a command (a `Command` is one). */
+type HelpSubject = {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly description: string;
+  readonly flags: FlagSpecs;
+  readonly examples: readonly string[];
+};
+
 /** `offloop --help`. */
-export function globalHelp(commands: readonly Command[]): string {
+export function globalHelp(commands: readonly HelpSubject[]): string {
   const rows = commands.map(
     (command) =>
       [
@@ -48,7 +57,7 @@ export function globalHelp(commands: readonly Command[]): string {
 }
 
 /** `offloop <command> --help`. */
-export function commandHelp(command: Command): string {
+export function commandHelp(command: HelpSubject): string {
   return [
     `Usage: ${command.usage}`,
     '',

@@ -9,7 +9,7 @@
  * ```
  */
 import { readFileSync } from 'node:fs';
-import type { Command, Io } from './command.ts';
+import type { Command } from './command.ts';
 import { checkCommand } from './commands/check.ts';
 import { createCommand } from './commands/create.ts';
 import { currentCommand } from './commands/current.ts';
@@ -24,6 +24,7 @@ import { upCommand } from './commands/up.ts';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
 import { UsageError } from './flags/usage-error.ts';
 import { commandHelp, globalHelp } from './help.ts';
+import type { Io } from './io.ts';
 import { createOutput } from './output/output.ts';
 
 /** Every command, in the order `--help` lists them. */
@@ -99,7 +100,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   return command.run(rest, io);
 }
 
-export type { Command, CommandContext, Io, TextSink } from './command.ts';
+export type { Command, CommandContext } from './command.ts';
+export type { Io, TextSink } from './io.ts';
 /** The type of a TypeScript migration's `ctx`, so that a project with only `offloop` installed can type its migrations. */
 export type { MigrationContext } from '@offloop/core';
 export { EXIT_CODES, EXIT_CODE_MEANINGS, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';

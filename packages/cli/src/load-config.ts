@@ -20,7 +20,7 @@ import {
   type ConfigInput,
   type ConfigIssue,
 } from '@offloop/core';
-import type { Io } from './command.ts';
+import type { Io } from './io.ts';
 import { loadConfigFile } from './config-file.ts';
 import { optionsFromFlags, schemaDefault } from './flags/database-options.ts';
 import type { ParsedArgs } from './flags/spec.ts';

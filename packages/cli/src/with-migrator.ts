@@ -6,7 +6,7 @@
 import { basename, join } from 'node:path';
 import { redactUrl } from '@offloop/core';
 import type { Migrator } from '@offloop/worker';
-import type { Io } from './command.ts';
+import type { Io } from './io.ts';
 import { CONFIG_FILE_NAME } from './config-file.ts';
 import type { CliConfig } from './load-config.ts';
 import type { Output } from './output/output.ts';

@@ -5,7 +5,7 @@
  * reported as (`errors.ts`), how it reads (`render-error.ts`), and progress lines (`progress.ts`).
  */
 import type { ProgressEvent } from '@offloop/core';
-import type { Io } from '../command.ts';
+import type { Io } from '../io.ts';
 import { EXIT_USAGE, exitCodeFor } from '../exit-codes.ts';
 import { UsageError } from '../flags/usage-error.ts';
 import { envelope, unwrap, type Failure } from './errors.ts';

@@ -3,7 +3,7 @@
  * way out, and on stderr (where error messages quote migration files and the server) every
  * control sequence escaped, so that neither can drive the terminal.
  */
-import type { Io } from '../command.ts';
+import type { Io } from '../io.ts';
 import { escapeControls } from './code-frame.ts';
 import { Redactor } from './redact.ts';
 
