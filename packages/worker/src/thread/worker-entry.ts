@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { tagUrl } from './application-name.ts';
 import { lowerThreadPriority } from './priority.ts';
 import type { ProgressEvent } from '@offloop/core';
-import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from './protocol.ts';
+import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from '../protocol.ts';
 
 /** How long `migration:progress` events may wait to be sent together. */
 const BATCH_MS = 20;

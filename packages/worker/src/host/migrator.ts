@@ -62,7 +62,7 @@ import type {
   TaskRequest,
   TaskResponse,
   WorkerControl,
-} from './protocol.ts';
+} from '../protocol.ts';
 import { Readiness } from './readiness.ts';
 import { Run } from './run.ts';
 import type {
@@ -125,8 +125,8 @@ export type Migrator = AsyncDisposable & {
 
 // Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
 const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const WORKER_FILE = new URL(`./worker-boot${EXTENSION}`, import.meta.url).href;
-const CANCEL_FILE = new URL(`./cancel-entry${EXTENSION}`, import.meta.url).href;
+const WORKER_FILE = new URL(`../thread/worker-boot${EXTENSION}`, import.meta.url).href;
+const CANCEL_FILE = new URL(`../thread/cancel-entry${EXTENSION}`, import.meta.url).href;
 
 /** How long the cancel thread waits for cancelled backends to exit before terminating them. */
 const CANCEL_WAIT_MS = 1_000;

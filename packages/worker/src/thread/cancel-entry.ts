@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultAppliedBy, recordCrash, type CrashOutcome } from '@offloop/core/engine';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
-import type { CancelRequest, CancelResponse } from './protocol.ts';
+import type { CancelRequest, CancelResponse } from '../protocol.ts';
 
 const pidRow = z.object({ pid: z.number() });
 const POLL_MS = 50;
