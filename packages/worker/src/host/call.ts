@@ -57,7 +57,7 @@ export type CallContext = {
 };
 
 /** How the caller watches and bounds a call. */
-export type CallSettings = {
+type CallSettings = {
   readonly onProgress?: ProgressListener | undefined;
   readonly signal?: AbortSignal | undefined;
   /** 0 or undefined: no timeout. */

@@ -16,7 +16,7 @@ import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
 export type InFlight = InFlightMigration & { readonly startedAt: number };
 
 /** What killed a thread, before the server has been asked what became of its work. */
-export type Crash = {
+type Crash = {
   readonly kind: 'out-of-memory' | 'closed' | 'failed';
   readonly reason: string;
   readonly logLine: string;
@@ -79,7 +79,7 @@ export function describeOutcome(running: InFlight | null, outcome: CrashOutcome 
 }
 
 /** What a call knew when its thread died, and what the server said of its migration. */
-export type CrashReport = {
+type CrashReport = {
   readonly crash: Crash;
   readonly error: unknown;
   readonly kept: readonly MigrationResult[];

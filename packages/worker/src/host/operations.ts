@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import type { CommandOf } from '../protocol.ts';
 
 /** A call's options, validated: its engine command and its timeout. */
-export type ParsedCall<N extends CommandName> =
+type ParsedCall<N extends CommandName> =
   | {
       readonly success: true;
       readonly command: CommandOf<N>;

@@ -124,7 +124,7 @@ function migrationTimeoutError(
 }
 
 /** What a call whose thread was terminated left behind, once the server has been asked. */
-export type Terminated = {
+type Terminated = {
   readonly reason: StopReason;
   readonly graceMs: number;
   /** What stays applied, the in-flight migration included when it committed. */
