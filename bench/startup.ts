@@ -34,7 +34,7 @@ const rows: [string, string | null][] = [
   ['thread importing zod', resolve('zod')],
   [
     'thread importing the migration worker',
-    new URL('../packages/worker/src/worker-entry.ts', import.meta.url).href,
+    new URL('../packages/worker/src/thread/worker-entry.ts', import.meta.url).href,
   ],
 ];
 

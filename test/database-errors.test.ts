@@ -103,7 +103,7 @@ test('every connection of a failing run terminated from SQL: the host gets a typ
     select 1 from pg_stat_activity where datname = ${database} and state = 'active' and query like '%pg_sleep%' and application_name like '%offloop:%'`),
     );
   t.true(await eventually(asleep, 20_000), 'the migration reached its pg_sleep');
-  // Every backend the run tagged (packages/worker/src/application-name.ts): the lock's and the work's.
+  // Every backend the run tagged (packages/worker/src/thread/application-name.ts): the lock's and the work's.
   // The backends are chosen first (offset 0 keeps the planner from merging the subquery): in one
   // WHERE clause PostgreSQL may call pg_terminate_backend before the datname filter is applied
   // (it is pushed down to pg_stat_activity's function scan), ending other tests' backends too.

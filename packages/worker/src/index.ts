@@ -2,8 +2,8 @@
  * `@offloop/worker`: run PostgreSQL migrations in a worker thread. The host gets a promise,
  * typed progress events and typed errors; its event loop never runs migration code.
  */
-export { createMigrator } from './migrator.ts';
-export type { Migrator } from './migrator.ts';
+export { createMigrator } from './host/migrator.ts';
+export type { Migrator } from './host/migrator.ts';
 export type {
   CallOptions,
   CheckOptions,
@@ -26,8 +26,8 @@ export type {
   StatusResult,
   UpOptions,
   UpResult,
-} from './types.ts';
-export { Readiness, ReadinessChangeEvent } from './readiness.ts';
-export type { ReadinessState } from './readiness.ts';
-export { healthCheck, healthStatus } from './health.ts';
-export type { HealthStatus } from './health.ts';
+} from './host/types.ts';
+export { Readiness, ReadinessChangeEvent } from './host/readiness.ts';
+export type { ReadinessState } from './host/readiness.ts';
+export { healthCheck, healthStatus } from './host/health.ts';
+export type { HealthStatus } from './host/health.ts';

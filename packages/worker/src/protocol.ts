@@ -3,14 +3,23 @@
  * result (Piscina's promise); progress and cancel requests travel over per-task MessageChannels
  * with comlink. Errors travel as envelopes: structured clone would strip their class and fields.
  */
-import type { EngineCommand, ErrorEnvelope, ProgressEvent, ResolvedConfig } from '@offloop/core';
+import type {
+  CommandName,
+  EngineCommand,
+  ErrorEnvelope,
+  ProgressEvent,
+  ResolvedConfig,
+} from '@offloop/core';
 import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
 import type { MessagePort } from 'node:worker_threads';
 
+/** The engine command named `N`. */
+export type CommandOf<N extends CommandName> = Extract<EngineCommand, { readonly name: N }>;
+
 /** A task for the worker: one engine command, with the ports for its progress and control. */
-export type TaskRequest = {
+export type TaskRequest<N extends CommandName = CommandName> = {
   readonly config: ResolvedConfig;
-  readonly command: EngineCommand;
+  readonly command: CommandOf<N>;
   readonly events: MessagePort;
   readonly control: MessagePort;
   /**

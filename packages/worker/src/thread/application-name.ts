@@ -31,7 +31,7 @@ export function tagUrl(url: string, runTag: string): string {
 }
 
 /** The `application_name` a tagged connection reports. */
-export function applicationNameFor(existing: string | null, runTag: string): string {
+function applicationNameFor(existing: string | null, runTag: string): string {
   if (existing === null || existing === '') return runTag;
   const room = MAX_BYTES - Buffer.byteLength(runTag) - 1;
   let prefix = existing;

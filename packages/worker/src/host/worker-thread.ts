@@ -1,0 +1,104 @@
+/**
+ * {@link WorkerThread}: the host's handle on the thread that runs its migrations, a Piscina pool
+ * of one thread. One thread: calls on one migrator queue up; concurrency between runners is the
+ * lock's job. A thread that died or was terminated is replaced on the next task.
+ */
+import type { CommandName, CommandResults, ResolvedConfig } from '@offloop/core';
+import type { ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { TaskRequest, TaskResponse } from '../protocol.ts';
+import { threadEntry } from './thread-entry.ts';
+
+/** How a task ended: with the worker's response, or with its thread gone (Piscina's error). */
+export type TaskOutcome<T> =
+  | { readonly kind: 'settled'; readonly response: TaskResponse<T> }
+  | { readonly kind: 'crashed'; readonly error: unknown };
+
+/** The migration thread, started on the first task. */
+export class WorkerThread {
+  readonly #resourceLimits: ResourceLimits | null;
+  #pool: Piscina | null = null;
+
+  constructor(config: ResolvedConfig) {
+    const limits = config.workerResourceLimits;
+    this.#resourceLimits = limits === null ? null : resourceLimits(limits);
+  }
+
+  /**
+   * Run one task. `signal` drops it from the queue, or terminates the thread running it (a new
+   * thread serves the next task). Never rejects: a dead thread is an outcome.
+   */
+  run<N extends CommandName>(
+    request: TaskRequest<N>,
+    signal: AbortSignal,
+  ): Promise<TaskOutcome<CommandResults[N]>> {
+    const transferList = [request.events, request.control];
+    return this.#getPool()
+      .run(request, { transferList, signal })
+      .then(
+        // The worker's answer to this request (worker-entry.ts), typed by the command it ran.
+        (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResults[N]> }),
+        (error: unknown) => ({ kind: 'crashed', error }),
+      );
+  }
+
+  /**
+   * Call `onExit` with the exit code if the thread running now ends without an error of its
+   * own (`process.exit()` in a migration, or a terminate). Node emits the exit before Piscina's
+   * rejection reaches the caller, so the code is known when the crash is handled. Returns the
+   * way to stop listening.
+   */
+  onExit(onExit: (code: number) => void): () => void {
+    // One thread at most: the one that runs the current task.
+    const thread = this.#pool?.threads[0];
+    if (thread === undefined) return () => undefined;
+    let failed = false;
+    const onError = () => {
+      failed = true;
+    };
+    const onCode = (code: number) => {
+      if (!failed) onExit(code);
+    };
+    thread.once('error', onError);
+    thread.once('exit', onCode);
+    return () => {
+      thread.off('error', onError);
+      thread.off('exit', onCode);
+    };
+  }
+
+  /** Stop the thread (the next task starts a new one). */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.destroy();
+  }
+
+  #getPool(): Piscina {
+    this.#pool ??= new Piscina({
+      filename: threadEntry('worker-boot'),
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeout: 1_000,
+      concurrentTasksPerWorker: 1,
+      ...(this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits }),
+    });
+    return this.#pool;
+  }
+}
+
+function resourceLimits(
+  limits: NonNullable<ResolvedConfig['workerResourceLimits']>,
+): ResourceLimits {
+  const result: { -readonly [K in keyof ResourceLimits]: number } = {};
+  for (const key of [
+    'maxOldGenerationSizeMb',
+    'maxYoungGenerationSizeMb',
+    'codeRangeSizeMb',
+    'stackSizeMb',
+  ] as const) {
+    const value = limits[key];
+    if (value !== undefined) result[key] = value;
+  }
+  return result;
+}

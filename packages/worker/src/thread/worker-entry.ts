@@ -1,0 +1,55 @@
+/**
+ * The worker side: Piscina runs this module's default export in a thread that owns its own
+ * event loop, connection pools and module state. Migration files, slonik and the parser are
+ * only ever loaded here.
+ */
+import { toEnvelope } from '@offloop/core';
+import { execute } from '@offloop/core/engine';
+import * as Comlink from 'comlink';
+import { tagUrl } from './application-name.ts';
+import { ConsoleCapture } from './console-capture.ts';
+import { EventBatcher } from './event-batcher.ts';
+import { lowerThreadPriority } from './priority.ts';
+import type { ProgressEvent } from '@offloop/core';
+import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from '../protocol.ts';
+
+/** Run one task. Never throws: failures come back as envelopes. */
+export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
+  const host = Comlink.wrap<HostChannel>(request.events);
+  const controller = new AbortController();
+  const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
+  Comlink.expose(control, request.control);
+  const events = new EventBatcher((batch) => host.progress(batch));
+  // The migration being imported or run, for the lines it logs.
+  let current = '';
+  const onProgress = (event: ProgressEvent) => {
+    if (event.type === 'migration:loading' || event.type === 'migration:started')
+      current = event.version;
+    events.push(event);
+  };
+  const capture = new ConsoleCapture((message) =>
+    events.push({ type: 'migration:progress', version: current, message, done: null, total: null }),
+  );
+  try {
+    await host.started();
+    const { config } = request;
+    lowerThreadPriority(config.workerNice);
+    const tagged = {
+      ...config,
+      url: tagUrl(config.url, request.runTag),
+      lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
+    };
+    const value = await execute(tagged, request.command, { onProgress, signal: controller.signal });
+    await events.flush();
+    return { ok: true, value };
+  } catch (error) {
+    await events.flush().catch(() => undefined);
+    return { ok: false, error: toEnvelope(error) };
+  } finally {
+    capture.restore();
+    await events.flush().catch(() => undefined);
+    host[Comlink.releaseProxy]();
+    request.events.close();
+    request.control.close();
+  }
+}
