@@ -48,7 +48,7 @@ export {
   MigrationDirtyError,
   MigrationsPendingError,
   OfflineUnsupportedError,
-} from './errors.ts';
+} from './errors/errors.ts';
 export type {
   CauseEnvelope,
   ConfigIssue,
@@ -60,7 +60,7 @@ export type {
   Serializable,
   SourceLocation,
   UnreadableReason,
-} from './errors.ts';
+} from './errors/errors.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
@@ -77,11 +77,11 @@ export {
   toConfigIssues,
   upOptionsSchema,
   VERSION_PATTERN,
-} from './config.ts';
-export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
-export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './connection-url.ts';
-export { quoteLiteral } from './ddl.ts';
-export type { Environment, ResolvedUrl } from './connection-url.ts';
+} from './config/config.ts';
+export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
+export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
+export { quoteLiteral } from './sql/ddl.ts';
+export type { Environment, ResolvedUrl } from './config/connection-url.ts';
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
@@ -95,8 +95,8 @@ export type {
   ProgressListener,
   RunFinishedEvent,
   RunStartedEvent,
-} from './events.ts';
-export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan.ts';
+} from './model/events.ts';
+export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan/plan.ts';
 export type {
   AppliedStatus,
   PendingStatus,
@@ -104,7 +104,7 @@ export type {
   PlanOptions,
   PlanProblem,
   RevertOptions,
-} from './plan.ts';
+} from './plan/plan.ts';
 export type {
   AppliedMigration,
   LogEntry,
@@ -113,11 +113,11 @@ export type {
   SectionOptions,
   SqlMigrationFile,
   SqlSection,
-} from './migration.ts';
-export { resolveTarget } from './targets.ts';
-export type { Target } from './targets.ts';
-export type { MigrationContext, MigrationModule, MigrationModuleExports } from './context.ts';
-export { describeKept } from './results.ts';
+} from './model/migration.ts';
+export { resolveTarget } from './plan/targets.ts';
+export type { Target } from './plan/targets.ts';
+export type { MigrationContext, MigrationModule, MigrationModuleExports } from './model/context.ts';
+export { describeKept } from './model/results.ts';
 export type {
   CheckResult,
   CurrentResult,
@@ -132,5 +132,5 @@ export type {
   StampResult,
   StatusResult,
   UpResult,
-} from './results.ts';
-export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
+} from './model/results.ts';
+export type { CommandName, CommandResult, CommandResults, EngineCommand } from './model/commands.ts';

@@ -7,7 +7,7 @@
  * the version and log tables if needed; read-only ones (status, history, current, check, plan,
  * sql) take no lock and create nothing.
  */
-import { defaultAppliedBy } from './applied-by.ts';
+import { defaultAppliedBy } from '../config/applied-by.ts';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import {
@@ -18,12 +18,12 @@ import {
   resolveAdvice,
   type ApplyContext,
   type Prepared,
-} from './apply.ts';
-import { BatchSession } from './batch.ts';
-import type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
-import type { ResolvedConfig } from './config.ts';
-import { findPgError, withPools, type Pools } from './database.ts';
-import { discoverMigrations } from './discover.ts';
+} from './apply/apply.ts';
+import { BatchSession } from './db/batch.ts';
+import type { CommandName, CommandResult, CommandResults, EngineCommand } from '../model/commands.ts';
+import type { ResolvedConfig } from '../config/config.ts';
+import { findPgError, withPools, type Pools } from './db/pools.ts';
+import { discoverMigrations } from '../files/discover.ts';
 import {
   ConfigError,
   DatabaseError,
@@ -41,14 +41,14 @@ import {
   RunAbortedError,
   SingleTransactionConflictError,
   type MigrationResult,
-} from './errors.ts';
-import type { ProgressEvent } from './events.ts';
-import { lockKeyFor, LockSession, workLockKeyFor } from './lock.ts';
-import { WorkSessions, workSessionSetup } from './work-lock.ts';
-import { appendLog, ensureLogTable, logTableExists, readDirty, readLog } from './log-table.ts';
-import type { AppliedMigration, LogEntry, MigrationFile } from './migration.ts';
-import { loadMigrationModule } from './module-migration.ts';
-import { renderScript } from './offline.ts';
+} from '../errors/errors.ts';
+import type { ProgressEvent } from '../model/events.ts';
+import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
+import { WorkSessions, workSessionSetup } from './lock/work-lock.ts';
+import { appendLog, ensureLogTable, logTableExists, readDirty, readLog } from './ledger/log-table.ts';
+import type { AppliedMigration, LogEntry, MigrationFile } from '../model/migration.ts';
+import { loadMigrationModule } from './prepare/module-migration.ts';
+import { renderScript } from '../sql/offline.ts';
 import {
   assertRunnable,
   compareVersions,
@@ -56,7 +56,7 @@ import {
   planRevert,
   type Plan,
   type PlanProblem,
-} from './plan.ts';
+} from '../plan/plan.ts';
 import type {
   CheckResult,
   CurrentResult,
@@ -71,11 +71,11 @@ import type {
   StampResult,
   StatusResult,
   UpResult,
-} from './results.ts';
-import { describeKept } from './results.ts';
-import { loadParser, splitSection, type Statement } from './split.ts';
-import { resolveTarget } from './targets.ts';
-import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
+} from '../model/results.ts';
+import { describeKept } from '../model/results.ts';
+import { loadParser, splitSection, type Statement } from './prepare/split.ts';
+import { resolveTarget } from '../plan/targets.ts';
+import { isTransactionControl, nonTransactionalStatement } from '../plan/transaction-rules.ts';
 import {
   deleteApplied,
   ensureVersionTable,
@@ -83,7 +83,7 @@ import {
   readApplied,
   updateChecksum,
   versionTableExists,
-} from './version-table.ts';
+} from './ledger/version-table.ts';
 
 /** Options of one engine call. */
 export type EngineOptions = {

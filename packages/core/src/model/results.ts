@@ -1,7 +1,7 @@
 /** What the engine's operations resolve to. Plain data: it crosses the thread boundary as is. */
-import type { MigrationResult } from './errors.ts';
+import type { MigrationResult } from '../errors/errors.ts';
 import type { LogEntry } from './migration.ts';
-import type { AppliedStatus, PendingStatus, PlanProblem } from './plan.ts';
+import type { AppliedStatus, PendingStatus, PlanProblem } from '../plan/plan.ts';
 
 /** What `up` resolves to. */
 export type UpResult = {

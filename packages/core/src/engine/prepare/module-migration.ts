@@ -1,10 +1,10 @@
 /** Loading JavaScript/TypeScript migrations. Only ever called inside the worker thread. */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from './config.ts';
-import { MigrationModuleError } from './errors.ts';
-import type { MigrationModule } from './context.ts';
-import type { ModuleMigrationFile } from './migration.ts';
+import { parseDuration } from '../../config/config.ts';
+import { MigrationModuleError } from '../../errors/errors.ts';
+import type { MigrationModule } from '../../model/context.ts';
+import type { ModuleMigrationFile } from '../../model/migration.ts';
 
 /** CommonJS's module cache, which `import()` of a `.cjs`/`.cts` file (or a CommonJS `.js`) goes through. */
 const commonJsCache = createRequire(import.meta.url).cache;

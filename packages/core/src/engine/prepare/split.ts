@@ -8,9 +8,9 @@
  * per query, as slonik's extended protocol requires.
  */
 import { loadModule, parseSync } from 'libpg-query';
-import { SqlSyntaxError } from './errors.ts';
-import type { SqlMigrationFile, SqlSection } from './migration.ts';
-import { charIndexOfByte, lineColumnAt } from './source-position.ts';
+import { SqlSyntaxError } from '../../errors/errors.ts';
+import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
+import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
 
 /** One statement of a SQL section, with where it sits in its file. */
 export type Statement = {

@@ -4,7 +4,7 @@
  * dead thread's backends are gone and the outcome of the migration it was running is final.
  */
 import type { CommonQueryMethods } from 'slonik';
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
 import { appendLog, logTableExists } from './log-table.ts';
 import { isApplied, versionTableExists } from './version-table.ts';
 

@@ -3,10 +3,10 @@
  * and a whole transactional migration as one script. The offline script (`offline.ts`) and the
  * batched apply (`apply.ts`) send the same text, so what a DBA reviews is what runs.
  */
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from '../config/config.ts';
 import { logTableName, quoteLiteral, versionTableName } from './ddl.ts';
-import type { MigrationFile } from './migration.ts';
-import type { Statement } from './split.ts';
+import type { MigrationFile } from '../model/migration.ts';
+import type { Statement } from '../engine/prepare/split.ts';
 
 /** A statement with its terminating semicolon, kept out of a trailing line comment. */
 export function terminate(statement: string): string {

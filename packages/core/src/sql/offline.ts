@@ -3,10 +3,10 @@
  * transaction boundaries included, for a DBA to review or run with
  * `psql -v ON_ERROR_STOP=1 -f script.sql`. It writes nothing and takes no lock.
  */
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from '../config/config.ts';
 import { logTableDdl, quoteIdentifier, versionTableDdl } from './ddl.ts';
-import type { Prepared } from './apply.ts';
-import { timeoutSettings } from './apply.ts';
+import type { Prepared } from '../engine/apply/apply.ts';
+import { timeoutSettings } from '../engine/apply/apply.ts';
 import { recordStatements, terminate, transactionScript } from './script.ts';
 
 /** Render the script for `items` (all SQL migrations), in order. */

@@ -11,9 +11,9 @@
  *
  * Options sit on the marker line as `key:value`. Unknown options are errors, never ignored.
  */
-import { parseDuration } from './config.ts';
-import { MigrationOptionError, MissingUpError } from './errors.ts';
-import type { SectionOptions, SqlSection } from './migration.ts';
+import { parseDuration } from '../config/config.ts';
+import { MigrationOptionError, MissingUpError } from '../errors/errors.ts';
+import type { SectionOptions, SqlSection } from '../model/migration.ts';
 import { lineColumnAt } from './source-position.ts';
 
 const MARKER = /^--\s*migrate:(up|down)\b(.*)$/gm;

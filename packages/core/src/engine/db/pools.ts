@@ -6,9 +6,9 @@
  * a failed transaction would run a migration's side effects twice.
  */
 import { createPool, sql, type DatabasePool, type Interceptor, type QuerySqlToken } from 'slonik';
-import type { ResolvedConfig } from './config.ts';
-import { redactUrl } from './config.ts';
-import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } from './errors.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { redactUrl } from '../../config/config.ts';
+import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } from '../../errors/errors.ts';
 
 /** The pool a run works through; the run lock has its own connection (`lock.ts`). */
 export type Pools = { readonly pool: DatabasePool };

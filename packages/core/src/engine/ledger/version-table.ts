@@ -4,10 +4,10 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ResolvedConfig } from './config.ts';
-import { rawQuery } from './database.ts';
-import { versionTableDdl } from './ddl.ts';
-import type { AppliedMigration } from './migration.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { rawQuery } from '../db/pools.ts';
+import { versionTableDdl } from '../../sql/ddl.ts';
+import type { AppliedMigration } from '../../model/migration.ts';
 
 type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
 

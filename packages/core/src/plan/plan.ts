@@ -7,8 +7,8 @@ import {
   MigrationFileMissingError,
   OutOfOrderError,
   TargetNotFoundError,
-} from './errors.ts';
-import type { AppliedMigration, MigrationFile } from './migration.ts';
+} from '../errors/errors.ts';
+import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import { relativeSteps, resolveTarget } from './targets.ts';
 
 /** An applied migration as `status` reports it. */

@@ -5,10 +5,10 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ResolvedConfig } from './config.ts';
-import { rawQuery } from './database.ts';
-import { logTableDdl } from './ddl.ts';
-import type { LogEntry } from './migration.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { rawQuery } from '../db/pools.ts';
+import { logTableDdl } from '../../sql/ddl.ts';
+import type { LogEntry } from '../../model/migration.ts';
 
 type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
 

@@ -11,7 +11,7 @@
  * Both are session state: `DISCARD ALL` drops them, so a session that is reset takes them again.
  */
 import type { CommonQueryMethods, Interceptor } from 'slonik';
-import { rawQuery } from './database.ts';
+import { rawQuery } from '../db/pools.ts';
 
 /** How often a busy backend checks that its client is still there (PostgreSQL 14+). */
 export const CLIENT_CHECK_INTERVAL = '1s';

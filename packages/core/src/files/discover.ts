@@ -12,9 +12,9 @@ import {
   MigrationFileUnreadableError,
   MigrationsDirNotFoundError,
   type UnreadableReason,
-} from './errors.ts';
+} from '../errors/errors.ts';
 import { decodeMigrationText } from './file-text.ts';
-import type { MigrationFile } from './migration.ts';
+import type { MigrationFile } from '../model/migration.ts';
 import { parseSqlMigration } from './sql-file.ts';
 
 /**

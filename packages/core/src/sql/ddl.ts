@@ -2,7 +2,7 @@
  * The DDL of offloop's own tables as text, shared by the engine and the offline SQL scripts so
  * the two cannot drift. Identifiers are validated by the config schema and quoted here.
  */
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from '../config/config.ts';
 
 type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
 

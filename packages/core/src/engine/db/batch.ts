@@ -9,7 +9,7 @@
  * that came back before the error says which.
  */
 import pg from 'pg';
-import type { ResolvedConfig } from './config.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
 import { pgClientConfig } from './pg-client.ts';
 
 /**

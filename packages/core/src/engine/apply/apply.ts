@@ -6,9 +6,9 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ResolvedConfig } from './config.ts';
-import type { MigrationContext, MigrationModule } from './context.ts';
-import { findPgError, rawQuery } from './database.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
+import type { MigrationContext, MigrationModule } from '../../model/context.ts';
+import { findPgError, rawQuery } from '../db/pools.ts';
 import { pathToFileURL } from 'node:url';
 import {
   LockLostError,
@@ -21,20 +21,20 @@ import {
   StatementTimeoutError,
   type MigrationFailedDetails,
   type MigrationResult,
-} from './errors.ts';
-import type { MigrationBlockedEvent, ProgressEvent } from './events.ts';
-import type { BatchSession } from './batch.ts';
-import { appendLog, recordedDuration } from './log-table.ts';
-import type { LogEntry, MigrationFile, SectionOptions } from './migration.ts';
-import { indexOfCharPosition, lineColumnAt } from './source-position.ts';
-import { recordStatements, transactionScript, type TransactionScript } from './script.ts';
-import { quoteIdentifier, quoteLiteral } from './ddl.ts';
-import { parseNodes, type Statement } from './split.ts';
+} from '../../errors/errors.ts';
+import type { MigrationBlockedEvent, ProgressEvent } from '../../model/events.ts';
+import type { BatchSession } from '../db/batch.ts';
+import { appendLog, recordedDuration } from '../ledger/log-table.ts';
+import type { LogEntry, MigrationFile, SectionOptions } from '../../model/migration.ts';
+import { indexOfCharPosition, lineColumnAt } from '../../files/source-position.ts';
+import { recordStatements, transactionScript, type TransactionScript } from '../../sql/script.ts';
+import { quoteIdentifier, quoteLiteral } from '../../sql/ddl.ts';
+import { parseNodes, type Statement } from '../prepare/split.ts';
 import {
   isConcurrentIndexBuild as isConcurrentIndexBuildNode,
   moduleTransactionControl,
-} from './transaction-rules.ts';
-import { deleteApplied, insertApplied, isApplied } from './version-table.ts';
+} from '../../plan/transaction-rules.ts';
+import { deleteApplied, insertApplied, isApplied } from '../ledger/version-table.ts';
 
 /** A migration checked and ready to run in one direction. */
 export type Prepared = {
