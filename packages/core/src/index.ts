@@ -25,6 +25,11 @@ export {
   MigrationModuleError,
   MigrationOptionError,
   MigrationsDirNotFoundError,
+  MigrationsDirInaccessibleError,
+  MigrationVersionsExhaustedError,
+  HarnessClosedError,
+  TemplateBuildTimeoutError,
+  MigrationFailure,
   MigratorClosedError,
   MissingUpError,
   OffloopError,
@@ -48,19 +53,20 @@ export {
   MigrationDirtyError,
   MigrationsPendingError,
   OfflineUnsupportedError,
-} from './errors/errors.ts';
+} from './errors/index.ts';
 export type {
   CauseEnvelope,
   ConfigIssue,
   ErrorCode,
   ErrorEnvelope,
   MigrationFailedDetails,
+  MigrationFailureCode,
   MigrationResult,
   OffloopErrorOptions,
   Serializable,
   SourceLocation,
   UnreadableReason,
-} from './errors/errors.ts';
+} from './errors/index.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
@@ -117,7 +123,7 @@ export type {
 export { resolveTarget } from './plan/targets.ts';
 export type { Target } from './plan/targets.ts';
 export type { MigrationContext, MigrationModule, MigrationModuleExports } from './model/context.ts';
-export { describeKept } from './model/results.ts';
+export { describeKept } from './errors/index.ts';
 export type {
   CheckResult,
   CurrentResult,

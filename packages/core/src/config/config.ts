@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
-import { ConfigError, type ConfigIssue } from '../errors/errors.ts';
+import { ConfigError, type ConfigIssue } from '../errors/index.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

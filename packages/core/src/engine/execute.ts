@@ -41,7 +41,7 @@ import {
   RunAbortedError,
   SingleTransactionConflictError,
   type MigrationResult,
-} from '../errors/errors.ts';
+} from '../errors/index.ts';
 import type { ProgressEvent } from '../model/events.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
 import { WorkSessions, workSessionSetup } from './lock/work-lock.ts';

@@ -10,9 +10,10 @@ import {
   DuplicateVersionError,
   MigrationFileNameError,
   MigrationFileUnreadableError,
+  MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
   type UnreadableReason,
-} from '../errors/errors.ts';
+} from '../errors/index.ts';
 import { decodeMigrationText } from './file-text.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import { parseSqlMigration } from './sql-file.ts';
@@ -57,6 +58,15 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
     entries = await readdir(dir, { withFileTypes: true });
   } catch (cause) {
+    // There, but closed to this process: the directory's permissions, not a wrong --dir.
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new MigrationsDirInaccessibleError(
+        `Migrations directory ${dir} cannot be read: no permission (${code}). Fix its permissions, or run as a user who may read it.`,
+        { dir, reason: code },
+        { cause },
+      );
+    }
     throw new MigrationsDirNotFoundError(
       `Migrations directory ${dir} does not exist or is not a directory.`,
       { dir },

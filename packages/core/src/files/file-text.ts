@@ -4,7 +4,7 @@
  * which stops reading there and silently drops the rest of the file. A UTF-8 byte order mark at
  * the start is accepted and left out of the text (the checksum covers the bytes, BOM included).
  */
-import { MigrationFileUnreadableError } from '../errors/errors.ts';
+import { MigrationFileUnreadableError } from '../errors/index.ts';
 
 /** Fatal: throws at the first ill-formed sequence instead of replacing it. Strips a leading BOM. */
 const DECODER = new TextDecoder('utf-8', { fatal: true });

@@ -12,7 +12,7 @@
  * Options sit on the marker line as `key:value`. Unknown options are errors, never ignored.
  */
 import { parseDuration } from '../config/config.ts';
-import { MigrationOptionError, MissingUpError } from '../errors/errors.ts';
+import { MigrationOptionError, MissingUpError } from '../errors/index.ts';
 import type { SectionOptions, SqlSection } from '../model/migration.ts';
 import { lineColumnAt } from './source-position.ts';
 

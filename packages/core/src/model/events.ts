@@ -2,7 +2,7 @@
  * Progress events, a discriminated union on `type`. Every field is serialisable: events are
  * posted from the worker thread to the host as they happen.
  */
-import type { MigrationResult } from '../errors/errors.ts';
+import type { MigrationResult } from '../errors/index.ts';
 
 /** A run began; `command` says which. */
 export type RunStartedEvent = {

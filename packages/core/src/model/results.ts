@@ -1,5 +1,5 @@
 /** What the engine's operations resolve to. Plain data: it crosses the thread boundary as is. */
-import type { MigrationResult } from '../errors/errors.ts';
+import type { MigrationResult } from '../errors/index.ts';
 import type { LogEntry } from './migration.ts';
 import type { AppliedStatus, PendingStatus, PlanProblem } from '../plan/plan.ts';
 
@@ -124,14 +124,3 @@ export type SqlResult = {
   readonly script: string;
   readonly steps: readonly PlanStep[];
 };
-
-/**
- * What of a run stays applied after it stopped, as the sentence its errors end with (the worker's
- * and the host's alike): "Nothing of this run was applied." or "The 2 migrations this run applied
- * stay applied (a.sql, b.sql)."
- */
-export function describeKept(applied: readonly MigrationResult[]): string {
-  if (applied.length === 0) return 'Nothing of this run was applied.';
-  const many = applied.length !== 1;
-  return `The ${applied.length} migration${many ? 's' : ''} this run applied ${many ? 'stay' : 'stays'} applied (${applied.map((m) => m.file).join(', ')}).`;
-}

@@ -7,7 +7,7 @@ import {
   MigrationFileMissingError,
   OutOfOrderError,
   TargetNotFoundError,
-} from '../errors/errors.ts';
+} from '../errors/index.ts';
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import { relativeSteps, resolveTarget } from './targets.ts';
 

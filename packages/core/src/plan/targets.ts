@@ -2,7 +2,7 @@
  * Naming versions on the command line: a full version, an unambiguous prefix, `base`, or a
  * relative step in the Alembic style (`+2`, `-1`). Pure.
  */
-import { TargetAmbiguousError, TargetNotFoundError } from '../errors/errors.ts';
+import { TargetAmbiguousError, TargetNotFoundError } from '../errors/index.ts';
 
 /** The steps of a relative target: `+2` is 2, `-1` is -1; null for any other target. */
 export function relativeSteps(spec: string): number | null {

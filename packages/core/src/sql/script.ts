@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from '../config/config.ts';
 import { logTableName, quoteLiteral, versionTableName } from './ddl.ts';
 import type { MigrationFile } from '../model/migration.ts';
-import type { Statement } from '../engine/prepare/split.ts';
+import type { Statement } from '../model/prepared.ts';
 
 /** A statement with its terminating semicolon, kept out of a trailing line comment. */
 export function terminate(statement: string): string {

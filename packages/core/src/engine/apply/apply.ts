@@ -21,7 +21,7 @@ import {
   StatementTimeoutError,
   type MigrationFailedDetails,
   type MigrationResult,
-} from '../../errors/errors.ts';
+} from '../../errors/index.ts';
 import type { MigrationBlockedEvent, ProgressEvent } from '../../model/events.ts';
 import type { BatchSession } from '../db/batch.ts';
 import { appendLog, recordedDuration } from '../ledger/log-table.ts';
@@ -36,15 +36,7 @@ import {
 } from '../../plan/transaction-rules.ts';
 import { deleteApplied, insertApplied, isApplied } from '../ledger/version-table.ts';
 
-/** A migration checked and ready to run in one direction. */
-export type Prepared = {
-  readonly migration: MigrationFile;
-  readonly direction: 'up' | 'down';
-  readonly options: SectionOptions;
-} & (
-  | { readonly statements: readonly Statement[] }
-  | { readonly run: NonNullable<MigrationModule['down']> }
-);
+export type { Prepared };
 
 /** What applying needs from the run. */
 export type ApplyContext = {
@@ -1017,14 +1009,4 @@ function describeAftermath(
       `The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
     );
   return parts.join(' ');
-}
-
-/** How to resolve a non-transactional migration that failed midway, by the direction it ran in. */
-export function resolveAdvice(version: string, direction: 'up' | 'down'): string {
-  return direction === 'up'
-    ? 'Either make the file safe to run again from its start ("create table if not exists"; for an index left INVALID, "drop index concurrently if exists" before creating it) and run `offloop up` again; ' +
-        `or finish or undo its work by hand, then run \`offloop repair\` (the next \`up\` runs it again) or \`offloop stamp ${version}\` (records it as applied).`
-    : 'It is still recorded as applied. Either finish the revert by hand and run `offloop stamp` with the version before it (or `--base`) to record it as reverted; ' +
-        'or undo what ran by hand and run `offloop repair` (the next `down` runs it again); ' +
-        'or make its down section safe to run again (e.g. "if exists"), accept the edit with `offloop repair`, and run `offloop down` again.';
 }

@@ -8,7 +8,7 @@
 import { createPool, sql, type DatabasePool, type Interceptor, type QuerySqlToken } from 'slonik';
 import type { ResolvedConfig } from '../../config/config.ts';
 import { redactUrl } from '../../config/config.ts';
-import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } from '../../errors/errors.ts';
+import { DatabaseError, DatabaseUnavailableError, mapFailures, OffloopError } from '../../errors/index.ts';
 
 /** The pool a run works through; the run lock has its own connection (`lock.ts`). */
 export type Pools = { readonly pool: DatabasePool };

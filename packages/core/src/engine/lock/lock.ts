@@ -30,7 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { asDatabaseUnavailable } from '../db/pools.ts';
 import { pgClientConfig } from '../db/pg-client.ts';
-import { LockLostError, LockTimeoutError } from '../../errors/errors.ts';
+import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
 
 /** The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. */
 export function lockKeyFor(schema: string, table: string): string {

@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../../config/config.ts';
-import { MigrationModuleError } from '../../errors/errors.ts';
+import { MigrationModuleError } from '../../errors/index.ts';
 import type { MigrationModule } from '../../model/context.ts';
 import type { ModuleMigrationFile } from '../../model/migration.ts';
 

@@ -8,23 +8,12 @@
  * per query, as slonik's extended protocol requires.
  */
 import { loadModule, parseSync } from 'libpg-query';
-import { SqlSyntaxError } from '../../errors/errors.ts';
+import { SqlSyntaxError } from '../../errors/index.ts';
 import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
 import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
+import type { Statement } from '../../model/prepared.ts';
 
-/** One statement of a SQL section, with where it sits in its file. */
-export type Statement = {
-  /** The statement's text, without the terminating semicolon. */
-  readonly sql: string;
-  /** Character offset of the statement's first token in the file. */
-  readonly offset: number;
-  readonly line: number;
-  readonly column: number;
-  /** The parse node's type, e.g. `CreateStmt`, `IndexStmt`. */
-  readonly kind: string;
-  /** The parse node's body, for rules about statements (see `transaction-rules.ts`). */
-  readonly node: unknown;
-};
+export type { Statement };
 
 let ready: Promise<void> | undefined;
 
