@@ -5,8 +5,8 @@
  */
 import type { ResolvedConfig } from '../config/config.ts';
 import { logTableDdl, quoteIdentifier, versionTableDdl } from './ddl.ts';
-import type { Prepared } from '../engine/apply/apply.ts';
-import { timeoutSettings } from '../engine/apply/apply.ts';
+import type { Prepared } from '../model/prepared.ts';
+import { timeoutSettings } from './settings.ts';
 import { recordStatements, terminate, transactionScript } from './script.ts';
 
 /** Render the script for `items` (all SQL migrations), in order. */

@@ -28,7 +28,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { asDatabaseUnavailable } from '../db/pools.ts';
+import { asDatabaseUnavailable } from '../db/pg-errors.ts';
+import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db/backends.ts';
 import { pgClientConfig } from '../db/pg-client.ts';
 import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
 
@@ -77,15 +78,6 @@ function lockParts(key: string): [string, string] {
   const value = BigInt.asUintN(64, BigInt(key));
   return [(value >> 32n).toString(), (value & 0xffffffffn).toString()];
 }
-
-const HOLDERS = `
-  select l.pid, a.application_name, a.state
-  from pg_locks l left join pg_stat_activity a on a.pid = l.pid
-  where l.locktype = 'advisory' and l.granted and l.objsubid = 1
-    and l.classid = $1::oid and l.objid = $2::oid
-    and l.database = (select oid from pg_database where datname = current_database())
-    and l.pid <> pg_backend_pid()
-  order by l.pid`;
 
 /**
  * The dedicated connection of a run: takes and holds the run lock, notices at once when the
@@ -194,7 +186,7 @@ export class LockSession {
       pid: number;
       application_name: string | null;
       state: string | null;
-    }>(HOLDERS, [high, low]);
+    }>(HOLDERS_QUERY, [high, low]);
     return rows.map((row) => ({
       pid: row.pid,
       applicationName: row.application_name,
@@ -226,7 +218,7 @@ export class LockSession {
     if (found.length === 0) return [];
     for (const orphan of found) {
       await this.#client
-        .query('select pg_terminate_backend($1)', [orphan.pid])
+        .query(TERMINATE_QUERY, [orphan.pid])
         .catch(() => undefined);
     }
     const started = performance.now();
@@ -268,7 +260,7 @@ export class LockSession {
 
   /** Cancel the statement running on backend `pid`. */
   async cancelBackend(pid: number): Promise<void> {
-    await this.#control((client) => client.query('select pg_cancel_backend($1)', [pid]));
+    await this.#control((client) => client.query(CANCEL_QUERY, [pid]));
   }
 
   /**
@@ -277,9 +269,9 @@ export class LockSession {
    */
   async terminateBackend(pid: number, waitMs: number): Promise<void> {
     await this.#control(async (client) => {
-      await client.query('select pg_terminate_backend($1)', [pid]);
+      await client.query(TERMINATE_QUERY, [pid]);
       for (const started = performance.now(); performance.now() - started < waitMs;) {
-        const { rows } = await client.query('select 1 from pg_stat_activity where pid = $1', [pid]);
+        const { rows } = await client.query(ALIVE_QUERY, [pid]);
         if (rows.length === 0) return;
         await sleep(POLL_MS);
       }
