@@ -68,22 +68,24 @@ export type {
   UnreadableReason,
 } from './errors/index.ts';
 export {
-  callOptionsSchema,
-  checkOptionsSchema,
   configSchema,
-  downOptionsSchema,
   formatConfigIssues,
   parseConfig,
-  parseDuration,
   redactUrl,
+  toConfigIssues,
+  VERSION_PATTERN,
+} from './config/config.ts';
+export { parseDuration } from './config/duration.ts';
+export {
+  callOptionsSchema,
+  checkOptionsSchema,
+  downOptionsSchema,
   redoOptionsSchema,
   repairOptionsSchema,
   scriptOptionsSchema,
   stampOptionsSchema,
-  toConfigIssues,
   upOptionsSchema,
-  VERSION_PATTERN,
-} from './config/config.ts';
+} from './config/operation-options.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
 export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
 export { quoteLiteral } from './sql/ddl.ts';

@@ -11,7 +11,7 @@
  *
  * Options sit on the marker line as `key:value`. Unknown options are errors, never ignored.
  */
-import { parseDuration } from '../config/config.ts';
+import { parseDuration } from '../config/duration.ts';
 import { MigrationOptionError, MissingUpError } from '../errors/index.ts';
 import type { SectionOptions, SqlSection } from '../model/migration.ts';
 import { lineColumnAt } from './source-position.ts';

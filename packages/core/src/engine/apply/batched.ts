@@ -93,18 +93,7 @@ export async function applyInBatch(
     // violation on the version row means another runner recorded it, not that this one did.
     if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
       return;
-    const statement = statements[index];
-    const start = script.starts[index];
-    if (statement !== undefined && start !== undefined) {
-      position.statement = statement;
-      position.index = index;
-      position.completed = index;
-      // PostgreSQL's position counts characters from the start of the whole script.
-      const at = pg.position === null ? null : indexOfCharPosition(script.text, pg.position);
-      positionInStatement = at !== null && at >= start ? at - start + 1 : null;
-    } else if (index >= statements.length) {
-      position.completed = statements.length; // the recording statements or the commit failed
-    }
+    positionInStatement = pointAt(script, statements, index, pg.position, position);
     throw sent.error;
   });
   return finish(logTo, item, context, {
@@ -114,6 +103,31 @@ export async function applyInBatch(
     positionInStatement,
     recorded,
   });
+}
+
+/**
+ * Point `position` at statement `index` of the script, the one that failed, and return PostgreSQL's
+ * error position (`scriptPosition`, counted from the start of the whole script) within it.
+ */
+function pointAt(
+  script: TransactionScript,
+  statements: readonly Statement[],
+  index: number,
+  scriptPosition: number | null,
+  position: Position,
+): number | null {
+  const statement = statements[index];
+  const start = script.starts[index];
+  if (statement !== undefined && start !== undefined) {
+    position.statement = statement;
+    position.index = index;
+    position.completed = index;
+    const at = scriptPosition === null ? null : indexOfCharPosition(script.text, scriptPosition);
+    return at !== null && at >= start ? at - start + 1 : null;
+  }
+  // The recording statements or the commit failed.
+  if (index >= statements.length) position.completed = statements.length;
+  return null;
 }
 
 /**

@@ -127,7 +127,23 @@ async function appendLogPersistently(
   }
 }
 
-/** `positionInStatement`: PostgreSQL's 1-based error position within the failing statement, if any. */
+/** What every error about one failed migration says: the facts, where, and what it left. */
+type FailureFacts = {
+  readonly details: MigrationFailedDetails;
+  /** `file` or `file:line:column`. */
+  readonly where: string;
+  /** `, statement i of n`, or nothing for a module. */
+  readonly which: string;
+  /** PostgreSQL's message (or the error's), and its ` (SQLSTATE x)`. */
+  readonly message: string;
+  readonly sqlstate: string;
+  readonly aftermath: string;
+};
+
+/**
+ * The typed error for a migration that did not finish: stopped from outside (`reason`), or failed.
+ * `positionInStatement`: PostgreSQL's 1-based error position within the failing statement, if any.
+ */
 function toFailure(
   item: Prepared,
   position: Position,
@@ -137,11 +153,24 @@ function toFailure(
   positionInStatement: number | null,
   leftovers: Leftovers,
 ): OffloopError {
-  const { migration, direction, options } = item;
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
     return error as OffloopError;
+  const facts = failureFacts(item, position, error, context, positionInStatement, leftovers);
+  return reason === null
+    ? failedError(position, facts, error)
+    : stoppedError(reason, item, facts, context, error);
+}
+
+function failureFacts(
+  item: Prepared,
+  position: Position,
+  error: unknown,
+  context: ApplyContext,
+  positionInStatement: number | null,
+  leftovers: Leftovers,
+): FailureFacts {
+  const { migration, direction, options } = item;
   const pg = findPgError(error);
-  const message = pg?.message ?? (error instanceof Error ? error.message : String(error));
   let line: number | null = null;
   let column: number | null = null;
   if (position.statement !== null && migration.kind === 'sql') {
@@ -154,29 +183,42 @@ function toFailure(
     });
   }
   const statementCount = 'statements' in item ? item.statements.length : null;
-  const details: MigrationFailedDetails = {
-    version: migration.version,
-    name: migration.name,
-    file: migration.file,
-    direction,
-    transactional: options.transaction,
-    line,
-    column,
-    statement: position.statement === null ? null : position.index + 1,
-    statementCount,
-    statementsRun: position.completed,
-    sqlstate: pg?.sqlstate ?? null,
-    detail: pg?.detail ?? null,
-    hint: pg?.hint ?? null,
-    applied: [...context.done],
-    invalidIndexes: leftovers.invalidIndexes,
+  return {
+    details: {
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction,
+      transactional: options.transaction,
+      line,
+      column,
+      statement: position.statement === null ? null : position.index + 1,
+      statementCount,
+      statementsRun: position.completed,
+      sqlstate: pg?.sqlstate ?? null,
+      detail: pg?.detail ?? null,
+      hint: pg?.hint ?? null,
+      applied: [...context.done],
+      invalidIndexes: leftovers.invalidIndexes,
+    },
+    where: line === null ? migration.file : `${migration.file}:${line}:${column}`,
+    which:
+      position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`,
+    message: pg?.message ?? (error instanceof Error ? error.message : String(error)),
+    sqlstate: pg ? ` (SQLSTATE ${pg.sqlstate})` : '',
+    aftermath: describeAftermath(item, position, context, leftovers),
   };
-  const where = line === null ? migration.file : `${migration.file}:${line}:${column}`;
-  const which =
-    position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`;
-  const aftermath = describeAftermath(item, position, context, leftovers);
-  const sqlstate = pg ? ` (SQLSTATE ${pg.sqlstate})` : '';
+}
 
+/** A migration stopped from outside: the lost lock, the caller's abort, its `migrationTimeout`. */
+function stoppedError(
+  reason: StopReason,
+  item: Prepared,
+  { details, where, which, aftermath }: FailureFacts,
+  context: ApplyContext,
+  error: unknown,
+): OffloopError {
+  const { migration } = item;
   if (reason === 'lock-lost') {
     const lost: unknown = context.lockLost.reason;
     return new LockLostError(
@@ -197,13 +239,19 @@ function toFailure(
       { cause: error },
     );
   }
-  if (reason === 'timeout') {
-    return new MigrationTimeoutError(
-      `${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`,
-      { ...details, timeoutMs: context.config.migrationTimeout },
-      { cause: error },
-    );
-  }
+  return new MigrationTimeoutError(
+    `${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`,
+    { ...details, timeoutMs: context.config.migrationTimeout },
+    { cause: error },
+  );
+}
+
+/** A migration that failed by itself, by what PostgreSQL (or the module guard) said. */
+function failedError(
+  position: Position,
+  { details, where, which, message, sqlstate, aftermath }: FailureFacts,
+  error: unknown,
+): OffloopError {
   if (position.refused !== undefined) {
     const command = position.refused.command;
     return new MigrationTransactionControlError(
@@ -213,14 +261,14 @@ function toFailure(
       { cause: error },
     );
   }
-  if (pg?.sqlstate === '57014') {
+  if (details.sqlstate === '57014') {
     return new StatementTimeoutError(
       `${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`,
       details,
       { cause: error },
     );
   }
-  if (pg?.sqlstate === '55P03') {
+  if (details.sqlstate === '55P03') {
     const waitsForAll =
       position.statement !== null && isConcurrentIndexBuild(position.statement)
         ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
@@ -231,11 +279,9 @@ function toFailure(
       { cause: error },
     );
   }
-  return new MigrationFailedError(
-    `${where}: ${message}${sqlstate}${which}. ${aftermath}`,
-    details,
-    { cause: error },
-  );
+  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}`, details, {
+    cause: error,
+  });
 }
 
 /**

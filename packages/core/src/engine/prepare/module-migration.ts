@@ -1,7 +1,7 @@
 /** Loading JavaScript/TypeScript migrations. Only ever called inside the worker thread. */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from '../../config/config.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { MigrationModuleError } from '../../errors/index.ts';
 import type { MigrationModule } from '../../model/context.ts';
 import type { ModuleMigrationFile } from '../../model/migration.ts';

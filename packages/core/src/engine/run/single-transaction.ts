@@ -8,6 +8,7 @@ import {
   OffloopError,
   type MigrationResult,
 } from '../../errors/index.ts';
+import type { CommonQueryMethods } from 'slonik';
 import type { Prepared } from '../../model/prepared.ts';
 import { assertSingleTransaction } from '../../plan/checks.ts';
 import { applyMigration } from '../apply/migration.ts';
@@ -15,6 +16,9 @@ import { currentTimeouts } from '../apply/timeouts.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { Session } from '../session.ts';
+
+/** Which migration failed inside the one transaction, with what, after how long. */
+type Failed = { readonly item: Prepared; readonly error: unknown; readonly durationMs: number };
 
 /** Apply `items` in one transaction; they go to `done` (and are reported finished) after its COMMIT. */
 export async function runSingleTransaction(
@@ -25,44 +29,13 @@ export async function runSingleTransaction(
   assertSingleTransaction(items);
   const finished: MigrationResult[] = [];
   // Set inside the transaction's callback; read after its rollback.
-  const failed: { at: { item: Prepared; error: unknown; durationMs: number } | null } = {
-    at: null,
-  };
+  const failed: { at: Failed | null } = { at: null };
   try {
     await session.pools.pool.connect((connection) =>
-      connection.transaction(async (transaction) => {
-        // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
-        // whole transaction: the next migration starts from these values again.
-        const defaults = await currentTimeouts(transaction);
-        for (const [index, item] of items.entries()) {
-          const { migration, direction } = item;
-          await session.emit({
-            type: 'migration:started',
-            direction,
-            version: migration.version,
-            name: migration.name,
-            file: migration.file,
-            index: index + 1,
-            total: items.length,
-            transactional: true,
-            checksum: migration.checksum,
-          });
-          const started = performance.now();
-          try {
-            // Each migration is a savepoint inside the one transaction; a failure rolls back all of
-            // them, and nothing of the run stays applied.
-            const result = await applyMigration(transaction, item, {
-              ...session.apply,
-              done: [],
-              singleTransaction: { ...defaults, rolledBack: finished.length },
-            });
-            finished.push(result);
-          } catch (error) {
-            failed.at = { item, error, durationMs: performance.now() - started };
-            throw error;
-          }
-        }
-      }, 0),
+      connection.transaction(
+        (transaction) => applyAll(session, transaction, items, { finished, failed }),
+        0,
+      ),
     );
   } catch (error) {
     // Every migration ran, and the COMMIT failed: a deferred constraint or trigger of one of them.
@@ -77,23 +50,7 @@ export async function runSingleTransaction(
         ? { item: last, error: commitFailure, durationMs: 0 }
         : null);
     if (failure === null) throw error;
-    // The failure's log entry was written inside the transaction and rolled back with it.
-    const { migration, direction } = failure.item;
-    const reason =
-      failure.error instanceof OffloopError
-        ? `${failure.error.code}: ${failure.error.message}`
-        : String(failure.error);
-    await appendLog(session.pools.pool, session.apply.config, {
-      version: migration.version,
-      name: migration.name,
-      direction,
-      checksum: migration.checksum,
-      outcome: 'failed',
-      appliedBy: session.apply.appliedBy,
-      durationMs: failure.durationMs,
-      error: reason,
-      statementsRun: null,
-    }).catch(() => undefined);
+    await logFailure(session, failure);
     throw failure.error;
   }
   done.push(...finished);
@@ -109,6 +66,66 @@ export async function runSingleTransaction(
       total: items.length,
     });
   }
+}
+
+/** Inside the one transaction: each migration in a savepoint of it, in order. */
+async function applyAll(
+  session: Session,
+  transaction: CommonQueryMethods,
+  items: readonly Prepared[],
+  { finished, failed }: { finished: MigrationResult[]; failed: { at: Failed | null } },
+): Promise<void> {
+  // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
+  // whole transaction: the next migration starts from these values again.
+  const defaults = await currentTimeouts(transaction);
+  for (const [index, item] of items.entries()) {
+    const { migration, direction } = item;
+    await session.emit({
+      type: 'migration:started',
+      direction,
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      index: index + 1,
+      total: items.length,
+      transactional: true,
+      checksum: migration.checksum,
+    });
+    const started = performance.now();
+    try {
+      // Each migration is a savepoint inside the one transaction; a failure rolls back all of
+      // them, and nothing of the run stays applied.
+      const result = await applyMigration(transaction, item, {
+        ...session.apply,
+        done: [],
+        singleTransaction: { ...defaults, rolledBack: finished.length },
+      });
+      finished.push(result);
+    } catch (error) {
+      failed.at = { item, error, durationMs: performance.now() - started };
+      throw error;
+    }
+  }
+}
+
+/** The failure's log entry was written inside the transaction and rolled back with it: again. */
+async function logFailure(session: Session, failure: Failed): Promise<void> {
+  const { migration, direction } = failure.item;
+  const reason =
+    failure.error instanceof OffloopError
+      ? `${failure.error.code}: ${failure.error.message}`
+      : String(failure.error);
+  await appendLog(session.pools.pool, session.apply.config, {
+    version: migration.version,
+    name: migration.name,
+    direction,
+    checksum: migration.checksum,
+    outcome: 'failed',
+    appliedBy: session.apply.appliedBy,
+    durationMs: failure.durationMs,
+    error: reason,
+    statementsRun: null,
+  }).catch(() => undefined);
 }
 
 /** A single-transaction run whose COMMIT failed, as the failure of its last migration. */
