@@ -141,4 +141,9 @@ export type {
   StatusResult,
   UpResult,
 } from './model/results.ts';
-export type { CommandName, CommandResult, CommandResults, EngineCommand } from './model/commands.ts';
+export type {
+  CommandName,
+  CommandResult,
+  CommandResults,
+  EngineCommand,
+} from './model/commands.ts';

@@ -202,8 +202,7 @@ function applyContext(
     backendPids: new BackendPids(),
     cancelBackend: (pid) => lock.cancelBackend(pid),
     terminateBackend: (pid) => lock.terminateBackend(pid, TERMINATE_WAIT_MS),
-    describeLockWait: (pid) =>
-      describeLockWait((text, values) => lock.query(text, values), pid),
+    describeLockWait: (pid) => describeLockWait((text, values) => lock.query(text, values), pid),
     done: [],
     earlierFailure: (version) => state.dirty.find((entry) => entry.version === version),
   };

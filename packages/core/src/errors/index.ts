@@ -10,7 +10,7 @@
  * (`rebuild.ts`). A cleanup failure never hides the original failure (`suppressed.ts`).
  */
 export { isOffloopError, OffloopError } from './base.ts';
-export type { Details, OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';
+export type { OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';
 export { ERROR_CODES } from './codes.ts';
 export type { ErrorCode } from './codes.ts';
 export { ConfigError } from './config.ts';
@@ -50,11 +50,7 @@ export {
   MigrationTransactionControlError,
   StatementTimeoutError,
 } from './migration.ts';
-export type {
-  MigrationFailedDetails,
-  MigrationFailureCode,
-  MigrationResult,
-} from './migration.ts';
+export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
 export {
   ChecksumMismatchError,
   MigrationDirtyError,

@@ -69,7 +69,10 @@ export type MigrationFailureCode =
   | 'LOCK_NOT_AVAILABLE';
 
 /** A migration failed while running; its transaction was rolled back and the run stopped. */
-export class MigrationFailedError extends MigrationFailure<'MIGRATION_FAILED', MigrationFailedDetails> {
+export class MigrationFailedError extends MigrationFailure<
+  'MIGRATION_FAILED',
+  MigrationFailedDetails
+> {
   readonly code = 'MIGRATION_FAILED';
 }
 

@@ -1,7 +1,7 @@
 /**
  * SQL text built from a migration: the statements that record it in the version and log tables,
  * and a whole transactional migration as one script. The offline script (`offline.ts`) and the
- * batched apply (`apply.ts`) send the same text, so what a DBA reviews is what runs.
+ * batched apply (`engine/apply/batched.ts`) send the same text, so what a DBA reviews is what runs.
  */
 import type { ResolvedConfig } from '../config/config.ts';
 import { logTableName, quoteLiteral, versionTableName } from './ddl.ts';

@@ -279,9 +279,13 @@ function failedError(
       { cause: error },
     );
   }
-  return new MigrationFailedError(`${where}: ${message}${sqlstate}${which}. ${aftermath}`, details, {
-    cause: error,
-  });
+  return new MigrationFailedError(
+    `${where}: ${message}${sqlstate}${which}. ${aftermath}`,
+    details,
+    {
+      cause: error,
+    },
+  );
 }
 
 /**

@@ -34,7 +34,7 @@ export class TransactionControlRefused extends Error {
  * (`inTransactionOf` set), statements that would end or reshape offloop's transaction are refused
  * before they reach the server; nested `transaction()` calls get the same guard.
  */
-export function guardConnection(
+function guardConnection(
   target: CommonQueryMethods,
   signal: AbortSignal,
   inTransactionOf: MigrationFile | null,
@@ -104,7 +104,7 @@ export function guardConnection(
   };
 }
 
-export function moduleContext(
+function moduleContext(
   target: CommonQueryMethods,
   migration: MigrationFile,
   signal: AbortSignal,

@@ -217,9 +217,7 @@ export class LockSession {
     }
     if (found.length === 0) return [];
     for (const orphan of found) {
-      await this.#client
-        .query(TERMINATE_QUERY, [orphan.pid])
-        .catch(() => undefined);
+      await this.#client.query(TERMINATE_QUERY, [orphan.pid]).catch(() => undefined);
     }
     const started = performance.now();
     for (;;) {

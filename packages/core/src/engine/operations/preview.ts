@@ -8,7 +8,14 @@ import type { Prepared } from '../../model/prepared.ts';
 import type { PlanResult, SqlResult } from '../../model/results.ts';
 import { assertNoModules, assertNotDirty, assertRevertible } from '../../plan/checks.ts';
 import { assertRunnable } from '../../plan/plan.ts';
-import { assumedAt, currentOf, filesFor, planDown, planUp, type PlanState } from '../../plan/state.ts';
+import {
+  assumedAt,
+  currentOf,
+  filesFor,
+  planDown,
+  planUp,
+  type PlanState,
+} from '../../plan/state.ts';
 import { scriptRange, toStep } from '../../plan/steps.ts';
 import { discoverMigrations } from '../../files/discover.ts';
 import { renderScript } from '../../sql/offline.ts';

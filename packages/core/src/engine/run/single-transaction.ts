@@ -3,11 +3,7 @@
  * committed at once or none. Its failure is logged after the rollback, which took the entry the
  * failing migration wrote.
  */
-import {
-  MigrationFailedError,
-  OffloopError,
-  type MigrationResult,
-} from '../../errors/index.ts';
+import { MigrationFailedError, OffloopError, type MigrationResult } from '../../errors/index.ts';
 import type { CommonQueryMethods } from 'slonik';
 import type { Prepared } from '../../model/prepared.ts';
 import { assertSingleTransaction } from '../../plan/checks.ts';
