@@ -87,7 +87,7 @@ test('blocked worker: an abort while the thread spins with a statement running i
   t.is(error.details.graceMs, 500);
   t.is((error.cause as OffloopError | undefined)?.code, 'RUN_ABORTED');
   t.deepEqual(
-    (error.details.applied as { version: string }[]).map((m) => m.version),
+    (error.details.applied as readonly { version: string }[]).map((m) => m.version),
     ['20260101000000'],
   );
   const state = await settledServerState(url);
