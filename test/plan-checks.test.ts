@@ -26,6 +26,7 @@ import {
   type MigrationFailedDetails,
   type MigrationFile,
 } from '@offloop/core';
+import { file, row } from './helpers/plan-fixtures.ts';
 import {
   assertDownSteps,
   assertNoModules,
@@ -54,22 +55,6 @@ const V1 = '20260101000000';
 const V2 = '20260102000000';
 const V3 = '20260103000000';
 
-const file = (version: string, checksum = `sum-${version}`): MigrationFile => ({
-  kind: 'module',
-  version,
-  name: `m${version}`,
-  file: `${version}_m${version}.ts`,
-  path: `/m/${version}_m${version}.ts`,
-  checksum,
-});
-const row = (version: string, checksum = `sum-${version}`): AppliedMigration => ({
-  version,
-  name: `m${version}`,
-  checksum,
-  appliedAt: '2026-01-01T00:00:00.000Z',
-  durationMs: 1,
-  appliedBy: 'test',
-});
 const failed = (version: string, overrides: Partial<LogEntry> = {}): LogEntry => ({
   id: 1,
   version,

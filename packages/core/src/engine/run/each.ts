@@ -4,6 +4,7 @@
  * the others statement by statement on a connection of the pool.
  */
 import { lockLostError, RunAbortedError, type MigrationResult } from '../../errors/index.ts';
+import type { ProgressEvent } from '../../model/events.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { applyInBatch, isBatchable } from '../apply/batched.ts';
 import { applyMigration } from '../apply/migration.ts';
@@ -16,7 +17,7 @@ export async function runEach(
   done: MigrationResult[],
 ): Promise<void> {
   for (const [index, item] of items.entries()) {
-    const { migration, direction, options } = item;
+    const { migration } = item;
     // Nothing more starts once the lock is gone or a stop was asked for.
     if (session.apply.lockLost.aborted)
       throw lockLostError(session.apply.lockLost.reason, session.finished, undefined);
@@ -26,17 +27,7 @@ export async function runEach(
         { applied: [...session.finished] },
         { cause: session.apply.signal.reason },
       );
-    await session.emit({
-      type: 'migration:started',
-      direction,
-      version: migration.version,
-      name: migration.name,
-      file: migration.file,
-      index: index + 1,
-      total: items.length,
-      transactional: options.transaction,
-      checksum: migration.checksum,
-    });
+    await session.emit(startedEvent(item, index, items.length));
     const context = { ...session.apply, done };
     const result = isBatchable(item)
       ? await applyInBatch(session.batch, session.pools.pool, item, context)
@@ -50,4 +41,20 @@ export async function runEach(
       total: items.length,
     });
   }
+}
+
+/** The `migration:started` event of `item`, the `index`th (0-based) of `total`. */
+export function startedEvent(item: Prepared, index: number, total: number): ProgressEvent {
+  const { migration, direction, options } = item;
+  return {
+    type: 'migration:started',
+    direction,
+    version: migration.version,
+    name: migration.name,
+    file: migration.file,
+    index: index + 1,
+    total,
+    transactional: options.transaction,
+    checksum: migration.checksum,
+  };
 }

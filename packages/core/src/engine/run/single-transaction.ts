@@ -12,6 +12,7 @@ import { currentTimeouts } from '../apply/timeouts.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { Session } from '../session.ts';
+import { startedEvent } from './each.ts';
 
 /** Which migration failed inside the one transaction, with what, after how long. */
 type Failed = { readonly item: Prepared; readonly error: unknown; readonly durationMs: number };
@@ -75,18 +76,8 @@ async function applyAll(
   // whole transaction: the next migration starts from these values again.
   const defaults = await currentTimeouts(transaction);
   for (const [index, item] of items.entries()) {
-    const { migration, direction } = item;
-    await session.emit({
-      type: 'migration:started',
-      direction,
-      version: migration.version,
-      name: migration.name,
-      file: migration.file,
-      index: index + 1,
-      total: items.length,
-      transactional: true,
-      checksum: migration.checksum,
-    });
+    // Every migration of a single-transaction run is transactional (assertSingleTransaction).
+    await session.emit(startedEvent(item, index, items.length));
     const started = performance.now();
     try {
       // Each migration is a savepoint inside the one transaction; a failure rolls back all of
