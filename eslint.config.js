@@ -40,4 +40,31 @@ export default defineConfig([
       ],
     },
   },
+  {
+    // The host-safe half of core (everything outside src/engine/) is what the host may load: no
+    // database driver, no SQL parser, nothing of the engine at runtime. Types are fine: they are
+    // erased (verbatimModuleSyntax keeps `import type` out of the emitted code).
+    files: ['packages/core/src/**/*.ts'],
+    ignores: ['packages/core/src/engine/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['slonik', 'pg', 'libpg-query'].map((name) => ({
+            name,
+            message: `${name} is worker-only: use it under packages/core/src/engine/ (type imports are fine).`,
+            allowTypeImports: true,
+          })),
+          patterns: [
+            {
+              group: ['**/engine/**', '**/engine', '@offloop/core/engine'],
+              message:
+                'packages/core/src/engine/ is worker-only: the host-safe folders may import its types, not its code.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
 ]);

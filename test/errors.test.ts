@@ -16,7 +16,8 @@ import {
 } from '@offloop/core';
 import { readFile } from 'node:fs/promises';
 import { runInNewContext } from 'node:vm';
-import { asDatabaseUnavailable, withPools } from '../packages/core/src/database.ts';
+import { asDatabaseUnavailable } from '../packages/core/src/engine/db/pg-errors.ts';
+import { withPools } from '../packages/core/src/engine/db/pools.ts';
 import { createTestDatabase } from './helpers/database.ts';
 
 test('every error code has an entry in docs/errors.md', async (t) => {

@@ -10,25 +10,8 @@ import {
   TargetAmbiguousError,
   TargetNotFoundError,
   type AppliedMigration,
-  type MigrationFile,
 } from '@offloop/core';
-
-const file = (version: string, checksum = `sum-${version}`): MigrationFile => ({
-  kind: 'module',
-  version,
-  name: `m${version}`,
-  file: `${version}_m${version}.ts`,
-  path: `/m/${version}_m${version}.ts`,
-  checksum,
-});
-const row = (version: string, checksum = `sum-${version}`): AppliedMigration => ({
-  version,
-  name: `m${version}`,
-  checksum,
-  appliedAt: '2026-01-01T00:00:00.000Z',
-  durationMs: 1,
-  appliedBy: 'test',
-});
+import { file, row } from './helpers/plan-fixtures.ts';
 
 test('pending migrations come in version order, whatever the input order', (t) => {
   const result = plan(

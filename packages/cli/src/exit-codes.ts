@@ -19,10 +19,13 @@ export const EXIT_CODES = {
   // 1: a bug or a broken installation, not something the user did.
   INTERNAL_ERROR: 1,
   MIGRATOR_CLOSED: 1,
+  HARNESS_CLOSED: 1,
   // 2: the configuration is wrong, the same as a usage error; nothing was done.
   CONFIG_INVALID: 2,
   // 3: the migration files are invalid; found before anything ran.
   MIGRATIONS_DIR_NOT_FOUND: 3,
+  MIGRATIONS_DIR_INACCESSIBLE: 3,
+  MIGRATION_VERSIONS_EXHAUSTED: 3,
   MIGRATION_FILE_NAME_INVALID: 3,
   MIGRATION_FILE_UNREADABLE: 3,
   MIGRATION_VERSION_DUPLICATE: 3,
@@ -58,6 +61,8 @@ export const EXIT_CODES = {
   // 6: the migration lock: another runner held it too long, or it was lost.
   LOCK_TIMEOUT: 6,
   LOCK_LOST: 6,
+  // The test harness waited too long for another process's template build.
+  TEMPLATE_BUILD_TIMEOUT: 6,
   // The run's own time limit.
   RUN_TIMEOUT: 6,
   // 7: no usable database: unreachable, refused, no rights for offloop's own tables, or the embedded PostgreSQL did not start.

@@ -25,6 +25,11 @@ export {
   MigrationModuleError,
   MigrationOptionError,
   MigrationsDirNotFoundError,
+  MigrationsDirInaccessibleError,
+  MigrationVersionsExhaustedError,
+  HarnessClosedError,
+  TemplateBuildTimeoutError,
+  MigrationFailure,
   MigratorClosedError,
   MissingUpError,
   OffloopError,
@@ -48,40 +53,43 @@ export {
   MigrationDirtyError,
   MigrationsPendingError,
   OfflineUnsupportedError,
-} from './errors.ts';
+} from './errors/index.ts';
 export type {
   CauseEnvelope,
   ConfigIssue,
   ErrorCode,
   ErrorEnvelope,
   MigrationFailedDetails,
+  MigrationFailureCode,
   MigrationResult,
   OffloopErrorOptions,
   Serializable,
   SourceLocation,
   UnreadableReason,
-} from './errors.ts';
+} from './errors/index.ts';
+export {
+  configSchema,
+  formatConfigIssues,
+  parseConfig,
+  redactUrl,
+  toConfigIssues,
+  VERSION_PATTERN,
+} from './config/config.ts';
+export { parseDuration } from './config/duration.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
-  configSchema,
   downOptionsSchema,
-  formatConfigIssues,
-  parseConfig,
-  parseDuration,
-  redactUrl,
   redoOptionsSchema,
   repairOptionsSchema,
   scriptOptionsSchema,
   stampOptionsSchema,
-  toConfigIssues,
   upOptionsSchema,
-  VERSION_PATTERN,
-} from './config.ts';
-export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config.ts';
-export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './connection-url.ts';
-export { quoteLiteral } from './ddl.ts';
-export type { Environment, ResolvedUrl } from './connection-url.ts';
+} from './config/operation-options.ts';
+export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
+export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
+export { quoteLiteral } from './sql/ddl.ts';
+export type { Environment, ResolvedUrl } from './config/connection-url.ts';
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
@@ -95,8 +103,8 @@ export type {
   ProgressListener,
   RunFinishedEvent,
   RunStartedEvent,
-} from './events.ts';
-export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan.ts';
+} from './model/events.ts';
+export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan/plan.ts';
 export type {
   AppliedStatus,
   PendingStatus,
@@ -104,7 +112,7 @@ export type {
   PlanOptions,
   PlanProblem,
   RevertOptions,
-} from './plan.ts';
+} from './plan/plan.ts';
 export type {
   AppliedMigration,
   LogEntry,
@@ -113,11 +121,11 @@ export type {
   SectionOptions,
   SqlMigrationFile,
   SqlSection,
-} from './migration.ts';
-export { resolveTarget } from './targets.ts';
-export type { Target } from './targets.ts';
-export type { MigrationContext, MigrationModule, MigrationModuleExports } from './context.ts';
-export { describeKept } from './results.ts';
+} from './model/migration.ts';
+export { resolveTarget } from './plan/targets.ts';
+export type { Target } from './plan/targets.ts';
+export type { MigrationContext, MigrationModule, MigrationModuleExports } from './model/context.ts';
+export { describeKept } from './errors/index.ts';
 export type {
   CheckResult,
   CurrentResult,
@@ -132,5 +140,10 @@ export type {
   StampResult,
   StatusResult,
   UpResult,
-} from './results.ts';
-export type { CommandName, CommandResult, CommandResults, EngineCommand } from './commands.ts';
+} from './model/results.ts';
+export type {
+  CommandName,
+  CommandResult,
+  CommandResults,
+  EngineCommand,
+} from './model/commands.ts';

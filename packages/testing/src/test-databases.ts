@@ -7,7 +7,7 @@
 import {
   ConfigError,
   fromEnvelope,
-  MigratorClosedError,
+  HarnessClosedError,
   toConfigIssues,
   formatConfigIssues,
   WorkerFailedError,
@@ -286,7 +286,7 @@ class Harness implements TestDatabases {
   ): Promise<T> {
     if (this.#failure !== null) throw this.#failure;
     if (this.#closed && method !== 'close')
-      throw new MigratorClosedError('This test harness was closed; create a new one.', {});
+      throw new HarnessClosedError('This test harness was closed; create a new one.', {});
     const thread = this.#start();
     // Only calls in flight keep the process alive: a test file that forgets `close()` still exits.
     this.#pending += 1;

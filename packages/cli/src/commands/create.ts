@@ -1,7 +1,13 @@
 /** `offloop create <name>`: write a new, empty migration file. */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalError, MigrationsDirNotFoundError, type ConfigIssue } from '@offloop/core';
+import {
+  InternalError,
+  MigrationsDirInaccessibleError,
+  MigrationsDirNotFoundError,
+  MigrationVersionsExhaustedError,
+  type ConfigIssue,
+} from '@offloop/core';
 import { defineCommand } from '../command.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { DIR_FLAGS } from '../flags/database-options.ts';
@@ -128,15 +134,15 @@ export async function createMigrationFile(
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         if (attempt >= 100)
-          throw new InternalError(
+          throw new MigrationVersionsExhaustedError(
             `Could not create a migration in ${dir}: 100 versions after ${formatVersion(now)} are taken`,
-            { dir, reason: 'versions taken' },
+            { dir, after: formatVersion(now), attempts: attempt + 1 },
           );
         version = bumpVersion(version);
       }
     }
   } catch (error) {
-    if (error instanceof InternalError) throw error;
+    if (error instanceof MigrationVersionsExhaustedError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     // The directory's fault, not offloop's: a file in its place, or no right to write there.
     if (code === 'EEXIST' || code === 'ENOTDIR') {
@@ -147,9 +153,9 @@ export async function createMigrationFile(
       );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new MigrationsDirNotFoundError(
+      throw new MigrationsDirInaccessibleError(
         `Could not create a migration in ${dir}: no permission to write there (${code}). Pass another --dir, or fix the directory's permissions.`,
-        { dir },
+        { dir, reason: code },
         { cause: error },
       );
     }

@@ -4,7 +4,7 @@
  * lock on the admin database, so parallel test files (threads or processes) build it once; the
  * others wait, then reuse it.
  */
-import { LockTimeoutError, redactUrl } from '@offloop/core';
+import { redactUrl, TemplateBuildTimeoutError } from '@offloop/core';
 import { discoverMigrations } from '@offloop/core/engine';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,14 +76,9 @@ export async function ensureTemplate(site: TemplateSite): Promise<TemplateInfo> 
     );
     if (locked) break;
     if (Date.now() > deadline) {
-      throw new LockTimeoutError(
+      throw new TemplateBuildTimeoutError(
         `Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`,
-        {
-          lockKey: `${String(BUILD_LOCK_CLASS)}:${String(lockKey)}`,
-          waitedMs: options.buildTimeout,
-          holderPid: null,
-          holderApplication: null,
-        },
+        { template: name, waitedMs: options.buildTimeout },
       );
     }
     await sleep(POLL_MS);

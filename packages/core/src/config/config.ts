@@ -1,0 +1,177 @@
+/**
+ * offloop's configuration: one zod schema shared by the library, the CLI flags, `DATABASE_URL`
+ * and the config file. Input goes through {@link parseConfig} once; deeper code takes only the
+ * {@link ResolvedConfig} it returns.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
+import { ConfigError, type ConfigIssue } from '../errors/index.ts';
+import { duration } from './duration.ts';
+
+/** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+const identifier = z
+  .string()
+  .regex(
+    IDENTIFIER,
+    'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters',
+  );
+// The log table is named `<table>_log`, which must fit in 63 bytes too.
+const tableIdentifier = identifier.max(
+  59,
+  'must be at most 59 characters (offloop adds _log for its log table)',
+);
+
+/**
+ * A connection URL in any form libpq takes, resolved as libpq resolves it (see
+ * connection-url.ts): missing parts from the `PG*` environment and libpq's defaults.
+ */
+const postgresUrl = z.string().transform((value, ctx) => {
+  const resolved = resolvePostgresUrl(value);
+  if (resolved.problems === undefined) return resolved.url;
+  for (const message of resolved.problems) ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+});
+
+/** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
+export const VERSION_PATTERN = /^\d{14}$/;
+
+/** The options a migrator takes, with the names of the CLI flags. */
+export const configSchema = z.strictObject({
+  /**
+   * Database URL, `postgres://user:password@host:port/database`, or any form libpq takes
+   * (`postgres://user@/database?host=/var/run/postgresql`); what it leaves out comes from the
+   * `PG*` environment, as in `psql`.
+   */
+  url: postgresUrl,
+  /** Directory of migration files, relative to `cwd`. @default "./migrations" */
+  dir: z.string().min(1).default('./migrations'),
+  /** Schema of the version table. @default "public" */
+  schema: identifier.default('public'),
+  /** Name of the version table. @default "offloop_migrations" */
+  table: tableIdentifier.default('offloop_migrations'),
+  /** How long to wait for another runner's lock, in ms or as `"30s"`. @default 60000 */
+  lockTimeout: duration.default(60_000),
+  /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
+  lockUrl: postgresUrl.optional(),
+  /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
+  statementTimeout: duration.default(0),
+  /** PostgreSQL `lock_timeout` for migration statements (a marker option overrides it); 0 means none. @default 0 */
+  statementLockTimeout: duration.default(0),
+  /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
+  migrationTimeout: duration.default(0),
+  /** How long to wait for a database connection. @default 10000 */
+  connectTimeout: duration.default(10_000),
+  /** Recorded as `applied_by` in the version table. @default "<os user>@<host>" */
+  appliedBy: z.string().min(1).max(200).optional(),
+  /** Base directory for a relative `dir`. @default process.cwd() */
+  cwd: z.string().min(1).optional(),
+  /** After a cancel or timeout, how long the worker may take to stop before its thread is terminated. @default 5000 */
+  cancelGracePeriod: duration.default(5_000),
+  /**
+   * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a
+   * busy machine the host's own threads (its requests) get the CPU first. Linux only, where nice
+   * is per thread; elsewhere it would slow the whole process, so it is not applied. @default 10
+   */
+  workerNice: z.number().int().min(0).max(19).default(10),
+  /** V8 heap limits of the worker thread (Node's `resourceLimits`); exceeding them ends the run with `WORKER_OUT_OF_MEMORY`. */
+  workerResourceLimits: z
+    .strictObject({
+      maxOldGenerationSizeMb: z.number().positive().optional(),
+      maxYoungGenerationSizeMb: z.number().positive().optional(),
+      codeRangeSizeMb: z.number().positive().optional(),
+      stackSizeMb: z.number().positive().optional(),
+    })
+    .optional(),
+});
+
+/** Options as a caller writes them. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Options after validation and defaults; what the engine takes. */
+export type ResolvedConfig = {
+  readonly url: string;
+  /** Absolute path of the migrations directory. */
+  readonly dir: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly lockTimeout: number;
+  readonly lockUrl: string | null;
+  readonly statementTimeout: number;
+  readonly statementLockTimeout: number;
+  readonly migrationTimeout: number;
+  readonly connectTimeout: number;
+  readonly appliedBy: string | null;
+  readonly cancelGracePeriod: number;
+  readonly workerNice: number;
+  readonly workerResourceLimits: WorkerResourceLimits | null;
+};
+
+/** V8 heap limits of the worker thread, as Node's `Worker` `resourceLimits` takes them. */
+export type WorkerResourceLimits = {
+  readonly maxOldGenerationSizeMb?: number | undefined;
+  readonly maxYoungGenerationSizeMb?: number | undefined;
+  readonly codeRangeSizeMb?: number | undefined;
+  readonly stackSizeMb?: number | undefined;
+};
+
+/** Turn zod issues into offloop's {@link ConfigIssue}s. */
+export function toConfigIssues(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return {
+        path: path || '(root)',
+        message: `unknown option${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`,
+      };
+    }
+    return { path: path || '(root)', message: issue.message };
+  });
+}
+
+/** Format issues as one message: `Invalid configuration: url: ...; table: ...`. */
+export function formatConfigIssues(
+  issues: readonly ConfigIssue[],
+  source = 'configuration',
+): string {
+  return `Invalid ${source}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;
+}
+
+/**
+ * Validate options and fill in defaults. Every problem is reported at once, unknown keys
+ * included, as one {@link ConfigError}.
+ */
+export function parseConfig(input: unknown, source = 'configuration'): ResolvedConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issues = toConfigIssues(result.error);
+    throw new ConfigError(formatConfigIssues(issues, source), { issues });
+  }
+  const value = result.data;
+  return {
+    url: value.url,
+    dir: resolve(value.cwd ?? process.cwd(), value.dir),
+    schema: value.schema,
+    table: value.table,
+    lockTimeout: value.lockTimeout,
+    lockUrl: value.lockUrl ?? null,
+    statementTimeout: value.statementTimeout,
+    statementLockTimeout: value.statementLockTimeout,
+    migrationTimeout: value.migrationTimeout,
+    connectTimeout: value.connectTimeout,
+    appliedBy: value.appliedBy ?? null,
+    cancelGracePeriod: value.cancelGracePeriod,
+    workerNice: value.workerNice,
+    workerResourceLimits: value.workerResourceLimits ?? null,
+  };
+}
+
+/**
+ * Replace the password of a database URL with `***`, for anything that is printed or logged. A
+ * socket directory shows as `?host=/path`, and offloop's run tag in `application_name` is left out.
+ */
+export function redactUrl(url: string): string {
+  return displayUrl(url) ?? '(unparseable URL)';
+}

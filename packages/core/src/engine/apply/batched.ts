@@ -1,0 +1,153 @@
+/**
+ * The batched path: a transactional SQL migration sent as one script (`begin`, its statements,
+ * its version and log rows, `commit`) on the batch connection, one round trip.
+ */
+import type { CommonQueryMethods } from 'slonik';
+import type { MigrationResult } from '../../errors/index.ts';
+import { indexOfCharPosition } from '../../files/source-position.ts';
+import type { Prepared, Statement } from '../../model/prepared.ts';
+import { recordStatements, transactionScript, type TransactionScript } from '../../sql/script.ts';
+import { timeoutSettings } from '../../sql/settings.ts';
+import type { BatchSession } from '../db/batch.ts';
+import { findPgError } from '../db/pg-errors.ts';
+import { recordedDuration } from '../ledger/log-table.ts';
+import { isApplied } from '../ledger/version-table.ts';
+import { cancelUntilSettled, withCancellation } from './cancel.ts';
+import type { ApplyContext, Position, Recorded } from './context.ts';
+import { finish } from './failure.ts';
+
+/** A transactional SQL migration, ready to be sent as one script. */
+export type BatchablePrepared = Prepared & { readonly statements: readonly Statement[] };
+
+/** Whether {@link applyInBatch} can run `item`: a transactional SQL migration. */
+export function isBatchable(item: Prepared): item is BatchablePrepared {
+  return item.options.transaction && 'statements' in item;
+}
+
+/**
+ * Apply or revert a transactional SQL migration as one script on `batch` (see `batch.ts`): one
+ * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
+ * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
+ * failed, with its file, line and column.
+ */
+export async function applyInBatch(
+  batch: BatchSession,
+  logTo: CommonQueryMethods,
+  item: BatchablePrepared,
+  context: ApplyContext,
+): Promise<MigrationResult> {
+  const { migration, direction, options, statements } = item;
+  const started = performance.now();
+  const position: Position = { statement: null, index: -1, completed: 0 };
+  let positionInStatement: number | null = null;
+  const script = transactionScript(
+    statements,
+    timeoutSettings(context.config, options),
+    recordStatements(context.config, migration, direction, {
+      appliedBy: context.appliedBy,
+      duration: 'measured',
+    }),
+  );
+
+  const recorded: Recorded = { durationMs: null };
+  const committed = async () => {
+    if ((await isApplied(logTo, context.config, migration.version)) !== (direction === 'up'))
+      return false;
+    recorded.durationMs = await recordedDuration(
+      logTo,
+      context.config,
+      migration.version,
+      direction,
+    );
+    return true;
+  };
+
+  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
+    const pid = await batch.prepare();
+    setBackend(pid);
+    await context.emit({ type: 'migration:backend', version: migration.version, pid });
+    if (signal.aborted) throw signal.reason;
+    const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
+      context.cancelBackend(pid),
+    );
+    if (sent.ok) {
+      // The recording statements return the duration they stored (see `recordStatements`).
+      recorded.durationMs = sent.last === null ? null : Number(sent.last);
+      return;
+    }
+    const pg = findPgError(sent.error);
+    if (pg === null) {
+      // The connection broke mid-batch. The server may hold messages it had not flushed, so the
+      // count says nothing, and the backend may still run, and commit, what it received: end
+      // it, then let the version table say what happened.
+      await context.terminateBackend(pid);
+      if (await committed()) return;
+      throw sent.error;
+    }
+    await batch.recover();
+    const index = statementAt(script, sent.completed, pg.position);
+    // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
+    // error for a transaction that committed. Past the migration's own statements, the version
+    // table says what happened.
+    // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
+    // violation on the version row means another runner recorded it, not that this one did.
+    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
+      return;
+    positionInStatement = pointAt(script, statements, index, pg.position, position);
+    throw sent.error;
+  });
+  return finish(logTo, item, context, {
+    started,
+    position,
+    outcome,
+    positionInStatement,
+    recorded,
+  });
+}
+
+/**
+ * Point `position` at statement `index` of the script, the one that failed, and return PostgreSQL's
+ * error position (`scriptPosition`, counted from the start of the whole script) within it.
+ */
+function pointAt(
+  script: TransactionScript,
+  statements: readonly Statement[],
+  index: number,
+  scriptPosition: number | null,
+  position: Position,
+): number | null {
+  const statement = statements[index];
+  const start = script.starts[index];
+  if (statement !== undefined && start !== undefined) {
+    position.statement = statement;
+    position.index = index;
+    position.completed = index;
+    const at = scriptPosition === null ? null : indexOfCharPosition(script.text, scriptPosition);
+    return at !== null && at >= start ? at - start + 1 : null;
+  }
+  // The recording statements or the commit failed.
+  if (index >= statements.length) position.completed = statements.length;
+  return null;
+}
+
+/**
+ * Which statement of the migration failed: the one after the last that completed (`begin` and
+ * the settings complete first). Before anything completed, PostgreSQL rejected the whole script
+ * while parsing it (a syntax this server does not know): its position says where. Past the last
+ * statement: the recording statements or the commit.
+ */
+function statementAt(
+  script: TransactionScript,
+  completed: number,
+  position: number | null,
+): number {
+  const index = completed - script.before;
+  if (index >= 0 || position === null) return index;
+  const at = indexOfCharPosition(script.text, position);
+  let found = -1;
+  for (const [candidate, start] of script.starts.entries()) if (start <= at) found = candidate;
+  return found;
+}
+
+/** SQLSTATEs a batch may report although its COMMIT went through: query cancelled, session ended. */
+const MAY_FOLLOW_COMMIT = /^(57014|57P0[1-3]|08...)$/;

@@ -1,0 +1,361 @@
+/**
+ * A migration that did not finish: the typed error for what happened, what it left in the
+ * database, and its log entry, written outside its rolled-back transaction.
+ */
+import { pathToFileURL } from 'node:url';
+import type { CommonQueryMethods } from 'slonik';
+import type { ResolvedConfig } from '../../config/config.ts';
+import {
+  LockLostError,
+  LockNotAvailableError,
+  MigrationFailedError,
+  MigrationTimeoutError,
+  MigrationTransactionControlError,
+  OffloopError,
+  resolveAdvice,
+  RunAbortedError,
+  StatementTimeoutError,
+  type MigrationFailedDetails,
+  type MigrationResult,
+} from '../../errors/index.ts';
+import type { LogEntry } from '../../model/migration.ts';
+import type { Prepared } from '../../model/prepared.ts';
+import { lineColumnAt } from '../../files/source-position.ts';
+import { findPgError } from '../db/pg-errors.ts';
+import { appendLog } from '../ledger/log-table.ts';
+import type { Outcome, StopReason } from './cancel.ts';
+import type { ApplyContext, Position, Recorded } from './context.ts';
+import { invalidIndexes, isConcurrentIndexBuild } from './index-check.ts';
+
+/** The result of a migration that ran, or its typed error, logged outside its transaction. */
+export async function finish(
+  logTo: CommonQueryMethods,
+  item: Prepared,
+  context: ApplyContext,
+  run: {
+    started: number;
+    position: Position;
+    outcome: Outcome<unknown>;
+    positionInStatement: number | null;
+    recorded: Recorded;
+  },
+): Promise<MigrationResult> {
+  const { migration, direction, options } = item;
+  const { started, position, outcome } = run;
+  if ('value' in outcome) {
+    // The duration the version and log rows hold, so that what the run reports is what `history` shows.
+    const durationMs = run.recorded.durationMs ?? Math.round(performance.now() - started);
+    return {
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction,
+      durationMs,
+    };
+  }
+  // What a failed non-transactional run leaves behind: the statements that completed, what a
+  // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
+  const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
+  if (!options.transaction) {
+    if (position.statement !== null && isConcurrentIndexBuild(position.statement)) {
+      const before = position.invalidBefore ?? new Set<string>();
+      const now = await invalidIndexes(logTo, position.statement).catch(() => []);
+      leftovers.invalidIndexes = now.filter((name) => !before.has(name));
+    }
+    leftovers.earlier = context.earlierFailure?.(migration.version);
+  }
+  const failure = toFailure(
+    item,
+    position,
+    outcome.error,
+    outcome.reason,
+    context,
+    run.positionInStatement,
+    leftovers,
+  );
+  const partial = leavesWork(item, position, leftovers);
+  // The migration's transaction is gone; the log entry goes in on its own. (In a
+  // single-transaction run, the run logs the failure after its rollback.) A run that lost the
+  // lock writes nothing more: another runner may hold it now, and its log is the one that counts
+  // (a non-transactional migration's `started` row already says it never finished).
+  if (context.singleTransaction === undefined && outcome.reason !== 'lock-lost') {
+    await appendLogPersistently(logTo, context.config, {
+      version: migration.version,
+      name: migration.name,
+      direction,
+      checksum: migration.checksum,
+      outcome: partial ? 'partial' : 'failed',
+      appliedBy: context.appliedBy,
+      durationMs: performance.now() - started,
+      error: `${failure.code}: ${failure.message}`,
+      statementsRun: 'statements' in item ? position.completed : null,
+    });
+  }
+  throw failure;
+}
+
+/** What a failed non-transactional migration may have left in the database besides its completed statements. */
+type Leftovers = { invalidIndexes: string[]; earlier: LogEntry | undefined };
+
+function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): boolean {
+  if (item.options.transaction) return false;
+  return (
+    position.completed > 0 ||
+    !('statements' in item) ||
+    leftovers.invalidIndexes.length > 0 ||
+    leftovers.earlier !== undefined
+  );
+}
+
+/**
+ * Append the log row of a failure. A cancel sent for the failed statement can still arrive (it
+ * is sent from another connection) and cancel this write instead: try again. A row that still
+ * cannot be written is given up: the failure itself is what the caller must hear about.
+ */
+async function appendLogPersistently(
+  connection: CommonQueryMethods,
+  config: ResolvedConfig,
+  row: Parameters<typeof appendLog>[2],
+): Promise<void> {
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    try {
+      await appendLog(connection, config, row);
+      return;
+    } catch (error) {
+      if (findPgError(error)?.sqlstate !== '57014') return;
+    }
+  }
+}
+
+/** What every error about one failed migration says: the facts, where, and what it left. */
+type FailureFacts = {
+  readonly details: MigrationFailedDetails;
+  /** `file` or `file:line:column`. */
+  readonly where: string;
+  /** `, statement i of n`, or nothing for a module. */
+  readonly which: string;
+  /** PostgreSQL's message (or the error's), and its ` (SQLSTATE x)`. */
+  readonly message: string;
+  readonly sqlstate: string;
+  readonly aftermath: string;
+};
+
+/**
+ * The typed error for a migration that did not finish: stopped from outside (`reason`), or failed.
+ * `positionInStatement`: PostgreSQL's 1-based error position within the failing statement, if any.
+ */
+function toFailure(
+  item: Prepared,
+  position: Position,
+  error: unknown,
+  reason: StopReason | null,
+  context: ApplyContext,
+  positionInStatement: number | null,
+  leftovers: Leftovers,
+): OffloopError {
+  if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
+    return error as OffloopError;
+  const facts = failureFacts(item, position, error, context, positionInStatement, leftovers);
+  return reason === null
+    ? failedError(position, facts, error)
+    : stoppedError(reason, item, facts, context, error);
+}
+
+function failureFacts(
+  item: Prepared,
+  position: Position,
+  error: unknown,
+  context: ApplyContext,
+  positionInStatement: number | null,
+  leftovers: Leftovers,
+): FailureFacts {
+  const { migration, direction, options } = item;
+  const pg = findPgError(error);
+  let line: number | null = null;
+  let column: number | null = null;
+  if (position.statement !== null && migration.kind === 'sql') {
+    const offset = position.statement.offset + (positionInStatement ?? 1) - 1;
+    ({ line, column } = lineColumnAt(migration.source, offset));
+  } else if (migration.kind === 'module') {
+    ({ line, column } = moduleFrame(position.refused ?? error, migration.path) ?? {
+      line: null,
+      column: null,
+    });
+  }
+  const statementCount = 'statements' in item ? item.statements.length : null;
+  return {
+    details: {
+      version: migration.version,
+      name: migration.name,
+      file: migration.file,
+      direction,
+      transactional: options.transaction,
+      line,
+      column,
+      statement: position.statement === null ? null : position.index + 1,
+      statementCount,
+      statementsRun: position.completed,
+      sqlstate: pg?.sqlstate ?? null,
+      detail: pg?.detail ?? null,
+      hint: pg?.hint ?? null,
+      applied: [...context.done],
+      invalidIndexes: leftovers.invalidIndexes,
+    },
+    where: line === null ? migration.file : `${migration.file}:${line}:${column}`,
+    which:
+      position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`,
+    message: pg?.message ?? (error instanceof Error ? error.message : String(error)),
+    sqlstate: pg ? ` (SQLSTATE ${pg.sqlstate})` : '',
+    aftermath: describeAftermath(item, position, context, leftovers),
+  };
+}
+
+/** A migration stopped from outside: the lost lock, the caller's abort, its `migrationTimeout`. */
+function stoppedError(
+  reason: StopReason,
+  item: Prepared,
+  { details, where, which, aftermath }: FailureFacts,
+  context: ApplyContext,
+  error: unknown,
+): OffloopError {
+  const { migration } = item;
+  if (reason === 'lock-lost') {
+    const lost: unknown = context.lockLost.reason;
+    return new LockLostError(
+      `${lost instanceof Error ? lost.message : "The migration lock's connection ended during the run."} ${where} was running${which}: it was cancelled on the server before this was reported. ${aftermath}`,
+      {
+        lockKey: lost instanceof LockLostError ? lost.details.lockKey : '',
+        applied: [...context.done],
+        version: migration.version,
+        file: migration.file,
+      },
+      { cause: error },
+    );
+  }
+  if (reason === 'aborted') {
+    return new RunAbortedError(
+      `The run was cancelled during ${where}${which}. ${aftermath}`,
+      { applied: [...context.done] },
+      { cause: error },
+    );
+  }
+  return new MigrationTimeoutError(
+    `${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`,
+    { ...details, timeoutMs: context.config.migrationTimeout },
+    { cause: error },
+  );
+}
+
+/** A migration that failed by itself, by what PostgreSQL (or the module guard) said. */
+function failedError(
+  position: Position,
+  { details, where, which, message, sqlstate, aftermath }: FailureFacts,
+  error: unknown,
+): OffloopError {
+  if (position.refused !== undefined) {
+    const command = position.refused.command;
+    return new MigrationTransactionControlError(
+      `${where}: ${command} through ctx.connection: the migration runs in offloop's transaction, with its version row, and may not end or change it; the statement was not sent. ` +
+        `Use ctx.connection.transaction() for a nested unit of work, or export \`transaction = false\` to manage transactions yourself. ${aftermath}`,
+      { ...details, command },
+      { cause: error },
+    );
+  }
+  if (details.sqlstate === '57014') {
+    return new StatementTimeoutError(
+      `${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`,
+      details,
+      { cause: error },
+    );
+  }
+  if (details.sqlstate === '55P03') {
+    const waitsForAll =
+      position.statement !== null && isConcurrentIndexBuild(position.statement)
+        ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
+        : '';
+    return new LockNotAvailableError(
+      `${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`,
+      details,
+      { cause: error },
+    );
+  }
+  return new MigrationFailedError(
+    `${where}: ${message}${sqlstate}${which}. ${aftermath}`,
+    details,
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Where in a module migration's own file an error arose: the first frame of its stack in that
+ * file (V8 keeps `at async up (...)` frames across awaits).
+ */
+function moduleFrame(error: unknown, path: string): { line: number; column: number } | null {
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (stack === undefined) return null;
+  const href = pathToFileURL(path).href;
+  for (const text of stack.split('\n')) {
+    const at = text.indexOf(href);
+    if (at < 0) continue;
+    const match = /^(?:\?[^:)\s]*)?:(\d+):(\d+)/.exec(text.slice(at + href.length));
+    if (match !== null) return { line: Number(match[1]), column: Number(match[2]) };
+  }
+  return null;
+}
+
+/** What the failure left in the database, what else of the run stays, and how to go on. */
+function describeAftermath(
+  item: Prepared,
+  position: Position,
+  context: ApplyContext,
+  leftovers: Leftovers,
+): string {
+  const { migration, direction, options } = item;
+  const parts: string[] = [];
+  if (context.singleTransaction !== undefined) {
+    const before = context.singleTransaction.rolledBack;
+    parts.push(
+      `The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`,
+    );
+    return parts.join(' ');
+  }
+  if (options.transaction) {
+    parts.push(`Migration ${migration.version} was rolled back.`);
+  } else if (leavesWork(item, position, leftovers)) {
+    const ran =
+      'statements' in item
+        ? position.completed === 0
+          ? 'none of its statements completed in this run'
+          : position.completed === 1
+            ? 'its first statement ran and stays applied'
+            : `its statements 1-${position.completed} ran and stay applied`
+        : 'what its module did before failing stays applied';
+    const extra: string[] = [];
+    if (leftovers.invalidIndexes.length > 0) {
+      extra.push(
+        `PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) before running this again`,
+      );
+    }
+    if (leftovers.earlier !== undefined) {
+      const earlierRan = leftovers.earlier.statementsRun;
+      extra.push(
+        `an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`,
+      );
+    }
+    parts.push(
+      `Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. Until this is resolved, the next runs refuse to start. ${resolveAdvice(migration.version, direction)}`,
+    );
+  } else {
+    parts.push(
+      `Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`,
+    );
+  }
+  const kept = context.done.length;
+  if (kept > 0)
+    parts.push(
+      `The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
+    );
+  return parts.join(' ');
+}

@@ -1,0 +1,147 @@
+/**
+ * The log table, `<table>_log` beside the version table: append-only, one row for everything
+ * that happened to a migration (up, down, stamp, repair), failures included. The version table
+ * says what is applied; the log says what happened.
+ */
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { rawQuery } from '../db/pools.ts';
+import { logTableDdl } from '../../sql/ddl.ts';
+import type { LogEntry } from '../../model/migration.ts';
+
+type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
+
+/** The log table's identifier. */
+export function logTableIdentifier(target: Target) {
+  return sql.identifier([target.schema, `${target.table}_log`]);
+}
+
+/** Create the log table if it is missing. Call it under the run's lock. */
+export async function ensureLogTable(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<void> {
+  await connection.query(rawQuery(logTableDdl(target)));
+}
+
+/** A row to append. */
+export type LogRow = Omit<LogEntry, 'id' | 'at'>;
+
+/** Append one entry. */
+export async function appendLog(
+  connection: CommonQueryMethods,
+  target: Target,
+  row: LogRow,
+): Promise<void> {
+  await connection.query(sql.unsafe`
+    insert into ${logTableIdentifier(target)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
+    values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome}, ${row.appliedBy},
+      ${row.durationMs === null ? null : Math.round(row.durationMs)}, ${row.error}, ${row.statementsRun})`);
+}
+
+/**
+ * The duration the newest successful run of `version` in `direction` recorded, or null. Under the
+ * run's lock, right after that run committed, that is this run's own entry.
+ */
+export async function recordedDuration(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+  direction: 'up' | 'down',
+): Promise<number | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ duration_ms: z.number().nullable() }))`
+    select duration_ms from ${logTableIdentifier(target)}
+    where version = ${version} and direction = ${direction} and outcome = 'succeeded'
+    order by id desc limit 1`);
+}
+
+const logRow = z.object({
+  id: z.number(),
+  version: z.string(),
+  name: z.string(),
+  direction: z.string(),
+  checksum: z.string().nullable(),
+  outcome: z.string(),
+  applied_by: z.string(),
+  at: z.string(),
+  duration_ms: z.number().nullable(),
+  error: z.string().nullable(),
+  statements_run: z.number().nullable(),
+});
+
+function toEntry(row: z.infer<typeof logRow>): LogEntry {
+  return {
+    id: row.id,
+    version: row.version,
+    name: row.name,
+    direction: row.direction as LogEntry['direction'],
+    checksum: row.checksum,
+    outcome: row.outcome as LogEntry['outcome'],
+    appliedBy: row.applied_by,
+    at: row.at,
+    durationMs: row.duration_ms,
+    error: row.error,
+    statementsRun: row.statements_run,
+  };
+}
+
+const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome, applied_by,
+  to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, duration_ms, error, statements_run`;
+
+/** Whether the log table exists. */
+export async function logTableExists(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<boolean> {
+  return connection.exists(sql.unsafe`
+    select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${target.schema} and c.relname = ${`${target.table}_log`} and c.relkind in ('r', 'p')`);
+}
+
+/** The whole log, newest first (at most `limit` entries). */
+export async function readLog(
+  connection: CommonQueryMethods,
+  target: Target,
+  limit = 1000,
+): Promise<LogEntry[]> {
+  const rows = await connection.any(
+    sql.type(
+      logRow,
+    )`select ${SELECT_COLUMNS} from ${logTableIdentifier(target)} order by id desc limit ${limit}`,
+  );
+  return rows.map(toEntry);
+}
+
+/**
+ * Non-transactional runs that went wrong and that nothing has resolved since, one entry per
+ * version:
+ * - a run that died midway (a killed process, a lost connection): the version's newest entry is
+ *   the `started` row written before its first statement;
+ * - otherwise, a run that failed midway: of the version's entries that settled something (not
+ *   `failed`, which left nothing behind, nor `started`), the newest is `partial`. A later attempt
+ *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
+ *   a repair does.
+ */
+export async function readDirty(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<LogEntry[]> {
+  const log = logTableIdentifier(target);
+  const rows = await connection.any(sql.type(logRow)`
+    with latest as (
+      select distinct on (version) version, id, outcome from ${log} order by version, id desc
+    ), settled as (
+      select distinct on (version) version, id, outcome from ${log}
+      where outcome not in ('failed', 'started')
+      order by version, id desc
+    )
+    select ${SELECT_COLUMNS} from ${log}
+    where id in (
+      select id from latest where outcome = 'started'
+      union all
+      select settled.id from settled join latest using (version) where settled.outcome = 'partial' and latest.outcome <> 'started'
+    )
+    order by version`);
+  return rows.map(toEntry);
+}

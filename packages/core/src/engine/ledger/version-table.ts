@@ -1,0 +1,125 @@
+/**
+ * The version table: one row per applied migration. Identifiers are validated by the config
+ * schema and always passed through `sql.identifier`, never interpolated.
+ */
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { rawQuery } from '../db/pools.ts';
+import { versionTableDdl } from '../../sql/ddl.ts';
+import type { AppliedMigration } from '../../model/migration.ts';
+
+type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
+
+function tableIdentifier(target: Target) {
+  return sql.identifier([target.schema, target.table]);
+}
+
+/** Whether the version table exists. */
+export async function versionTableExists(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<boolean> {
+  return connection.exists(sql.unsafe`
+    select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${target.schema} and c.relname = ${target.table} and c.relkind in ('r', 'p')`);
+}
+
+/**
+ * Create the schema and version table if they are missing. Call it while holding the run's
+ * lock: `create ... if not exists` alone still races on the catalog's unique index.
+ */
+export async function ensureVersionTable(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<void> {
+  // `create schema if not exists` needs CREATE on the database even when the schema exists.
+  const schemaExists = await connection.exists(
+    sql.unsafe`select 1 from pg_namespace where nspname = ${target.schema}`,
+  );
+  if (!schemaExists)
+    await connection.query(
+      sql.unsafe`create schema if not exists ${sql.identifier([target.schema])}`,
+    );
+  await connection.query(rawQuery(versionTableDdl(target)));
+}
+
+const appliedRow = z.object({
+  version: z.string(),
+  name: z.string(),
+  checksum: z.string(),
+  applied_at: z.string(),
+  duration_ms: z.number(),
+  applied_by: z.string(),
+});
+
+/** Every row of the version table, oldest version first. */
+export async function readApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+): Promise<AppliedMigration[]> {
+  const rows = await connection.any(sql.type(appliedRow)`
+    select version, name, checksum,
+      to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
+      duration_ms, applied_by
+    from ${tableIdentifier(target)} order by version`);
+  return rows.map((row) => ({
+    version: row.version,
+    name: row.name,
+    checksum: row.checksum,
+    appliedAt: row.applied_at,
+    durationMs: row.duration_ms,
+    appliedBy: row.applied_by,
+  }));
+}
+
+/** Record an applied migration, in the migration's own transaction. */
+export async function insertApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+  row: {
+    version: string;
+    name: string;
+    checksum: string;
+    durationMs: number;
+    appliedBy: string | null;
+  },
+): Promise<void> {
+  await connection.query(sql.unsafe`
+    insert into ${tableIdentifier(target)} (version, name, checksum, duration_ms, applied_by)
+    values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)}, coalesce(${row.appliedBy}, current_user))`);
+}
+
+/** Whether `version` is recorded as applied. */
+export async function isApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+): Promise<boolean> {
+  return connection.exists(
+    sql.unsafe`select 1 from ${tableIdentifier(target)} where version = ${version}`,
+  );
+}
+
+/** Forget an applied migration (after its down ran, or by stamp/repair). */
+export async function deleteApplied(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+): Promise<void> {
+  await connection.query(
+    sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`,
+  );
+}
+
+/** Accept a new checksum for an applied migration (repair). */
+export async function updateChecksum(
+  connection: CommonQueryMethods,
+  target: Target,
+  version: string,
+  checksum: string,
+): Promise<void> {
+  await connection.query(
+    sql.unsafe`update ${tableIdentifier(target)} set checksum = ${checksum} where version = ${version}`,
+  );
+}

@@ -1,0 +1,323 @@
+/**
+ * The run's locks. One runner at a time touches the schema, and that holds for the work itself,
+ * not only for the lock:
+ *
+ * - The **run lock** (exclusive, session level) lives on one dedicated connection
+ *   ({@link LockSession}), taken by polling `pg_try_advisory_lock` with backoff. A backend
+ *   blocked in `pg_advisory_lock()` holds a snapshot, and `CREATE INDEX CONCURRENTLY` waits for
+ *   every such snapshot: two runners could deadlock (Flyway #1654, postgres-migrations #36).
+ *   Polling never blocks inside the server.
+ * - The **work lock** (shared, session level) is held by every connection that runs migration
+ *   work (see `work-lock.ts`) for as long as the run holds the run lock.
+ *
+ * Why two: a backend does not notice that its client died until it next writes to its socket.
+ * After a `kill -9` of a runner, its idle lock connection ends at once and frees the run lock,
+ * while the statement (or a whole `begin ... commit` batch) it had sent runs on, and commits up
+ * to seconds later. A runner that takes the run lock therefore first looks for holders of the
+ * work lock: any it finds belong to a runner that lost the run lock (killed, or its lock
+ * connection dropped). It ends them with `pg_terminate_backend` and waits until they are gone
+ * before it reads the version table, so their work has either committed (and is seen as applied)
+ * or rolled back (and runs again), never both at once. `client_connection_check_interval`
+ * (PostgreSQL 14+) on the work connections makes such orphans abort by themselves within a second
+ * even when no other runner comes.
+ *
+ * The run lock's connection is a plain `pg` client, not a pool's: its end is noticed at once (the
+ * `error`/`end` events), which {@link LockSession.lost} reports, and the run stops with
+ * `LOCK_LOST` after cancelling what it had in flight.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { asDatabaseUnavailable } from '../db/pg-errors.ts';
+import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db/backends.ts';
+import { pgClientConfig } from '../db/pg-client.ts';
+import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
+
+/** The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. */
+export function lockKeyFor(schema: string, table: string): string {
+  return keyOf(`offloop:${schema}.${table}`);
+}
+
+/** The work lock's key for a version table (see the module comment). */
+export function workLockKeyFor(schema: string, table: string): string {
+  return keyOf(`offloop-work:${schema}.${table}`);
+}
+
+function keyOf(text: string): string {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+}
+
+/** How often a waiting runner reports that it is still waiting. */
+export const WAIT_REPORT_INTERVAL_MS = 5_000;
+const FIRST_DELAY_MS = 25;
+const MAX_DELAY_MS = 1_000;
+const POLL_MS = 50;
+/** How long backends of a runner that just finished may take to exit before they count as leftovers. */
+const EXIT_GRACE_MS = 500;
+
+/** Options of {@link LockSession.acquire}. */
+export type LockOptions = {
+  readonly key: string;
+  /** Give up after this many milliseconds. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Called when waiting starts and about every {@link WAIT_REPORT_INTERVAL_MS} after. */
+  readonly onWaiting?: (waitedMs: number, holderPid: number | null) => Promise<void> | void;
+  readonly onAcquired?: (waitedMs: number) => Promise<void> | void;
+};
+
+/** A backend found holding the work lock of a runner that no longer holds the run lock. */
+export type OrphanBackend = {
+  readonly pid: number;
+  readonly applicationName: string | null;
+  readonly state: string | null;
+};
+
+/** `pg_locks` shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits). */
+function lockParts(key: string): [string, string] {
+  const value = BigInt.asUintN(64, BigInt(key));
+  return [(value >> 32n).toString(), (value & 0xffffffffn).toString()];
+}
+
+/**
+ * The dedicated connection of a run: takes and holds the run lock, notices at once when the
+ * connection ends ({@link LockSession.lost}), and sends cancels and terminations to the run's
+ * other backends. Create with {@link LockSession.open}; always {@link LockSession.close}.
+ */
+export class LockSession {
+  readonly #client: pg.Client;
+  readonly #url: string;
+  readonly #connectTimeout: number;
+  readonly #lost = new AbortController();
+  #held: string | null = null;
+  #closing = false;
+
+  private constructor(client: pg.Client, url: string, connectTimeout: number) {
+    this.#client = client;
+    this.#url = url;
+    this.#connectTimeout = connectTimeout;
+    const onGone = (error?: Error) => {
+      if (this.#closing || this.#lost.signal.aborted) return;
+      const why = error?.message ?? 'the server closed the connection';
+      this.#lost.abort(
+        new LockLostError(
+          `The migration lock's connection ended during the run (${why}): the lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
+          { lockKey: this.#held ?? '', applied: [], version: null, file: null },
+          error === undefined ? undefined : { cause: error },
+        ),
+      );
+    };
+    client.on('error', onGone);
+    client.on('end', () => onGone());
+  }
+
+  /** Connect to `url` (the lock URL, else the database URL). A failure is `DATABASE_UNAVAILABLE`. */
+  static async open(url: string, connectTimeout: number): Promise<LockSession> {
+    const client = new pg.Client(pgClientConfig(url, connectTimeout));
+    // An error before the session exists is reported by connect() itself.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw asDatabaseUnavailable(error, url);
+    }
+    // The lock connection idles for the whole run: no server-side idle timeout may end it.
+    await client.query(
+      `select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '0', false)`,
+    );
+    return new LockSession(client, url, connectTimeout);
+  }
+
+  /** Fires, with a {@link LockLostError} as its reason, when the connection ends while open. */
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  /**
+   * Take the run lock, polling with jittered backoff. Throws {@link LockTimeoutError} after
+   * `timeoutMs` of waiting.
+   */
+  async acquire(options: LockOptions): Promise<void> {
+    const started = performance.now();
+    let delay = FIRST_DELAY_MS;
+    let lastReport = -Infinity;
+    for (;;) {
+      const { rows } = await this.#client.query<{ locked: boolean }>(
+        'select pg_try_advisory_lock($1::bigint) as locked',
+        [options.key],
+      );
+      const waited = Math.round(performance.now() - started);
+      if (rows[0]?.locked === true) {
+        this.#held = options.key;
+        await options.onAcquired?.(waited);
+        return;
+      }
+      const holder = (await this.holders(options.key))[0] ?? null;
+      if (waited >= options.timeoutMs) {
+        throw new LockTimeoutError(
+          `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
+            (holder
+              ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
+              : '') +
+            '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
+          {
+            lockKey: options.key,
+            waitedMs: waited,
+            holderPid: holder?.pid ?? null,
+            holderApplication: holder?.applicationName ?? null,
+          },
+        );
+      }
+      if (waited - lastReport >= WAIT_REPORT_INTERVAL_MS) {
+        lastReport = waited;
+        await options.onWaiting?.(waited, holder?.pid ?? null);
+      }
+      const pause = Math.min(delay * (0.5 + Math.random()), options.timeoutMs - waited);
+      await sleep(Math.max(1, pause), undefined, { signal: options.signal });
+      delay = Math.min(delay * 2, MAX_DELAY_MS);
+    }
+  }
+
+  /** Backends other than this one that hold the advisory lock `key` (exclusive or shared). */
+  async holders(key: string): Promise<OrphanBackend[]> {
+    const [high, low] = lockParts(key);
+    const { rows } = await this.#client.query<{
+      pid: number;
+      application_name: string | null;
+      state: string | null;
+    }>(HOLDERS_QUERY, [high, low]);
+    return rows.map((row) => ({
+      pid: row.pid,
+      applicationName: row.application_name,
+      state: row.state,
+    }));
+  }
+
+  /**
+   * End every backend that still holds the work lock `workKey` (they belong to a runner that lost
+   * the run lock, see the module comment) and wait until they are gone, at most `timeoutMs`.
+   * Returns the backends it found. Backends it may not terminate (another role without
+   * `pg_signal_backend`) are waited for.
+   */
+  async endOrphans(
+    workKey: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<OrphanBackend[]> {
+    let found = await this.holders(workKey);
+    // The runner before this one closed its connections just before it released the run lock;
+    // their backends exit a moment later. Those are not leftovers: give them that moment.
+    for (
+      const started = performance.now();
+      found.length > 0 && performance.now() - started < EXIT_GRACE_MS;
+    ) {
+      await sleep(POLL_MS / 2, undefined, { signal });
+      found = await this.holders(workKey);
+    }
+    if (found.length === 0) return [];
+    for (const orphan of found) {
+      await this.#client.query(TERMINATE_QUERY, [orphan.pid]).catch(() => undefined);
+    }
+    const started = performance.now();
+    for (;;) {
+      const left = await this.holders(workKey);
+      if (left.length === 0) return found;
+      if (performance.now() - started >= timeoutMs) {
+        throw new LockTimeoutError(
+          `This run took the migration lock, but ${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ${left.map((o) => o.pid).join(', ')}) ` +
+            `still ${left.length === 1 ? 'runs' : 'run'} migration work after ${Math.round(performance.now() - started)} ms and could not be ended (pg_terminate_backend needs the same role or pg_signal_backend). ` +
+            'Nothing was run. End them (select pg_terminate_backend(pid)) or wait for them, then run again.',
+          {
+            lockKey: workKey,
+            waitedMs: Math.round(performance.now() - started),
+            holderPid: left[0]?.pid ?? null,
+            holderApplication: left[0]?.applicationName ?? null,
+          },
+        );
+      }
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  /**
+   * Run `fn` on this connection while it lives, otherwise on a fresh one to the same server: a
+   * run that lost its lock must still be able to stop what it sent.
+   */
+  async #control<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    if (!this.#lost.signal.aborted) return fn(this.#client);
+    const client = new pg.Client(pgClientConfig(this.#url, this.#connectTimeout));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Cancel the statement running on backend `pid`. */
+  async cancelBackend(pid: number): Promise<void> {
+    await this.#control((client) => client.query(CANCEL_QUERY, [pid]));
+  }
+
+  /**
+   * End backend `pid` and wait until it is gone (at most `waitMs`): its transaction's outcome is
+   * only final once it is.
+   */
+  async terminateBackend(pid: number, waitMs: number): Promise<void> {
+    await this.#control(async (client) => {
+      await client.query(TERMINATE_QUERY, [pid]);
+      for (const started = performance.now(); performance.now() - started < waitMs;) {
+        const { rows } = await client.query(ALIVE_QUERY, [pid]);
+        if (rows.length === 0) return;
+        await sleep(POLL_MS);
+      }
+    });
+  }
+
+  /** Run a query on the lock connection (for reports about other backends). */
+  async query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<R[]> {
+    const { rows } = await this.#client.query<R>(text, [...values]);
+    return rows;
+  }
+
+  /**
+   * Release the run lock and close the connection. Returns false when the lock was no longer
+   * held (the connection had ended); never throws.
+   */
+  async close(): Promise<boolean> {
+    const key = this.#held;
+    let released = key === null;
+    if (key !== null && !this.#lost.signal.aborted) {
+      try {
+        const { rows } = await this.#client.query<{ released: boolean }>(
+          'select pg_advisory_unlock($1::bigint) as released',
+          [key],
+        );
+        released = rows[0]?.released === true;
+      } catch {
+        released = false;
+      }
+    }
+    this.#closing = true;
+    await this.#client.end().catch(() => undefined);
+    return released;
+  }
+}
+
+/** Run `fn` holding the run lock on a fresh {@link LockSession}, and release it after. */
+export async function withLockSession<T>(
+  url: string,
+  connectTimeout: number,
+  options: LockOptions,
+  fn: (lock: LockSession) => Promise<T>,
+): Promise<T> {
+  const lock = await LockSession.open(url, connectTimeout);
+  try {
+    await lock.acquire(options);
+    return await fn(lock);
+  } finally {
+    await lock.close();
+  }
+}

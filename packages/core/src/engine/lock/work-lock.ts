@@ -1,0 +1,69 @@
+/**
+ * Session setup of the connections that run migration work, once the run holds the run lock
+ * (see `lock.ts` for why):
+ *
+ * - the **work lock**, `pg_advisory_lock_shared` on the version table's work key, held until the
+ *   connection closes: the next runner finds it in `pg_locks` if this runner dies or loses the
+ *   run lock while its statements still run, and ends those backends before it starts;
+ * - `client_connection_check_interval` (PostgreSQL 14+): a backend whose client is gone aborts
+ *   its statement within a second instead of running it to its end and committing.
+ *
+ * Both are session state: `DISCARD ALL` drops them, so a session that is reset takes them again.
+ */
+import type { CommonQueryMethods, Interceptor } from 'slonik';
+import { rawQuery } from '../db/pools.ts';
+
+/** How often a busy backend checks that its client is still there (PostgreSQL 14+). */
+export const CLIENT_CHECK_INTERVAL = '1s';
+
+/**
+ * The statement that sets a work session up: takes the shared work lock `workKey` (a bigint as
+ * decimal text) and, on PostgreSQL 14+, the client check interval. One round trip.
+ */
+export function workSessionSetup(workKey: string): string {
+  // The key is a decimal integer computed by offloop (lockKeyFor), never user input; set_config
+  // only runs on servers that know the setting (a CASE branch that is not taken is not evaluated).
+  if (!/^-?\d+$/.test(workKey)) throw new Error(`not a lock key: ${workKey}`);
+  return (
+    `select pg_advisory_lock_shared(${workKey}::bigint), case when current_setting('server_version_num')::int >= 140000 ` +
+    `then set_config('client_connection_check_interval', '${CLIENT_CHECK_INTERVAL}', false) end`
+  );
+}
+
+/**
+ * Tracks which connections of a slonik pool have been set up as work sessions, and sets up each
+ * one the first time it is used once {@link WorkSessions.start} was called. Before that (while
+ * the run waits for the run lock, or in a read-only run) connections are left alone: a waiting
+ * runner must not look like a working one.
+ */
+export class WorkSessions {
+  readonly #workKey: string;
+  readonly #ready = new Set<string>();
+  #started = false;
+
+  constructor(workKey: string) {
+    this.#workKey = workKey;
+  }
+
+  /** From now on, every connection is set up before its first use. */
+  start(): void {
+    this.#started = true;
+  }
+
+  /** The slonik interceptor that does it, for the work pool. */
+  interceptor(): Interceptor {
+    return {
+      name: 'offloop-work-session',
+      afterPoolConnection: async (context, connection) => {
+        if (!this.#started || this.#ready.has(context.connectionId)) return null;
+        await setUp(connection, this.#workKey);
+        this.#ready.add(context.connectionId);
+        return null;
+      },
+    };
+  }
+}
+
+async function setUp(connection: CommonQueryMethods, workKey: string): Promise<void> {
+  await connection.query(rawQuery(workSessionSetup(workKey)));
+}

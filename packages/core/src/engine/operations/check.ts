@@ -1,0 +1,31 @@
+import type { ResolvedConfig } from '../../config/config.ts';
+import type { CheckResult } from '../../model/results.ts';
+import { assertNotDirty, pendingError } from '../../plan/checks.ts';
+import { assertRunnable, plan } from '../../plan/plan.ts';
+import { prepareAll } from '../prepare/prepare.ts';
+import { loadParser } from '../prepare/split.ts';
+import { withReadOnly, type EngineOptions } from '../session.ts';
+
+/**
+ * For CI gates and readiness probes: resolves when everything is applied and consistent, and
+ * throws the typed error otherwise (edited, missing, out of order, failed, or merely pending).
+ * Read-only.
+ */
+export async function check(
+  config: ResolvedConfig,
+  options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {},
+): Promise<CheckResult> {
+  return withReadOnly(config, 'check', options, async (state) => {
+    const result = plan(state.files, state.applied);
+    assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
+    assertNotDirty(state, { strict: true });
+    if (result.pending.length > 0) {
+      // A pending file that `up` would refuse (a syntax error, a statement that cannot run in a
+      // transaction) is reported as such, not as merely pending.
+      await loadParser();
+      await prepareAll(result.pending, 'up');
+      throw pendingError(result.pending);
+    }
+    return { ok: true, current: result.current, applied: result.applied.length };
+  });
+}

@@ -1,0 +1,17 @@
+import type { ResolvedConfig } from '../../config/config.ts';
+import type { HistoryResult } from '../../model/results.ts';
+import { plan } from '../../plan/plan.ts';
+import { logTableExists, readLog } from '../ledger/log-table.ts';
+import { withReadOnly, type EngineOptions } from '../session.ts';
+
+/** Applied migrations newest first, and the log of everything that happened. Read-only. */
+export async function history(
+  config: ResolvedConfig,
+  options: EngineOptions = {},
+): Promise<HistoryResult> {
+  return withReadOnly(config, 'history', options, async (state, pool) => {
+    const result = plan(state.files, state.applied);
+    const log = (await logTableExists(pool, config)) ? await readLog(pool, config) : [];
+    return { applied: [...result.applied].reverse(), log };
+  });
+}

@@ -1,0 +1,48 @@
+import type { ResolvedConfig } from '../../config/config.ts';
+import type { MigrationResult } from '../../errors/index.ts';
+import type { UpResult } from '../../model/results.ts';
+import { assertNotDirty, assertSingleTransaction } from '../../plan/checks.ts';
+import { assertRunnable } from '../../plan/plan.ts';
+import { currentOf, planUp } from '../../plan/state.ts';
+import { prepareAll } from '../prepare/prepare.ts';
+import { runEach } from '../run/each.ts';
+import { runSingleTransaction } from '../run/single-transaction.ts';
+import { withSession, type EngineOptions } from '../session.ts';
+
+/**
+ * Apply pending migrations, each in its own transaction with its version row (or all in one
+ * with `singleTransaction`), under the run's advisory lock. Every pending file is parsed (SQL)
+ * or imported (modules) and checked before the first one runs.
+ */
+export async function up(
+  config: ResolvedConfig,
+  options: EngineOptions & {
+    readonly to?: string | undefined;
+    readonly allowOutOfOrder?: boolean | undefined;
+    readonly singleTransaction?: boolean | undefined;
+  } = {},
+): Promise<UpResult> {
+  const started = performance.now();
+  const applied: MigrationResult[] = [];
+  const current = await withSession(config, 'up', options, async (session) => {
+    const result = planUp(session.state, options.to);
+    assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
+    assertNotDirty(session.state);
+    await session.emit({
+      type: 'plan:ready',
+      direction: 'up',
+      pending: result.pending.map(({ version, name }) => ({ version, name })),
+      appliedCount: result.applied.length,
+    });
+    const prepared = await prepareAll(result.pending, 'up', session.emit);
+    if (options.singleTransaction === true) assertSingleTransaction(prepared);
+    // Nothing to do creates nothing, as a read-only command would.
+    if (prepared.length > 0) await session.ensureTables();
+    if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
+    else await runEach(session, prepared, applied);
+    return currentOf([...session.state.applied, ...applied]);
+  });
+  const durationMs = Math.round(performance.now() - started);
+  await options.onProgress?.({ type: 'run:finished', applied: applied.length, durationMs });
+  return { applied, current, durationMs };
+}

@@ -1,0 +1,88 @@
+/** Loading JavaScript/TypeScript migrations. Only ever called inside the worker thread. */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { parseDuration } from '../../config/duration.ts';
+import { MigrationModuleError } from '../../errors/index.ts';
+import type { MigrationModule } from '../../model/context.ts';
+import type { ModuleMigrationFile } from '../../model/migration.ts';
+
+/** CommonJS's module cache, which `import()` of a `.cjs`/`.cts` file (or a CommonJS `.js`) goes through. */
+const commonJsCache = createRequire(import.meta.url).cache;
+
+/**
+ * Import a migration module and check its shape. The checksum goes into the URL so an edited
+ * file is imported afresh by a long-lived worker instead of coming from the module cache.
+ * CommonJS migrations (`.cjs`, `.cts`, a `.js` under `"type": "commonjs"`) export through
+ * `module.exports`/`exports.up`.
+ */
+export async function loadMigrationModule(
+  migration: ModuleMigrationFile,
+): Promise<MigrationModule> {
+  let loaded: Record<string, unknown>;
+  try {
+    // CommonJS caches by file name, whatever the URL's query: drop the entry, or an edited file
+    // would run as it was when first loaded.
+    Reflect.deleteProperty(commonJsCache, migration.path);
+    const namespace = (await import(
+      `${pathToFileURL(migration.path).href}?checksum=${migration.checksum}`
+    )) as Record<string, unknown>;
+    // Node names only the exports it finds by static analysis of CommonJS source (not
+    // `module.exports = { up, lockTimeout: '5s' }`'s second key): read the exports object itself.
+    loaded = 'module.exports' in namespace ? asRecord(namespace['module.exports']) : namespace;
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const hint =
+      /\.c[jt]s$/.test(migration.file) && cause instanceof SyntaxError && /\bexport\b/.test(reason)
+        ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => { ... }`, or use .mjs/.mts)'
+        : '';
+    throw new MigrationModuleError(
+      `${migration.file} failed to load: ${reason}${hint}`,
+      { file: migration.file, reason },
+      { cause },
+    );
+  }
+  if (typeof loaded.up !== 'function') {
+    throw new MigrationModuleError(
+      `${migration.file} must export a function \`up(ctx)\` (and optionally \`down(ctx)\`).`,
+      { file: migration.file, reason: 'no up export' },
+    );
+  }
+  if (loaded.down !== undefined && typeof loaded.down !== 'function') {
+    throw new MigrationModuleError(
+      `${migration.file} exports \`down\`, but it is not a function.`,
+      { file: migration.file, reason: 'down is not a function' },
+    );
+  }
+  const invalid = (reason: string): never => {
+    throw new MigrationModuleError(`${migration.file}: ${reason}`, {
+      file: migration.file,
+      reason,
+    });
+  };
+  if (loaded.transaction !== undefined && typeof loaded.transaction !== 'boolean')
+    invalid('`export const transaction` must be true or false.');
+  const duration = (name: 'lockTimeout' | 'statementTimeout'): number | null => {
+    if (loaded[name] === undefined) return null;
+    const ms = parseDuration(loaded[name]);
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0)
+      invalid(
+        `\`export const ${name}\` must be a duration such as '5s' or a number of milliseconds.`,
+      );
+    return ms as number;
+  };
+  return {
+    up: loaded.up as MigrationModule['up'],
+    down: loaded.down as MigrationModule['down'],
+    options: {
+      transaction: loaded.transaction !== false,
+      lockTimeout: duration('lockTimeout'),
+      statementTimeout: duration('statementTimeout'),
+    },
+  };
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function'
+    ? (value as Record<string, unknown>)
+    : {};
+}

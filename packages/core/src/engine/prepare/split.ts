@@ -1,0 +1,105 @@
+/**
+ * Splitting SQL into statements with PostgreSQL's own parser (libpg-query, WASM).
+ *
+ * Every pending file is split (and so syntax-checked) before anything runs. The split gives each
+ * statement's place in its file (for errors), the statements that cannot run in a transaction,
+ * and the boundaries the batched apply needs to tell which statement failed (`batch.ts`); the
+ * statement-by-statement path (non-transactional migrations, `singleTransaction`) sends them one
+ * per query, as slonik's extended protocol requires.
+ */
+import { loadModule, parseSync } from 'libpg-query';
+import { SqlSyntaxError } from '../../errors/index.ts';
+import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
+import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
+import type { Statement } from '../../model/prepared.ts';
+
+export type { Statement };
+
+let ready: Promise<void> | undefined;
+
+/** Load the parser's WASM module once per thread. */
+export function loadParser(): Promise<void> {
+  // A failed load is not kept: the next run of this thread tries again.
+  ready ??= loadModule().catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
+  return ready;
+}
+
+/** Characters of the text the parser quotes (`at or near "..."`) that a message keeps. */
+const NEAR_TEXT_LIMIT = 60;
+
+/**
+ * The parser's message with the text it quotes cut short: for an unterminated string or comment
+ * it quotes everything to the end of the file, megabytes of it in one message.
+ */
+function boundNearText(message: string): string {
+  const match = /^([\s\S]*? at or near ")([\s\S]*)"$/.exec(message);
+  const [, head = '', near = ''] = match ?? [];
+  if (match === null || near.length <= NEAR_TEXT_LIMIT) return message;
+  return `${head}${near.slice(0, NEAR_TEXT_LIMIT).replace(/[\uD800-\uDBFF]$/, '')}…"`;
+}
+
+/**
+ * Split a section of a SQL migration into statements. Throws {@link SqlSyntaxError} with the
+ * file, line and column of the first syntax error. Call {@link loadParser} first.
+ */
+export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
+  let parsed: ReturnType<typeof parseSync>;
+  try {
+    parsed = parseSync(section.sql);
+  } catch (error) {
+    const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } })
+      .sqlDetails;
+    // The parser's cursor is a 0-based character offset into the text it was given.
+    const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
+    const { line, column } = lineColumnAt(migration.source, offset);
+    const reason = boundNearText(
+      details?.message ?? (error instanceof Error ? error.message : String(error)),
+    );
+    // A syntax error's details say all the parser said, bounded; its own message may quote the
+    // rest of the file (megabytes, printed again as the cause). Anything else is kept as the cause.
+    throw new SqlSyntaxError(
+      `${migration.file}:${line}:${column}: ${reason}. Nothing was run.`,
+      {
+        file: migration.file,
+        line,
+        column,
+        version: migration.version,
+        reason,
+      },
+      details?.message === undefined ? { cause: error } : undefined,
+    );
+  }
+
+  const bytes = Buffer.from(section.sql, 'utf8');
+  return (parsed.stmts ?? []).map((entry) => {
+    // Statement locations and lengths count UTF-8 bytes; a length of 0 means "to the end".
+    const start = entry.stmt_location ?? 0;
+    const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
+    const sql = bytes.subarray(start, end).toString('utf8').trimEnd();
+    const offset = section.offset + charIndexOfByte(section.sql, start);
+    const { line, column } = lineColumnAt(migration.source, offset);
+    const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
+    const node = (entry.stmt as Record<string, unknown> | undefined)?.[kind];
+    return { sql, offset, line, column, kind, node };
+  });
+}
+
+/**
+ * The parse nodes of `text`'s statements, or null when it does not parse (the server will say
+ * why). Call {@link loadParser} first.
+ */
+export function parseNodes(
+  text: string,
+): { readonly kind: string; readonly node: unknown }[] | null {
+  try {
+    return (parseSync(text).stmts ?? []).map((entry) => {
+      const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
+      return { kind, node: (entry.stmt as Record<string, unknown> | undefined)?.[kind] };
+    });
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,112 @@
+/** What is wrong with the migrations directory or a migration file, found before anything runs. */
+import { OffloopError, type SourceLocation } from './base.ts';
+
+/** The migrations directory does not exist or is not a directory. */
+export class MigrationsDirNotFoundError extends OffloopError<
+  'MIGRATIONS_DIR_NOT_FOUND',
+  { readonly dir: string }
+> {
+  readonly code = 'MIGRATIONS_DIR_NOT_FOUND';
+}
+
+/**
+ * The migrations directory exists but cannot be read (or, for `offloop create`, written): no
+ * permission (`EACCES`, `EPERM`) or a read-only file system (`EROFS`). `details.reason` is the
+ * system's code.
+ */
+export class MigrationsDirInaccessibleError extends OffloopError<
+  'MIGRATIONS_DIR_INACCESSIBLE',
+  { readonly dir: string; readonly reason: string }
+> {
+  readonly code = 'MIGRATIONS_DIR_INACCESSIBLE';
+}
+
+/** A file in the migrations directory does not follow `<YYYYMMDDHHMMSS>_<name>.<ext>`. */
+export class MigrationFileNameError extends OffloopError<
+  'MIGRATION_FILE_NAME_INVALID',
+  { readonly file: string; readonly reason: string }
+> {
+  readonly code = 'MIGRATION_FILE_NAME_INVALID';
+}
+
+/** Why a migration file was refused as unreadable; see {@link MigrationFileUnreadableError}. */
+export type UnreadableReason =
+  | 'invalid-utf8'
+  | 'nul-byte'
+  | 'dangling-symlink'
+  | 'symlink-loop'
+  | 'directory'
+  | 'not-a-regular-file'
+  | 'permission-denied'
+  | 'read-failed';
+
+/**
+ * An entry with a migration's name cannot be read as a file (a dangling symbolic link, a link
+ * loop, a directory, no read permission), or a file's bytes are not what offloop would run:
+ * invalid UTF-8, or a NUL byte, where PostgreSQL would stop reading. `byteOffset` is the first
+ * offending byte (0-based), `line` and `column` its place (1-based) when the problem is in the
+ * content; all three are null otherwise.
+ */
+export class MigrationFileUnreadableError extends OffloopError<
+  'MIGRATION_FILE_UNREADABLE',
+  {
+    readonly file: string;
+    readonly reason: UnreadableReason;
+    readonly byteOffset: number | null;
+    readonly line: number | null;
+    readonly column: number | null;
+  }
+> {
+  readonly code = 'MIGRATION_FILE_UNREADABLE';
+}
+
+/** Two migration files share one version. */
+export class DuplicateVersionError extends OffloopError<
+  'MIGRATION_VERSION_DUPLICATE',
+  { readonly version: string; readonly files: readonly string[] }
+> {
+  readonly code = 'MIGRATION_VERSION_DUPLICATE';
+}
+
+/**
+ * `offloop create` found the version of the current second and the next ones taken, as many as
+ * it tries (`details.attempts`), after `details.after`: files with versions in the future.
+ */
+export class MigrationVersionsExhaustedError extends OffloopError<
+  'MIGRATION_VERSIONS_EXHAUSTED',
+  { readonly dir: string; readonly after: string; readonly attempts: number }
+> {
+  readonly code = 'MIGRATION_VERSIONS_EXHAUSTED';
+}
+
+/** A SQL migration has no `-- migrate:up` section, or a module exports no `up` function. */
+export class MissingUpError extends OffloopError<
+  'MIGRATION_UP_MISSING',
+  { readonly file: string }
+> {
+  readonly code = 'MIGRATION_UP_MISSING';
+}
+
+/** A marker line (`-- migrate:up ...`) carries an option offloop does not know, or a bad value. */
+export class MigrationOptionError extends OffloopError<
+  'MIGRATION_OPTION_INVALID',
+  SourceLocation & { readonly option: string; readonly known: readonly string[] }
+> {
+  readonly code = 'MIGRATION_OPTION_INVALID';
+}
+
+/** A JavaScript/TypeScript migration failed to import or does not export `up(ctx)`. */
+export class MigrationModuleError extends OffloopError<
+  'MIGRATION_MODULE_INVALID',
+  { readonly file: string; readonly reason: string }
+> {
+  readonly code = 'MIGRATION_MODULE_INVALID';
+}
+
+/** A pending SQL file does not parse. Nothing was run. */
+export class SqlSyntaxError extends OffloopError<
+  'SQL_SYNTAX_ERROR',
+  SourceLocation & { readonly version: string; readonly reason: string }
+> {
+  readonly code = 'SQL_SYNTAX_ERROR';
+}

@@ -1,0 +1,76 @@
+/**
+ * Every failure offloop reports is an {@link OffloopError} subclass with a stable `code`.
+ *
+ * Codes come from one table (`codes.ts`) so the types cannot drift, and each one has an entry in
+ * `docs/errors.md`. The classes are grouped by family: the files and configuration (`files.ts`,
+ * `config.ts`), a migration that failed while running (`migration.ts`, one base class
+ * {@link MigrationFailure}), the files disagreeing with the version table (`plan.ts`), a run
+ * stopped from outside (`run.ts`), the host side (`host.ts`). Errors cross the worker-thread
+ * boundary as plain envelopes (`envelope.ts`) and are rebuilt on the host as the same class
+ * (`rebuild.ts`). A cleanup failure never hides the original failure (`suppressed.ts`).
+ */
+export { isOffloopError, OffloopError } from './base.ts';
+export type { OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';
+export { ERROR_CODES } from './codes.ts';
+export type { ErrorCode } from './codes.ts';
+export { ConfigError } from './config.ts';
+export type { ConfigIssue } from './config.ts';
+export { toEnvelope } from './envelope.ts';
+export type { CauseEnvelope, ErrorEnvelope } from './envelope.ts';
+export {
+  DuplicateVersionError,
+  MigrationFileNameError,
+  MigrationFileUnreadableError,
+  MigrationModuleError,
+  MigrationOptionError,
+  MigrationsDirInaccessibleError,
+  MigrationsDirNotFoundError,
+  MigrationVersionsExhaustedError,
+  MissingUpError,
+  SqlSyntaxError,
+} from './files.ts';
+export type { UnreadableReason } from './files.ts';
+export {
+  CreateDatabaseError,
+  EmbeddedPostgresError,
+  HarnessClosedError,
+  InternalError,
+  MigratorClosedError,
+  TemplateBuildTimeoutError,
+  WorkerFailedError,
+  WorkerOutOfMemoryError,
+  WorkerUnresponsiveError,
+} from './host.ts';
+export { describeKept, lockLostError, resolveAdvice, withApplied } from './messages.ts';
+export {
+  LockNotAvailableError,
+  MigrationFailedError,
+  MigrationFailure,
+  MigrationTimeoutError,
+  MigrationTransactionControlError,
+  StatementTimeoutError,
+} from './migration.ts';
+export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
+export {
+  ChecksumMismatchError,
+  MigrationDirtyError,
+  MigrationFileMissingError,
+  MigrationsPendingError,
+  MissingDownError,
+  NonTransactionalStatementError,
+  OfflineUnsupportedError,
+  OutOfOrderError,
+  SingleTransactionConflictError,
+  TargetAmbiguousError,
+  TargetNotFoundError,
+} from './plan.ts';
+export { fromEnvelope } from './rebuild.ts';
+export {
+  DatabaseError,
+  DatabaseUnavailableError,
+  LockLostError,
+  LockTimeoutError,
+  RunAbortedError,
+  RunTimeoutError,
+} from './run.ts';
+export { mapFailures, primaryFailure } from './suppressed.ts';

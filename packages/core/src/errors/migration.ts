@@ -1,0 +1,114 @@
+/** A migration that failed while running, and what a finished migration reports. */
+import { OffloopError } from './base.ts';
+
+/** What a finished migration reports. */
+export type MigrationResult = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+  readonly direction: 'up' | 'down';
+  readonly durationMs: number;
+};
+
+/** Details of {@link MigrationFailedError}. */
+export type MigrationFailedDetails = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+  /** 1-based line and column of the failing position (the statement's start, or PostgreSQL's error position within it). */
+  readonly line: number | null;
+  readonly column: number | null;
+  /** 1-based index of the failing statement in the section, for SQL migrations. */
+  readonly statement: number | null;
+  readonly statementCount: number | null;
+  readonly direction: 'up' | 'down';
+  /** Whether the migration ran in a transaction (and so left nothing behind). */
+  readonly transactional: boolean;
+  /** Statements that completed before the failure; in a non-transactional migration they stay applied. */
+  readonly statementsRun: number;
+  /** PostgreSQL's SQLSTATE, when the database reported the failure. */
+  readonly sqlstate: string | null;
+  readonly detail: string | null;
+  readonly hint: string | null;
+  /** Migrations applied by this run before the failure; they stay applied (unless the run was one transaction). */
+  readonly applied: readonly MigrationResult[];
+  /**
+   * INVALID indexes a failed `CREATE INDEX CONCURRENTLY` / `REINDEX ... CONCURRENTLY` of a
+   * non-transactional migration left behind, as PostgreSQL names them; empty otherwise.
+   */
+  readonly invalidIndexes: readonly string[];
+};
+
+/**
+ * Base of every error that means "this migration failed while running": one `instanceof` catches
+ * them all, whatever the reason (an error, `statement_timeout`, `lock_timeout`, `migrationTimeout`,
+ * transaction control in a module). Each keeps its own `code`; `details` are always
+ * {@link MigrationFailedDetails}, plus what the subclass adds.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await migrator.up();
+ * } catch (error) {
+ *   if (error instanceof MigrationFailure) console.error(error.details.file, error.details.line);
+ *   throw error;
+ * }
+ * ```
+ */
+export abstract class MigrationFailure<
+  C extends MigrationFailureCode = MigrationFailureCode,
+  D extends MigrationFailedDetails = MigrationFailedDetails,
+> extends OffloopError<C, D> {}
+
+/** The codes of {@link MigrationFailure}'s subclasses. */
+export type MigrationFailureCode =
+  | 'MIGRATION_FAILED'
+  | 'MIGRATION_TIMEOUT'
+  | 'MIGRATION_TRANSACTION_CONTROL'
+  | 'STATEMENT_TIMEOUT'
+  | 'LOCK_NOT_AVAILABLE';
+
+/** A migration failed while running; its transaction was rolled back and the run stopped. */
+export class MigrationFailedError extends MigrationFailure<
+  'MIGRATION_FAILED',
+  MigrationFailedDetails
+> {
+  readonly code = 'MIGRATION_FAILED';
+}
+
+/** PostgreSQL cancelled a statement for exceeding `statement_timeout` (SQLSTATE 57014). */
+export class StatementTimeoutError extends MigrationFailure<
+  'STATEMENT_TIMEOUT',
+  MigrationFailedDetails
+> {
+  readonly code = 'STATEMENT_TIMEOUT';
+}
+
+/** A statement waited longer than `lock_timeout` for a table lock (SQLSTATE 55P03). */
+export class LockNotAvailableError extends MigrationFailure<
+  'LOCK_NOT_AVAILABLE',
+  MigrationFailedDetails
+> {
+  readonly code = 'LOCK_NOT_AVAILABLE';
+}
+
+/** One migration ran longer than its `migrationTimeout`; it was cancelled and rolled back. */
+export class MigrationTimeoutError extends MigrationFailure<
+  'MIGRATION_TIMEOUT',
+  MigrationFailedDetails & { readonly timeoutMs: number }
+> {
+  readonly code = 'MIGRATION_TIMEOUT';
+}
+
+/**
+ * A JavaScript/TypeScript migration tried to end or reshape the transaction offloop runs it in
+ * (`COMMIT`, `ROLLBACK`, `SAVEPOINT`/`RELEASE` misuse, `SET TRANSACTION`, ...) through
+ * `ctx.connection`. The statement was not run; the migration was rolled back and nothing of it
+ * was recorded. `details.command` names what it tried.
+ */
+export class MigrationTransactionControlError extends MigrationFailure<
+  'MIGRATION_TRANSACTION_CONTROL',
+  MigrationFailedDetails & { readonly command: string }
+> {
+  readonly code = 'MIGRATION_TRANSACTION_CONTROL';
+}

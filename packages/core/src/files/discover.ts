@@ -1,0 +1,241 @@
+/**
+ * Discovery: read the migrations directory, validate names, parse SQL sections and compute
+ * checksums. Runs in the worker; the host never reads migration files.
+ */
+import { createHash } from 'node:crypto';
+import type { Dirent, Stats } from 'node:fs';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DuplicateVersionError,
+  MigrationFileNameError,
+  MigrationFileUnreadableError,
+  MigrationsDirInaccessibleError,
+  MigrationsDirNotFoundError,
+  type UnreadableReason,
+} from '../errors/index.ts';
+import { decodeMigrationText } from './file-text.ts';
+import type { MigrationFile } from '../model/migration.ts';
+import { parseSqlMigration } from './sql-file.ts';
+
+/**
+ * Extensions of migrations written as modules (imported inside the worker). `.cjs` and `.cts`
+ * are CommonJS: Node 24 imports them (`.cts` with type stripping) and their `module.exports`
+ * carries `up`.
+ */
+export const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
+const MIGRATION_EXTENSIONS = ['.sql', ...MODULE_EXTENSIONS] as const;
+
+const FILE_NAME = new RegExp(
+  `^(\\d{14})_([A-Za-z0-9_]+)\\.(${MIGRATION_EXTENSIONS.map((extension) => extension.slice(1)).join('|')})$`,
+);
+
+/** Files in a migrations directory that are not migrations and are skipped silently. */
+function isIgnored(name: string): boolean {
+  return (
+    name.startsWith('.') || /\.d\.[cm]?ts$/.test(name) || name.endsWith('.md') || name.endsWith('~')
+  );
+}
+
+/** Whether an entry claims to be a migration: one that cannot be read is then an error, not skipped. */
+function looksLikeMigration(name: string): boolean {
+  // Case-insensitively: `x.SQL` is a migration with a wrong name, refused, not a file to skip.
+  return (
+    FILE_NAME.test(name) ||
+    MIGRATION_EXTENSIONS.some((extension) => name.toLowerCase().endsWith(extension))
+  );
+}
+
+/**
+ * Find every migration in `dir`, sorted by version. Throws a typed error for a missing
+ * directory, a bad file name, an entry with a migration's name that cannot be read as a file,
+ * a file that is not UTF-8 (or, for SQL, holds a NUL byte), a duplicate version, a SQL file
+ * without an up section or a marker option that is unknown.
+ */
+export async function discoverMigrations(dir: string): Promise<MigrationFile[]> {
+  let entries: Dirent[];
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    // There, but closed to this process: the directory's permissions, not a wrong --dir.
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new MigrationsDirInaccessibleError(
+        `Migrations directory ${dir} cannot be read: no permission (${code}). Fix its permissions, or run as a user who may read it.`,
+        { dir, reason: code },
+        { cause },
+      );
+    }
+    throw new MigrationsDirNotFoundError(
+      `Migrations directory ${dir} does not exist or is not a directory.`,
+      { dir },
+      { cause },
+    );
+  }
+
+  // Names are checked first, in order, so that the first bad name is the one reported.
+  const found: { file: string; path: string; version: string; name: string; extension: string }[] =
+    [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const file = entry.name;
+    if (isIgnored(file) || !looksLikeMigration(file)) continue;
+    const path = join(dir, file);
+    await checkRegularFile(entry, path);
+    const match = FILE_NAME.exec(file);
+    if (match === null) {
+      throw new MigrationFileNameError(
+        `${file} is not a valid migration file name: expected <YYYYMMDDHHMMSS>_<name>.sql (or ${MODULE_EXTENSIONS.join(', ')}), with a name of letters, digits and _. Create files with \`offloop create <name>\`.`,
+        { file, reason: 'pattern' },
+      );
+    }
+    const [, version = '', name = '', extension = ''] = match;
+    if (!isValidTimestamp(version)) {
+      throw new MigrationFileNameError(
+        `${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`,
+        { file, reason: 'timestamp' },
+      );
+    }
+    found.push({ file, path, version, name, extension });
+  }
+
+  // Read several files at a time: one after the other, each read waits a loop turn for the
+  // thread pool (a few hundred files took over 100 ms).
+  // A failed read is reported in file order, like every other problem, not in completion order.
+  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) =>
+    readFile(each.path).catch((error: unknown) => ({ error })),
+  );
+  const files: MigrationFile[] = found.map(({ file, path, version, name, extension }, index) => {
+    const bytes = contents[index] ?? Buffer.alloc(0);
+    if (!(bytes instanceof Uint8Array))
+      throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
+    const checksum = createHash('sha256').update(bytes).digest('hex');
+    const base = { version, name, file, path, checksum };
+    // Node would decode a module's invalid UTF-8 to U+FFFD too: refuse it the same way. A NUL
+    // byte is only refused in SQL, where the parser would stop at it; JavaScript allows it.
+    const source = decodeMigrationText(file, bytes, extension === 'sql');
+    if (extension !== 'sql') return { ...base, kind: 'module' };
+    return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
+  });
+
+  const seen = new Map<string, string>();
+  for (const migration of files) {
+    const other = seen.get(migration.version);
+    if (other !== undefined) {
+      throw new DuplicateVersionError(
+        `Two migrations share version ${migration.version}: ${other} and ${migration.file}. Give one of them a new version.`,
+        { version: migration.version, files: [other, migration.file] },
+      );
+    }
+    seen.set(migration.version, migration.file);
+  }
+  return files;
+}
+
+/**
+ * Throws {@link MigrationFileUnreadableError} unless `entry` is a regular file or a symbolic
+ * link to one: an entry with a migration's name that cannot be read is never skipped silently.
+ */
+async function checkRegularFile(entry: Dirent, path: string): Promise<void> {
+  const file = entry.name;
+  if (entry.isFile()) return;
+  if (!entry.isSymbolicLink())
+    throw unreadable(file, entry.isDirectory() ? 'directory' : 'not-a-regular-file');
+  let target: Stats;
+  try {
+    target = await stat(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const to = await readlink(path).catch(() => null);
+      throw unreadable(file, 'dangling-symlink', {
+        cause,
+        what: to === null ? undefined : `is a symbolic link to ${to}, which does not exist`,
+      });
+    }
+    throw unreadable(file, code === 'ELOOP' ? 'symlink-loop' : readFailure(cause), { cause });
+  }
+  if (target.isDirectory())
+    throw unreadable(file, 'directory', { what: 'is a symbolic link to a directory' });
+  if (!target.isFile())
+    throw unreadable(file, 'not-a-regular-file', {
+      what: 'is a symbolic link to something other than a regular file',
+    });
+}
+
+/** The reason for a failed `stat` or read, from its system error code. */
+function readFailure(cause: unknown): EntryReason {
+  const code = (cause as NodeJS.ErrnoException | null)?.code;
+  return (code === undefined ? undefined : SYSTEM_ERRORS[code]) ?? 'read-failed';
+}
+
+const SYSTEM_ERRORS: Partial<Record<string, EntryReason>> = {
+  EACCES: 'permission-denied',
+  EPERM: 'permission-denied',
+  EISDIR: 'directory',
+  ELOOP: 'symlink-loop',
+};
+
+/** Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in `file-text.ts`. */
+type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte'>;
+
+const ENTRY_PROBLEMS: Record<EntryReason, string> = {
+  'dangling-symlink': 'is a symbolic link to a file that does not exist',
+  'symlink-loop': 'is a symbolic link that loops back on itself (ELOOP)',
+  directory: 'is a directory',
+  'not-a-regular-file': 'is not a regular file (a FIFO, socket or device)',
+  'permission-denied': 'cannot be read: permission denied',
+  'read-failed': 'cannot be read',
+};
+
+/** The error for an entry with a migration's name that cannot be read as a file. */
+function unreadable(
+  file: string,
+  reason: EntryReason,
+  options: { cause?: unknown; what?: string | undefined } = {},
+): MigrationFileUnreadableError {
+  const systemError =
+    reason === 'read-failed' && options.cause instanceof Error ? `: ${options.cause.message}` : '';
+  return new MigrationFileUnreadableError(
+    `${file} has a migration's name but ${options.what ?? ENTRY_PROBLEMS[reason]}${systemError}. Fix it, or rename it so that it does not look like a migration.`,
+    { file, reason, byteOffset: null, line: null, column: null },
+    'cause' in options ? { cause: options.cause } : undefined,
+  );
+}
+
+/** Files read at once (well under any open-files limit). */
+const READ_CONCURRENCY = 32;
+
+/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+function isValidTimestamp(version: string): boolean {
+  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((start, index) =>
+    Number(version.slice(start, start + (index === 0 ? 4 : 2))),
+  );
+  const date = new Date(Date.UTC(y ?? 0, (mo ?? 0) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  return (
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() + 1 === mo &&
+    date.getUTCDate() === d &&
+    date.getUTCHours() === h &&
+    date.getUTCMinutes() === mi &&
+    date.getUTCSeconds() === s
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * The DDL of offloop's own tables as text, shared by the engine and the offline SQL scripts so
+ * the two cannot drift. Identifiers are validated by the config schema and quoted here.
+ */
+import type { ResolvedConfig } from '../config/config.ts';
+
+type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
+
+/** Quote an identifier for PostgreSQL (double quotes, inner quotes doubled). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Quote a string literal. One with a backslash becomes an escape string (`E'...'`), which reads
+ * the same whatever `standard_conforming_strings` a migration set.
+ */
+export function quoteLiteral(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}
+
+/** `"schema"."table"` of the version table. */
+export function versionTableName(target: Target): string {
+  return `${quoteIdentifier(target.schema)}.${quoteIdentifier(target.table)}`;
+}
+
+/** `"schema"."table_log"` of the log table. */
+export function logTableName(target: Target): string {
+  return `${quoteIdentifier(target.schema)}.${quoteIdentifier(`${target.table}_log`)}`;
+}
+
+/** `create table if not exists` for the version table. */
+export function versionTableDdl(target: Target): string {
+  return `create table if not exists ${versionTableName(target)} (
+  version text primary key,
+  name text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now(),
+  duration_ms integer not null,
+  applied_by text not null
+)`;
+}
+
+/** `create table if not exists` for the log table. */
+export function logTableDdl(target: Target): string {
+  return `create table if not exists ${logTableName(target)} (
+  id bigint generated always as identity primary key,
+  version text not null,
+  name text not null,
+  direction text not null,
+  checksum text,
+  outcome text not null,
+  applied_by text not null,
+  at timestamptz not null default clock_timestamp(),
+  duration_ms integer,
+  error text,
+  statements_run integer
+)`;
+}

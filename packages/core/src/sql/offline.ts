@@ -1,0 +1,52 @@
+/**
+ * Offline SQL: the exact script `up` or `down` would run, version-table statements and
+ * transaction boundaries included, for a DBA to review or run with
+ * `psql -v ON_ERROR_STOP=1 -f script.sql`. It writes nothing and takes no lock.
+ */
+import type { ResolvedConfig } from '../config/config.ts';
+import { logTableDdl, quoteIdentifier, versionTableDdl } from './ddl.ts';
+import type { Prepared } from '../model/prepared.ts';
+import { timeoutSettings } from './settings.ts';
+import { recordStatements, terminate, transactionScript } from './script.ts';
+
+/** Render the script for `items` (all SQL migrations), in order. */
+export function renderScript(
+  config: ResolvedConfig,
+  items: readonly Prepared[],
+  header: { direction: 'up' | 'down'; from: string | null; to: string | null },
+): string {
+  const lines: string[] = [
+    `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ${header.to ?? 'base'}, ${items.length} migration${items.length === 1 ? '' : 's'}`,
+    `-- Generated ${new Date().toISOString()}. Run with: psql -v ON_ERROR_STOP=1 -f <this file>`,
+    '',
+  ];
+  if (header.direction === 'up') {
+    lines.push(
+      `create schema if not exists ${quoteIdentifier(config.schema)};`,
+      `${versionTableDdl(config)};`,
+      `${logTableDdl(config)};`,
+      '',
+    );
+  }
+  for (const item of items) {
+    if (!('statements' in item)) continue;
+    const { migration, direction, options } = item;
+    const settings = timeoutSettings(config, options);
+    const record = recordStatements(config, migration, direction, {
+      appliedBy: null,
+      duration: 'zero',
+    });
+    lines.push(
+      `-- ${migration.file} (${direction}${options.transaction ? '' : ', transaction:false'})`,
+    );
+    if (options.transaction) {
+      lines.push(transactionScript(item.statements, settings, record).text);
+    } else {
+      lines.push(...settings.map((setting) => `set ${setting};`));
+      lines.push(...item.statements.map((statement) => terminate(statement.sql)));
+      if (settings.length > 0) lines.push('reset lock_timeout;', 'reset statement_timeout;');
+      lines.push('begin;', ...record, 'commit;', '');
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

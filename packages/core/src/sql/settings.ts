@@ -1,0 +1,27 @@
+/** The session settings a migration runs with, as SQL text (`set` statement bodies). */
+import type { ResolvedConfig } from '../config/config.ts';
+import type { SectionOptions } from '../model/migration.ts';
+import { quoteLiteral } from './ddl.ts';
+
+/**
+ * Session settings for a migration's statements, as `set` statements. `otherwise` gives the
+ * values to set when neither the migration nor the config sets one (in a single-transaction run).
+ */
+export function timeoutSettings(
+  config: ResolvedConfig,
+  options: SectionOptions,
+  otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string },
+): string[] {
+  const settings: string[] = [];
+  const lockTimeout =
+    options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
+  const statementTimeout =
+    options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
+  if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
+  else if (otherwise !== undefined)
+    settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);
+  if (statementTimeout !== null) settings.push(`statement_timeout = '${statementTimeout}ms'`);
+  else if (otherwise !== undefined)
+    settings.push(`statement_timeout = ${quoteLiteral(otherwise.statementTimeout)}`);
+  return settings;
+}
