@@ -9,17 +9,11 @@
  * `SuppressedError` (or `AggregateError`) travels as its primary failure, with the others in
  * {@link OffloopError.suppressed}.
  */
-import { ERROR_CODES, type ErrorCode } from './codes.ts';
+import { hasOffloopShape, OFFLOOP_ERROR, type Serializable } from './brand.ts';
+import type { ErrorCode } from './codes.ts';
 import { toEnvelope, type ErrorEnvelope } from './envelope.ts';
 
-/** JSON-like data: what `details` may hold so that it survives structured clone and `--json`. */
-export type Serializable =
-  | string
-  | number
-  | boolean
-  | null
-  | readonly Serializable[]
-  | { readonly [key: string]: Serializable | undefined };
+export { isError, type Details, type Serializable } from './brand.ts';
 
 /** Where in a migration file something happened. Lines and columns are 1-based. */
 export type SourceLocation = {
@@ -28,13 +22,6 @@ export type SourceLocation = {
   readonly line: number;
   readonly column: number;
 };
-
-/**
- * The brand of offloop errors, on {@link OffloopError}'s prototype. `Symbol.for` is one registry
- * for every realm of a thread, so an error from another copy of this package (a duplicate
- * install) or from a `vm` context carries the same brand: see {@link isOffloopError}.
- */
-const OFFLOOP_ERROR: unique symbol = Symbol.for('offloop.error');
 
 /** Options of an offloop error's constructor: the `cause`, and failures suppressed in its favour. */
 export type OffloopErrorOptions = ErrorOptions & {
@@ -83,14 +70,6 @@ export abstract class OffloopError<
   }
 }
 
-/** The details of an error that carries no particular facts. */
-export type Details = { readonly [key: string]: Serializable | undefined };
-
-// `Error.isError` (Node 24) recognises errors of every realm, where `instanceof Error` sees only
-// this one's; TypeScript's es2024 library does not declare it yet.
-export const isError = (value: unknown): value is Error =>
-  (Error as ErrorConstructor & { isError(value: unknown): value is Error }).isError(value);
-
 /**
  * True when `value` is an offloop error, also across realms, by shape: an instance of this copy's
  * class, or an error from a `vm` context or another copy of this package (a duplicate install)
@@ -98,20 +77,5 @@ export const isError = (value: unknown): value is Error =>
  * `details` object. An {@link ErrorEnvelope} is data, not an error: use {@link fromEnvelope}.
  */
 export function isOffloopError(value: unknown): value is OffloopError {
-  if (value instanceof OffloopError) return true;
-  if (typeof value !== 'object' || value === null) return false;
-  if ((value as { [OFFLOOP_ERROR]?: unknown })[OFFLOOP_ERROR] !== true && !isError(value))
-    return false;
-  const { code, message, details } = value as {
-    code?: unknown;
-    message?: unknown;
-    details?: unknown;
-  };
-  return (
-    typeof code === 'string' &&
-    Object.hasOwn(ERROR_CODES, code) &&
-    typeof message === 'string' &&
-    typeof details === 'object' &&
-    details !== null
-  );
+  return value instanceof OffloopError || hasOffloopShape(value);
 }

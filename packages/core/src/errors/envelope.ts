@@ -2,7 +2,7 @@
  * Errors as plain data ({@link ErrorEnvelope}), to post between threads or print as JSON. The
  * way back is `rebuild.ts` ({@link fromEnvelope}).
  */
-import { isError, isOffloopError, type Details } from './base.ts';
+import { hasOffloopShape, isError, type Details } from './brand.ts';
 import { ERROR_CODES, type ErrorCode } from './codes.ts';
 import { MAX_DEPTH, splitFailure } from './suppressed.ts';
 
@@ -56,7 +56,7 @@ function describe(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope 
 function describeOne(value: unknown, depth: number): CauseEnvelope | ErrorEnvelope {
   const cause = (of: unknown) =>
     of === undefined || depth >= MAX_DEPTH ? undefined : describe(of, depth + 1);
-  if (isOffloopError(value) && depth < MAX_DEPTH) {
+  if (hasOffloopShape(value) && depth < MAX_DEPTH) {
     return {
       code: value.code,
       message: value.message,

@@ -2,7 +2,7 @@
  * Failures inside failures: a `SuppressedError` (a failure and the cleanup's after it) or an
  * `AggregateError`, split into the failure that counts and the ones suppressed in its favour.
  */
-import { isError, isOffloopError } from './base.ts';
+import { hasOffloopShape, isError } from './brand.ts';
 
 /** How deep causes and suppressed failures are followed; deeper ones are cut off. */
 export const MAX_DEPTH = 5;
@@ -60,7 +60,7 @@ export function splitFailure(
     const parts = errors.map((part) => splitFailure(part, depth + 1));
     const chosen = Math.max(
       0,
-      parts.findIndex((part) => isOffloopError(part.primary)),
+      parts.findIndex((part) => hasOffloopShape(part.primary)),
     );
     return {
       primary: parts[chosen]?.primary,

@@ -6,7 +6,7 @@ import type { LogEntry } from '../../model/migration.ts';
 import type { Statement } from '../../model/prepared.ts';
 import type { LockWait } from '../db/backends.ts';
 import type { BackendPids } from './backend-pid.ts';
-import type { TransactionControlRefused } from './module.ts';
+import type { TransactionControlRefused } from './guarded-connection.ts';
 
 /** What applying needs from the run. */
 export type ApplyContext = {
