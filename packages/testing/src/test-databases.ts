@@ -11,6 +11,7 @@ import {
   toConfigIssues,
   formatConfigIssues,
   WorkerFailedError,
+  moduleUrl,
   configSchema,
 } from '@offloop/core';
 import * as Comlink from 'comlink';
@@ -138,11 +139,7 @@ const optionsSchema = z.strictObject({
   embeddedIdleTimeout: z.number().int().nonnegative().default(30_000),
 });
 
-// Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const WORKER_FILE = new URL(
-  `./pool/pool-boot${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-);
+const WORKER_FILE = moduleUrl('./pool/pool-boot', import.meta.url);
 
 /**
  * Create a test harness. It starts at once, in the background: a worker thread builds the

@@ -5,6 +5,7 @@
 import {
   InternalError,
   isOffloopError,
+  messageOf,
   primaryFailure,
   toEnvelope,
   type ErrorEnvelope,
@@ -31,7 +32,7 @@ export function unwrap(error: unknown): { primary: Failure; cleanup: Failure[] }
 
 function asFailure(error: unknown): Failure {
   if (error instanceof UsageError || isOffloopError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new InternalError(`Unexpected error: ${message}`, {}, { cause: error });
 }
 

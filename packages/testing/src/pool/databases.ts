@@ -5,6 +5,7 @@
 import {
   CreateDatabaseError,
   DatabaseUnavailableError,
+  messageOf,
   quoteLiteral,
   redactUrl,
 } from '@offloop/core';
@@ -38,7 +39,7 @@ export async function connect(url: string, size: number): Promise<DatabasePool> 
     return pool;
   } catch (error) {
     throw new DatabaseUnavailableError(
-      `The test harness cannot connect to ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`,
+      `The test harness cannot connect to ${redactUrl(url)}: ${messageOf(error)}`,
       { url: redactUrl(url), sqlstate: findPgError(error)?.sqlstate ?? null },
       { cause: error },
     );
@@ -67,7 +68,7 @@ export async function createDatabase(
       const pg = findPgError(error);
       // 55006: another session is connected to the template. PostgreSQL already waited 5 s.
       if (pg?.sqlstate === '55006' && attempt < 3) continue;
-      const reason = pg?.message ?? (error instanceof Error ? error.message : String(error));
+      const reason = pg?.message ?? messageOf(error);
       throw new CreateDatabaseError(
         `CREATE DATABASE ${name} (template ${template}) failed: ${reason}`,
         { database: name, template, sqlstate: pg?.sqlstate ?? null, reason },

@@ -7,7 +7,6 @@ import module from 'node:module';
 
 module.enableCompileCache();
 
-// Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-await import(
-  new URL(`./pool-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
-);
+// Imported after the cache is on, as everything the thread loads.
+const { moduleUrl } = await import('@offloop/core');
+await import(moduleUrl('./pool-entry', import.meta.url).href);

@@ -4,6 +4,7 @@
  * prune drops its databases). Session-level advisory locks must stay on one connection, never go
  * through a pool.
  */
+import { messageOf } from '@offloop/core';
 import { sql, type DatabasePool, type DatabasePoolConnection } from 'slonik';
 import { OWNER_LOCK_CLASS, PROJECT_LOCK_CLASS, projectLockKey } from './names.ts';
 
@@ -58,7 +59,7 @@ export class HarnessSession {
         } catch (error) {
           onFailure(
             new Error(
-              `the harness's session connection was lost, and its locks with it (${error instanceof Error ? error.message : String(error)}); taking them again`,
+              `the harness's session connection was lost, and its locks with it (${messageOf(error)}); taking them again`,
               { cause: error },
             ),
           );

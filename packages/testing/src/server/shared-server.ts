@@ -8,7 +8,7 @@
  * connected for `idleTimeout`. Starting and stopping happen under `<dir>/start.lock` (created
  * with `O_EXCL`), so two test files never start two servers on one data directory.
  */
-import { EmbeddedPostgresError } from '@offloop/core';
+import { EmbeddedPostgresError, moduleUrl } from '@offloop/core';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -25,11 +25,7 @@ export type ServerState = {
 const START_TIMEOUT_MS = 120_000;
 const POLL_MS = 100;
 
-// Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const KEEPER_FILE = new URL(
-  `./server-keeper${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-);
+const KEEPER_FILE = moduleUrl('./server-keeper', import.meta.url);
 
 /** Paths of the shared server's files under `dir`. */
 export function serverPaths(dir: string): {

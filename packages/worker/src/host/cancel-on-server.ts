@@ -2,7 +2,7 @@
  * Cancel what a dead or terminated thread left running on the server, from a fresh thread
  * (`thread/cancel-entry.ts`; the host never loads a database driver).
  */
-import type { ResolvedConfig } from '@offloop/core';
+import { messageOf, type ResolvedConfig } from '@offloop/core';
 import { Piscina } from 'piscina';
 import type { CancelRequest, CancelResponse } from '../protocol.ts';
 import type { InFlight } from './crash.ts';
@@ -42,7 +42,7 @@ export async function cancelOnServer(
     return {
       cancelled: [],
       terminated: [],
-      errors: [error instanceof Error ? error.message : String(error)],
+      errors: [messageOf(error)],
     };
   } finally {
     await cancelPool.destroy();

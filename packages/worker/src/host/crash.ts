@@ -4,6 +4,7 @@
  */
 import {
   describeKept,
+  messageOf,
   MigratorClosedError,
   WorkerFailedError,
   WorkerOutOfMemoryError,
@@ -27,7 +28,7 @@ type Crash = {
  * thread's exit code (null when it ended with an error of its own) for `process.exit()`.
  */
 export function describeCrash(error: unknown, exitCode: number | null, closed: boolean): Crash {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY')
     return { kind: 'out-of-memory', reason: message, logLine: `WORKER_OUT_OF_MEMORY: ${message}` };
   if (closed)

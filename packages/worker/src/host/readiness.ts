@@ -83,13 +83,13 @@ export class Readiness extends EventTarget {
   ): Promise<void> {
     if (this.#state === 'ready') return Promise.resolve();
     if (options.rejectOnFailure === true && this.#state === 'failed')
-      return Promise.reject(asError(this.#error));
+      return Promise.reject(asRunError(this.#error));
     return new Promise<void>((resolve, reject) => {
       const onChange = (event: Event) => {
         const { state, error } = event as ReadinessChangeEvent;
         if (state === 'ready') done(() => resolve());
         else if (state === 'failed' && options.rejectOnFailure === true)
-          done(() => reject(asError(error)));
+          done(() => reject(asRunError(error)));
       };
       const onAbort = () => done(() => reject(options.signal?.reason as Error));
       const done = (settle: () => void) => {
@@ -151,6 +151,6 @@ export class Readiness extends EventTarget {
 }
 
 /** A run's failure as an Error (offloop always rejects with one; anything else is wrapped). */
-function asError(value: unknown): Error {
+function asRunError(value: unknown): Error {
   return value instanceof Error ? value : new Error('The migration run failed', { cause: value });
 }

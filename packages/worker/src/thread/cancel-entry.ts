@@ -9,6 +9,7 @@
  * The backends are found by the call's run tag in `application_name` (see `application-name.ts`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { messageOf } from '@offloop/core';
 import { defaultAppliedBy, recordCrash, type CrashOutcome } from '@offloop/core/engine';
 import {
   createPool,
@@ -137,8 +138,4 @@ async function withPool<T>(
   } finally {
     await pool.end();
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -10,11 +10,9 @@ import module from 'node:module';
 
 module.enableCompileCache();
 
-// Inside the workspace the TypeScript source runs directly; the published package runs dist/*.js.
-const entry = new URL(
-  `./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-).href;
+// Imported after the cache is on, as everything the thread loads.
+const { moduleUrl } = await import('@offloop/core');
+const entry = moduleUrl('./worker-entry', import.meta.url).href;
 const loaded = (await import(entry)) as typeof import('./worker-entry.ts');
 
 export default loaded.default;

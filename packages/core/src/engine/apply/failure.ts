@@ -21,6 +21,7 @@ import {
 import type { LogEntry } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
+import { messageOf } from '../../util/as-error.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { Outcome, StopReason } from './cancel.ts';
@@ -204,7 +205,7 @@ function failureFacts(
     where: line === null ? migration.file : `${migration.file}:${line}:${column}`,
     which:
       position.statement === null ? '' : `, statement ${position.index + 1} of ${statementCount}`,
-    message: pg?.message ?? (error instanceof Error ? error.message : String(error)),
+    message: pg?.message ?? messageOf(error),
     sqlstate: pg ? ` (SQLSTATE ${pg.sqlstate})` : '',
     aftermath: describeAftermath(item, position, context, leftovers),
   };

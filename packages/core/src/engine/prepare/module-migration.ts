@@ -5,6 +5,7 @@ import { parseDuration } from '../../config/duration.ts';
 import { MigrationModuleError } from '../../errors/index.ts';
 import type { MigrationModule } from '../../model/context.ts';
 import type { ModuleMigrationFile } from '../../model/migration.ts';
+import { messageOf } from '../../util/as-error.ts';
 
 /** CommonJS's module cache, which `import()` of a `.cjs`/`.cts` file (or a CommonJS `.js`) goes through. */
 const commonJsCache = createRequire(import.meta.url).cache;
@@ -30,7 +31,7 @@ export async function loadMigrationModule(
     // `module.exports = { up, lockTimeout: '5s' }`'s second key): read the exports object itself.
     loaded = 'module.exports' in namespace ? asRecord(namespace['module.exports']) : namespace;
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = messageOf(cause);
     const hint =
       /\.c[jt]s$/.test(migration.file) && cause instanceof SyntaxError && /\bexport\b/.test(reason)
         ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => { ... }`, or use .mjs/.mts)'

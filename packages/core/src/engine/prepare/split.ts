@@ -12,6 +12,7 @@ import { SqlSyntaxError } from '../../errors/index.ts';
 import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
 import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
 import type { Statement } from '../../model/prepared.ts';
+import { messageOf } from '../../util/as-error.ts';
 
 export type { Statement };
 
@@ -55,9 +56,7 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
     // The parser's cursor is a 0-based character offset into the text it was given.
     const offset = section.offset + Math.max(0, details?.cursorPosition ?? 0);
     const { line, column } = lineColumnAt(migration.source, offset);
-    const reason = boundNearText(
-      details?.message ?? (error instanceof Error ? error.message : String(error)),
-    );
+    const reason = boundNearText(details?.message ?? messageOf(error));
     // A syntax error's details say all the parser said, bounded; its own message may quote the
     // rest of the file (megabytes, printed again as the cause). Anything else is kept as the cause.
     throw new SqlSyntaxError(
