@@ -19,6 +19,7 @@ import {
   LockNotAvailableError,
   MigrationTimeoutError,
   MigrationTransactionControlError,
+  effectiveTimeouts,
   fromEnvelope,
   toEnvelope,
   type AppliedMigration,
@@ -50,6 +51,7 @@ import {
 } from '../packages/core/src/plan/state.ts';
 import { scriptRange, toStep } from '../packages/core/src/plan/steps.ts';
 import type { Prepared, Statement } from '../packages/core/src/model/prepared.ts';
+import { timeoutSettings } from '../packages/core/src/sql/settings.ts';
 
 const V1 = '20260101000000';
 const V2 = '20260102000000';
@@ -311,4 +313,27 @@ test('one instanceof MigrationFailure catches every way a migration fails, each 
     t.true(fromEnvelope(toEnvelope(error)) instanceof MigrationFailure, error.code);
   }
   t.false(new MissingUpError('x', { file: 'f' }) instanceof MigrationFailure);
+});
+
+test('a migration runs with its own timeouts, else the configured ones; 0 in the config sets none', (t) => {
+  const config = { statementLockTimeout: 5_000, statementTimeout: 0 };
+  const none = { lockTimeout: null, statementTimeout: null };
+  t.deepEqual(effectiveTimeouts(config, none), { lockTimeout: 5_000, statementTimeout: null });
+  t.deepEqual(effectiveTimeouts(config, { lockTimeout: 0, statementTimeout: 60_000 }), {
+    lockTimeout: 0,
+    statementTimeout: 60_000,
+  });
+  // The settings the engine sends are the same values.
+  const resolved = { ...config } as Parameters<typeof timeoutSettings>[0];
+  t.deepEqual(timeoutSettings(resolved, { transaction: true, ...none }), [
+    "lock_timeout = '5000ms'",
+  ]);
+  t.deepEqual(
+    timeoutSettings(
+      resolved,
+      { transaction: true, ...none },
+      { lockTimeout: '1s', statementTimeout: '0' },
+    ),
+    ["lock_timeout = '5000ms'", "statement_timeout = '0'"],
+  );
 });

@@ -89,6 +89,8 @@ export {
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
 export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
 export { quoteLiteral } from './sql/ddl.ts';
+export { effectiveTimeouts } from './sql/settings.ts';
+export type { EffectiveTimeouts } from './sql/settings.ts';
 export type { Environment, ResolvedUrl } from './config/connection-url.ts';
 export type {
   LockAcquiredEvent,

@@ -1,5 +1,6 @@
 /** `offloop plan`: what `up` (or `down`) would run, in order, without running it. */
 import {
+  effectiveTimeouts,
   scriptOptionsSchema,
   type PlanResult,
   type PlanStep,
@@ -72,8 +73,7 @@ export function renderPlan(result: PlanResult, config: ResolvedConfig): string[]
       ? `(${step.kind === 'module' ? 'module' : '?'})`
       : String(step.statements),
     step.transactional ? 'yes' : 'no',
-    timeout(step.lockTimeout, config.statementLockTimeout),
-    timeout(step.statementTimeout, config.statementTimeout),
+    ...timeouts(step, config),
   ]);
   const nonTransactional = result.steps.filter((step) => !step.transactional).length;
   return [
@@ -92,8 +92,10 @@ export function renderPlan(result: PlanResult, config: ResolvedConfig): string[]
   ];
 }
 
-/** A step's effective timeout: its marker option, else the configured default; `-` for none. */
-function timeout(own: PlanStep['lockTimeout'], configured: number): string {
-  const ms = own ?? (configured > 0 ? configured : null);
-  return ms === null || ms === 0 ? '-' : formatDuration(ms);
+/** A step's lock_timeout and statement_timeout as the engine sets them; `-` for none or 0. */
+function timeouts(step: PlanStep, config: ResolvedConfig): string[] {
+  const { lockTimeout, statementTimeout } = effectiveTimeouts(config, step);
+  return [lockTimeout, statementTimeout].map((ms) =>
+    ms === null || ms === 0 ? '-' : formatDuration(ms),
+  );
 }

@@ -3,6 +3,29 @@ import type { ResolvedConfig } from '../config/config.ts';
 import type { SectionOptions } from '../model/migration.ts';
 import { quoteLiteral } from './ddl.ts';
 
+/** The timeouts offloop sets for a migration's statements, in ms; null where it sets none. */
+export type EffectiveTimeouts = {
+  readonly lockTimeout: number | null;
+  readonly statementTimeout: number | null;
+};
+
+/**
+ * The `lock_timeout` and `statement_timeout` a migration's statements run with: the migration's
+ * own option, else the configured default (where that is not 0, which means none). Pure: the
+ * engine sets these, `plan` shows them.
+ */
+export function effectiveTimeouts(
+  config: Pick<ResolvedConfig, 'statementLockTimeout' | 'statementTimeout'>,
+  options: Pick<SectionOptions, 'lockTimeout' | 'statementTimeout'>,
+): EffectiveTimeouts {
+  return {
+    lockTimeout:
+      options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null),
+    statementTimeout:
+      options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null),
+  };
+}
+
 /**
  * Session settings for a migration's statements, as `set` statements. `otherwise` gives the
  * values to set when neither the migration nor the config sets one (in a single-transaction run).
@@ -13,10 +36,7 @@ export function timeoutSettings(
   otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string },
 ): string[] {
   const settings: string[] = [];
-  const lockTimeout =
-    options.lockTimeout ?? (config.statementLockTimeout > 0 ? config.statementLockTimeout : null);
-  const statementTimeout =
-    options.statementTimeout ?? (config.statementTimeout > 0 ? config.statementTimeout : null);
+  const { lockTimeout, statementTimeout } = effectiveTimeouts(config, options);
   if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
   else if (otherwise !== undefined)
     settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);
