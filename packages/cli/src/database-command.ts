@@ -30,7 +30,7 @@ import type { FlagSpecs, FlagValues, ParsedArgs } from './flags/spec.ts';
 import { unexpectedArguments, usageError } from './flags/usage-error.ts';
 import { displayPath } from './format.ts';
 import { loadConfig } from './load-config.ts';
-import { withMigrator, type DatabaseTarget } from './with-migrator.ts';
+import { withMigrator, type CommandDatabase } from './with-migrator.ts';
 
 /** What a call gets from the command line's run: its cancel signal and a progress listener. */
 export type CallControl = {
@@ -42,7 +42,7 @@ export type CallControl = {
 
 /** Where a result was found, for its human rendering. */
 export type RenderContext = {
-  readonly target: DatabaseTarget;
+  readonly database: CommandDatabase;
   /** The migrator's configuration, defaults filled in. */
   readonly config: ResolvedConfig;
   /** The migrations directory as the user would type it. */
@@ -149,14 +149,14 @@ async function runCall<R>(
     config,
     io,
     output,
-    async (migrator, target) => {
+    async (migrator, database) => {
       const result = await call.call(migrator, {
         signal: io.signal,
         onProgress: (event) => output.progress(event),
       });
       output.result(result, () =>
         call.render(result, {
-          target,
+          database,
           config: migrator.config,
           dir: displayPath(config.dir, io.cwd),
           versionTable: config.versionTable,

@@ -15,7 +15,7 @@ import type { Output } from './output/output.ts';
 export const EMBEDDED_DATA_DIR = join('.offloop', 'pg');
 
 /** The database a command ran against, for human output. */
-export type DatabaseTarget = {
+export type CommandDatabase = {
   /** A redacted URL, or a description of the embedded PostgreSQL. */
   readonly description: string;
   readonly embedded: boolean;
@@ -43,7 +43,7 @@ export async function withMigrator<T>(
   config: CliConfig,
   io: Io,
   output: Output,
-  fn: (migrator: Migrator, target: DatabaseTarget) => Promise<T>,
+  fn: (migrator: Migrator, database: CommandDatabase) => Promise<T>,
   options: WithMigratorOptions = {},
 ): Promise<T> {
   // Imported here, not at the top: `create` and `--help` need neither the worker pool nor PostgreSQL.
@@ -52,12 +52,12 @@ export async function withMigrator<T>(
   let result: T;
   try {
     let url: string;
-    let target: DatabaseTarget;
+    let database: CommandDatabase;
     if (options.offline === true) {
       // The migrator's options require a URL; an offline call never connects, so none is
       // started, asked for, or read.
       url = config.url ?? OFFLINE_URL;
-      target = { description: 'no database (offline)', embedded: false };
+      database = { description: 'no database (offline)', embedded: false };
     } else if (config.url === null) {
       const { startEmbeddedPostgres } = await import('@offloop/embedded-postgres');
       const postgres = stack.use(
@@ -72,13 +72,13 @@ export async function withMigrator<T>(
         `no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`,
       );
       url = postgres.url;
-      target = { description, embedded: true };
+      database = { description, embedded: true };
     } else {
       url = config.url;
-      target = { description: redactUrl(url), embedded: false };
+      database = { description: redactUrl(url), embedded: false };
     }
     const migrator = stack.use(createMigrator({ ...config.options, url }));
-    result = await fn(migrator, target);
+    result = await fn(migrator, database);
   } catch (error) {
     try {
       await stack.disposeAsync();

@@ -126,7 +126,11 @@ export type {
 } from './model/migration.ts';
 export { resolveTarget } from './plan/targets.ts';
 export type { Target } from './plan/targets.ts';
-export type { MigrationContext, MigrationModule, MigrationModuleExports } from './model/context.ts';
+export type {
+  MigrationContext,
+  MigrationModule,
+  MigrationModuleExports,
+} from './model/migration-context.ts';
 export { describeKept } from './errors/index.ts';
 export { messageOf } from './util/as-error.ts';
 export { moduleUrl } from './util/module-url.ts';

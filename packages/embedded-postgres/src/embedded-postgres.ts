@@ -139,7 +139,7 @@ export async function startEmbeddedPostgres(
       await new Server(serverOptions).initialise();
     } catch (error) {
       await discardOnFailure();
-      throw fail(`initdb failed${describe(error)}`, error);
+      throw fail(`initdb failed${errorSuffix(error)}`, error);
     }
   }
 
@@ -167,7 +167,7 @@ export async function startEmbeddedPostgres(
       const portTaken = /could not bind|Address already in use/i.test(log.since(logStart));
       if (portTaken && options.port === undefined && attempt < PORT_ATTEMPTS) continue;
       await discardOnFailure();
-      throw fail(`the server did not start${describe(error)}`, error);
+      throw fail(`the server did not start${errorSuffix(error)}`, error);
     }
     const version =
       /starting PostgreSQL (\S+)/.exec(log.since(logStart))?.[1] ?? (await readPgVersion(dataDir));
@@ -215,7 +215,7 @@ async function inspectDataDir(
     entries = await readdir(dataDir);
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return 'missing';
-    throw fail(`cannot read the data directory${describe(error)}`, error);
+    throw fail(`cannot read the data directory${errorSuffix(error)}`, error);
   }
   if (entries.includes('PG_VERSION')) return 'cluster';
   if (entries.length === 0) return 'empty';
@@ -297,7 +297,7 @@ async function removeStalePid(dataDir: string, fail: Fail): Promise<void> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return;
-    throw fail(`cannot read ${file}${describe(error)}`, error);
+    throw fail(`cannot read ${file}${errorSuffix(error)}`, error);
   }
   const pid = Number.parseInt(text.split('\n', 1)[0] ?? '', 10);
   if (Number.isInteger(pid) && pid > 0 && (await isPostgresProcess(pid))) {
@@ -305,7 +305,7 @@ async function removeStalePid(dataDir: string, fail: Fail): Promise<void> {
   }
   await unlink(file).catch((error: unknown) => {
     if (!isErrno(error, 'ENOENT'))
-      throw fail(`cannot remove the stale ${file}${describe(error)}`, error);
+      throw fail(`cannot remove the stale ${file}${errorSuffix(error)}`, error);
   });
 }
 
@@ -440,7 +440,7 @@ function handle(
         if (!info.persistent) await rm(info.dataDir, { recursive: true, force: true });
       } catch (error) {
         throw new EmbeddedPostgresError(
-          `Embedded PostgreSQL in ${info.dataDir} did not stop cleanly${describe(error)}`,
+          `Embedded PostgreSQL in ${info.dataDir} did not stop cleanly${errorSuffix(error)}`,
           { dataDir: info.dataDir, reason: 'stop failed' },
           { cause: error },
         );
@@ -502,7 +502,8 @@ function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }
 
-function describe(error: unknown): string {
+/** `: <message>` to end a sentence about a failure, or nothing when there is no error. */
+function errorSuffix(error: unknown): string {
   if (error instanceof Error) return `: ${error.message}`;
   return error === undefined ? '' : `: ${inspect(error)}`;
 }

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import type {
   AcquiredDatabase,
   HarnessChannel,
-  Outcome,
+  PoolOutcome,
   PoolApi,
   PoolMethods,
   PoolStats,
@@ -31,9 +31,9 @@ import type {
   PoolWorkerOptions,
   PruneResult,
   TemplateInfo,
-} from './messages.ts';
+} from './protocol.ts';
 
-export type { PoolStats, PruneResult, TemplateInfo } from './messages.ts';
+export type { PoolStats, PruneResult, TemplateInfo } from './protocol.ts';
 
 /** Options of {@link createTestDatabases}. */
 export type TestDatabasesOptions = {
@@ -279,7 +279,7 @@ class Harness implements TestDatabases {
   /** Make one call of the pool's (`send` makes it on the proxy) and unwrap its outcome. */
   async #call<T>(
     method: keyof PoolMethods,
-    send: (api: PoolApi) => Promise<Outcome<T>>,
+    send: (api: PoolApi) => Promise<PoolOutcome<T>>,
   ): Promise<T> {
     if (this.#failure !== null) throw this.#failure;
     if (this.#closed && method !== 'close')

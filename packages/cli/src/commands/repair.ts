@@ -49,7 +49,7 @@ export function renderRepair(result: RepairResult): string[] {
     lines.push(
       `${result.dryRun ? 'Would make' : 'Made'} ${count(result.actions.length, 'change')}${result.dryRun ? ' (dry run: nothing was changed)' : ''}:`,
     );
-  for (const action of result.actions) lines.push(`  ${describe(action)}`);
+  for (const action of result.actions) lines.push(`  ${describeAction(action)}`);
   if (result.skippedMissing.length > 0) {
     lines.push(
       `Left alone: ${count(result.skippedMissing.length, 'applied migration')} whose file is gone: ${result.skippedMissing.join(', ')}.`,
@@ -61,7 +61,7 @@ export function renderRepair(result: RepairResult): string[] {
   return lines;
 }
 
-function describe(action: RepairAction): string {
+function describeAction(action: RepairAction): string {
   switch (action.kind) {
     case 'accept-checksum':
       return `accept the edited file ${action.file} (checksum ${action.from.slice(0, 12)}... -> ${action.to.slice(0, 12)}...)`;

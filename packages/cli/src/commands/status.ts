@@ -4,7 +4,7 @@ import type { StatusResult } from '@offloop/worker';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { count, formatTimestamp, table } from '../format.ts';
-import type { DatabaseTarget } from '../with-migrator.ts';
+import type { CommandDatabase } from '../with-migrator.ts';
 
 /** `offloop status`: the migrations on disk against the version table, as a table or one JSON document. */
 export const statusCommand = defineDatabaseCommand({
@@ -21,12 +21,12 @@ export const statusCommand = defineDatabaseCommand({
 
   read: () => ({}),
   call: (migrator, _options, { signal }) => migrator.status({ signal }),
-  render: (result, { target, dir, versionTable }) =>
-    renderStatus(result, { target, dir, table: versionTable }),
+  render: (result, { database, dir, versionTable }) =>
+    renderStatus(result, { database, dir, table: versionTable }),
 });
 
 type StatusContext = {
-  readonly target: DatabaseTarget;
+  readonly database: CommandDatabase;
   readonly dir: string;
   readonly table: string;
 };
@@ -34,7 +34,7 @@ type StatusContext = {
 /** The human status: where, a table of migrations, and a summary line. */
 export function renderStatus(result: StatusResult, context: StatusContext): string[] {
   const lines = [
-    `Database:   ${context.target.description}`,
+    `Database:   ${context.database.description}`,
     `Migrations: ${context.dir} (version table ${context.table})`,
     '',
   ];

@@ -18,7 +18,7 @@ import { check } from './operations/check.ts';
 import { current } from './operations/current.ts';
 import { down } from './operations/down.ts';
 import { history } from './operations/history.ts';
-import { offlineSql, planCommand } from './operations/preview.ts';
+import { offlineSql, previewPlan } from './operations/preview.ts';
 import { redo } from './operations/redo.ts';
 import { repair } from './operations/repair.ts';
 import { stamp } from './operations/stamp.ts';
@@ -78,7 +78,7 @@ function dispatch(
     case 'check':
       return check(config, { ...options, allowOutOfOrder: command.allowOutOfOrder });
     case 'plan':
-      return planCommand(config, command, options);
+      return previewPlan(config, command, options);
     case 'sql':
       return offlineSql(config, command, options);
   }

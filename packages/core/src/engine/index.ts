@@ -26,6 +26,6 @@ export { loadParser, splitSection } from './prepare/split.ts';
 export type { Statement } from './prepare/split.ts';
 export { findPgError } from './db/pg-errors.ts';
 export type { PgErrorInfo } from './db/pg-errors.ts';
-export { recordCrash } from './ledger/crash.ts';
-export type { CrashOutcome, InFlightMigration } from './ledger/crash.ts';
+export { recordCrash } from './ledger/crash-record.ts';
+export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';
 export { defaultAppliedBy } from '../config/applied-by.ts';

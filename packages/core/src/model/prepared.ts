@@ -2,7 +2,7 @@
  * A migration checked and ready to run: its SQL split into statements, or its module imported.
  * Made by the engine (`engine/prepare/`), read by the planner's checks and the offline script.
  */
-import type { MigrationModule } from './context.ts';
+import type { MigrationModule } from './migration-context.ts';
 import type { MigrationFile, SectionOptions } from './migration.ts';
 
 /** One statement of a SQL section, with where it sits in its file. */

@@ -4,7 +4,8 @@
  */
 import type { ResolvedConfig } from '../config/config.ts';
 
-type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
+/** Where offloop's tables are: the version table's schema and name (the log table is `<table>_log`). */
+export type VersionTable = Pick<ResolvedConfig, 'schema' | 'table'>;
 
 /** Quote an identifier for PostgreSQL (double quotes, inner quotes doubled). */
 export function quoteIdentifier(name: string): string {
@@ -21,18 +22,18 @@ export function quoteLiteral(value: string): string {
 }
 
 /** `"schema"."table"` of the version table. */
-export function versionTableName(target: Target): string {
-  return `${quoteIdentifier(target.schema)}.${quoteIdentifier(target.table)}`;
+export function versionTableName(versionTable: VersionTable): string {
+  return `${quoteIdentifier(versionTable.schema)}.${quoteIdentifier(versionTable.table)}`;
 }
 
 /** `"schema"."table_log"` of the log table. */
-export function logTableName(target: Target): string {
-  return `${quoteIdentifier(target.schema)}.${quoteIdentifier(`${target.table}_log`)}`;
+export function logTableName(versionTable: VersionTable): string {
+  return `${quoteIdentifier(versionTable.schema)}.${quoteIdentifier(`${versionTable.table}_log`)}`;
 }
 
 /** `create table if not exists` for the version table. */
-export function versionTableDdl(target: Target): string {
-  return `create table if not exists ${versionTableName(target)} (
+export function versionTableDdl(versionTable: VersionTable): string {
+  return `create table if not exists ${versionTableName(versionTable)} (
   version text primary key,
   name text not null,
   checksum text not null,
@@ -43,8 +44,8 @@ export function versionTableDdl(target: Target): string {
 }
 
 /** `create table if not exists` for the log table. */
-export function logTableDdl(target: Target): string {
-  return `create table if not exists ${logTableName(target)} (
+export function logTableDdl(versionTable: VersionTable): string {
+  return `create table if not exists ${logTableName(versionTable)} (
   id bigint generated always as identity primary key,
   version text not null,
   name text not null,

@@ -16,7 +16,7 @@ import type {
   PoolWorkerOptions,
   PruneResult,
   TemplateInfo,
-} from '../messages.ts';
+} from '../protocol.ts';
 import { projectId } from '../project.ts';
 import { ensureSharedServer } from '../server/shared-server.ts';
 import {
@@ -36,7 +36,7 @@ import {
   randomSuffix,
   readyPrefix,
 } from './names.ts';
-import { HarnessSession } from './session.ts';
+import { HarnessSession } from './harness-session.ts';
 import { ensureTemplate } from './template.ts';
 
 /** Upper bound of the pool size learnt from past peaks (disk: one template's size per clone). */

@@ -12,7 +12,7 @@ import {
 import { findPgError } from '@offloop/core/engine';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { PoolStats } from '../messages.ts';
+import type { PoolStats } from '../protocol.ts';
 import { CLAIM_LOCK_CLASS } from './names.ts';
 
 /** The harness's counters, as the thread keeps them. */

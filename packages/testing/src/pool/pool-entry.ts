@@ -1,12 +1,12 @@
 /**
  * The test harness's worker thread: one {@link ClonePool}, exposed to the host with comlink on the
  * port it was given, as the migrator's thread exposes its control. Each call's result travels as
- * an {@link Outcome}: errors as envelopes, rebuilt by code on the host.
+ * a {@link PoolOutcome}: errors as envelopes, rebuilt by code on the host.
  */
 import { toEnvelope } from '@offloop/core';
 import * as Comlink from 'comlink';
 import { workerData } from 'node:worker_threads';
-import type { HarnessChannel, Outcome, PoolApi, PoolWorkerData } from '../messages.ts';
+import type { HarnessChannel, PoolOutcome, PoolApi, PoolWorkerData } from '../protocol.ts';
 import { ClonePool } from './clone-pool.ts';
 
 const data = workerData as PoolWorkerData;
@@ -16,7 +16,7 @@ const pool = new ClonePool(data.options, (database) =>
   host.reserved(database).catch(() => undefined),
 );
 
-const settle = <T>(result: Promise<T>): Promise<Outcome<T>> =>
+const settle = <T>(result: Promise<T>): Promise<PoolOutcome<T>> =>
   result.then(
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error: toEnvelope(error) }),

@@ -10,10 +10,10 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { PoolWorkerOptions, TemplateInfo } from '../messages.ts';
+import type { PoolWorkerOptions, TemplateInfo } from '../protocol.ts';
 import { createDatabase, datname, dropDatabase, type Counters } from './databases.ts';
 import { BUILD_LOCK_CLASS, databaseUrl, readyPrefix, templateName } from './names.ts';
-import type { HarnessSession } from './session.ts';
+import type { HarnessSession } from './harness-session.ts';
 
 const POLL_MS = 100;
 /** Version string of the key: bump it when the way templates are built changes. */

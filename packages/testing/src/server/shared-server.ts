@@ -53,11 +53,11 @@ export async function ensureSharedServer(options: {
   await chmod(options.dir, 0o755);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const state = await readState(paths.state);
+    const state = await readServerState(paths.state);
     if (state !== null && isAlive(state.keeperPid) && (await accepts(state.port))) return state.url;
     if (await tryLock(paths.lock)) {
       try {
-        const again = await readState(paths.state);
+        const again = await readServerState(paths.state);
         if (again !== null && isAlive(again.keeperPid) && (await accepts(again.port)))
           return again.url;
         return await startKeeper(options, paths, deadline);
@@ -95,7 +95,7 @@ async function startKeeper(
     });
     child.unref();
     while (Date.now() < deadline) {
-      const state = await readState(paths.state);
+      const state = await readServerState(paths.state);
       if (state !== null && state.keeperPid === child.pid) return state.url;
       if (exited !== null) break;
       await sleep(POLL_MS);
@@ -110,7 +110,7 @@ async function startKeeper(
   );
 }
 
-async function readState(file: string): Promise<ServerState | null> {
+async function readServerState(file: string): Promise<ServerState | null> {
   try {
     const value = JSON.parse(await readFile(file, 'utf8')) as Partial<ServerState>;
     if (

@@ -38,7 +38,7 @@ import {
   settleApplied,
   type InFlight,
 } from './crash.ts';
-import { Run } from './run.ts';
+import { BufferedMigrationRun } from './migration-run.ts';
 import {
   describeStop,
   stopError,
@@ -77,7 +77,7 @@ type Cleanup = {
 /** One call: it starts at once (queued behind the migrator's earlier calls) and settles `run`. */
 export class Call<N extends CommandName> {
   /** What the caller gets: the result, and the progress events as they arrive. */
-  readonly run: Run<CommandResults[N]>;
+  readonly run: BufferedMigrationRun<CommandResults[N]>;
 
   readonly #context: CallContext;
   readonly #command: CommandOf<N>;
@@ -114,7 +114,7 @@ export class Call<N extends CommandName> {
     this.#context = context;
     this.#command = command;
     this.#settings = settings;
-    this.run = new Run(this.#execute());
+    this.run = new BufferedMigrationRun(this.#execute());
   }
 
   /**

@@ -28,7 +28,7 @@ import type { z } from 'zod';
 import { Call, type CallContext } from './call.ts';
 import { OPERATIONS } from './operations.ts';
 import { Readiness } from './readiness.ts';
-import { Run } from './run.ts';
+import { BufferedMigrationRun } from './migration-run.ts';
 import type {
   CallOptions,
   CheckOptions,
@@ -182,7 +182,10 @@ class ThreadMigrator implements Migrator {
   }
 
   /** Validate a call's options, then run its command in the worker thread. */
-  #call<N extends CommandName>(name: N, options: CallOptions): Run<CommandResults[N]> {
+  #call<N extends CommandName>(
+    name: N,
+    options: CallOptions,
+  ): BufferedMigrationRun<CommandResults[N]> {
     const { onProgress, signal, ...rest } = options;
     const parsed = OPERATIONS[name](rest);
     if (!parsed.success) return rejected(parsed.error, `${name}() options`);
@@ -199,9 +202,9 @@ class ThreadMigrator implements Migrator {
 }
 
 /** A call whose options are invalid: it fails with a `ConfigError` listing every problem. */
-function rejected<T>(error: z.ZodError, source: string): Run<T> {
+function rejected<T>(error: z.ZodError, source: string): BufferedMigrationRun<T> {
   const issues = toConfigIssues(error);
-  return new Run<T>(
+  return new BufferedMigrationRun<T>(
     Promise.reject(new ConfigError(formatConfigIssues(issues, source), { issues })),
   );
 }

@@ -7,10 +7,10 @@ import type { ApplyContext } from './context.ts';
 import { watchLockWaits } from './lock-wait.ts';
 
 /** Why a migration was stopped from outside: the caller's abort, its `migrationTimeout`, or the lost lock. */
-export type StopReason = 'aborted' | 'timeout' | 'lock-lost';
+export type CancelReason = 'aborted' | 'timeout' | 'lock-lost';
 
 /** How a migration's body ended: its value, or the error and whether a stop caused it. */
-export type Outcome<T> = { value: T } | { error: unknown; reason: StopReason | null };
+export type BodyOutcome<T> = { value: T } | { error: unknown; reason: CancelReason | null };
 
 /**
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
@@ -20,13 +20,13 @@ export async function withCancellation<T>(
   context: ApplyContext,
   version: string,
   body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>,
-): Promise<Outcome<T>> {
+): Promise<BodyOutcome<T>> {
   const controller = new AbortController();
   let backend: number | null = null;
   let stopWatching = (): void => undefined;
   let cancelling: Promise<void> = Promise.resolve();
-  let reason: StopReason | null = null;
-  const cancel = (why: StopReason) => {
+  let reason: CancelReason | null = null;
+  const cancel = (why: CancelReason) => {
     if (reason !== null) return;
     reason = why;
     controller.abort(new Error(`The migration was stopped (${why}).`));

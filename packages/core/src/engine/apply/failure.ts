@@ -24,7 +24,7 @@ import { lineColumnAt } from '../../files/source-position.ts';
 import { messageOf } from '../../util/as-error.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
-import type { Outcome, StopReason } from './cancel.ts';
+import type { BodyOutcome, CancelReason } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { invalidIndexes, isConcurrentIndexBuild } from './index-check.ts';
 
@@ -36,7 +36,7 @@ export async function finish(
   run: {
     started: number;
     position: Position;
-    outcome: Outcome<unknown>;
+    outcome: BodyOutcome<unknown>;
     positionInStatement: number | null;
     recorded: Recorded;
   },
@@ -149,7 +149,7 @@ function toFailure(
   item: Prepared,
   position: Position,
   error: unknown,
-  reason: StopReason | null,
+  reason: CancelReason | null,
   context: ApplyContext,
   positionInStatement: number | null,
   leftovers: Leftovers,
@@ -213,7 +213,7 @@ function failureFacts(
 
 /** A migration stopped from outside: the lost lock, the caller's abort, its `migrationTimeout`. */
 function stoppedError(
-  reason: StopReason,
+  reason: CancelReason,
   item: Prepared,
   { details, where, which, aftermath }: FailureFacts,
   context: ApplyContext,

@@ -32,7 +32,7 @@ export class TransactionControlRefused extends Error {
  * before they reach the server; nested `transaction()` calls get the same guard.
  */
 export function guardConnection(
-  target: CommonQueryMethods,
+  connection: CommonQueryMethods,
   signal: AbortSignal,
   inTransactionOf: MigrationFile | null,
   refusals: TransactionControlRefused[] = [],
@@ -70,7 +70,7 @@ export function guardConnection(
     'record',
     'stream',
   ] as const) {
-    const method = target[name] as (...args: unknown[]) => unknown;
+    const method = connection[name] as (...args: unknown[]) => unknown;
     // A refusal is a rejected promise, as every query method's failure is: thrown synchronously
     // it would escape a `.catch()` and crash the thread.
     wrapped[name] = (...args: unknown[]) => {
@@ -79,7 +79,7 @@ export function guardConnection(
       } catch (error) {
         return Promise.reject(asError(error));
       }
-      return method.apply(target, args);
+      return method.apply(connection, args);
     };
   }
   wrapped.transaction = <T>(
@@ -91,7 +91,7 @@ export function guardConnection(
     } catch (error) {
       return Promise.reject(asError(error));
     }
-    return target.transaction(
+    return connection.transaction(
       (inner) => handler(guardConnection(inner, signal, inTransactionOf, refusals)),
       retries ?? 0,
     );

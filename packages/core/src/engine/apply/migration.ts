@@ -22,8 +22,8 @@ import { assertIndexValid, invalidIndexes, isConcurrentIndexBuild } from './inde
 import { runModule } from './module.ts';
 import { currentTimeouts, restoreTimeouts } from './timeouts.ts';
 
-/** One migration being applied: what it is, its run, and where it stands. */
-type MigrationRun = {
+/** One migration being applied: what it is, the run it belongs to, and where it stands. */
+type ApplyingMigration = {
   readonly item: Prepared;
   readonly context: ApplyContext;
   /** Its session settings, as `set` statement bodies. */
@@ -41,7 +41,7 @@ export async function applyMigration(
   context: ApplyContext,
 ): Promise<MigrationResult> {
   const { migration, options } = item;
-  const run: MigrationRun = {
+  const applying: ApplyingMigration = {
     item,
     context,
     settings: timeoutSettings(context.config, options, context.singleTransaction),
@@ -53,34 +53,34 @@ export async function applyMigration(
     const pid = await context.backendPids.of(connection);
     setBackend(pid);
     await context.emit({ type: 'migration:backend', version: migration.version, pid });
-    if (options.transaction) await inTransaction(connection, run, signal);
-    else await outsideTransaction(connection, run, signal);
+    if (options.transaction) await inTransaction(connection, applying, signal);
+    else await outsideTransaction(connection, applying, signal);
   });
   // PostgreSQL's position counts characters within the statement that failed.
-  const { position } = run;
+  const { position } = applying;
   const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
   const positionInStatement =
     at === null || position.statement === null
       ? null
       : indexOfCharPosition(position.statement.sql, at) + 1;
   return finish(connection, item, context, {
-    started: run.started,
+    started: applying.started,
     position,
     outcome,
     positionInStatement,
-    recorded: run.recorded,
+    recorded: applying.recorded,
   });
 }
 
 /** The body and its version and log rows in one transaction. */
 async function inTransaction(
   connection: CommonQueryMethods,
-  run: MigrationRun,
+  applying: ApplyingMigration,
   signal: AbortSignal,
 ): Promise<void> {
   await connection.transaction(async (transaction) => {
-    await runBody(transaction, run, signal, true);
-    await recordSuccess(transaction, run);
+    await runBody(transaction, applying, signal, true);
+    await recordSuccess(transaction, applying);
     if (signal.aborted) throw signal.reason;
   }, 0);
 }
@@ -88,10 +88,10 @@ async function inTransaction(
 /** A `transaction:false` migration: its `started` log row, the body, then its version row. */
 async function outsideTransaction(
   connection: CommonQueryMethods,
-  run: MigrationRun,
+  applying: ApplyingMigration,
   signal: AbortSignal,
 ): Promise<void> {
-  const { item, context } = run;
+  const { item, context } = applying;
   // Written before anything runs: a run that dies midway (a killed process, a lost
   // connection) leaves this as the version's last word, and the next run knows.
   await appendLog(connection, context.config, {
@@ -106,34 +106,34 @@ async function outsideTransaction(
     statementsRun: null,
   });
   // Session-level settings for a non-transactional migration, restored afterwards.
-  const saved = run.settings.length === 0 ? null : await currentTimeouts(connection);
+  const saved = applying.settings.length === 0 ? null : await currentTimeouts(connection);
   try {
-    await runBody(connection, run, signal, false);
+    await runBody(connection, applying, signal, false);
   } finally {
     if (saved !== null) await restoreTimeouts(connection, saved);
   }
-  await connection.transaction((transaction) => recordSuccess(transaction, run), 0);
+  await connection.transaction((transaction) => recordSuccess(transaction, applying), 0);
 }
 
 /** The migration's settings, then its statements or its module. `local`: inside its transaction. */
 async function runBody(
-  target: CommonQueryMethods,
-  run: MigrationRun,
+  connection: CommonQueryMethods,
+  applying: ApplyingMigration,
   signal: AbortSignal,
   local: boolean,
 ): Promise<void> {
-  for (const setting of run.settings)
-    await target.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
-  const { item } = run;
-  if ('statements' in item) await runStatements(target, item, run.position, signal);
-  else await runModule(target, item, run.position, signal, run.context);
+  for (const setting of applying.settings)
+    await connection.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
+  const { item } = applying;
+  if ('statements' in item) await runStatements(connection, item, applying.position, signal);
+  else await runModule(connection, item, applying.position, signal, applying.context);
   // After a stop nothing more commits, whatever the body did.
   if (signal.aborted) throw signal.reason;
 }
 
 /** A SQL section's statements, one query each, keeping `position` up to date for errors. */
 async function runStatements(
-  target: CommonQueryMethods,
+  connection: CommonQueryMethods,
   item: Extract<Prepared, { readonly statements: unknown }>,
   position: Position,
   signal: AbortSignal,
@@ -143,21 +143,24 @@ async function runStatements(
     position.statement = statement;
     position.index = index;
     const concurrent = !item.options.transaction && isConcurrentIndexBuild(statement);
-    if (concurrent) position.invalidBefore = new Set(await invalidIndexes(target, statement));
-    await target.query(rawQuery(statement.sql));
-    if (concurrent) await assertIndexValid(target, statement);
+    if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
+    await connection.query(rawQuery(statement.sql));
+    if (concurrent) await assertIndexValid(connection, statement);
     position.completed = index + 1;
   }
   position.statement = null;
 }
 
 /** The version-table change and log entry of a migration that succeeded. */
-async function recordSuccess(target: CommonQueryMethods, run: MigrationRun): Promise<void> {
-  const { item, context } = run;
+async function recordSuccess(
+  connection: CommonQueryMethods,
+  applying: ApplyingMigration,
+): Promise<void> {
+  const { item, context } = applying;
   const { migration, direction } = item;
-  const durationMs = Math.round(performance.now() - run.started);
+  const durationMs = Math.round(performance.now() - applying.started);
   if (direction === 'up') {
-    await insertApplied(target, context.config, {
+    await insertApplied(connection, context.config, {
       version: migration.version,
       name: migration.name,
       checksum: migration.checksum,
@@ -165,9 +168,9 @@ async function recordSuccess(target: CommonQueryMethods, run: MigrationRun): Pro
       appliedBy: context.appliedBy,
     });
   } else {
-    await deleteApplied(target, context.config, migration.version);
+    await deleteApplied(connection, context.config, migration.version);
   }
-  await appendLog(target, context.config, {
+  await appendLog(connection, context.config, {
     version: migration.version,
     name: migration.name,
     direction,
@@ -178,5 +181,5 @@ async function recordSuccess(target: CommonQueryMethods, run: MigrationRun): Pro
     error: null,
     statementsRun: null,
   });
-  run.recorded.durationMs = durationMs;
+  applying.recorded.durationMs = durationMs;
 }

@@ -3,7 +3,7 @@
  * it cannot end offloop's transaction or touch the database once it is over (guarded-connection.ts).
  */
 import { sql, type CommonQueryMethods } from 'slonik';
-import type { MigrationContext } from '../../model/context.ts';
+import type { MigrationContext } from '../../model/migration-context.ts';
 import type { MigrationFile } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { untilStopped } from './cancel.ts';
@@ -11,13 +11,13 @@ import type { ApplyContext, Position } from './context.ts';
 import { guardConnection } from './guarded-connection.ts';
 
 function moduleContext(
-  target: CommonQueryMethods,
+  connection: CommonQueryMethods,
   migration: MigrationFile,
   signal: AbortSignal,
   context: ApplyContext,
 ): MigrationContext {
   return {
-    connection: target,
+    connection,
     sql,
     signal,
     version: migration.version,
@@ -42,7 +42,7 @@ function moduleContext(
  * `guardConnection`); what it tried is kept in `position.refused`.
  */
 export async function runModule(
-  target: CommonQueryMethods,
+  connection: CommonQueryMethods,
   item: Extract<Prepared, { readonly run: unknown }>,
   position: Position,
   signal: AbortSignal,
@@ -53,7 +53,7 @@ export async function runModule(
   // not await) must not land in the next migration's session, or after the commit.
   const settled = new AbortController();
   const guarded = guardConnection(
-    target,
+    connection,
     AbortSignal.any([signal, settled.signal]),
     options.transaction ? migration : null,
   );

@@ -5,24 +5,21 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ResolvedConfig } from '../../config/config.ts';
 import { rawQuery } from '../db/pools.ts';
-import { logTableDdl } from '../../sql/ddl.ts';
+import { logTableDdl, type VersionTable } from '../../sql/ddl.ts';
 import type { LogEntry } from '../../model/migration.ts';
 
-type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
-
 /** The log table's identifier. */
-export function logTableIdentifier(target: Target) {
-  return sql.identifier([target.schema, `${target.table}_log`]);
+export function logTableIdentifier(versionTable: VersionTable) {
+  return sql.identifier([versionTable.schema, `${versionTable.table}_log`]);
 }
 
 /** Create the log table if it is missing. Call it under the run's lock. */
 export async function ensureLogTable(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<void> {
-  await connection.query(rawQuery(logTableDdl(target)));
+  await connection.query(rawQuery(logTableDdl(versionTable)));
 }
 
 /** A row to append. */
@@ -31,11 +28,11 @@ export type LogRow = Omit<LogEntry, 'id' | 'at'>;
 /** Append one entry. */
 export async function appendLog(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   row: LogRow,
 ): Promise<void> {
   await connection.query(sql.unsafe`
-    insert into ${logTableIdentifier(target)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
+    insert into ${logTableIdentifier(versionTable)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
     values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome}, ${row.appliedBy},
       ${row.durationMs === null ? null : Math.round(row.durationMs)}, ${row.error}, ${row.statementsRun})`);
 }
@@ -46,12 +43,12 @@ export async function appendLog(
  */
 export async function recordedDuration(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   version: string,
   direction: 'up' | 'down',
 ): Promise<number | null> {
   return connection.maybeOneFirst(sql.type(z.object({ duration_ms: z.number().nullable() }))`
-    select duration_ms from ${logTableIdentifier(target)}
+    select duration_ms from ${logTableIdentifier(versionTable)}
     where version = ${version} and direction = ${direction} and outcome = 'succeeded'
     order by id desc limit 1`);
 }
@@ -92,23 +89,23 @@ const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, che
 /** Whether the log table exists. */
 export async function logTableExists(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<boolean> {
   return connection.exists(sql.unsafe`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${target.schema} and c.relname = ${`${target.table}_log`} and c.relkind in ('r', 'p')`);
+    where n.nspname = ${versionTable.schema} and c.relname = ${`${versionTable.table}_log`} and c.relkind in ('r', 'p')`);
 }
 
 /** The whole log, newest first (at most `limit` entries). */
 export async function readLog(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   limit = 1000,
 ): Promise<LogEntry[]> {
   const rows = await connection.any(
     sql.type(
       logRow,
-    )`select ${SELECT_COLUMNS} from ${logTableIdentifier(target)} order by id desc limit ${limit}`,
+    )`select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)} order by id desc limit ${limit}`,
   );
   return rows.map(toEntry);
 }
@@ -125,9 +122,9 @@ export async function readLog(
  */
 export async function readDirty(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<LogEntry[]> {
-  const log = logTableIdentifier(target);
+  const log = logTableIdentifier(versionTable);
   const rows = await connection.any(sql.type(logRow)`
     with latest as (
       select distinct on (version) version, id, outcome from ${log} order by version, id desc

@@ -4,25 +4,22 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ResolvedConfig } from '../../config/config.ts';
 import { rawQuery } from '../db/pools.ts';
-import { versionTableDdl } from '../../sql/ddl.ts';
+import { versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
 import type { AppliedMigration } from '../../model/migration.ts';
 
-type Target = Pick<ResolvedConfig, 'schema' | 'table'>;
-
-function tableIdentifier(target: Target) {
-  return sql.identifier([target.schema, target.table]);
+function versionTableIdentifier(versionTable: VersionTable) {
+  return sql.identifier([versionTable.schema, versionTable.table]);
 }
 
 /** Whether the version table exists. */
 export async function versionTableExists(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<boolean> {
   return connection.exists(sql.unsafe`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${target.schema} and c.relname = ${target.table} and c.relkind in ('r', 'p')`);
+    where n.nspname = ${versionTable.schema} and c.relname = ${versionTable.table} and c.relkind in ('r', 'p')`);
 }
 
 /**
@@ -31,17 +28,17 @@ export async function versionTableExists(
  */
 export async function ensureVersionTable(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<void> {
   // `create schema if not exists` needs CREATE on the database even when the schema exists.
   const schemaExists = await connection.exists(
-    sql.unsafe`select 1 from pg_namespace where nspname = ${target.schema}`,
+    sql.unsafe`select 1 from pg_namespace where nspname = ${versionTable.schema}`,
   );
   if (!schemaExists)
     await connection.query(
-      sql.unsafe`create schema if not exists ${sql.identifier([target.schema])}`,
+      sql.unsafe`create schema if not exists ${sql.identifier([versionTable.schema])}`,
     );
-  await connection.query(rawQuery(versionTableDdl(target)));
+  await connection.query(rawQuery(versionTableDdl(versionTable)));
 }
 
 const appliedRow = z.object({
@@ -56,13 +53,13 @@ const appliedRow = z.object({
 /** Every row of the version table, oldest version first. */
 export async function readApplied(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
 ): Promise<AppliedMigration[]> {
   const rows = await connection.any(sql.type(appliedRow)`
     select version, name, checksum,
       to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
       duration_ms, applied_by
-    from ${tableIdentifier(target)} order by version`);
+    from ${versionTableIdentifier(versionTable)} order by version`);
   return rows.map((row) => ({
     version: row.version,
     name: row.name,
@@ -76,7 +73,7 @@ export async function readApplied(
 /** Record an applied migration, in the migration's own transaction. */
 export async function insertApplied(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   row: {
     version: string;
     name: string;
@@ -86,40 +83,40 @@ export async function insertApplied(
   },
 ): Promise<void> {
   await connection.query(sql.unsafe`
-    insert into ${tableIdentifier(target)} (version, name, checksum, duration_ms, applied_by)
+    insert into ${versionTableIdentifier(versionTable)} (version, name, checksum, duration_ms, applied_by)
     values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)}, coalesce(${row.appliedBy}, current_user))`);
 }
 
 /** Whether `version` is recorded as applied. */
 export async function isApplied(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   version: string,
 ): Promise<boolean> {
   return connection.exists(
-    sql.unsafe`select 1 from ${tableIdentifier(target)} where version = ${version}`,
+    sql.unsafe`select 1 from ${versionTableIdentifier(versionTable)} where version = ${version}`,
   );
 }
 
 /** Forget an applied migration (after its down ran, or by stamp/repair). */
 export async function deleteApplied(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   version: string,
 ): Promise<void> {
   await connection.query(
-    sql.unsafe`delete from ${tableIdentifier(target)} where version = ${version}`,
+    sql.unsafe`delete from ${versionTableIdentifier(versionTable)} where version = ${version}`,
   );
 }
 
 /** Accept a new checksum for an applied migration (repair). */
 export async function updateChecksum(
   connection: CommonQueryMethods,
-  target: Target,
+  versionTable: VersionTable,
   version: string,
   checksum: string,
 ): Promise<void> {
   await connection.query(
-    sql.unsafe`update ${tableIdentifier(target)} set checksum = ${checksum} where version = ${version}`,
+    sql.unsafe`update ${versionTableIdentifier(versionTable)} set checksum = ${checksum} where version = ${version}`,
   );
 }

@@ -43,7 +43,7 @@ async function stepsFor(state: PlanState, command: PlanCommand | SqlCommand): Pr
 }
 
 /** What `up` or `down` would do, in order, with statement counts and options. Read-only. */
-export async function planCommand(
+export async function previewPlan(
   config: ResolvedConfig,
   command: PlanCommand,
   options: EngineOptions,

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../../config/duration.ts';
 import { MigrationModuleError } from '../../errors/index.ts';
-import type { MigrationModule } from '../../model/context.ts';
+import type { MigrationModule } from '../../model/migration-context.ts';
 import type { ModuleMigrationFile } from '../../model/migration.ts';
 import { messageOf } from '../../util/as-error.ts';
 

@@ -94,14 +94,14 @@ export type PoolMethods = {
 };
 
 /** One call's result as it crosses the thread boundary: a value, or an error envelope to rebuild. */
-export type Outcome<T> =
+export type PoolOutcome<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
 
-/** Exposed by the thread on its port: every {@link PoolMethods} call, its result as an {@link Outcome}. */
+/** Exposed by the thread on its port: every {@link PoolMethods} call, its result as a {@link PoolOutcome}. */
 export type PoolApi = {
   readonly [K in keyof PoolMethods]: (
     ...args: Parameters<PoolMethods[K]>
-  ) => Promise<Outcome<Awaited<ReturnType<PoolMethods[K]>>>>;
+  ) => Promise<PoolOutcome<Awaited<ReturnType<PoolMethods[K]>>>>;
 };
 
 /** Exposed by the host on its port, for what the thread sends unasked. */

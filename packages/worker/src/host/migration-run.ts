@@ -1,9 +1,9 @@
-/** {@link Run}: a call in flight, awaitable for its result and iterable for its progress events. */
+/** {@link BufferedMigrationRun}: a call in flight, awaitable for its result and iterable for its progress events. */
 import type { ProgressEvent } from '@offloop/core';
 import type { MigrationRun } from './types.ts';
 
 /** Buffers every event so that each iterator sees the whole run, from its first event. */
-export class Run<T> implements MigrationRun<T> {
+export class BufferedMigrationRun<T> implements MigrationRun<T> {
   readonly result: Promise<T>;
   readonly #events: ProgressEvent[] = [];
   #wake: (() => void)[] = [];
