@@ -3,6 +3,7 @@
 import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import importBoundaries from './scripts/lint/import-boundaries.js';
 
 const typescriptFiles = [
   'packages/*/src/**/*.ts',
@@ -10,6 +11,28 @@ const typescriptFiles = [
   'scripts/**/*.ts',
   'bench/**/*.ts',
 ];
+
+const DRIVER = ['slonik', 'pg', 'libpg-query'];
+
+const CORE_IMPORTS_NO_PACKAGE = {
+  pattern: '^(offloop|@offloop/[^/]+)(/|$)',
+  message: 'core is the bottom of the packages (cli -> worker -> core): it imports none of them.',
+};
+
+const WORKER_IMPORTS_CORE_ONLY = {
+  pattern: '^(offloop(/|$)|@offloop/(?!core(/|$)))',
+  message: 'the worker depends on @offloop/core only (cli -> worker -> core).',
+};
+
+/** `offloop/forbidden-imports` for `files` (but not `ignores`): the imports they may not make. */
+function forbid(files, ignores, forbidden) {
+  return {
+    files,
+    ignores,
+    plugins: { offloop: importBoundaries },
+    rules: { 'offloop/forbidden-imports': ['error', { forbidden }] },
+  };
+}
 
 export default defineConfig([
   globalIgnores(['**/dist/', '.tools/', '**/node_modules/']),
@@ -41,30 +64,75 @@ export default defineConfig([
     },
   },
   {
-    // The host-safe half of core (everything outside src/engine/) is what the host may load: no
-    // database driver, no SQL parser, nothing of the engine at runtime. Types are fine: they are
-    // erased (verbatimModuleSyntax keeps `import type` out of the emitted code).
-    files: ['packages/core/src/**/*.ts'],
-    ignores: ['packages/core/src/engine/**'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: ['slonik', 'pg', 'libpg-query'].map((name) => ({
-            name,
-            message: `${name} is worker-only: use it under packages/core/src/engine/ (type imports are fine).`,
-            allowTypeImports: true,
-          })),
-          patterns: [
-            {
-              group: ['**/engine/**', '**/engine', '@offloop/core/engine'],
-              message:
-                'packages/core/src/engine/ is worker-only: the host-safe folders may import its types, not its code.',
-              allowTypeImports: true,
-            },
-          ],
-        },
-      ],
-    },
+    // Every package: a relative import stays inside its package.
+    files: ['packages/*/src/**/*.ts'],
+    plugins: { offloop: importBoundaries },
+    rules: { 'offloop/relative-imports-stay-in-package': 'error' },
   },
+  // What each folder may import. One entry per folder, the folders disjoint: a later entry for
+  // the same file would replace the rule's options, not add to them.
+  forbid(
+    ['packages/core/src/**/*.ts'],
+    ['packages/core/src/engine/**'],
+    [
+      // The host-safe half of core (everything outside src/engine/) is what the host may load: no
+      // database driver, no SQL parser, nothing of the engine at runtime. Types are fine: they are
+      // erased (verbatimModuleSyntax keeps `import type` out of the emitted code).
+      ...DRIVER.map((name) => ({
+        name,
+        allowTypes: true,
+        message: 'worker-only: use it under packages/core/src/engine/ (type imports are fine).',
+      })),
+      ...['@offloop/core/engine', { folder: 'packages/core/src/engine' }].map((entry) => ({
+        ...(typeof entry === 'string' ? { name: entry } : entry),
+        allowTypes: true,
+        message:
+          'packages/core/src/engine/ is worker-only: the host-safe folders may import its types, not its code.',
+      })),
+      CORE_IMPORTS_NO_PACKAGE,
+    ],
+  ),
+  forbid(['packages/core/src/engine/**/*.ts'], [], [CORE_IMPORTS_NO_PACKAGE]),
+  forbid(
+    ['packages/worker/src/host/**/*.ts'],
+    [],
+    [
+      // The host side runs on the caller's thread: no driver, no engine, and the thread's modules
+      // only by URL (host/thread-entry.ts), never imported.
+      ...[...DRIVER, '@offloop/core/engine'].map((name) => ({
+        name,
+        allowTypes: true,
+        message:
+          "the worker's host side runs on the caller's thread: only the thread loads it (type imports are fine).",
+      })),
+      {
+        folder: 'packages/worker/src/thread',
+        message:
+          'the host starts thread modules by URL (host/thread-entry.ts), it never imports them.',
+      },
+      WORKER_IMPORTS_CORE_ONLY,
+    ],
+  ),
+  forbid(
+    ['packages/worker/src/**/*.ts'],
+    ['packages/worker/src/host/**'],
+    [WORKER_IMPORTS_CORE_ONLY],
+  ),
+  forbid(
+    ['packages/cli/src/**/*.ts'],
+    [],
+    [
+      // The CLI is a client of the library: it goes through the packages' entry points and never
+      // loads the driver itself.
+      ...[...DRIVER, '@offloop/core/engine'].map((name) => ({
+        name,
+        message:
+          'the CLI never loads the driver or the engine: call the migrator (@offloop/worker).',
+      })),
+      {
+        pattern: '^@offloop/[^/]+/',
+        message: "the CLI imports a package's entry point (@offloop/<name>), never its internals.",
+      },
+    ],
+  ),
 ]);
