@@ -26,9 +26,14 @@ export function versionTableName(versionTable: VersionTable): string {
   return `${quoteIdentifier(versionTable.schema)}.${quoteIdentifier(versionTable.table)}`;
 }
 
+/** The log table's name, unquoted: `<table>_log`, in the version table's schema. */
+export function logTableOf(versionTable: VersionTable): string {
+  return `${versionTable.table}_log`;
+}
+
 /** `"schema"."table_log"` of the log table. */
 export function logTableName(versionTable: VersionTable): string {
-  return `${quoteIdentifier(versionTable.schema)}.${quoteIdentifier(`${versionTable.table}_log`)}`;
+  return `${quoteIdentifier(versionTable.schema)}.${quoteIdentifier(logTableOf(versionTable))}`;
 }
 
 /** `create table if not exists` for the version table. */

@@ -6,12 +6,13 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { rawQuery } from '../db/pools.ts';
-import { logTableDdl, type VersionTable } from '../../sql/ddl.ts';
+import { logTableDdl, logTableOf, type VersionTable } from '../../sql/ddl.ts';
+import { tableExists } from './version-table.ts';
 import type { LogEntry } from '../../model/migration.ts';
 
 /** The log table's identifier. */
 export function logTableIdentifier(versionTable: VersionTable) {
-  return sql.identifier([versionTable.schema, `${versionTable.table}_log`]);
+  return sql.identifier([versionTable.schema, logTableOf(versionTable)]);
 }
 
 /** Create the log table if it is missing. Call it under the run's lock. */
@@ -91,9 +92,7 @@ export async function logTableExists(
   connection: CommonQueryMethods,
   versionTable: VersionTable,
 ): Promise<boolean> {
-  return connection.exists(sql.unsafe`
-    select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${versionTable.schema} and c.relname = ${`${versionTable.table}_log`} and c.relkind in ('r', 'p')`);
+  return tableExists(connection, versionTable.schema, logTableOf(versionTable));
 }
 
 /** The whole log, newest first (at most `limit` entries). */

@@ -17,9 +17,18 @@ export async function versionTableExists(
   connection: CommonQueryMethods,
   versionTable: VersionTable,
 ): Promise<boolean> {
+  return tableExists(connection, versionTable.schema, versionTable.table);
+}
+
+/** Whether `schema.name` is a table (plain or partitioned). */
+export async function tableExists(
+  connection: CommonQueryMethods,
+  schema: string,
+  name: string,
+): Promise<boolean> {
   return connection.exists(sql.unsafe`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${versionTable.schema} and c.relname = ${versionTable.table} and c.relkind in ('r', 'p')`);
+    where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`);
 }
 
 /**
