@@ -14,6 +14,12 @@ const typescriptFiles = [
 
 const DRIVER = ['slonik', 'pg', 'libpg-query'];
 
+const ENGINE_TYPES_ONLY = {
+  allowTypes: true,
+  message:
+    'packages/core/src/engine/ is worker-only: the host-safe folders may import its types, not its code.',
+};
+
 const CORE_IMPORTS_NO_PACKAGE = {
   pattern: '^(offloop|@offloop/[^/]+)(/|$)',
   message: 'core is the bottom of the packages (cli -> worker -> core): it imports none of them.',
@@ -83,12 +89,8 @@ export default defineConfig([
         allowTypes: true,
         message: 'worker-only: use it under packages/core/src/engine/ (type imports are fine).',
       })),
-      ...['@offloop/core/engine', { folder: 'packages/core/src/engine' }].map((entry) => ({
-        ...(typeof entry === 'string' ? { name: entry } : entry),
-        allowTypes: true,
-        message:
-          'packages/core/src/engine/ is worker-only: the host-safe folders may import its types, not its code.',
-      })),
+      { name: '@offloop/core/engine', ...ENGINE_TYPES_ONLY },
+      { folder: 'packages/core/src/engine', ...ENGINE_TYPES_ONLY },
       CORE_IMPORTS_NO_PACKAGE,
     ],
   ),
