@@ -4,7 +4,7 @@
  *
  * Without `TEST_DATABASE_URL` it starts a throwaway embedded PostgreSQL for the run and hands its
  * URL to the tests; with it, the tests use that server. Extra arguments go to ava unchanged:
- * `./dev test test/plan.test.ts --match='*lock*'`.
+ * `./dev test test/core/plan.test.ts --match='*lock*'`.
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 // The node:test recipe (docs/testing.md): `node --test examples/testing/node-test.test.ts`.
-// Run by this repository's suite through test/testing-recipes.test.ts.
+// Run by this repository's suite through test/testing/recipes.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabases } from '@offloop/testing';

@@ -1,7 +1,7 @@
 /**
  * Copy the current `--help` texts and the exit code table into docs/cli.md, between its
  * `<!-- help:NAME -->` and `<!-- exit-codes -->` markers, and `offloop --help` into README.md's
- * `<!-- help:global -->` block. `test/cli.test.ts` fails when they drift apart; run
+ * `<!-- help:global -->` block. `test/cli/end-to-end.test.ts` fails when they drift apart; run
  * `pnpm --filter offloop run docs` after changing a command.
  */
 import { readFile, writeFile } from 'node:fs/promises';

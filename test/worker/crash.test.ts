@@ -1,5 +1,5 @@
 import type { ExecutionContext, ThrowsExpectation } from 'ava';
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   MigrationModuleError,
   WorkerFailedError,
@@ -10,10 +10,10 @@ import {
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { settledServerState } from './helpers/isolation.ts';
-import { logRows } from './helpers/probes.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { settledServerState } from '../helpers/isolation.ts';
+import { logRows } from '../helpers/probes.ts';
 
 const FIRST = '-- migrate:up\ncreate table first (id int);\n';
 const CRASH_FILE = '20260102000000_crash.ts';

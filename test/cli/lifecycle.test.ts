@@ -4,7 +4,7 @@
  * against a fresh database; the help and docs checks run in-process, to keep processes few.
  */
 import type { ExecutionContext } from 'ava';
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   chmod,
   mkdtemp,
@@ -22,13 +22,13 @@ import { configSchema } from '@offloop/core';
 import { COMMANDS, EXIT_CODES, EXIT_OK, run } from 'offloop';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { OPTION_FLAGS } from '../packages/cli/src/flags/database-options.ts';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { exec, offloop } from './helpers/cli.ts';
+import { OPTION_FLAGS } from '../../packages/cli/src/flags/database-options.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { exec, offloop } from '../helpers/cli.ts';
 
-const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
-const README = fileURLToPath(new URL('../README.md', import.meta.url));
+const DOCS = fileURLToPath(new URL('../../docs/cli.md', import.meta.url));
+const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const PSQL = '/usr/bin/psql';
 
 const USERS = '20260101000000_users.sql';

@@ -2,7 +2,7 @@
 // log rows, commit). These tests hold that path to what the statement-by-statement path gave:
 // the failing statement named, nothing kept, no session state leaking, exact bookkeeping; and
 // the start of a run, which now reads the files while it connects and takes the lock.
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   MigrationFailedError,
   MigrationFileNameError,
@@ -12,8 +12,8 @@ import { lockKeyFor } from '@offloop/core/engine';
 import { createMigrator } from '@offloop/worker';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const tablesOf = (url: string) =>
   withPool(url, (pool) =>

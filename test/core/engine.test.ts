@@ -1,4 +1,4 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const USERS =
   '-- migrate:up\ncreate table users (id int primary key, email text);\n-- migrate:down\ndrop table users;\n';
@@ -403,7 +403,7 @@ test('a script that migrates and closes exits by itself; its main thread never l
     '20260101000000_users.sql': USERS,
     '20260102000000_seed.ts': 'export async function up() {}\n',
   });
-  const script = new URL('./fixtures/migrate-and-close.ts', import.meta.url).pathname;
+  const script = new URL('../fixtures/migrate-and-close.ts', import.meta.url).pathname;
   // If anything kept the loop alive, the child would hang until the timeout kills it.
   const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], {
     timeout: 90_000,

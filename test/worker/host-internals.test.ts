@@ -11,9 +11,13 @@ import {
   WorkerOutOfMemoryError,
   WorkerUnresponsiveError,
 } from '@offloop/core';
-import { crashError, describeCrash, type InFlight } from '../packages/worker/src/host/crash.ts';
-import { stopError, terminatedError, type StopReason } from '../packages/worker/src/host/stop.ts';
-import { threadEntry } from '../packages/worker/src/host/thread-entry.ts';
+import { crashError, describeCrash, type InFlight } from '../../packages/worker/src/host/crash.ts';
+import {
+  stopError,
+  terminatedError,
+  type StopReason,
+} from '../../packages/worker/src/host/stop.ts';
+import { threadEntry } from '../../packages/worker/src/host/thread-entry.ts';
 
 const running: InFlight = {
   version: '20240101000000',

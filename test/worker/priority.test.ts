@@ -1,11 +1,11 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import { ConfigError } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import os from 'node:os';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 // A JS migration records the nice value of the thread it runs on.
 const RECORD_NICE = [

@@ -3,7 +3,7 @@
  * migration that fails twice, a concurrent index build that leaves an INVALID index, a failed
  * down, single-transaction runs, and the checks that must refuse what `up` would refuse.
  */
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   MigrationDirtyError,
   MigrationFailedError,
@@ -17,8 +17,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const USERS =
   '-- migrate:up\ncreate table users (id int primary key, email text not null);\n\n-- migrate:down\ndrop table users;\n';

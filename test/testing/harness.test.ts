@@ -1,4 +1,4 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import type { ExecutionContext } from 'ava';
 import { CreateDatabaseError, MigrationFailedError } from '@offloop/core';
 import { createTestDatabases, projectId } from '@offloop/testing';
@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { adminDatabaseUrl, withPool } from './helpers/database.ts';
-import { eventually } from './helpers/eventually.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { adminDatabaseUrl, withPool } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const USERS =
   '-- migrate:up\ncreate table users (id int primary key, email text not null);\n\n-- migrate:down\ndrop table users;\n';

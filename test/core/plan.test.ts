@@ -11,7 +11,7 @@ import {
   TargetNotFoundError,
   type AppliedMigration,
 } from '@offloop/core';
-import { file, row } from './helpers/plan-fixtures.ts';
+import { file, row } from '../helpers/plan-fixtures.ts';
 
 test('pending migrations come in version order, whatever the input order', (t) => {
   const result = plan(

@@ -16,12 +16,12 @@ import {
 } from '@offloop/core';
 import { readFile } from 'node:fs/promises';
 import { runInNewContext } from 'node:vm';
-import { asDatabaseUnavailable } from '../packages/core/src/engine/db/pg-errors.ts';
-import { withPools } from '../packages/core/src/engine/db/pools.ts';
-import { createTestDatabase } from './helpers/database.ts';
+import { asDatabaseUnavailable } from '../../packages/core/src/engine/db/pg-errors.ts';
+import { withPools } from '../../packages/core/src/engine/db/pools.ts';
+import { createTestDatabase } from '../helpers/database.ts';
 
 test('every error code has an entry in docs/errors.md', async (t) => {
-  const docs = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const docs = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
   const documented = new Set([...docs.matchAll(/^## ([A-Z_]+)$/gm)].map((match) => match[1]));
   for (const code of Object.keys(ERROR_CODES) as ErrorCode[])
     t.true(documented.has(code), `${code} is not documented`);

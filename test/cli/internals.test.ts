@@ -1,18 +1,18 @@
 /** The CLI's pure parts, with no process and no database: versions, names, flags, redaction. */
 import test from 'ava';
-import { parseCommandLine } from '../packages/cli/src/flags/parse.ts';
+import { parseCommandLine } from '../../packages/cli/src/flags/parse.ts';
 import {
   bumpVersion,
   newestVersion,
   nextVersion,
   normalizeName,
-} from '../packages/cli/src/commands/create.ts';
-import { DATABASE_FLAGS } from '../packages/cli/src/flags/database-options.ts';
-import { EXIT_CODES } from '../packages/cli/src/exit-codes.ts';
-import { createOutput } from '../packages/cli/src/output/output.ts';
-import { renderProgress } from '../packages/cli/src/output/progress.ts';
-import { Redactor } from '../packages/cli/src/output/redact.ts';
-import { renderError } from '../packages/cli/src/output/render-error.ts';
+} from '../../packages/cli/src/commands/create.ts';
+import { DATABASE_FLAGS } from '../../packages/cli/src/flags/database-options.ts';
+import { EXIT_CODES } from '../../packages/cli/src/exit-codes.ts';
+import { createOutput } from '../../packages/cli/src/output/output.ts';
+import { renderProgress } from '../../packages/cli/src/output/progress.ts';
+import { Redactor } from '../../packages/cli/src/output/redact.ts';
+import { renderError } from '../../packages/cli/src/output/render-error.ts';
 import {
   DatabaseUnavailableError,
   fromEnvelope,

@@ -1,4 +1,4 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   ConfigError,
   DatabaseUnavailableError,
@@ -13,9 +13,9 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { sql } from 'slonik';
-import { createTestDatabase, databaseName, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { socketDirectory } from './helpers/unix-socket.ts';
+import { createTestDatabase, databaseName, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { socketDirectory } from '../helpers/unix-socket.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key);\n';
 

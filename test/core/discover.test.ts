@@ -11,7 +11,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { loadMigrationModule } from '../packages/core/src/engine/prepare/module-migration.ts';
+import { loadMigrationModule } from '../../packages/core/src/engine/prepare/module-migration.ts';
 
 async function dirWith(t: ExecutionContext, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'offloop-discover-'));

@@ -8,8 +8,8 @@ import {
   createTestDatabase,
   databaseName,
   withPool,
-} from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+} from './database.ts';
+import { migrationsDir } from './fixtures.ts';
 
 const created: string[] = [];
 

@@ -1,4 +1,4 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   LockNotAvailableError,
   MigrationDirtyError,
@@ -23,8 +23,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const FILES = {
   '20260101000000_users.sql':

@@ -1,7 +1,7 @@
 /** The progress renderer: the line a person watching a run reads for each event, or none. */
 import test from 'ava';
 import type { ProgressEvent } from '@offloop/core';
-import { renderProgress } from '../packages/cli/src/output/progress.ts';
+import { renderProgress } from '../../packages/cli/src/output/progress.ts';
 
 const migration = {
   version: '20260101000000',

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
-import { createTestDatabase } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const REPLICAS = 20;
 const run = promisify(execFile);
@@ -20,7 +20,7 @@ test(`${REPLICAS} processes calling up() at once: one applies each migration onc
       `-- migrate:up\ncreate table t${index} (id int);\n${index === 1 ? 'select pg_sleep(1);\n' : ''}`;
   }
   const dir = await migrationsDir(t, files);
-  const script = join(import.meta.dirname, 'fixtures', 'replica.ts');
+  const script = join(import.meta.dirname, '..', 'fixtures', 'replica.ts');
   const outcomes = await Promise.all(
     Array.from({ length: REPLICAS }, () =>
       run(process.execPath, [script, url, dir], { timeout: 150_000 }),

@@ -3,7 +3,7 @@
  * database per test. Exit codes, stdout and stderr are what a deploy pipeline would see.
  */
 import type { ExecutionContext } from 'ava';
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, EXIT_USAGE } from 'offloop';
 import { sql } from 'slonik';
-import { createTestDatabase, databaseName, withPool } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { BIN, offloop } from './helpers/cli.ts';
-import { socketDirectory } from './helpers/unix-socket.ts';
+import { createTestDatabase, databaseName, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { BIN, offloop } from '../helpers/cli.ts';
+import { socketDirectory } from '../helpers/unix-socket.ts';
 import { startEmbeddedPostgres } from '@offloop/embedded-postgres';
 import { spawn } from 'node:child_process';
 
-const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
+const DOCS = fileURLToPath(new URL('../../docs/cli.md', import.meta.url));
 
 const USERS =
   '-- migrate:up\ncreate table users (id int primary key);\n-- migrate:down\ndrop table users;\n';

@@ -3,16 +3,16 @@
  * whatever a migration file holds: a 10 MB line, terminal escapes, tabs, wide characters, a BOM.
  */
 import type { ExecutionContext } from 'ava';
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import { SqlSyntaxError } from '@offloop/core';
 import { discoverMigrations, loadParser, splitSection } from '@offloop/core/engine';
 import { EXIT_CODES } from 'offloop';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderError } from '../packages/cli/src/output/render-error.ts';
-import { offloop } from './helpers/cli.ts';
-import { createTestDatabase } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { renderError } from '../../packages/cli/src/output/render-error.ts';
+import { offloop } from '../helpers/cli.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const FILE = '20260101000000_x.sql';
 

@@ -9,7 +9,7 @@
  * round really is killed mid-migration whatever the machine's speed.
  */
 import type { ExecutionContext } from 'ava';
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   MigrationTimeoutError,
   MigrationTransactionControlError,
@@ -20,10 +20,10 @@ import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { EXIT_CODES } from '../packages/cli/src/exit-codes.ts';
-import { createTestDatabase } from './helpers/database.ts';
-import { eventually } from './helpers/eventually.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { EXIT_CODES } from '../../packages/cli/src/exit-codes.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 import {
   advisoryLockCount,
   advisoryLockHolders,
@@ -37,8 +37,8 @@ import {
   terminate,
   userTables,
   type Gate,
-} from './helpers/probes.ts';
-import { jsonError, startOffloop, type RunningProcess } from './helpers/running.ts';
+} from '../helpers/probes.ts';
+import { jsonError, startOffloop, type RunningProcess } from '../helpers/running.ts';
 
 /**
  * Rounds of the SIGKILL test: `OFFLOOP_KILL_ROUNDS`; by default 20 in CI (the issue's number,

@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestDatabase } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const GOOD = '-- migrate:up\ncreate table users (id int);\n';
 const BROKEN = '-- migrate:up\ninsert into nowhere values (1);\n';
@@ -102,7 +102,7 @@ for (const example of ['node-http', 'fastify', 'express'] as const) {
     });
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, '..', 'examples', 'servers', `${example}.ts`)],
+      [join(import.meta.dirname, '..', '..', 'examples', 'servers', `${example}.ts`)],
       {
         env: { ...process.env, DATABASE_URL: url, MIGRATIONS_DIR: dir, PORT: '0' },
         stdio: ['ignore', 'pipe', 'inherit'],

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { withPool } from './helpers/database.ts';
-import { eventually } from './helpers/eventually.ts';
+import { withPool } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // This file's harnesses must not see the suite's server: no URL at all.
 delete process.env['TEST_DATABASE_URL'];

@@ -2,7 +2,7 @@
  * Failures of the database itself, as opposed to a migration's: each comes back typed, with the
  * URL that failed and no password, never as an INTERNAL_ERROR.
  */
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import { DatabaseError, DatabaseUnavailableError, isOffloopError } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { randomBytes } from 'node:crypto';
@@ -14,9 +14,9 @@ import {
   createTestDatabase,
   databaseName,
   withPool,
-} from './helpers/database.ts';
-import { eventually } from './helpers/eventually.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
+} from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 const USERS = '-- migrate:up\ncreate table users (id int primary key);\n';
 

@@ -2,9 +2,9 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { adminDatabaseUrl } from './helpers/database.ts';
+import { adminDatabaseUrl } from '../helpers/database.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 test('the node:test recipe in examples/testing passes under `node --test`', async (t) => {
   const { stdout } = await promisify(execFile)(

@@ -17,14 +17,14 @@ import {
   readStep,
   readTarget,
   readTimeout,
-} from '../packages/cli/src/flags/call-options.ts';
+} from '../../packages/cli/src/flags/call-options.ts';
 import {
   DATABASE_FLAGS,
   OPTION_FLAGS,
   optionsFromFlags,
-} from '../packages/cli/src/flags/database-options.ts';
-import { parseCommandLine } from '../packages/cli/src/flags/parse.ts';
-import type { FlagValues } from '../packages/cli/src/flags/spec.ts';
+} from '../../packages/cli/src/flags/database-options.ts';
+import { parseCommandLine } from '../../packages/cli/src/flags/parse.ts';
+import type { FlagValues } from '../../packages/cli/src/flags/spec.ts';
 
 const FLAGS = {
   to: { type: 'string', placeholder: 'target', description: 'A target' },

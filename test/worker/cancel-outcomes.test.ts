@@ -7,10 +7,10 @@
  *   (`WORKER_UNRESPONSIVE`, caused by `RUN_ABORTED`), and a fresh thread cancels the statement
  *   the blocked one left running.
  *
- * (test/isolation-cancel.test.ts has a cancel test that accepts either outcome: it checks the
+ * (test/worker/cancel.test.ts has a cancel test that accepts either outcome: it checks the
  * server is clean whichever path ran; these pin down each path.)
  */
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   RunAbortedError,
   WorkerUnresponsiveError,
@@ -18,9 +18,9 @@ import {
   type ProgressEvent,
 } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
-import { createTestDatabase } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { settledServerState } from './helpers/isolation.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { settledServerState } from '../helpers/isolation.ts';
 
 const FIRST = '-- migrate:up\ncreate table first (id int);\n';
 

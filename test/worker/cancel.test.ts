@@ -1,4 +1,4 @@
-import test from './helpers/limited-test.ts';
+import test from '../helpers/limited-test.ts';
 import {
   MigratorClosedError,
   RunAbortedError,
@@ -8,9 +8,9 @@ import {
   type ProgressEvent,
 } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
-import { createTestDatabase } from './helpers/database.ts';
-import { migrationsDir } from './helpers/fixtures.ts';
-import { settledServerState } from './helpers/isolation.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { settledServerState } from '../helpers/isolation.ts';
 
 const FIRST = '-- migrate:up\ncreate table first (id int);\n';
 const THIRD = '-- migrate:up\ncreate table third (id int);\n';

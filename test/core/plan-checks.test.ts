@@ -27,7 +27,7 @@ import {
   type MigrationFailedDetails,
   type MigrationFile,
 } from '@offloop/core';
-import { file, row } from './helpers/plan-fixtures.ts';
+import { file, row } from '../helpers/plan-fixtures.ts';
 import {
   assertDownSteps,
   assertNoModules,
@@ -38,9 +38,9 @@ import {
   assertUpWritten,
   failedRuns,
   pendingError,
-} from '../packages/core/src/plan/checks.ts';
-import { namesByVersion, repairActions } from '../packages/core/src/plan/repair.ts';
-import { planStamp } from '../packages/core/src/plan/stamp.ts';
+} from '../../packages/core/src/plan/checks.ts';
+import { namesByVersion, repairActions } from '../../packages/core/src/plan/repair.ts';
+import { planStamp } from '../../packages/core/src/plan/stamp.ts';
 import {
   assumedAt,
   currentOf,
@@ -48,10 +48,10 @@ import {
   planDown,
   planUp,
   type PlanState,
-} from '../packages/core/src/plan/state.ts';
-import { scriptRange, toStep } from '../packages/core/src/plan/steps.ts';
-import type { Prepared, Statement } from '../packages/core/src/model/prepared.ts';
-import { timeoutSettings } from '../packages/core/src/sql/settings.ts';
+} from '../../packages/core/src/plan/state.ts';
+import { scriptRange, toStep } from '../../packages/core/src/plan/steps.ts';
+import type { Prepared, Statement } from '../../packages/core/src/model/prepared.ts';
+import { timeoutSettings } from '../../packages/core/src/sql/settings.ts';
 
 const V1 = '20260101000000';
 const V2 = '20260102000000';
