@@ -1,3 +1,5 @@
+import { poll } from '@offloop/core';
+
 /**
  * Poll `check` every `everyMs` until it returns true, for at most `withinMs`. Resolves false
  * when time runs out, so that the test fails with its own message.
@@ -7,10 +9,10 @@ export async function eventually(
   withinMs: number,
   everyMs = 50,
 ): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  return true;
+  const result = await poll(check, {
+    until: (done) => done,
+    intervalMs: everyMs,
+    timeoutMs: withinMs,
+  });
+  return !result.timedOut;
 }

@@ -1,5 +1,5 @@
 /** What the isolation tests check on the server after a run stopped: backends, locks, tables. */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { poll } from '@offloop/core';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
 
@@ -57,11 +57,10 @@ export async function serverState(url: string): Promise<ServerState> {
  * asynchronously), or the last state seen after `timeoutMs`.
  */
 export async function settledServerState(url: string, timeoutMs = 10_000): Promise<ServerState> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const state = await serverState(url);
-    if ((state.backends.length === 0 && state.advisoryLocks === 0) || performance.now() > deadline)
-      return state;
-    await sleep(50);
-  }
+  const settled = await poll(() => serverState(url), {
+    until: (state) => state.backends.length === 0 && state.advisoryLocks === 0,
+    intervalMs: 50,
+    timeoutMs,
+  });
+  return settled.value;
 }

@@ -91,6 +91,8 @@ export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.t
 export { quoteLiteral } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
 export type { EffectiveTimeouts } from './sql/settings.ts';
+export { poll } from './util/poll.ts';
+export type { PollOptions, Polled } from './util/poll.ts';
 export type { Environment, ResolvedUrl } from './config/connection-url.ts';
 export type {
   LockAcquiredEvent,

@@ -4,10 +4,9 @@
  * lock on the admin database, so parallel test files (threads or processes) build it once; the
  * others wait, then reuse it.
  */
-import { redactUrl, TemplateBuildTimeoutError } from '@offloop/core';
+import { poll, redactUrl, TemplateBuildTimeoutError } from '@offloop/core';
 import { discoverMigrations } from '@offloop/core/engine';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { PoolWorkerOptions, TemplateInfo } from '../protocol.ts';
@@ -67,21 +66,20 @@ export async function ensureTemplate(site: TemplateSite): Promise<TemplateInfo> 
   if (await isTemplateReady(pool, name)) return info(false, []);
 
   const lockKey = Number.parseInt(key.slice(0, 8), 16) | 0;
-  const deadline = Date.now() + options.buildTimeout;
-  for (;;) {
-    const locked = await session.connection.oneFirst(
-      sql.type(
-        z.object({ locked: z.boolean() }),
-      )`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`,
+  const lock = await poll(
+    () =>
+      session.connection.oneFirst(
+        sql.type(
+          z.object({ locked: z.boolean() }),
+        )`select pg_try_advisory_lock(${BUILD_LOCK_CLASS}::int, ${lockKey}::int) as locked`,
+      ),
+    { until: (locked) => locked, intervalMs: POLL_MS, timeoutMs: options.buildTimeout },
+  );
+  if (lock.timedOut) {
+    throw new TemplateBuildTimeoutError(
+      `Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`,
+      { template: name, waitedMs: options.buildTimeout },
     );
-    if (locked) break;
-    if (Date.now() > deadline) {
-      throw new TemplateBuildTimeoutError(
-        `Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`,
-        { template: name, waitedMs: options.buildTimeout },
-      );
-    }
-    await sleep(POLL_MS);
   }
   try {
     if (await isTemplateReady(pool, name)) return info(false, []);
@@ -153,10 +151,8 @@ async function disconnectAll(pool: DatabasePool, name: string): Promise<void> {
         z.object({ n: z.coerce.number() }),
       )`select count(*)::int as n from pg_stat_activity where datname = ${name}`,
     );
-  for (let waited = 0; waited < 5_000; waited += 50) {
-    if ((await count()) === 0) return;
-    await sleep(50);
-  }
+  const gone = await poll(count, { until: (n) => n === 0, intervalMs: 50, timeoutMs: 5_000 });
+  if (!gone.timedOut) return;
   await pool.query(
     sql.unsafe`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`,
   );

@@ -8,12 +8,11 @@
  * connected for `idleTimeout`. Starting and stopping happen under `<dir>/start.lock` (created
  * with `O_EXCL`), so two test files never start two servers on one data directory.
  */
-import { EmbeddedPostgresError, moduleUrl } from '@offloop/core';
+import { EmbeddedPostgresError, moduleUrl, poll } from '@offloop/core';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What the keeper writes once the server accepts connections. */
 export type ServerState = {
@@ -52,10 +51,12 @@ export async function ensureSharedServer(options: {
   await mkdir(options.dir, { recursive: true });
   await chmod(options.dir, 0o755);
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const state = await readServerState(paths.state);
-    if (state !== null && isAlive(state.keeperPid) && (await accepts(state.port))) return state.url;
-    if (await tryLock(paths.lock)) {
+  const found = await poll(
+    async (): Promise<string | null> => {
+      const state = await readServerState(paths.state);
+      if (state !== null && isAlive(state.keeperPid) && (await accepts(state.port)))
+        return state.url;
+      if (!(await tryLock(paths.lock))) return null;
       try {
         const again = await readServerState(paths.state);
         if (again !== null && isAlive(again.keeperPid) && (await accepts(again.port)))
@@ -64,9 +65,10 @@ export async function ensureSharedServer(options: {
       } finally {
         await unlink(paths.lock).catch(() => undefined);
       }
-    }
-    await sleep(POLL_MS);
-  }
+    },
+    { until: (url) => url !== null, intervalMs: POLL_MS, timeoutMs: START_TIMEOUT_MS },
+  );
+  if (found.value !== null) return found.value;
   throw new EmbeddedPostgresError(
     `The shared test server in ${options.dir} did not become available within ${String(START_TIMEOUT_MS)} ms.`,
     { dataDir: paths.data, reason: 'timeout' },
@@ -94,12 +96,13 @@ async function startKeeper(
       exited = `exit code ${String(code)}, signal ${String(signal)}`;
     });
     child.unref();
-    while (Date.now() < deadline) {
-      const state = await readServerState(paths.state);
-      if (state !== null && state.keeperPid === child.pid) return state.url;
-      if (exited !== null) break;
-      await sleep(POLL_MS);
-    }
+    // Until the keeper writes its state, exits, or the caller's deadline passes.
+    const { value: state } = await poll(() => readServerState(paths.state), {
+      until: (state) => state?.keeperPid === child.pid || exited !== null,
+      intervalMs: POLL_MS,
+      timeoutMs: deadline - Date.now(),
+    });
+    if (state !== null && state.keeperPid === child.pid) return state.url;
   } finally {
     await log.close();
   }

@@ -8,8 +8,7 @@
  *
  * The backends are found by the call's run tag in `application_name` (see `application-name.ts`).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { messageOf } from '@offloop/core';
+import { messageOf, poll } from '@offloop/core';
 import { defaultAppliedBy, recordCrash, type CrashOutcome } from '@offloop/core/engine';
 import {
   createPool,
@@ -97,13 +96,14 @@ async function waitUntilGone(
   first: readonly number[],
   waitMs: number,
 ): Promise<boolean> {
-  const deadline = performance.now() + waitMs;
-  let left = first;
-  while (left.length > 0 && performance.now() < deadline) {
-    await sleep(POLL_MS);
-    left = await pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`);
-  }
-  return left.length === 0;
+  const gone = await poll(
+    (attempt) =>
+      attempt === 0
+        ? first
+        : pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`),
+    { until: (left) => left.length === 0, intervalMs: POLL_MS, timeoutMs: waitMs },
+  );
+  return !gone.timedOut;
 }
 
 /** One connection that gives up at once, and no statement timeout: a cancel must not time out. */

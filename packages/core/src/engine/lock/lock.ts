@@ -26,12 +26,12 @@
  * `LOCK_LOST` after cancelling what it had in flight.
  */
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { asDatabaseUnavailable } from '../db/pg-errors.ts';
 import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db/backends.ts';
 import { pgClientConfig } from '../db/pg-client.ts';
 import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
+import { backoff, poll } from '../../util/poll.ts';
 
 /** The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. */
 export function lockKeyFor(schema: string, table: string): string {
@@ -139,44 +139,48 @@ export class LockSession {
    * `timeoutMs` of waiting.
    */
   async acquire(options: LockOptions): Promise<void> {
-    const started = performance.now();
-    let delay = FIRST_DELAY_MS;
     let lastReport = -Infinity;
-    for (;;) {
-      const { rows } = await this.#client.query<{ locked: boolean }>(
-        'select pg_try_advisory_lock($1::bigint) as locked',
-        [options.key],
-      );
-      const waited = Math.round(performance.now() - started);
-      if (rows[0]?.locked === true) {
-        this.#held = options.key;
-        await options.onAcquired?.(waited);
-        return;
-      }
-      const holder = (await this.holders(options.key))[0] ?? null;
-      if (waited >= options.timeoutMs) {
-        throw new LockTimeoutError(
-          `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
-            (holder
-              ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
-              : '') +
-            '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
-          {
-            lockKey: options.key,
-            waitedMs: waited,
-            holderPid: holder?.pid ?? null,
-            holderApplication: holder?.applicationName ?? null,
-          },
+    const attempt = await poll(
+      async () => {
+        const { rows } = await this.#client.query<{ locked: boolean }>(
+          'select pg_try_advisory_lock($1::bigint) as locked',
+          [options.key],
         );
-      }
-      if (waited - lastReport >= WAIT_REPORT_INTERVAL_MS) {
-        lastReport = waited;
-        await options.onWaiting?.(waited, holder?.pid ?? null);
-      }
-      const pause = Math.min(delay * (0.5 + Math.random()), options.timeoutMs - waited);
-      await sleep(Math.max(1, pause), undefined, { signal: options.signal });
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
+        if (rows[0]?.locked === true) return { locked: true, holder: null };
+        return { locked: false, holder: (await this.holders(options.key))[0] ?? null };
+      },
+      {
+        until: ({ locked }) => locked,
+        intervalMs: backoff({ firstMs: FIRST_DELAY_MS, maxMs: MAX_DELAY_MS }),
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+        onWait: async ({ holder }, waitedMs) => {
+          const waited = Math.round(waitedMs);
+          if (waited - lastReport < WAIT_REPORT_INTERVAL_MS) return;
+          lastReport = waited;
+          await options.onWaiting?.(waited, holder?.pid ?? null);
+        },
+      },
+    );
+    const waited = Math.round(attempt.waitedMs);
+    if (attempt.timedOut) {
+      const { holder } = attempt.value;
+      throw new LockTimeoutError(
+        `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
+          (holder
+            ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
+            : '') +
+          '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
+        {
+          lockKey: options.key,
+          waitedMs: waited,
+          holderPid: holder?.pid ?? null,
+          holderApplication: holder?.applicationName ?? null,
+        },
+      );
     }
+    this.#held = options.key;
+    await options.onAcquired?.(waited);
   }
 
   /** Backends other than this one that hold the advisory lock `key` (exclusive or shared). */
@@ -205,39 +209,38 @@ export class LockSession {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<OrphanBackend[]> {
-    let found = await this.holders(workKey);
     // The runner before this one closed its connections just before it released the run lock;
     // their backends exit a moment later. Those are not leftovers: give them that moment.
-    for (
-      const started = performance.now();
-      found.length > 0 && performance.now() - started < EXIT_GRACE_MS;
-    ) {
-      await sleep(POLL_MS / 2, undefined, { signal });
-      found = await this.holders(workKey);
-    }
+    const { value: found } = await poll(() => this.holders(workKey), {
+      until: (holders) => holders.length === 0,
+      intervalMs: POLL_MS / 2,
+      timeoutMs: EXIT_GRACE_MS,
+      signal,
+    });
     if (found.length === 0) return [];
     for (const orphan of found) {
       await this.#client.query(TERMINATE_QUERY, [orphan.pid]).catch(() => undefined);
     }
-    const started = performance.now();
-    for (;;) {
-      const left = await this.holders(workKey);
-      if (left.length === 0) return found;
-      if (performance.now() - started >= timeoutMs) {
-        throw new LockTimeoutError(
-          `This run took the migration lock, but ${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ${left.map((o) => o.pid).join(', ')}) ` +
-            `still ${left.length === 1 ? 'runs' : 'run'} migration work after ${Math.round(performance.now() - started)} ms and could not be ended (pg_terminate_backend needs the same role or pg_signal_backend). ` +
-            'Nothing was run. End them (select pg_terminate_backend(pid)) or wait for them, then run again.',
-          {
-            lockKey: workKey,
-            waitedMs: Math.round(performance.now() - started),
-            holderPid: left[0]?.pid ?? null,
-            holderApplication: left[0]?.applicationName ?? null,
-          },
-        );
-      }
-      await sleep(POLL_MS, undefined, { signal });
-    }
+    const gone = await poll(() => this.holders(workKey), {
+      until: (left) => left.length === 0,
+      intervalMs: POLL_MS,
+      timeoutMs,
+      signal,
+    });
+    if (!gone.timedOut) return found;
+    const left = gone.value;
+    const waited = Math.round(gone.waitedMs);
+    throw new LockTimeoutError(
+      `This run took the migration lock, but ${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ${left.map((o) => o.pid).join(', ')}) ` +
+        `still ${left.length === 1 ? 'runs' : 'run'} migration work after ${waited} ms and could not be ended (pg_terminate_backend needs the same role or pg_signal_backend). ` +
+        'Nothing was run. End them (select pg_terminate_backend(pid)) or wait for them, then run again.',
+      {
+        lockKey: workKey,
+        waitedMs: waited,
+        holderPid: left[0]?.pid ?? null,
+        holderApplication: left[0]?.applicationName ?? null,
+      },
+    );
   }
 
   /**
@@ -268,11 +271,11 @@ export class LockSession {
   async terminateBackend(pid: number, waitMs: number): Promise<void> {
     await this.#control(async (client) => {
       await client.query(TERMINATE_QUERY, [pid]);
-      for (const started = performance.now(); performance.now() - started < waitMs;) {
-        const { rows } = await client.query(ALIVE_QUERY, [pid]);
-        if (rows.length === 0) return;
-        await sleep(POLL_MS);
-      }
+      await poll(async () => (await client.query(ALIVE_QUERY, [pid])).rows.length === 0, {
+        until: (gone) => gone,
+        intervalMs: POLL_MS,
+        timeoutMs: waitMs,
+      });
     });
   }
 
