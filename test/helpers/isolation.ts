@@ -22,7 +22,7 @@ export type ServerState = {
 const backendRow = z.object({ pid: z.number(), state: z.string().nullable(), query: z.string() });
 
 /** Read {@link ServerState} over a short-lived connection. */
-export async function serverState(url: string): Promise<ServerState> {
+async function serverState(url: string): Promise<ServerState> {
   const pool = await createPool(url, {
     maximumPoolSize: 1,
     queryRetryLimit: 0,

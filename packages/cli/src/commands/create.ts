@@ -16,10 +16,10 @@ import { NBSP, displayPath } from '../format.ts';
 import { loadConfig } from '../load-config.ts';
 
 /** The dbmate layout: an up section and a down section, marked by comments. */
-export const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
+const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
 
 /** A TypeScript migration: imported inside offloop's worker thread, never on the host. */
-export const TS_TEMPLATE = `import type { MigrationContext } from 'offloop';
+const TS_TEMPLATE = `import type { MigrationContext } from 'offloop';
 
 // Runs in offloop's worker thread, in one transaction together with its row in the version table.
 //   ctx.connection  a slonik connection inside that transaction
@@ -116,7 +116,7 @@ export type CreatedMigration = {
  * Write a new migration file in `dir` (created if missing). Never overwrites: when the file
  * name is taken, the version moves on by a second.
  */
-export async function createMigrationFile(
+async function createMigrationFile(
   dir: string,
   name: string,
   kind: 'sql' | 'ts',
@@ -184,7 +184,7 @@ export function nextVersion(candidate: string, newest: string | null): string {
 }
 
 /** A `Date` as a UTC version, `YYYYMMDDHHMMSS`. */
-export function formatVersion(date: Date): string {
+function formatVersion(date: Date): string {
   return date.toISOString().replace(/\D/g, '').slice(0, 14);
 }
 

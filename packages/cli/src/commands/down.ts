@@ -66,7 +66,7 @@ export const downCommand = defineDatabaseCommand({
 });
 
 /** `Reverted 2 migrations in 40 ms; now at 20260101000000`. */
-export function revertedSummary(
+function revertedSummary(
   reverted: readonly MigrationResult[],
   durationMs: number,
   current: string | null,

@@ -34,10 +34,7 @@ export const historyCommand = defineDatabaseCommand({
 });
 
 /** The applied migrations as a table, newest first. */
-export function renderApplied(
-  applied: readonly AppliedStatus[],
-  log: readonly LogEntry[] = [],
-): string[] {
+function renderApplied(applied: readonly AppliedStatus[], log: readonly LogEntry[] = []): string[] {
   if (applied.length === 0) return ['No migrations applied yet.'];
   // Recorded by `stamp`, not run: the newest entry that put it in the version table says which.
   const stamped = new Set<string>();
@@ -64,7 +61,7 @@ export function renderApplied(
 }
 
 /** The log table, newest first. */
-export function renderLog(log: readonly LogEntry[]): string[] {
+function renderLog(log: readonly LogEntry[]): string[] {
   if (log.length === 0)
     return ['The log is empty: nothing has been applied, reverted, stamped or repaired yet.'];
   const rows = log.map((entry) => [

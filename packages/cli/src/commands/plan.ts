@@ -60,7 +60,7 @@ export const planCommand = defineDatabaseCommand({
 });
 
 /** The plan as a table: one row per migration, in the order it would run. */
-export function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {
+function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {
   const from = result.current ?? 'base';
   const command = result.direction === 'up' ? 'offloop up' : 'offloop down';
   if (result.steps.length === 0)

@@ -42,7 +42,7 @@ export const repairCommand = defineDatabaseCommand({
 });
 
 /** What repair did (or would do), one line per change, then what it left alone. */
-export function renderRepair(result: RepairResult): string[] {
+function renderRepair(result: RepairResult): string[] {
   const lines: string[] = [];
   if (result.actions.length === 0) lines.push('Nothing to repair.');
   else

@@ -32,7 +32,7 @@ type StatusContext = {
 };
 
 /** The human status: where, a table of migrations, and a summary line. */
-export function renderStatus(result: StatusResult, context: StatusContext): string[] {
+function renderStatus(result: StatusResult, context: StatusContext): string[] {
   const lines = [
     `Database:   ${context.database.description}`,
     `Migrations: ${context.dir} (version table ${context.table})`,

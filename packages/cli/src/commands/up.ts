@@ -74,7 +74,7 @@ export const upCommand = defineDatabaseCommand({
 });
 
 /** The one line `up` prints on stdout. */
-export function summary(result: UpResult, to: string | undefined, dir: string): string {
+function summary(result: UpResult, to: string | undefined, dir: string): string {
   if (result.applied.length > 0) {
     return `Applied ${count(result.applied.length, 'migration')} in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`;
   }

@@ -6,7 +6,7 @@
  */
 
 /** At most this many characters of the line are shown, around the column. */
-export const FRAME_WIDTH = 120;
+const FRAME_WIDTH = 120;
 
 /** Marks a side of the line that the window cut off. */
 const ELLIPSIS = '…';
@@ -70,7 +70,7 @@ export function escapeControls(text: string): string {
 }
 
 /** {@link escapeControls} for one line of a frame: tabs as spaces too, so the caret can line up. */
-export function escapeForTerminal(text: string): string {
+function escapeForTerminal(text: string): string {
   return escapeControls(text).replaceAll('\t', TAB);
 }
 

@@ -59,7 +59,7 @@ export function decodeMigrationText(file: string, bytes: Uint8Array, refuseNul: 
  * The offset of the first byte that starts an ill-formed UTF-8 sequence (a stray continuation
  * byte, a truncated sequence, an overlong form, a surrogate, a code point above U+10FFFF), or -1.
  */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
+function firstInvalidUtf8(bytes: Uint8Array): number {
   let index = 0;
   while (index < bytes.length) {
     const lead = bytes[index] ?? 0;

@@ -146,7 +146,7 @@ export async function tryLock(file: string): Promise<boolean> {
   return false;
 }
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

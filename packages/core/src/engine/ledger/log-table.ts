@@ -11,7 +11,7 @@ import { tableExists } from './version-table.ts';
 import type { LogEntry } from '../../model/migration.ts';
 
 /** The log table's identifier. */
-export function logTableIdentifier(versionTable: VersionTable) {
+function logTableIdentifier(versionTable: VersionTable) {
   return sql.identifier([versionTable.schema, logTableOf(versionTable)]);
 }
 

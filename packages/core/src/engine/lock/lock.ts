@@ -48,7 +48,7 @@ function keyOf(text: string): string {
 }
 
 /** How often a waiting runner reports that it is still waiting. */
-export const WAIT_REPORT_INTERVAL_MS = 5_000;
+const WAIT_REPORT_INTERVAL_MS = 5_000;
 const FIRST_DELAY_MS = 25;
 const MAX_DELAY_MS = 1_000;
 const POLL_MS = 50;

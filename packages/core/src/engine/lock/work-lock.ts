@@ -14,7 +14,7 @@ import type { CommonQueryMethods, Interceptor } from 'slonik';
 import { rawQuery } from '../db/pools.ts';
 
 /** How often a busy backend checks that its client is still there (PostgreSQL 14+). */
-export const CLIENT_CHECK_INTERVAL = '1s';
+const CLIENT_CHECK_INTERVAL = '1s';
 
 /**
  * The statement that sets a work session up: takes the shared work lock `workKey` (a bigint as
