@@ -140,7 +140,7 @@ export class LockSession {
    */
   async acquire(options: LockOptions): Promise<void> {
     let lastReport = -Infinity;
-    const attempt = await poll(
+    const wait = await poll(
       async () => {
         const { rows } = await this.#client.query<{ locked: boolean }>(
           'select pg_try_advisory_lock($1::bigint) as locked',
@@ -162,9 +162,9 @@ export class LockSession {
         },
       },
     );
-    const waited = Math.round(attempt.waitedMs);
-    if (attempt.timedOut) {
-      const { holder } = attempt.value;
+    const waited = Math.round(wait.waitedMs);
+    if (wait.timedOut) {
+      const { holder } = wait.value;
       throw new LockTimeoutError(
         `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
           (holder
