@@ -13,7 +13,7 @@ import { hasOffloopShape, OFFLOOP_ERROR, type Serializable } from './brand.ts';
 import type { ErrorCode } from './codes.ts';
 import { toEnvelope, type ErrorEnvelope } from './envelope.ts';
 
-export { isError, type Details, type Serializable } from './brand.ts';
+export type { Details, Serializable } from './brand.ts';
 
 /** Where in a migration file something happened. Lines and columns are 1-based. */
 export type SourceLocation = {
