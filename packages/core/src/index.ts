@@ -85,7 +85,11 @@ export {
   scriptOptionsSchema,
   stampOptionsSchema,
   upOptionsSchema,
+  OPERATION_SCHEMAS,
 } from './config/operation-options.ts';
+export type { OperationArgs, OperationInput } from './config/operation-options.ts';
+export { optionMeta } from './config/option-meta.ts';
+export type { OptionDecode, OptionMeta } from './config/option-meta.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
 export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
 export { quoteLiteral } from './sql/ddl.ts';
@@ -153,6 +157,7 @@ export type {
 } from './model/results.ts';
 export type {
   CommandName,
+  CommandOf,
   CommandResult,
   CommandResults,
   EngineCommand,

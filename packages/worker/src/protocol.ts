@@ -5,7 +5,7 @@
  */
 import type {
   CommandName,
-  EngineCommand,
+  CommandOf,
   ErrorEnvelope,
   ProgressEvent,
   ResolvedConfig,
@@ -13,8 +13,7 @@ import type {
 import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
 import type { MessagePort } from 'node:worker_threads';
 
-/** The engine command named `N`. */
-export type CommandOf<N extends CommandName> = Extract<EngineCommand, { readonly name: N }>;
+export type { CommandOf } from '@offloop/core';
 
 /** A task for the worker: one engine command, with the ports for its progress and control. */
 export type TaskRequest<N extends CommandName = CommandName> = {

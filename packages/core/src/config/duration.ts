@@ -14,7 +14,7 @@ export function parseDuration(value: unknown): unknown {
 
 /** A duration option: milliseconds, or a number with `ms`, `s`, `m` or `h`. */
 export const duration = z.preprocess(
-  parseDuration,
+  (value: number | string) => parseDuration(value),
   z
     .number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' })
     .int()

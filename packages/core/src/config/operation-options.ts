@@ -1,77 +1,243 @@
 /**
- * The options of each operation's call (`up()`, `down()`, ...), as zod schemas: what the host API
- * and the CLI accept beyond the configuration.
+ * The options of each operation (`up()`, `down()`, ...), one zod schema per operation, declared
+ * once. Everything else is derived from these: the engine's command (`model/commands.ts`), the
+ * host API's option types (`@offloop/worker`), the CLI's flags, their checks and `--help`
+ * (through each field's {@link option} metadata), and `docs/cli.md`.
+ *
+ * Adding an option to an operation is a field here (its JSDoc for the host API, its metadata for
+ * the CLI), and its use in the engine's operation.
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
+import { option } from './option-meta.ts';
 
-const targetSpec = z
-  .string()
-  .regex(/^(base|[+-]\d+|\d{1,14})$/, 'must be a version, a version prefix, base, +N or -N');
+/** What every target option accepts in form: a version, a prefix of one, `base`, `+N` or `-N`. */
+const TARGET = /^(base|[+-]\d+|\d{1,14})$/;
+
+/** The forms a target takes, by where it points; the CLI's problem messages name them. */
+const TARGET_FORMS = {
+  any: 'a version, a version prefix, base, +N or -N',
+  up: 'a version, a version prefix, or +N',
+  down: 'a version, a version prefix, base or -N',
+  from: 'a version, a version prefix, or base',
+} as const;
+
+/**
+ * The problem with `value` as a target going `direction`, or undefined: up takes a version, a
+ * prefix or `+N`; down a version, a prefix, `base` or `-N`; a target pointing the other way
+ * names the operation going that way.
+ */
+function targetProblem(value: string, direction: keyof typeof TARGET_FORMS): string | undefined {
+  const forms = TARGET_FORMS[direction];
+  if (!TARGET.test(value)) return `must be ${forms}; got "${value}"`;
+  if (direction === 'up' && (value === 'base' || value.startsWith('-')))
+    return `must be ${forms} going up; to go back, use offloop down --to ${value}`;
+  if (direction === 'down' && value.startsWith('+'))
+    return `must be ${forms} going down; to go forward, use offloop up --to ${value}`;
+  if (direction === 'from' && /^[+-]/.test(value)) return `must be ${forms}`;
+  return undefined;
+}
+
+/** A target option: a string in one of the forms `direction` takes. */
+function target(direction: keyof typeof TARGET_FORMS): z.ZodString {
+  return z.string().superRefine((value, ctx) => {
+    const message = targetProblem(value, direction);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message });
+  });
+}
+
+/** A count of migrations: a positive whole number. */
+function count(): z.ZodNumber {
+  return z.number({ error: 'must be a positive whole number' }).int().positive();
+}
+
+/**
+ * The rule that `a` and `b` exclude each other, as an object refinement: the issue is on `b`,
+ * and says which option it conflicts with in `params.conflictsWith` (the CLI names the flag).
+ */
+function exclusive<T extends object>(
+  a: keyof T & string,
+  b: keyof T & string,
+): (value: T, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    if (value[a] !== undefined && value[b] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [b],
+        message: `cannot be combined with ${a}`,
+        params: { conflictsWith: a },
+      });
+  };
+}
 
 /** Options every call takes (`status()` too). */
 export const callOptionsSchema = z.strictObject({
-  /** Cancel the whole call after this long (`RUN_TIMEOUT`); 0 or absent means none. */
-  timeout: duration.optional(),
+  /**
+   * Cancel the whole call after this long, in ms or as `"30s"`, like an abort, with `RUN_TIMEOUT`.
+   * Time spent queued behind an earlier call of the same migrator counts. @default none
+   */
+  timeout: option(duration.optional(), {
+    description:
+      'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
+    placeholder: 'duration',
+    decode: 'duration',
+    default: '0, none',
+  }),
 });
 
+const { timeout } = callOptionsSchema.shape;
+
 /** Options of one `up()` call. */
-export const upOptionsSchema = callOptionsSchema.extend({
-  /** Apply pending migrations up to and including this version (or prefix, or `+N`). @default all pending */
-  to: targetSpec.optional(),
-  /** Apply pending migrations older than the newest applied one instead of refusing. @default false */
-  allowOutOfOrder: z.boolean().optional(),
-  /** Run the whole run in one transaction. @default false */
-  singleTransaction: z.boolean().optional(),
+export const upOptionsSchema = z.strictObject({
+  /** Apply pending migrations up to and including this version: a version, an unambiguous prefix, or `+N`. @default all pending */
+  to: option(target('up').optional(), {
+    description:
+      'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)',
+    placeholder: 'target',
+  }),
+  /** Apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing. @default false */
+  allowOutOfOrder: option(z.boolean().optional(), {
+    description:
+      'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
+  }),
+  /** Run the whole run in one transaction; refused when a migration in it is non-transactional. @default false */
+  singleTransaction: option(z.boolean().optional(), {
+    description:
+      'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
+  }),
+  timeout,
 });
 
 /** Options of one `down()` call: one step by default. */
-export const downOptionsSchema = callOptionsSchema
-  .extend({
+export const downOptionsSchema = z
+  .strictObject({
     /** Revert this many migrations. @default 1 */
-    step: z.number().int().positive().optional(),
-    /** Revert every migration after this version (it stays applied); `base` reverts all. */
-    to: targetSpec.optional(),
+    step: option(count().optional(), {
+      description: 'Revert the last N applied migrations; more than are applied is refused',
+      placeholder: 'n',
+      decode: 'count',
+      default: '1',
+    }),
+    /** Revert every migration after this version (which stays applied): a version, prefix, `-N`, or `base` for all. */
+    to: option(target('down').optional(), {
+      description:
+        'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
+      placeholder: 'target',
+    }),
+    timeout,
   })
-  .refine(
-    (value) => value.step === undefined || value.to === undefined,
-    'give step or to, not both',
-  );
+  .superRefine(exclusive('step', 'to'));
 
 /** Options of one `redo()` call. */
-export const redoOptionsSchema = callOptionsSchema.extend({
+export const redoOptionsSchema = z.strictObject({
   /** Revert and re-apply this many migrations. @default 1 */
-  step: z.number().int().positive().optional(),
+  step: option(count().optional(), {
+    description: 'Redo the last N applied migrations; more than are applied is refused',
+    placeholder: 'n',
+    decode: 'count',
+    default: '1',
+  }),
+  timeout,
 });
 
 /** Options of one `stamp()` call. */
-export const stampOptionsSchema = callOptionsSchema.extend({
-  /** The version to record the database as being at (or prefix), or `base` for none. */
-  to: targetSpec,
+export const stampOptionsSchema = z.strictObject({
+  /** Record the database as being at this version (or prefix), or `base`. */
+  to: option(target('any'), {
+    description: 'The version to record the database as being at (or prefix), or base for none',
+    placeholder: 'version',
+  }),
+  timeout,
 });
 
 /** Options of one `repair()` call. */
-export const repairOptionsSchema = callOptionsSchema.extend({
-  /** Report what would change, change nothing. @default false */
-  dryRun: z.boolean().optional(),
+export const repairOptionsSchema = z.strictObject({
+  /** Report what would change and change nothing. @default false */
+  dryRun: option(z.boolean().optional(), {
+    description: 'Show what would change, and change nothing',
+  }),
   /** Also forget applied migrations whose files are gone. @default false */
-  forgetMissing: z.boolean().optional(),
+  forgetMissing: option(z.boolean().optional(), {
+    description: 'Also forget applied migrations whose files are gone (their down is not run)',
+  }),
+  timeout,
 });
 
 /** Options of one `check()` call. */
-export const checkOptionsSchema = callOptionsSchema.extend({
+export const checkOptionsSchema = z.strictObject({
   /** Do not count out-of-order pending migrations as a problem. @default false */
-  allowOutOfOrder: z.boolean().optional(),
+  allowOutOfOrder: option(z.boolean().optional(), {
+    description: 'Do not count pending migrations older than the newest applied one as a problem',
+  }),
+  timeout,
 });
 
 /** Options of one `plan()` or `sql()` (offline script) call. */
-export const scriptOptionsSchema = callOptionsSchema.extend({
-  direction: z.enum(['up', 'down']).default('up'),
-  /** Offline: take the database to be at this version (`base` for empty) instead of reading it. */
-  from: targetSpec.optional(),
-  /** Up: stop at this version. Down: revert everything after it. */
-  to: targetSpec.optional(),
-  /** Down: revert this many migrations. @default 1 */
-  step: z.number().int().positive().optional(),
-  allowOutOfOrder: z.boolean().optional(),
-});
+export const scriptOptionsSchema = z
+  .strictObject({
+    /** @default 'up' */
+    direction: option(z.enum(['up', 'down']).default('up'), {
+      description: 'The command to preview: up or down',
+      placeholder: 'direction',
+    }),
+    /** Take the database to be at this version (`base` for empty) instead of reading it: needs no database. Only for `sql`. */
+    from: option(target('from').optional(), {
+      description:
+        'Take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
+      placeholder: 'version',
+    }),
+    /** Up: stop at this version. Down: revert everything after it. */
+    to: option(z.string().optional(), {
+      description:
+        "As the command's --to: up to this version (or +N); with --down, revert all after it (base, -N)",
+      placeholder: 'target',
+    }),
+    /** Down: revert this many migrations. @default 1 */
+    step: option(count().optional(), {
+      description: 'With --down: revert the last N applied',
+      placeholder: 'n',
+      decode: 'count',
+      default: '1',
+    }),
+    /** Up: also plan pending migrations older than the newest applied one. @default false */
+    allowOutOfOrder: option(z.boolean().optional(), {
+      description:
+        'As up --allow-out-of-order: include pending migrations older than the newest applied one',
+    }),
+    timeout,
+  })
+  .superRefine((value, ctx) => {
+    // The target's forms depend on the direction, so it is checked here rather than on its field.
+    const message = value.to === undefined ? undefined : targetProblem(value.to, value.direction);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['to'], message });
+  })
+  .superRefine(exclusive('step', 'to'));
+
+/** Every operation's options schema, by the name of its engine command. */
+export const OPERATION_SCHEMAS = {
+  up: upOptionsSchema,
+  down: downOptionsSchema,
+  redo: redoOptionsSchema,
+  status: callOptionsSchema,
+  history: callOptionsSchema,
+  current: callOptionsSchema,
+  stamp: stampOptionsSchema,
+  repair: repairOptionsSchema,
+  check: checkOptionsSchema,
+  plan: scriptOptionsSchema,
+  sql: scriptOptionsSchema,
+} as const;
+
+/** The name of an operation (and of its engine command). */
+export type CommandName = keyof typeof OPERATION_SCHEMAS;
+
+/** The options of operation `N` as a caller writes them (`timeout` included). */
+export type OperationInput<N extends CommandName> = z.input<(typeof OPERATION_SCHEMAS)[N]>;
+
+/**
+ * The arguments of operation `N` as the engine takes them: its options after validation and
+ * defaults, less `timeout`, which the host enforces around the call.
+ */
+export type OperationArgs<N extends CommandName> = Readonly<
+  Omit<z.output<(typeof OPERATION_SCHEMAS)[N]>, 'timeout'>
+>;

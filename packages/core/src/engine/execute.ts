@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config/config.ts';
 import { OffloopError, RunAbortedError } from '../errors/index.ts';
 import type {
   CommandName,
+  CommandOf,
   CommandResult,
   CommandResults,
   EngineCommand,
@@ -44,42 +45,38 @@ export async function execute<C extends EngineCommand>(
   }
 }
 
+/** Each operation's function, by the name of its command. */
+const OPERATIONS: {
+  readonly [N in CommandName]: (
+    config: ResolvedConfig,
+    command: CommandOf<N>,
+    options: EngineOptions,
+  ) => Promise<CommandResults[N]>;
+} = {
+  up: (config, command, options) => up(config, { ...command, ...options }),
+  down: (config, command, options) => down(config, { ...command, ...options }),
+  redo: (config, command, options) => redo(config, { ...command, ...options }),
+  status: (config, _command, options) => status(config, options),
+  history: (config, _command, options) => history(config, options),
+  current: (config, _command, options) => current(config, options),
+  stamp: (config, command, options) => stamp(config, { ...command, ...options }),
+  repair: (config, command, options) => repair(config, { ...command, ...options }),
+  check: (config, command, options) => check(config, { ...command, ...options }),
+  plan: previewPlan,
+  sql: offlineSql,
+};
+
 function dispatch(
   config: ResolvedConfig,
   command: EngineCommand,
   options: EngineOptions,
 ): Promise<CommandResults[CommandName]> {
-  switch (command.name) {
-    case 'up':
-      return up(config, {
-        ...options,
-        to: command.to,
-        allowOutOfOrder: command.allowOutOfOrder,
-        singleTransaction: command.singleTransaction,
-      });
-    case 'down':
-      return down(config, { ...options, step: command.step, to: command.to });
-    case 'redo':
-      return redo(config, { ...options, step: command.step });
-    case 'status':
-      return status(config, options);
-    case 'history':
-      return history(config, options);
-    case 'current':
-      return current(config, options);
-    case 'stamp':
-      return stamp(config, { ...options, to: command.to });
-    case 'repair':
-      return repair(config, {
-        ...options,
-        dryRun: command.dryRun,
-        forgetMissing: command.forgetMissing,
-      });
-    case 'check':
-      return check(config, { ...options, allowOutOfOrder: command.allowOutOfOrder });
-    case 'plan':
-      return previewPlan(config, command, options);
-    case 'sql':
-      return offlineSql(config, command, options);
-  }
+  // TypeScript cannot correlate `command.name` with the table's entry for it; they match by
+  // construction of `OPERATIONS`.
+  const operation = OPERATIONS[command.name] as (
+    config: ResolvedConfig,
+    command: EngineCommand,
+    options: EngineOptions,
+  ) => Promise<CommandResults[CommandName]>;
+  return operation(config, command, options);
 }

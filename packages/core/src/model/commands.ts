@@ -1,8 +1,11 @@
 /**
  * The operations the engine performs, as data: the host builds a command, the worker runs it
- * with {@link execute} from `@offloop/core/engine`. Adding an operation means adding a member
- * here, its result type, and a case in the engine; the thread plumbing does not change.
+ * with {@link execute} from `@offloop/core/engine`. A command is an operation's name and its
+ * options as its schema resolves them (`config/operation-options.ts`), so the two cannot drift.
+ * Adding an operation means adding its schema there, its result type here, and its function in
+ * the engine; the thread plumbing does not change.
  */
+import type { CommandName, OperationArgs } from '../config/operation-options.ts';
 import type {
   CheckResult,
   CurrentResult,
@@ -17,41 +20,15 @@ import type {
   UpResult,
 } from './results.ts';
 
+export type { CommandName } from '../config/operation-options.ts';
+
 /** One engine operation and its arguments. */
-export type EngineCommand =
-  | {
-      readonly name: 'up';
-      readonly to?: string | undefined;
-      readonly allowOutOfOrder?: boolean | undefined;
-      readonly singleTransaction?: boolean | undefined;
-    }
-  | { readonly name: 'down'; readonly step?: number | undefined; readonly to?: string | undefined }
-  | { readonly name: 'redo'; readonly step?: number | undefined }
-  | { readonly name: 'status' }
-  | { readonly name: 'history' }
-  | { readonly name: 'current' }
-  | { readonly name: 'stamp'; readonly to: string }
-  | {
-      readonly name: 'repair';
-      readonly dryRun?: boolean | undefined;
-      readonly forgetMissing?: boolean | undefined;
-    }
-  | { readonly name: 'check'; readonly allowOutOfOrder?: boolean | undefined }
-  | {
-      readonly name: 'plan';
-      readonly direction: 'up' | 'down';
-      readonly to?: string | undefined;
-      readonly step?: number | undefined;
-      readonly allowOutOfOrder?: boolean | undefined;
-    }
-  | {
-      readonly name: 'sql';
-      readonly direction: 'up' | 'down';
-      readonly from?: string | undefined;
-      readonly to?: string | undefined;
-      readonly step?: number | undefined;
-      readonly allowOutOfOrder?: boolean | undefined;
-    };
+export type EngineCommand = {
+  [N in CommandName]: { readonly name: N } & OperationArgs<N>;
+}[CommandName];
+
+/** The engine command named `N` (for a union of names, any of them). */
+export type CommandOf<N extends CommandName> = Extract<EngineCommand, { readonly name: N }>;
 
 /** The result type of each command. */
 export type CommandResults = {
@@ -67,9 +44,6 @@ export type CommandResults = {
   readonly plan: PlanResult;
   readonly sql: SqlResult;
 };
-
-/** The name of an {@link EngineCommand}. */
-export type CommandName = EngineCommand['name'];
 
 /** The result of command `C`. */
 export type CommandResult<C extends EngineCommand> = CommandResults[C['name']];

@@ -26,7 +26,7 @@ import {
 } from '@offloop/core';
 import type { z } from 'zod';
 import { Call, type CallContext } from './call.ts';
-import { OPERATIONS } from './operations.ts';
+import { parseCall } from './operations.ts';
 import { Readiness } from './readiness.ts';
 import { BufferedMigrationRun } from './migration-run.ts';
 import type {
@@ -187,7 +187,7 @@ class ThreadMigrator implements Migrator {
     options: CallOptions,
   ): BufferedMigrationRun<CommandResults[N]> {
     const { onProgress, signal, ...rest } = options;
-    const parsed = OPERATIONS[name](rest);
+    const parsed = parseCall(name, rest);
     if (!parsed.success) return rejected(parsed.error, `${name}() options`);
     const call = new Call(this.#context, parsed.command, {
       onProgress,

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { CheckResult } from '../../model/results.ts';
 import { assertNotDirty, pendingError } from '../../plan/checks.ts';
 import { assertRunnable, plan } from '../../plan/plan.ts';
@@ -13,7 +14,7 @@ import { withReadOnly, type EngineOptions } from '../session.ts';
  */
 export async function check(
   config: ResolvedConfig,
-  options: EngineOptions & { readonly allowOutOfOrder?: boolean | undefined } = {},
+  options: EngineOptions & OperationArgs<'check'> = {},
 ): Promise<CheckResult> {
   return withReadOnly(config, 'check', options, async (state) => {
     const result = plan(state.files, state.applied);

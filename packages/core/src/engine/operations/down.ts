@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { MigrationResult } from '../../errors/index.ts';
 import type { DownResult } from '../../model/results.ts';
 import { assertNotDirty, assertRevertible } from '../../plan/checks.ts';
@@ -10,10 +11,7 @@ import { withSession, type EngineOptions } from '../session.ts';
 /** Revert applied migrations, the last applied first: one by default, `step` of them, or back to where the database was right after `to` was applied. */
 export async function down(
   config: ResolvedConfig,
-  options: EngineOptions & {
-    readonly step?: number | undefined;
-    readonly to?: string | undefined;
-  } = {},
+  options: EngineOptions & OperationArgs<'down'> = {},
 ): Promise<DownResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];

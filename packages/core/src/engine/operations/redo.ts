@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { MigrationResult } from '../../errors/index.ts';
 import type { RedoResult } from '../../model/results.ts';
 import { assertNotDirty, assertRevertible } from '../../plan/checks.ts';
@@ -10,7 +11,7 @@ import { withSession, type EngineOptions } from '../session.ts';
 /** Revert the last `step` migrations applied (default 1) and apply them again, under one lock. */
 export async function redo(
   config: ResolvedConfig,
-  options: EngineOptions & { readonly step?: number | undefined } = {},
+  options: EngineOptions & OperationArgs<'redo'> = {},
 ): Promise<RedoResult> {
   const started = performance.now();
   const reverted: MigrationResult[] = [];

@@ -1,5 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { RepairAction, RepairResult } from '../../model/results.ts';
 import { namesByVersion, repairActions } from '../../plan/repair.ts';
 import { appendLog, type LogRow } from '../ledger/log-table.ts';
@@ -13,10 +14,7 @@ import { withReadOnly, withSession, type EngineOptions } from '../session.ts';
  */
 export async function repair(
   config: ResolvedConfig,
-  options: EngineOptions & {
-    readonly dryRun?: boolean | undefined;
-    readonly forgetMissing?: boolean | undefined;
-  } = {},
+  options: EngineOptions & OperationArgs<'repair'> = {},
 ): Promise<RepairResult> {
   const forgetMissing = options.forgetMissing === true;
   if (options.dryRun === true) {

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { StampResult } from '../../model/results.ts';
 import { planStamp } from '../../plan/stamp.ts';
 import { appendLog } from '../ledger/log-table.ts';
@@ -12,7 +13,7 @@ import { withSession, type EngineOptions } from '../session.ts';
  */
 export async function stamp(
   config: ResolvedConfig,
-  options: EngineOptions & { readonly to: string },
+  options: EngineOptions & OperationArgs<'stamp'>,
 ): Promise<StampResult> {
   return withSession(config, 'stamp', options, async (session) => {
     const { toStamp, toForget, current } = planStamp(session.state, options.to);

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../../config/config.ts';
+import type { OperationArgs } from '../../config/operation-options.ts';
 import type { MigrationResult } from '../../errors/index.ts';
 import type { UpResult } from '../../model/results.ts';
 import { assertNotDirty, assertSingleTransaction } from '../../plan/checks.ts';
@@ -16,11 +17,7 @@ import { withSession, type EngineOptions } from '../session.ts';
  */
 export async function up(
   config: ResolvedConfig,
-  options: EngineOptions & {
-    readonly to?: string | undefined;
-    readonly allowOutOfOrder?: boolean | undefined;
-    readonly singleTransaction?: boolean | undefined;
-  } = {},
+  options: EngineOptions & OperationArgs<'up'> = {},
 ): Promise<UpResult> {
   const started = performance.now();
   const applied: MigrationResult[] = [];
