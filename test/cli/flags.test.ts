@@ -10,14 +10,8 @@ import {
   upOptionsSchema,
   type ConfigIssue,
 } from '@offloop/core';
-import {
-  exclusive,
-  readDirectedTarget,
-  readFrom,
-  readStep,
-  readTarget,
-  readTimeout,
-} from '../../packages/cli/src/flags/call-options.ts';
+import { readFrom } from '../../packages/cli/src/flags/call-options.ts';
+import { optionFlags, readOptions } from '../../packages/cli/src/flags/option-flags.ts';
 import {
   DATABASE_FLAGS,
   OPTION_FLAGS,
@@ -97,16 +91,21 @@ test('each migrator-option flag names the option it sets; its text is decoded as
   t.is(issues[2]?.path, '--worker-resource-limits stackSizeMb');
 });
 
+const UP = optionFlags(upOptionsSchema, ['to']);
+const DOWN = optionFlags(downOptionsSchema, ['step', 'to', 'timeout']);
+const REDO = optionFlags(redoOptionsSchema, ['step', 'timeout']);
+const STAMP = optionFlags(stampOptionsSchema, ['to']);
+
 test("targets are checked by the operation's schema, with the forms the command takes in the message", (t) => {
   const issues: ConfigIssue[] = [];
-  t.is(readDirectedTarget(undefined, 'up', upOptionsSchema.shape.to, issues), undefined);
-  t.is(readDirectedTarget('+2', 'up', upOptionsSchema.shape.to, issues), '+2');
-  t.is(readDirectedTarget('2026', 'down', downOptionsSchema.shape.to, issues), '2026');
+  t.is(readOptions(upOptionsSchema, UP, {}, issues).to, undefined);
+  t.is(readOptions(upOptionsSchema, UP, { to: '+2' }, issues).to, '+2');
+  t.is(readOptions(downOptionsSchema, DOWN, { to: '2026' }, issues).to, '2026');
   t.deepEqual(issues, []);
-  readDirectedTarget('soon', 'up', upOptionsSchema.shape.to, issues);
-  readDirectedTarget('-1', 'up', upOptionsSchema.shape.to, issues);
-  readDirectedTarget('+1', 'down', downOptionsSchema.shape.to, issues);
-  readTarget('x', 'to', stampOptionsSchema.shape.to, issues);
+  readOptions(upOptionsSchema, UP, { to: 'soon' }, issues);
+  readOptions(upOptionsSchema, UP, { to: '-1' }, issues);
+  readOptions(downOptionsSchema, DOWN, { to: '+1' }, issues);
+  readOptions(stampOptionsSchema, STAMP, { to: 'x' }, issues);
   t.deepEqual(issues, [
     { path: '--to', message: 'must be a version, a version prefix, or +N; got "soon"' },
     {
@@ -136,19 +135,23 @@ test('--from is a version, a prefix or base, and only with --sql', (t) => {
 
 test('--step is a positive whole number by the schema, --timeout a duration, and exclusive flags are one or the other', (t) => {
   const issues: ConfigIssue[] = [];
-  t.is(readStep('3', redoOptionsSchema.shape.step, issues), 3);
-  t.is(readTimeout('2m', issues), 120_000);
+  t.deepEqual(readOptions(redoOptionsSchema, REDO, { step: '3', timeout: '2m' }, issues), {
+    step: 3,
+    timeout: 120_000,
+  });
   t.deepEqual(issues, []);
-  for (const bad of ['0', '-1', '1.5', '1e3', ' 2', String(2 ** 60)])
-    t.is(readStep(bad, downOptionsSchema.shape.step, issues), undefined, bad);
+  for (const bad of ['0', '-1', '1.5', '1e3', ' 2', String(2 ** 60)]) {
+    const before = issues.length;
+    readOptions(downOptionsSchema, DOWN, { step: bad }, issues);
+    t.is(issues.length, before + 1, bad);
+  }
   t.is(issues.length, 6);
   t.deepEqual(issues[0], { path: '--step', message: 'must be a positive whole number; got "0"' });
   const timeout: ConfigIssue[] = [];
-  t.is(readTimeout('soon', timeout), undefined);
+  readOptions(redoOptionsSchema, REDO, { timeout: 'soon' }, timeout);
   t.is(timeout[0]?.path, '--timeout');
   const both: ConfigIssue[] = [];
-  exclusive({ step: '1', to: 'base' }, 'step', 'to', both);
-  const onlyStep: { step?: string; to?: string } = { step: '1' };
-  exclusive(onlyStep, 'step', 'to', both);
+  readOptions(downOptionsSchema, DOWN, { step: '1', to: 'base' }, both);
+  readOptions(downOptionsSchema, DOWN, { step: '1' }, both);
   t.deepEqual(both, [{ path: '--to', message: 'cannot be combined with --step' }]);
 });

@@ -1,8 +1,13 @@
 /** `offloop check`: exit 0 only when every migration is applied and nothing is wrong; for CI gates. */
+import { checkOptionsSchema } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
+
+/** The flags of `check()`'s options: not `--timeout`, as no read-only command has it. */
+const CHECK_FLAGS = optionFlags(checkOptionsSchema, ['allowOutOfOrder']);
 
 /** `offloop check`: the typed reason, and its exit code, when the database is not exactly up to date. */
 export const checkCommand = defineDatabaseCommand({
@@ -15,19 +20,11 @@ export const checkCommand = defineDatabaseCommand({
     'edited or is gone, a pending migration is older than the newest applied one, or a non-transactional migration ' +
     `failed midway; or ${EXIT_CODES.MIGRATIONS_PENDING} when migrations are merely pending. Reads only: takes no ` +
     'lock, creates nothing. For CI gates and readiness probes.',
-  flags: {
-    ...DATABASE_FLAGS,
-    'allow-out-of-order': {
-      type: 'boolean',
-      description: 'Do not count pending migrations older than the newest applied one as a problem',
-    },
-  },
+  flags: { ...DATABASE_FLAGS, ...CHECK_FLAGS },
   examples: ['offloop check', 'offloop check --json', 'offloop check || exit 1'],
 
-  read: (values) => ({
-    allowOutOfOrder: values['allow-out-of-order'] === true ? true : undefined,
-  }),
-  call: (migrator, { allowOutOfOrder }, { signal }) => migrator.check({ allowOutOfOrder, signal }),
+  read: (values, issues) => readOptions(checkOptionsSchema, CHECK_FLAGS, values, issues),
+  call: (migrator, options, { signal }) => migrator.check({ ...options, signal }),
   render: (result) => [
     result.current === null
       ? 'OK: no migrations, nothing applied.'

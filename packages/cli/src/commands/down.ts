@@ -1,17 +1,13 @@
 /** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
 import { downOptionsSchema, type MigrationResult } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import {
-  RUN_FLAGS,
-  SCRIPT_FLAGS,
-  exclusive,
-  readDirectedTarget,
-  readFrom,
-  readStep,
-  readTimeout,
-} from '../flags/call-options.ts';
+import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { NBSP, count, formatDuration } from '../format.ts';
+
+/** The flags of `down()`'s options, in the order help lists them. */
+const DOWN_FLAGS = optionFlags(downOptionsSchema, ['step', 'to', 'timeout']);
 
 /** `offloop down`: one step by default, `--step N`, or everything applied after `--to`. */
 export const downCommand = defineDatabaseCommand({
@@ -26,23 +22,7 @@ export const downCommand = defineDatabaseCommand({
     '--to version that is not applied, is refused. Every migration to revert is checked for a down section, an unchanged ' +
     'file and a parseable body before anything runs. Each runs in its own transaction with the removal of its version ' +
     'row, under the migration lock. With --sql nothing runs: the script is printed instead.',
-  flags: {
-    ...DATABASE_FLAGS,
-    step: {
-      type: 'string',
-      placeholder: 'n',
-      description: 'Revert the last N applied migrations; more than are applied is refused',
-      default: '1',
-    },
-    to: {
-      type: 'string',
-      placeholder: 'target',
-      description:
-        'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
-    },
-    ...RUN_FLAGS,
-    ...SCRIPT_FLAGS,
-  },
+  flags: { ...DATABASE_FLAGS, ...DOWN_FLAGS, ...SCRIPT_FLAGS },
   examples: [
     'offloop down',
     'offloop down --step 3',
@@ -50,18 +30,15 @@ export const downCommand = defineDatabaseCommand({
     'offloop down --to base --sql > rollback.sql',
   ],
 
-  read(values, issues) {
-    const step = readStep(values.step, downOptionsSchema.shape.step, issues);
-    const to = readDirectedTarget(values.to, 'down', downOptionsSchema.shape.to, issues);
-    exclusive(values, 'step', 'to', issues);
-    const timeout = readTimeout(values.timeout, issues);
-    const from = readFrom(values, issues);
-    return { step, to, timeout, sql: values.sql === true, from };
-  },
-  script: ({ sql, to, step, timeout, from }) =>
+  read: (values, issues) => ({
+    args: readOptions(downOptionsSchema, DOWN_FLAGS, values, issues),
+    sql: values.sql === true,
+    from: readFrom(values, issues),
+  }),
+  script: ({ args: { step, to, timeout }, sql, from }) =>
     sql ? { direction: 'down', to, step, allowOutOfOrder: undefined, timeout, from } : undefined,
-  call: (migrator, { step, to, timeout }, { signal, onProgress }) =>
-    migrator.down({ step, to, timeout, signal, onProgress }),
+  call: (migrator, { args }, { signal, onProgress }) =>
+    migrator.down({ ...args, signal, onProgress }),
   render: (result) => [revertedSummary(result.reverted, result.durationMs, result.current)],
 });
 

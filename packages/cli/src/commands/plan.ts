@@ -7,9 +7,12 @@ import {
   type ResolvedConfig,
 } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { exclusive, readDirectedTarget, readStep } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration, table } from '../format.ts';
+
+/** The flags of `plan()`'s options; `--down` sets its direction. */
+const PLAN_FLAGS = optionFlags(scriptOptionsSchema, ['to', 'step', 'allowOutOfOrder']);
 
 /** `offloop plan [--down] [--to <target>] [--step N]`. */
 export const planCommand = defineDatabaseCommand({
@@ -24,38 +27,18 @@ export const planCommand = defineDatabaseCommand({
   flags: {
     ...DATABASE_FLAGS,
     down: { type: 'boolean', description: 'Plan offloop down instead of offloop up' },
-    to: {
-      type: 'string',
-      placeholder: 'target',
-      description:
-        "As the command's --to: up to this version (or +N); with --down, revert all after it (base, -N)",
-    },
-    step: {
-      type: 'string',
-      placeholder: 'n',
-      description: 'With --down: revert the last N applied',
-      default: '1',
-    },
-    'allow-out-of-order': {
-      type: 'boolean',
-      description:
-        'As up --allow-out-of-order: include pending migrations older than the newest applied one',
-    },
+    ...PLAN_FLAGS,
   },
   examples: ['offloop plan', 'offloop plan --down --to base', 'offloop plan --to +2 --json'],
 
   read(values, issues) {
-    const direction: 'up' | 'down' = values.down === true ? 'down' : 'up';
-    const to = readDirectedTarget(values.to, direction, scriptOptionsSchema.shape.to, issues);
-    const step = readStep(values.step, scriptOptionsSchema.shape.step, issues);
-    if (direction === 'up' && step !== undefined)
+    const direction = values.down === true ? 'down' : 'up';
+    const options = readOptions(scriptOptionsSchema, PLAN_FLAGS, values, issues, { direction });
+    if (direction === 'up' && values.step !== undefined)
       issues.push({ path: '--step', message: 'only with --down (up has --to +N)' });
-    exclusive(values, 'step', 'to', issues);
-    const allowOutOfOrder = values['allow-out-of-order'] === true ? true : undefined;
-    return { direction, to, step, allowOutOfOrder };
+    return options;
   },
-  call: (migrator, { direction, to, step, allowOutOfOrder }, { signal }) =>
-    migrator.plan({ direction, to, step, allowOutOfOrder, signal }),
+  call: (migrator, options, { signal }) => migrator.plan({ ...options, signal }),
   render: (result, { config }) => renderPlan(result, config),
 });
 

@@ -1,9 +1,12 @@
 /** `offloop redo`: revert the last applied migrations and apply them again. */
 import { redoOptionsSchema } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { RUN_FLAGS, readStep, readTimeout } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration } from '../format.ts';
+
+/** The flags of `redo()`'s options, in the order help lists them. */
+const REDO_FLAGS = optionFlags(redoOptionsSchema, ['step', 'timeout']);
 
 /** `offloop redo`: down then up again, for the last applied migration or `--step N` of them, under one lock. */
 export const redoCommand = defineDatabaseCommand({
@@ -13,24 +16,12 @@ export const redoCommand = defineDatabaseCommand({
   description:
     'Revert the last applied migration (or the last N with --step N, in the order down takes) and apply it again, under one migration lock: ' +
     'for iterating on a migration under development. Both directions are checked and parsed before anything runs.',
-  flags: {
-    ...DATABASE_FLAGS,
-    step: {
-      type: 'string',
-      placeholder: 'n',
-      description: 'Redo the last N applied migrations; more than are applied is refused',
-      default: '1',
-    },
-    ...RUN_FLAGS,
-  },
+  flags: { ...DATABASE_FLAGS, ...REDO_FLAGS },
   examples: ['offloop redo', 'offloop redo --step 2 --json'],
 
-  read: (values, issues) => ({
-    step: readStep(values.step, redoOptionsSchema.shape.step, issues),
-    timeout: readTimeout(values.timeout, issues),
-  }),
-  call: (migrator, { step, timeout }, { signal, onProgress }) =>
-    migrator.redo({ step, timeout, signal, onProgress }),
+  read: (values, issues) => readOptions(redoOptionsSchema, REDO_FLAGS, values, issues),
+  call: (migrator, options, { signal, onProgress }) =>
+    migrator.redo({ ...options, signal, onProgress }),
   render: (result) => [
     result.reverted.length === 0
       ? 'Nothing to redo: nothing is applied'

@@ -1,9 +1,12 @@
 /** `offloop repair`: accept edited checksums, clear failed runs, and (with a flag) forget missing files. */
-import type { RepairAction, RepairResult } from '@offloop/core';
+import { repairOptionsSchema, type RepairAction, type RepairResult } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { RUN_FLAGS, readTimeout } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
+
+/** The flags of `repair()`'s options, in the order help lists them. */
+const REPAIR_FLAGS = optionFlags(repairOptionsSchema, ['dryRun', 'forgetMissing', 'timeout']);
 
 /** `offloop repair [--dry-run] [--forget-missing]`. */
 export const repairCommand = defineDatabaseCommand({
@@ -16,28 +19,15 @@ export const repairCommand = defineDatabaseCommand({
     'non-transactional migration that stopped midway (after you finished or undid its work by hand) so that up runs ' +
     'it again. With --forget-missing, also forget applied migrations whose files are gone. Look first with --dry-run, ' +
     'which changes nothing and takes no lock. Every change is written to the log table.',
-  flags: {
-    ...DATABASE_FLAGS,
-    'dry-run': { type: 'boolean', description: 'Show what would change, and change nothing' },
-    'forget-missing': {
-      type: 'boolean',
-      description: 'Also forget applied migrations whose files are gone (their down is not run)',
-    },
-    ...RUN_FLAGS,
-  },
+  flags: { ...DATABASE_FLAGS, ...REPAIR_FLAGS },
   examples: [
     'offloop repair --dry-run',
     'offloop repair',
     'offloop repair --forget-missing --dry-run',
   ],
 
-  read: (values, issues) => ({
-    timeout: readTimeout(values.timeout, issues),
-    dryRun: values['dry-run'] === true,
-    forgetMissing: values['forget-missing'] === true,
-  }),
-  call: (migrator, { dryRun, forgetMissing, timeout }, { signal }) =>
-    migrator.repair({ dryRun, forgetMissing, timeout, signal }),
+  read: (values, issues) => readOptions(repairOptionsSchema, REPAIR_FLAGS, values, issues),
+  call: (migrator, options, { signal }) => migrator.repair({ ...options, signal }),
   render: (result) => renderRepair(result),
 });
 

@@ -1,9 +1,12 @@
 /** `offloop stamp <version>`: record the database as being at a version without running anything. */
 import { stampOptionsSchema, type ConfigIssue } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { RUN_FLAGS, readTimeout } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
+
+/** The flags of `stamp()`'s options; its version is the command's argument. */
+const STAMP_FLAGS = optionFlags(stampOptionsSchema, ['timeout']);
 
 /** `offloop stamp <version|prefix>` or `offloop stamp --base`: adopt an existing database, or forget. */
 export const stampCommand = defineDatabaseCommand({
@@ -21,7 +24,7 @@ export const stampCommand = defineDatabaseCommand({
       type: 'boolean',
       description: 'Record the database as being at no migration: forget every applied one',
     },
-    ...RUN_FLAGS,
+    ...STAMP_FLAGS,
   },
   examples: ['offloop stamp 20260101120000', 'offloop stamp 2026010112', 'offloop stamp --base'],
 
@@ -52,11 +55,11 @@ export const stampCommand = defineDatabaseCommand({
     }
     return issues;
   },
-  read: (values, issues, [target]) => ({
-    to: values.base === true ? 'base' : (target ?? 'base'),
-    timeout: readTimeout(values.timeout, issues),
-  }),
-  call: (migrator, { to, timeout }, { signal }) => migrator.stamp({ to, timeout, signal }),
+  read: (values, issues, [target]) =>
+    readOptions(stampOptionsSchema, STAMP_FLAGS, values, issues, {
+      to: values.base === true ? 'base' : (target ?? 'base'),
+    }),
+  call: (migrator, options, { signal }) => migrator.stamp({ ...options, signal }),
   render(result) {
     const lines: string[] = [];
     if (result.stamped.length > 0)

@@ -2,15 +2,18 @@
 import { upOptionsSchema } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
 import { defineDatabaseCommand } from '../database-command.ts';
-import {
-  RUN_FLAGS,
-  SCRIPT_FLAGS,
-  readDirectedTarget,
-  readFrom,
-  readTimeout,
-} from '../flags/call-options.ts';
+import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
+import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration } from '../format.ts';
+
+/** The flags of `up()`'s options, in the order help lists them. */
+const UP_FLAGS = optionFlags(upOptionsSchema, [
+  'to',
+  'allowOutOfOrder',
+  'singleTransaction',
+  'timeout',
+]);
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
 export const upCommand = defineDatabaseCommand({
@@ -24,27 +27,7 @@ export const upCommand = defineDatabaseCommand({
     '--lock-timeout. The run stops at the first failure: that migration is rolled back, earlier ones stay applied. ' +
     'Edited, missing and out-of-order migrations are refused before anything runs, and every pending file is parsed ' +
     'first. Progress goes to stderr, the summary to stdout. With --sql nothing runs: the script is printed instead.',
-  flags: {
-    ...DATABASE_FLAGS,
-    to: {
-      type: 'string',
-      placeholder: 'target',
-      description:
-        'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)',
-    },
-    'allow-out-of-order': {
-      type: 'boolean',
-      description:
-        'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
-    },
-    'single-transaction': {
-      type: 'boolean',
-      description:
-        'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
-    },
-    ...RUN_FLAGS,
-    ...SCRIPT_FLAGS,
-  },
+  flags: { ...DATABASE_FLAGS, ...UP_FLAGS, ...SCRIPT_FLAGS },
   examples: [
     'offloop up',
     'offloop up --url postgres://app@db.internal:5432/app --lock-timeout 2m --timeout 10m',
@@ -53,24 +36,21 @@ export const upCommand = defineDatabaseCommand({
   ],
 
   read(values, issues) {
-    const to = readDirectedTarget(values.to, 'up', upOptionsSchema.shape.to, issues);
-    const timeout = readTimeout(values.timeout, issues);
-    const allowOutOfOrder = values['allow-out-of-order'] === true ? true : undefined;
-    const singleTransaction = values['single-transaction'] === true;
+    const args = readOptions(upOptionsSchema, UP_FLAGS, values, issues);
     const from = readFrom(values, issues);
     const sql = values.sql === true;
-    if (sql && singleTransaction)
+    if (sql && args.singleTransaction === true)
       issues.push({
         path: '--single-transaction',
         message: 'not with --sql: the script has one transaction per migration',
       });
-    return { to, timeout, allowOutOfOrder, singleTransaction, sql, from };
+    return { args, sql, from };
   },
-  script: ({ sql, to, allowOutOfOrder, timeout, from }) =>
+  script: ({ args: { to, allowOutOfOrder, timeout }, sql, from }) =>
     sql ? { direction: 'up', to, step: undefined, allowOutOfOrder, timeout, from } : undefined,
-  call: (migrator, { to, allowOutOfOrder, singleTransaction, timeout }, { signal, onProgress }) =>
-    migrator.up({ to, allowOutOfOrder, singleTransaction, timeout, signal, onProgress }),
-  render: (result, { options, dir }) => [summary(result, options.to, dir)],
+  call: (migrator, { args }, { signal, onProgress }) =>
+    migrator.up({ ...args, signal, onProgress }),
+  render: (result, { options, dir }) => [summary(result, options.args.to, dir)],
 });
 
 /** The one line `up` prints on stdout. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
 import { ConfigError, type ConfigIssue } from '../errors/index.ts';
 import { duration } from './duration.ts';
+import { option } from './option-meta.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -38,53 +39,118 @@ const postgresUrl = z.string().transform((value, ctx) => {
 /** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
 export const VERSION_PATTERN = /^\d{14}$/;
 
-/** The options a migrator takes, with the names of the CLI flags. */
+/**
+ * The options a migrator takes. Each field's JSDoc documents it for the host API; its
+ * {@link option} metadata gives its CLI flag (the key in kebab-case) and help text.
+ */
 export const configSchema = z.strictObject({
   /**
    * Database URL, `postgres://user:password@host:port/database`, or any form libpq takes
    * (`postgres://user@/database?host=/var/run/postgresql`); what it leaves out comes from the
    * `PG*` environment, as in `psql`.
    */
-  url: postgresUrl,
+  url: option(postgresUrl, {
+    description:
+      'Database URL, postgres://user:password@host:port/database or any form psql takes (default: DATABASE_URL, then the config file, ' +
+      'then PGHOST, PGDATABASE, ... as psql reads them, then an embedded PostgreSQL with its data in .offloop/pg)',
+    placeholder: 'url',
+  }),
   /** Directory of migration files, relative to `cwd`. @default "./migrations" */
-  dir: z.string().min(1).default('./migrations'),
+  dir: option(z.string().min(1).default('./migrations'), {
+    description: 'Directory of migration files',
+    placeholder: 'path',
+  }),
   /** Schema of the version table. @default "public" */
-  schema: identifier.default('public'),
+  schema: option(identifier.default('public'), {
+    description: 'Schema of the version table',
+    placeholder: 'name',
+  }),
   /** Name of the version table. @default "offloop_migrations" */
-  table: tableIdentifier.default('offloop_migrations'),
+  table: option(tableIdentifier.default('offloop_migrations'), {
+    description: 'Name of the version table',
+    placeholder: 'name',
+  }),
   /** How long to wait for another runner's lock, in ms or as `"30s"`. @default 60000 */
-  lockTimeout: duration.default(60_000),
+  lockTimeout: option(duration.default(60_000), {
+    description: "How long to wait for another runner's migration lock: 1500, 1500ms, 30s, 5m, 1h",
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
-  lockUrl: postgresUrl.optional(),
+  lockUrl: option(postgresUrl.optional(), {
+    description:
+      'A direct connection to the same database for the advisory lock, when --url goes through PgBouncer in transaction mode',
+    placeholder: 'url',
+  }),
   /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
-  statementTimeout: duration.default(0),
+  statementTimeout: option(duration.default(0), {
+    description: 'PostgreSQL statement_timeout for migration statements',
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /** PostgreSQL `lock_timeout` for migration statements (a marker option overrides it); 0 means none. @default 0 */
-  statementLockTimeout: duration.default(0),
+  statementLockTimeout: option(duration.default(0), {
+    description:
+      'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
-  migrationTimeout: duration.default(0),
+  migrationTimeout: option(duration.default(0), {
+    description: 'Cancel and roll back a migration that runs longer than this',
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /** How long to wait for a database connection. @default 10000 */
-  connectTimeout: duration.default(10_000),
+  connectTimeout: option(duration.default(10_000), {
+    description: 'How long to wait for a database connection',
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /** Recorded as `applied_by` in the version table. @default "<os user>@<host>" */
-  appliedBy: z.string().min(1).max(200).optional(),
+  appliedBy: option(z.string().min(1).max(200).optional(), {
+    description: 'Recorded as applied_by in the version table',
+    placeholder: 'text',
+    // A no-break space: help keeps the default on one line.
+    default: '<os\u00a0user>@<host>',
+  }),
   /** Base directory for a relative `dir`. @default process.cwd() */
   cwd: z.string().min(1).optional(),
   /** After a cancel or timeout, how long the worker may take to stop before its thread is terminated. @default 5000 */
-  cancelGracePeriod: duration.default(5_000),
+  cancelGracePeriod: option(duration.default(5_000), {
+    description:
+      'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
+    placeholder: 'duration',
+    decode: 'duration',
+  }),
   /**
    * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a
    * busy machine the host's own threads (its requests) get the CPU first. Linux only, where nice
    * is per thread; elsewhere it would slow the whole process, so it is not applied. @default 10
    */
-  workerNice: z.number().int().min(0).max(19).default(10),
+  workerNice: option(z.number().int().min(0).max(19).default(10), {
+    description:
+      'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to the host)',
+    placeholder: 'n',
+    decode: 'integer',
+  }),
   /** V8 heap limits of the worker thread (Node's `resourceLimits`); exceeding them ends the run with `WORKER_OUT_OF_MEMORY`. */
-  workerResourceLimits: z
-    .strictObject({
-      maxOldGenerationSizeMb: z.number().positive().optional(),
-      maxYoungGenerationSizeMb: z.number().positive().optional(),
-      codeRangeSizeMb: z.number().positive().optional(),
-      stackSizeMb: z.number().positive().optional(),
-    })
-    .optional(),
+  workerResourceLimits: option(
+    z
+      .strictObject({
+        maxOldGenerationSizeMb: z.number().positive().optional(),
+        maxYoungGenerationSizeMb: z.number().positive().optional(),
+        codeRangeSizeMb: z.number().positive().optional(),
+        stackSizeMb: z.number().positive().optional(),
+      })
+      .optional(),
+    {
+      description:
+        'V8 heap limits of the worker thread, as JSON: \'{"maxOldGenerationSizeMb":\u00a0512}\' (also maxYoungGenerationSizeMb, codeRangeSizeMb, stackSizeMb)',
+      placeholder: 'json',
+      decode: 'json',
+    },
+  ),
 });
 
 /** Options as a caller writes them. */

@@ -70,6 +70,12 @@ function exclusive<T extends object>(
   };
 }
 
+/**
+ * For the object-level rules: run them even when a field has a problem too, so that every
+ * problem is reported at once.
+ */
+const ALWAYS = { when: () => true };
+
 /** Options every call takes (`status()` too). */
 export const callOptionsSchema = z.strictObject({
   /**
@@ -126,7 +132,7 @@ export const downOptionsSchema = z
     }),
     timeout,
   })
-  .superRefine(exclusive('step', 'to'));
+  .superRefine(exclusive('step', 'to'), ALWAYS);
 
 /** Options of one `redo()` call. */
 export const redoOptionsSchema = z.strictObject({
@@ -183,7 +189,7 @@ export const scriptOptionsSchema = z
     /** Take the database to be at this version (`base` for empty) instead of reading it: needs no database. Only for `sql`. */
     from: option(target('from').optional(), {
       description:
-        'Take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
+        'With --sql: take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
       placeholder: 'version',
     }),
     /** Up: stop at this version. Down: revert everything after it. */
@@ -208,10 +214,11 @@ export const scriptOptionsSchema = z
   })
   .superRefine((value, ctx) => {
     // The target's forms depend on the direction, so it is checked here rather than on its field.
-    const message = value.to === undefined ? undefined : targetProblem(value.to, value.direction);
+    if (typeof value.to !== 'string') return;
+    const message = targetProblem(value.to, value.direction === 'down' ? 'down' : 'up');
     if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['to'], message });
-  })
-  .superRefine(exclusive('step', 'to'));
+  }, ALWAYS)
+  .superRefine(exclusive('step', 'to'), ALWAYS);
 
 /** Every operation's options schema, by the name of its engine command. */
 export const OPERATION_SCHEMAS = {
