@@ -15,7 +15,13 @@
  * });
  * ```
  */
-import type { ConfigIssue, ProgressEvent, ResolvedConfig, SqlResult } from '@offloop/core';
+import type {
+  ConfigIssue,
+  OperationInput,
+  ProgressEvent,
+  ResolvedConfig,
+  SqlResult,
+} from '@offloop/core';
 import type { Migrator } from '@offloop/worker';
 import {
   defineCommand,
@@ -59,16 +65,11 @@ export type DatabaseCall<R> = {
   render(result: R, context: RenderContext): readonly string[];
 };
 
-/** What `up --sql` and `down --sql` print the script of. */
-export type ScriptRequest = {
-  readonly direction: 'up' | 'down';
-  readonly to: string | undefined;
-  readonly step: number | undefined;
-  readonly allowOutOfOrder: boolean | undefined;
-  readonly timeout: number | undefined;
-  /** The version to take the database to be at (`--from`); then no database is needed at all. */
-  readonly from: string | undefined;
-};
+/**
+ * What `up --sql` and `down --sql` print the script of: the options of an `sql()` call. With
+ * `from`, no database is needed at all.
+ */
+export type ScriptRequest = OperationInput<'sql'>;
 
 /** A database command as declared; `O` is what it reads from its flags, `R` what its call returns. */
 type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {

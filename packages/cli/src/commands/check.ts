@@ -6,8 +6,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
 
-/** The flags of `check()`'s options: not `--timeout`, as no read-only command has it. */
-const CHECK_FLAGS = optionFlags(checkOptionsSchema, ['allowOutOfOrder']);
+/** The flags of `check()`'s options but `timeout`: no read-only command has `--timeout`. */
+const CHECK_FLAGS = optionFlags(checkOptionsSchema, ['timeout']);
 
 /** `offloop check`: the typed reason, and its exit code, when the database is not exactly up to date. */
 export const checkCommand = defineDatabaseCommand({

@@ -6,8 +6,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { NBSP, count, formatDuration } from '../format.ts';
 
-/** The flags of `down()`'s options, in the order help lists them. */
-const DOWN_FLAGS = optionFlags(downOptionsSchema, ['step', 'to', 'timeout']);
+/** The flags of `down()`'s options, one per option. */
+const DOWN_FLAGS = optionFlags(downOptionsSchema);
 
 /** `offloop down`: one step by default, `--step N`, or everything applied after `--to`. */
 export const downCommand = defineDatabaseCommand({
@@ -36,7 +36,7 @@ export const downCommand = defineDatabaseCommand({
     from: readFrom(values, issues),
   }),
   script: ({ args: { step, to, timeout }, sql, from }) =>
-    sql ? { direction: 'down', to, step, allowOutOfOrder: undefined, timeout, from } : undefined,
+    sql ? { direction: 'down', to, step, timeout, from } : undefined,
   call: (migrator, { args }, { signal, onProgress }) =>
     migrator.down({ ...args, signal, onProgress }),
   render: (result) => [revertedSummary(result.reverted, result.durationMs, result.current)],

@@ -11,8 +11,11 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration, table } from '../format.ts';
 
-/** The flags of `plan()`'s options; `--down` sets its direction. */
-const PLAN_FLAGS = optionFlags(scriptOptionsSchema, ['to', 'step', 'allowOutOfOrder']);
+/**
+ * The flags of `plan()`'s options but `direction` (`--down` sets it), `from` (`sql()`'s, which
+ * `up --sql` and `down --sql` take) and `timeout` (no read-only command has `--timeout`).
+ */
+const PLAN_FLAGS = optionFlags(scriptOptionsSchema, ['direction', 'from', 'timeout']);
 
 /** `offloop plan [--down] [--to <target>] [--step N]`. */
 export const planCommand = defineDatabaseCommand({

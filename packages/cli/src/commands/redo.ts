@@ -5,8 +5,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration } from '../format.ts';
 
-/** The flags of `redo()`'s options, in the order help lists them. */
-const REDO_FLAGS = optionFlags(redoOptionsSchema, ['step', 'timeout']);
+/** The flags of `redo()`'s options, one per option. */
+const REDO_FLAGS = optionFlags(redoOptionsSchema);
 
 /** `offloop redo`: down then up again, for the last applied migration or `--step N` of them, under one lock. */
 export const redoCommand = defineDatabaseCommand({

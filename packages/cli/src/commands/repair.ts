@@ -5,8 +5,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
 
-/** The flags of `repair()`'s options, in the order help lists them. */
-const REPAIR_FLAGS = optionFlags(repairOptionsSchema, ['dryRun', 'forgetMissing', 'timeout']);
+/** The flags of `repair()`'s options, one per option. */
+const REPAIR_FLAGS = optionFlags(repairOptionsSchema);
 
 /** `offloop repair [--dry-run] [--forget-missing]`. */
 export const repairCommand = defineDatabaseCommand({

@@ -5,8 +5,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count } from '../format.ts';
 
-/** The flags of `stamp()`'s options; its version is the command's argument. */
-const STAMP_FLAGS = optionFlags(stampOptionsSchema, ['timeout']);
+/** The flags of `stamp()`'s options but `to`: the version is the command's argument. */
+const STAMP_FLAGS = optionFlags(stampOptionsSchema, ['to']);
 
 /** `offloop stamp <version|prefix>` or `offloop stamp --base`: adopt an existing database, or forget. */
 export const stampCommand = defineDatabaseCommand({

@@ -7,13 +7,8 @@ import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { count, formatDuration } from '../format.ts';
 
-/** The flags of `up()`'s options, in the order help lists them. */
-const UP_FLAGS = optionFlags(upOptionsSchema, [
-  'to',
-  'allowOutOfOrder',
-  'singleTransaction',
-  'timeout',
-]);
+/** The flags of `up()`'s options, one per option. */
+const UP_FLAGS = optionFlags(upOptionsSchema);
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
 export const upCommand = defineDatabaseCommand({
@@ -47,7 +42,7 @@ export const upCommand = defineDatabaseCommand({
     return { args, sql, from };
   },
   script: ({ args: { to, allowOutOfOrder, timeout }, sql, from }) =>
-    sql ? { direction: 'up', to, step: undefined, allowOutOfOrder, timeout, from } : undefined,
+    sql ? { direction: 'up', to, allowOutOfOrder, timeout, from } : undefined,
   call: (migrator, { args }, { signal, onProgress }) =>
     migrator.up({ ...args, signal, onProgress }),
   render: (result, { options, dir }) => [summary(result, options.args.to, dir)],

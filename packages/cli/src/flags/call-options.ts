@@ -14,7 +14,8 @@ export const SCRIPT_FLAGS = {
       'Print the SQL script this command would run, version-table statements and transaction boundaries included, instead of running it ' +
       '(for review, or psql -v ON_ERROR_STOP=1 -f). Writes nothing, takes no lock; without --from it reads the version table',
   },
-  ...optionFlags(scriptOptionsSchema, ['from']),
+  // The one option of `sql()` that `up --sql` and `down --sql` add to their command's.
+  ...optionFlags(scriptOptionsSchema, ['direction', 'to', 'step', 'allowOutOfOrder', 'timeout']),
 } as const satisfies FlagSpecs;
 
 /** The value of `--from` (with `--sql`: the version to take the database to be at), or undefined. */

@@ -14,26 +14,11 @@ export function schemaDefault(option: OptionName): unknown {
   return configSchema.shape[option].safeParse(undefined).data;
 }
 
-/** `--dir <path>`, taken by every command. */
-export const DIR_FLAGS = optionFlags(configSchema, ['dir']);
-
 /** The flags of the commands that talk to a database, each setting the option of the same name. */
-export const DATABASE_FLAGS = optionFlags(configSchema, [
-  'url',
-  'dir',
-  'schema',
-  'table',
-  'lockTimeout',
-  'lockUrl',
-  'statementTimeout',
-  'statementLockTimeout',
-  'migrationTimeout',
-  'connectTimeout',
-  'appliedBy',
-  'cancelGracePeriod',
-  'workerNice',
-  'workerResourceLimits',
-] satisfies OptionName[]);
+export const DATABASE_FLAGS = optionFlags(configSchema, ['cwd']);
+
+/** `--dir <path>`, taken by every command. */
+export const DIR_FLAGS = { dir: DATABASE_FLAGS.dir } as const;
 
 const OPTION_FLAG_SPECS: { readonly [flag: string]: OptionFlagSpec } = DATABASE_FLAGS;
 

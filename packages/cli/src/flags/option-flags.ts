@@ -9,7 +9,7 @@ import { optionMeta, type ConfigIssue, type OptionMeta } from '@offloop/core';
 import type { z } from 'zod';
 import type { FlagSpec, FlagValue } from './spec.ts';
 
-/** `allowOutOfOrder` as a flag name: `allow-out-of-order`. */
+/** A key as a flag name, at the type level: `allowOutOfOrder` is `allow-out-of-order`. */
 export type Kebab<S extends string> = S extends `${infer Head}${infer Tail}`
   ? `${Head extends Lowercase<Head> ? Head : `-${Lowercase<Head>}`}${Kebab<Tail>}`
   : S;
@@ -87,14 +87,19 @@ function flagOf(field: z.ZodType, key: string): OptionFlagSpec {
   };
 }
 
-/** The flags of the options `keys` of `schema`, in that order. */
-export function optionFlags<S extends OptionsSchema, const K extends keyof S['shape'] & string>(
-  schema: S,
-  keys: readonly K[],
-): OptionFlags<S, K> {
+/**
+ * The flags of the options of `schema`, in its order: every option but those in `omit` (those
+ * the command takes another way, or not at all). An option added to the schema is a flag of
+ * every command made from it.
+ */
+export function optionFlags<
+  S extends OptionsSchema,
+  const O extends keyof S['shape'] & string = never,
+>(schema: S, omit: readonly O[] = []): OptionFlags<S, Exclude<keyof S['shape'] & string, O>> {
   const shape = schema.shape as Record<string, z.ZodType>;
+  const keys = Object.keys(shape).filter((key) => !(omit as readonly string[]).includes(key));
   const entries = keys.map((key) => [kebab(key), flagOf(shape[key] as z.ZodType, key)]);
-  return Object.fromEntries(entries) as OptionFlags<S, K>;
+  return Object.fromEntries(entries) as OptionFlags<S, Exclude<keyof S['shape'] & string, O>>;
 }
 
 /**
