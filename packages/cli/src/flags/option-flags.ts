@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { FlagSpec, FlagValue } from './spec.ts';
 
 /** A key as a flag name, at the type level: `allowOutOfOrder` is `allow-out-of-order`. */
-export type Kebab<S extends string> = S extends `${infer Head}${infer Tail}`
+type Kebab<S extends string> = S extends `${infer Head}${infer Tail}`
   ? `${Head extends Lowercase<Head> ? Head : `-${Lowercase<Head>}`}${Kebab<Tail>}`
   : S;
 
@@ -39,12 +39,12 @@ export type OptionFlagSpec = FlagSpec & {
 type TypedOptionFlag<K extends string, T> = OptionFlagSpec & FlagFor<T> & { readonly option: K };
 
 /** The flags of options `K` of `S`, by flag name, in the order of `K`. */
-export type OptionFlags<S extends OptionsSchema, K extends keyof S['shape'] & string> = {
+type OptionFlags<S extends OptionsSchema, K extends keyof S['shape'] & string> = {
   readonly [P in K as Kebab<P>]: TypedOptionFlag<P, z.input<S['shape'][P]>>;
 };
 
 /** The metadata of `schema`, which every option has (a test walks every schema to be sure). */
-export function metaOf(schema: z.ZodType, key: string): OptionMeta {
+function metaOf(schema: z.ZodType, key: string): OptionMeta {
   const meta = optionMeta.get(schema);
   if (meta === undefined)
     throw new Error(`option ${key} has no metadata: declare it with option()`);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
 import { ConfigError, type ConfigIssue } from '../errors/index.ts';
 import { duration } from './duration.ts';
-import { option } from './option-meta.ts';
+import { DURATION, option } from './option-meta.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -72,9 +72,8 @@ export const configSchema = z.strictObject({
   }),
   /** How long to wait for another runner's lock, in ms or as `"30s"`. @default 60000 */
   lockTimeout: option(duration.default(60_000), {
+    ...DURATION,
     description: "How long to wait for another runner's migration lock: 1500, 1500ms, 30s, 5m, 1h",
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
   lockUrl: option(postgresUrl.optional(), {
@@ -84,28 +83,24 @@ export const configSchema = z.strictObject({
   }),
   /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
   statementTimeout: option(duration.default(0), {
+    ...DURATION,
     description: 'PostgreSQL statement_timeout for migration statements',
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /** PostgreSQL `lock_timeout` for migration statements (a marker option overrides it); 0 means none. @default 0 */
   statementLockTimeout: option(duration.default(0), {
+    ...DURATION,
     description:
       'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
   migrationTimeout: option(duration.default(0), {
+    ...DURATION,
     description: 'Cancel and roll back a migration that runs longer than this',
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /** How long to wait for a database connection. @default 10000 */
   connectTimeout: option(duration.default(10_000), {
+    ...DURATION,
     description: 'How long to wait for a database connection',
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /** Recorded as `applied_by` in the version table. @default "<os user>@<host>" */
   appliedBy: option(z.string().min(1).max(200).optional(), {
@@ -118,10 +113,9 @@ export const configSchema = z.strictObject({
   cwd: z.string().min(1).optional(),
   /** After a cancel or timeout, how long the worker may take to stop before its thread is terminated. @default 5000 */
   cancelGracePeriod: option(duration.default(5_000), {
+    ...DURATION,
     description:
       'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
-    placeholder: 'duration',
-    decode: 'duration',
   }),
   /**
    * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a

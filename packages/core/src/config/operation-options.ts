@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
-import { option } from './option-meta.ts';
+import { DURATION, option } from './option-meta.ts';
 
 /** What every target option accepts in form: a version, a prefix of one, `base`, `+N` or `-N`. */
 const TARGET = /^(base|[+-]\d+|\d{1,14})$/;
@@ -83,10 +83,9 @@ export const callOptionsSchema = z.strictObject({
    * Time spent queued behind an earlier call of the same migrator counts. @default none
    */
   timeout: option(duration.optional(), {
+    ...DURATION,
     description:
       'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
-    placeholder: 'duration',
-    decode: 'duration',
     default: '0, none',
   }),
 });

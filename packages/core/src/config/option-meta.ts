@@ -33,6 +33,9 @@ export type OptionMeta = {
   readonly default?: string;
 };
 
+/** The metadata every duration option shares: `option(duration, { ...DURATION, description })`. */
+export const DURATION = { placeholder: 'duration', decode: 'duration' } as const;
+
 /** Every option's metadata, by its schema. */
 export const optionMeta = z.registry<OptionMeta>();
 

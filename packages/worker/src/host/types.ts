@@ -31,7 +31,7 @@ export type MigratorOptions = ConfigInput;
  * What a call takes besides its options: not data, so not in the operation's schema, and never
  * sent to the worker thread.
  */
-export type CallControl = {
+type CallControl = {
   /** Receives progress events on the host's loop, as they happen. */
   readonly onProgress?: ProgressListener | undefined;
   /**
