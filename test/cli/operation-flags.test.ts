@@ -7,7 +7,7 @@ import test from 'ava';
 import { configSchema, OPERATION_SCHEMAS, optionMeta, type CommandName } from '@offloop/core';
 import { COMMANDS } from 'offloop';
 import type { z } from 'zod';
-import { kebab } from '../packages/cli/src/flags/option-flags.ts';
+import { kebab } from '../../packages/cli/src/flags/option-flags.ts';
 
 /** The command of each operation the CLI has one for (status, history and current take only `timeout`). */
 const COMMAND_OF: Partial<Record<CommandName, string>> = {
