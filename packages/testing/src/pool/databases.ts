@@ -18,6 +18,18 @@ import { CLAIM_LOCK_CLASS } from './names.ts';
 /** The harness's counters, as the thread keeps them. */
 export type Counters = { -readonly [K in keyof PoolStats]: PoolStats[K] };
 
+/** Count a failure of background work, and keep its message for `stats()`. */
+export function recordBackgroundFailure(stats: Counters, error: unknown): void {
+  stats.backgroundFailures += 1;
+  const pg = findPgError(error);
+  stats.lastBackgroundError =
+    pg !== null
+      ? `${pg.sqlstate}: ${pg.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+}
+
 /** A row of `pg_database` names. */
 export const datname = z.object({ datname: z.string() });
 
