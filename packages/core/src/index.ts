@@ -91,13 +91,15 @@ export type { OperationArgs, OperationInput } from './config/operation-options.t
 export { optionMeta } from './config/option-meta.ts';
 export type { OptionDecode, OptionMeta } from './config/option-meta.ts';
 export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
-export { LIBPQ_ENVIRONMENT, resolvePostgresUrl } from './config/connection-url.ts';
+export { resolvePostgresUrl } from './config/connection-url.ts';
+export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
 export { quoteLiteral } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
 export type { EffectiveTimeouts } from './sql/settings.ts';
 export { poll } from './util/poll.ts';
 export type { PollOptions, Polled } from './util/poll.ts';
-export type { Environment, ResolvedUrl } from './config/connection-url.ts';
+export type { ResolvedUrl } from './config/connection-url.ts';
+export type { Environment } from './config/connection-url/libpq-environment.ts';
 export type {
   LockAcquiredEvent,
   LockWaitingEvent,
