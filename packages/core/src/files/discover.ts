@@ -53,10 +53,21 @@ function looksLikeMigration(name: string): boolean {
  * without an up section or a marker option that is unknown.
  */
 export async function discoverMigrations(dir: string): Promise<MigrationFile[]> {
-  let entries: Dirent[];
+  const entries = await readMigrationsDir(dir);
+  const found = await namedMigrations(dir, entries);
+  const files = await readMigrations(found);
+  assertUniqueVersions(files);
+  return files;
+}
+
+/** A directory entry with a migration's valid name, not read yet. */
+type Found = { file: string; path: string; version: string; name: string; extension: string };
+
+/** The directory's entries; a typed error when it is missing, not a directory, or closed to us. */
+async function readMigrationsDir(dir: string): Promise<Dirent[]> {
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    entries = await readdir(dir, { withFileTypes: true });
+    return await readdir(dir, { withFileTypes: true });
   } catch (cause) {
     // There, but closed to this process: the directory's permissions, not a wrong --dir.
     const code = (cause as NodeJS.ErrnoException).code;
@@ -73,39 +84,52 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
       { cause },
     );
   }
+}
 
-  // Names are checked first, in order, so that the first bad name is the one reported.
-  const found: { file: string; path: string; version: string; name: string; extension: string }[] =
-    [];
+/**
+ * The entries that are migrations, by name, each a file with a valid name. Names are checked
+ * first, in order, so that the first bad name is the one reported.
+ */
+async function namedMigrations(dir: string, entries: Dirent[]): Promise<Found[]> {
+  const found: Found[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const file = entry.name;
     if (isIgnored(file) || !looksLikeMigration(file)) continue;
     const path = join(dir, file);
     await checkRegularFile(entry, path);
-    const match = FILE_NAME.exec(file);
-    if (match === null) {
-      throw new MigrationFileNameError(
-        `${file} is not a valid migration file name: expected <YYYYMMDDHHMMSS>_<name>.sql (or ${MODULE_EXTENSIONS.join(', ')}), with a name of letters, digits and _. Create files with \`offloop create <name>\`.`,
-        { file, reason: 'pattern' },
-      );
-    }
-    const [, version = '', name = '', extension = ''] = match;
-    if (!isValidTimestamp(version)) {
-      throw new MigrationFileNameError(
-        `${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`,
-        { file, reason: 'timestamp' },
-      );
-    }
-    found.push({ file, path, version, name, extension });
+    found.push({ file, path, ...parseFileName(file) });
   }
+  return found;
+}
 
+/** A migration's file name in its parts; a typed error when it is not a valid one. */
+function parseFileName(file: string): Pick<Found, 'version' | 'name' | 'extension'> {
+  const match = FILE_NAME.exec(file);
+  if (match === null) {
+    throw new MigrationFileNameError(
+      `${file} is not a valid migration file name: expected <YYYYMMDDHHMMSS>_<name>.sql (or ${MODULE_EXTENSIONS.join(', ')}), with a name of letters, digits and _. Create files with \`offloop create <name>\`.`,
+      { file, reason: 'pattern' },
+    );
+  }
+  const [, version = '', name = '', extension = ''] = match;
+  if (!isValidTimestamp(version)) {
+    throw new MigrationFileNameError(
+      `${file}: ${version} is not a valid UTC timestamp (YYYYMMDDHHMMSS).`,
+      { file, reason: 'timestamp' },
+    );
+  }
+  return { version, name, extension };
+}
+
+/** Read, checksum, decode and (SQL) parse every migration found. */
+async function readMigrations(found: readonly Found[]): Promise<MigrationFile[]> {
   // Read several files at a time: one after the other, each read waits a loop turn for the
   // thread pool (a few hundred files took over 100 ms).
   // A failed read is reported in file order, like every other problem, not in completion order.
   const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) =>
     readFile(each.path).catch((error: unknown) => ({ error })),
   );
-  const files: MigrationFile[] = found.map(({ file, path, version, name, extension }, index) => {
+  return found.map(({ file, path, version, name, extension }, index) => {
     const bytes = contents[index] ?? Buffer.alloc(0);
     if (!(bytes instanceof Uint8Array))
       throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
@@ -117,7 +141,9 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     if (extension !== 'sql') return { ...base, kind: 'module' };
     return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
   });
+}
 
+function assertUniqueVersions(files: readonly MigrationFile[]): void {
   const seen = new Map<string, string>();
   for (const migration of files) {
     const other = seen.get(migration.version);
@@ -129,7 +155,6 @@ export async function discoverMigrations(dir: string): Promise<MigrationFile[]> 
     }
     seen.set(migration.version, migration.file);
   }
-  return files;
 }
 
 /**
