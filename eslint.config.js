@@ -30,6 +30,12 @@ const WORKER_IMPORTS_CORE_ONLY = {
   message: 'the worker depends on @offloop/core only (cli -> worker -> core).',
 };
 
+const PROTOCOL_TYPES_ONLY = {
+  allowTypes: true,
+  message:
+    'a protocol file describes the messages between host and thread: it imports types only, so both sides may load it.',
+};
+
 /** `offloop/forbidden-imports` for `files` (but not `ignores`): the imports they may not make. */
 function forbid(files, ignores, forbidden) {
   return {
@@ -96,11 +102,12 @@ export default defineConfig([
   ),
   forbid(['packages/core/src/engine/**/*.ts'], [], [CORE_IMPORTS_NO_PACKAGE]),
   forbid(
-    ['packages/worker/src/host/**/*.ts'],
+    ['packages/worker/src/host/**/*.ts', 'packages/worker/src/index.ts'],
     [],
     [
-      // The host side runs on the caller's thread: no driver, no engine, and the thread's modules
-      // only by URL (host/thread-entry.ts), never imported.
+      // The host side (and the package's entry, which the host loads) runs on the caller's thread:
+      // no driver, no engine, and the thread's modules only by URL (host/thread-entry.ts), never
+      // imported.
       ...[...DRIVER, '@offloop/core/engine'].map((name) => ({
         name,
         allowTypes: true,
@@ -116,10 +123,40 @@ export default defineConfig([
     ],
   ),
   forbid(
+    ['packages/worker/src/protocol.ts'],
+    [],
+    [WORKER_IMPORTS_CORE_ONLY, { any: true, ...PROTOCOL_TYPES_ONLY }],
+  ),
+  forbid(
     ['packages/worker/src/**/*.ts'],
-    ['packages/worker/src/host/**'],
+    [
+      'packages/worker/src/host/**',
+      'packages/worker/src/index.ts',
+      'packages/worker/src/protocol.ts',
+    ],
     [WORKER_IMPORTS_CORE_ONLY],
   ),
+  forbid(
+    ['packages/testing/src/*.ts'],
+    ['packages/testing/src/protocol.ts'],
+    [
+      // The harness's host side runs in the test process: it starts the clone pool's thread by URL
+      // (harness.ts) and never loads the driver, the engine or the pool's code itself.
+      ...[...DRIVER, '@offloop/core/engine'].map((name) => ({
+        name,
+        allowTypes: true,
+        message:
+          "testing's host side runs in the test process: only the pool thread loads it (type imports are fine).",
+      })),
+      ...['packages/testing/src/pool', 'packages/testing/src/server'].map((folder) => ({
+        folder,
+        allowTypes: true,
+        message:
+          'the harness starts the pool thread by URL (harness.ts), it never imports its code (type imports are fine).',
+      })),
+    ],
+  ),
+  forbid(['packages/testing/src/protocol.ts'], [], [{ any: true, ...PROTOCOL_TYPES_ONLY }]),
   forbid(
     ['packages/cli/src/**/*.ts'],
     [],

@@ -59,6 +59,7 @@ function visitImports(context, check) {
  * - `{ name }`: a package (`pg` also forbids `pg/lib/...`) or an entry point (`@offloop/core/engine`);
  * - `{ pattern }`: a regular expression a bare specifier matches (`^@offloop/[^/]+/`);
  * - `{ folder }`: a repository-relative folder, however a relative path reaches it;
+ * - `{ any: true }`: every import (with `allowTypes`, a file that may import only types);
  * with `message`, and `allowTypes: true` where `import type` (erased at build) is fine.
  */
 const forbiddenImports = {
@@ -77,6 +78,7 @@ const forbiddenImports = {
         : null;
       const rule = forbidden.find((entry) => {
         if (erased && entry.allowTypes === true) return false;
+        if (entry.any === true) return true;
         if (entry.name !== undefined)
           return specifier === entry.name || specifier.startsWith(`${entry.name}/`);
         if (entry.pattern !== undefined)
