@@ -115,14 +115,7 @@ export type {
   RunStartedEvent,
 } from './model/events.ts';
 export { assertRunnable, compareVersions, plan, planRevert, revertOrder } from './plan/plan.ts';
-export type {
-  AppliedStatus,
-  PendingStatus,
-  Plan,
-  PlanOptions,
-  PlanProblem,
-  RevertOptions,
-} from './plan/plan.ts';
+export type { Plan, PlanOptions, RevertOptions } from './plan/plan.ts';
 export type {
   AppliedMigration,
   LogEntry,
@@ -143,10 +136,13 @@ export { describeKept } from './errors/index.ts';
 export { messageOf } from './util/as-error.ts';
 export { moduleUrl } from './util/module-url.ts';
 export type {
+  AppliedStatus,
   CheckResult,
   CurrentResult,
   DownResult,
   HistoryResult,
+  PendingStatus,
+  PlanProblem,
   PlanResult,
   PlanStep,
   RedoResult,

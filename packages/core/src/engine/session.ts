@@ -28,7 +28,7 @@ import { ensureLogTable, logTableExists, readDirty } from './ledger/log-table.ts
 import { ensureVersionTable, readApplied, versionTableExists } from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
 import { WorkSessions, workSessionSetup } from './lock/work-lock.ts';
-import { loadParser } from './prepare/split.ts';
+import { loadParser } from './parse/parser.ts';
 
 /** Options of one engine call. */
 export type EngineOptions = {

@@ -1,7 +1,53 @@
 /** What the engine's operations resolve to. Plain data: it crosses the thread boundary as is. */
 import type { MigrationResult } from '../errors/index.ts';
-import type { LogEntry } from './migration.ts';
-import type { AppliedStatus, PendingStatus, PlanProblem } from '../plan/plan.ts';
+import type { AppliedMigration, LogEntry } from './migration.ts';
+
+/** An applied migration as `status` reports it. */
+export type AppliedStatus = AppliedMigration & {
+  /** The file now on disk for this version, or null when it is gone. */
+  readonly file: string | null;
+};
+
+/** A migration waiting to be applied. */
+export type PendingStatus = {
+  readonly version: string;
+  readonly name: string;
+  readonly file: string;
+};
+
+/** Something about the directory and the version table that stops `up`. */
+export type PlanProblem =
+  | { readonly kind: 'missing'; readonly version: string; readonly name: string }
+  | {
+      readonly kind: 'changed';
+      readonly version: string;
+      readonly file: string;
+      readonly applied: string;
+      readonly current: string;
+    }
+  | {
+      readonly kind: 'out-of-order';
+      readonly version: string;
+      readonly file: string;
+      readonly newestApplied: string;
+    }
+  | {
+      readonly kind: 'failed';
+      readonly version: string;
+      readonly file: string;
+      readonly direction: 'up' | 'down';
+      readonly statementsRun: number | null;
+      readonly at: string;
+      /**
+       * The file changed since that run. A run no longer refuses it: the edit is taken as the
+       * fix, and `up` (or, after `repair` accepts the edit, `down`) tries again.
+       */
+      readonly fileChanged: boolean;
+      /** The file is gone: only `repair` (or a stamp) resolves it. */
+      readonly fileMissing: boolean;
+      /** The run died midway (a killed process, a lost connection), with no outcome recorded. */
+      readonly interrupted: boolean;
+    };
 
 /** What `up` resolves to. */
 export type UpResult = {

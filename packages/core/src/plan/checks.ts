@@ -16,7 +16,8 @@ import {
 } from '../errors/index.ts';
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import type { Prepared, Statement } from '../model/prepared.ts';
-import { assertRunnable, plan, type PendingStatus, type PlanProblem } from './plan.ts';
+import type { PendingStatus, PlanProblem } from '../model/results.ts';
+import { assertRunnable, plan } from './plan.ts';
 import type { PlanState } from './state.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
 

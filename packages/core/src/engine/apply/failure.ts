@@ -21,12 +21,13 @@ import {
 import type { LogEntry } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
+import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { messageOf } from '../../util/as-error.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { BodyOutcome, CancelReason } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
-import { invalidIndexes, isConcurrentIndexBuild } from './index-check.ts';
+import { invalidIndexes } from './index-check.ts';
 
 /** The result of a migration that ran, or its typed error, logged outside its transaction. */
 export async function finish(

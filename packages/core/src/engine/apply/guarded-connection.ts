@@ -7,7 +7,7 @@ import type { CommonQueryMethods } from 'slonik';
 import type { MigrationFile } from '../../model/migration.ts';
 import { moduleTransactionControl } from '../../plan/transaction-rules.ts';
 import { asError } from '../../util/as-error.ts';
-import { parseNodes } from '../prepare/split.ts';
+import { parseNodes } from '../parse/parser.ts';
 
 /** Statements worth parsing to see whether they are transaction control (see `guardConnection`). */
 const MAYBE_TRANSACTION_CONTROL =

@@ -5,12 +5,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { Statement } from '../../model/prepared.ts';
-import { isConcurrentIndexBuild as isConcurrentIndexBuildNode } from '../../plan/transaction-rules.ts';
 import { quoteIdentifier } from '../../sql/ddl.ts';
-
-export function isConcurrentIndexBuild(statement: Statement): boolean {
-  return isConcurrentIndexBuildNode(statement.kind, statement.node);
-}
 
 const invalidIndexRow = z.object({ name: z.string() });
 

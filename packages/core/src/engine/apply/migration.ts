@@ -10,6 +10,7 @@ import type { CommonQueryMethods } from 'slonik';
 import type { MigrationResult } from '../../errors/index.ts';
 import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared } from '../../model/prepared.ts';
+import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { timeoutSettings } from '../../sql/settings.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { rawQuery } from '../db/pools.ts';
@@ -18,7 +19,7 @@ import { deleteApplied, insertApplied } from '../ledger/version-table.ts';
 import { withCancellation } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { finish } from './failure.ts';
-import { assertIndexValid, invalidIndexes, isConcurrentIndexBuild } from './index-check.ts';
+import { assertIndexValid, invalidIndexes } from './index-check.ts';
 import { runModule } from './module.ts';
 import { currentTimeouts, restoreTimeouts } from './timeouts.ts';
 

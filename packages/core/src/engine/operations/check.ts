@@ -4,7 +4,7 @@ import type { CheckResult } from '../../model/results.ts';
 import { assertNotDirty, pendingError } from '../../plan/checks.ts';
 import { assertRunnable, plan } from '../../plan/plan.ts';
 import { prepareAll } from '../prepare/prepare.ts';
-import { loadParser } from '../prepare/split.ts';
+import { loadParser } from '../parse/parser.ts';
 import { withReadOnly, type EngineOptions } from '../session.ts';
 
 /**

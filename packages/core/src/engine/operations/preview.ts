@@ -20,7 +20,7 @@ import { scriptRange, toStep } from '../../plan/steps.ts';
 import { discoverMigrations } from '../../files/discover.ts';
 import { renderScript } from '../../sql/offline.ts';
 import { prepareAll } from '../prepare/prepare.ts';
-import { loadParser } from '../prepare/split.ts';
+import { loadParser } from '../parse/parser.ts';
 import { announce, withReadOnly, type EngineOptions } from '../session.ts';
 
 type PlanCommand = Extract<EngineCommand, { name: 'plan' }>;

@@ -1,5 +1,5 @@
 /**
- * Splitting SQL into statements with PostgreSQL's own parser (libpg-query, WASM).
+ * Splitting SQL into statements with PostgreSQL's own parser (`parse/parser.ts`).
  *
  * Every pending file is split (and so syntax-checked) before anything runs. The split gives each
  * statement's place in its file (for errors), the statements that cannot run in a transaction,
@@ -7,26 +7,14 @@
  * statement-by-statement path (non-transactional migrations, `singleTransaction`) sends them one
  * per query, as slonik's extended protocol requires.
  */
-import { loadModule, parseSync } from 'libpg-query';
 import { SqlSyntaxError } from '../../errors/index.ts';
 import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
 import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
 import type { Statement } from '../../model/prepared.ts';
 import { messageOf } from '../../util/as-error.ts';
+import { parseStatements, type ParsedStatement } from '../parse/parser.ts';
 
 export type { Statement };
-
-let ready: Promise<void> | undefined;
-
-/** Load the parser's WASM module once per thread. */
-export function loadParser(): Promise<void> {
-  // A failed load is not kept: the next run of this thread tries again.
-  ready ??= loadModule().catch((error: unknown) => {
-    ready = undefined;
-    throw error;
-  });
-  return ready;
-}
 
 /** Characters of the text the parser quotes (`at or near "..."`) that a message keeps. */
 const NEAR_TEXT_LIMIT = 60;
@@ -44,12 +32,12 @@ function boundNearText(message: string): string {
 
 /**
  * Split a section of a SQL migration into statements. Throws {@link SqlSyntaxError} with the
- * file, line and column of the first syntax error. Call {@link loadParser} first.
+ * file, line and column of the first syntax error. Call `loadParser` (`parse/parser.ts`) first.
  */
 export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
-  let parsed: ReturnType<typeof parseSync>;
+  let parsed: ParsedStatement[];
   try {
-    parsed = parseSync(section.sql);
+    parsed = parseStatements(section.sql);
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } })
       .sqlDetails;
@@ -73,32 +61,12 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
   }
 
   const bytes = Buffer.from(section.sql, 'utf8');
-  return (parsed.stmts ?? []).map((entry) => {
+  return parsed.map(({ location, length, kind, node }) => {
     // Statement locations and lengths count UTF-8 bytes; a length of 0 means "to the end".
-    const start = entry.stmt_location ?? 0;
-    const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
-    const sql = bytes.subarray(start, end).toString('utf8').trimEnd();
-    const offset = section.offset + charIndexOfByte(section.sql, start);
+    const end = length === 0 ? bytes.length : location + length;
+    const sql = bytes.subarray(location, end).toString('utf8').trimEnd();
+    const offset = section.offset + charIndexOfByte(section.sql, location);
     const { line, column } = lineColumnAt(migration.source, offset);
-    const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
-    const node = (entry.stmt as Record<string, unknown> | undefined)?.[kind];
     return { sql, offset, line, column, kind, node };
   });
-}
-
-/**
- * The parse nodes of `text`'s statements, or null when it does not parse (the server will say
- * why). Call {@link loadParser} first.
- */
-export function parseNodes(
-  text: string,
-): { readonly kind: string; readonly node: unknown }[] | null {
-  try {
-    return (parseSync(text).stmts ?? []).map((entry) => {
-      const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
-      return { kind, node: (entry.stmt as Record<string, unknown> | undefined)?.[kind] };
-    });
-  } catch {
-    return null;
-  }
 }

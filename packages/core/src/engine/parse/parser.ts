@@ -1,0 +1,59 @@
+/**
+ * PostgreSQL's own parser (libpg-query, WASM), loaded once per thread: statements with their
+ * place in the text and their parse nodes. Splitting migrations (`prepare/split.ts`) and guarding
+ * a module's connection (`apply/guarded-connection.ts`) both read SQL through it.
+ */
+import { loadModule, parseSync } from 'libpg-query';
+
+let ready: Promise<void> | undefined;
+
+/** Load the parser's WASM module once per thread. */
+export function loadParser(): Promise<void> {
+  // A failed load is not kept: the next run of this thread tries again.
+  ready ??= loadModule().catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
+  return ready;
+}
+
+/** One statement as the parser sees it. */
+export type ParsedStatement = {
+  /** Where the statement starts, in UTF-8 bytes of the text. */
+  readonly location: number;
+  /** Its length in UTF-8 bytes; 0 means "to the end of the text". */
+  readonly length: number;
+  /** The parse node's type (`CreateStmt`, `TransactionStmt`, ...). */
+  readonly kind: string;
+  readonly node: unknown;
+};
+
+/**
+ * The statements of `text`. Throws the parser's error (with its `sqlDetails`) when it does not
+ * parse. Call {@link loadParser} first.
+ */
+export function parseStatements(text: string): ParsedStatement[] {
+  return (parseSync(text).stmts ?? []).map((entry) => {
+    const kind = Object.keys(entry.stmt ?? {})[0] ?? 'Unknown';
+    return {
+      location: entry.stmt_location ?? 0,
+      length: entry.stmt_len ?? 0,
+      kind,
+      node: (entry.stmt as Record<string, unknown> | undefined)?.[kind],
+    };
+  });
+}
+
+/**
+ * The parse nodes of `text`'s statements, or null when it does not parse (the server will say
+ * why). Call {@link loadParser} first.
+ */
+export function parseNodes(
+  text: string,
+): { readonly kind: string; readonly node: unknown }[] | null {
+  try {
+    return parseStatements(text).map(({ kind, node }) => ({ kind, node }));
+  } catch {
+    return null;
+  }
+}
