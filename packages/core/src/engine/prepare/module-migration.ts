@@ -32,6 +32,8 @@ export async function loadMigrationModule(
     loaded = 'module.exports' in namespace ? asRecord(namespace['module.exports']) : namespace;
   } catch (cause) {
     const reason = messageOf(cause);
+    // V8's SyntaxError has no code, only its message: reading it for `export` is the only way to
+    // tell ESM syntax in a CommonJS file. It only adds a hint; the error and its code are the same.
     const hint =
       /\.c[jt]s$/.test(migration.file) && cause instanceof SyntaxError && /\bexport\b/.test(reason)
         ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => { ... }`, or use .mjs/.mts)'
