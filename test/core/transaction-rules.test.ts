@@ -4,7 +4,7 @@
  * database and no threads.
  */
 import test from '../helpers/limited-test.ts';
-import { loadParser, parseNodes } from '../../packages/core/src/engine/prepare/split.ts';
+import { loadParser, parseNodes } from '../../packages/core/src/engine/parse/parser.ts';
 import {
   isConcurrentIndexBuild,
   isTransactionControl,

@@ -3,7 +3,6 @@
  * transactional migrations and refused before anything runs: otherwise the run would fail
  * midway with SQLSTATE 25001, after the earlier migrations of the run.
  */
-import type { Statement } from '../model/prepared.ts';
 
 type Node = Record<string, unknown>;
 
@@ -78,7 +77,7 @@ const RULES: Record<string, (node: Node) => string | null> = {
  * Whether a statement builds an index concurrently (`CREATE INDEX CONCURRENTLY`,
  * `REINDEX ... CONCURRENTLY`): one that, failed or cancelled, leaves an INVALID index behind.
  */
-export function isConcurrentIndexBuild({ kind, node }: Pick<Statement, 'kind' | 'node'>): boolean {
+export function isConcurrentIndexBuild(kind: string, node: unknown): boolean {
   if (typeof node !== 'object' || node === null) return false;
   if (kind === 'IndexStmt') return (node as Node).concurrent === true;
   return kind === 'ReindexStmt' && hasConcurrentlyParam(node as Node);

@@ -59,7 +59,10 @@ export async function finish(
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
   const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
   if (!options.transaction) {
-    if (position.statement !== null && isConcurrentIndexBuild(position.statement)) {
+    if (
+      position.statement !== null &&
+      isConcurrentIndexBuild(position.statement.kind, position.statement.node)
+    ) {
       const before = position.invalidBefore ?? new Set<string>();
       const now = await invalidIndexes(logTo, position.statement).catch(() => []);
       leftovers.invalidIndexes = now.filter((name) => !before.has(name));
@@ -272,7 +275,8 @@ function failedError(
   }
   if (details.sqlstate === '55P03') {
     const waitsForAll =
-      position.statement !== null && isConcurrentIndexBuild(position.statement)
+      position.statement !== null &&
+      isConcurrentIndexBuild(position.statement.kind, position.statement.node)
         ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
         : '';
     return new LockNotAvailableError(

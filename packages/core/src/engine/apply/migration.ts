@@ -143,7 +143,8 @@ async function runStatements(
     if (signal.aborted) throw signal.reason;
     position.statement = statement;
     position.index = index;
-    const concurrent = !item.options.transaction && isConcurrentIndexBuild(statement);
+    const concurrent =
+      !item.options.transaction && isConcurrentIndexBuild(statement.kind, statement.node);
     if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
     await connection.query(rawQuery(statement.sql));
     if (concurrent) await assertIndexValid(connection, statement);
