@@ -18,7 +18,7 @@ import type {
   PruneResult,
   TemplateInfo,
 } from './protocol.ts';
-import type { TestDatabase, TestDatabases } from './test-databases.ts';
+import type { TestDatabase, TestDatabases } from './handles.ts';
 
 const WORKER_FILE = moduleUrl('./pool/pool-boot', import.meta.url);
 
