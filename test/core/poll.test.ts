@@ -160,7 +160,9 @@ test('retry calls again after an error, numbering the attempts, until one resolv
   const result = await retry(
     (attempt) => {
       attempts.push(attempt);
-      return attempt < 2 ? Promise.reject(new Error(`failed ${String(attempt)}`)) : Promise.resolve(attempt);
+      return attempt < 2
+        ? Promise.reject(new Error(`failed ${String(attempt)}`))
+        : Promise.resolve(attempt);
     },
     { attempts: 3 },
   );

@@ -167,9 +167,10 @@ export class Harness implements TestDatabases {
     worker.on('exit', (code) => {
       if (!this.#closed)
         this.#fail(
-          new HarnessWorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, {
-            reason: `exit ${String(code)}`,
-          }),
+          new HarnessWorkerFailedError(
+            `The test harness's worker thread exited (code ${String(code)})`,
+            { reason: `exit ${String(code)}` },
+          ),
         );
     });
     worker.unref();
