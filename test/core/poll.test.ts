@@ -1,6 +1,6 @@
-/** core's `poll` and `backoff`, with no database: what is checked, when it stops, what it returns. */
+/** core's `poll`, `backoff` and `retry`, with no database: what is called, when it stops, what it returns. */
 import test from 'ava';
-import { backoff, poll } from '../../packages/core/src/util/poll.ts';
+import { backoff, poll, retry } from '../../packages/core/src/util/poll.ts';
 
 test('a first check that is done returns its value at once, with no pause', async (t) => {
   const attempts: number[] = [];
@@ -140,4 +140,89 @@ test('backoff doubles from firstMs up to maxMs, each pause jittered within [0.5,
     }
   }
   t.true(Number.isFinite(next(10_000)));
+});
+
+test('retry returns the first result, with no call after it', async (t) => {
+  const attempts: number[] = [];
+  const result = await retry(
+    (attempt) => {
+      attempts.push(attempt);
+      return Promise.resolve('done');
+    },
+    { attempts: 3 },
+  );
+  t.is(result, 'done');
+  t.deepEqual(attempts, [0]);
+});
+
+test('retry calls again after an error, numbering the attempts, until one resolves', async (t) => {
+  const attempts: number[] = [];
+  const result = await retry(
+    (attempt) => {
+      attempts.push(attempt);
+      return attempt < 2
+        ? Promise.reject(new Error(`failed ${String(attempt)}`))
+        : Promise.resolve(attempt);
+    },
+    { attempts: 3 },
+  );
+  t.is(result, 2);
+  t.deepEqual(attempts, [0, 1, 2]);
+});
+
+test('retry throws the last error, unchanged, once the attempts are spent', async (t) => {
+  const last = new Error('second');
+  const errors = [new Error('first'), last];
+  let calls = 0;
+  const error = await t.throwsAsync(
+    retry(() => Promise.reject(errors[calls++] ?? new Error('too many calls')), { attempts: 2 }),
+  );
+  t.is(error, last);
+  t.is(calls, 2);
+});
+
+test('retry throws at once an error that retryOn refuses', async (t) => {
+  const refused = new Error('not worth another call');
+  let calls = 0;
+  const error = await t.throwsAsync(
+    retry(
+      () => {
+        calls += 1;
+        return Promise.reject(calls === 1 ? new Error('passing') : refused);
+      },
+      { attempts: 5, retryOn: (reason) => reason instanceof Error && reason.message === 'passing' },
+    ),
+  );
+  t.is(error, refused);
+  t.is(calls, 2);
+});
+
+test('retry with one attempt calls once', async (t) => {
+  let calls = 0;
+  await t.throwsAsync(
+    retry(
+      () => {
+        calls += 1;
+        return Promise.reject(new Error('once'));
+      },
+      { attempts: 1 },
+    ),
+  );
+  t.is(calls, 1);
+});
+
+test('retry pauses delayMs between calls, or what a function of the failed attempt returns', async (t) => {
+  const asked: number[] = [];
+  const started = performance.now();
+  await t.throwsAsync(
+    retry(() => Promise.reject(new Error('always')), {
+      attempts: 3,
+      delayMs: (attempt) => {
+        asked.push(attempt);
+        return 20;
+      },
+    }),
+  );
+  t.deepEqual(asked, [0, 1]);
+  t.true(performance.now() - started >= 38);
 });

@@ -20,12 +20,15 @@ export const EXIT_CODES = {
   INTERNAL_ERROR: 1,
   MIGRATOR_CLOSED: 1,
   HARNESS_CLOSED: 1,
+  // The test harness's own thread died: its bug, or the machine's (no CLI command runs it).
+  HARNESS_WORKER_FAILED: 1,
   // 2: the configuration is wrong, the same as a usage error; nothing was done.
   CONFIG_INVALID: 2,
   // 3: the migration files are invalid; found before anything ran.
   MIGRATIONS_DIR_NOT_FOUND: 3,
   MIGRATIONS_DIR_INACCESSIBLE: 3,
   MIGRATION_VERSIONS_EXHAUSTED: 3,
+  MIGRATION_FILE_WRITE_FAILED: 3,
   MIGRATION_FILE_NAME_INVALID: 3,
   MIGRATION_FILE_UNREADABLE: 3,
   MIGRATION_VERSION_DUPLICATE: 3,

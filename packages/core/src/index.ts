@@ -22,12 +22,14 @@ export {
   MigrationFileMissingError,
   MigrationFileNameError,
   MigrationFileUnreadableError,
+  MigrationFileWriteError,
   MigrationModuleError,
   MigrationOptionError,
   MigrationsDirNotFoundError,
   MigrationsDirInaccessibleError,
   MigrationVersionsExhaustedError,
   HarnessClosedError,
+  HarnessWorkerFailedError,
   TemplateBuildTimeoutError,
   MigrationFailure,
   MigratorClosedError,
@@ -96,8 +98,8 @@ export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts'
 export { quoteLiteral } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
 export type { EffectiveTimeouts } from './sql/settings.ts';
-export { poll } from './util/poll.ts';
-export type { PollOptions, Polled } from './util/poll.ts';
+export { poll, retry } from './util/poll.ts';
+export type { PollOptions, Polled, RetryOptions } from './util/poll.ts';
 export type { ResolvedUrl } from './config/connection-url.ts';
 export type { Environment } from './config/connection-url/libpq-environment.ts';
 export type {

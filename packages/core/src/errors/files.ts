@@ -21,6 +21,19 @@ export class MigrationsDirInaccessibleError extends OffloopError<
   readonly code = 'MIGRATIONS_DIR_INACCESSIBLE';
 }
 
+/**
+ * `offloop create` could not make the migrations directory, list it or write the new file, for a
+ * reason that is neither the directory's place nor its permissions: a full disk (`ENOSPC`), an
+ * I/O error (`EIO`), a quota (`EDQUOT`). `details.file` is the path being written, or null when
+ * the directory itself failed; `details.reason` is the system's code, else the error's message.
+ */
+export class MigrationFileWriteError extends OffloopError<
+  'MIGRATION_FILE_WRITE_FAILED',
+  { readonly dir: string; readonly file: string | null; readonly reason: string }
+> {
+  readonly code = 'MIGRATION_FILE_WRITE_FAILED';
+}
+
 /** A file in the migrations directory does not follow `<YYYYMMDDHHMMSS>_<name>.<ext>`. */
 export class MigrationFileNameError extends OffloopError<
   'MIGRATION_FILE_NAME_INVALID',

@@ -56,6 +56,18 @@ export class CreateDatabaseError extends OffloopError<
   readonly code = 'CREATE_DATABASE_FAILED';
 }
 
+/**
+ * The test harness's own worker thread (the one that keeps its clone pool) failed or exited
+ * while the harness was open. Not a migration's doing: see `WORKER_FAILED` for the migration
+ * worker.
+ */
+export class HarnessWorkerFailedError extends OffloopError<
+  'HARNESS_WORKER_FAILED',
+  { readonly reason: string }
+> {
+  readonly code = 'HARNESS_WORKER_FAILED';
+}
+
 /** A call on a test harness (`createTestDatabases`) after `close()`. */
 export class HarnessClosedError extends OffloopError<'HARNESS_CLOSED', Details> {
   readonly code = 'HARNESS_CLOSED';

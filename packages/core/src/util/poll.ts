@@ -1,6 +1,7 @@
 /**
  * Waiting for something outside the process to change (a lock to free, a backend to exit, a
- * file to appear): one loop, so that every wait checks, gives up and pauses the same way.
+ * file to appear), and trying an action again when it fails for a passing reason: one loop each,
+ * so that every wait checks, gives up and pauses the same way, and every retry too.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -78,4 +79,48 @@ export function backoff(options: {
 }): (attempt: number) => number {
   return (attempt) =>
     Math.min(options.firstMs * 2 ** attempt, options.maxMs) * (0.5 + Math.random());
+}
+
+/** Options of {@link retry}. */
+export type RetryOptions = {
+  /** How many calls at most, the first one included. */
+  readonly attempts: number;
+  /**
+   * Pause before the next call, in milliseconds, or a function of the attempt that just failed
+   * (0 for the first call), for a backoff such as {@link backoff}.
+   * @default 0 (the next call follows at once)
+   */
+  readonly delayMs?: number | ((attempt: number) => number) | undefined;
+  /**
+   * Whether an error is worth another call. Any other error is thrown at once.
+   * @default every error
+   */
+  readonly retryOn?: ((error: unknown) => boolean) | undefined;
+};
+
+/**
+ * Call `fn` until it resolves, at most `attempts` times, while its error passes `retryOn`. The
+ * last error (or the first one `retryOn` refuses) is thrown as it is: the caller knows what was
+ * tried, and turns it into its own error.
+ *
+ * @example
+ * ```ts
+ * await retry(() => pool.query(createDatabase), { attempts: 3, retryOn: (error) => findPgError(error)?.sqlstate === '55006' });
+ * ```
+ */
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
+  const delay = options.delayMs ?? 0;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      const again = attempt + 1 < options.attempts && (options.retryOn?.(error) ?? true);
+      if (!again) throw error;
+    }
+    const pause = typeof delay === 'number' ? delay : delay(attempt);
+    if (pause > 0) await sleep(pause);
+  }
 }

@@ -5,7 +5,7 @@
  * PostgreSQL runs in this thread; the database names and locks are described in `names.ts`.
  */
 import { randomInt } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { poll } from '@offloop/core';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type {
@@ -149,8 +149,14 @@ export class ClonePool implements PoolMethods {
     } catch {
       return { ...this.#stats };
     }
-    while (s.refill.inFlight > 0 || s.reserve.claiming)
-      await (s.reserve.claiming ? sleep(10) : s.refill.nextClone());
+    // A claim settles in a few ms and has nothing to wait on; a clone in flight has.
+    await poll(
+      async () => {
+        if (!s.reserve.claiming && s.refill.inFlight > 0) await s.refill.nextClone();
+        return s.refill.inFlight === 0 && !s.reserve.claiming;
+      },
+      { until: (idle) => idle, intervalMs: 10 },
+    );
     try {
       await this.#peaks.remember(s.connections.pool, s.template.name);
       await s.reserve.giveBackAll();

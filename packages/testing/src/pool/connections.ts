@@ -2,6 +2,7 @@
  * The harness's connections to the server, opened once at start-up and ended at close: one pool
  * per job, so that a slow `CREATE DATABASE` never holds up a claim.
  */
+import { DatabaseUnavailableError, retry } from '@offloop/core';
 import { sql, type DatabasePool } from 'slonik';
 import type { PoolWorkerOptions } from '../protocol.ts';
 import { ensureSharedServer } from '../server/shared-server.ts';
@@ -65,15 +66,15 @@ async function connectAdmin(
 ): Promise<{ adminUrl: string; pool: DatabasePool }> {
   if (options.url !== null) return { adminUrl: options.url, pool: await connect(options.url, 8) };
   // The shared server may stop for idleness between finding it and connecting: look again.
-  for (let attempt = 1; ; attempt += 1) {
-    const adminUrl = await ensureSharedServer({
-      dir: options.embeddedDir,
-      idleTimeout: options.embeddedIdleTimeout,
-    });
-    try {
+  return retry(
+    async () => {
+      const adminUrl = await ensureSharedServer({
+        dir: options.embeddedDir,
+        idleTimeout: options.embeddedIdleTimeout,
+      });
       return { adminUrl, pool: await connect(adminUrl, 8) };
-    } catch (error) {
-      if (attempt >= 3) throw error;
-    }
-  }
+    },
+    // `connect` throws only this; a failure to find or start the server is not retried.
+    { attempts: 3, retryOn: (error) => error instanceof DatabaseUnavailableError },
+  );
 }

@@ -8,6 +8,7 @@ import {
   messageOf,
   quoteLiteral,
   redactUrl,
+  retry,
 } from '@offloop/core';
 import { findPgError } from '@offloop/core/engine';
 import { createPool, sql, type DatabasePool } from 'slonik';
@@ -68,26 +69,29 @@ export async function createDatabase(
   const strategy =
     base.fileCopy && template !== 'template0' ? sql.fragment` strategy file_copy` : sql.fragment``;
   const started = performance.now();
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await base.pool.query(
-        sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`,
-      );
-      stats.created += 1;
-      stats.createMs += performance.now() - started;
-      return;
-    } catch (error) {
-      const pg = findPgError(error);
-      // 55006: another session is connected to the template. PostgreSQL already waited 5 s.
-      if (pg?.sqlstate === '55006' && attempt < 3) continue;
-      const reason = pg?.message ?? messageOf(error);
-      throw new CreateDatabaseError(
-        `CREATE DATABASE ${name} (template ${template}) failed: ${reason}`,
-        { database: name, template, sqlstate: pg?.sqlstate ?? null, reason },
-        { cause: error },
-      );
-    }
+  try {
+    await retry(
+      () =>
+        base.pool.query(
+          sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`,
+        ),
+      {
+        attempts: 3,
+        // 55006: another session is connected to the template. PostgreSQL already waited 5 s.
+        retryOn: (error) => findPgError(error)?.sqlstate === '55006',
+      },
+    );
+  } catch (error) {
+    const pg = findPgError(error);
+    const reason = pg?.message ?? messageOf(error);
+    throw new CreateDatabaseError(
+      `CREATE DATABASE ${name} (template ${template}) failed: ${reason}`,
+      { database: name, template, sqlstate: pg?.sqlstate ?? null, reason },
+      { cause: error },
+    );
   }
+  stats.created += 1;
+  stats.createMs += performance.now() - started;
 }
 
 /** `DROP DATABASE IF EXISTS name WITH (FORCE)`. */

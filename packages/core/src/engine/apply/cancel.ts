@@ -2,6 +2,7 @@
  * Stopping a migration from outside: the caller's abort, its `migrationTimeout`, or the lost lock
  * fire one signal, and the statement in flight is cancelled on the server.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { asError } from '../../util/as-error.ts';
 import type { ApplyContext } from './context.ts';
 import { watchLockWaits } from './lock-wait.ts';
@@ -78,14 +79,17 @@ export async function cancelUntilSettled<T>(
 ): Promise<T> {
   let settled = false;
   let inFlight: Promise<void> = Promise.resolve();
-  const retry = async () => {
+  // Not `poll` nor `retry`: nothing is checked and nothing fails; and `settled` must be read
+  // before each cancel, not after it as `poll` reads `until`, or one more cancel would follow
+  // the batch's end and land on whatever this connection runs next.
+  const resend = async () => {
     while (!settled) {
       inFlight = cancel().catch(() => undefined);
       await inFlight;
-      await new Promise((resolve) => setTimeout(resolve, CANCEL_RETRY_MS));
+      await sleep(CANCEL_RETRY_MS);
     }
   };
-  const onAbort = () => void retry();
+  const onAbort = () => void resend();
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   try {

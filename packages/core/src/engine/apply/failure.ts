@@ -23,6 +23,7 @@ import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
 import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { messageOf } from '../../util/as-error.ts';
+import { retry } from '../../util/poll.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { BodyOutcome, CancelReason } from './cancel.ts';
@@ -122,14 +123,10 @@ async function appendLogPersistently(
   config: ResolvedConfig,
   row: Parameters<typeof appendLog>[2],
 ): Promise<void> {
-  for (let attempt = 1; attempt <= 3; attempt += 1) {
-    try {
-      await appendLog(connection, config, row);
-      return;
-    } catch (error) {
-      if (findPgError(error)?.sqlstate !== '57014') return;
-    }
-  }
+  await retry(() => appendLog(connection, config, row), {
+    attempts: 3,
+    retryOn: (error) => findPgError(error)?.sqlstate === '57014',
+  }).catch(() => undefined);
 }
 
 /** What every error about one failed migration says: the facts, where, and what it left. */
