@@ -6,6 +6,7 @@ import {
   MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
   MigrationVersionsExhaustedError,
+  messageOf,
   type ConfigIssue,
 } from '@offloop/core';
 import { defineCommand } from '../command.ts';
@@ -159,7 +160,7 @@ async function createMigrationFile(
         { cause: error },
       );
     }
-    const reason = code ?? (error as Error).message;
+    const reason = code ?? messageOf(error);
     throw new InternalError(
       `Could not create a migration in ${dir}: ${reason}`,
       { dir, reason },
