@@ -1,10 +1,10 @@
 /** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
-import { downOptionsSchema, type MigrationResult } from '@offloop/core';
+import { count, downOptionsSchema, type MigrationResult } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { NBSP, count, formatDuration } from '../format.ts';
+import { NBSP, formatDuration } from '../format.ts';
 
 /** The flags of `down()`'s options, one per option. */
 const DOWN_FLAGS = optionFlags(downOptionsSchema);

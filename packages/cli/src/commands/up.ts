@@ -1,11 +1,11 @@
 /** `offloop up`: apply pending migrations, or with `--sql` print the script that would. */
-import { upOptionsSchema } from '@offloop/core';
+import { count, upOptionsSchema } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count, formatDuration } from '../format.ts';
+import { formatDuration } from '../format.ts';
 
 /** The flags of `up()`'s options, one per option. */
 const UP_FLAGS = optionFlags(upOptionsSchema);
