@@ -1,7 +1,7 @@
 /** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
 import { count, downOptionsSchema, type MigrationResult } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
+import { SCRIPT_FLAGS, readFrom } from '../flags/script-flags.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { NBSP, formatDuration } from '../format.ts';

@@ -2,7 +2,7 @@
 import { count, upOptionsSchema } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
+import { SCRIPT_FLAGS, readFrom } from '../flags/script-flags.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
 import { formatDuration } from '../format.ts';
