@@ -10,7 +10,7 @@ import {
   upOptionsSchema,
   type ConfigIssue,
 } from '@offloop/core';
-import { readFrom } from '../../packages/cli/src/flags/call-options.ts';
+import { readFrom } from '../../packages/cli/src/flags/script-flags.ts';
 import { optionFlags, readOptions } from '../../packages/cli/src/flags/option-flags.ts';
 import {
   DATABASE_FLAGS,

@@ -4,10 +4,25 @@
  * the few the command takes another way. A missing piece fails here instead of drifting.
  */
 import test from 'ava';
-import { configSchema, OPERATION_SCHEMAS, optionMeta, type CommandName } from '@offloop/core';
+import {
+  configSchema,
+  downOptionsSchema,
+  OPERATION_SCHEMAS,
+  optionMeta,
+  scriptOptionsSchema,
+  upOptionsSchema,
+  type CommandName,
+} from '@offloop/core';
 import { COMMANDS } from 'offloop';
 import type { z } from 'zod';
+import { DOWN_SCRIPT } from '../../packages/cli/src/commands/down.ts';
+import { UP_SCRIPT } from '../../packages/cli/src/commands/up.ts';
 import { kebab } from '../../packages/cli/src/flags/option-flags.ts';
+import {
+  scriptRefusals,
+  scriptRequest,
+  type ScriptCarry,
+} from '../../packages/cli/src/flags/script-flags.ts';
 
 /** The command of each operation the CLI has one for (status, history and current take only `timeout`). */
 const COMMAND_OF: Partial<Record<CommandName, string>> = {
@@ -71,3 +86,29 @@ test("every option of an operation is a flag of its command, with the option's d
     }
   }
 });
+
+const SCRIPTED = [
+  ['up', upOptionsSchema, UP_SCRIPT],
+  ['down', downOptionsSchema, DOWN_SCRIPT],
+] as const;
+
+for (const [name, schema, carry] of SCRIPTED)
+  test(`${name} --sql: every option of ${name}() reaches the sql() request, or is refused with --sql`, (t) => {
+    const how: Readonly<Record<string, true | string>> = carry;
+    t.deepEqual(Object.keys(how).sort(), Object.keys(schema.shape).sort());
+    // Every option set at once, each to a stand-in value of its own, which the types do not allow.
+    const args = Object.fromEntries(Object.keys(how).map((key) => [key, { of: key }]));
+    const loose = carry as unknown as ScriptCarry<Record<string, unknown>>;
+    const request: Record<string, unknown> = scriptRequest(name, args, loose, 'base');
+    const refused = scriptRefusals(args, loose).map((issue) => issue.path);
+    for (const key of Object.keys(how)) {
+      if (how[key] === true) {
+        t.true(key in scriptOptionsSchema.shape, key);
+        t.is(request[key], args[key], key);
+      } else {
+        t.false(key in request, key);
+        t.true(refused.includes(`--${kebab(key)}`), key);
+      }
+    }
+    t.like(request, { direction: name, from: 'base' });
+  });

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { configSchema, toConfigIssues, type ConfigIssue } from '@offloop/core';
+import { configSchema, messageOf, toConfigIssues, type ConfigIssue } from '@offloop/core';
 import { displayPath } from './format.ts';
 
 /** The config file looked for in the working directory. */
@@ -99,7 +99,7 @@ async function readConfigFile(
   try {
     values = JSON.parse(text);
   } catch (error) {
-    issues.push({ path: label, message: `not valid JSON: ${(error as Error).message}` });
+    issues.push({ path: label, message: `not valid JSON: ${messageOf(error)}` });
     return null;
   }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {

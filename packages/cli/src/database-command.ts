@@ -39,7 +39,7 @@ import { loadConfig } from './load-config.ts';
 import { withMigrator, type CommandDatabase } from './with-migrator.ts';
 
 /** What a call gets from the command line's run: its cancel signal and a progress listener. */
-export type CallControl = {
+export type CommandControl = {
   /** Fired on Ctrl-C or SIGTERM. */
   readonly signal: AbortSignal | undefined;
   /** Prints progress on stderr (nothing with `--json`). */
@@ -61,7 +61,7 @@ export type RenderContext = {
 export type DatabaseCall<R> = {
   /** The call needs no database: none is read, none is started. @default false */
   readonly offline?: boolean;
-  call(migrator: Migrator, control: CallControl): Promise<R>;
+  call(migrator: Migrator, control: CommandControl): Promise<R>;
   render(result: R, context: RenderContext): readonly string[];
 };
 
@@ -99,7 +99,7 @@ type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
    */
   readonly script?: (options: O) => ScriptRequest | undefined;
   /** The migrator call. */
-  readonly call: (migrator: Migrator, options: O, control: CallControl) => Promise<R>;
+  readonly call: (migrator: Migrator, options: O, control: CommandControl) => Promise<R>;
   /** The result as human lines on stdout (with `--json`, the result itself is printed). */
   readonly render: (
     result: R,

@@ -136,6 +136,7 @@ export type {
 } from './model/migration-context.ts';
 export { describeKept } from './errors/index.ts';
 export { messageOf } from './util/as-error.ts';
+export { count } from './util/count.ts';
 export { moduleUrl } from './util/module-url.ts';
 export type {
   AppliedStatus,

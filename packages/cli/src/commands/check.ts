@@ -1,10 +1,9 @@
 /** `offloop check`: exit 0 only when every migration is applied and nothing is wrong; for CI gates. */
-import { checkOptionsSchema } from '@offloop/core';
+import { checkOptionsSchema, count } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count } from '../format.ts';
 
 /** The flags of `check()`'s options but `timeout`: no read-only command has `--timeout`. */
 const CHECK_FLAGS = optionFlags(checkOptionsSchema, ['timeout']);

@@ -6,6 +6,7 @@ import {
   MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
   MigrationVersionsExhaustedError,
+  messageOf,
   type ConfigIssue,
 } from '@offloop/core';
 import { defineCommand } from '../command.ts';
@@ -162,7 +163,7 @@ async function createMigrationFile(
         { cause: error },
       );
     }
-    const reason = code ?? (error as Error).message;
+    const reason = code ?? messageOf(error);
     throw new MigrationFileWriteError(
       `Could not create a migration in ${dir}: ${reason}`,
       { dir, file: writing, reason },

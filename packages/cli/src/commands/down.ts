@@ -1,13 +1,27 @@
 /** `offloop down`: revert applied migrations, the last applied first, or with `--sql` print the script that would. */
-import { downOptionsSchema, type MigrationResult } from '@offloop/core';
+import { count, downOptionsSchema, type MigrationResult } from '@offloop/core';
+import type { z } from 'zod';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
+import {
+  SCRIPT_FLAGS,
+  readFrom,
+  scriptRefusals,
+  scriptRequest,
+  type ScriptCarry,
+} from '../flags/script-flags.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { NBSP, count, formatDuration } from '../format.ts';
+import { NBSP, formatDuration } from '../format.ts';
 
 /** The flags of `down()`'s options, one per option. */
 const DOWN_FLAGS = optionFlags(downOptionsSchema);
+
+/** What `down --sql` does with each of `down()`'s options: it carries them all. */
+export const DOWN_SCRIPT = {
+  step: true,
+  to: true,
+  timeout: true,
+} as const satisfies ScriptCarry<z.output<typeof downOptionsSchema>>;
 
 /** `offloop down`: one step by default, `--step N`, or everything applied after `--to`. */
 export const downCommand = defineDatabaseCommand({
@@ -30,13 +44,15 @@ export const downCommand = defineDatabaseCommand({
     'offloop down --to base --sql > rollback.sql',
   ],
 
-  read: (values, issues) => ({
-    args: readOptions(downOptionsSchema, DOWN_FLAGS, values, issues),
-    sql: values.sql === true,
-    from: readFrom(values, issues),
-  }),
-  script: ({ args: { step, to, timeout }, sql, from }) =>
-    sql ? { direction: 'down', to, step, timeout, from } : undefined,
+  read(values, issues) {
+    const args = readOptions(downOptionsSchema, DOWN_FLAGS, values, issues);
+    const from = readFrom(values, issues);
+    const sql = values.sql === true;
+    if (sql) issues.push(...scriptRefusals(args, DOWN_SCRIPT));
+    return { args, sql, from };
+  },
+  script: ({ args, sql, from }) =>
+    sql ? scriptRequest('down', args, DOWN_SCRIPT, from) : undefined,
   call: (migrator, { args }, { signal, onProgress }) =>
     migrator.down({ ...args, signal, onProgress }),
   render: (result) => [revertedSummary(result.reverted, result.durationMs, result.current)],

@@ -1,5 +1,5 @@
 /** `offloop history`: applied migrations newest first, or with `--log` everything that happened. */
-import type { AppliedStatus, LogEntry } from '@offloop/core';
+import { count, type AppliedStatus, type LogEntry } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { formatDuration, formatTimestamp, table } from '../format.ts';
@@ -79,9 +79,7 @@ function renderLog(log: readonly LogEntry[]): string[] {
 
 function note(entry: LogEntry): string {
   const ran =
-    entry.statementsRun === null
-      ? null
-      : `${entry.statementsRun} statement${entry.statementsRun === 1 ? '' : 's'} ran`;
+    entry.statementsRun === null ? null : `${count(entry.statementsRun, 'statement')} ran`;
   return [ran, entry.error]
     .filter((part): part is string => part !== null && part !== '')
     .join('; ');

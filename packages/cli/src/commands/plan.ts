@@ -1,5 +1,6 @@
 /** `offloop plan`: what `up` (or `down`) would run, in order, without running it. */
 import {
+  count,
   effectiveTimeouts,
   scriptOptionsSchema,
   type PlanResult,
@@ -9,7 +10,7 @@ import {
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count, formatDuration, table } from '../format.ts';
+import { formatDuration, table } from '../format.ts';
 
 /**
  * The flags of `plan()`'s options but `direction` (`--down` sets it), `from` (`sql()`'s, which

@@ -1,9 +1,9 @@
 /** `offloop redo`: revert the last applied migrations and apply them again. */
-import { redoOptionsSchema } from '@offloop/core';
+import { count, redoOptionsSchema } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count, formatDuration } from '../format.ts';
+import { formatDuration } from '../format.ts';
 
 /** The flags of `redo()`'s options, one per option. */
 const REDO_FLAGS = optionFlags(redoOptionsSchema);

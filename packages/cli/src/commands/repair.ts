@@ -1,9 +1,8 @@
 /** `offloop repair`: accept edited checksums, clear failed runs, and (with a flag) forget missing files. */
-import { repairOptionsSchema, type RepairAction, type RepairResult } from '@offloop/core';
+import { count, repairOptionsSchema, type RepairAction, type RepairResult } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count } from '../format.ts';
 
 /** The flags of `repair()`'s options, one per option. */
 const REPAIR_FLAGS = optionFlags(repairOptionsSchema);

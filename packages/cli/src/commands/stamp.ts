@@ -1,9 +1,8 @@
 /** `offloop stamp <version>`: record the database as being at a version without running anything. */
-import { stampOptionsSchema, type ConfigIssue } from '@offloop/core';
+import { count, stampOptionsSchema, type ConfigIssue } from '@offloop/core';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count } from '../format.ts';
 
 /** The flags of `stamp()`'s options but `to`: the version is the command's argument. */
 const STAMP_FLAGS = optionFlags(stampOptionsSchema, ['to']);

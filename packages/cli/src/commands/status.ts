@@ -1,9 +1,9 @@
 /** `offloop status`: applied and pending migrations, and what stops `up`. */
-import type { PlanProblem } from '@offloop/core';
+import { count, type PlanProblem } from '@offloop/core';
 import type { StatusResult } from '@offloop/worker';
 import { defineDatabaseCommand } from '../database-command.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
-import { count, formatTimestamp, table } from '../format.ts';
+import { formatTimestamp, table } from '../format.ts';
 import type { CommandDatabase } from '../with-migrator.ts';
 
 /** `offloop status`: the migrations on disk against the version table, as a table or one JSON document. */

@@ -1,14 +1,29 @@
 /** `offloop up`: apply pending migrations, or with `--sql` print the script that would. */
-import { upOptionsSchema } from '@offloop/core';
+import { count, upOptionsSchema } from '@offloop/core';
 import type { UpResult } from '@offloop/worker';
+import type { z } from 'zod';
 import { defineDatabaseCommand } from '../database-command.ts';
-import { SCRIPT_FLAGS, readFrom } from '../flags/call-options.ts';
+import {
+  SCRIPT_FLAGS,
+  readFrom,
+  scriptRefusals,
+  scriptRequest,
+  type ScriptCarry,
+} from '../flags/script-flags.ts';
 import { DATABASE_FLAGS } from '../flags/database-options.ts';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-import { count, formatDuration } from '../format.ts';
+import { formatDuration } from '../format.ts';
 
 /** The flags of `up()`'s options, one per option. */
 const UP_FLAGS = optionFlags(upOptionsSchema);
+
+/** What `up --sql` does with each of `up()`'s options. */
+export const UP_SCRIPT = {
+  to: true,
+  allowOutOfOrder: true,
+  timeout: true,
+  singleTransaction: 'not with --sql: the script has one transaction per migration',
+} as const satisfies ScriptCarry<z.output<typeof upOptionsSchema>>;
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */
 export const upCommand = defineDatabaseCommand({
@@ -34,15 +49,10 @@ export const upCommand = defineDatabaseCommand({
     const args = readOptions(upOptionsSchema, UP_FLAGS, values, issues);
     const from = readFrom(values, issues);
     const sql = values.sql === true;
-    if (sql && args.singleTransaction === true)
-      issues.push({
-        path: '--single-transaction',
-        message: 'not with --sql: the script has one transaction per migration',
-      });
+    if (sql) issues.push(...scriptRefusals(args, UP_SCRIPT));
     return { args, sql, from };
   },
-  script: ({ args: { to, allowOutOfOrder, timeout }, sql, from }) =>
-    sql ? { direction: 'up', to, allowOutOfOrder, timeout, from } : undefined,
+  script: ({ args, sql, from }) => (sql ? scriptRequest('up', args, UP_SCRIPT, from) : undefined),
   call: (migrator, { args }, { signal, onProgress }) =>
     migrator.up({ ...args, signal, onProgress }),
   render: (result, { options, dir }) => [summary(result, options.args.to, dir)],

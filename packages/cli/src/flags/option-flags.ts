@@ -5,7 +5,7 @@
  * placeholder and default come from the field's metadata. Reading the flags back decodes their
  * text as the metadata says and lets the schema judge it, its problems put on the flags.
  */
-import { optionMeta, type ConfigIssue, type OptionMeta } from '@offloop/core';
+import { messageOf, optionMeta, type ConfigIssue, type OptionMeta } from '@offloop/core';
 import type { z } from 'zod';
 import type { FlagSpec, FlagValue } from './spec.ts';
 
@@ -121,7 +121,7 @@ function decode(
       try {
         return { value: JSON.parse(text) as unknown };
       } catch (error) {
-        return { problem: `not valid JSON: ${(error as Error).message}` };
+        return { problem: `not valid JSON: ${messageOf(error)}` };
       }
     case 'text':
     case 'duration':

@@ -3,9 +3,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { redactUrl, type ConfigIssue, type OffloopError } from '@offloop/core';
+import { count, redactUrl, type ConfigIssue, type OffloopError } from '@offloop/core';
 import { UsageError } from '../flags/usage-error.ts';
-import { count, displayPath, formatDuration } from '../format.ts';
+import { displayPath, formatDuration } from '../format.ts';
 import { frameLine, lineOf } from './code-frame.ts';
 import type { Failure } from './errors.ts';
 

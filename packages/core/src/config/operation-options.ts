@@ -47,9 +47,12 @@ function target(direction: keyof typeof TARGET_FORMS): z.ZodString {
 }
 
 /** A count of migrations: a positive whole number. */
-function count(): z.ZodNumber {
+function migrationCount(): z.ZodNumber {
   return z.number({ error: 'must be a positive whole number' }).int().positive();
 }
+
+/** The metadata every `step` option shares: `option(migrationCount(), { ...STEP, description })`. */
+const STEP = { placeholder: 'n', decode: 'count', default: '1' } as const;
 
 /**
  * The rule that `a` and `b` exclude each other, as an object refinement: the issue is on `b`,
@@ -117,11 +120,9 @@ export const upOptionsSchema = z.strictObject({
 export const downOptionsSchema = z
   .strictObject({
     /** Revert this many migrations. @default 1 */
-    step: option(count().optional(), {
+    step: option(migrationCount().optional(), {
+      ...STEP,
       description: 'Revert the last N applied migrations; more than are applied is refused',
-      placeholder: 'n',
-      decode: 'count',
-      default: '1',
     }),
     /** Revert every migration after this version (which stays applied): a version, prefix, `-N`, or `base` for all. */
     to: option(target('down').optional(), {
@@ -133,14 +134,16 @@ export const downOptionsSchema = z
   })
   .superRefine(exclusive('step', 'to'), ALWAYS);
 
+const { step } = downOptionsSchema.shape;
+const { allowOutOfOrder } = upOptionsSchema.shape;
+
 /** Options of one `redo()` call. */
 export const redoOptionsSchema = z.strictObject({
+  // Not down's step: redo reverts and re-applies, and its help says so.
   /** Revert and re-apply this many migrations. @default 1 */
-  step: option(count().optional(), {
+  step: option(migrationCount().optional(), {
+    ...STEP,
     description: 'Redo the last N applied migrations; more than are applied is refused',
-    placeholder: 'n',
-    decode: 'count',
-    default: '1',
   }),
   timeout,
 });
@@ -170,6 +173,7 @@ export const repairOptionsSchema = z.strictObject({
 
 /** Options of one `check()` call. */
 export const checkOptionsSchema = z.strictObject({
+  // Not up's allowOutOfOrder: check applies nothing; the option changes what counts as a problem.
   /** Do not count out-of-order pending migrations as a problem. @default false */
   allowOutOfOrder: option(z.boolean().optional(), {
     description: 'Do not count pending migrations older than the newest applied one as a problem',
@@ -191,24 +195,17 @@ export const scriptOptionsSchema = z
         'With --sql: take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
       placeholder: 'version',
     }),
+    // Neither up's nor down's to: which forms it takes depends on the direction (checked below).
     /** Up: stop at this version. Down: revert everything after it. */
     to: option(z.string().optional(), {
       description:
         "As the command's --to: up to this version (or +N); with --down, revert all after it (base, -N)",
       placeholder: 'target',
     }),
-    /** Down: revert this many migrations. @default 1 */
-    step: option(count().optional(), {
-      description: 'With --down: revert the last N applied',
-      placeholder: 'n',
-      decode: 'count',
-      default: '1',
-    }),
-    /** Up: also plan pending migrations older than the newest applied one. @default false */
-    allowOutOfOrder: option(z.boolean().optional(), {
-      description:
-        'As up --allow-out-of-order: include pending migrations older than the newest applied one',
-    }),
+    /** Down: as `down()`'s. */
+    step,
+    /** Up: as `up()`'s. */
+    allowOutOfOrder,
     timeout,
   })
   .superRefine((value, ctx) => {

@@ -17,6 +17,7 @@ import {
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import type { Prepared, Statement } from '../model/prepared.ts';
 import type { PendingStatus, PlanProblem } from '../model/results.ts';
+import { count } from '../util/count.ts';
 import { assertRunnable, plan } from './plan.ts';
 import type { PlanState } from './state.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
@@ -62,7 +63,7 @@ export function assertNotDirty(state: PlanState, options: { strict?: boolean } =
         ? ''
         : first.statementsRun === 0
           ? ' before its first statement completed, leaving work behind (`offloop history --log` shows the error)'
-          : ` after ${first.statementsRun} statement${first.statementsRun === 1 ? '' : 's'} had run`);
+          : ` after ${count(first.statementsRun, 'statement')} had run`);
   const next = first.fileMissing
     ? 'Its file is gone: once the database is as you want it, run `offloop repair` to clear this.'
     : `${first.fileChanged ? `The file has changed since; \`offloop ${first.direction}\` will try it again. ` : ''}${resolveAdvice(first.version, first.direction)}`;

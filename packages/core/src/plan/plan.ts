@@ -10,6 +10,7 @@ import {
 } from '../errors/index.ts';
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import type { AppliedStatus, PlanProblem } from '../model/results.ts';
+import { count } from '../util/count.ts';
 import { relativeSteps, resolveTarget } from './targets.ts';
 
 /** What `status` returns and `up` starts from. */
@@ -107,7 +108,7 @@ export function assertRunnable(
   if (missing.length > 0) {
     const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
     throw new MigrationFileMissingError(
-      `${missing.length} applied migration${s(missing.length)} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the file${s(missing.length)} from version control; or, if ${missing.length === 1 ? 'it was' : 'they were'} removed on purpose, forget ${missing.length === 1 ? 'it' : 'them'} with \`offloop repair --forget-missing\` (look first with --dry-run).`,
+      `${count(missing.length, 'applied migration')} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the ${missing.length === 1 ? 'file' : 'files'} from version control; or, if ${missing.length === 1 ? 'it was' : 'they were'} removed on purpose, forget ${missing.length === 1 ? 'it' : 'them'} with \`offloop repair --forget-missing\` (look first with --dry-run).`,
       { migrations: missing.map(({ version, name }) => ({ version, name })) },
     );
   }
@@ -115,7 +116,7 @@ export function assertRunnable(
   if (changed.length > 0) {
     const list = changed.map((problem) => problem.file).join(', ');
     throw new ChecksumMismatchError(
-      `${changed.length} applied migration${s(changed.length)} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches it, accept it with \`offloop repair\` (look first with --dry-run).`,
+      `${count(changed.length, 'applied migration')} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches it, accept it with \`offloop repair\` (look first with --dry-run).`,
       {
         migrations: changed.map(({ version, file, applied, current }) => ({
           version,
@@ -134,7 +135,7 @@ export function assertRunnable(
   if (first !== undefined) {
     const list = outOfOrder.map((problem) => problem.file).join(', ');
     throw new OutOfOrderError(
-      `${outOfOrder.length} pending migration${s(outOfOrder.length)} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true in the library); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
+      `${count(outOfOrder.length, 'pending migration')} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true in the library); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
       {
         migrations: outOfOrder.map(({ version, file }) => ({ version, file })),
         newestApplied: first.newestApplied,
@@ -193,7 +194,7 @@ export function planRevert(
     const step = options.step;
     if (step !== undefined && step > order.length) {
       throw new TargetNotFoundError(
-        `Cannot revert ${step} migration${s(step)}: ${order.length === 0 ? 'none is' : `only ${order.length} ${order.length === 1 ? 'is' : 'are'}`} applied. Nothing was reverted.`,
+        `Cannot revert ${count(step, 'migration')}: ${order.length === 0 ? 'none is' : `only ${order.length} ${order.length === 1 ? 'is' : 'are'}`} applied. Nothing was reverted.`,
         { target: `-${step}` },
       );
     }
@@ -203,7 +204,7 @@ export function planRevert(
   if (steps !== null && steps <= 0) {
     if (-steps > order.length) {
       throw new TargetNotFoundError(
-        `Target ${spec} is out of range: ${order.length} migration${s(order.length)} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`,
+        `Target ${spec} is out of range: ${count(order.length, 'migration')} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`,
         { target: spec },
       );
     }
@@ -237,8 +238,4 @@ export function compareVersions(a: string, b: string): number {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function s(count: number): string {
-  return count === 1 ? '' : 's';
 }

@@ -6,6 +6,7 @@
 import type { ResolvedConfig } from '../config/config.ts';
 import { logTableDdl, quoteIdentifier, versionTableDdl } from './ddl.ts';
 import type { Prepared } from '../model/prepared.ts';
+import { count } from '../util/count.ts';
 import { timeoutSettings } from './settings.ts';
 import { recordStatements, terminate, transactionScript } from './script.ts';
 
@@ -16,7 +17,7 @@ export function renderScript(
   header: { direction: 'up' | 'down'; from: string | null; to: string | null },
 ): string {
   const lines: string[] = [
-    `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ${header.to ?? 'base'}, ${items.length} migration${items.length === 1 ? '' : 's'}`,
+    `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ${header.to ?? 'base'}, ${count(items.length, 'migration')}`,
     `-- Generated ${new Date().toISOString()}. Run with: psql -v ON_ERROR_STOP=1 -f <this file>`,
     '',
   ];

@@ -23,12 +23,7 @@ export type Counters = { -readonly [K in keyof PoolStats]: PoolStats[K] };
 export function recordBackgroundFailure(stats: Counters, error: unknown): void {
   stats.backgroundFailures += 1;
   const pg = findPgError(error);
-  stats.lastBackgroundError =
-    pg !== null
-      ? `${pg.sqlstate}: ${pg.message}`
-      : error instanceof Error
-        ? error.message
-        : String(error);
+  stats.lastBackgroundError = pg !== null ? `${pg.sqlstate}: ${pg.message}` : messageOf(error);
 }
 
 /** A row of `pg_database` names. */

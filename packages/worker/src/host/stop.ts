@@ -4,6 +4,7 @@
  * within `cancelGracePeriod`, or a migration ran past `migrationTimeout` without yielding).
  */
 import {
+  count,
   describeKept,
   MigrationTimeoutError,
   MigratorClosedError,
@@ -56,10 +57,6 @@ export function terminatedLogLine(reason: StopReason, graceMs: number): string {
     : `WORKER_UNRESPONSIVE: the thread did not stop within ${graceMs} ms after ${describeStop(reason)} and was terminated`;
 }
 
-function countApplied(applied: readonly MigrationResult[]): string {
-  return `${applied.length} migration${applied.length === 1 ? '' : 's'} applied`;
-}
-
 /** The typed error for a call that stopped because it was asked to. */
 export function stopError(
   reason: StopReason,
@@ -71,19 +68,19 @@ export function stopError(
     case 'abort':
       if (cause instanceof RunAbortedError) return cause;
       return new RunAbortedError(
-        `The run was cancelled; ${countApplied(applied)} before it stopped.`,
+        `The run was cancelled; ${count(applied.length, 'migration')} applied before it stopped.`,
         { applied: [...applied] },
         { cause: reason.cause },
       );
     case 'timeout':
       return new RunTimeoutError(
-        `The run exceeded its timeout of ${reason.timeoutMs} ms and was cancelled; ${countApplied(applied)} before it stopped.`,
+        `The run exceeded its timeout of ${reason.timeoutMs} ms and was cancelled; ${count(applied.length, 'migration')} applied before it stopped.`,
         { timeoutMs: reason.timeoutMs, applied: [...applied] },
         options,
       );
     case 'closed':
       return new MigratorClosedError(
-        `The migrator was closed while the call ran; ${countApplied(applied)} before it stopped.`,
+        `The migrator was closed while the call ran; ${count(applied.length, 'migration')} applied before it stopped.`,
         { applied: [...applied] },
         options,
       );

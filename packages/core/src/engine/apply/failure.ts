@@ -23,6 +23,7 @@ import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
 import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { messageOf } from '../../util/as-error.ts';
+import { count } from '../../util/count.ts';
 import { retry } from '../../util/poll.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
@@ -320,7 +321,7 @@ function describeAftermath(
   if (context.singleTransaction !== undefined) {
     const before = context.singleTransaction.rolledBack;
     parts.push(
-      `The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${before} migration${before === 1 ? '' : 's'} that ran before this one`}.`,
+      `The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${count(before, 'migration')} that ran before this one`}.`,
     );
     return parts.join(' ');
   }
@@ -344,7 +345,7 @@ function describeAftermath(
     if (leftovers.earlier !== undefined) {
       const earlierRan = leftovers.earlier.statementsRun;
       extra.push(
-        `an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : `${earlierRan} statement${earlierRan === 1 ? '' : 's'}`} applied`,
+        `an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : count(earlierRan, 'statement')} applied`,
       );
     }
     parts.push(
@@ -358,7 +359,7 @@ function describeAftermath(
   const kept = context.done.length;
   if (kept > 0)
     parts.push(
-      `The ${kept} migration${kept === 1 ? '' : 's'} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
+      `The ${count(kept, 'migration')} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
     );
   return parts.join(' ');
 }
