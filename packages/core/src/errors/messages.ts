@@ -5,7 +5,7 @@
  */
 import { OffloopError } from './base.ts';
 import type { MigrationResult } from './migration.ts';
-import { DatabaseError, DatabaseUnavailableError, LockLostError } from './run.ts';
+import { DatabaseError, DatabaseUnavailableError, LockLostError } from './runtime.ts';
 
 /**
  * What of a run stays applied after it stopped, as the sentence its errors end with (the worker's

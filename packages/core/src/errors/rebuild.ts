@@ -43,7 +43,7 @@ import {
   LockTimeoutError,
   RunAbortedError,
   RunTimeoutError,
-} from './run.ts';
+} from './runtime.ts';
 import {
   CreateDatabaseError,
   EmbeddedPostgresError,
