@@ -123,3 +123,47 @@ export class SqlSyntaxError extends OffloopError<
 > {
   readonly code = 'SQL_SYNTAX_ERROR';
 }
+
+// Messages: the text of the errors above that a throw site would otherwise build inline.
+
+/** MIGRATION_UP_MISSING for a SQL file whose up section is empty. */
+export function missingUpMessage(file: string): string {
+  return [
+    `${file}: its "-- migrate:up" section holds no statement`,
+    '(a file from `offloop create` not written yet?).',
+    "Write the migration's SQL after that line, or delete the file. Nothing was run.",
+  ].join(' ');
+}
+
+/** MIGRATION_FILE_NAME: a file in the directory that is not named like a migration. */
+export function fileNameMessage(file: string, moduleExtensions: readonly string[]): string {
+  return [
+    `${file} is not a valid migration file name:`,
+    `expected <YYYYMMDDHHMMSS>_<name>.sql (or ${moduleExtensions.join(', ')}),`,
+    'with a name of letters, digits and _. Create files with `offloop create <name>`.',
+  ].join(' ');
+}
+
+/** MIGRATION_FILE_UNREADABLE: a file named like a migration that cannot be one. */
+export function unreadableEntryMessage(file: string, problem: string): string {
+  return (
+    `${file} has a migration's name but ${problem}. ` +
+    'Fix it, or rename it so that it does not look like a migration.'
+  );
+}
+
+/** MIGRATION_FILE_UNREADABLE for a file that is not UTF-8; `at` says where, if known. */
+export function invalidUtf8Message(place: string, at: string): string {
+  return (
+    `${place}: not valid UTF-8${at}. Migration files must be UTF-8; ` +
+    're-save it as UTF-8 (for a Latin-1 file: iconv -f latin1 -t utf-8).'
+  );
+}
+
+/** MIGRATION_FILE_UNREADABLE for a NUL byte at `place` (file:line:column). */
+export function nulByteMessage(place: string, offset: number): string {
+  return (
+    `${place}: a NUL byte (0x00) at byte offset ${offset}. ` +
+    'PostgreSQL would stop reading the file there; remove it.'
+  );
+}

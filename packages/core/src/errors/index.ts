@@ -27,7 +27,12 @@ export {
   MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
   MigrationVersionsExhaustedError,
+  fileNameMessage,
+  invalidUtf8Message,
+  missingUpMessage,
+  nulByteMessage,
   MissingUpError,
+  unreadableEntryMessage,
   SqlSyntaxError,
 } from './files.ts';
 export type { UnreadableReason } from './files.ts';
@@ -53,6 +58,18 @@ export {
   StatementTimeoutError,
 } from './migration.ts';
 export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
+export {
+  changedFilesMessage,
+  dirtyMessage,
+  missingDownMessage,
+  missingFilesMessage,
+  nonTransactionalMessage,
+  offlineModulesMessage,
+  outOfOrderMessage,
+  pendingMessage,
+  revertFilesMissingMessage,
+  singleTransactionConflictMessage,
+} from './plan.ts';
 export {
   ChecksumMismatchError,
   MigrationDirtyError,

@@ -8,10 +8,12 @@ import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DuplicateVersionError,
+  fileNameMessage,
   MigrationFileNameError,
   MigrationFileUnreadableError,
   MigrationsDirInaccessibleError,
   MigrationsDirNotFoundError,
+  unreadableEntryMessage,
   type UnreadableReason,
 } from '../errors/index.ts';
 import { decodeMigrationText } from './file-text.ts';
@@ -106,10 +108,10 @@ async function namedMigrations(dir: string, entries: Dirent[]): Promise<Found[]>
 function parseFileName(file: string): Pick<Found, 'version' | 'name' | 'extension'> {
   const match = FILE_NAME.exec(file);
   if (match === null) {
-    throw new MigrationFileNameError(
-      `${file} is not a valid migration file name: expected <YYYYMMDDHHMMSS>_<name>.sql (or ${MODULE_EXTENSIONS.join(', ')}), with a name of letters, digits and _. Create files with \`offloop create <name>\`.`,
-      { file, reason: 'pattern' },
-    );
+    throw new MigrationFileNameError(fileNameMessage(file, MODULE_EXTENSIONS), {
+      file,
+      reason: 'pattern',
+    });
   }
   const [, version = '', name = '', extension = ''] = match;
   if (!isValidTimestamp(version)) {
@@ -222,7 +224,7 @@ function unreadable(
   const systemError =
     reason === 'read-failed' && options.cause instanceof Error ? `: ${options.cause.message}` : '';
   return new MigrationFileUnreadableError(
-    `${file} has a migration's name but ${options.what ?? ENTRY_PROBLEMS[reason]}${systemError}. Fix it, or rename it so that it does not look like a migration.`,
+    unreadableEntryMessage(file, `${options.what ?? ENTRY_PROBLEMS[reason]}${systemError}`),
     { file, reason, byteOffset: null, line: null, column: null },
     'cause' in options ? { cause: options.cause } : undefined,
   );

@@ -4,7 +4,11 @@
  * which stops reading there and silently drops the rest of the file. A UTF-8 byte order mark at
  * the start is accepted and left out of the text (the checksum covers the bytes, BOM included).
  */
-import { MigrationFileUnreadableError } from '../errors/index.ts';
+import {
+  invalidUtf8Message,
+  MigrationFileUnreadableError,
+  nulByteMessage,
+} from '../errors/index.ts';
 
 /** Fatal: throws at the first ill-formed sequence instead of replacing it. Strips a leading BOM. */
 const DECODER = new TextDecoder('utf-8', { fatal: true });
@@ -28,29 +32,27 @@ export function decodeMigrationText(file: string, bytes: Uint8Array, refuseNul: 
   // Report whichever comes first; a NUL byte is valid UTF-8, so both may be present.
   if (nul !== -1 && (invalid === -1 || nul < invalid)) {
     const { line, column } = bytePosition(bytes, nul);
-    throw new MigrationFileUnreadableError(
-      `${file}:${line}:${column}: a NUL byte (0x00) at byte offset ${nul}. PostgreSQL would stop reading the file there; remove it.`,
-      { file, reason: 'nul-byte', byteOffset: nul, line, column },
-    );
+    throw new MigrationFileUnreadableError(nulByteMessage(`${file}:${line}:${column}`, nul), {
+      file,
+      reason: 'nul-byte',
+      byteOffset: nul,
+      line,
+      column,
+    });
   }
   if (text === null) {
     const offset = invalid === -1 ? null : invalid;
     const position = offset === null ? null : bytePosition(bytes, offset);
     const where = position === null ? '' : `:${position.line}:${position.column}`;
-    const at =
-      offset === null
-        ? ''
-        : ` at byte offset ${offset} (0x${(bytes[offset] ?? 0).toString(16).padStart(2, '0')})`;
-    throw new MigrationFileUnreadableError(
-      `${file}${where}: not valid UTF-8${at}. Migration files must be UTF-8; re-save it as UTF-8 (for a Latin-1 file: iconv -f latin1 -t utf-8).`,
-      {
-        file,
-        reason: 'invalid-utf8',
-        byteOffset: offset,
-        line: position?.line ?? null,
-        column: position?.column ?? null,
-      },
-    );
+    const hex = (bytes[offset ?? 0] ?? 0).toString(16).padStart(2, '0');
+    const at = offset === null ? '' : ` at byte offset ${offset} (0x${hex})`;
+    throw new MigrationFileUnreadableError(invalidUtf8Message(`${file}${where}`, at), {
+      file,
+      reason: 'invalid-utf8',
+      byteOffset: offset,
+      line: position?.line ?? null,
+      column: position?.column ?? null,
+    });
   }
   return text;
 }

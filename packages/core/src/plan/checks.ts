@@ -5,19 +5,24 @@
  * modules, pending migrations for `check`.
  */
 import {
+  dirtyMessage,
   MigrationDirtyError,
   MigrationsPendingError,
   MissingDownError,
+  missingDownMessage,
   MissingUpError,
+  missingUpMessage,
   NonTransactionalStatementError,
+  nonTransactionalMessage,
   OfflineUnsupportedError,
-  resolveAdvice,
+  offlineModulesMessage,
+  pendingMessage,
   SingleTransactionConflictError,
+  singleTransactionConflictMessage,
 } from '../errors/index.ts';
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import type { Prepared, Statement } from '../model/prepared.ts';
 import type { PendingStatus, PlanProblem } from '../model/results.ts';
-import { count } from '../util/count.ts';
 import { assertRunnable, plan } from './plan.ts';
 import type { PlanState } from './state.ts';
 import { isTransactionControl, nonTransactionalStatement } from './transaction-rules.ts';
@@ -56,18 +61,7 @@ export function assertNotDirty(state: PlanState, options: { strict?: boolean } =
       (options.strict === true || !(problem.fileChanged || problem.fileMissing)),
   );
   if (first?.kind !== 'failed') return;
-  const what = first.interrupted
-    ? `${first.file} is a non-transactional migration whose \`${first.direction}\` started at ${first.at} and never finished (the process died or lost its connection)`
-    : `${first.file} is a non-transactional migration that failed during \`${first.direction}\` at ${first.at}` +
-      (first.statementsRun === null
-        ? ''
-        : first.statementsRun === 0
-          ? ' before its first statement completed, leaving work behind (`offloop history --log` shows the error)'
-          : ` after ${count(first.statementsRun, 'statement')} had run`);
-  const next = first.fileMissing
-    ? 'Its file is gone: once the database is as you want it, run `offloop repair` to clear this.'
-    : `${first.fileChanged ? `The file has changed since; \`offloop ${first.direction}\` will try it again. ` : ''}${resolveAdvice(first.version, first.direction)}`;
-  throw new MigrationDirtyError(`${what}; the database may hold part of it. ${next}`, {
+  throw new MigrationDirtyError(dirtyMessage(first), {
     version: first.version,
     file: first.file,
     direction: first.direction,
@@ -102,14 +96,8 @@ export function assertTransactional(
     const refused = nonTransactionalStatement(statement.kind, statement.node);
     if (refused === null) continue;
     const where = `${migration.file}:${statement.line}:${statement.column}`;
-    const marker = `"-- migrate:${section} transaction:false"`;
-    const which = section === 'down' ? 'Its down section' : 'This migration';
     throw new NonTransactionalStatementError(
-      isTransactionControl(refused)
-        ? `${where}: ${refused} in a ${section} section that offloop runs in its own transaction (with its version row). ` +
-            `Remove the ${refused}, or add transaction:false to its marker line (${marker}) to manage transactions yourself. Nothing was run.`
-        : `${where}: ${refused} cannot run inside a transaction, and ${which.toLowerCase()} runs in one. ` +
-            `Add transaction:false to its marker line (${marker}), ideally with that statement alone in its migration. Nothing was run.`,
+      nonTransactionalMessage(where, refused, section, isTransactionControl(refused)),
       {
         file: migration.file,
         line: statement.line,
@@ -128,10 +116,7 @@ export function assertTransactional(
  */
 export function assertUpWritten(migration: MigrationFile, statements: readonly Statement[]): void {
   if (statements.length > 0) return;
-  throw new MissingUpError(
-    `${migration.file}: its "-- migrate:up" section holds no statement (a file from \`offloop create\` not written yet?). Write the migration's SQL after that line, or delete the file. Nothing was run.`,
-    { file: migration.file },
-  );
+  throw new MissingUpError(missingUpMessage(migration.file), { file: migration.file });
 }
 
 /** Refuse to revert migrations that have no down step. */
@@ -139,11 +124,7 @@ export function assertDownSteps(
   missing: readonly { readonly version: string; readonly file: string }[],
 ): void {
   if (missing.length === 0) return;
-  throw new MissingDownError(
-    `Cannot revert: ${missing.length} migration${missing.length === 1 ? ' has' : 's have'} no down step (a "-- migrate:down" section with statements in it, or a \`down\` export): ${missing.map((m) => m.file).join(', ')}. ` +
-      'Write one, or if the migration cannot be reverted, leave the database as it is and record the version you want with `offloop stamp`. Nothing was reverted.',
-    { migrations: [...missing] },
-  );
+  throw new MissingDownError(missingDownMessage(missing), { migrations: [...missing] });
 }
 
 /** A single-transaction run cannot include non-transactional migrations; refused before anything runs. */
@@ -152,10 +133,9 @@ export function assertSingleTransaction(items: readonly Prepared[]): void {
     .filter((item) => !item.options.transaction)
     .map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (conflicts.length > 0) {
-    throw new SingleTransactionConflictError(
-      `--single-transaction cannot include non-transactional migrations: ${conflicts.map((m) => m.file).join(', ')}. Run without --single-transaction, or up to the version before them first. Nothing was run.`,
-      { migrations: conflicts },
-    );
+    throw new SingleTransactionConflictError(singleTransactionConflictMessage(conflicts), {
+      migrations: conflicts,
+    });
   }
 }
 
@@ -165,17 +145,13 @@ export function assertNoModules(items: readonly Prepared[]): void {
     .filter((item) => item.migration.kind === 'module')
     .map(({ migration }) => ({ version: migration.version, file: migration.file }));
   if (modules.length > 0) {
-    throw new OfflineUnsupportedError(
-      `Cannot print SQL for JavaScript/TypeScript migrations: ${modules.map((m) => m.file).join(', ')}. Print a range without them (--from, --to) or apply them with \`offloop up\`.`,
-      { migrations: modules },
-    );
+    throw new OfflineUnsupportedError(offlineModulesMessage(modules), { migrations: modules });
   }
 }
 
 /** `check`: what is pending, as the error that says so. */
 export function pendingError(pending: readonly PendingStatus[]): MigrationsPendingError {
-  return new MigrationsPendingError(
-    `${pending.length} migration${pending.length === 1 ? ' is' : 's are'} not applied yet: ${pending.map((m) => m.file).join(', ')}. Apply ${pending.length === 1 ? 'it' : 'them'} with \`offloop up\` (\`offloop plan\` shows what it would run).`,
-    { pending: pending.map(({ version, file }) => ({ version, file })) },
-  );
+  return new MigrationsPendingError(pendingMessage(pending), {
+    pending: pending.map(({ version, file }) => ({ version, file })),
+  });
 }

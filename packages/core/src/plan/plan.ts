@@ -3,9 +3,12 @@
  * database, no threads, no clock.
  */
 import {
+  changedFilesMessage,
   ChecksumMismatchError,
   MigrationFileMissingError,
+  missingFilesMessage,
   OutOfOrderError,
+  outOfOrderMessage,
   TargetNotFoundError,
 } from '../errors/index.ts';
 import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
@@ -106,26 +109,20 @@ export function assertRunnable(
 ): void {
   const missing = result.problems.filter((problem) => problem.kind === 'missing');
   if (missing.length > 0) {
-    const list = missing.map((problem) => `${problem.version}_${problem.name}`).join(', ');
-    throw new MigrationFileMissingError(
-      `${count(missing.length, 'applied migration')} ${missing.length === 1 ? 'has' : 'have'} no file any more: ${list}. Restore the ${missing.length === 1 ? 'file' : 'files'} from version control; or, if ${missing.length === 1 ? 'it was' : 'they were'} removed on purpose, forget ${missing.length === 1 ? 'it' : 'them'} with \`offloop repair --forget-missing\` (look first with --dry-run).`,
-      { migrations: missing.map(({ version, name }) => ({ version, name })) },
-    );
+    throw new MigrationFileMissingError(missingFilesMessage(missing), {
+      migrations: missing.map(({ version, name }) => ({ version, name })),
+    });
   }
   const changed = result.problems.filter((problem) => problem.kind === 'changed');
   if (changed.length > 0) {
-    const list = changed.map((problem) => problem.file).join(', ');
-    throw new ChecksumMismatchError(
-      `${count(changed.length, 'applied migration')} changed on disk since ${changed.length === 1 ? 'it was' : 'they were'} applied: ${list}. Revert the edit and put the change in a new migration; or, if the edit was deliberate and the database already matches it, accept it with \`offloop repair\` (look first with --dry-run).`,
-      {
-        migrations: changed.map(({ version, file, applied, current }) => ({
-          version,
-          file,
-          applied,
-          current,
-        })),
-      },
-    );
+    throw new ChecksumMismatchError(changedFilesMessage(changed), {
+      migrations: changed.map(({ version, file, applied, current }) => ({
+        version,
+        file,
+        applied,
+        current,
+      })),
+    });
   }
   const outOfOrder =
     options.allowOutOfOrder === true
@@ -133,14 +130,10 @@ export function assertRunnable(
       : result.problems.filter((problem) => problem.kind === 'out-of-order');
   const first = outOfOrder[0];
   if (first !== undefined) {
-    const list = outOfOrder.map((problem) => problem.file).join(', ');
-    throw new OutOfOrderError(
-      `${count(outOfOrder.length, 'pending migration')} ${outOfOrder.length === 1 ? 'is' : 'are'} older than the newest applied one (${first.newestApplied}): ${list}. If ${outOfOrder.length === 1 ? 'it comes' : 'they come'} from a merged branch and can run after the newer ones, pass --allow-out-of-order (allowOutOfOrder: true in the library); otherwise rename ${outOfOrder.length === 1 ? 'it' : 'them'} with a newer version.`,
-      {
-        migrations: outOfOrder.map(({ version, file }) => ({ version, file })),
-        newestApplied: first.newestApplied,
-      },
-    );
+    throw new OutOfOrderError(outOfOrderMessage(outOfOrder, first.newestApplied), {
+      migrations: outOfOrder.map(({ version, file }) => ({ version, file })),
+      newestApplied: first.newestApplied,
+    });
   }
 }
 
@@ -193,8 +186,12 @@ export function planRevert(
   if (spec === undefined) {
     const step = options.step;
     if (step !== undefined && step > order.length) {
+      const applied =
+        order.length === 0
+          ? 'none is'
+          : `only ${order.length} ${order.length === 1 ? 'is' : 'are'}`;
       throw new TargetNotFoundError(
-        `Cannot revert ${count(step, 'migration')}: ${order.length === 0 ? 'none is' : `only ${order.length} ${order.length === 1 ? 'is' : 'are'}`} applied. Nothing was reverted.`,
+        `Cannot revert ${count(step, 'migration')}: ${applied} applied. Nothing was reverted.`,
         { target: `-${step}` },
       );
     }
@@ -203,8 +200,9 @@ export function planRevert(
   const steps = relativeSteps(spec);
   if (steps !== null && steps <= 0) {
     if (-steps > order.length) {
+      const applied = `${count(order.length, 'migration')} ${order.length === 1 ? 'is' : 'are'}`;
       throw new TargetNotFoundError(
-        `Target ${spec} is out of range: ${count(order.length, 'migration')} ${order.length === 1 ? 'is' : 'are'} applied. Nothing was reverted.`,
+        `Target ${spec} is out of range: ${applied} applied. Nothing was reverted.`,
         { target: spec },
       );
     }
@@ -222,8 +220,10 @@ export function planRevert(
   if (target.kind === 'base') return order;
   const index = order.findIndex((row) => row.version === target.version);
   if (index === -1) {
+    const named = spec === target.version ? spec : `${spec} (${target.version})`;
     throw new TargetNotFoundError(
-      `Target ${spec === target.version ? spec : `${spec} (${target.version})`} is not applied: \`down --to\` reverts what was applied after that migration, which stays applied. ` +
+      `Target ${named} is not applied: ` +
+        '`down --to` reverts what was applied after that migration, which stays applied. ' +
         'Name an applied version (`offloop status` lists them), or base. Nothing was reverted.',
       { target: spec },
     );

@@ -2,7 +2,7 @@
  * What a run plans from: the files on disk and what the database records (the version table's
  * rows, the unresolved failures of the log), and the plans `up` and `down` derive from it. Pure.
  */
-import { MigrationFileMissingError } from '../errors/index.ts';
+import { MigrationFileMissingError, revertFilesMissingMessage } from '../errors/index.ts';
 import type { AppliedMigration, LogEntry, MigrationFile } from '../model/migration.ts';
 import { compareVersions, plan, planRevert, type Plan } from './plan.ts';
 import { resolveTarget } from './targets.ts';
@@ -50,10 +50,9 @@ export function filesFor(state: PlanState, rows: readonly AppliedMigration[]): M
   const byVersion = new Map(state.files.map((file) => [file.version, file]));
   const missing = rows.filter((row) => !byVersion.has(row.version));
   if (missing.length > 0) {
-    throw new MigrationFileMissingError(
-      `Cannot revert ${missing.map((row) => `${row.version}_${row.name}`).join(', ')}: the file${missing.length === 1 ? ' is' : 's are'} gone. Restore ${missing.length === 1 ? 'it' : 'them'} from version control.`,
-      { migrations: missing.map(({ version, name }) => ({ version, name })) },
-    );
+    throw new MigrationFileMissingError(revertFilesMissingMessage(missing), {
+      migrations: missing.map(({ version, name }) => ({ version, name })),
+    });
   }
   return rows
     .map((row) => byVersion.get(row.version))

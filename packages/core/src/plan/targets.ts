@@ -35,8 +35,12 @@ export function resolveTarget(
     if (index === -1) return { kind: 'base' };
     const version = versions[index];
     if (version === undefined || index < -1) {
+      const reach =
+        steps > 0
+          ? `${versions.length - 1 - from} migrations ahead`
+          : `${from + 1} migrations behind`;
       throw new TargetNotFoundError(
-        `Target ${spec} is out of range: from ${current ?? 'base'} there ${steps > 0 ? `are ${versions.length - 1 - from} migrations ahead` : `are ${from + 1} migrations behind`}.`,
+        `Target ${spec} is out of range: from ${current ?? 'base'} there are ${reach}.`,
         { target: spec },
       );
     }
