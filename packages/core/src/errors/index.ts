@@ -55,7 +55,10 @@ export {
   MigrationFailure,
   MigrationTimeoutError,
   MigrationTransactionControlError,
+  migrationTimeoutMessage,
+  lockNotAvailableMessage,
   StatementTimeoutError,
+  transactionControlMessage,
 } from './migration.ts';
 export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
 export {

@@ -3,6 +3,7 @@
  * resolve a non-transactional migration that failed midway, and the errors that end a run
  * between migrations (a lost lock, a database failure) with what the run had finished.
  */
+import { count } from '../util/count.ts';
 import { OffloopError } from './base.ts';
 import type { MigrationResult } from './migration.ts';
 import { DatabaseError, DatabaseUnavailableError, LockLostError } from './runtime.ts';
@@ -15,17 +16,32 @@ import { DatabaseError, DatabaseUnavailableError, LockLostError } from './runtim
 export function describeKept(applied: readonly MigrationResult[]): string {
   if (applied.length === 0) return 'Nothing of this run was applied.';
   const many = applied.length !== 1;
-  return `The ${applied.length} migration${many ? 's' : ''} this run applied ${many ? 'stay' : 'stays'} applied (${applied.map((m) => m.file).join(', ')}).`;
+  const files = applied.map((m) => m.file).join(', ');
+  const stay = many ? 'stay' : 'stays';
+  return `The ${count(applied.length, 'migration')} this run applied ${stay} applied (${files}).`;
 }
 
 /** How to resolve a non-transactional migration that failed midway, by the direction it ran in. */
 export function resolveAdvice(version: string, direction: 'up' | 'down'): string {
-  return direction === 'up'
-    ? 'Either make the file safe to run again from its start ("create table if not exists"; for an index left INVALID, "drop index concurrently if exists" before creating it) and run `offloop up` again; ' +
-        `or finish or undo its work by hand, then run \`offloop repair\` (the next \`up\` runs it again) or \`offloop stamp ${version}\` (records it as applied).`
-    : 'It is still recorded as applied. Either finish the revert by hand and run `offloop stamp` with the version before it (or `--base`) to record it as reverted; ' +
-        'or undo what ran by hand and run `offloop repair` (the next `down` runs it again); ' +
-        'or make its down section safe to run again (e.g. "if exists"), accept the edit with `offloop repair`, and run `offloop down` again.';
+  const sentences =
+    direction === 'up'
+      ? [
+          'Either make the file safe to run again from its start',
+          '("create table if not exists"; for an index left INVALID,',
+          '"drop index concurrently if exists" before creating it) and run `offloop up` again;',
+          'or finish or undo its work by hand,',
+          'then run `offloop repair` (the next `up` runs it again)',
+          `or \`offloop stamp ${version}\` (records it as applied).`,
+        ]
+      : [
+          'It is still recorded as applied.',
+          'Either finish the revert by hand and run `offloop stamp` with the version before it',
+          '(or `--base`) to record it as reverted;',
+          'or undo what ran by hand and run `offloop repair` (the next `down` runs it again);',
+          'or make its down section safe to run again (e.g. "if exists"),',
+          'accept the edit with `offloop repair`, and run `offloop down` again.',
+        ];
+  return sentences.join(' ');
 }
 
 /**

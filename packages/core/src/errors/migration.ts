@@ -112,3 +112,53 @@ export class MigrationTransactionControlError extends MigrationFailure<
 > {
   readonly code = 'MIGRATION_TRANSACTION_CONTROL';
 }
+
+// Messages: the errors above whose text is more than "where: what PostgreSQL said. aftermath".
+// `where` is the file (and position), `which` names the statement, `aftermath` says what stays.
+
+/** MIGRATION_TRANSACTION_CONTROL: a module migration tried to end or change offloop's transaction. */
+export function transactionControlMessage(
+  where: string,
+  command: string,
+  aftermath: string,
+): string {
+  return [
+    `${where}: ${command} through ctx.connection:`,
+    "the migration runs in offloop's transaction, with its version row,",
+    'and may not end or change it;',
+    'the statement was not sent.',
+    'Use ctx.connection.transaction() for a nested unit of work,',
+    `or export \`transaction = false\` to manage transactions yourself. ${aftermath}`,
+  ].join(' ');
+}
+
+/** LOCK_NOT_AVAILABLE: `failure` is PostgreSQL's message, its SQLSTATE and the statement. */
+export function lockNotAvailableMessage(
+  where: string,
+  failure: string,
+  concurrentIndex: boolean,
+  aftermath: string,
+): string {
+  const waitsForAll = concurrentIndex
+    ? ' (a concurrent index build also waits for every transaction that began before it, ' +
+      'on any table, to end)'
+    : '';
+  return (
+    `${where}: ${failure}: another session held a lock longer than lock_timeout${waitsForAll}. ` +
+    aftermath
+  );
+}
+
+/** MIGRATION_TIMEOUT: the migration ran past `migrationTimeout` and was cancelled. */
+export function migrationTimeoutMessage(
+  where: string,
+  version: string,
+  timeoutMs: number,
+  which: string,
+  aftermath: string,
+): string {
+  return (
+    `${where}: migration ${version} ran longer than migrationTimeout (${timeoutMs} ms) ` +
+    `and was cancelled${which}. ${aftermath}`
+  );
+}

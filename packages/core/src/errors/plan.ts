@@ -252,5 +252,6 @@ export function dirtyMessage(failed: Extract<PlanProblem, { kind: 'failed' }>): 
   const next = failed.fileMissing
     ? 'Its file is gone: once the database is as you want it, run `offloop repair` to clear this.'
     : `${retry}${resolveAdvice(failed.version, direction)}`;
-  return `${file} is a non-transactional migration ${how}; the database may hold part of it. ${next}`;
+  const what = `${file} is a non-transactional migration ${how}`;
+  return `${what}; the database may hold part of it. ${next}`;
 }

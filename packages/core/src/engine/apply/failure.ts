@@ -10,11 +10,14 @@ import {
   LockNotAvailableError,
   MigrationFailedError,
   MigrationTimeoutError,
+  migrationTimeoutMessage,
+  lockNotAvailableMessage,
   MigrationTransactionControlError,
   OffloopError,
   resolveAdvice,
   RunAbortedError,
   StatementTimeoutError,
+  transactionControlMessage,
   type MigrationFailedDetails,
   type MigrationResult,
 } from '../../errors/index.ts';
@@ -224,8 +227,13 @@ function stoppedError(
   const { migration } = item;
   if (reason === 'lock-lost') {
     const lost: unknown = context.lockLost.reason;
+    const what =
+      lost instanceof Error
+        ? lost.message
+        : "The migration lock's connection ended during the run.";
     return new LockLostError(
-      `${lost instanceof Error ? lost.message : "The migration lock's connection ended during the run."} ${where} was running${which}: it was cancelled on the server before this was reported. ${aftermath}`,
+      `${what} ${where} was running${which}: ` +
+        `it was cancelled on the server before this was reported. ${aftermath}`,
       {
         lockKey: lost instanceof LockLostError ? lost.details.lockKey : '',
         applied: [...context.done],
@@ -242,9 +250,10 @@ function stoppedError(
       { cause: error },
     );
   }
+  const timeoutMs = context.config.migrationTimeout;
   return new MigrationTimeoutError(
-    `${where}: migration ${migration.version} ran longer than migrationTimeout (${context.config.migrationTimeout} ms) and was cancelled${which}. ${aftermath}`,
-    { ...details, timeoutMs: context.config.migrationTimeout },
+    migrationTimeoutMessage(where, migration.version, timeoutMs, which, aftermath),
+    { ...details, timeoutMs },
     { cause: error },
   );
 }
@@ -258,27 +267,25 @@ function failedError(
   if (position.refused !== undefined) {
     const command = position.refused.command;
     return new MigrationTransactionControlError(
-      `${where}: ${command} through ctx.connection: the migration runs in offloop's transaction, with its version row, and may not end or change it; the statement was not sent. ` +
-        `Use ctx.connection.transaction() for a nested unit of work, or export \`transaction = false\` to manage transactions yourself. ${aftermath}`,
+      transactionControlMessage(where, command, aftermath),
       { ...details, command },
       { cause: error },
     );
   }
   if (details.sqlstate === '57014') {
     return new StatementTimeoutError(
-      `${where}: ${message}${sqlstate}${which}: the statement ran longer than statement_timeout. ${aftermath}`,
+      `${where}: ${message}${sqlstate}${which}: ` +
+        `the statement ran longer than statement_timeout. ${aftermath}`,
       details,
       { cause: error },
     );
   }
   if (details.sqlstate === '55P03') {
-    const waitsForAll =
+    const concurrentIndex =
       position.statement !== null &&
-      isConcurrentIndexBuild(position.statement.kind, position.statement.node)
-        ? ' (a concurrent index build also waits for every transaction that began before it, on any table, to end)'
-        : '';
+      isConcurrentIndexBuild(position.statement.kind, position.statement.node);
     return new LockNotAvailableError(
-      `${where}: ${message}${sqlstate}${which}: another session held a lock longer than lock_timeout${waitsForAll}. ${aftermath}`,
+      lockNotAvailableMessage(where, `${message}${sqlstate}${which}`, concurrentIndex, aftermath),
       details,
       { cause: error },
     );
@@ -320,8 +327,11 @@ function describeAftermath(
   const parts: string[] = [];
   if (context.singleTransaction !== undefined) {
     const before = context.singleTransaction.rolledBack;
+    const including =
+      before === 0 ? '' : `, including the ${count(before, 'migration')} that ran before this one`;
     parts.push(
-      `The whole run was one transaction (singleTransaction) and was rolled back: nothing of it stays applied${before === 0 ? '' : `, including the ${count(before, 'migration')} that ran before this one`}.`,
+      'The whole run was one transaction (singleTransaction) and was rolled back: ' +
+        `nothing of it stays applied${including}.`,
     );
     return parts.join(' ');
   }
@@ -337,29 +347,36 @@ function describeAftermath(
             : `its statements 1-${position.completed} ran and stay applied`
         : 'what its module did before failing stays applied';
     const extra: string[] = [];
-    if (leftovers.invalidIndexes.length > 0) {
+    const indexes = leftovers.invalidIndexes;
+    if (indexes.length > 0) {
+      const one = indexes.length === 1;
       extra.push(
-        `PostgreSQL left ${leftovers.invalidIndexes.length === 1 ? 'the index' : 'the indexes'} ${leftovers.invalidIndexes.join(', ')} behind, marked INVALID: drop ${leftovers.invalidIndexes.length === 1 ? 'it' : 'them'} (drop index concurrently) before running this again`,
+        `PostgreSQL left ${one ? 'the index' : 'the indexes'} ${indexes.join(', ')} behind, ` +
+          `marked INVALID: drop ${one ? 'it' : 'them'} (drop index concurrently) ` +
+          'before running this again',
       );
     }
     if (leftovers.earlier !== undefined) {
       const earlierRan = leftovers.earlier.statementsRun;
-      extra.push(
-        `an earlier run at ${leftovers.earlier.at} had already left ${earlierRan === null ? 'part of it' : count(earlierRan, 'statement')} applied`,
-      );
+      const left = earlierRan === null ? 'part of it' : count(earlierRan, 'statement');
+      extra.push(`an earlier run at ${leftovers.earlier.at} had already left ${left} applied`);
     }
     parts.push(
-      `Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}. Until this is resolved, the next runs refuse to start. ${resolveAdvice(migration.version, direction)}`,
+      `Migration ${migration.version} is not transactional: ${[ran, ...extra].join('; ')}.`,
+      'Until this is resolved, the next runs refuse to start.',
+      resolveAdvice(migration.version, direction),
     );
   } else {
     parts.push(
-      `Migration ${migration.version} is not transactional, but none of its statements ran: nothing of it stays applied, and the next run tries it again.`,
+      `Migration ${migration.version} is not transactional, but none of its statements ran: ` +
+        'nothing of it stays applied, and the next run tries it again.',
     );
   }
   const kept = context.done.length;
   if (kept > 0)
     parts.push(
-      `The ${count(kept, 'migration')} before it in this run ${kept === 1 ? 'stays' : 'stay'} ${direction === 'up' ? 'applied' : 'reverted'}.`,
+      `The ${count(kept, 'migration')} before it in this run ${kept === 1 ? 'stays' : 'stay'} ` +
+        `${direction === 'up' ? 'applied' : 'reverted'}.`,
     );
   return parts.join(' ');
 }
