@@ -17,7 +17,8 @@ const identifier = z
   .string()
   .regex(
     IDENTIFIER,
-    'must be a plain PostgreSQL identifier: a letter or _, then letters, digits or _, at most 63 characters',
+    'must be a plain PostgreSQL identifier: a letter or _, then letters, ' +
+      'digits or _, at most 63 characters',
   );
 // The log table is named `<table>_log`, which must fit in 63 bytes too.
 const tableIdentifier = identifier.max(
@@ -51,8 +52,9 @@ export const configSchema = z.strictObject({
    */
   url: option(postgresUrl, {
     description:
-      'Database URL, postgres://user:password@host:port/database or any form psql takes (default: DATABASE_URL, then the config file, ' +
-      'then PGHOST, PGDATABASE, ... as psql reads them, then an embedded PostgreSQL with its data in .offloop/pg)',
+      'Database URL, postgres://user:password@host:port/database or any form psql takes ' +
+      '(default: DATABASE_URL, then the config file, then PGHOST, PGDATABASE, ... as psql reads ' +
+      'them, then an embedded PostgreSQL with its data in .offloop/pg)',
     placeholder: 'url',
   }),
   /** Directory of migration files, relative to `cwd`. @default "./migrations" */
@@ -78,7 +80,8 @@ export const configSchema = z.strictObject({
   /** A direct connection URL for the advisory lock, when `url` goes through PgBouncer in transaction mode. */
   lockUrl: option(postgresUrl.optional(), {
     description:
-      'A direct connection to the same database for the advisory lock, when --url goes through PgBouncer in transaction mode',
+      'A direct connection to the same database for the advisory lock, when --url goes through ' +
+      'PgBouncer in transaction mode',
     placeholder: 'url',
   }),
   /** PostgreSQL `statement_timeout` for migration statements; 0 means none. @default 0 */
@@ -90,7 +93,8 @@ export const configSchema = z.strictObject({
   statementLockTimeout: option(duration.default(0), {
     ...DURATION,
     description:
-      'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock (a marker-line lock_timeout overrides it)',
+      'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock ' +
+      '(a marker-line lock_timeout overrides it)',
   }),
   /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
   migrationTimeout: option(duration.default(0), {
@@ -115,7 +119,8 @@ export const configSchema = z.strictObject({
   cancelGracePeriod: option(duration.default(5_000), {
     ...DURATION,
     description:
-      'After a cancel or timeout, how long the worker thread may take to stop before it is terminated',
+      'After a cancel or timeout, how long the worker thread may take to stop before it is ' +
+      'terminated',
   }),
   /**
    * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a
@@ -124,7 +129,8 @@ export const configSchema = z.strictObject({
    */
   workerNice: option(z.number().int().min(0).max(19).default(10), {
     description:
-      'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to the host)',
+      'CPU priority of the worker thread as a nice value, 0-19 (Linux; higher yields the CPU to ' +
+      'the host)',
     placeholder: 'n',
     decode: 'integer',
   }),
@@ -140,7 +146,8 @@ export const configSchema = z.strictObject({
       .optional(),
     {
       description:
-        'V8 heap limits of the worker thread, as JSON: \'{"maxOldGenerationSizeMb":\u00a0512}\' (also maxYoungGenerationSizeMb, codeRangeSizeMb, stackSizeMb)',
+        `V8 heap limits of the worker thread, as JSON: '{"maxOldGenerationSizeMb":\u00a0512}' ` +
+        '(also maxYoungGenerationSizeMb, codeRangeSizeMb, stackSizeMb)',
       placeholder: 'json',
       decode: 'json',
     },

@@ -55,7 +55,8 @@ export function resolvePostgresUrl(text: string, env: Environment = process.env)
   if (!URL.canParse(url))
     return {
       problems: [
-        'cannot be passed on to the driver (its host is not a host name, an IP address or a socket directory)',
+        'cannot be passed on to the driver (its host is not a host name, an IP ' +
+          'address or a socket directory)',
       ],
     };
   return { url };

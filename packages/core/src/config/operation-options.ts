@@ -88,7 +88,8 @@ export const callOptionsSchema = z.strictObject({
   timeout: option(duration.optional(), {
     ...DURATION,
     description:
-      'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what finished before stays',
+      'Cancel the whole run (lock wait included) after this long, with RUN_TIMEOUT; what ' +
+      'finished before stays',
     default: '0, none',
   }),
 });
@@ -100,18 +101,21 @@ export const upOptionsSchema = z.strictObject({
   /** Apply pending migrations up to and including this version: a version, an unambiguous prefix, or `+N`. @default all pending */
   to: option(target('up').optional(), {
     description:
-      'Apply pending migrations up to and including this version, version prefix, or +N (N more) (default: all)',
+      'Apply pending migrations up to and including this version, version prefix, or +N (N more) ' +
+      '(default: all)',
     placeholder: 'target',
   }),
   /** Apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing. @default false */
   allowOutOfOrder: option(z.boolean().optional(), {
     description:
-      'Also apply pending migrations older than the newest applied one (merged from a parallel branch) instead of refusing',
+      'Also apply pending migrations older than the newest applied one (merged from a parallel ' +
+      'branch) instead of refusing',
   }),
   /** Run the whole run in one transaction; refused when a migration in it is non-transactional. @default false */
   singleTransaction: option(z.boolean().optional(), {
     description:
-      'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is transaction:false',
+      'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is ' +
+      'transaction:false',
   }),
   timeout,
 });
@@ -127,7 +131,8 @@ export const downOptionsSchema = z
     /** Revert every migration after this version (which stays applied): a version, prefix, `-N`, or `base` for all. */
     to: option(target('down').optional(), {
       description:
-        'Revert every migration applied after this applied version or version prefix (it stays applied); base reverts all, -N the last N',
+        'Revert every migration applied after this applied version or version prefix (it stays ' +
+        'applied); base reverts all, -N the last N',
       placeholder: 'target',
     }),
     timeout,
@@ -192,14 +197,16 @@ export const scriptOptionsSchema = z
     /** Take the database to be at this version (`base` for empty) instead of reading it: needs no database. Only for `sql`. */
     from: option(target('from').optional(), {
       description:
-        'With --sql: take the database to be at this version (base: empty) instead of reading it; then no database is needed at all',
+        'With --sql: take the database to be at this version (base: empty) instead of reading ' +
+        'it; then no database is needed at all',
       placeholder: 'version',
     }),
     // Neither up's nor down's to: which forms it takes depends on the direction (checked below).
     /** Up: stop at this version. Down: revert everything after it. */
     to: option(z.string().optional(), {
       description:
-        "As the command's --to: up to this version (or +N); with --down, revert all after it (base, -N)",
+        "As the command's --to: up to this version (or +N); with --down, revert all after it " +
+        '(base, -N)',
       placeholder: 'target',
     }),
     /** Down: as `down()`'s. */

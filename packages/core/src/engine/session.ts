@@ -227,7 +227,10 @@ async function assertSameDatabase(
     sql.type(z.object({ database: z.string() }))`select current_database() as database`,
   );
   if (lockSide?.database === workSide) return;
-  const message = `lockUrl reaches the database "${lockSide?.database ?? '?'}", and url reaches "${workSide}": the lock must be taken in the database the migrations run in (advisory locks belong to one database). Point lockUrl at the same database, directly rather than through the pooler.`;
+  const message =
+    `lockUrl reaches the database "${lockSide?.database ?? '?'}", and url reaches "${workSide}": ` +
+    'the lock must be taken in the database the migrations run in (advisory locks belong to one ' +
+    'database). Point lockUrl at the same database, directly rather than through the pooler.';
   throw new ConfigError(`Invalid configuration: ${message}`, {
     issues: [{ path: 'lockUrl', message }],
   });

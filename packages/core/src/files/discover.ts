@@ -75,7 +75,8 @@ async function readMigrationsDir(dir: string): Promise<Dirent[]> {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
       throw new MigrationsDirInaccessibleError(
-        `Migrations directory ${dir} cannot be read: no permission (${code}). Fix its permissions, or run as a user who may read it.`,
+        `Migrations directory ${dir} cannot be read: no permission (${code}). ` +
+          'Fix its permissions, or run as a user who may read it.',
         { dir, reason: code },
         { cause },
       );
@@ -151,7 +152,8 @@ function assertUniqueVersions(files: readonly MigrationFile[]): void {
     const other = seen.get(migration.version);
     if (other !== undefined) {
       throw new DuplicateVersionError(
-        `Two migrations share version ${migration.version}: ${other} and ${migration.file}. Give one of them a new version.`,
+        `Two migrations share version ${migration.version}: ${other} and ` +
+          `${migration.file}. Give one of them a new version.`,
         { version: migration.version, files: [other, migration.file] },
       );
     }

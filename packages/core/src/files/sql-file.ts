@@ -39,7 +39,8 @@ export function parseSqlMigration(
     if (sections[marker.direction] !== undefined) {
       const { line, column } = lineColumnAt(source, marker.start);
       throw new MigrationOptionError(
-        `${file}:${line}: a second -- migrate:${marker.direction} marker; each section may appear once.`,
+        `${file}:${line}: a second -- migrate:${marker.direction} marker; each ` +
+          'section may appear once.',
         {
           file,
           line,
@@ -58,7 +59,8 @@ export function parseSqlMigration(
 
   if (sections.up === undefined) {
     throw new MissingUpError(
-      `${file} has no "-- migrate:up" section. Start the file with a line "-- migrate:up", and put rollback SQL after "-- migrate:down".`,
+      `${file} has no "-- migrate:up" section. Start the file with a line ` +
+        '"-- migrate:up", and put rollback SQL after "-- migrate:down".',
       { file },
     );
   }
@@ -115,7 +117,8 @@ function parseOptions(
       }
       default:
         fail(
-          `unknown migration option "${key}". Known options: transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>.`,
+          `unknown migration option "${key}". Known options: ` +
+            'transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>.',
         );
     }
   }

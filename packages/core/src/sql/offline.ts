@@ -17,7 +17,8 @@ export function renderScript(
   header: { direction: 'up' | 'down'; from: string | null; to: string | null },
 ): string {
   const lines: string[] = [
-    `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ${header.to ?? 'base'}, ${count(items.length, 'migration')}`,
+    `-- offloop ${header.direction}: from ${header.from ?? 'base'} to ` +
+      `${header.to ?? 'base'}, ${count(items.length, 'migration')}`,
     `-- Generated ${new Date().toISOString()}. Run with: psql -v ON_ERROR_STOP=1 -f <this file>`,
     '',
   ];

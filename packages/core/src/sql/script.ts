@@ -50,9 +50,14 @@ export function recordStatements(
   const returning = values.duration === 'zero' ? '' : ' returning duration_ms';
   return [
     direction === 'up'
-      ? `insert into ${versionTableName(config)} (version, name, checksum, duration_ms, applied_by) values (${version}, ${name}, ${checksum}, ${duration}, ${appliedBy});`
+      ? `insert into ${versionTableName(config)} (version, name, checksum, ` +
+        `duration_ms, applied_by) values (${version}, ${name}, ${checksum}, ${duration}, ` +
+        `${appliedBy});`
       : `delete from ${versionTableName(config)} where version = ${version};`,
-    `insert into ${logTableName(config)} (version, name, direction, checksum, outcome, applied_by, duration_ms) values (${version}, ${name}, ${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ${logDuration})${returning};`,
+    `insert into ${logTableName(config)} (version, name, direction, ` +
+      `checksum, outcome, applied_by, duration_ms) values (${version}, ${name}, ` +
+      `${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ` +
+      `${logDuration})${returning};`,
   ];
 }
 

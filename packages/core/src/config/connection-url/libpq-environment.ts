@@ -87,7 +87,8 @@ function hostFromEnvironment(
   const envHost = fromEnv('PGHOSTADDR') ?? fromEnv('PGHOST');
   if (envHost?.includes(',') === true)
     problems.push(
-      `${fromEnv('PGHOSTADDR') === null ? 'PGHOST' : 'PGHOSTADDR'} names several hosts (${envHost}); offloop connects to one: give one`,
+      `${fromEnv('PGHOSTADDR') === null ? 'PGHOST' : 'PGHOSTADDR'} names ` +
+        `several hosts (${envHost}); offloop connects to one: give one`,
     );
   return envHost ?? defaultHost(port ?? DEFAULT_PORT);
 }

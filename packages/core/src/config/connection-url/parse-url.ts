@@ -44,7 +44,10 @@ export function parsePostgresUrl(text: string): Parts | string {
 function parseOtherForm(text: string): Parts | string {
   const query = conninfoQuery(text);
   if (query === null)
-    return "must be a postgres:// or postgresql:// URL, or libpq's key=value form (host=... dbname=...)";
+    return (
+      "must be a postgres:// or postgresql:// URL, or libpq's key=value form (host=... " +
+      'dbname=...)'
+    );
   if (query.problem !== undefined) return query.problem;
   return parsePostgresUrl(`postgresql://${query.query === '' ? '' : `?${query.query}`}`);
 }
@@ -134,7 +137,10 @@ function applyParameters(parts: Parts, query: string): string | null {
         parts.database = nonEmpty(value);
         break;
       case 'service':
-        return 'the service parameter needs pg_service.conf, which offloop does not read: give the connection in the URL';
+        return (
+          'the service parameter needs pg_service.conf, which offloop does not read: give the ' +
+          'connection in the URL'
+        );
       default:
         parts.params.push([key, value]);
     }

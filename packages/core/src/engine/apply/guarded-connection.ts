@@ -19,7 +19,8 @@ export class TransactionControlRefused extends Error {
 
   constructor(command: string, file: string) {
     super(
-      `${command} through ctx.connection in ${file}: the migration runs in offloop's transaction, which it may not end or change`,
+      `${command} through ctx.connection in ${file}: the migration runs in ` +
+        "offloop's transaction, which it may not end or change",
     );
     this.command = command;
   }
@@ -40,7 +41,8 @@ export function guardConnection(
   const check = (query: unknown) => {
     if (signal.aborted)
       throw new Error(
-        'The migration is over (it returned, or was cancelled, timed out or lost the lock): its connection takes no more queries.',
+        'The migration is over (it returned, or was cancelled, timed out or ' +
+          'lost the lock): its connection takes no more queries.',
         { cause: signal.reason },
       );
     if (inTransactionOf === null) return;

@@ -62,8 +62,9 @@ export async function assertIndexValid(
     select indisvalid as valid from pg_index where indexrelid = to_regclass(${target.index})`);
   if (valid === false) {
     throw new Error(
-      `the index ${target.index} exists but is INVALID, left by an earlier failed build (the statement skipped it): ` +
-        `drop it (drop index concurrently ${target.index}) and run again`,
+      `the index ${target.index} exists but is INVALID, left by an earlier ` +
+        'failed build (the statement skipped it): drop it (drop index concurrently ' +
+        `${target.index}) and run again`,
     );
   }
 }

@@ -82,13 +82,15 @@ const DRIVER_MESSAGES: readonly (readonly [
   [
     /client password must be a string|SASL: .*password/i,
     () =>
-      'the server asks for a password, and none was given: not in the URL (user:password@host), PGPASSWORD, or a ~/.pgpass line (mode 0600)',
+      'the server asks for a password, and none was given: not in the URL (user:password@host), ' +
+      'PGPASSWORD, or a ~/.pgpass line (mode 0600)',
   ],
   // sslmode=require (or verify-*) against a server without SSL.
   [
     /server does not support SSL/i,
     () =>
-      'the server does not support SSL, and the URL asks for it (sslmode); connect without SSL only on a network you trust: sslmode=disable',
+      'the server does not support SSL, and the URL asks for it (sslmode); connect without SSL ' +
+      'only on a network you trust: sslmode=disable',
   ],
   // slonik reads sslcert, sslkey and sslrootcert files while it opens the pool.
   [
@@ -106,10 +108,18 @@ function tlsReason(code: string, message: string): string | null {
   // Node's own hint ("try running Node.js with --use-system-ca") is folded into ours.
   const what = `${message.replace(/; if the root CA is installed locally.*$/, '')} (${code})`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
-    return `the server's SSL certificate is not for this host name: ${what}. Connect by a name the certificate holds, or encrypt without checking with sslmode=no-verify`;
+    return (
+      `the server's SSL certificate is not for this host name: ${what}. Connect by a name the ` +
+      'certificate holds, or encrypt without checking with sslmode=no-verify'
+    );
   }
   if (TLS_CERTIFICATE_CODE.test(code)) {
-    return `the server's SSL certificate was not accepted: ${what}. sslmode=require and verify-full check it against Node's CA certificates: add the server's CA with NODE_EXTRA_CA_CERTS=<file> (or node --use-system-ca), or encrypt without checking with sslmode=no-verify`;
+    return (
+      `the server's SSL certificate was not accepted: ${what}. sslmode=require and verify-full ` +
+      "check it against Node's CA certificates: add the server's CA with " +
+      'NODE_EXTRA_CA_CERTS=<file> (or node --use-system-ca), or encrypt without checking with ' +
+      'sslmode=no-verify'
+    );
   }
   return TLS_HANDSHAKE_CODE.test(code) ? `the SSL handshake failed: ${what}` : null;
 }
@@ -157,11 +167,15 @@ export function asDatabaseUnavailable(error: unknown, url: string): unknown {
 /** What to do about a SQLSTATE PostgreSQL gave for one of offloop's own queries. */
 const DATABASE_ADVICE: Readonly<Record<string, string>> = {
   '42501':
-    'The role needs the right to create the version and log tables in their schema (CREATE on the schema) and to read and write them once they exist; grant them, or pick a schema the role owns with --schema (schema)',
+    'The role needs the right to create the version and log tables in their schema (CREATE on ' +
+    'the schema) and to read and write them once they exist; grant them, or pick a schema the ' +
+    'role owns with --schema (schema)',
   '25006':
-    'The server is read-only (a standby, or default_transaction_read_only): point the URL at the primary',
+    'The server is read-only (a standby, or default_transaction_read_only): point the URL at the ' +
+    'primary',
   '3F000':
-    'The schema of the version table does not exist: create it first, or pick another with --schema (schema)',
+    'The schema of the version table does not exist: create it first, or pick another with ' +
+    '--schema (schema)',
 };
 
 /**
@@ -174,7 +188,8 @@ export function asDatabaseError(error: unknown, url: string): unknown {
   if (pg === null) return error;
   const advice = DATABASE_ADVICE[pg.sqlstate];
   return new DatabaseError(
-    `PostgreSQL refused offloop's own query on ${redactUrl(url)} (not a migration's statement): ${pg.message} (SQLSTATE ${pg.sqlstate}).${advice === undefined ? '' : ` ${advice}.`}`,
+    `PostgreSQL refused offloop's own query on ${redactUrl(url)} (not a ` +
+      `migration's statement): ${pg.message} (SQLSTATE ${pg.sqlstate}).${advice === undefined ? '' : ` ${advice}.`}`,
     { url: redactUrl(url), sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint },
     { cause: error },
   );

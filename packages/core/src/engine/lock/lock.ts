@@ -101,7 +101,8 @@ export class LockSession {
       const why = error?.message ?? 'the server closed the connection';
       this.#lost.abort(
         new LockLostError(
-          `The migration lock's connection ended during the run (${why}): the lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
+          `The migration lock's connection ended during the run (${why}): the ` +
+            `lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
           { lockKey: this.#held ?? '', applied: [], version: null, file: null },
           error === undefined ? undefined : { cause: error },
         ),
@@ -124,7 +125,8 @@ export class LockSession {
     }
     // The lock connection idles for the whole run: no server-side idle timeout may end it.
     await client.query(
-      `select set_config('idle_in_transaction_session_timeout', '0', false), set_config('statement_timeout', '0', false)`,
+      "select set_config('idle_in_transaction_session_timeout', '0', false), " +
+        "set_config('statement_timeout', '0', false)",
     );
     return new LockSession(client, url, connectTimeout);
   }
@@ -166,11 +168,13 @@ export class LockSession {
     if (wait.timedOut) {
       const { holder } = wait.value;
       throw new LockTimeoutError(
-        `Another runner held the migration lock for ${waited} ms, longer than lockTimeout (${options.timeoutMs} ms)` +
+        `Another runner held the migration lock for ${waited} ms, longer than ` +
+          `lockTimeout (${options.timeoutMs} ms)` +
           (holder
             ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
             : '') +
-          '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in the library).',
+          '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in ' +
+          'the library).',
         {
           lockKey: options.key,
           waitedMs: waited,
@@ -231,9 +235,12 @@ export class LockSession {
     const left = gone.value;
     const waited = Math.round(gone.waitedMs);
     throw new LockTimeoutError(
-      `This run took the migration lock, but ${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ${left.map((o) => o.pid).join(', ')}) ` +
-        `still ${left.length === 1 ? 'runs' : 'run'} migration work after ${waited} ms and could not be ended (pg_terminate_backend needs the same role or pg_signal_backend). ` +
-        'Nothing was run. End them (select pg_terminate_backend(pid)) or wait for them, then run again.',
+      'This run took the migration lock, but ' +
+        `${left.length === 1 ? 'a backend' : 'backends'} of an earlier run that lost it (pid ` +
+        `${left.map((o) => o.pid).join(', ')}) still ${left.length === 1 ? 'runs' : 'run'} ` +
+        `migration work after ${waited} ms and could not be ended (pg_terminate_backend needs ` +
+        'the same role or pg_signal_backend). Nothing was run. End them (select ' +
+        'pg_terminate_backend(pid)) or wait for them, then run again.',
       {
         lockKey: workKey,
         waitedMs: waited,

@@ -25,8 +25,9 @@ export function workSessionSetup(workKey: string): string {
   // only runs on servers that know the setting (a CASE branch that is not taken is not evaluated).
   if (!/^-?\d+$/.test(workKey)) throw new Error(`not a lock key: ${workKey}`);
   return (
-    `select pg_advisory_lock_shared(${workKey}::bigint), case when current_setting('server_version_num')::int >= 140000 ` +
-    `then set_config('client_connection_check_interval', '${CLIENT_CHECK_INTERVAL}', false) end`
+    `select pg_advisory_lock_shared(${workKey}::bigint), case when ` +
+    "current_setting('server_version_num')::int >= 140000 then " +
+    `set_config('client_connection_check_interval', '${CLIENT_CHECK_INTERVAL}', false) end`
   );
 }
 

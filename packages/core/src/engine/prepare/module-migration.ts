@@ -36,7 +36,8 @@ export async function loadMigrationModule(
     // tell ESM syntax in a CommonJS file. It only adds a hint; the error and its code are the same.
     const hint =
       /\.c[jt]s$/.test(migration.file) && cause instanceof SyntaxError && /\bexport\b/.test(reason)
-        ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => { ... }`, or use .mjs/.mts)'
+        ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => ' +
+          '{ ... }`, or use .mjs/.mts)'
         : '';
     throw new MigrationModuleError(
       `${migration.file} failed to load: ${reason}${hint}`,

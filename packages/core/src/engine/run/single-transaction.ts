@@ -122,8 +122,10 @@ function atCommit(error: unknown, last: Prepared, rolledBack: number): unknown {
   if (pg === null) return error;
   const { migration, direction, options } = last;
   return new MigrationFailedError(
-    `The single transaction of this run failed at its COMMIT, after all ${rolledBack} migrations ran: ${pg.message} (SQLSTATE ${pg.sqlstate}). ` +
-      'A deferred constraint or trigger of one of them failed. The whole run was rolled back: nothing of it stays applied.',
+    'The single transaction of this run failed at its COMMIT, after all ' +
+      `${rolledBack} migrations ran: ${pg.message} (SQLSTATE ${pg.sqlstate}). A deferred ` +
+      'constraint or trigger of one of them failed. The whole run was rolled back: nothing of it ' +
+      'stays applied.',
     {
       version: migration.version,
       name: migration.name,
