@@ -88,10 +88,16 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   1: 'internal error (a bug, or a broken installation)',
   [EXIT_USAGE]: 'invalid command line or configuration; nothing was done',
   3: 'invalid migration files; nothing was run',
-  4: 'a migration failed (an error, a timeout, or its worker thread crashed) and was rolled back; earlier ones stay applied',
-  5: 'the files and the version table disagree (edited, missing or out-of-order migrations, a failed non-transactional migration, unknown --to)',
+  4:
+    'a migration failed (an error, a timeout, or its worker thread crashed) and was rolled back; ' +
+    'earlier ones stay applied',
+  5:
+    'the files and the version table disagree (edited, missing or out-of-order migrations, a ' +
+    'failed non-transactional migration, unknown --to)',
   6: 'migration lock not acquired in time or lost, or the run took longer than its time limit',
-  7: "database unavailable, or it refused offloop's own queries (rights, a read-only server), or the embedded PostgreSQL did not start",
+  7:
+    "database unavailable, or it refused offloop's own queries (rights, a read-only server), or " +
+    'the embedded PostgreSQL did not start',
   8: 'check: migrations are pending (and nothing else is wrong)',
   130: 'interrupted (Ctrl-C, SIGINT); the run was cancelled and rolled back',
   [EXIT_TERMINATED]: 'terminated (SIGTERM); the run was cancelled and rolled back',

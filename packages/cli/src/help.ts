@@ -44,9 +44,11 @@ export function globalHelp(commands: readonly HelpSubject[]): string {
     ]),
     '',
     ...wrap(
-      `Configuration: flags, then DATABASE_URL, then ./${CONFIG_FILE_NAME} (or --config <path>), then defaults. ` +
-        'Without a URL, the PG* environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass, PGSSLMODE) names the ' +
-        `database, as for psql; when nothing names one, an embedded PostgreSQL is started for the command (data in ${EMBEDDED_DATA_DIR}).`,
+      `Configuration: flags, then DATABASE_URL, then ./${CONFIG_FILE_NAME} ` +
+        '(or --config <path>), then defaults. Without a URL, the PG* environment (PGHOST, ' +
+        'PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass, PGSSLMODE) names the database, as ' +
+        'for psql; when nothing names one, an embedded PostgreSQL is started for the command ' +
+        `(data in ${EMBEDDED_DATA_DIR}).`,
       '',
     ),
     '',

@@ -161,7 +161,8 @@ function urlFromLibpqEnvironment(env: Io['env'], issues: ConfigIssue[]): string 
     issues.push({
       path: 'PGSERVICE',
       message:
-        'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or with PGHOST, PGDATABASE, ... instead',
+        'offloop does not read pg_service.conf: give the database with --url or DATABASE_URL, or ' +
+        'with PGHOST, PGDATABASE, ... instead',
     });
     return null;
   }

@@ -14,11 +14,12 @@ export const checkCommand = defineDatabaseCommand({
   summary: 'Exit 0 when everything is applied and consistent, else say why (for CI)',
   usage: 'offloop check [options]',
   description:
-    'Check that every migration is applied and that the files and the version table agree. Exits 0 when they do. ' +
-    `Otherwise prints the reason and what to do, and exits ${EXIT_CODES.CHECKSUM_MISMATCH} when an applied file was ` +
-    'edited or is gone, a pending migration is older than the newest applied one, or a non-transactional migration ' +
-    `failed midway; or ${EXIT_CODES.MIGRATIONS_PENDING} when migrations are merely pending. Reads only: takes no ` +
-    'lock, creates nothing. For CI gates and readiness probes.',
+    'Check that every migration is applied and that the files and the version table agree. Exits ' +
+    '0 when they do. Otherwise prints the reason and what to do, and exits ' +
+    `${EXIT_CODES.CHECKSUM_MISMATCH} when an applied file was edited or is gone, a pending ` +
+    'migration is older than the newest applied one, or a non-transactional migration failed ' +
+    `midway; or ${EXIT_CODES.MIGRATIONS_PENDING} when migrations are merely pending. Reads only: ` +
+    'takes no lock, creates nothing. For CI gates and readiness probes.',
   flags: { ...DATABASE_FLAGS, ...CHECK_FLAGS },
   examples: ['offloop check', 'offloop check --json', 'offloop check || exit 1'],
 
@@ -27,6 +28,7 @@ export const checkCommand = defineDatabaseCommand({
   render: (result) => [
     result.current === null
       ? 'OK: no migrations, nothing applied.'
-      : `OK: ${count(result.applied, 'migration')} applied, none pending; database is at ${result.current}.`,
+      : `OK: ${count(result.applied, 'migration')} applied, none pending; ` +
+        `database is at ${result.current}.`,
   ],
 });

@@ -51,11 +51,12 @@ export const createCommand = defineCommand({
   summary: 'Create a new migration file (SQL, or TypeScript with --ts)',
   usage: 'offloop create <name> [options]',
   description:
-    `Write <YYYYMMDDHHMMSS>_<name>.sql with an empty "--${NBSP}migrate:up" section and an empty "--${NBSP}migrate:down" section ` +
-    '(the dbmate format), or with --ts a TypeScript migration exporting up(ctx) and down(ctx). The version is the ' +
-    'current UTC time, or one second after the newest version in the directory when that is not earlier. The name ' +
-    'holds letters, digits and _; spaces and dashes become _. The directory is created if missing. Prints the path ' +
-    'of the new file. Needs no database.',
+    `Write <YYYYMMDDHHMMSS>_<name>.sql with an empty "--${NBSP}migrate:up" section and an empty ` +
+    `"--${NBSP}migrate:down" section (the dbmate format), or with --ts a TypeScript migration ` +
+    'exporting up(ctx) and down(ctx). The version is the current UTC time, or one second after ' +
+    'the newest version in the directory when that is not earlier. The name holds letters, ' +
+    'digits and _; spaces and dashes become _. The directory is created if missing. Prints the ' +
+    'path of the new file. Needs no database.',
   flags: {
     ...DIR_FLAGS,
     ts: {
@@ -139,7 +140,8 @@ async function createMigrationFile(
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         if (attempt >= 100)
           throw new MigrationVersionsExhaustedError(
-            `Could not create a migration in ${dir}: 100 versions after ${formatVersion(now)} are taken`,
+            `Could not create a migration in ${dir}: 100 versions after ` +
+              `${formatVersion(now)} are taken`,
             { dir, after: formatVersion(now), attempts: attempt + 1 },
           );
         version = bumpVersion(version);
@@ -151,14 +153,16 @@ async function createMigrationFile(
     // The directory's fault, not offloop's: a file in its place, or no right to write there.
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       throw new MigrationsDirNotFoundError(
-        `Could not create a migration in ${dir}: it (or a parent of it) is a file, not a directory. Pass another --dir.`,
+        `Could not create a migration in ${dir}: it (or a parent of it) is a ` +
+          'file, not a directory. Pass another --dir.',
         { dir },
         { cause: error },
       );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       throw new MigrationsDirInaccessibleError(
-        `Could not create a migration in ${dir}: no permission to write there (${code}). Pass another --dir, or fix the directory's permissions.`,
+        `Could not create a migration in ${dir}: no permission to write there ` +
+          `(${code}). Pass another --dir, or fix the directory's permissions.`,
         { dir, reason: code },
         { cause: error },
       );

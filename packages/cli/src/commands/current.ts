@@ -9,8 +9,9 @@ export const currentCommand = defineDatabaseCommand({
   summary: 'Show the version the database is at',
   usage: 'offloop current [options]',
   description:
-    'Print the newest applied migration: its version, name and when it was applied, or that nothing is applied. Reads ' +
-    'only; takes no lock. In a script, use --json, or the first word of the output.',
+    'Print the newest applied migration: its version, name and when it was applied, or that ' +
+    'nothing is applied. Reads only; takes no lock. In a script, use --json, or the first word ' +
+    'of the output.',
   flags: DATABASE_FLAGS,
   examples: ['offloop current', 'offloop current --json | jq -r .current'],
 

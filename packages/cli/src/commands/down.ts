@@ -29,13 +29,15 @@ export const downCommand = defineDatabaseCommand({
   summary: 'Revert the last applied migration, --step N of them, or all after --to',
   usage: 'offloop down [options]',
   description:
-    `Revert applied migrations in the reverse of the order they were applied, by running their down sections ("--${NBSP}migrate:down", ` +
-    'or a down export): the last applied one by default, the last N with --step N, or every migration applied after a ' +
-    'version with --to (which stays applied; --to base reverts them all, --to -2 the last two). After an out-of-order ' +
-    'apply, the last applied is not the newest version: it goes first. A --step or -N past the applied migrations, or a ' +
-    '--to version that is not applied, is refused. Every migration to revert is checked for a down section, an unchanged ' +
-    'file and a parseable body before anything runs. Each runs in its own transaction with the removal of its version ' +
-    'row, under the migration lock. With --sql nothing runs: the script is printed instead.',
+    'Revert applied migrations in the reverse of the order they were applied, by running their ' +
+    `down sections ("--${NBSP}migrate:down", or a down export): the last applied one by default, ` +
+    'the last N with --step N, or every migration applied after a version with --to (which stays ' +
+    'applied; --to base reverts them all, --to -2 the last two). After an out-of-order apply, ' +
+    'the last applied is not the newest version: it goes first. A --step or -N past the applied ' +
+    'migrations, or a --to version that is not applied, is refused. Every migration to revert is ' +
+    'checked for a down section, an unchanged file and a parseable body before anything runs. ' +
+    'Each runs in its own transaction with the removal of its version row, under the migration ' +
+    'lock. With --sql nothing runs: the script is printed instead.',
   flags: { ...DATABASE_FLAGS, ...DOWN_FLAGS, ...SCRIPT_FLAGS },
   examples: [
     'offloop down',
@@ -67,5 +69,8 @@ function revertedSummary(
   const now = current === null ? 'nothing is applied now' : `now at ${current}`;
   if (reverted.length === 0)
     return `Nothing to revert; ${current === null ? 'nothing is applied' : `database is at ${current}`}`;
-  return `Reverted ${count(reverted.length, 'migration')} (${reverted.map((m) => m.version).join(', ')}) in ${formatDuration(durationMs)}; ${now}`;
+  return (
+    `Reverted ${count(reverted.length, 'migration')} ` +
+    `(${reverted.map((m) => m.version).join(', ')}) in ${formatDuration(durationMs)}; ${now}`
+  );
 }

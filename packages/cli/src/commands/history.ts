@@ -10,10 +10,11 @@ export const historyCommand = defineDatabaseCommand({
   summary: 'Show applied migrations, newest first; --log: every up, down, stamp, repair',
   usage: 'offloop history [options]',
   description:
-    'List the applied migrations, newest first, with when they were applied, by whom and how long they took. With ' +
-    '--log, list the log table instead, newest first: every up, down, stamp, unstamp and repair, with its outcome ' +
-    '(succeeded, failed, or partial for a non-transactional migration that failed midway) and the error of a failure. ' +
-    'The version table says what is applied; the log says what happened. Reads only; takes no lock.',
+    'List the applied migrations, newest first, with when they were applied, by whom and how ' +
+    'long they took. With --log, list the log table instead, newest first: every up, down, ' +
+    'stamp, unstamp and repair, with its outcome (succeeded, failed, or partial for a ' +
+    'non-transactional migration that failed midway) and the error of a failure. The version ' +
+    'table says what is applied; the log says what happened. Reads only; takes no lock.',
   flags: {
     ...DATABASE_FLAGS,
     log: {

@@ -24,10 +24,11 @@ export const planCommand = defineDatabaseCommand({
   summary: 'Show what up (or --down) would run, in order, with statement counts and options',
   usage: 'offloop plan [options]',
   description:
-    'Show what offloop up would do (or offloop down, with --down), without doing it: the migrations in the order they ' +
-    'would run, each with its number of statements, whether it runs in a transaction, and the lock_timeout and ' +
-    'statement_timeout it runs with. Every file in the plan is parsed and checked as the command would, so a plan ' +
-    'that prints is one the command accepts (the database may still refuse a statement). Reads only; takes no lock.',
+    'Show what offloop up would do (or offloop down, with --down), without doing it: the ' +
+    'migrations in the order they would run, each with its number of statements, whether it runs ' +
+    'in a transaction, and the lock_timeout and statement_timeout it runs with. Every file in ' +
+    'the plan is parsed and checked as the command would, so a plan that prints is one the ' +
+    'command accepts (the database may still refuse a statement). Reads only; takes no lock.',
   flags: {
     ...DATABASE_FLAGS,
     down: { type: 'boolean', description: 'Plan offloop down instead of offloop up' },
@@ -74,7 +75,8 @@ function renderPlan(result: PlanResult, config: ResolvedConfig): string[] {
       ? []
       : [
           '',
-          `${count(nonTransactional, 'migration')} without a transaction: statements run one at a time, and a failure midway leaves the earlier ones applied.`,
+          `${count(nonTransactional, 'migration')} without a transaction: ` +
+            'statements run one at a time, and a failure midway leaves the earlier ones applied.',
         ]),
   ];
 }

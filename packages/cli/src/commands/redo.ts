@@ -14,8 +14,9 @@ export const redoCommand = defineDatabaseCommand({
   summary: 'Revert the last applied migration (or --step N) and apply it again',
   usage: 'offloop redo [options]',
   description:
-    'Revert the last applied migration (or the last N with --step N, in the order down takes) and apply it again, under one migration lock: ' +
-    'for iterating on a migration under development. Both directions are checked and parsed before anything runs.',
+    'Revert the last applied migration (or the last N with --step N, in the order down takes) ' +
+    'and apply it again, under one migration lock: for iterating on a migration under ' +
+    'development. Both directions are checked and parsed before anything runs.',
   flags: { ...DATABASE_FLAGS, ...REDO_FLAGS },
   examples: ['offloop redo', 'offloop redo --step 2 --json'],
 
@@ -25,6 +26,8 @@ export const redoCommand = defineDatabaseCommand({
   render: (result) => [
     result.reverted.length === 0
       ? 'Nothing to redo: nothing is applied'
-      : `Reverted and re-applied ${count(result.applied.length, 'migration')} (${result.applied.map((m) => m.version).join(', ')}) in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`,
+      : `Reverted and re-applied ${count(result.applied.length, 'migration')} ` +
+        `(${result.applied.map((m) => m.version).join(', ')}) in ` +
+        `${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`,
   ],
 });

@@ -13,11 +13,12 @@ export const repairCommand = defineDatabaseCommand({
   summary: 'Accept edited applied files, clear failed runs (--dry-run to look first)',
   usage: 'offloop repair [options]',
   description:
-    'Bring the version table in line with the files after a deliberate change, without running any migration: ' +
-    'accept the new checksum of every applied migration whose file was edited, and clear the failure of a ' +
-    'non-transactional migration that stopped midway (after you finished or undid its work by hand) so that up runs ' +
-    'it again. With --forget-missing, also forget applied migrations whose files are gone. Look first with --dry-run, ' +
-    'which changes nothing and takes no lock. Every change is written to the log table.',
+    'Bring the version table in line with the files after a deliberate change, without running ' +
+    'any migration: accept the new checksum of every applied migration whose file was edited, ' +
+    'and clear the failure of a non-transactional migration that stopped midway (after you ' +
+    'finished or undid its work by hand) so that up runs it again. With --forget-missing, also ' +
+    'forget applied migrations whose files are gone. Look first with --dry-run, which changes ' +
+    'nothing and takes no lock. Every change is written to the log table.',
   flags: { ...DATABASE_FLAGS, ...REPAIR_FLAGS },
   examples: [
     'offloop repair --dry-run',
@@ -41,8 +42,11 @@ function renderRepair(result: RepairResult): string[] {
   for (const action of result.actions) lines.push(`  ${describeAction(action)}`);
   if (result.skippedMissing.length > 0) {
     lines.push(
-      `Left alone: ${count(result.skippedMissing.length, 'applied migration')} whose file is gone: ${result.skippedMissing.join(', ')}.`,
-      'Restore the files from version control, or forget them with offloop repair --forget-missing.',
+      'Left alone: ' +
+        `${count(result.skippedMissing.length, 'applied migration')} whose file is gone: ` +
+        `${result.skippedMissing.join(', ')}.`,
+      'Restore the files from version control, or forget them with offloop ' +
+        'repair --forget-missing.',
     );
   }
   if (result.dryRun && result.actions.length > 0)
@@ -53,10 +57,17 @@ function renderRepair(result: RepairResult): string[] {
 function describeAction(action: RepairAction): string {
   switch (action.kind) {
     case 'accept-checksum':
-      return `accept the edited file ${action.file} (checksum ${action.from.slice(0, 12)}... -> ${action.to.slice(0, 12)}...)`;
+      return (
+        `accept the edited file ${action.file} (checksum ${action.from.slice(0, 12)}... -> ` +
+        `${action.to.slice(0, 12)}...)`
+      );
     case 'forget-missing':
       return `forget ${action.version}_${action.name}, whose file is gone`;
     case 'resolve-failed':
-      return `clear the failed ${action.direction} of ${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, so that the next ${action.direction} runs it again`;
+      return (
+        `clear the failed ${action.direction} of ` +
+        `${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, ` +
+        `so that the next ${action.direction} runs it again`
+      );
   }
 }

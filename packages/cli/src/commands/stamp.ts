@@ -13,10 +13,11 @@ export const stampCommand = defineDatabaseCommand({
   summary: 'Record the database as at a version without running anything (or --base)',
   usage: 'offloop stamp <version> [options]',
   description:
-    'Record the database as being at <version> (or an unambiguous prefix of one) without running any migration: the ' +
-    'files up to it become applied, and applied migrations after it are forgotten (their down is not run). ' +
-    'stamp --base forgets every applied migration. For adopting an existing database whose schema already matches ' +
-    'the files, or for recording by hand what was done by hand. Each change is written to the log table (stamp, unstamp).',
+    'Record the database as being at <version> (or an unambiguous prefix of one) without running ' +
+    'any migration: the files up to it become applied, and applied migrations after it are ' +
+    'forgotten (their down is not run). stamp --base forgets every applied migration. For ' +
+    'adopting an existing database whose schema already matches the files, or for recording by ' +
+    'hand what was done by hand. Each change is written to the log table (stamp, unstamp).',
   flags: {
     ...DATABASE_FLAGS,
     base: {
@@ -63,11 +64,13 @@ export const stampCommand = defineDatabaseCommand({
     const lines: string[] = [];
     if (result.stamped.length > 0)
       lines.push(
-        `Stamped ${count(result.stamped.length, 'migration')} as applied, without running: ${result.stamped.join(', ')}`,
+        `Stamped ${count(result.stamped.length, 'migration')} as applied, ` +
+          `without running: ${result.stamped.join(', ')}`,
       );
     if (result.unstamped.length > 0)
       lines.push(
-        `Forgot ${count(result.unstamped.length, 'migration')}, without running their down: ${result.unstamped.join(', ')}`,
+        `Forgot ${count(result.unstamped.length, 'migration')}, without ` +
+          `running their down: ${result.unstamped.join(', ')}`,
       );
     if (lines.length === 0) lines.push('Nothing to change.');
     lines.push(

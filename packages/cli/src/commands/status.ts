@@ -12,10 +12,11 @@ export const statusCommand = defineDatabaseCommand({
   summary: 'Show applied and pending migrations, and anything that stops up',
   usage: 'offloop status [options]',
   description:
-    'Compare the migrations directory with the version table and list every migration: applied (with when) or ' +
-    'pending. Flags the problems that make up refuse to run: applied migrations whose file changed or is gone, and ' +
-    'pending migrations older than the newest applied one. Reads only; takes no lock. Exits 0 when the status could ' +
-    'be read, problems or not; use --json to inspect them in a script.',
+    'Compare the migrations directory with the version table and list every migration: applied ' +
+    '(with when) or pending. Flags the problems that make up refuse to run: applied migrations ' +
+    'whose file changed or is gone, and pending migrations older than the newest applied one. ' +
+    'Reads only; takes no lock. Exits 0 when the status could be read, problems or not; use ' +
+    '--json to inspect them in a script.',
   flags: DATABASE_FLAGS,
   examples: ['offloop status', 'offloop status --json | jq ".pending | length"'],
 
@@ -103,8 +104,11 @@ function renderStatus(result: StatusResult, context: StatusContext): string[] {
     ).length;
     lines.push(
       blocking === 0
-        ? `${count(result.problems.length, 'problem')}: offloop check fails until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
-        : `${count(result.problems.length, 'problem')}: offloop up refuses to run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop check explains each).`,
+        ? `${count(result.problems.length, 'problem')}: offloop check fails ` +
+            `until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
+        : `${count(result.problems.length, 'problem')}: offloop up refuses to ` +
+            `run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop ` +
+            'check explains each).',
     );
   }
   return lines;

@@ -31,12 +31,14 @@ export const upCommand = defineDatabaseCommand({
   summary: 'Apply pending migrations, in order, each in its own transaction (--sql: print it)',
   usage: 'offloop up [options]',
   description:
-    'Apply the pending migrations of the migrations directory, oldest first, in a worker thread. Each runs in its own ' +
-    'transaction together with its row in the version table (a migration marked transaction:false runs its statements ' +
-    'one at a time, outside one). One runner at a time holds the migration lock; others wait for it, up to ' +
-    '--lock-timeout. The run stops at the first failure: that migration is rolled back, earlier ones stay applied. ' +
-    'Edited, missing and out-of-order migrations are refused before anything runs, and every pending file is parsed ' +
-    'first. Progress goes to stderr, the summary to stdout. With --sql nothing runs: the script is printed instead.',
+    'Apply the pending migrations of the migrations directory, oldest first, in a worker thread. ' +
+    'Each runs in its own transaction together with its row in the version table (a migration ' +
+    'marked transaction:false runs its statements one at a time, outside one). One runner at a ' +
+    'time holds the migration lock; others wait for it, up to --lock-timeout. The run stops at ' +
+    'the first failure: that migration is rolled back, earlier ones stay applied. Edited, ' +
+    'missing and out-of-order migrations are refused before anything runs, and every pending ' +
+    'file is parsed first. Progress goes to stderr, the summary to stdout. With --sql nothing ' +
+    'runs: the script is printed instead.',
   flags: { ...DATABASE_FLAGS, ...UP_FLAGS, ...SCRIPT_FLAGS },
   examples: [
     'offloop up',
@@ -61,7 +63,10 @@ export const upCommand = defineDatabaseCommand({
 /** The one line `up` prints on stdout. */
 function summary(result: UpResult, to: string | undefined, dir: string): string {
   if (result.applied.length > 0) {
-    return `Applied ${count(result.applied.length, 'migration')} in ${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`;
+    return (
+      `Applied ${count(result.applied.length, 'migration')} in ` +
+      `${formatDuration(result.durationMs)}; now at ${result.current ?? '?'}`
+    );
   }
   if (result.current === null) return `Nothing to do: no migrations in ${dir}`;
   // Later migrations may be pending: say only what was asked.

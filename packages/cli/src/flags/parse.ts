@@ -54,7 +54,9 @@ export function parseCommandLine<const S extends FlagSpecs>(
       // `--url --json`: parseArgs would take "--json" as the URL. Almost always a missing value.
       issues.push({
         path: `--${token.name}`,
-        message: `needs a value, got the flag ${token.value} (write --${token.name}=${token.value} if you mean it)`,
+        message:
+          `needs a value, got the flag ${token.value} (write --${token.name}=${token.value} if ` +
+          'you mean it)',
       });
     } else if (seen.has(token.name)) {
       issues.push({ path: `--${token.name}`, message: 'given more than once' });

@@ -14,8 +14,9 @@ export const SCRIPT_FLAGS = {
   sql: {
     type: 'boolean',
     description:
-      'Print the SQL script this command would run, version-table statements and transaction boundaries included, instead of running it ' +
-      '(for review, or psql -v ON_ERROR_STOP=1 -f). Writes nothing, takes no lock; without --from it reads the version table',
+      'Print the SQL script this command would run, version-table statements and transaction ' +
+      'boundaries included, instead of running it (for review, or psql -v ON_ERROR_STOP=1 -f). ' +
+      'Writes nothing, takes no lock; without --from it reads the version table',
   },
   // The one option of `sql()` that `up --sql` and `down --sql` add to their command's.
   ...optionFlags(scriptOptionsSchema, ['direction', 'to', 'step', 'allowOutOfOrder', 'timeout']),

@@ -16,17 +16,25 @@ export function renderProgress(event: ProgressEvent): string | null {
         event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;
       return event.waitedMs < 1000
         ? `offloop: waiting for the migration lock${holder}, up to ${formatDuration(event.timeoutMs)}`
-        : `offloop: still waiting for the migration lock${holder}: ${formatDuration(event.waitedMs)} of ${formatDuration(event.timeoutMs)}`;
+        : `offloop: still waiting for the migration lock${holder}: ` +
+            `${formatDuration(event.waitedMs)} of ${formatDuration(event.timeoutMs)}`;
     }
     case 'lock:acquired':
       return event.waitedMs >= 1000
         ? `offloop: got the migration lock after ${formatDuration(event.waitedMs)}`
         : null;
     case 'lock:orphans':
-      return `offloop: an earlier run lost the migration lock (killed, or its connection dropped) while PostgreSQL backend${event.pids.length === 1 ? '' : 's'} ${event.pids.join(', ')} still ran its work; ended ${event.pids.length === 1 ? 'it' : 'them'} before starting`;
+      return (
+        'offloop: an earlier run lost the migration lock (killed, or its connection dropped) ' +
+        `while PostgreSQL backend${event.pids.length === 1 ? '' : 's'} ${event.pids.join(', ')} ` +
+        `still ran its work; ended ${event.pids.length === 1 ? 'it' : 'them'} before starting`
+      );
     case 'migration:started': {
       const what = `${event.direction === 'down' ? 'down ' : ''}${event.file}`;
-      return `[${event.index}/${event.total}] ${what}${event.transactional ? '' : ' (transaction:false, one statement at a time)'} ...`;
+      return (
+        `[${event.index}/${event.total}] ` +
+        `${what}${event.transactional ? '' : ' (transaction:false, one statement at a time)'} ...`
+      );
     }
     case 'migration:blocked': {
       const holders = event.blockedBy.map((holder) => {
@@ -56,6 +64,10 @@ export function renderProgress(event: ProgressEvent): string | null {
       return `      ${event.message}${fraction}`;
     }
     case 'migration:finished':
-      return `[${event.index}/${event.total}] ${event.direction === 'down' ? `down ${event.file} reverted` : `${event.file} applied`} in ${formatDuration(event.durationMs)}`;
+      return (
+        `[${event.index}/${event.total}] ` +
+        `${event.direction === 'down' ? `down ${event.file} reverted` : `${event.file} applied`} ` +
+        `in ${formatDuration(event.durationMs)}`
+      );
   }
 }

@@ -73,9 +73,11 @@ export function renderError(error: Failure, context: ErrorContext): string {
  */
 const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
   LOCK_NOT_AVAILABLE:
-    'another session held a lock this statement needed; retry when it is idle, or raise the limit with a lock_timeout marker option or --statement-lock-timeout',
+    'another session held a lock this statement needed; retry when it is idle, or raise the ' +
+    'limit with a lock_timeout marker option or --statement-lock-timeout',
   STATEMENT_TIMEOUT:
-    'raise the limit with a statement_timeout marker option or --statement-timeout, or make the statement cheaper',
+    'raise the limit with a statement_timeout marker option or --statement-timeout, or make the ' +
+    'statement cheaper',
   MIGRATION_TIMEOUT: 'raise --migration-timeout, or split the migration',
 };
 
@@ -84,7 +86,11 @@ const ALREADY_EXISTS = new Set(['42P07', '42710', '42701', '42723', '42P06']);
 
 function remedyFor(error: OffloopError, details: Record<string, unknown>): string | undefined {
   if (error.code === 'MIGRATION_FAILED' && details.sqlstate === '25001') {
-    return `this statement cannot run inside a transaction: add transaction:false to the marker line ("-- migrate:${details.direction === 'down' ? 'down' : 'up'} transaction:false"), ideally with the statement alone in its migration`;
+    return (
+      'this statement cannot run inside a transaction: add transaction:false to the marker line ' +
+      `("-- migrate:${details.direction === 'down' ? 'down' : 'up'} transaction:false"), ideally ` +
+      'with the statement alone in its migration'
+    );
   }
   if (
     error.code === 'MIGRATION_FAILED' &&
@@ -93,7 +99,11 @@ function remedyFor(error: OffloopError, details: Record<string, unknown>): strin
     Array.isArray(details.applied) &&
     details.applied.length === 0
   ) {
-    return 'if the database already had this schema before offloop managed it, adopt it instead of running the migrations again: offloop stamp <version> records the migrations up to <version> as applied without running them';
+    return (
+      'if the database already had this schema before offloop managed it, adopt it instead of ' +
+      'running the migrations again: offloop stamp <version> records the migrations up to ' +
+      '<version> as applied without running them'
+    );
   }
   return REMEDIES[error.code];
 }
