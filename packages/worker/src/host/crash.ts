@@ -73,9 +73,15 @@ export function describeOutcome(running: InFlight | null, outcome: CrashOutcome 
     case 'rolled-back':
       return `${running.file} was rolled back. `;
     case 'partial':
-      return `${running.file} is not transactional: what it ran before the thread died stays, and the next run refuses to start until it is resolved (\`offloop status\` says how). `;
+      return (
+        `${running.file} is not transactional: what it ran before the thread died stays, and the ` +
+        'next run refuses to start until it is resolved (`offloop status` says how). '
+      );
     case null:
-      return `Whether ${running.file} committed could not be checked (the server was not reachable): \`offloop status\` shows it. `;
+      return (
+        `Whether ${running.file} committed could not be checked (the server was not reachable): ` +
+        '`offloop status` shows it. '
+      );
   }
 }
 
@@ -104,7 +110,8 @@ export function crashError(report: CrashReport): OffloopError {
   switch (crash.kind) {
     case 'out-of-memory':
       return new WorkerOutOfMemoryError(
-        `The migration worker thread ran out of memory (workerResourceLimits)${where} and was stopped. ${what}${describeKept(kept)}`,
+        'The migration worker thread ran out of memory ' +
+          `(workerResourceLimits)${where} and was stopped. ${what}${describeKept(kept)}`,
         { reason: crash.reason, applied: [...kept] },
         { cause: error },
       );

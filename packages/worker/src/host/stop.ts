@@ -53,8 +53,10 @@ function describeCause(cause: unknown): string {
 /** The line the ledger's log records for a call whose thread had to be terminated. */
 export function terminatedLogLine(reason: StopReason, graceMs: number): string {
   return reason.kind === 'migration-timeout'
-    ? `MIGRATION_TIMEOUT: ran longer than migrationTimeout (${reason.timeoutMs} ms) without yielding; its thread was terminated`
-    : `WORKER_UNRESPONSIVE: the thread did not stop within ${graceMs} ms after ${describeStop(reason)} and was terminated`;
+    ? 'MIGRATION_TIMEOUT: ran longer than migrationTimeout ' +
+        `(${reason.timeoutMs} ms) without yielding; its thread was terminated`
+    : `WORKER_UNRESPONSIVE: the thread did not stop within ${graceMs} ms ` +
+        `after ${describeStop(reason)} and was terminated`;
 }
 
 /** The typed error for a call that stopped because it was asked to. */
@@ -74,13 +76,15 @@ export function stopError(
       );
     case 'timeout':
       return new RunTimeoutError(
-        `The run exceeded its timeout of ${reason.timeoutMs} ms and was cancelled; ${count(applied.length, 'migration')} applied before it stopped.`,
+        `The run exceeded its timeout of ${reason.timeoutMs} ms and was ` +
+          `cancelled; ${count(applied.length, 'migration')} applied before it stopped.`,
         { timeoutMs: reason.timeoutMs, applied: [...applied] },
         options,
       );
     case 'closed':
       return new MigratorClosedError(
-        `The migrator was closed while the call ran; ${count(applied.length, 'migration')} applied before it stopped.`,
+        'The migrator was closed while the call ran; ' +
+          `${count(applied.length, 'migration')} applied before it stopped.`,
         { applied: [...applied] },
         options,
       );
@@ -97,8 +101,10 @@ function migrationTimeoutError(
 ): MigrationTimeoutError {
   const { migration, timeoutMs } = reason;
   return new MigrationTimeoutError(
-    `${migration.file}: migration ${migration.version} ran longer than migrationTimeout (${timeoutMs} ms) without yielding to its event loop (a loop in JavaScript?); ` +
-      `its worker thread was terminated and its statements cancelled on the server. ${what}${describeKept(applied)}`,
+    `${migration.file}: migration ${migration.version} ran longer than ` +
+      `migrationTimeout (${timeoutMs} ms) without yielding to its event loop (a loop in ` +
+      'JavaScript?); its worker thread was terminated and its statements cancelled on the ' +
+      `server. ${what}${describeKept(applied)}`,
     {
       version: migration.version,
       name: migration.name,
@@ -152,8 +158,9 @@ export function terminatedError(terminated: Terminated): OffloopError | Suppress
   if (reason.kind === 'migration-timeout')
     return withCleanup(migrationTimeoutError(reason, kept, what));
   return new WorkerUnresponsiveError(
-    `The migration worker did not stop within ${graceMs} ms (cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated` +
-      ` and its statements cancelled on the server. ${what}${describeKept(kept)}`,
+    `The migration worker did not stop within ${graceMs} ms ` +
+      `(cancelGracePeriod) after ${describeStop(reason)}; its thread was terminated and its ` +
+      `statements cancelled on the server. ${what}${describeKept(kept)}`,
     { graceMs, applied: [...kept] },
     { cause: withCleanup(stopError(reason, kept, undefined)) },
   );
