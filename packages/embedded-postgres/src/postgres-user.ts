@@ -25,14 +25,16 @@ export async function assertReachableByPostgresUser(dataDir: string, fail: Fail)
     const blocked = await firstUntraversable(binaries, ids);
     if (blocked !== undefined) {
       throw fail(
-        `the postgres OS user cannot reach the PostgreSQL binaries in ${binaries}: ${blocked}; install the project somewhere it can (chmod o+x)`,
+        'the postgres OS user cannot reach the PostgreSQL binaries in ' +
+          `${binaries}: ${blocked}; install the project somewhere it can (chmod o+x)`,
       );
     }
   }
   const blocked = await firstUntraversable(path.dirname(dataDir), ids);
   if (blocked !== undefined) {
     throw fail(
-      `the postgres OS user cannot reach the data directory: ${blocked}; choose a directory outside it or make it traversable (chmod o+x)`,
+      `the postgres OS user cannot reach the data directory: ${blocked}; ` +
+        'choose a directory outside it or make it traversable (chmod o+x)',
     );
   }
 }

@@ -33,7 +33,8 @@ export async function startWithTimeout(
         if (error instanceof Error) throw error;
         const child = childOf(server);
         throw new Error(
-          `postgres exited during startup (exit code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`,
+          `postgres exited during startup (exit code ${String(child?.exitCode)}, ` +
+            `signal ${String(child?.signalCode)})`,
         );
       }),
       new Promise<never>((_, reject) => {

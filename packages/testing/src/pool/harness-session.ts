@@ -59,7 +59,8 @@ export class HarnessSession {
         } catch (error) {
           onFailure(
             new Error(
-              `the harness's session connection was lost, and its locks with it (${messageOf(error)}); taking them again`,
+              "the harness's session connection was lost, and its locks with it " +
+                `(${messageOf(error)}); taking them again`,
               { cause: error },
             ),
           );

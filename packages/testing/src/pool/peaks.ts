@@ -65,7 +65,9 @@ export class Peaks {
    */
   async remember(pool: DatabasePool, template: string): Promise<void> {
     if (this.#inUse <= this.#rememberedInUse && this.#file <= this.#rememberedFile) return;
-    const comment = `offloop-testing peak=${String(Math.max(this.#inUse, this.#rememberedInUse))} file-peak=${String(Math.max(this.#file, this.#rememberedFile))}`;
+    const comment =
+      `offloop-testing peak=${String(Math.max(this.#inUse, this.#rememberedInUse))} ` +
+      `file-peak=${String(Math.max(this.#file, this.#rememberedFile))}`;
     await pool
       .query(
         sql.unsafe`comment on database ${sql.identifier([template])} is ${sql.literalValue(comment)}`,

@@ -77,7 +77,8 @@ export async function ensureTemplate(site: TemplateSite): Promise<TemplateInfo> 
   );
   if (lock.timedOut) {
     throw new TemplateBuildTimeoutError(
-      `Waited ${String(options.buildTimeout)} ms for another process to build the test template ${name}.`,
+      `Waited ${String(options.buildTimeout)} ms for another process to ` +
+        `build the test template ${name}.`,
       { template: name, waitedMs: options.buildTimeout },
     );
   }

@@ -70,7 +70,8 @@ export async function ensureSharedServer(options: {
   );
   if (found.value !== null) return found.value;
   throw new EmbeddedPostgresError(
-    `The shared test server in ${options.dir} did not become available within ${String(START_TIMEOUT_MS)} ms.`,
+    `The shared test server in ${options.dir} did not become available ` +
+      `within ${String(START_TIMEOUT_MS)} ms.`,
     { dataDir: paths.data, reason: 'timeout' },
   );
 }
