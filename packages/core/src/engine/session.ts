@@ -10,6 +10,7 @@ import { defaultAppliedBy } from '../config/applied-by.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import {
   ConfigError,
+  lockDatabaseMismatchMessage,
   LockLostError,
   lockLostError,
   withApplied,
@@ -227,10 +228,7 @@ async function assertSameDatabase(
     sql.type(z.object({ database: z.string() }))`select current_database() as database`,
   );
   if (lockSide?.database === workSide) return;
-  const message =
-    `lockUrl reaches the database "${lockSide?.database ?? '?'}", and url reaches "${workSide}": ` +
-    'the lock must be taken in the database the migrations run in (advisory locks belong to one ' +
-    'database). Point lockUrl at the same database, directly rather than through the pooler.';
+  const message = lockDatabaseMismatchMessage(lockSide?.database ?? '?', workSide);
   throw new ConfigError(`Invalid configuration: ${message}`, {
     issues: [{ path: 'lockUrl', message }],
   });

@@ -8,12 +8,16 @@
  * stopped from outside (`run.ts`), the host side (`host.ts`). Errors cross the worker-thread
  * boundary as plain envelopes (`envelope.ts`) and are rebuilt on the host as the same class
  * (`rebuild.ts`). A cleanup failure never hides the original failure (`suppressed.ts`).
+ *
+ * Messages are built beside their codes: a family file ends with the builders of its errors'
+ * text (`missingFilesMessage`, `dirtyMessage`, ...), and sentences several errors share are in
+ * `messages.ts`. A throw site names the builder; it does not assemble the sentences.
  */
 export { isOffloopError, OffloopError } from './base.ts';
 export type { OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';
 export { ERROR_CODES } from './codes.ts';
 export type { ErrorCode } from './codes.ts';
-export { ConfigError } from './config.ts';
+export { ConfigError, lockDatabaseMismatchMessage } from './config.ts';
 export type { ConfigIssue } from './config.ts';
 export { toEnvelope } from './envelope.ts';
 export type { CauseEnvelope, ErrorEnvelope } from './envelope.ts';
@@ -51,38 +55,36 @@ export {
 export { describeKept, lockLostError, resolveAdvice, withApplied } from './messages.ts';
 export {
   LockNotAvailableError,
+  lockNotAvailableMessage,
   MigrationFailedError,
   MigrationFailure,
   MigrationTimeoutError,
-  MigrationTransactionControlError,
   migrationTimeoutMessage,
-  lockNotAvailableMessage,
+  MigrationTransactionControlError,
   StatementTimeoutError,
   transactionControlMessage,
 } from './migration.ts';
 export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
 export {
   changedFilesMessage,
-  dirtyMessage,
-  missingDownMessage,
-  missingFilesMessage,
-  nonTransactionalMessage,
-  offlineModulesMessage,
-  outOfOrderMessage,
-  pendingMessage,
-  revertFilesMissingMessage,
-  singleTransactionConflictMessage,
-} from './plan.ts';
-export {
   ChecksumMismatchError,
+  dirtyMessage,
   MigrationDirtyError,
   MigrationFileMissingError,
   MigrationsPendingError,
   MissingDownError,
+  missingDownMessage,
+  missingFilesMessage,
+  nonTransactionalMessage,
   NonTransactionalStatementError,
+  offlineModulesMessage,
   OfflineUnsupportedError,
   OutOfOrderError,
+  outOfOrderMessage,
+  pendingMessage,
+  revertFilesMissingMessage,
   SingleTransactionConflictError,
+  singleTransactionConflictMessage,
   TargetAmbiguousError,
   TargetNotFoundError,
 } from './plan.ts';
@@ -92,6 +94,7 @@ export {
   DatabaseUnavailableError,
   LockLostError,
   LockTimeoutError,
+  ownQueryMessage,
   RunAbortedError,
   RunTimeoutError,
 } from './runtime.ts';

@@ -77,3 +77,14 @@ export class RunTimeoutError extends OffloopError<
 > {
   readonly code = 'RUN_TIMEOUT';
 }
+
+/** DATABASE_ERROR: PostgreSQL refused one of offloop's own queries; `advice`, if any, says why. */
+export function ownQueryMessage(
+  url: string,
+  pg: { readonly message: string; readonly sqlstate: string },
+  advice: string | undefined,
+): string {
+  const refused = `PostgreSQL refused offloop's own query on ${url} (not a migration's statement)`;
+  const said = `${pg.message} (SQLSTATE ${pg.sqlstate}).`;
+  return advice === undefined ? `${refused}: ${said}` : `${refused}: ${said} ${advice}.`;
+}

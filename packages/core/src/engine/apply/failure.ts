@@ -8,10 +8,10 @@ import type { ResolvedConfig } from '../../config/config.ts';
 import {
   LockLostError,
   LockNotAvailableError,
+  lockNotAvailableMessage,
   MigrationFailedError,
   MigrationTimeoutError,
   migrationTimeoutMessage,
-  lockNotAvailableMessage,
   MigrationTransactionControlError,
   OffloopError,
   resolveAdvice,

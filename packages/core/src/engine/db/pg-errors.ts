@@ -5,7 +5,12 @@
  * only for what the `pg` driver throws with no code at all.
  */
 import { redactUrl } from '../../config/config.ts';
-import { DatabaseError, DatabaseUnavailableError, OffloopError } from '../../errors/index.ts';
+import {
+  DatabaseError,
+  DatabaseUnavailableError,
+  OffloopError,
+  ownQueryMessage,
+} from '../../errors/index.ts';
 
 /** The PostgreSQL error behind a slonik error, found by walking `cause`. */
 export type PgErrorInfo = {
@@ -188,8 +193,7 @@ export function asDatabaseError(error: unknown, url: string): unknown {
   if (pg === null) return error;
   const advice = DATABASE_ADVICE[pg.sqlstate];
   return new DatabaseError(
-    `PostgreSQL refused offloop's own query on ${redactUrl(url)} (not a ` +
-      `migration's statement): ${pg.message} (SQLSTATE ${pg.sqlstate}).${advice === undefined ? '' : ` ${advice}.`}`,
+    ownQueryMessage(redactUrl(url), pg, advice),
     { url: redactUrl(url), sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint },
     { cause: error },
   );
