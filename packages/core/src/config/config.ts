@@ -203,7 +203,8 @@ export function formatConfigIssues(
   issues: readonly ConfigIssue[],
   source = 'configuration',
 ): string {
-  return `Invalid ${source}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;
+  const listed = issues.map((issue) => `${issue.path}: ${issue.message}`);
+  return `Invalid ${source}: ${listed.join('; ')}`;
 }
 
 /**

@@ -28,9 +28,8 @@ import { parseSqlMigration } from './sql-file.ts';
 export const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
 const MIGRATION_EXTENSIONS = ['.sql', ...MODULE_EXTENSIONS] as const;
 
-const FILE_NAME = new RegExp(
-  `^(\\d{14})_([A-Za-z0-9_]+)\\.(${MIGRATION_EXTENSIONS.map((extension) => extension.slice(1)).join('|')})$`,
-);
+const EXTENSION_NAMES = MIGRATION_EXTENSIONS.map((extension) => extension.slice(1));
+const FILE_NAME = new RegExp(`^(\\d{14})_([A-Za-z0-9_]+)\\.(${EXTENSION_NAMES.join('|')})$`);
 
 /** Files in a migrations directory that are not migrations and are skipped silently. */
 function isIgnored(name: string): boolean {

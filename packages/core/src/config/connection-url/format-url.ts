@@ -9,7 +9,8 @@ export function formatUrl(parts: Parts, form: 'driver' | 'display'): string {
   const socket = parts.host?.startsWith('/') === true && form === 'display';
   let text = `${parts.scheme}://`;
   if (parts.user !== null || parts.password !== null) {
-    text += `${encodeURIComponent(parts.user ?? '')}${parts.password === null ? '' : `:${encodeURIComponent(parts.password)}`}@`;
+    const password = parts.password === null ? '' : `:${encodeURIComponent(parts.password)}`;
+    text += `${encodeURIComponent(parts.user ?? '')}${password}@`;
   }
   const params = [...parts.params];
   if (socket) {

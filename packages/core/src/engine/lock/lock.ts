@@ -171,7 +171,8 @@ export class LockSession {
         `Another runner held the migration lock for ${waited} ms, longer than ` +
           `lockTimeout (${options.timeoutMs} ms)` +
           (holder
-            ? `; it is held by PostgreSQL backend pid ${holder.pid}${holder.applicationName ? ` (${holder.applicationName})` : ''}`
+            ? `; it is held by PostgreSQL backend pid ${holder.pid}` +
+              (holder.applicationName ? ` (${holder.applicationName})` : '')
             : '') +
           '. Wait for that run to finish, or raise the limit (--lock-timeout, or lockTimeout in ' +
           'the library).',
