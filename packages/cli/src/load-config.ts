@@ -134,7 +134,9 @@ export async function loadConfig(
     urlSource: options.database ? urlSource : null,
     configFile: file?.path ?? null,
     dir,
-    versionTable: `${String(rest.schema ?? schemaDefault('schema'))}.${String(rest.table ?? schemaDefault('table'))}`,
+    versionTable: [rest.schema ?? schemaDefault('schema'), rest.table ?? schemaDefault('table')]
+      .map(String)
+      .join('.'),
     secrets,
   };
 }

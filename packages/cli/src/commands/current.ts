@@ -20,6 +20,7 @@ export const currentCommand = defineDatabaseCommand({
   render: (result) => [
     result.current === null
       ? 'base (nothing applied)'
-      : `${result.current} ${result.name ?? ''} (applied ${result.appliedAt === null ? '?' : formatTimestamp(result.appliedAt)})`,
+      : `${result.current} ${result.name ?? ''} ` +
+        `(applied ${result.appliedAt === null ? '?' : formatTimestamp(result.appliedAt)})`,
   ],
 });

@@ -68,7 +68,9 @@ function revertedSummary(
 ): string {
   const now = current === null ? 'nothing is applied now' : `now at ${current}`;
   if (reverted.length === 0)
-    return `Nothing to revert; ${current === null ? 'nothing is applied' : `database is at ${current}`}`;
+    return current === null
+      ? 'Nothing to revert; nothing is applied'
+      : `Nothing to revert; database is at ${current}`;
   return (
     `Reverted ${count(reverted.length, 'migration')} ` +
     `(${reverted.map((m) => m.version).join(', ')}) in ${formatDuration(durationMs)}; ${now}`

@@ -35,10 +35,12 @@ export const repairCommand = defineDatabaseCommand({
 function renderRepair(result: RepairResult): string[] {
   const lines: string[] = [];
   if (result.actions.length === 0) lines.push('Nothing to repair.');
-  else
+  else {
+    const changes = count(result.actions.length, 'change');
     lines.push(
-      `${result.dryRun ? 'Would make' : 'Made'} ${count(result.actions.length, 'change')}${result.dryRun ? ' (dry run: nothing was changed)' : ''}:`,
+      result.dryRun ? `Would make ${changes} (dry run: nothing was changed):` : `Made ${changes}:`,
     );
+  }
   for (const action of result.actions) lines.push(`  ${describeAction(action)}`);
   if (result.skippedMissing.length > 0) {
     lines.push(
@@ -63,11 +65,15 @@ function describeAction(action: RepairAction): string {
       );
     case 'forget-missing':
       return `forget ${action.version}_${action.name}, whose file is gone`;
-    case 'resolve-failed':
+    case 'resolve-failed': {
+      const ran =
+        action.statementsRun === null
+          ? ''
+          : ` (${count(action.statementsRun, 'statement')} had run)`;
       return (
-        `clear the failed ${action.direction} of ` +
-        `${action.file}${action.statementsRun === null ? '' : ` (${count(action.statementsRun, 'statement')} had run)`}, ` +
+        `clear the failed ${action.direction} of ${action.file}${ran}, ` +
         `so that the next ${action.direction} runs it again`
       );
+    }
   }
 }

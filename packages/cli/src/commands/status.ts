@@ -123,9 +123,11 @@ function describeProblem(problem: PlanProblem): string {
     case 'out-of-order':
       return `older than the newest applied migration (${problem.newestApplied})`;
     case 'failed': {
+      const ran = problem.statementsRun;
+      const after = ran === null || ran === 0 ? '' : ` after ${count(ran, 'statement')}`;
       const what = problem.interrupted
         ? `${problem.direction} started on ${formatTimestamp(problem.at)} and never finished`
-        : `${problem.direction} failed midway on ${formatTimestamp(problem.at)}${problem.statementsRun === null || problem.statementsRun === 0 ? '' : ` after ${count(problem.statementsRun, 'statement')}`}`;
+        : `${problem.direction} failed midway on ${formatTimestamp(problem.at)}${after}`;
       const next = problem.fileMissing
         ? 'the file is gone: offloop repair clears it'
         : problem.fileChanged

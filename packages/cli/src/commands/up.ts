@@ -71,6 +71,9 @@ function summary(result: UpResult, to: string | undefined, dir: string): string 
   if (result.current === null) return `Nothing to do: no migrations in ${dir}`;
   // Later migrations may be pending: say only what was asked.
   if (to !== undefined)
-    return `Nothing to do: everything up to ${to} is already applied; database is at ${result.current}`;
+    return (
+      `Nothing to do: everything up to ${to} is already applied; ` +
+      `database is at ${result.current}`
+    );
   return `Nothing to do: database is up to date at ${result.current}`;
 }

@@ -45,7 +45,8 @@ export function usageError(
 ): UsageError {
   const issues = [...positionalIssues, ...parsed.issues];
   return new UsageError(
-    `Invalid command line for offloop ${command}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+    `Invalid command line for offloop ${command}: ` +
+      issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '),
     issues,
     command,
   );

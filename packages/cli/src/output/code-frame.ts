@@ -52,7 +52,8 @@ export function frameLine(
     if (isLowSurrogate(text.charCodeAt(end)) && end < text.length) end += 1;
   }
   const before = `${start > 0 ? ELLIPSIS : ''}${escapeForTerminal(text.slice(start, index))}`;
-  const shown = `${before}${escapeForTerminal(text.slice(index, end))}${end < text.length ? ELLIPSIS : ''}`;
+  const after = end < text.length ? ELLIPSIS : '';
+  const shown = `${before}${escapeForTerminal(text.slice(index, end))}${after}`;
   return { text: shown, pad: column === null ? null : ' '.repeat(displayWidth(before)) };
 }
 

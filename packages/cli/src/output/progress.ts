@@ -15,7 +15,8 @@ export function renderProgress(event: ProgressEvent): string | null {
       const holder =
         event.holderPid === null ? '' : ` (held by PostgreSQL backend ${event.holderPid})`;
       return event.waitedMs < 1000
-        ? `offloop: waiting for the migration lock${holder}, up to ${formatDuration(event.timeoutMs)}`
+        ? `offloop: waiting for the migration lock${holder}, ` +
+            `up to ${formatDuration(event.timeoutMs)}`
         : `offloop: still waiting for the migration lock${holder}: ` +
             `${formatDuration(event.waitedMs)} of ${formatDuration(event.timeoutMs)}`;
     }
@@ -52,7 +53,8 @@ export function renderProgress(event: ProgressEvent): string | null {
         event.lockType === 'virtualxid'
           ? ' (a concurrent index build waits for every transaction older than it, on any table)'
           : '';
-      return `      waiting for a lock (${event.lockType}) for ${formatDuration(event.waitedMs)}${who}${why}`;
+      const waited = formatDuration(event.waitedMs);
+      return `      waiting for a lock (${event.lockType}) for ${waited}${who}${why}`;
     }
     case 'migration:progress': {
       const fraction =
