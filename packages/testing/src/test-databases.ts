@@ -118,11 +118,13 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     embeddedIdleTimeout: value.embeddedIdleTimeout,
     // One shared server per project (keyed by its directory), reachable by the `postgres` OS
     // user when running as root (the system temp directory is).
-    embeddedDir: path.join(
-      os.tmpdir(),
-      `offloop-testing-${createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 12)}`,
-    ),
+    embeddedDir: path.join(os.tmpdir(), `offloop-testing-${projectHash(cwd)}`),
   };
 
   return new Harness(workerOptions);
+}
+
+/** A short hash of the project directory: it names the project's shared server directory. */
+function projectHash(cwd: string): string {
+  return createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 12);
 }

@@ -108,8 +108,9 @@ async function startKeeper(
     await log.close();
   }
   const output = await readFile(paths.log, 'utf8').catch(() => '');
+  const tail = output === '' ? '' : `\n${output.trim().split('\n').slice(-20).join('\n')}`;
   throw new EmbeddedPostgresError(
-    `The shared test server in ${options.dir} did not start (${exited ?? 'timeout'}).${output === '' ? '' : `\n${output.trim().split('\n').slice(-20).join('\n')}`}`,
+    `The shared test server in ${options.dir} did not start (${exited ?? 'timeout'}).${tail}`,
     { dataDir: paths.data, reason: exited ?? 'timeout' },
   );
 }
