@@ -137,8 +137,9 @@ export function handle(
     })();
     return stopping;
   };
+  const host = `127.0.0.1:${String(info.port)}`;
   return {
-    url: `postgres://postgres:${encodeURIComponent(info.password)}@127.0.0.1:${String(info.port)}/postgres`,
+    url: `postgres://postgres:${encodeURIComponent(info.password)}@${host}/postgres`,
     port: info.port,
     dataDir: info.dataDir,
     version: info.version,
