@@ -20,7 +20,7 @@ export function conninfoQuery(
     const match = pattern.exec(text);
     if (match === null)
       return {
-        problem: `is not a valid key=value connection string near "${text.slice(at, at + 20).trim()}"`,
+        problem: `is not a valid key=value connection string near "${near(text, at)}"`,
       };
     const [, key = '', quoted, bare] = match;
     pairs.push([key, quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1')]);
@@ -30,4 +30,9 @@ export function conninfoQuery(
     .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
     .join('&');
   return { query };
+}
+
+/** The 20 characters of `text` from `at`, trimmed: where a key=value string stops parsing. */
+function near(text: string, at: number): string {
+  return text.slice(at, at + 20).trim();
 }

@@ -10,8 +10,24 @@ import { asError } from '../../util/as-error.ts';
 import { parseNodes } from '../parse/parser.ts';
 
 /** Statements worth parsing to see whether they are transaction control (see `guardConnection`). */
-const MAYBE_TRANSACTION_CONTROL =
-  /\b(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare|transaction|characteristics|discard)\b/i;
+const TRANSACTION_CONTROL_WORDS = [
+  'begin',
+  'start',
+  'commit',
+  'end',
+  'rollback',
+  'abort',
+  'savepoint',
+  'release',
+  'prepare',
+  'transaction',
+  'characteristics',
+  'discard',
+];
+const MAYBE_TRANSACTION_CONTROL = new RegExp(
+  String.raw`\b(?:${TRANSACTION_CONTROL_WORDS.join('|')})\b`,
+  'i',
+);
 
 /** A transactional module sent a statement that would end or reshape offloop's transaction. */
 export class TransactionControlRefused extends Error {

@@ -39,7 +39,9 @@ export async function invalidIndexes(
 ): Promise<string[]> {
   const target = indexBuildTarget(statement);
   if (target === null) return [];
-  const table = sql.fragment`coalesce((select indrelid from pg_index where indexrelid = to_regclass(${target.relation})), to_regclass(${target.relation}))`;
+  const table = sql.fragment`coalesce(
+    (select indrelid from pg_index where indexrelid = to_regclass(${target.relation})),
+    to_regclass(${target.relation}))`;
   return [
     ...(await connection.anyFirst(sql.type(invalidIndexRow)`
     select i.indexrelid::regclass::text as name from pg_index i

@@ -9,7 +9,8 @@ export async function currentTimeouts(
   connection: CommonQueryMethods,
 ): Promise<{ readonly lockTimeout: string; readonly statementTimeout: string }> {
   const row = await connection.one(sql.type(savedSettings)`
-    select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout`);
+    select current_setting('lock_timeout') as lock_timeout,
+      current_setting('statement_timeout') as statement_timeout`);
   return { lockTimeout: row.lock_timeout, statementTimeout: row.statement_timeout };
 }
 
@@ -20,7 +21,9 @@ export async function restoreTimeouts(
 ): Promise<void> {
   await connection
     .query(
-      sql.unsafe`select set_config('lock_timeout', ${saved.lockTimeout}, false), set_config('statement_timeout', ${saved.statementTimeout}, false)`,
+      sql.unsafe`
+        select set_config('lock_timeout', ${saved.lockTimeout}, false),
+          set_config('statement_timeout', ${saved.statementTimeout}, false)`,
     )
     .catch(() => undefined);
 }

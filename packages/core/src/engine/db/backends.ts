@@ -28,7 +28,8 @@ const LOCK_WAIT_QUERY = `
   select a.wait_event as lock_type,
     -- pg_locks.waitstart (PostgreSQL 14+) when the server has it, else the statement's start.
     (extract(epoch from clock_timestamp() - coalesce(
-      (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l where l.pid = a.pid and not l.granted),
+      (select min((to_jsonb(l) ->> 'waitstart')::timestamptz) from pg_locks l
+        where l.pid = a.pid and not l.granted),
       a.query_start)) * 1000)::int as waited_ms,
     coalesce((
       select json_agg(json_build_object(

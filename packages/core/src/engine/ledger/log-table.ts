@@ -33,9 +33,11 @@ export async function appendLog(
   row: LogRow,
 ): Promise<void> {
   await connection.query(sql.unsafe`
-    insert into ${logTableIdentifier(versionTable)} (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
-    values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome}, ${row.appliedBy},
-      ${row.durationMs === null ? null : Math.round(row.durationMs)}, ${row.error}, ${row.statementsRun})`);
+    insert into ${logTableIdentifier(versionTable)}
+      (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
+    values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome},
+      ${row.appliedBy}, ${row.durationMs === null ? null : Math.round(row.durationMs)},
+      ${row.error}, ${row.statementsRun})`);
 }
 
 /**
@@ -84,8 +86,9 @@ function toEntry(row: z.infer<typeof logRow>): LogEntry {
   };
 }
 
-const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome, applied_by,
-  to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, duration_ms, error, statements_run`;
+const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome,
+  applied_by, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at,
+  duration_ms, error, statements_run`;
 
 /** Whether the log table exists. */
 export async function logTableExists(
@@ -102,9 +105,9 @@ export async function readLog(
   limit = 1000,
 ): Promise<LogEntry[]> {
   const rows = await connection.any(
-    sql.type(
-      logRow,
-    )`select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)} order by id desc limit ${limit}`,
+    sql.type(logRow)`
+      select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)}
+      order by id desc limit ${limit}`,
   );
   return rows.map(toEntry);
 }
@@ -136,7 +139,8 @@ export async function readDirty(
     where id in (
       select id from latest where outcome = 'started'
       union all
-      select settled.id from settled join latest using (version) where settled.outcome = 'partial' and latest.outcome <> 'started'
+      select settled.id from settled join latest using (version)
+      where settled.outcome = 'partial' and latest.outcome <> 'started'
     )
     order by version`);
   return rows.map(toEntry);

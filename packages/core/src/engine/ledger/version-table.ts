@@ -92,8 +92,10 @@ export async function insertApplied(
   },
 ): Promise<void> {
   await connection.query(sql.unsafe`
-    insert into ${versionTableIdentifier(versionTable)} (version, name, checksum, duration_ms, applied_by)
-    values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)}, coalesce(${row.appliedBy}, current_user))`);
+    insert into ${versionTableIdentifier(versionTable)}
+      (version, name, checksum, duration_ms, applied_by)
+    values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)},
+      coalesce(${row.appliedBy}, current_user))`);
 }
 
 /** Whether `version` is recorded as applied. */
@@ -126,6 +128,8 @@ export async function updateChecksum(
   checksum: string,
 ): Promise<void> {
   await connection.query(
-    sql.unsafe`update ${versionTableIdentifier(versionTable)} set checksum = ${checksum} where version = ${version}`,
+    sql.unsafe`
+      update ${versionTableIdentifier(versionTable)} set checksum = ${checksum}
+      where version = ${version}`,
   );
 }
