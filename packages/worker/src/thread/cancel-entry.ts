@@ -83,9 +83,9 @@ async function signalBackends(
   // Chosen first, then signalled: in one WHERE clause the planner may call the function on rows
   // the other conditions would have excluded.
   return pool.anyFirst(
-    sql.type(
-      pidRow,
-    )`select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen where ${signal}`,
+    sql.type(pidRow)`
+      select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen
+      where ${signal}`,
   );
 }
 
