@@ -68,7 +68,8 @@ export async function createDatabase(
     await retry(
       () =>
         base.pool.query(
-          sql.unsafe`create database ${sql.identifier([name])} template ${sql.identifier([template])}${strategy}`,
+          sql.unsafe`create database ${sql.identifier([name])}
+            template ${sql.identifier([template])}${strategy}`,
         ),
       {
         attempts: 3,

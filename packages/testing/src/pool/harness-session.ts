@@ -96,9 +96,11 @@ async function hold(pool: DatabasePool, ownerId: number, project: string): Promi
   const held = await lockOwner(pool, ownerId);
   try {
     await held.connection.query(sql.unsafe`
-      select set_config(name, '0', false) from pg_settings where name in ('idle_session_timeout', 'idle_in_transaction_session_timeout')`);
+      select set_config(name, '0', false) from pg_settings
+      where name in ('idle_session_timeout', 'idle_in_transaction_session_timeout')`);
     await held.connection.query(
-      sql.unsafe`select pg_advisory_lock_shared(${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`,
+      sql.unsafe`select pg_advisory_lock_shared(
+        ${PROJECT_LOCK_CLASS}::int, ${projectLockKey(project)}::int)`,
     );
   } catch (error) {
     await held.end().catch(() => undefined);

@@ -23,7 +23,8 @@ export class Peaks {
   /** Read the peaks remembered on the template (its comment), as this harness's starting peaks. */
   async load(pool: DatabasePool, template: string): Promise<void> {
     const comment = await pool.maybeOneFirst(sql.type(z.object({ comment: z.string().nullable() }))`
-        select shobj_description(oid, 'pg_database') as comment from pg_database where datname = ${template}`);
+        select shobj_description(oid, 'pg_database') as comment from pg_database
+        where datname = ${template}`);
     this.#rememberedInUse = Number(/\bpeak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
     this.#rememberedFile = Number(/\bfile-peak=(\d+)/.exec(comment ?? '')?.[1] ?? 0);
     this.#inUse = this.#rememberedInUse;
@@ -70,7 +71,8 @@ export class Peaks {
       `file-peak=${String(Math.max(this.#file, this.#rememberedFile))}`;
     await pool
       .query(
-        sql.unsafe`comment on database ${sql.identifier([template])} is ${sql.literalValue(comment)}`,
+        sql.unsafe`
+          comment on database ${sql.identifier([template])} is ${sql.literalValue(comment)}`,
       )
       .catch(() => undefined);
   }

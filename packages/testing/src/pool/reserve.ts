@@ -95,7 +95,8 @@ export class Reserve {
     const { connections, readyPrefix, stats } = this.#site;
     try {
       await connections.pool.query(
-        sql.unsafe`alter database ${sql.identifier([name])} rename to ${sql.identifier([`${readyPrefix}${randomSuffix()}`])}`,
+        sql.unsafe`alter database ${sql.identifier([name])}
+          rename to ${sql.identifier([`${readyPrefix}${randomSuffix()}`])}`,
       );
     } catch {
       await dropDatabase(connections.pool, stats, name);

@@ -49,7 +49,8 @@ export async function sweepAbandoned(
 export async function pruneOtherProjects(site: SweepSite, project: string): Promise<PruneResult> {
   const { pool, session, stats } = site;
   const names = await pool.anyFirst(sql.type(datname)`
-      select datname from pg_database where datname ~ '^offloop_(tpl|r|u)_[0-9a-f]{8}_' order by datname`);
+      select datname from pg_database where datname ~ '^offloop_(tpl|r|u)_[0-9a-f]{8}_'
+      order by datname`);
   const byProject = groupBy(names, (name) => {
     const owner = name.split('_')[2] ?? '';
     return owner === project ? null : owner;

@@ -92,7 +92,8 @@ export async function ensureTemplate(site: TemplateSite): Promise<TemplateInfo> 
       await disconnectAll(pool, name);
       // No one may connect to a template that is being cloned: CREATE DATABASE would fail.
       await pool.query(
-        sql.unsafe`alter database ${sql.identifier([name])} with is_template true allow_connections false`,
+        sql.unsafe`alter database ${sql.identifier([name])}
+          with is_template true allow_connections false`,
       );
     } catch (error) {
       await dropDatabase(pool, stats, name).catch((cleanup: unknown) => {
@@ -135,7 +136,8 @@ async function dropStale(
   const stale = await pool.anyFirst(sql.type(datname)`
     select datname from pg_database
     where (starts_with(datname, ${`offloop_tpl_${project}_`}) and datname <> ${template})
-       or (starts_with(datname, ${`offloop_r_${project}_`}) and not starts_with(datname, ${prefix}))`);
+       or (starts_with(datname, ${`offloop_r_${project}_`})
+           and not starts_with(datname, ${prefix}))`);
   for (const name of stale) {
     if (name.startsWith('offloop_tpl_'))
       await pool.query(sql.unsafe`alter database ${sql.identifier([name])} with is_template false`);

@@ -37,7 +37,8 @@ console.log(`PostgreSQL ${server.version} on port ${String(server.port)}, data i
 
 const clients = () =>
   pool.oneFirst(sql.type(z.object({ n: z.coerce.number() }))`
-  select count(*) as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`);
+  select count(*) as n from pg_stat_activity
+  where backend_type = 'client backend' and pid <> pg_backend_pid()`);
 
 let idleSince = Date.now();
 for (;;) {
