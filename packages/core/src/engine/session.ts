@@ -23,7 +23,7 @@ import type { PlanState } from '../plan/state.ts';
 import type { ApplyContext } from './apply/context.ts';
 import { BackendPids } from './apply/backend-pid.ts';
 import { describeLockWait } from './db/backends.ts';
-import { BatchSession } from './db/batch.ts';
+import { BatchSession } from './db/batch-session.ts';
 import { withPools, type Pools } from './db/pools.ts';
 import { ensureLogTable, logTableExists, readDirty } from './ledger/log-table.ts';
 import { ensureVersionTable, readApplied, versionTableExists } from './ledger/version-table.ts';
@@ -47,7 +47,7 @@ const TERMINATE_WAIT_MS = 10_000;
 /** A mutating run: under the lock, with the state read. */
 export type Session = {
   readonly pools: Pools;
-  /** A connection for transactional SQL migrations, each sent as one script (see `db/batch.ts`). */
+  /** A connection for transactional SQL migrations, each sent as one script (see `db/batch-session.ts`). */
   readonly batch: BatchSession;
   readonly state: PlanState;
   readonly emit: Emit;

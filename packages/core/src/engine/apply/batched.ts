@@ -8,7 +8,7 @@ import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared, Statement } from '../../model/prepared.ts';
 import { recordStatements, transactionScript, type TransactionScript } from '../../sql/script.ts';
 import { timeoutSettings } from '../../sql/settings.ts';
-import type { BatchSession } from '../db/batch.ts';
+import type { BatchSession } from '../db/batch-session.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { recordedDuration } from '../ledger/log-table.ts';
 import { isApplied } from '../ledger/version-table.ts';
@@ -25,7 +25,7 @@ export function isBatchable(item: Prepared): item is BatchablePrepared {
 }
 
 /**
- * Apply or revert a transactional SQL migration as one script on `batch` (see `batch.ts`): one
+ * Apply or revert a transactional SQL migration as one script on `batch` (see `db/batch-session.ts`): one
  * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
  * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
  * failed, with its file, line and column.
