@@ -356,7 +356,9 @@ async function stopStubborn(
   clearTimeout(timer);
   const elapsedMs = Math.round(performance.now() - began);
   t.true(outcome.settled, 'the call settled within 30 s');
-  t.not(startedAt, null, 'the stubborn migration started');
+  const failure =
+    outcome.error === null ? 'none' : `${outcome.error.code}: ${outcome.error.message}`;
+  t.not(startedAt, null, `the stubborn migration started (the call's error: ${failure})`);
   if (!outcome.settled) {
     // The worker may be spinning forever: abort it so the migrator can be disposed.
     controller.abort();
@@ -414,22 +416,25 @@ test('a TS migration that ignores ctx.signal, aborted after 1 s: RUN_ABORTED, no
   );
 });
 
-test('a TS migration that ignores ctx.signal, with migrationTimeout 1s: MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
+test('a TS migration that ignores ctx.signal, with migrationTimeout 2s: MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
   t.timeout(90_000);
   const { error } = await stopStubborn(t, {
     migration: AWAITS_TIMER,
-    options: { migrationTimeout: '1s' },
+    // Well under the migration's 4 s pause, and long enough for the first migration on a loaded machine.
+    options: { migrationTimeout: '2s' },
   });
   t.true(error instanceof MigrationTimeoutError, `${error?.code}: ${error?.message}`);
   t.is(error?.code, 'MIGRATION_TIMEOUT');
   t.is(error?.details['version'], STUBBORN_VERSION);
 });
 
-test('a TS migration that spins, with migrationTimeout 1s: the thread is stopped, MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
+test('a TS migration that spins, with migrationTimeout 2s: the thread is stopped, MIGRATION_TIMEOUT naming it, nothing of it committed', async (t) => {
   t.timeout(90_000);
   const { error, elapsedMs } = await stopStubborn(t, {
     migration: SPINS,
-    options: { migrationTimeout: '1s', cancelGracePeriod: '500ms' },
+    // 2 s, not 1: the first migration runs under the same timeout, on a machine loaded by the
+    // replica tests of this file, and must not be the one that times out.
+    options: { migrationTimeout: '2s', cancelGracePeriod: '500ms' },
   });
   // A spin cannot be stopped from inside: the worker is terminated, which may wrap the timeout.
   const timeout =
