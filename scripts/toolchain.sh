@@ -45,6 +45,12 @@ offloop_toolchain() {
 
   export PATH="$tools/bin:$root/node_modules/.bin:$PATH"
   export npm_config_update_notifier=false
+  # Inside the workspace the packages resolve to their TypeScript sources (the `offloop-source`
+  # condition of their exports); published, the same exports point at dist/.
+  case " ${NODE_OPTIONS:-} " in
+    *" --conditions=offloop-source "*) ;;
+    *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--conditions=offloop-source" ;;
+  esac
 
   # Dependencies: reinstall only when the lockfile or a manifest changed.
   local stamp="$tools/install.stamp" sum

@@ -22,6 +22,8 @@ export const EXIT_CODES = {
   HARNESS_CLOSED: 1,
   // The test harness's own thread died: its bug, or the machine's (no CLI command runs it).
   HARNESS_WORKER_FAILED: 1,
+  // The library's files are not where it looks for them: a broken installation or bundle.
+  WORKER_ENTRY_NOT_FOUND: 1,
   // 2: the configuration is wrong, the same as a usage error; nothing was done.
   CONFIG_INVALID: 2,
   // 3: the migration files are invalid; found before anything ran.

@@ -30,6 +30,7 @@ export {
   MigrationVersionsExhaustedError,
   HarnessClosedError,
   HarnessWorkerFailedError,
+  WorkerEntryNotFoundError,
   TemplateBuildTimeoutError,
   MigrationFailure,
   MigratorClosedError,

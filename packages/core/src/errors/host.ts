@@ -19,6 +19,17 @@ export class WorkerFailedError extends OffloopError<
   readonly code = 'WORKER_FAILED';
 }
 
+/**
+ * The file the worker thread runs is not where `@offloop/worker` expects it: the library was
+ * bundled into the application (its thread file and Piscina's cannot be), or its files are missing.
+ */
+export class WorkerEntryNotFoundError extends OffloopError<
+  'WORKER_ENTRY_NOT_FOUND',
+  { readonly file: string; readonly loadedFrom: string }
+> {
+  readonly code = 'WORKER_ENTRY_NOT_FOUND';
+}
+
 /** The worker thread ran out of memory (its `resourceLimits`) and was stopped. */
 export class WorkerOutOfMemoryError extends OffloopError<
   'WORKER_OUT_OF_MEMORY',

@@ -45,6 +45,7 @@ export {
   EmbeddedPostgresError,
   HarnessClosedError,
   HarnessWorkerFailedError,
+  WorkerEntryNotFoundError,
   InternalError,
   MigratorClosedError,
   TemplateBuildTimeoutError,

@@ -1,7 +1,33 @@
 /** Where the modules that run in a worker thread are: the host loads them by URL, never imports them. */
-import { moduleUrl } from '@offloop/core';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { moduleUrl, WorkerEntryNotFoundError } from '@offloop/core';
 
-/** The URL of a module in `thread/` (the source or its built form, like this module). */
-export function threadEntry(name: 'worker-boot' | 'cancel-entry'): string {
-  return moduleUrl(`../thread/${name}`, import.meta.url).href;
+type ThreadModule = 'worker-boot' | 'cancel-entry';
+
+/** Entries found on disk once, so that a call does not look again. */
+const found = new Set<ThreadModule>();
+
+/**
+ * The URL of a module in `thread/` (the source or its built form, like this module). Checked to
+ * exist: bundled into an application, this module's URL is the bundle's, and the thread's file is
+ * not beside it; the error says to keep the library external instead of a failure deep in Piscina.
+ */
+export function threadEntry(name: ThreadModule): string {
+  const url = moduleUrl(`../thread/${name}`, import.meta.url);
+  if (!found.has(name)) {
+    const file = fileURLToPath(url);
+    if (!existsSync(file)) {
+      const loadedFrom = fileURLToPath(import.meta.url);
+      throw new WorkerEntryNotFoundError(
+        `offloop's worker thread file ${file} does not exist. @offloop/worker is loaded from ` +
+          `${loadedFrom}, which looks like a bundle: keep the library out of it ` +
+          '(esbuild --external:@offloop/worker, or --packages=external) and ship node_modules ' +
+          'with the bundle. See docs/servers.md, "Bundling".',
+        { file, loadedFrom },
+      );
+    }
+    found.add(name);
+  }
+  return url.href;
 }
