@@ -424,6 +424,8 @@ async function cliProject(
     assert(parsed.applied.length === 2 && parsed.pending.length === 0, status.stdout);
   });
 
+  await timeLaunchers(dir);
+
   await check('cli: up with no URL runs on the embedded PostgreSQL', async () => {
     const result = ok(await offloop(['up']), 'offloop up (embedded)');
     assert(/embedded PostgreSQL/i.test(result.stderr + result.stdout), result.stderr);
@@ -457,6 +459,32 @@ async function cliProject(
       assert(!/SuppressedError|at .*\.js:\d+/.test(result.stderr), `a crash: ${result.stderr}`);
     },
   );
+}
+
+/**
+ * Not a check: what `npx` adds to a CLI call, for the README's advice. `offloop --version`
+ * through npx and through node_modules/.bin, interleaved, medians of 5.
+ */
+async function timeLaunchers(dir: string): Promise<void> {
+  const launchers = {
+    'npx offloop --version': ['npx', ['offloop', '--version']],
+    'node_modules/.bin/offloop --version': [
+      path.join(dir, 'node_modules', '.bin', 'offloop'),
+      ['--version'],
+    ],
+  } as const;
+  const times: Record<string, number[]> = {};
+  for (let round = 0; round < 5; round += 1) {
+    for (const [name, [command, args]] of Object.entries(launchers)) {
+      const started = performance.now();
+      await exec(command, args, { cwd: dir });
+      (times[name] ??= []).push(performance.now() - started);
+    }
+  }
+  for (const [name, samples] of Object.entries(times)) {
+    const median = samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
+    console.log(`# ${name}: median ${Math.round(median)} ms of ${samples.length}`);
+  }
 }
 
 /** A test suite: the harness in a one-test ava suite, a migrated database per test. */
