@@ -10,6 +10,14 @@ import { join } from 'node:path';
 const packageDir = process.cwd();
 const root = join(import.meta.dirname, '..');
 
+// npm would ship `workspace:*` dependency ranges and the workspace-only `offloop-source` export
+// that pnpm replaces (publishConfig); such a tarball cannot be installed.
+const agent = process.env['npm_config_user_agent'] ?? '';
+if (!agent.startsWith('pnpm/'))
+  throw new Error(
+    `pack offloop's packages with pnpm (pnpm -C packages/<name> pack), not ${agent.split(' ')[0] || 'this tool'}: ` +
+      'it rewrites workspace:* dependencies and the exports for publishing',
+  );
 if (!existsSync(join(packageDir, 'README.md'))) throw new Error(`${packageDir} has no README.md`);
 rmSync(join(packageDir, 'dist'), { recursive: true, force: true });
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
