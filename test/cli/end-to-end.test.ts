@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, EXIT_USAGE } from 'offloop';
+import { packageScopeOf } from '@offloop/core';
 import { sql } from 'slonik';
 import { createTestDatabase, databaseName, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
@@ -133,6 +134,10 @@ test('create picks a version after the newest one in the directory, and --ts wri
   t.is(sqlFile.code, 0, sqlFile.stderr);
   t.is(sqlFile.stdout, 'db/30000101000000_next_one.sql\n');
 
+  // The temporary directory has no package.json above it: Node would have to guess a .ts file's
+  // module system there, so the file is .mts (the rule's own tests are the ones below).
+  if ((await packageScopeOf(cwd)).packageJson !== null)
+    return t.log('skipped the --ts part: there is a package.json above', cwd);
   const tsFile = await offloop(['create', 'backfill', '--dir', 'db', '--ts', '--json'], { cwd });
   t.is(tsFile.code, 0, tsFile.stderr);
   const created = parseJson(t, tsFile.stdout);
@@ -140,12 +145,77 @@ test('create picks a version after the newest one in the directory, and --ts wri
     version: '30000101000001',
     name: 'backfill',
     kind: 'ts',
-    file: '30000101000001_backfill.ts',
+    file: '30000101000001_backfill.mts',
   });
-  const source = await readFile(join(cwd, 'db', '30000101000001_backfill.ts'), 'utf8');
+  t.is(
+    tsFile.stderr,
+    'offloop: 30000101000001_backfill.mts is .mts, not .ts: no package.json above db has ' +
+      '"type": "module", so Node would have to guess a .ts file\'s module system\n',
+  );
+  const source = await readFile(join(cwd, 'db', '30000101000001_backfill.mts'), 'utf8');
   t.true(source.includes("import type { MigrationContext } from 'offloop';"));
   t.regex(source, /export async function up\(ctx: MigrationContext\)/);
   t.regex(source, /export async function down\(ctx: MigrationContext\)/);
+});
+
+test('create --ts under "type": "commonjs" (npm init) writes .mts, says why on stderr, and up applies it', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'package.json'), '{ "name": "app", "type": "commonjs" }\n');
+  const created = await offloop(['create', 'backfill', '--ts'], { cwd });
+  t.is(created.code, 0, created.stderr);
+  const match = /^migrations\/(\d{14})_backfill\.mts\n$/.exec(created.stdout);
+  if (match === null)
+    return t.fail(`stdout is not just the path: ${JSON.stringify(created.stdout)}`);
+  t.is(
+    created.stderr,
+    `offloop: ${match[1]}_backfill.mts is .mts, not .ts: package.json has "type": "commonjs", ` +
+      'so Node would load a .ts file as CommonJS and fail on its export\n',
+  );
+  const up = await offloop(['up', '--url', url], { cwd });
+  t.is(up.code, 0, up.stderr);
+  t.regex(up.stdout, /^Applied 1 migration in .*; now at \d{14}\n$/);
+});
+
+test('create --ts under "type": "module" writes .ts, with no note', async (t) => {
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'package.json'), '{ "name": "app", "type": "module" }\n');
+  const created = await offloop(['create', 'backfill', '--ts', '--dir', 'db/migrations'], { cwd });
+  t.is(created.code, 0, created.stderr);
+  t.regex(created.stdout, /^db\/migrations\/\d{14}_backfill\.ts\n$/);
+  t.is(created.stderr, '');
+});
+
+test('create --ts under a package.json with no "type" writes .mts: Node would guess, and warn', async (t) => {
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'package.json'), '{ "name": "app" }\n');
+  const created = await offloop(['create', 'backfill', '--ts'], { cwd });
+  t.is(created.code, 0, created.stderr);
+  t.regex(created.stdout, /^migrations\/\d{14}_backfill\.mts\n$/);
+  t.regex(created.stderr, /: package\.json has no "type": "module", so Node would have to guess/);
+});
+
+test('a .ts migration under "type": "commonjs" fails to load with a hint to rename it .mts', async (t) => {
+  const url = await createTestDatabase(t);
+  const cwd = await workDir(t);
+  await writeFile(join(cwd, 'package.json'), '{ "name": "app", "type": "commonjs" }\n');
+  await mkdir(join(cwd, 'migrations'));
+  await writeFile(
+    join(cwd, 'migrations', '20260101000000_backfill.ts'),
+    "import type { MigrationContext } from 'offloop';\nexport async function up(ctx: MigrationContext): Promise<void> {}\n",
+  );
+  const up = await offloop(['up', '--url', url], { cwd });
+  t.is(up.code, EXIT_CODES.MIGRATION_MODULE_INVALID, up.stderr);
+  t.true(
+    up.stderr.includes(
+      `error[MIGRATION_MODULE_INVALID]: 20260101000000_backfill.ts failed to load: ` +
+        `Unexpected token 'export' (Node loads a .ts file as CommonJS here because ` +
+        `${join(cwd, 'package.json')} has "type": "commonjs": rename it to ` +
+        '20260101000000_backfill.mts, or set "type": "module" in that package.json)',
+    ),
+    up.stderr,
+  );
+  t.false(await tableExists(url, 'offloop_migrations'), 'nothing ran');
 });
 
 test('create rejects a bad name and lists every problem of the command line', async (t) => {

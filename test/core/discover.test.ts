@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { loadMigrationModule } from '../../packages/core/src/engine/prepare/module-migration.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
 
 async function dirWith(t: ExecutionContext, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'offloop-discover-'));
@@ -364,4 +365,86 @@ test('a .cts file written with ESM export syntax fails to load as MIGRATION_MODU
     instanceOf: MigrationModuleError,
     code: 'MIGRATION_MODULE_INVALID',
   });
+});
+
+/** Load the one migration in `dir` and return its load failure. */
+async function loadFailure(t: ExecutionContext, dir: string): Promise<MigrationModuleError> {
+  const [file] = await discoverMigrations(dir);
+  if (file?.kind !== 'module') throw new Error('not a module migration');
+  const error = await t.throwsAsync(loadMigrationModule(file), {
+    instanceOf: MigrationModuleError,
+    code: 'MIGRATION_MODULE_INVALID',
+  });
+  if (error === undefined) throw new Error('loaded');
+  return error;
+}
+
+test('a .ts or .js migration with ESM syntax under "type": "commonjs" fails with a hint naming the package.json', async (t) => {
+  const root = await dirWith(t, { 'package.json': '{ "type": "commonjs" }' });
+  const cases = [
+    ['20260101000000_x.ts', 'export async function up(): Promise<void> {}\n', '.mts'],
+    ['20260101000000_x.ts', "import { join } from 'node:path';\nexports.up = join;\n", '.mts'],
+    ['20260101000000_x.js', 'export async function up() {}\n', '.mjs'],
+  ] as const;
+  for (const [index, [file, source, renamed]] of cases.entries()) {
+    const dir = join(root, `case${index}`);
+    await mkdir(dir);
+    await writeFile(join(dir, file), source);
+    const error = await loadFailure(t, dir);
+    t.is(error.details.file, file);
+    t.true(
+      error.message.includes(
+        `because ${join(root, 'package.json')} has "type": "commonjs": rename it to ` +
+          `20260101000000_x${renamed}, or set "type": "module" in that package.json)`,
+      ),
+      error.message,
+    );
+  }
+});
+
+test('no module-system hint for a real syntax error, or where Node guessed the type from the syntax', async (t) => {
+  const root = await dirWith(t, { 'package.json': '{ "type": "commonjs" }' });
+  await mkdir(join(root, 'cjs'));
+  await writeFile(join(root, 'cjs', '20260101000000_x.js'), 'const = 1;\n');
+  t.notRegex((await loadFailure(t, join(root, 'cjs'))).message, /package\.json/);
+  // No package.json above: Node takes ESM syntax as an ES module, so a failure is something else.
+  const bare = await dirWith(t, {
+    '20260101000000_x.ts': "import { nothing } from 'node:path';\nexport const up = nothing;\n",
+  });
+  t.notRegex((await loadFailure(t, bare)).message, /package\.json/);
+});
+
+test('a .ts migration written as CommonJS under "type": "module" fails with a hint to rename it .cts', async (t) => {
+  const root = await migrationsDir(t, {
+    'package.json': '{ "type": "module" }',
+    'db/20260101000000_x.ts': 'exports.up = async (): Promise<void> => {};\n',
+  });
+  const error = await loadFailure(t, join(root, 'db'));
+  t.regex(error.message, /exports is not defined in ES module scope/);
+  t.true(
+    error.message.includes(
+      `because ${join(root, 'package.json')} has "type": "module": write ` +
+        '`export async function up(ctx)`, or rename it to 20260101000000_x.cts)',
+    ),
+    error.message,
+  );
+});
+
+test('.mts and .cts migrations load under a "type": "commonjs" package.json, and .mts under "type": "module"', async (t) => {
+  for (const type of ['commonjs', 'module']) {
+    const root = await migrationsDir(t, {
+      'package.json': JSON.stringify({ type }),
+      'db/20260101000000_one.mts':
+        "import type { MigrationContext } from 'offloop';\nexport async function up(_ctx: MigrationContext): Promise<string> { return 'mts'; }\n",
+      'db/20260102000000_two.cts':
+        "import type { MigrationContext } from 'offloop';\nexports.up = async (_ctx: MigrationContext): Promise<string> => 'cts';\n",
+    });
+    const results: string[] = [];
+    for (const file of await discoverMigrations(join(root, 'db'))) {
+      if (file.kind !== 'module') return t.fail('not a module migration');
+      const { up } = await loadMigrationModule(file);
+      results.push(await (up as unknown as () => Promise<string>)());
+    }
+    t.deepEqual(results, ['mts', 'cts'], type);
+  }
 });

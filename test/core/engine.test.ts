@@ -331,6 +331,44 @@ test('a TypeScript migration that throws is rolled back and reported with its ca
   t.deepEqual(await tables(url), ['offloop_migrations', 'offloop_migrations_log']);
 });
 
+test('.mts and .cts migrations apply under a "type": "commonjs" package.json, where a .ts one would not load', async (t) => {
+  const url = await createTestDatabase(t);
+  const root = await migrationsDir(t, {
+    'package.json': '{ "name": "app", "type": "commonjs" }',
+    'migrations/20260101000000_users.mts': [
+      "import type { MigrationContext } from 'offloop';",
+      'export async function up({ connection, sql }: MigrationContext): Promise<void> {',
+      '  await connection.query(sql.unsafe`create table users (id int)`);',
+      '}',
+    ].join('\n'),
+    'migrations/20260102000000_posts.cts': [
+      "import type { MigrationContext } from 'offloop';",
+      'exports.up = async ({ connection, sql }: MigrationContext): Promise<void> => {',
+      '  await connection.query(sql.unsafe`create table posts (id int)`);',
+      '};',
+      'exports.transaction = false;',
+    ].join('\n'),
+  });
+  await using migrator = createMigrator({ url, dir: join(root, 'migrations') });
+  t.is((await migrator.up()).applied.length, 2);
+  t.deepEqual(await tables(url), [
+    'offloop_migrations',
+    'offloop_migrations_log',
+    'posts',
+    'users',
+  ]);
+
+  await writeFile(
+    join(root, 'migrations', '20260103000000_orders.ts'),
+    'export async function up(): Promise<void> {}\n',
+  );
+  const error = await t.throwsAsync(migrator.up(), {
+    instanceOf: MigrationModuleError,
+    code: 'MIGRATION_MODULE_INVALID',
+  });
+  t.regex(error?.message ?? '', /has "type": "commonjs": rename it to 20260103000000_orders\.mts/);
+});
+
 test('a module without an up export is refused before anything runs', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {

@@ -79,6 +79,8 @@ export {
   VERSION_PATTERN,
 } from './config/config.ts';
 export { parseDuration } from './config/duration.ts';
+export { packageScopeOf } from './files/package-scope.ts';
+export type { PackageScope } from './files/package-scope.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,

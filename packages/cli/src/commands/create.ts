@@ -7,7 +7,9 @@ import {
   MigrationsDirNotFoundError,
   MigrationVersionsExhaustedError,
   messageOf,
+  packageScopeOf,
   type ConfigIssue,
+  type PackageScope,
 } from '@offloop/core';
 import { defineCommand } from '../command.ts';
 import { EXIT_OK } from '../exit-codes.ts';
@@ -19,7 +21,11 @@ import { loadConfig } from '../load-config.ts';
 /** The dbmate layout: an up section and a down section, marked by comments. */
 const SQL_TEMPLATE = '-- migrate:up\n\n\n-- migrate:down\n\n';
 
-/** A TypeScript migration: imported inside offloop's worker thread, never on the host. */
+/**
+ * A TypeScript migration: imported inside offloop's worker thread, never on the host. ES module
+ * syntax, so it is written as `.ts` only where Node loads that as an ES module, else as `.mts`
+ * ({@link typeScriptExtension}); its one import is a type, erased before Node runs it.
+ */
 const TS_TEMPLATE = `import type { MigrationContext } from 'offloop';
 
 // Runs in offloop's worker thread, in one transaction together with its row in the version table.
@@ -56,12 +62,17 @@ export const createCommand = defineCommand({
     'exporting up(ctx) and down(ctx). The version is the current UTC time, or one second after ' +
     'the newest version in the directory when that is not earlier. The name holds letters, ' +
     'digits and _; spaces and dashes become _. The directory is created if missing. Prints the ' +
-    'path of the new file. Needs no database.',
+    'path of the new file. Needs no database. A TypeScript migration is an ES module: it is ' +
+    'named .ts when the nearest package.json above the directory has "type": "module", and ' +
+    '.mts otherwise (under "type": "commonjs", which npm init writes, Node would load a .ts ' +
+    'file as CommonJS and fail on its export), with a note on stderr saying why.',
   flags: {
     ...DIR_FLAGS,
     ts: {
       type: 'boolean',
-      description: 'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL',
+      description:
+        'Write a TypeScript migration (up(ctx) and down(ctx)) instead of SQL: .ts under a ' +
+        'package.json with "type": "module", .mts elsewhere',
     },
   },
   examples: [
@@ -84,7 +95,11 @@ export const createCommand = defineCommand({
 
     const config = await loadConfig(args, io, { database: false });
     const ts = args.values.ts === true;
-    const created = await createMigrationFile(config.dir, name, ts ? 'ts' : 'sql', new Date());
+    const scope = ts ? await packageScopeOf(config.dir) : null;
+    const extension = scope === null ? 'sql' : typeScriptExtension(scope);
+    const created = await createMigrationFile(config.dir, name, extension, new Date());
+    if (scope !== null && extension === 'mts')
+      output.notice(mtsNote(created.file, scope, config.dir, io.cwd));
     output.result({ ...created, kind: ts ? 'ts' : 'sql' }, () => [
       displayPath(created.path, io.cwd),
     ]);
@@ -106,6 +121,32 @@ export function normalizeName(raw: string): string | { problem: string } {
   return name;
 }
 
+/** The extension a TypeScript migration is written with. */
+type TypeScriptExtension = 'ts' | 'mts';
+
+/**
+ * `.ts` only under `"type": "module"`, where Node certainly loads it as an ES module. Under
+ * `"type": "commonjs"` (npm 11's `npm init -y`) a `.ts` file is CommonJS and its `export` is a
+ * SyntaxError; with no `"type"`, or no package.json, Node guesses from the syntax (and warns on
+ * every run when there is a package.json). `.mts` is an ES module everywhere.
+ */
+function typeScriptExtension(scope: PackageScope): TypeScriptExtension {
+  return scope.type === 'module' ? 'ts' : 'mts';
+}
+
+/** The stderr note for a `.mts` file: why not `.ts`, short. */
+function mtsNote(file: string, scope: PackageScope, dir: string, cwd: string): string {
+  const where =
+    scope.packageJson === null
+      ? `no package.json above ${displayPath(dir, cwd)} has "type": "module"`
+      : `${displayPath(scope.packageJson, cwd)} has ${scope.type === 'commonjs' ? '"type": "commonjs"' : 'no "type": "module"'}`;
+  const consequence =
+    scope.type === 'commonjs'
+      ? 'Node would load a .ts file as CommonJS and fail on its export'
+      : "Node would have to guess a .ts file's module system";
+  return `${file} is .mts, not .ts: ${where}, so ${consequence}`;
+}
+
 /** What {@link createMigrationFile} wrote. */
 export type CreatedMigration = {
   readonly path: string;
@@ -121,7 +162,7 @@ export type CreatedMigration = {
 async function createMigrationFile(
   dir: string,
   name: string,
-  kind: 'sql' | 'ts',
+  extension: 'sql' | TypeScriptExtension,
   now: Date,
 ): Promise<CreatedMigration> {
   // The file being written when the failure came, or null while the directory is made and read.
@@ -130,11 +171,11 @@ async function createMigrationFile(
     await mkdir(dir, { recursive: true });
     let version = nextVersion(formatVersion(now), newestVersion(await readdir(dir)));
     for (let attempt = 0; ; attempt += 1) {
-      const file = `${version}_${name}.${kind}`;
+      const file = `${version}_${name}.${extension}`;
       const path = join(dir, file);
       writing = file;
       try {
-        await writeFile(path, kind === 'ts' ? TS_TEMPLATE : SQL_TEMPLATE, { flag: 'wx' });
+        await writeFile(path, extension === 'sql' ? SQL_TEMPLATE : TS_TEMPLATE, { flag: 'wx' });
         return { path, file, version, name };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

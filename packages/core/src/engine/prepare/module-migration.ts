@@ -6,6 +6,7 @@ import { MigrationModuleError } from '../../errors/index.ts';
 import type { MigrationModule } from '../../model/migration-context.ts';
 import type { ModuleMigrationFile } from '../../model/migration.ts';
 import { messageOf } from '../../util/as-error.ts';
+import { moduleSystemHint } from './module-system-hint.ts';
 
 /** CommonJS's module cache, which `import()` of a `.cjs`/`.cts` file (or a CommonJS `.js`) goes through. */
 const commonJsCache = createRequire(import.meta.url).cache;
@@ -32,13 +33,9 @@ export async function loadMigrationModule(
     loaded = 'module.exports' in namespace ? asRecord(namespace['module.exports']) : namespace;
   } catch (cause) {
     const reason = messageOf(cause);
-    // V8's SyntaxError has no code, only its message: reading it for `export` is the only way to
-    // tell ESM syntax in a CommonJS file. It only adds a hint; the error and its code are the same.
-    const hint =
-      /\.c[jt]s$/.test(migration.file) && cause instanceof SyntaxError && /\bexport\b/.test(reason)
-        ? ' (a .cjs or .cts file is CommonJS: write `exports.up = async (ctx) => ' +
-          '{ ... }`, or use .mjs/.mts)'
-        : '';
+    // The error and its code stay the same; the hint says which package.json made Node take the
+    // file for the other module system, and what to rename it to.
+    const hint = await moduleSystemHint(migration, cause);
     throw new MigrationModuleError(
       `${migration.file} failed to load: ${reason}${hint}`,
       { file: migration.file, reason },
