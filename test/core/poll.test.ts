@@ -38,7 +38,8 @@ test('when time runs out it resolves with the last value and timedOut, never thr
   });
   t.true(result.timedOut);
   t.is(result.value, checks);
-  t.true(checks >= 2);
+  // Not `checks >= 2`: a loaded machine may stall the first check past the 40 ms.
+  t.true(checks >= 1);
   t.true(result.waitedMs >= 40);
 });
 
