@@ -47,6 +47,7 @@ import {
 import {
   CreateDatabaseError,
   EmbeddedPostgresError,
+  EmbeddedPostgresNotInstalledError,
   HarnessClosedError,
   HarnessWorkerFailedError,
   InternalError,
@@ -106,6 +107,7 @@ const ERROR_CLASSES = {
   WORKER_UNRESPONSIVE: WorkerUnresponsiveError,
   HARNESS_WORKER_FAILED: HarnessWorkerFailedError,
   EMBEDDED_POSTGRES_FAILED: EmbeddedPostgresError,
+  EMBEDDED_POSTGRES_NOT_INSTALLED: EmbeddedPostgresNotInstalledError,
   CREATE_DATABASE_FAILED: CreateDatabaseError,
   INTERNAL_ERROR: InternalError,
 } as const satisfies Record<ErrorCode, ErrorClass>;
