@@ -147,6 +147,7 @@ test('a read-only platform package without its symlinks runs from a fixed copy i
     error.message.includes(`npm rebuild --ignore-scripts=false ${PLATFORM_PACKAGE}`),
     error.message,
   );
+  t.true(error.message.includes(`npm install-scripts approve ${PLATFORM_PACKAGE}`), error.message);
   t.true(error.message.includes('pnpm approve-builds'), error.message);
   t.true(error.message.includes('--url or DATABASE_URL'), error.message);
 });

@@ -53,7 +53,8 @@ function unhydratedReason(pkg: PlatformPackage, failures: readonly string[]): st
     `script of ${pkg.name} creates (the install ran no scripts: npm --ignore-scripts, or pnpm, ` +
     "which runs a dependency's build script only once it is approved), that directory is not " +
     `writable, and no cache directory could hold a fixed copy (${tried}). Run the install ` +
-    `script where node_modules is installed: \`npm rebuild --ignore-scripts=false ${pkg.name}\`; ` +
+    `script where node_modules is installed: \`npm rebuild --ignore-scripts=false ${pkg.name}\` ` +
+    `(where npm enforces allowScripts, first \`npm install-scripts approve ${pkg.name}\`); ` +
     `with pnpm, \`pnpm approve-builds\` (or list ${pkg.name} under allowBuilds in ` +
     'pnpm-workspace.yaml; onlyBuiltDependencies before pnpm 11), then ' +
     `\`pnpm rebuild ${pkg.name}\`. Or set XDG_CACHE_HOME to a writable directory, or pass a ` +
