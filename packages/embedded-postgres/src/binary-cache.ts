@@ -95,6 +95,8 @@ async function copyIn(root: string, pkg: PlatformPackage): Promise<string> {
   const dir = path.join(root, `${pkg.version}-${process.platform}-${process.arch}`);
   if (await isRunnable(dir, pkg.links)) return path.join(dir, 'native');
   await makeDirs(root);
+  // Its parent too: whoever owns that could swap this directory for another.
+  await assertOwnDir(path.dirname(root));
   await assertOwnDir(root);
   const temp = await mkdtemp(path.join(root, `.tmp-${path.basename(dir)}-`));
   try {
@@ -136,14 +138,16 @@ async function makeDirs(dir: string): Promise<void> {
 }
 
 /**
- * The cache holds programs this process runs: a directory someone else owns or may write to
- * (the shared temporary directory, say) could hold theirs.
+ * The cache holds programs this process runs: in a directory that another user owns, or may
+ * rename entries of (writable by others and not sticky, unlike /tmp), theirs could take their place.
  */
 async function assertOwnDir(dir: string): Promise<void> {
   const info = await lstat(dir);
   const uid = process.getuid?.();
-  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) {
-    throw new Error(`${dir} is not a directory of this user that only it can write to`);
+  const owner = uid === undefined || info.uid === uid || info.uid === 0;
+  const shared = (info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0;
+  if (!info.isDirectory() || !owner || shared) {
+    throw new Error(`${dir} is not a directory that only this user (or root) controls`);
   }
 }
 
