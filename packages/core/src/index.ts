@@ -11,6 +11,7 @@ export {
   DatabaseError,
   DuplicateVersionError,
   EmbeddedPostgresError,
+  EmbeddedPostgresNotInstalledError,
   ERROR_CODES,
   fromEnvelope,
   InternalError,

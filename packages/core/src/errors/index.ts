@@ -43,6 +43,7 @@ export type { UnreadableReason } from './files.ts';
 export {
   CreateDatabaseError,
   EmbeddedPostgresError,
+  EmbeddedPostgresNotInstalledError,
   HarnessClosedError,
   HarnessWorkerFailedError,
   WorkerEntryNotFoundError,

@@ -47,6 +47,7 @@ import {
 import {
   CreateDatabaseError,
   EmbeddedPostgresError,
+  EmbeddedPostgresNotInstalledError,
   HarnessClosedError,
   HarnessWorkerFailedError,
   WorkerEntryNotFoundError,
@@ -108,6 +109,7 @@ const ERROR_CLASSES = {
   HARNESS_WORKER_FAILED: HarnessWorkerFailedError,
   WORKER_ENTRY_NOT_FOUND: WorkerEntryNotFoundError,
   EMBEDDED_POSTGRES_FAILED: EmbeddedPostgresError,
+  EMBEDDED_POSTGRES_NOT_INSTALLED: EmbeddedPostgresNotInstalledError,
   CREATE_DATABASE_FAILED: CreateDatabaseError,
   INTERNAL_ERROR: InternalError,
 } as const satisfies Record<ErrorCode, ErrorClass>;
