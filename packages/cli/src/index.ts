@@ -8,6 +8,8 @@
  * const code = await run(['status', '--json'], { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
  * ```
  */
+// First: core's entry refuses a Node.js older than offloop needs, before any other module runs.
+import '@offloop/core';
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { checkCommand } from './commands/check.ts';
