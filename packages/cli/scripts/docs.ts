@@ -40,9 +40,7 @@ const byCode = [
   ['USAGE', EXIT_USAGE] as const,
   ['NODE_VERSION_UNSUPPORTED', EXIT_NODE_VERSION_UNSUPPORTED] as const,
   ...Object.entries(EXIT_CODES),
-].map(
-  ([code, exit]) => `| \`${code}\` | ${exit} |`,
-);
+].map(([code, exit]) => `| \`${code}\` | ${exit} |`);
 replaceBlock(
   'exit-codes',
   [

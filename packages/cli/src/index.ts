@@ -1,6 +1,6 @@
 /**
  * The offloop command line, as a function: `run(argv, io)` resolves to the exit code and never
- * touches `process`, so that it can be tested and embedded. `bin.ts` wires it to the process.
+ * touches `process`, so that it can be tested and embedded. `main.ts` wires it to the process.
  *
  * @example
  * ```ts
