@@ -22,22 +22,29 @@ type Manifest = {
   readonly publishConfig?: Readonly<Record<string, unknown>>;
 };
 
-/** As `tsconfig.base.json` emits: ES2024, ES modules, `./x.ts` imports rewritten to `./x.js`. */
-const COMPILER_OPTIONS: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ES2024,
-  module: ts.ModuleKind.ESNext,
-  verbatimModuleSyntax: true,
-  rewriteRelativeImportExtensions: true,
-};
+/** The options `pnpm build` compiles with (`tsconfig.base.json`), less the files it emits beside. */
+function compilerOptions(): ts.CompilerOptions {
+  const file = fileURLToPath(new URL('../../tsconfig.base.json', import.meta.url));
+  const read = ts.readConfigFile(file, (name) => ts.sys.readFile(name));
+  if (read.error !== undefined)
+    throw new Error(ts.flattenDiagnosticMessageText(read.error.messageText, '\n'));
+  const { options } = ts.convertCompilerOptionsFromJson(
+    (read.config as { compilerOptions: unknown }).compilerOptions,
+    path.dirname(file),
+  );
+  return { ...options, declaration: false, sourceMap: false };
+}
 
 /** Compile one package's `src/**\/*.ts` into `dist/` under `into`. */
-async function compile(source: string, into: string): Promise<void> {
+async function compile(source: string, into: string, options: ts.CompilerOptions): Promise<void> {
   const files = await readdir(source, { recursive: true });
   for (const file of files.filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))) {
     const text = await readFile(path.join(source, file), 'utf8');
+    // Named `.mts`: the transpiler cannot see `"type": "module"`, and under `module: nodenext` it
+    // would emit CommonJS for a `.ts` file.
     const { outputText } = ts.transpileModule(text, {
-      fileName: file,
-      compilerOptions: COMPILER_OPTIONS,
+      fileName: file.replace(/\.ts$/, '.mts'),
+      compilerOptions: options,
     });
     const target = path.join(into, file.replace(/\.ts$/, '.js'));
     await mkdir(path.dirname(target), { recursive: true });
@@ -63,6 +70,7 @@ async function linkDependency(nodeModules: string, from: string, name: string): 
  */
 export async function installPublished(dir: string): Promise<string> {
   const nodeModules = path.join(dir, 'node_modules');
+  const options = compilerOptions();
   for (const folder of await readdir(PACKAGES)) {
     const root = path.join(PACKAGES, folder);
     const manifest = JSON.parse(
@@ -75,7 +83,7 @@ export async function installPublished(dir: string): Promise<string> {
       path.join(into, 'package.json'),
       JSON.stringify({ ...rest, ...publishConfig }, null, 2),
     );
-    await compile(path.join(root, 'src'), path.join(into, 'dist'));
+    await compile(path.join(root, 'src'), path.join(into, 'dist'), options);
     for (const [name, range] of Object.entries(manifest.dependencies ?? {}))
       if (!range.startsWith('workspace:')) await linkDependency(nodeModules, root, name);
   }
