@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, EXIT_USAGE } from 'offloop';
 import { packageScopeOf } from '@offloop/core';
+import { EXIT_NODE_VERSION_UNSUPPORTED } from '../../packages/cli/src/exit-codes.ts';
 import { sql } from 'slonik';
 import { createTestDatabase, databaseName, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
@@ -93,7 +94,11 @@ test('docs/cli.md documents the exit code of every error code, as the table has 
   const documented: Record<string, number> = {};
   for (const match of docs.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d+)\s*\|/gm))
     documented[match[1] as string] = Number(match[2]);
-  t.deepEqual(documented, { ...EXIT_CODES, USAGE: EXIT_USAGE });
+  t.deepEqual(documented, {
+    ...EXIT_CODES,
+    USAGE: EXIT_USAGE,
+    NODE_VERSION_UNSUPPORTED: EXIT_NODE_VERSION_UNSUPPORTED,
+  });
 });
 
 test('unknown commands are usage errors, in human and JSON form', async (t) => {

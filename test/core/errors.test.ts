@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { runInNewContext } from 'node:vm';
 import { asDatabaseUnavailable } from '../../packages/core/src/engine/db/pg-errors.ts';
 import { withPools } from '../../packages/core/src/engine/db/pools.ts';
+import { NODE_VERSION_UNSUPPORTED } from '../../packages/core/src/node-version.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
 test('every error code has an entry in docs/errors.md', async (t) => {
@@ -25,13 +26,16 @@ test('every error code has an entry in docs/errors.md', async (t) => {
   const documented = new Set([...docs.matchAll(/^## ([A-Z_]+)$/gm)].map((match) => match[1]));
   for (const code of Object.keys(ERROR_CODES) as ErrorCode[])
     t.true(documented.has(code), `${code} is not documented`);
-  // USAGE is the CLI's own code (a command line it could not understand), documented beside them.
+  // USAGE is the CLI's own code (a command line it could not understand), and
+  // NODE_VERSION_UNSUPPORTED core's refusal of an old Node.js (a plain error, thrown before any
+  // offloop error class can load): documented beside them.
+  const besides = ['USAGE', NODE_VERSION_UNSUPPORTED];
   for (const code of documented)
     t.true(
-      code !== undefined && (code in ERROR_CODES || code === 'USAGE'),
+      code !== undefined && (code in ERROR_CODES || besides.includes(code)),
       `docs/errors.md documents unknown code ${code}`,
     );
-  t.true(documented.has('USAGE'), "the CLI's USAGE code is documented");
+  for (const code of besides) t.true(documented.has(code), `${code} is documented`);
 });
 
 test('an envelope survives structured clone and rebuilds the same class, code, details and cause', (t) => {

@@ -6,7 +6,12 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { EXIT_CODE_MEANINGS, EXIT_CODES, EXIT_USAGE } from '../src/exit-codes.ts';
+import {
+  EXIT_CODE_MEANINGS,
+  EXIT_CODES,
+  EXIT_NODE_VERSION_UNSUPPORTED,
+  EXIT_USAGE,
+} from '../src/exit-codes.ts';
 import { commandHelp, globalHelp } from '../src/help.ts';
 import { COMMANDS } from '../src/index.ts';
 
@@ -31,9 +36,11 @@ for (const command of COMMANDS) replaceBlock(`help:${command.name}`, fence(comma
 const meanings = Object.entries(EXIT_CODE_MEANINGS).map(
   ([code, meaning]) => `| ${code.padEnd(4)} | ${meaning} |`,
 );
-const byCode = [['USAGE', EXIT_USAGE] as const, ...Object.entries(EXIT_CODES)].map(
-  ([code, exit]) => `| \`${code}\` | ${exit} |`,
-);
+const byCode = [
+  ['USAGE', EXIT_USAGE] as const,
+  ['NODE_VERSION_UNSUPPORTED', EXIT_NODE_VERSION_UNSUPPORTED] as const,
+  ...Object.entries(EXIT_CODES),
+].map(([code, exit]) => `| \`${code}\` | ${exit} |`);
 replaceBlock(
   'exit-codes',
   [
@@ -41,7 +48,8 @@ replaceBlock(
     '| ---- | ------- |',
     ...meanings,
     '',
-    "By error code (`USAGE` is the CLI's own, for a command line it could not understand):",
+    "By error code (`USAGE` is the CLI's own, for a command line it could not understand;",
+    '`NODE_VERSION_UNSUPPORTED` comes before offloop loads, on a Node.js older than 24):',
     '',
     '| Error code | Exit |',
     '| ---------- | ---- |',

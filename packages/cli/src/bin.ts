@@ -1,47 +1,27 @@
 #!/usr/bin/env node
 /**
- * The `offloop` executable: the only place that touches the process. The exit code comes from
- * `run`, which takes it from the one table in `exit-codes.ts`.
+ * The `offloop` executable. It checks the Node.js version before anything else is loaded, then
+ * loads the CLI (`main.ts`). On an older Node the CLI's modules would fail on the first newer
+ * feature they meet (`ReferenceError: SuppressedError is not defined` on Node 20), or not load at
+ * all, hiding the real problem; npm only warns about the packages' `engines`. So this file imports
+ * nothing that could fail there (`exit-codes.ts` has no runtime imports) and makes the check
+ * itself: `@offloop/core`'s own check (`node-version.ts`) is out of its reach, behind the package's
+ * entry. A test runs it on Node 20 (`test/cli/old-node.test.ts`).
  */
-import { EXIT_CODES, EXIT_TERMINATED } from './exit-codes.ts';
-import { run } from './index.ts';
+import { EXIT_NODE_VERSION_UNSUPPORTED } from './exit-codes.ts';
 
-const controller = new AbortController();
-let interrupts = 0;
-let terminated = false;
+/** As `REQUIRED_NODE_MAJOR` in `@offloop/core` and the packages' `engines` (`>=24`). */
+const REQUIRED_NODE_MAJOR = 24;
 
-// The first Ctrl-C (or SIGTERM from a deploy system) cancels the run: the running statement is
-// cancelled on the server, the transaction rolls back, the embedded PostgreSQL stops. A second
-// one does not wait for that.
-function interrupt(signal: NodeJS.Signals): void {
-  interrupts += 1;
-  if (signal === 'SIGTERM') terminated = true;
-  if (interrupts === 1) {
-    process.stderr.write('offloop: interrupted; cancelling the run (again to quit at once)\n');
-    controller.abort();
-  } else {
-    process.exit(terminated ? EXIT_TERMINATED : EXIT_CODES.RUN_ABORTED);
-  }
-}
-
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-try {
-  // exitCode, not exit(): stdout may be a pipe still being written, and a run that leaves a
-  // handle open is a bug to see, not to hide.
-  const code = await run(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-    cwd: process.cwd(),
-    signal: controller.signal,
-  });
-  // As shells report the signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, whatever the failure
-  // the cancel ended in (a migration that ignored it and had its thread terminated, say). A run
-  // that finished before the cancel could land reports its success.
-  const interrupted = controller.signal.aborted && code !== 0;
-  process.exitCode = interrupted ? (terminated ? EXIT_TERMINATED : EXIT_CODES.RUN_ABORTED) : code;
-} finally {
-  process.off('SIGINT', interrupt);
-  process.off('SIGTERM', interrupt);
+const version = process.versions.node;
+if (Number.parseInt(version, 10) < REQUIRED_NODE_MAJOR) {
+  process.stderr.write(
+    `error[NODE_VERSION_UNSUPPORTED]: offloop needs Node.js ${REQUIRED_NODE_MAJOR} or newer; ` +
+      `this is Node.js ${version} (${process.execPath}).\n` +
+      `  = help: install Node.js ${REQUIRED_NODE_MAJOR} (\`nvm install ${REQUIRED_NODE_MAJOR}\`, ` +
+      'or from https://nodejs.org) and run offloop with it.\n',
+  );
+  process.exitCode = EXIT_NODE_VERSION_UNSUPPORTED;
+} else {
+  await import('./main.ts');
 }

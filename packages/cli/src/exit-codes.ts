@@ -1,7 +1,8 @@
 /**
  * The one table from error code to process exit code. `satisfies Record<ErrorCode, number>` makes
  * the type checker fail when core adds a code that is not mapped here; `docs/cli.md` documents
- * the table and a test compares the two.
+ * the table and a test compares the two. `bin.ts` imports this file before it has checked the
+ * Node.js version: it must keep to `import type` (erased at build), so that it loads on any Node.
  */
 import type { ErrorCode } from '@offloop/core';
 
@@ -10,6 +11,12 @@ export const EXIT_OK = 0;
 
 /** The command line could not be understood: unknown command, missing or extra arguments. */
 export const EXIT_USAGE = 2;
+
+/**
+ * The Node.js is older than offloop needs (`NODE_VERSION_UNSUPPORTED`, from `bin.ts`, before the
+ * CLI is loaded): a broken installation, as for `INTERNAL_ERROR`.
+ */
+export const EXIT_NODE_VERSION_UNSUPPORTED = 1;
 
 /** The run was cancelled by SIGTERM (a deploy system stopping it): 128 + 15, as shells report it. */
 export const EXIT_TERMINATED = 143;
@@ -88,7 +95,7 @@ export function exitCodeFor(code: ErrorCode): number {
 /** What each exit code means, for `--help` and `docs/cli.md`. */
 export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   [EXIT_OK]: 'success',
-  1: 'internal error (a bug, or a broken installation)',
+  1: 'internal error (a bug, or a broken installation: a Node.js older than 24, say)',
   [EXIT_USAGE]: 'invalid command line or configuration; nothing was done',
   3: 'invalid migration files; nothing was run',
   4:

@@ -1,6 +1,6 @@
 /**
  * The offloop command line, as a function: `run(argv, io)` resolves to the exit code and never
- * touches `process`, so that it can be tested and embedded. `bin.ts` wires it to the process.
+ * touches `process`, so that it can be tested and embedded. `main.ts` wires it to the process.
  *
  * @example
  * ```ts
@@ -8,6 +8,8 @@
  * const code = await run(['status', '--json'], { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
  * ```
  */
+// First: core's entry refuses a Node.js older than offloop needs, before any other module runs.
+import '@offloop/core';
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { checkCommand } from './commands/check.ts';

@@ -5,7 +5,8 @@ export type TextSink = { write(chunk: string): unknown };
 
 /**
  * The process around a command, passed in so that `run` can be tested without spawning:
- * nothing in the CLI reads `process` directly except `bin.ts`.
+ * nothing in the CLI reads `process` directly except `main.ts` (and `bin.ts`, for the Node.js
+ * version).
  */
 export type Io = {
   readonly stdout: TextSink;
@@ -14,6 +15,6 @@ export type Io = {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Working directory: relative paths, `offloop.config.json` and `.offloop/` are found from here. */
   readonly cwd: string;
-  /** Cancels a running command (`bin.ts` fires it on Ctrl-C); the command then fails with `RUN_ABORTED`. */
+  /** Cancels a running command (`main.ts` fires it on Ctrl-C); the command then fails with `RUN_ABORTED`. */
   readonly signal?: AbortSignal | undefined;
 };

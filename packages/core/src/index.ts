@@ -3,6 +3,8 @@
  * host may import it. The engine that talks to PostgreSQL is the separate entry
  * `@offloop/core/engine`, imported only inside the worker.
  */
+// First: on a Node.js older than offloop needs, fail here, before any other module runs.
+import './node-version.ts';
 export {
   ChecksumMismatchError,
   ConfigError,

@@ -4,6 +4,8 @@
  * checksums, reused across test runs), and clones are kept ready in the background.
  * See `docs/testing.md` for the ava and node:test recipes.
  */
+// First: core's entry refuses a Node.js older than offloop needs, before any other module runs.
+import '@offloop/core';
 export { createTestDatabases } from './test-databases.ts';
 export { projectId } from './project.ts';
 export type {

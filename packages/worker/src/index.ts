@@ -2,6 +2,8 @@
  * `@offloop/worker`: run PostgreSQL migrations in a worker thread. The host gets a promise,
  * typed progress events and typed errors; its event loop never runs migration code.
  */
+// First: core's entry refuses a Node.js older than offloop needs, before any other module runs.
+import '@offloop/core';
 export { createMigrator } from './host/migrator.ts';
 export type { Migrator } from './host/migrator.ts';
 export type {

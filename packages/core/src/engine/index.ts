@@ -7,6 +7,8 @@
  * version and log tables of `ledger/`), prepares the files (`prepare/`), and runs them
  * (`run/`), each migration applied by `apply/`. Planning and checks are pure, in `../plan/`.
  */
+// First: on a Node.js older than offloop needs, fail here, before any other module runs.
+import '../node-version.ts';
 export { discoverMigrations, MODULE_EXTENSIONS } from '../files/discover.ts';
 export { execute } from './execute.ts';
 export { check } from './operations/check.ts';
