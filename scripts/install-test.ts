@@ -46,6 +46,8 @@ function exec(command: string, args: readonly string[], options: RunOptions): Pr
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    // A child that exits at once (an old Node refusing to start) closes its stdin: no EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
     child.on('error', (error) => {
