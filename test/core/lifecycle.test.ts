@@ -465,7 +465,9 @@ test('migrationTimeout cancels a long migration on the server with MIGRATION_TIM
   const dir = await migrationsDir(t, {
     '20260101000000_slow.sql': '-- migrate:up\ncreate table s (id int);\nselect pg_sleep(30);\n',
   });
-  await using migrator = createMigrator({ url, dir, migrationTimeout: 300 });
+  // Long enough for `create table` on a loaded machine (the timeout must land in pg_sleep), far
+  // below pg_sleep's 30 s.
+  await using migrator = createMigrator({ url, dir, migrationTimeout: 3_000 });
   const error = await t.throwsAsync(migrator.up(), {
     instanceOf: MigrationTimeoutError,
     code: 'MIGRATION_TIMEOUT',
