@@ -43,6 +43,8 @@ const MIGRATION_TIMEOUT_MS = 120_000;
 /** The app process's own limit for queries still out when its window ends (lock-contention-app.ts). */
 const APP_DRAIN_MS = 60_000;
 const SLOW_MS = 100;
+/** How often the lock queue is sampled (see {@link ExclusiveQueue}). */
+const QUEUE_POLL_MS = 10;
 
 /** What a row does during the report: nothing, offloop with these options, or node-pg-migrate. */
 type Migration =
@@ -145,8 +147,16 @@ type RunResult = {
   readonly maxPer500Ms: readonly number[];
   /** Ms from the app's start. */
   readonly report: { readonly heldAtMs: number; readonly releasedAtMs: number };
+  readonly queue: ExclusiveQueue;
   readonly migration: MigrationOutcome | null;
 };
+
+/**
+ * The ACCESS EXCLUSIVE requests on `accounts` that waited, as the server saw them: when one first
+ * did (ms from the app's start) and for how long in all. The same for every tool, wherever its
+ * ALTER spent the time before it was sent.
+ */
+type ExclusiveQueue = { readonly firstAtMs: number | null; readonly totalMs: number };
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -515,6 +525,36 @@ async function startReport(
   return { heldAt, released };
 }
 
+/** Poll `pg_locks` until `signal` aborts; see {@link ExclusiveQueue}. */
+async function watchExclusiveQueue(
+  connection: pg.Client,
+  t0: number,
+  signal: AbortSignal,
+): Promise<ExclusiveQueue> {
+  let firstAt: number | null = null;
+  let totalMs = 0;
+  let previous: number | null = null;
+  while (!signal.aborted) {
+    const at = performance.now();
+    const { rows } = await connection.query<{ waiting: boolean }>(
+      `select exists (select 1 from pg_locks where locktype = 'relation'
+        and relation = 'accounts'::regclass and mode = 'AccessExclusiveLock' and not granted) as waiting`,
+    );
+    if (rows[0]?.waiting === true) {
+      firstAt ??= at;
+      if (previous !== null) totalMs += at - previous;
+      previous = at;
+    } else {
+      previous = null;
+    }
+    await sleep(QUEUE_POLL_MS);
+  }
+  return {
+    firstAtMs: firstAt === null ? null : Math.round(firstAt - t0),
+    totalMs: Math.round(totalMs),
+  };
+}
+
 async function runRow(
   row: Row,
   round: number,
@@ -530,11 +570,14 @@ async function runRow(
     );
     apps.add(app);
     const report = client(url, 'lockbench-report', params.holdMs + 30_000);
+    const watcher = client(url, 'lockbench-watcher', 10_000);
+    const stopWatching = new AbortController();
     let prepared: PreparedMigration | null = null;
     try {
       prepared = prepare(row.migration, url, dirs);
       await reply(app, 'ready', 30_000);
       await report.connect();
+      await watcher.connect();
       const started = reply(app, 'started', 10_000);
       const finished = reply<{ samples: Sample[] }>(
         app,
@@ -545,12 +588,16 @@ async function runRow(
       app.send('start');
       await started;
       const t0 = performance.now();
+      const queue = watchExclusiveQueue(watcher, t0, stopWatching.signal);
+      queue.catch(() => undefined);
       await sleep(LEAD_IN_MS);
       const { heldAt, released } = await startReport(report, params.holdMs);
       await sleep(Math.max(0, heldAt + ALTER_AFTER_MS - performance.now()));
       const migration = prepared === null ? null : migrate(prepared, t0);
       const releasedAt = await withTimeout(released, params.holdMs + 30_000, 'the report');
       const outcome = await migration;
+      stopWatching.abort();
+      const exclusiveQueue = await withTimeout(queue, 15_000, 'the lock watcher');
       const { samples } = await finished;
       return {
         row: row.name,
@@ -558,13 +605,16 @@ async function runRow(
         app: appStats(samples),
         maxPer500Ms: maxPer500Ms(samples, params.windowMs),
         report: { heldAtMs: Math.round(heldAt - t0), releasedAtMs: Math.round(releasedAt - t0) },
+        queue: exclusiveQueue,
         migration: outcome === null ? null : { ...outcome, columnAdded: await hasNoteColumn(url) },
       };
     } finally {
+      stopWatching.abort();
       await prepared?.close();
       await stopApp(app);
       apps.delete(app);
       await report.end().catch(() => undefined);
+      await watcher.end().catch(() => undefined);
     }
   });
 }
@@ -572,6 +622,9 @@ async function runRow(
 type Summary = {
   readonly row: Row;
   readonly app: AppStats;
+  /** Medians: ms an ACCESS EXCLUSIVE request waited in all; ms into the report the first one did (null: none). */
+  readonly queuedMs: number;
+  readonly queuedFromMs: number | null;
   readonly wallMs: number | null;
   readonly outcome: string;
 };
@@ -593,8 +646,13 @@ function summarize(row: Row, runs: readonly RunResult[]): Summary {
     outcomes.size <= 1
       ? ([...outcomes.keys()][0] ?? '-')
       : [...outcomes].map(([text, count]) => `${text} (x${String(count)})`).join('; ');
+  const queued = of.flatMap((run) =>
+    run.queue.firstAtMs === null ? [] : [run.queue.firstAtMs - run.report.heldAtMs],
+  );
   return {
     row,
+    queuedMs: median(of.map((run) => run.queue.totalMs)),
+    queuedFromMs: queued.length === 0 ? null : median(queued),
     app: {
       p50: pick('p50'),
       p99: pick('p99'),
@@ -612,14 +670,18 @@ function summarize(row: Row, runs: readonly RunResult[]): Summary {
 function printTable(summaries: readonly Summary[], params: Params): void {
   const total = Math.round((params.rate * params.windowMs) / 1000).toLocaleString('en-US');
   console.log(
-    `| during the migration | app p50 | app p99 | app max | queries over ${String(SLOW_MS)} ms (of ${total}) | migration |`,
+    `| during the migration | app p50 | app p99 | app max | queries over ${String(SLOW_MS)} ms (of ${total}) | migration | ACCESS EXCLUSIVE queued |`,
   );
-  console.log('|---|---|---|---|---|---|');
-  for (const { row, app, wallMs, outcome } of summaries) {
+  console.log('|---|---|---|---|---|---|---|');
+  for (const { row, app, wallMs, outcome, queuedMs, queuedFromMs } of summaries) {
     const migration = wallMs === null ? '-' : `${(wallMs / 1000).toFixed(1)} s, ${outcome}`;
+    const queued =
+      queuedFromMs === null
+        ? '-'
+        : `${(queuedMs / 1000).toFixed(1)} s, from ${(queuedFromMs / 1000).toFixed(1)} s into the report`;
     const failed = app.failed > 0 ? ` (${String(app.failed)} failed)` : '';
     console.log(
-      `| ${row.label} | ${formatMs(app.p50)} | ${formatMs(app.p99)} | ${formatMs(app.max)} | ${Math.round(app.slow).toLocaleString('en-US')}${failed} | ${migration} |`,
+      `| ${row.label} | ${formatMs(app.p50)} | ${formatMs(app.p99)} | ${formatMs(app.max)} | ${Math.round(app.slow).toLocaleString('en-US')}${failed} | ${migration} | ${queued} |`,
     );
   }
 }
@@ -662,8 +724,9 @@ function firstLockTimeout(
 /**
  * Issue 12's "Done when": with offloop's defaults, the app's worst query (median of the rounds'
  * maxima) is within 2 x the first lock_timeout plus the idle max (the `none` row's), and every
- * defaults run succeeded (column added); node-pg-migrate's max shows the stall, at least half of
- * the time the report still holds its lock after the ALTER starts. Returns the problems.
+ * defaults run met the report's lock (its ALTER queued behind it) and succeeded (column added);
+ * node-pg-migrate's max shows the stall, at least half of the time the report still holds its
+ * lock after the ALTER starts. Returns the problems.
  */
 function checkCriterion(
   summaries: readonly Summary[],
@@ -700,6 +763,14 @@ function checkCriterion(
   }
   for (const run of runs) {
     if (run.row !== 'offloop-defaults') continue;
+    // A migration that got its lock without waiting proves nothing about waiting safely.
+    const met = run.queue.firstAtMs !== null && run.queue.firstAtMs < run.report.releasedAtMs;
+    if (!met) {
+      problems.push(
+        `offloop's defaults, round ${String(run.round + 1)}: its ACCESS EXCLUSIVE request never ` +
+          'waited behind the report (sent after the report ended?): the round tells nothing',
+      );
+    }
     const migration = run.migration;
     if (migration?.outcome !== 'ok' || !migration.columnAdded) {
       problems.push(
@@ -769,9 +840,8 @@ async function main(): Promise<void> {
     const dirs = await writeMigrations(work);
     const version = client(params.admin, 'lockbench-admin', 10_000);
     await version.connect();
-    const serverVersion = (
-      await version.query<{ server_version: string }>('show server_version')
-    ).rows[0]?.server_version;
+    const serverVersion = (await version.query<{ server_version: string }>('show server_version'))
+      .rows[0]?.server_version;
     await version.end();
     console.log(
       `# lock contention: ${String(params.rate)} queries/s over ${String(params.connections)} connections ` +
@@ -795,7 +865,8 @@ async function main(): Promise<void> {
             (m === null
               ? ''
               : `; migration ${String(m.wallMs)} ms (${String(m.startedAtMs)}-${String(m.endedAtMs)}` +
-                `${alterSent(m)}; report ${String(run.report.heldAtMs)}-${String(run.report.releasedAtMs)}), ` +
+                `${alterSent(m)}; report ${String(run.report.heldAtMs)}-${String(run.report.releasedAtMs)}; ` +
+                `exclusive lock queued ${String(run.queue.totalMs)} ms from ${String(run.queue.firstAtMs)}), ` +
                 `${m.outcome}${m.columnAdded ? '' : ', column not added'}, ` +
                 `${String(m.lockEvents.length)} lock events`),
         );
@@ -815,7 +886,12 @@ async function main(): Promise<void> {
       `${JSON.stringify(
         {
           machine: { cpus: os.cpus().length, node: process.version, postgres: serverVersion },
-          params: { ...params, admin: undefined, leadInMs: LEAD_IN_MS, alterAfterMs: ALTER_AFTER_MS },
+          params: {
+            ...params,
+            admin: undefined,
+            leadInMs: LEAD_IN_MS,
+            alterAfterMs: ALTER_AFTER_MS,
+          },
           rows,
           summaries: summaries.map(({ row, ...rest }) => ({ row: row.name, ...rest })),
           runs,
