@@ -834,6 +834,12 @@ async function main(): Promise<void> {
     windowMs: LEAD_IN_MS + holdMs + TAIL_MS,
   };
   const rows = selectedRows();
+  // A mistyped option fails here, with every problem named, not minutes into the run.
+  for (const row of rows) {
+    if (row.migration.tool === 'offloop') {
+      parseConfig({ ...row.migration.options, url: params.admin }, `options of row ${row.name}`);
+    }
+  }
   cleanUpOnSignal(params.admin);
   const work = await mkdtemp(path.join(os.tmpdir(), 'offloop-lockbench-'));
   try {
