@@ -697,18 +697,22 @@ function timeoutOf(event: Record<string, unknown>): number | null {
 
 /**
  * The lock_timeout of a migration's first attempt under offloop's defaults: `--first-lock-timeout`
- * if given; else the default configuration's `statementLockTimeout` when it sets one; else what
- * the first retry event of the defaults' runs reported.
+ * if given; else the `statementLockTimeout` the offloop-defaults row resolves to (offloop's
+ * default), when not 0; else what the first retry event of that row's runs reported.
  */
 function firstLockTimeout(
   params: Params,
+  rows: readonly Row[],
   runs: readonly RunResult[],
 ): { readonly ms: number; readonly source: string } | null {
   const flag = flags['first-lock-timeout'];
   if (flag !== undefined) return { ms: Number(flag.replace(/ms$/, '')), source: 'the flag' };
-  const defaults = parseConfig({ url: params.admin });
-  if (defaults.statementLockTimeout > 0) {
-    return { ms: defaults.statementLockTimeout, source: 'the default statementLockTimeout' };
+  // The configuration the offloop-defaults row ran with: offloop's defaults, unless the row says otherwise.
+  const row = rows.find((candidate) => candidate.name === 'offloop-defaults');
+  const options = row?.migration.tool === 'offloop' ? row.migration.options : {};
+  const config = parseConfig({ ...options, url: params.admin });
+  if (config.statementLockTimeout > 0) {
+    return { ms: config.statementLockTimeout, source: "the row's statementLockTimeout" };
   }
   for (const run of runs) {
     if (run.row !== 'offloop-defaults') continue;
@@ -741,7 +745,11 @@ function checkCriterion(
     return ['--check needs the rows none, offloop-defaults and node-pg-migrate (see --only)'];
   }
   const problems: string[] = [];
-  const first = firstLockTimeout(params, runs);
+  const first = firstLockTimeout(
+    params,
+    summaries.map((summary) => summary.row),
+    runs,
+  );
   if (first === null || !Number.isFinite(first.ms)) {
     problems.push(
       "offloop's defaults set no lock_timeout and no run reported a retry's timeout: " +
