@@ -8,8 +8,9 @@
  * text`, which needs ACCESS EXCLUSIVE: while it waits, every app query on `accounts` queues
  * behind it. Each row of the table is one way of running that migration (or none); the rows
  * alternate within a round, every run on a fresh database, and the table shows medians over the
- * rounds: the app's latency p50/p99/max, its queries over 100 ms, and the migration's own wall
- * time and outcome.
+ * rounds: the app's latency p50/p99/max, its queries over 100 ms, the migration's own wall time
+ * and outcome, and how long an ACCESS EXCLUSIVE request on `accounts` sat in the lock queue and
+ * from when (sampled from `pg_locks`: the same measure for every tool).
  *
  * Flags: `--runs N` (rounds, default 3); `--url postgres://...` (the server: a database is
  * created per run; default TEST_DATABASE_URL, then postgres://postgres@127.0.0.1:5432/postgres);
