@@ -63,6 +63,8 @@ export const EXIT_CODES = {
   MIGRATION_DIRTY: 5,
   // 8: `check` found pending migrations (and nothing worse).
   MIGRATIONS_PENDING: 8,
+  // 9: lint found what it must not (`lint`; `up`, `check` when strict); nothing ran.
+  LINT_FAILED: 9,
   // 6: the migration lock: another runner held it too long, or it was lost.
   LOCK_TIMEOUT: 6,
   LOCK_LOST: 6,

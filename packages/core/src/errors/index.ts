@@ -73,6 +73,7 @@ export {
   MigrationDirtyError,
   MigrationFileMissingError,
   MigrationsPendingError,
+  LintFailedError,
   MissingDownError,
   missingDownMessage,
   missingFilesMessage,
