@@ -26,7 +26,7 @@ function migration(source: string, version = '20260101000000'): SqlMigrationFile
 
 /** The rule ids found in `sql` (the body of a transactional migration unless it has its own marker). */
 function rules(sql: string, settings: Partial<LintSettings> = {}): string[] {
-  const source = sql.startsWith('-- migrate:up') ? sql : `-- migrate:up\n${sql}\n`;
+  const source = sql.includes('-- migrate:up') ? sql : `-- migrate:up\n${sql}\n`;
   return lintMigration(migration(source), { ...SETTINGS, ...settings }).map(({ finding }) => finding.rule);
 }
 
