@@ -21,13 +21,24 @@ const SETTINGS: LintSettings = { postgresVersion: null, configLockTimeout: 0, le
 /** A SQL migration file of `source` (with its marker line). */
 function migration(source: string, version = '20260101000000'): SqlMigrationFile {
   const file = `${version}_test.sql`;
-  return { kind: 'sql', version, name: 'test', file, path: `/m/${file}`, checksum: '', source, ...parseSqlMigration(file, source) };
+  return {
+    kind: 'sql',
+    version,
+    name: 'test',
+    file,
+    path: `/m/${file}`,
+    checksum: '',
+    source,
+    ...parseSqlMigration(file, source),
+  };
 }
 
 /** The rule ids found in `sql` (the body of a transactional migration unless it has its own marker). */
 function rules(sql: string, settings: Partial<LintSettings> = {}): string[] {
   const source = sql.includes('-- migrate:up') ? sql : `-- migrate:up\n${sql}\n`;
-  return lintMigration(migration(source), { ...SETTINGS, ...settings }).map(({ finding }) => finding.rule);
+  return lintMigration(migration(source), { ...SETTINGS, ...settings }).map(
+    ({ finding }) => finding.rule,
+  );
 }
 
 test('each rule finds its statement', (t) => {
@@ -56,29 +67,28 @@ test('each rule finds its statement', (t) => {
     'truncate t;': ['truncate'],
     'refresh materialized view v;': ['refresh-materialized-view-not-concurrent'],
     'alter table t add column b text; update t set b = a;': ['exclusive-lock-then-more'],
-    '-- migrate:up transaction:false\ncreate index concurrently i on t (a);': ['missing-lock-timeout'],
+    '-- migrate:up transaction:false\ncreate index concurrently i on t (a);': [
+      'missing-lock-timeout',
+    ],
   };
-  t.deepEqual(
-    Object.fromEntries(Object.keys(expected).map((sql) => [sql, rules(sql)])),
-    expected,
-  );
+  t.deepEqual(Object.fromEntries(Object.keys(expected).map((sql) => [sql, rules(sql)])), expected);
 });
 
 test('the safe forms find nothing', (t) => {
   const safe = [
     '-- migrate:up transaction:false lock_timeout:2s\ncreate index concurrently i on t (a);',
     '-- migrate:up transaction:false lock_timeout:2s\ndrop index concurrently i;',
-    '-- migrate:up transaction:false\nset lock_timeout = \'2s\';\nreindex index concurrently i;',
+    "-- migrate:up transaction:false\nset lock_timeout = '2s';\nreindex index concurrently i;",
     'alter table t add constraint f foreign key (a) references u (id) not valid;',
     'alter table t validate constraint f;',
     'alter table t add constraint c check (a > 0) not valid;',
     'alter table t add constraint k unique using index k;',
-    'alter table t add column b text default \'x\';',
+    "alter table t add column b text default 'x';",
     'alter table t add column b timestamptz default now();',
-    'alter table t add column b text; alter table t alter column b set default \'x\'; comment on column t.b is \'b\';',
+    "alter table t add column b text; alter table t alter column b set default 'x'; comment on column t.b is 'b';",
     'alter table t set (fillfactor = 90); update t set a = 1;',
     'vacuum t;',
-    'alter type e add value \'x\';',
+    "alter type e add value 'x';",
     'alter table t add constraint n check (a is not null) not valid;\nalter table t validate constraint n;\nalter table t alter column a set not null;',
   ];
   t.deepEqual(
@@ -104,8 +114,14 @@ test('a validated not-null check from an earlier migration of the run lets SET N
     '-- migrate:up\nalter table t add constraint n check (a is not null) not valid;\n',
     '20260101000000',
   );
-  const second = migration('-- migrate:up\nalter table t validate constraint n;\n', '20260101000001');
-  const third = migration('-- migrate:up\nalter table t alter column a set not null;\n', '20260101000002');
+  const second = migration(
+    '-- migrate:up\nalter table t validate constraint n;\n',
+    '20260101000001',
+  );
+  const third = migration(
+    '-- migrate:up\nalter table t alter column a set not null;\n',
+    '20260101000002',
+  );
   t.deepEqual(
     [first, second, third].flatMap((file) => lintMigration(file, SETTINGS, run)),
     [],
@@ -119,7 +135,10 @@ test('version-dependent rules follow the assumed PostgreSQL version', (t) => {
   const enumValue = "alter type e add value 'x';";
   t.deepEqual(rules(enumValue, { postgresVersion: 11 }), ['enum-value-in-transaction']);
   t.deepEqual(rules(enumValue, { postgresVersion: 12 }), []);
-  t.deepEqual(rules(`-- migrate:up transaction:false lock_timeout:1s\n${enumValue}`, { postgresVersion: 11 }), []);
+  t.deepEqual(
+    rules(`-- migrate:up transaction:false lock_timeout:1s\n${enumValue}`, { postgresVersion: 11 }),
+    [],
+  );
   const constantDefault = "alter table t add column b text default 'x';";
   t.deepEqual(rules(constantDefault, { postgresVersion: 10 }), ['volatile-default']);
   t.deepEqual(rules(constantDefault), []);
@@ -150,7 +169,9 @@ test('offloop-lint-ignore silences a statement or a file, and needs a known rule
     ['exclusive-lock-then-more', 'truncate'],
   );
   t.deepEqual(
-    rules('-- offloop-lint-ignore truncate,lock-table,exclusive-lock-then-more both are caches\n-- migrate:up\ntruncate t; lock table u;'),
+    rules(
+      '-- offloop-lint-ignore truncate,lock-table,exclusive-lock-then-more both are caches\n-- migrate:up\ntruncate t; lock table u;',
+    ),
     [],
   );
   t.deepEqual(rules('-- offloop-lint-ignore truncate\ntruncate t;'), ['lint-ignore-invalid']);
