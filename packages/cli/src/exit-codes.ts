@@ -103,6 +103,9 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
     "database unavailable, or it refused offloop's own queries (rights, a read-only server), or " +
     'the embedded PostgreSQL did not start',
   8: 'check: migrations are pending (and nothing else is wrong)',
+  9:
+    'lint found an error (--strict: or a warning); up and check refuse to run when strict; ' +
+    'nothing was run',
   130: 'interrupted (Ctrl-C, SIGINT); the run was cancelled and rolled back',
   [EXIT_TERMINATED]: 'terminated (SIGTERM); the run was cancelled and rolled back',
 };

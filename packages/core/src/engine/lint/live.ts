@@ -10,10 +10,10 @@ import type { GradableFinding, LintSettings } from './lint-file.ts';
 import type { TableRef } from './nodes.ts';
 
 /** A table at most this big is small: its finding is a note. */
-export const SMALL_TABLE = { rows: 10_000, bytes: 10 * 1024 * 1024 } as const;
+const SMALL_TABLE = { rows: 10_000, bytes: 10 * 1024 * 1024 } as const;
 
 /** A table at least this big (either one) is big: its finding is an error. */
-export const BIG_TABLE = { rows: 1_000_000, bytes: 1024 * 1024 * 1024 } as const;
+const BIG_TABLE = { rows: 1_000_000, bytes: 1024 * 1024 * 1024 } as const;
 
 /** The connected server's major version (`server_version_num` 150004 is 15). */
 export async function serverMajorVersion(pool: CommonQueryMethods): Promise<number> {
@@ -43,7 +43,7 @@ const sizeRow = z.object({
  * an earlier pending migration creates it). Found through the connection's `search_path`, as the
  * migration would find them.
  */
-export async function tableSizes(
+async function tableSizes(
   pool: CommonQueryMethods,
   tables: readonly TableRef[],
 ): Promise<Map<string, TableSize | null>> {

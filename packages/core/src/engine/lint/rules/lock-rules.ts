@@ -52,10 +52,7 @@ function alterIsExclusive(cmd: Node): boolean {
 }
 
 /** The existing table a statement takes ACCESS EXCLUSIVE on, or undefined. */
-export function exclusiveTable(
-  { kind, node }: LintStatement,
-  context: RuleContext,
-): TableRef | undefined {
+function exclusiveTable({ kind, node }: LintStatement, context: RuleContext): TableRef | undefined {
   const single = (table: TableRef | undefined): TableRef | undefined =>
     table === undefined || context.created.hasTable(table) ? undefined : table;
   const first = (key: string): TableRef | undefined =>
