@@ -162,6 +162,7 @@ function describe(event: ProgressEvent, previous: string, current: string): stri
       return `applying ${current}: waiting for a lock`;
     case 'run:started':
     case 'run:finished':
+    case 'lint:findings':
     case 'migration:backend':
     case 'migration:loading':
       return previous;

@@ -126,6 +126,7 @@ test('every command has --help, quoted in docs/cli.md; README holds offloop --he
     'redo',
     'status',
     'check',
+    'lint',
     'plan',
     'history',
     'current',

@@ -44,6 +44,8 @@ export type CommandControl = {
   readonly signal: AbortSignal | undefined;
   /** Prints progress on stderr (nothing with `--json`). */
   readonly onProgress: (event: ProgressEvent) => void;
+  /** The call runs with no database (none named, or asked for): it must not connect. */
+  readonly offline: boolean;
 };
 
 /** Where a result was found, for its human rendering. */
@@ -55,12 +57,21 @@ export type RenderContext = {
   readonly dir: string;
   /** `schema.table` of the version table. */
   readonly versionTable: string;
+  /** The working directory, for paths as the user would type them. */
+  readonly cwd: string;
 };
 
 /** One migrator call and how its result reads. */
 export type DatabaseCall<R> = {
   /** The call needs no database: none is read, none is started. @default false */
   readonly offline?: boolean;
+  /**
+   * When nothing names a database, run the call offline instead of starting an embedded
+   * PostgreSQL (`lint`). @default false
+   */
+  readonly offlineWithoutDatabase?: boolean;
+  /** The exit code of a call that succeeded. @default 0 */
+  exitCode?(result: R): number;
   call(migrator: Migrator, control: CommandControl): Promise<R>;
   render(result: R, context: RenderContext): readonly string[];
 };
@@ -105,13 +116,20 @@ type DatabaseCommandDefinition<S extends FlagSpecs, O, R> = CommandInfo & {
     result: R,
     context: RenderContext & { readonly options: O },
   ) => readonly string[];
+  /**
+   * Whether the call needs no database for these options; with `'without-database'`, only when
+   * nothing names one (then no embedded PostgreSQL is started). @default false
+   */
+  readonly offline?: (options: O) => boolean | 'without-database';
+  /** The exit code of a call that succeeded, from its result. @default 0 */
+  readonly exitCode?: (result: R) => number;
 };
 
 /** A {@link Command} that talks to a database, from its definition. */
 export function defineDatabaseCommand<const S extends FlagSpecs & typeof DATABASE_FLAGS, O, R>(
   definition: DatabaseCommandDefinition<S, O, R>,
 ): Command {
-  const { read, script, call, render, positionals, ...info } = definition;
+  const { read, script, call, render, positionals, offline, exitCode, ...info } = definition;
   return defineCommand({
     ...info,
     async run(args, context) {
@@ -123,9 +141,13 @@ export function defineDatabaseCommand<const S extends FlagSpecs & typeof DATABAS
       const options = read(args.values, issues, args.positionals);
       const request = script?.(options);
       if (request !== undefined) return runCall(args, context, issues, sqlScriptCall(request));
+      const offlineWhen = offline?.(options) ?? false;
       return runCall(args, context, issues, {
+        offline: offlineWhen === true,
+        offlineWithoutDatabase: offlineWhen === 'without-database',
         call: (migrator, control) => call(migrator, options, control),
         render: (result, where) => render(result, { ...where, options }),
+        ...(exitCode === undefined ? {} : { exitCode }),
       });
     },
   });
@@ -141,9 +163,10 @@ async function runCall<R>(
   issues: readonly ConfigIssue[],
   call: DatabaseCall<R>,
 ): Promise<number> {
-  const offline = call.offline === true;
   // Offline, DATABASE_URL is not this command's business: not read, not required.
-  const config = await loadConfig(args, io, { database: !offline, issues });
+  const config = await loadConfig(args, io, { database: call.offline !== true, issues });
+  const offline =
+    call.offline === true || (call.offlineWithoutDatabase === true && config.url === null);
   output.addSecrets(config.secrets);
   output.setMigrationsDir(config.dir);
   return withMigrator(
@@ -154,16 +177,18 @@ async function runCall<R>(
       const result = await call.call(migrator, {
         signal: io.signal,
         onProgress: (event) => output.progress(event),
+        offline,
       });
       output.result(result, () =>
         call.render(result, {
           database,
           config: migrator.config,
           dir: displayPath(config.dir, io.cwd),
+          cwd: io.cwd,
           versionTable: config.versionTable,
         }),
       );
-      return EXIT_OK;
+      return call.exitCode?.(result) ?? EXIT_OK;
     },
     { offline },
   );

@@ -70,6 +70,8 @@ export const EXIT_CODES = {
   MIGRATION_DIRTY: 5,
   // 8: `check` found pending migrations (and nothing worse).
   MIGRATIONS_PENDING: 8,
+  // 9: lint found what it must not (`lint`; `up`, `check` when strict); nothing ran.
+  LINT_FAILED: 9,
   // 6: the migration lock: another runner held it too long, or it was lost.
   LOCK_TIMEOUT: 6,
   LOCK_LOST: 6,
@@ -109,6 +111,9 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
     "database unavailable, or it refused offloop's own queries (rights, a read-only server), or " +
     'the embedded PostgreSQL did not start',
   8: 'check: migrations are pending (and nothing else is wrong)',
+  9:
+    'lint found an error (--strict: or a warning); up and check refuse to run when strict; ' +
+    'nothing was run',
   130: 'interrupted (Ctrl-C, SIGINT); the run was cancelled and rolled back',
   [EXIT_TERMINATED]: 'terminated (SIGTERM); the run was cancelled and rolled back',
 };

@@ -17,6 +17,7 @@ import { createCommand } from './commands/create.ts';
 import { currentCommand } from './commands/current.ts';
 import { downCommand } from './commands/down.ts';
 import { historyCommand } from './commands/history.ts';
+import { lintCommand } from './commands/lint.ts';
 import { planCommand } from './commands/plan.ts';
 import { redoCommand } from './commands/redo.ts';
 import { repairCommand } from './commands/repair.ts';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   redoCommand,
   statusCommand,
   checkCommand,
+  lintCommand,
   planCommand,
   historyCommand,
   currentCommand,

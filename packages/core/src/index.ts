@@ -58,6 +58,7 @@ export {
   SingleTransactionConflictError,
   MigrationDirtyError,
   MigrationsPendingError,
+  LintFailedError,
   OfflineUnsupportedError,
 } from './errors/index.ts';
 export type {
@@ -87,6 +88,7 @@ export type { PackageScope } from './files/package-scope.ts';
 export {
   callOptionsSchema,
   checkOptionsSchema,
+  lintOptionsSchema,
   downOptionsSchema,
   redoOptionsSchema,
   repairOptionsSchema,
@@ -98,7 +100,22 @@ export {
 export type { OperationArgs, OperationInput } from './config/operation-options.ts';
 export { optionMeta } from './config/option-meta.ts';
 export type { OptionDecode, OptionMeta } from './config/option-meta.ts';
-export type { ConfigInput, ResolvedConfig, WorkerResourceLimits } from './config/config.ts';
+export type {
+  ConfigInput,
+  LintConfig,
+  ResolvedConfig,
+  WorkerResourceLimits,
+} from './config/config.ts';
+export { isLintRuleId, LINT_RULE_IDS, LINT_RULES, lintFails } from './model/lint.ts';
+export type {
+  LintFinding,
+  LintLevel,
+  LintResult,
+  LintRuleId,
+  LintRuleInfo,
+  LintSeverity,
+  TableSize,
+} from './model/lint.ts';
 export { resolvePostgresUrl } from './config/connection-url.ts';
 export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
 export { quoteLiteral } from './sql/ddl.ts';
@@ -109,6 +126,7 @@ export type { PollOptions, Polled, RetryOptions } from './util/poll.ts';
 export type { ResolvedUrl } from './config/connection-url.ts';
 export type { Environment } from './config/connection-url/libpq-environment.ts';
 export type {
+  LintFindingsEvent,
   LockAcquiredEvent,
   LockWaitingEvent,
   MigrationBackendEvent,

@@ -23,6 +23,7 @@ export const UP_SCRIPT = {
   allowOutOfOrder: true,
   timeout: true,
   singleTransaction: 'not with --sql: the script has one transaction per migration',
+  strict: 'not with --sql: the script is not linted (run offloop lint)',
 } as const satisfies ScriptCarry<z.output<typeof upOptionsSchema>>;
 
 /** `offloop up`: apply pending migrations through a migrator, progress on stderr, a summary on stdout. */

@@ -58,6 +58,20 @@ export function frameLine(
 }
 
 /**
+ * The frame of line `line` (its text `text`): a gutter, the line, and a caret under `column`
+ * (none when null), as lines to print.
+ */
+export function codeFrame(text: string, line: number, column: number | null): string[] {
+  const number = String(line);
+  const gutter = ' '.repeat(number.length);
+  // A window around the column, control characters escaped.
+  const frame = frameLine(text, column);
+  const lines = [`  ${gutter} |`, `  ${number} | ${frame.text}`];
+  if (frame.pad !== null) lines.push(`  ${gutter} | ${frame.pad}^`);
+  return lines;
+}
+
+/**
  * `text` with every character a terminal would act on, rather than show, written out, except
  * line breaks and tabs: C0 and C1 controls, DEL and a carriage return as `\x1b`, bidirectional
  * overrides and line separators (which can make a line read as something else) and lone

@@ -2,14 +2,15 @@
  * Everything the CLI prints goes through here: human text, or with `--json` exactly one JSON
  * document on stdout (the result, or `{ "error": envelope }`). Progress and notices go to
  * stderr. The pieces, one job each: the redacted streams (`sink.ts`), what a failure is
- * reported as (`errors.ts`), how it reads (`render-error.ts`), and progress lines (`progress.ts`).
+ * reported as (`errors.ts`), how it reads (`render-error.ts`), progress lines (`progress.ts`), and lint findings (`lint.ts`).
  */
-import type { ProgressEvent } from '@offloop/core';
+import { count, type LintFinding, type ProgressEvent } from '@offloop/core';
 import type { Io } from '../io.ts';
 import { EXIT_USAGE, exitCodeFor } from '../exit-codes.ts';
 import { UsageError } from '../flags/usage-error.ts';
 import { envelope, unwrap, type Failure } from './errors.ts';
 import { renderProgress } from './progress.ts';
+import { renderFindings, severityCounts } from './lint.ts';
 import { renderError } from './render-error.ts';
 import { createSink } from './sink.ts';
 
@@ -56,6 +57,10 @@ export function createOutput(io: Io, json: boolean): Output {
     },
     progress(event) {
       if (json) return;
+      if (event.type === 'lint:findings') {
+        sink.err(lintWarnings(event.findings, event.failed, { cwd: io.cwd, migrationsDir }));
+        return;
+      }
       const line = renderProgress(event);
       if (line !== null) sink.err(`${line}\n`);
     },
@@ -82,4 +87,21 @@ export function createOutput(io: Io, json: boolean): Output {
       return failure.primary instanceof UsageError ? EXIT_USAGE : exitCodeFor(failure.primary.code);
     },
   };
+}
+
+/** Lint findings before a run (`up`, `check`), on stderr: each with its frame, then what happens. */
+function lintWarnings(
+  findings: readonly LintFinding[],
+  failed: boolean,
+  context: { readonly cwd: string; readonly migrationsDir: string | null },
+): string {
+  const lines = renderFindings(findings, {
+    cwd: context.cwd,
+    migrationsDir: context.migrationsDir ?? context.cwd,
+  });
+  const what = `${count(findings.length, 'lint finding')} (${severityCounts(findings)})`;
+  const next = failed
+    ? 'the run is strict: nothing runs'
+    : 'running anyway (--strict or lint.strict refuses)';
+  return `offloop: warning: ${what} in the pending migrations; ${next}:\n${lines.map((line) => `${line}\n`).join('')}`;
 }

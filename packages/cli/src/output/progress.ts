@@ -7,9 +7,11 @@ export function renderProgress(event: ProgressEvent): string | null {
   switch (event.type) {
     case 'run:started':
     case 'plan:ready':
+    case 'lint:findings':
     case 'run:finished':
     case 'migration:backend':
     case 'migration:loading':
+      // lint:findings is several lines with code frames: output.ts prints it (output/lint.ts).
       return null;
     case 'lock:waiting': {
       const holder =

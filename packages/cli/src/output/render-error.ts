@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { count, redactUrl, type ConfigIssue, type OffloopError } from '@offloop/core';
 import { UsageError } from '../flags/usage-error.ts';
 import { displayPath, formatDuration } from '../format.ts';
-import { frameLine, lineOf } from './code-frame.ts';
+import { codeFrame, lineOf } from './code-frame.ts';
 import type { Failure } from './errors.ts';
 
 /** Where the paths in an error are relative to. */
@@ -127,13 +127,7 @@ function renderLocation(
     return out;
   }
   if (text === undefined) return out;
-  const number = String(line);
-  const gutter = ' '.repeat(number.length);
-  // A window around the column, control characters escaped: see code-frame.ts.
-  const frame = frameLine(text, col);
-  out.push(`  ${gutter} |`, `  ${number} | ${frame.text}`);
-  if (frame.pad !== null) out.push(`  ${gutter} | ${frame.pad}^`);
-  return out;
+  return [...out, ...codeFrame(text, line, col)];
 }
 
 function indent(text: string, prefix: string): string {

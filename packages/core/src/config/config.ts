@@ -9,6 +9,7 @@ import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
 import { ConfigError, type ConfigIssue } from '../errors/index.ts';
 import { duration } from './duration.ts';
 import { DURATION, option } from './option-meta.ts';
+import { LINT_RULE_IDS, type LintLevel, type LintRuleId } from '../model/lint.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -39,6 +40,19 @@ const postgresUrl = z.string().transform((value, ctx) => {
 
 /** A migration version: the 14-digit UTC timestamp `YYYYMMDDHHMMSS` of a file name. */
 export const VERSION_PATTERN = /^\d{14}$/;
+
+/** A lint rule's level in the configuration. */
+const lintLevel = z.enum(['off', 'note', 'warning', 'error']);
+
+/** The `lint` option: levels per rule (docs/lint.md) and whether findings stop `up`. */
+const lintSchema = z.strictObject({
+  /** A level per rule id: `off`, `note`, `warning` or `error`. @default each rule's own */
+  rules: z
+    .partialRecord(z.enum(LINT_RULE_IDS as [LintRuleId, ...LintRuleId[]]), lintLevel)
+    .optional(),
+  /** Treat warnings as errors: `lint` fails on them, `up` and `check` refuse to run. @default false */
+  strict: z.boolean().optional(),
+});
 
 /**
  * The options a migrator takes. Each field's JSDoc documents it for the host API; its
@@ -152,6 +166,28 @@ export const configSchema = z.strictObject({
       decode: 'json',
     },
   ),
+  /**
+   * The linter's settings (docs/lint.md): `{ "rules": { "drop-column": "off" }, "strict": true }`.
+   * With `strict`, `up` and `check` refuse to run when lint finds a warning or an error.
+   */
+  lint: option(lintSchema.optional(), {
+    description:
+      'Lint settings, as JSON: \'{"rules":\u00a0{"drop-column":\u00a0"off"},\u00a0"strict":\u00a0true}\' ' +
+      '(levels: off, note, warning, error; strict: up and check refuse to run on findings)',
+    placeholder: 'json',
+    decode: 'json',
+  }),
+  /**
+   * The PostgreSQL major version the lint rules assume when no database is connected (when one
+   * is, its version is used). @default the newest: version-dependent rules stay quiet
+   */
+  postgresVersion: option(z.number().int().min(9).max(99).optional(), {
+    description:
+      'PostgreSQL major version that offline lint assumes for version-dependent rules (default: ' +
+      'the connected server, else the newest)',
+    placeholder: 'n',
+    decode: 'integer',
+  }),
 });
 
 /** Options as a caller writes them. */
@@ -174,6 +210,16 @@ export type ResolvedConfig = {
   readonly cancelGracePeriod: number;
   readonly workerNice: number;
   readonly workerResourceLimits: WorkerResourceLimits | null;
+  readonly lint: LintConfig;
+  /** The PostgreSQL major version offline lint assumes; null for the newest. */
+  readonly postgresVersion: number | null;
+};
+
+/** The linter's settings, resolved. */
+export type LintConfig = {
+  /** Levels set per rule; a rule not listed has its own. */
+  readonly rules: Readonly<Partial<Record<LintRuleId, LintLevel>>>;
+  readonly strict: boolean;
 };
 
 /** V8 heap limits of the worker thread, as Node's `Worker` `resourceLimits` takes them. */
@@ -233,6 +279,8 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     cancelGracePeriod: value.cancelGracePeriod,
     workerNice: value.workerNice,
     workerResourceLimits: value.workerResourceLimits ?? null,
+    lint: { rules: value.lint?.rules ?? {}, strict: value.lint?.strict ?? false },
+    postgresVersion: value.postgresVersion ?? null,
   };
 }
 

@@ -117,6 +117,12 @@ export const upOptionsSchema = z.strictObject({
       'Apply the whole run in one transaction: all or nothing. Refused when a migration in it is ' +
       'transaction:false',
   }),
+  /** Refuse to run when lint finds a warning or an error in a pending migration (as the config's `lint.strict`). @default false */
+  strict: option(z.boolean().optional(), {
+    description:
+      'Refuse to run when lint (offloop lint) finds a warning or an error in a pending ' +
+      'migration; without it, findings are printed as warnings and the run goes on',
+  }),
   timeout,
 });
 
@@ -186,6 +192,27 @@ export const checkOptionsSchema = z.strictObject({
   timeout,
 });
 
+/** Options of one `lint()` call. */
+export const lintOptionsSchema = z.strictObject({
+  /** Lint every migration, applied ones too; offline, every migration is always linted. @default false: the pending ones */
+  all: option(z.boolean().optional(), {
+    description:
+      'Lint every migration, applied ones too (connected, the default is the pending ones; ' +
+      'offline, every one)',
+  }),
+  /** Read no database: every migration is linted, findings are not graded by table size. @default false */
+  offline: option(z.boolean().optional(), {
+    description:
+      'Do not connect even when a database is configured: lint every migration, with no grading ' +
+      'by table size (the default when no database is named)',
+  }),
+  /** Fail on warnings too (as the config's `lint.strict`). @default false */
+  strict: option(z.boolean().optional(), {
+    description: 'Fail on warnings too, not only on errors',
+  }),
+  timeout,
+});
+
 /** Options of one `plan()` or `sql()` (offline script) call. */
 export const scriptOptionsSchema = z
   .strictObject({
@@ -234,6 +261,7 @@ export const OPERATION_SCHEMAS = {
   stamp: stampOptionsSchema,
   repair: repairOptionsSchema,
   check: checkOptionsSchema,
+  lint: lintOptionsSchema,
   plan: scriptOptionsSchema,
   sql: scriptOptionsSchema,
 } as const;

@@ -4,7 +4,7 @@
  *
  * Mutating operations (up, down, redo, stamp, repair) hold the run's advisory lock and create
  * the version and log tables if needed (`session.ts`); read-only ones (status, history, current,
- * check, plan, sql) take no lock and create nothing. Each operation is a file in `operations/`.
+ * check, lint, plan, sql) take no lock and create nothing. Each operation is a file in `operations/`.
  */
 import type { ResolvedConfig } from '../config/config.ts';
 import { OffloopError, RunAbortedError } from '../errors/index.ts';
@@ -19,6 +19,7 @@ import { check } from './operations/check.ts';
 import { current } from './operations/current.ts';
 import { down } from './operations/down.ts';
 import { history } from './operations/history.ts';
+import { lint } from './operations/lint.ts';
 import { offlineSql, previewPlan } from './operations/preview.ts';
 import { redo } from './operations/redo.ts';
 import { repair } from './operations/repair.ts';
@@ -62,6 +63,7 @@ const OPERATIONS: {
   stamp: (config, command, options) => stamp(config, { ...command, ...options }),
   repair: (config, command, options) => repair(config, { ...command, ...options }),
   check: (config, command, options) => check(config, { ...command, ...options }),
+  lint: (config, command, options) => lint(config, { ...command, ...options }),
   plan: previewPlan,
   sql: offlineSql,
 };

@@ -15,6 +15,7 @@ export { check } from './operations/check.ts';
 export { current } from './operations/current.ts';
 export { down } from './operations/down.ts';
 export { history } from './operations/history.ts';
+export { lint } from './operations/lint.ts';
 export { redo } from './operations/redo.ts';
 export { repair } from './operations/repair.ts';
 export { stamp } from './operations/stamp.ts';

@@ -74,6 +74,7 @@ export {
   MigrationDirtyError,
   MigrationFileMissingError,
   MigrationsPendingError,
+  LintFailedError,
   MissingDownError,
   missingDownMessage,
   missingFilesMessage,

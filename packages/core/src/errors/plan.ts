@@ -105,6 +105,26 @@ export class MigrationsPendingError extends OffloopError<
   readonly code = 'MIGRATIONS_PENDING';
 }
 
+/**
+ * Lint found an error (or, strict, a warning) in a pending migration and the run was strict
+ * (`up --strict`, the config's `lint.strict`): nothing ran. The findings are in `details`.
+ */
+export class LintFailedError extends OffloopError<
+  'LINT_FAILED',
+  {
+    readonly findings: readonly {
+      readonly rule: string;
+      readonly severity: string;
+      readonly file: string;
+      readonly line: number;
+      readonly column: number;
+      readonly message: string;
+    }[];
+  }
+> {
+  readonly code = 'LINT_FAILED';
+}
+
 /** Offline SQL was asked for migrations that are JavaScript/TypeScript modules: they have no SQL to print. */
 export class OfflineUnsupportedError extends OffloopError<
   'OFFLINE_UNSUPPORTED',

@@ -19,6 +19,7 @@ import type {
   StatusResult,
   UpResult,
 } from './results.ts';
+import type { LintResult } from './lint.ts';
 
 export type { CommandName } from '../config/operation-options.ts';
 
@@ -41,6 +42,7 @@ export type CommandResults = {
   readonly stamp: StampResult;
   readonly repair: RepairResult;
   readonly check: CheckResult;
+  readonly lint: LintResult;
   readonly plan: PlanResult;
   readonly sql: SqlResult;
 };

@@ -3,6 +3,7 @@
  * posted from the worker thread to the host as they happen.
  */
 import type { MigrationResult } from '../errors/index.ts';
+import type { LintFinding } from './lint.ts';
 
 /** A run began; `command` says which. */
 export type RunStartedEvent = {
@@ -38,6 +39,15 @@ export type PlanReadyEvent = {
   readonly direction: 'up' | 'down';
   readonly pending: readonly { readonly version: string; readonly name: string }[];
   readonly appliedCount: number;
+};
+/**
+ * Lint found something in the migrations about to run (`up`, `check`): sent before anything runs,
+ * once, when there are findings. `failed` says whether the run refuses to go on (`strict`).
+ */
+export type LintFindingsEvent = {
+  readonly type: 'lint:findings';
+  readonly findings: readonly LintFinding[];
+  readonly failed: boolean;
 };
 /** One migration began (`index` is 1-based within this run). */
 export type MigrationStartedEvent = {
@@ -121,6 +131,7 @@ export type ProgressEvent =
   | LockAcquiredEvent
   | LockOrphansEvent
   | PlanReadyEvent
+  | LintFindingsEvent
   | MigrationLoadingEvent
   | MigrationStartedEvent
   | MigrationBackendEvent

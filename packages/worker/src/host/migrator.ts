@@ -10,6 +10,7 @@ import {
   parseConfig,
   toConfigIssues,
   type CheckResult,
+  type LintResult,
   type CommandName,
   type CommandResults,
   type CurrentResult,
@@ -32,6 +33,7 @@ import { BufferedMigrationRun } from './migration-run.ts';
 import type {
   CallOptions,
   CheckOptions,
+  LintOptions,
   DownOptions,
   MigrationRun,
   MigratorOptions,
@@ -77,6 +79,11 @@ export type Migrator = AsyncDisposable & {
   repair(options?: RepairOptions): MigrationRun<RepairResult>;
   /** Resolve when everything is applied and consistent; reject with the typed reason otherwise. Read-only. */
   check(options?: CheckOptions): MigrationRun<CheckResult>;
+  /**
+   * The lint findings (docs/lint.md) of the pending migrations, graded by the sizes of the tables
+   * they touch; with `offline` or `all`, of every migration. Read-only; offline, needs no database.
+   */
+  lint(options?: LintOptions): MigrationRun<LintResult>;
   /** What `up` or `down` would do, in order, with statement counts and options. Read-only. */
   plan(options?: ScriptOptions): MigrationRun<PlanResult>;
   /** The exact SQL script `up` or `down` would run. With `from`, needs no database. Never writes or locks. */
@@ -159,6 +166,10 @@ class ThreadMigrator implements Migrator {
 
   check(options: CheckOptions = {}): MigrationRun<CheckResult> {
     return this.#call('check', options);
+  }
+
+  lint(options: LintOptions = {}): MigrationRun<LintResult> {
+    return this.#call('lint', options);
   }
 
   plan(options: ScriptOptions = {}): MigrationRun<PlanResult> {

@@ -12,6 +12,8 @@ export type {
   CurrentResult,
   DownResult,
   HistoryResult,
+  LintFinding,
+  LintResult,
   PlanResult,
   RedoResult,
   RepairResult,
@@ -69,6 +71,9 @@ export type RepairOptions = OptionsOf<'repair'>;
 
 /** Options of {@link Migrator.check}. */
 export type CheckOptions = OptionsOf<'check'>;
+
+/** Options of {@link Migrator.lint}. */
+export type LintOptions = OptionsOf<'lint'>;
 
 /** Options of {@link Migrator.plan} and {@link Migrator.sql}. */
 export type ScriptOptions = OptionsOf<'sql'>;

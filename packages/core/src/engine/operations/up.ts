@@ -5,6 +5,7 @@ import type { UpResult } from '../../model/results.ts';
 import { assertNotDirty, assertSingleTransaction } from '../../plan/checks.ts';
 import { assertRunnable } from '../../plan/plan.ts';
 import { currentOf, planUp } from '../../plan/state.ts';
+import { lintBeforeRun } from '../lint/lint-run.ts';
 import { prepareAll } from '../prepare/prepare.ts';
 import { runEach } from '../run/each.ts';
 import { runSingleTransaction } from '../run/single-transaction.ts';
@@ -13,7 +14,8 @@ import { withSession, type EngineOptions } from '../session.ts';
 /**
  * Apply pending migrations, each in its own transaction with its version row (or all in one
  * with `singleTransaction`), under the run's advisory lock. Every pending file is parsed (SQL)
- * or imported (modules) and checked before the first one runs.
+ * or imported (modules) and checked before the first one runs, and SQL is linted: findings are
+ * sent as a `lint:findings` event, and refuse the run when it is strict.
  */
 export async function up(
   config: ResolvedConfig,
@@ -32,6 +34,10 @@ export async function up(
       appliedCount: result.applied.length,
     });
     const prepared = await prepareAll(result.pending, 'up', session.emit);
+    await lintBeforeRun(config, session.state.files, result.pending, session.pools.pool, {
+      strict: options.strict === true || config.lint.strict,
+      emit: session.emit,
+    });
     if (options.singleTransaction === true) assertSingleTransaction(prepared);
     // Nothing to do creates nothing, as a read-only command would.
     if (prepared.length > 0) await session.ensureTables();
