@@ -62,6 +62,7 @@ export type {
   ConfigIssue,
   ErrorCode,
   ErrorEnvelope,
+  LockNotAvailableDetails,
   MigrationFailedDetails,
   MigrationFailureCode,
   MigrationResult,
@@ -107,8 +108,11 @@ export type { ResolvedUrl } from './config/connection-url.ts';
 export type { Environment } from './config/connection-url/libpq-environment.ts';
 export type {
   LockAcquiredEvent,
+  LockBlocker,
   LockWaitingEvent,
   MigrationBackendEvent,
+  MigrationBlockedEvent,
+  MigrationLockRetryEvent,
   MigrationFinishedEvent,
   MigrationProgressEvent,
   MigrationStartedEvent,

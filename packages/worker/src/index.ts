@@ -88,9 +88,13 @@ export {
 export type {
   ErrorCode,
   LockAcquiredEvent,
+  LockBlocker,
   LockWaitingEvent,
   MigrationBackendEvent,
+  MigrationBlockedEvent,
+  MigrationLockRetryEvent,
   MigrationContext,
+  LockNotAvailableDetails,
   MigrationFailedDetails,
   MigrationFailureCode,
   MigrationFinishedEvent,

@@ -15,6 +15,7 @@ import { isApplied } from '../ledger/version-table.ts';
 import { cancelUntilSettled, withCancellation } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { finish } from './failure.ts';
+import { sampling, type LockRetries } from './lock-retry.ts';
 
 /** A transactional SQL migration, ready to be sent as one script. */
 export type BatchablePrepared = Prepared & { readonly statements: readonly Statement[] };
@@ -28,13 +29,15 @@ export function isBatchable(item: Prepared): item is BatchablePrepared {
  * Apply or revert a transactional SQL migration as one script on `batch` (see `db/batch-session.ts`): one
  * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
  * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
- * failed, with its file, line and column.
+ * failed, with its file, line and column. One attempt, with the `lock_timeout` of `retries`'s
+ * current one (see `withLockRetries`).
  */
 export async function applyInBatch(
   batch: BatchSession,
   logTo: CommonQueryMethods,
   item: BatchablePrepared,
   context: ApplyContext,
+  retries: LockRetries,
 ): Promise<MigrationResult> {
   const { migration, direction, options, statements } = item;
   const started = performance.now();
@@ -42,10 +45,11 @@ export async function applyInBatch(
   let positionInStatement: number | null = null;
   const script = transactionScript(
     statements,
-    timeoutSettings(context.config, options),
+    timeoutSettings(context.config, options, undefined, retries.timeoutMs),
     recordStatements(context.config, migration, direction, {
       appliedBy: context.appliedBy,
       duration: 'measured',
+      attempts: retries.attempt,
     }),
   );
 
@@ -95,13 +99,14 @@ export async function applyInBatch(
       return;
     positionInStatement = pointAt(script, statements, index, pg.position, position);
     throw sent.error;
-  });
+  }, sampling(retries, position));
   return finish(logTo, item, context, {
     started,
     position,
     outcome,
     positionInStatement,
     recorded,
+    retries,
   });
 }
 

@@ -33,8 +33,13 @@ import { appendLog } from '../ledger/log-table.ts';
 import type { BodyOutcome, CancelReason } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { invalidIndexes } from './index-check.ts';
+import { LockTimedOut, type LockRetries } from './lock-retry.ts';
 
-/** The result of a migration that ran, or its typed error, logged outside its transaction. */
+/**
+ * The result of a migration that ran, or its typed error, logged outside its transaction. An
+ * attempt of a transactional migration that timed out on a lock and may be retried
+ * (`run.retries`) throws {@link LockTimedOut} instead, and logs nothing: it was rolled back.
+ */
 export async function finish(
   logTo: CommonQueryMethods,
   item: Prepared,
@@ -45,6 +50,7 @@ export async function finish(
     outcome: BodyOutcome<unknown>;
     positionInStatement: number | null;
     recorded: Recorded;
+    retries?: LockRetries | undefined;
   },
 ): Promise<MigrationResult> {
   const { migration, direction, options } = item;
@@ -60,6 +66,16 @@ export async function finish(
       durationMs,
     };
   }
+  const { retries } = run;
+  if (
+    retries !== undefined &&
+    outcome.reason === null &&
+    options.transaction &&
+    context.singleTransaction === undefined &&
+    findPgError(outcome.error)?.sqlstate === '55P03' &&
+    retries.canRetry(retries.attempt)
+  )
+    throw new LockTimedOut(position.lockWait?.blockedBy ?? [], { cause: outcome.error });
   // What a failed non-transactional run leaves behind: the statements that completed, what a
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
   const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
@@ -82,6 +98,7 @@ export async function finish(
     context,
     run.positionInStatement,
     leftovers,
+    retries?.attempt ?? 1,
   );
   const partial = leavesWork(item, position, leftovers);
   // The migration's transaction is gone; the log entry goes in on its own. (In a
@@ -99,6 +116,7 @@ export async function finish(
       durationMs: performance.now() - started,
       error: `${failure.code}: ${failure.message}`,
       statementsRun: 'statements' in item ? position.completed : null,
+      attempts: retries?.attempt ?? 1,
     });
   }
   throw failure;
@@ -158,12 +176,13 @@ function toFailure(
   context: ApplyContext,
   positionInStatement: number | null,
   leftovers: Leftovers,
+  attempts: number,
 ): OffloopError {
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
     return error as OffloopError;
   const facts = failureFacts(item, position, error, context, positionInStatement, leftovers);
   return reason === null
-    ? failedError(position, facts, error)
+    ? failedError(position, facts, error, attempts)
     : stoppedError(reason, item, facts, context, error);
 }
 
@@ -263,6 +282,7 @@ function failedError(
   position: Position,
   { details, where, which, message, sqlstate, aftermath }: FailureFacts,
   error: unknown,
+  attempts: number,
 ): OffloopError {
   if (position.refused !== undefined) {
     const command = position.refused.command;
@@ -284,9 +304,16 @@ function failedError(
     const concurrentIndex =
       position.statement !== null &&
       isConcurrentIndexBuild(position.statement.kind, position.statement.node);
+    const retried = { attempts, blockedBy: position.lockWait?.blockedBy ?? [] };
     return new LockNotAvailableError(
-      lockNotAvailableMessage(where, `${message}${sqlstate}${which}`, concurrentIndex, aftermath),
-      details,
+      lockNotAvailableMessage(
+        where,
+        `${message}${sqlstate}${which}`,
+        concurrentIndex,
+        aftermath,
+        retried,
+      ),
+      { ...details, ...retried },
       { cause: error },
     );
   }
