@@ -21,6 +21,7 @@ import {
   type MigrationFailedDetails,
   type MigrationResult,
 } from '../../errors/index.ts';
+import type { LockBlocker } from '../../model/events.ts';
 import type { LogEntry } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
@@ -76,6 +77,7 @@ export async function finish(
     retries.canRetry(retries.attempt)
   )
     throw new LockTimedOut(position.lockWait?.blockedBy ?? [], { cause: outcome.error });
+  const lastSeen = retries?.seen(position.lockWait?.blockedBy ?? []) ?? [];
   // What a failed non-transactional run leaves behind: the statements that completed, what a
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
   const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
@@ -98,7 +100,7 @@ export async function finish(
     context,
     run.positionInStatement,
     leftovers,
-    retries?.attempt ?? 1,
+    { attempts: retries?.attempt ?? 1, blockedBy: lastSeen },
   );
   const partial = leavesWork(item, position, leftovers);
   // The migration's transaction is gone; the log entry goes in on its own. (In a
@@ -176,13 +178,13 @@ function toFailure(
   context: ApplyContext,
   positionInStatement: number | null,
   leftovers: Leftovers,
-  attempts: number,
+  retried: { readonly attempts: number; readonly blockedBy: readonly LockBlocker[] },
 ): OffloopError {
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
     return error as OffloopError;
   const facts = failureFacts(item, position, error, context, positionInStatement, leftovers);
   return reason === null
-    ? failedError(position, facts, error, attempts)
+    ? failedError(position, facts, error, retried)
     : stoppedError(reason, item, facts, context, error);
 }
 
@@ -282,7 +284,7 @@ function failedError(
   position: Position,
   { details, where, which, message, sqlstate, aftermath }: FailureFacts,
   error: unknown,
-  attempts: number,
+  retried: { readonly attempts: number; readonly blockedBy: readonly LockBlocker[] },
 ): OffloopError {
   if (position.refused !== undefined) {
     const command = position.refused.command;
@@ -304,7 +306,6 @@ function failedError(
     const concurrentIndex =
       position.statement !== null &&
       isConcurrentIndexBuild(position.statement.kind, position.statement.node);
-    const retried = { attempts, blockedBy: position.lockWait?.blockedBy ?? [] };
     return new LockNotAvailableError(
       lockNotAvailableMessage(
         where,

@@ -40,6 +40,8 @@ export class LockRetries {
   private readonly maxWaitMs: number;
   /** Retries after which the timeout grew (those behind a long transaction do not grow it). */
   private steps = 0;
+  /** The sessions an attempt was last seen waiting for (an attempt may end before it is seen waiting). */
+  private lastSeen: readonly LockBlocker[] = [];
 
   constructor(
     config: Pick<
@@ -78,6 +80,7 @@ export class LockRetries {
    */
   nextTimeoutMs(blockers: readonly LockBlocker[]): number | null {
     if (this.firstMs === null || !this.grows) return this.firstMs;
+    blockers = this.seen(blockers);
     const long =
       blockers.length > 0 &&
       blockers.every(
@@ -87,9 +90,18 @@ export class LockRetries {
     return Math.min(this.firstMs * 2 ** steps, this.maxTimeoutMs);
   }
 
+  /**
+   * The sessions an attempt that timed out waited for: `blockers`, as seen while it waited, or,
+   * when it was not seen waiting (a short wait between two looks), those last seen.
+   */
+  seen(blockers: readonly LockBlocker[]): readonly LockBlocker[] {
+    return blockers.length > 0 ? blockers : this.lastSeen;
+  }
+
   /** Move on to the next attempt, after one that `blockers` held up. */
   advance(blockers: readonly LockBlocker[]): void {
     const next = this.nextTimeoutMs(blockers);
+    this.lastSeen = this.seen(blockers);
     if (next !== this.timeoutMs) this.steps += 1;
     this.timeoutMs = next;
     this.attempt += 1;
@@ -158,7 +170,8 @@ export async function reportRetry(
   },
 ): Promise<void> {
   const lockTimeoutMs = retries.timeoutMs ?? 0;
-  retries.advance(retried.blockedBy);
+  const blockedBy = retries.seen(retried.blockedBy);
+  retries.advance(blockedBy);
   await context.emit({
     type: 'migration:lock-retry',
     version: retried.version,
@@ -168,7 +181,7 @@ export async function reportRetry(
     lockTimeoutMs,
     nextLockTimeoutMs: retries.timeoutMs ?? 0,
     waitMs: retried.pauseMs,
-    blockedBy: retried.blockedBy,
+    blockedBy,
   });
 }
 
@@ -197,7 +210,7 @@ export async function pausesStopped<T>(
 
 /** How often to look whether a statement waits for a lock, to see who holds it up before its `lock_timeout` ends the wait. */
 function lockWaitSampleMs(timeoutMs: number | null): number | null {
-  return timeoutMs === null ? null : Math.min(Math.max(Math.floor(timeoutMs / 2), 25), 2_000);
+  return timeoutMs === null ? null : Math.min(Math.max(Math.floor(timeoutMs / 4), 20), 2_000);
 }
 
 /**
