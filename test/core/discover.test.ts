@@ -338,7 +338,12 @@ test('a .cjs or .cts migration loads through module.exports, options included, a
   const [one, two] = await discoverMigrations(dir);
   if (one?.kind !== 'module' || two?.kind !== 'module') return t.fail('not module migrations');
   const loadedOne = await loadMigrationModule(one);
-  t.deepEqual(loadedOne.options, { transaction: false, lockTimeout: 5000, statementTimeout: null, lockRetries: null });
+  t.deepEqual(loadedOne.options, {
+    transaction: false,
+    lockTimeout: 5000,
+    statementTimeout: null,
+    lockRetries: null,
+  });
   const loadedTwo = await loadMigrationModule(two);
   t.deepEqual(loadedTwo.options, { transaction: true, lockTimeout: null, statementTimeout: 1000 });
   t.is(await (loadedTwo.up as unknown as () => Promise<string>)(), 'two');

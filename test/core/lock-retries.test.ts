@@ -58,7 +58,11 @@ async function block(pool: DatabasePool, table: string): Promise<Blocker> {
     await transaction.query(
       sql.unsafe`lock table ${sql.identifier(['public', table])} in access share mode`,
     );
-    started(await transaction.oneFirst(sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`));
+    started(
+      await transaction.oneFirst(
+        sql.type(z.object({ pid: z.number() }))`select pg_backend_pid() as pid`,
+      ),
+    );
     await released;
   });
   const blocker = await Promise.race([pid, held.then(() => -1)]);
@@ -126,7 +130,10 @@ test('a migration blocked by a long transaction retries, and succeeds once the t
     lockTimeoutMs: 100,
   });
   for (const event of retries) {
-    t.true(event.waitMs > 0 && event.waitMs <= 300, `a pause within lockRetryMaxWait: ${event.waitMs}`);
+    t.true(
+      event.waitMs > 0 && event.waitMs <= 300,
+      `a pause within lockRetryMaxWait: ${event.waitMs}`,
+    );
     t.true(event.nextLockTimeoutMs <= 400);
   }
   const seen = retries.flatMap((event) => event.blockedBy);
@@ -165,17 +172,31 @@ test('the lock_timeout doubles up to lockRetryMaxTimeout, but not behind a trans
       return retries.timeoutMs;
     });
   const defaults = { lockTimeout: null, lockRetries: null };
-  t.deepEqual(timeouts(new LockRetries(config, defaults), [blocker(300)]), [200, 400, 800, 1000, 1000, 1000]);
+  t.deepEqual(
+    timeouts(new LockRetries(config, defaults), [blocker(300)]),
+    [200, 400, 800, 1000, 1000, 1000],
+  );
   t.deepEqual(timeouts(new LockRetries(config, defaults), []), [200, 400, 800, 1000, 1000, 1000]);
-  t.deepEqual(timeouts(new LockRetries(config, defaults), [blocker(5_000)]), [100, 100, 100, 100, 100, 100]);
+  t.deepEqual(
+    timeouts(new LockRetries(config, defaults), [blocker(5_000)]),
+    [100, 100, 100, 100, 100, 100],
+  );
   // A marker-line lock_timeout stays as it is; lock_retries:0 turns retries off.
-  t.deepEqual(timeouts(new LockRetries(config, { lockTimeout: 250, lockRetries: null }), [blocker(300)]), [250, 250, 250, 250, 250, 250]);
+  t.deepEqual(
+    timeouts(new LockRetries(config, { lockTimeout: 250, lockRetries: null }), [blocker(300)]),
+    [250, 250, 250, 250, 250, 250],
+  );
   t.is(new LockRetries(config, { lockTimeout: null, lockRetries: 0 }).attempts, 1);
   t.is(new LockRetries(config, defaults).attempts, 11);
   // No lock_timeout: nothing can time out, nothing to retry.
   t.is(new LockRetries({ ...config, statementLockTimeout: 0 }, defaults).attempts, 1);
-  const pauses = Array.from({ length: 10 }, (_, index) => new LockRetries(config, defaults).pauseMs(index + 1));
-  t.true(pauses.every((ms, index) => ms >= 125 * 2 ** index - 1 || ms >= 5_000), `pauses: ${pauses.join(', ')}`);
+  const pauses = Array.from({ length: 10 }, (_, index) =>
+    new LockRetries(config, defaults).pauseMs(index + 1),
+  );
+  t.true(
+    pauses.every((ms, index) => ms >= 125 * 2 ** index - 1 || ms >= 5_000),
+    `pauses: ${pauses.join(', ')}`,
+  );
   t.true(pauses.every((ms) => ms <= 10_000));
 });
 
@@ -194,7 +215,12 @@ test('when the attempts run out, LOCK_NOT_AVAILABLE names the blocker, and the l
   t.is(error.details.attempts, 3);
   t.is(error.details.sqlstate, '55P03');
   t.like(error.details.blockedBy[0], { pid: blocker.pid, applicationName: 'nightly-report' });
-  t.regex(error.message, new RegExp(`on each of 3 attempts\\. It waited for backend ${blocker.pid} \\(application "nightly-report", user postgres, idle in transaction, transaction open [\\d.]+ s\\): select`));
+  t.regex(
+    error.message,
+    new RegExp(
+      `on each of 3 attempts\\. It waited for backend ${blocker.pid} \\(application "nightly-report", user postgres, idle in transaction, transaction open [\\d.]+ s\\): select`,
+    ),
+  );
   t.regex(error.message, /was rolled back/);
   t.is(retriesOf(events).length, 2);
   t.deepEqual(await columns(pool, 'users'), ['id']);
@@ -204,7 +230,8 @@ test('when the attempts run out, LOCK_NOT_AVAILABLE names the blocker, and the l
 test('retries off: lockRetries 0 in the config, or lock_retries:0 on the marker line, fails at the first timeout', async (t) => {
   const off = await setup(t, { '20260102000000_note.sql': ALTER }, { ...QUICK, lockRetries: 0 });
   const marker = await setup(t, {
-    '20260102000000_note.sql': '-- migrate:up lock_retries:0\nalter table users add column note text;\n',
+    '20260102000000_note.sql':
+      '-- migrate:up lock_retries:0\nalter table users add column note text;\n',
   });
   for (const { migrator, events, pool } of [off, marker]) {
     const blocker = await block(pool, 'users');
@@ -218,14 +245,19 @@ test('retries off: lockRetries 0 in the config, or lock_retries:0 on the marker 
 
 test('a marker-line lock_timeout is kept as it is on every attempt, and still retried', async (t) => {
   const { migrator, events, pool } = await setup(t, {
-    '20260102000000_note.sql': '-- migrate:up lock_timeout:150ms\nalter table users add column note text;\n',
+    '20260102000000_note.sql':
+      '-- migrate:up lock_timeout:150ms\nalter table users add column note text;\n',
   });
   const blocker = await block(pool, 'users');
   const run = migrator.up();
   t.true(await eventually(() => retriesOf(events).length >= 2, 20_000), 'it retried');
   await blocker.release();
   await run;
-  t.true(retriesOf(events).every((event) => event.lockTimeoutMs === 150 && event.nextLockTimeoutMs === 150));
+  t.true(
+    retriesOf(events).every(
+      (event) => event.lockTimeoutMs === 150 && event.nextLockTimeoutMs === 150,
+    ),
+  );
 });
 
 test('only the migration that timed out is retried: the one committed before it ran once', async (t) => {
@@ -307,10 +339,14 @@ test('a module migration is called again in a new transaction; `lockRetries = 0`
 });
 
 test("the application's queries on the table queue for about the lock_timeout, not for the blocker's whole transaction", async (t) => {
-  const { migrator, events, pool } = await setup(t, { '20260102000000_note.sql': ALTER }, {
-    ...QUICK,
-    lockRetryMaxTimeout: 100,
-  });
+  const { migrator, events, pool } = await setup(
+    t,
+    { '20260102000000_note.sql': ALTER },
+    {
+      ...QUICK,
+      lockRetryMaxTimeout: 100,
+    },
+  );
   const blocker = await block(pool, 'users');
   const run = migrator.up();
   // The application: a query on users every 20 ms, on its own connection, for 3 s of retries.

@@ -84,7 +84,9 @@ function describeHolder(holder: LockBlocker, withQuery: boolean): string {
     holder.applicationName === '' ? null : holder.applicationName,
     holder.user === null ? null : `user ${holder.user}`,
     holder.state,
-    holder.transactionMs === null ? null : `transaction open ${formatDuration(holder.transactionMs)}`,
+    holder.transactionMs === null
+      ? null
+      : `transaction open ${formatDuration(holder.transactionMs)}`,
   ].filter((part) => part !== null);
   const text = holder.query?.replaceAll(/\s+/g, ' ').trim() ?? '';
   const query =

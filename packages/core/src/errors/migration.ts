@@ -174,7 +174,7 @@ export function lockNotAvailableMessage(
 }
 
 /** `backend 123 (application "report", user alice, idle in transaction, transaction open 45.2 s): select ...` */
-export function describeBlocker(blocker: LockBlocker): string {
+function describeBlocker(blocker: LockBlocker): string {
   const facts = [
     blocker.applicationName === '' ? null : `application "${blocker.applicationName}"`,
     blocker.user === null ? null : `user ${blocker.user}`,

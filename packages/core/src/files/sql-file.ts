@@ -122,7 +122,9 @@ function parseOptions(
       }
       case 'lock_retries':
         if (value === undefined || !/^\d{1,4}$/.test(value))
-          fail(`option "lock_retries" takes a number of retries such as 0 or 5, got "${value ?? ''}".`);
+          fail(
+            `option "lock_retries" takes a number of retries such as 0 or 5, got "${value ?? ''}".`,
+          );
         options.lockRetries = Number(value);
         break;
       default:

@@ -101,8 +101,7 @@ export type RetryOptions = {
    * the retry.
    */
   readonly onRetry?:
-    | ((error: unknown, attempt: number, pauseMs: number) => Promise<void> | void)
-    | undefined;
+    ((error: unknown, attempt: number, pauseMs: number) => Promise<void> | void) | undefined;
   /** Aborting it ends a pause: `retry` then rejects with node's `AbortError`. */
   readonly signal?: AbortSignal | undefined;
 };

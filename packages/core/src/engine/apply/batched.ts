@@ -66,40 +66,45 @@ export async function applyInBatch(
     return true;
   };
 
-  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
-    const pid = await batch.prepare();
-    setBackend(pid);
-    await context.emit({ type: 'migration:backend', version: migration.version, pid });
-    if (signal.aborted) throw signal.reason;
-    const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
-      context.cancelBackend(pid),
-    );
-    if (sent.ok) {
-      // The recording statements return the duration they stored (see `recordStatements`).
-      recorded.durationMs = sent.last === null ? null : Number(sent.last);
-      return;
-    }
-    const pg = findPgError(sent.error);
-    if (pg === null) {
-      // The connection broke mid-batch. The server may hold messages it had not flushed, so the
-      // count says nothing, and the backend may still run, and commit, what it received: end
-      // it, then let the version table say what happened.
-      await context.terminateBackend(pid);
-      if (await committed()) return;
+  const outcome = await withCancellation(
+    context,
+    migration.version,
+    async (signal, setBackend) => {
+      const pid = await batch.prepare();
+      setBackend(pid);
+      await context.emit({ type: 'migration:backend', version: migration.version, pid });
+      if (signal.aborted) throw signal.reason;
+      const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
+        context.cancelBackend(pid),
+      );
+      if (sent.ok) {
+        // The recording statements return the duration they stored (see `recordStatements`).
+        recorded.durationMs = sent.last === null ? null : Number(sent.last);
+        return;
+      }
+      const pg = findPgError(sent.error);
+      if (pg === null) {
+        // The connection broke mid-batch. The server may hold messages it had not flushed, so the
+        // count says nothing, and the backend may still run, and commit, what it received: end
+        // it, then let the version table say what happened.
+        await context.terminateBackend(pid);
+        if (await committed()) return;
+        throw sent.error;
+      }
+      await batch.recover();
+      const index = statementAt(script, sent.completed, pg.position);
+      // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
+      // error for a transaction that committed. Past the migration's own statements, the version
+      // table says what happened.
+      // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
+      // violation on the version row means another runner recorded it, not that this one did.
+      if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
+        return;
+      positionInStatement = pointAt(script, statements, index, pg.position, position);
       throw sent.error;
-    }
-    await batch.recover();
-    const index = statementAt(script, sent.completed, pg.position);
-    // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
-    // error for a transaction that committed. Past the migration's own statements, the version
-    // table says what happened.
-    // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
-    // violation on the version row means another runner recorded it, not that this one did.
-    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
-      return;
-    positionInStatement = pointAt(script, statements, index, pg.position, position);
-    throw sent.error;
-  }, sampling(retries, position));
+    },
+    sampling(retries, position),
+  );
   return finish(logTo, item, context, {
     started,
     position,

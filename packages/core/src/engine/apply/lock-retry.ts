@@ -5,11 +5,7 @@
  * back and tried again after a pause, with a longer timeout, a bounded number of times.
  */
 import type { ResolvedConfig } from '../../config/config.ts';
-import {
-  lockLostError,
-  RunAbortedError,
-  type MigrationResult,
-} from '../../errors/index.ts';
+import { lockLostError, RunAbortedError, type MigrationResult } from '../../errors/index.ts';
 import type { LockBlocker } from '../../model/events.ts';
 import type { SectionOptions } from '../../model/migration.ts';
 import { backoff, retry } from '../../util/poll.ts';
@@ -116,7 +112,10 @@ export class LockRetries {
 export class LockTimedOut extends Error {
   readonly blockedBy: readonly LockBlocker[];
   constructor(blockedBy: readonly LockBlocker[], options: { cause: unknown }) {
-    super('A statement could not get its lock within lock_timeout; the migration will be retried.', options);
+    super(
+      'A statement could not get its lock within lock_timeout; the migration will be retried.',
+      options,
+    );
     this.blockedBy = blockedBy;
   }
 }
@@ -151,7 +150,7 @@ export async function withLockRetries(
 }
 
 /** The run's stop and its lost lock, as one signal that ends a pause between attempts. */
-export function stopSignal(context: ApplyContext): AbortSignal {
+function stopSignal(context: ApplyContext): AbortSignal {
   return context.signal === undefined
     ? context.lockLost
     : AbortSignal.any([context.signal, context.lockLost]);
@@ -189,7 +188,7 @@ export async function reportRetry(
  * `body`, whose pauses between attempts end with node's `AbortError` when the run stops or loses
  * its lock: that becomes the run's own error. The migration was rolled back before the pause.
  */
-export async function pausesStopped<T>(
+async function pausesStopped<T>(
   context: ApplyContext,
   version: string,
   body: () => Promise<T>,
@@ -217,10 +216,7 @@ function lockWaitSampleMs(timeoutMs: number | null): number | null {
  * Looking often enough at a migration's lock waits to see who holds it up before its
  * `lock_timeout` ends the wait; the last wait seen goes to `position`.
  */
-export function sampling(
-  retries: LockRetries,
-  position: Position,
-): LockWaitSampling | undefined {
+export function sampling(retries: LockRetries, position: Position): LockWaitSampling | undefined {
   const everyMs = lockWaitSampleMs(retries.timeoutMs);
   return everyMs === null
     ? undefined

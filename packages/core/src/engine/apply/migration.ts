@@ -64,13 +64,18 @@ export async function applyMigration(
     recorded: { durationMs: null },
     retries,
   };
-  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
-    const pid = await context.backendPids.of(connection);
-    setBackend(pid);
-    await context.emit({ type: 'migration:backend', version: migration.version, pid });
-    if (options.transaction) await inTransaction(connection, applying, signal);
-    else await outsideTransaction(connection, applying, signal);
-  }, sampling(retries, position));
+  const outcome = await withCancellation(
+    context,
+    migration.version,
+    async (signal, setBackend) => {
+      const pid = await context.backendPids.of(connection);
+      setBackend(pid);
+      await context.emit({ type: 'migration:backend', version: migration.version, pid });
+      if (options.transaction) await inTransaction(connection, applying, signal);
+      else await outsideTransaction(connection, applying, signal);
+    },
+    sampling(retries, position),
+  );
   // PostgreSQL's position counts characters within the statement that failed.
   const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
   const positionInStatement =
@@ -191,8 +196,7 @@ async function runAlone(
         session.lockTimeoutMs = timeout;
       }
       position.lockWait = undefined;
-      if (concurrent)
-        position.invalidBefore = new Set(await invalidIndexes(connection, statement));
+      if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
       await connection.query(rawQuery(statement.sql));
       if (concurrent) await assertIndexValid(connection, statement);
     },

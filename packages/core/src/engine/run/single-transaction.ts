@@ -86,7 +86,11 @@ async function applyAll(
       const result = await applyMigration(
         transaction,
         item,
-        { ...session.apply, done: [], singleTransaction: { ...defaults, rolledBack: finished.length } },
+        {
+          ...session.apply,
+          done: [],
+          singleTransaction: { ...defaults, rolledBack: finished.length },
+        },
         new LockRetries(session.apply.config, item.options),
       );
       finished.push(result);
