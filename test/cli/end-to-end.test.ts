@@ -255,10 +255,21 @@ test('up behind a long transaction shows its lock retries and the blocker, and s
           new RegExp(`It waited for backend ${String(pid)} \\(application "nightly-report"`),
         );
 
-        // The report ends (its transaction commits) two seconds into the run.
-        const running = offloop(['up', ...flags]);
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
-        return { running };
+        // The report ends (its transaction commits) once the run has printed a retry.
+        const child = spawn(process.execPath, [BIN, 'up', ...flags], {
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        const retried = new Promise<void>((resolve) => {
+          child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+            stderr += chunk;
+            if (stderr.includes('retrying in')) resolve();
+          });
+        });
+        const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+        await Promise.race([retried, exited]);
+        return { running: exited.then((code) => ({ code, stderr })) };
       })
       .then(async ({ running }) => {
         const result = await running;
