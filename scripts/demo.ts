@@ -160,6 +160,8 @@ function describe(event: ProgressEvent, previous: string, current: string): stri
       return "ended an earlier run's leftover backends";
     case 'migration:blocked':
       return `applying ${current}: waiting for a lock`;
+    case 'migration:lock-retry':
+      return `applying ${current}: retrying after a lock timeout`;
     case 'run:started':
     case 'run:finished':
     case 'lint:findings':

@@ -235,6 +235,59 @@ test('create rejects a bad name and lists every problem of the command line', as
   await t.throwsAsync(stat(join(cwd, 'migrations')), { code: 'ENOENT' });
 });
 
+test('up behind a long transaction shows its lock retries and the blocker, and succeeds once it ends; with no retries left it fails naming the blocker', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260102000000_email.sql': EMAIL,
+  });
+  const setup = await offloop(['up', '--url', url, '--dir', dir, '--to', '20260101000000']);
+  t.is(setup.code, 0, setup.stderr);
+  const flags = ['--url', url, '--dir', dir, '--lock-retry-max-wait', '300ms'];
+  await withPool(url, (pool) =>
+    pool
+      .transaction(async (report) => {
+        await report.query(sql.unsafe`set local application_name = 'nightly-report'`);
+        await report.query(sql.unsafe`lock table users in access share mode`);
+        const pid = await report.oneFirst(sql.unsafe`select pg_backend_pid()`);
+
+        const failed = await offloop(['up', ...flags, '--lock-retries', '1']);
+        t.is(failed.code, EXIT_CODES.LOCK_NOT_AVAILABLE, failed.stderr);
+        t.regex(failed.stderr, /no lock within lock_timeout 100 ms \(attempt 1 of 2\)/);
+        t.regex(failed.stderr, /LOCK_NOT_AVAILABLE/);
+        t.regex(
+          failed.stderr,
+          new RegExp(`It waited for backend ${String(pid)} \\(application "nightly-report"`),
+        );
+
+        // The report ends (its transaction commits) once the run has printed a retry.
+        const child = spawn(process.execPath, [BIN, 'up', ...flags], {
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        const retried = new Promise<void>((resolve) => {
+          child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+            stderr += chunk;
+            if (stderr.includes('retrying in')) resolve();
+          });
+        });
+        const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+        await Promise.race([retried, exited]);
+        return { running: exited.then((code) => ({ code, stderr })) };
+      })
+      .then(async ({ running }) => {
+        const result = await running;
+        t.is(result.code, 0, result.stderr);
+        t.regex(
+          result.stderr,
+          /^ {6}no lock within lock_timeout 100 ms \(attempt 1 of 11\), held up by backend \d+ \(nightly-report, user postgres, idle in transaction, transaction open [\d.]+ m?s: select pg_backend_pid\(\)\); rolled back, retrying in [\d.]+ m?s with lock_timeout \d+ ms$/m,
+        );
+        t.regex(result.stderr, /^\[1\/1\] 20260102000000_email\.sql applied in/m);
+      }),
+  );
+});
+
 test('up applies pending migrations with progress on stderr; a re-run has nothing to do', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, {

@@ -99,10 +99,17 @@ test('a statement waiting for a lock is shown with who holds it up; a concurrent
       waitedMs: 2100,
       lockType: 'relation',
       blockedBy: [
-        { pid: 42, applicationName: 'psql', state: 'idle in transaction', transactionMs: 41_000 },
+        {
+          pid: 42,
+          applicationName: 'psql',
+          user: 'alice',
+          state: 'idle in transaction',
+          transactionMs: 41_000,
+          query: 'select * from users',
+        },
       ],
     }),
-    '      waiting for a lock (relation) for 2.1 s, held up by backend 42 (psql, idle in transaction, transaction open 41 s)',
+    '      waiting for a lock (relation) for 2.1 s, held up by backend 42 (psql, user alice, idle in transaction, transaction open 41 s)',
   );
   t.regex(
     renderProgress({

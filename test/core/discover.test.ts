@@ -91,16 +91,17 @@ test('an unknown marker option is refused with its line', async (t) => {
   t.like((error as unknown as { details: object }).details, { option: 'transactoin', line: 3 });
 });
 
-test('marker options are parsed: transaction, lock_timeout, statement_timeout', async (t) => {
+test('marker options are parsed: transaction, lock_timeout, statement_timeout, lock_retries', async (t) => {
   const dir = await dirWith(t, {
     '20260101000000_a.sql':
-      '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m\ncreate index concurrently i on a (id);',
+      '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m lock_retries:3\ncreate index concurrently i on a (id);',
   });
   const [file] = await discoverMigrations(dir);
   t.deepEqual(file?.kind === 'sql' ? file.up.options : null, {
     transaction: false,
     lockTimeout: 5000,
     statementTimeout: 600_000,
+    lockRetries: 3,
   });
 });
 
@@ -338,9 +339,19 @@ test('a .cjs or .cts migration loads through module.exports, options included, a
   const [one, two] = await discoverMigrations(dir);
   if (one?.kind !== 'module' || two?.kind !== 'module') return t.fail('not module migrations');
   const loadedOne = await loadMigrationModule(one);
-  t.deepEqual(loadedOne.options, { transaction: false, lockTimeout: 5000, statementTimeout: null });
+  t.deepEqual(loadedOne.options, {
+    transaction: false,
+    lockTimeout: 5000,
+    statementTimeout: null,
+    lockRetries: null,
+  });
   const loadedTwo = await loadMigrationModule(two);
-  t.deepEqual(loadedTwo.options, { transaction: true, lockTimeout: null, statementTimeout: 1000 });
+  t.deepEqual(loadedTwo.options, {
+    transaction: true,
+    lockTimeout: null,
+    statementTimeout: 1000,
+    lockRetries: null,
+  });
   t.is(await (loadedTwo.up as unknown as () => Promise<string>)(), 'two');
   // CommonJS caches by file name whatever the URL says: an edited file must not run as it was.
   await writeFile(

@@ -229,7 +229,8 @@ test("single transaction: a failure is in the log after the rollback, and one mi
       )`select * from seen`,
     ),
   );
-  t.deepEqual(seen, { lock_timeout: '0', statement_timeout: '0' });
+  // The configured first attempt's lock_timeout (100 ms by default), not the first migration's 1s.
+  t.deepEqual(seen, { lock_timeout: '100ms', statement_timeout: '0' });
 
   await writeFile(
     join(dir, '20260103000000_more.sql'),
@@ -346,7 +347,8 @@ test('a migration waiting for a lock reports who holds it up, and goes on once t
     '20260101000000_users.sql': USERS,
     '20260102000000_name.sql': '-- migrate:up\nalter table users add column name text;\n',
   });
-  await using migrator = createMigrator({ url, dir });
+  // No lock_timeout: the statement waits (with the default one it would retry instead).
+  await using migrator = createMigrator({ url, dir, statementLockTimeout: 0 });
   await migrator.up({ to: '20260101000000' });
   const events: ProgressEvent[] = [];
   await withPool(url, (pool) =>

@@ -429,7 +429,7 @@ test('lock_timeout on the marker line ends a blocked migration with LOCK_NOT_AVA
   const dir = await migrationsDir(t, {
     '20260101000000_users.sql': FILES['20260101000000_users.sql'],
     '20260102000000_alter.sql':
-      '-- migrate:up lock_timeout:200ms\nalter table users add column name text;\n',
+      '-- migrate:up lock_timeout:200ms lock_retries:0\nalter table users add column name text;\n',
   });
   await using migrator = createMigrator({ url, dir });
   await migrator.up({ to: '20260101000000' });

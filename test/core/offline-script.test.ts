@@ -18,6 +18,7 @@ const TRANSACTIONAL: SectionOptions = {
   transaction: true,
   lockTimeout: null,
   statementTimeout: null,
+  lockRetries: null,
 };
 
 /** Statements as the splitter makes them; only `sql` matters to the scripts. */
@@ -104,7 +105,7 @@ test('renderScript up: the tables, then a transactional and a non-transactional 
     {
       migration: INDEX,
       direction: 'up',
-      options: { transaction: false, lockTimeout: 5000, statementTimeout: null },
+      options: { transaction: false, lockTimeout: 5000, statementTimeout: null, lockRetries: null },
       statements: statements('create index concurrently i on users (id)'),
     },
   ];
@@ -150,13 +151,13 @@ test('renderScript down: no tables, the down statements, then the version row de
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null },
+      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null },
       statements: statements('drop index concurrently i'),
     },
     {
       migration: USERS,
       direction: 'down',
-      options: { transaction: true, lockTimeout: 2000, statementTimeout: null },
+      options: { transaction: true, lockTimeout: 2000, statementTimeout: null, lockRetries: null },
       statements: statements('drop table users -- bye'),
     },
   ];
@@ -197,7 +198,7 @@ test('renderScript: one migration is singular; a non-transactional one with no t
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null },
+      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null },
       statements: statements('drop index concurrently i'),
     },
     {

@@ -69,6 +69,7 @@ const failed = (version: string, overrides: Partial<LogEntry> = {}): LogEntry =>
   durationMs: 5,
   error: 'MIGRATION_FAILED: boom',
   statementsRun: 2,
+  attempts: 1,
   ...overrides,
 });
 const state = (
@@ -87,7 +88,7 @@ const statement = (kind: string, node: unknown, sql = 'select 1'): Statement => 
 const prepared = (migration: MigrationFile, transaction = true): Prepared => ({
   migration,
   direction: 'up',
-  options: { transaction, lockTimeout: null, statementTimeout: null },
+  options: { transaction, lockTimeout: null, statementTimeout: null, lockRetries: null },
   statements: [statement('SelectStmt', {})],
 });
 
@@ -294,7 +295,7 @@ test('one instanceof MigrationFailure catches every way a migration fails, each 
   const failures = [
     new MigrationFailedError('x', details),
     new StatementTimeoutError('x', details),
-    new LockNotAvailableError('x', details),
+    new LockNotAvailableError('x', { ...details, attempts: 1, blockedBy: [] }),
     new MigrationTimeoutError('x', { ...details, timeoutMs: 1 }),
     new MigrationTransactionControlError('x', { ...details, command: 'COMMIT' }),
   ];
@@ -317,7 +318,7 @@ test('one instanceof MigrationFailure catches every way a migration fails, each 
 
 test('a migration runs with its own timeouts, else the configured ones; 0 in the config sets none', (t) => {
   const config = { statementLockTimeout: 5_000, statementTimeout: 0 };
-  const none = { lockTimeout: null, statementTimeout: null };
+  const none = { lockTimeout: null, statementTimeout: null, lockRetries: null };
   t.deepEqual(effectiveTimeouts(config, none), { lockTimeout: 5_000, statementTimeout: null });
   t.deepEqual(effectiveTimeouts(config, { lockTimeout: 0, statementTimeout: 60_000 }), {
     lockTimeout: 0,

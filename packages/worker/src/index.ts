@@ -94,9 +94,13 @@ export {
 export type {
   ErrorCode,
   LockAcquiredEvent,
+  LockBlocker,
   LockWaitingEvent,
   MigrationBackendEvent,
+  MigrationBlockedEvent,
+  MigrationLockRetryEvent,
   MigrationContext,
+  LockNotAvailableDetails,
   MigrationFailedDetails,
   MigrationFailureCode,
   MigrationFinishedEvent,

@@ -1,5 +1,5 @@
 /** Progress events as the lines a person watching the run reads on stderr. */
-import type { ProgressEvent } from '@offloop/core';
+import type { LockBlocker, ProgressEvent } from '@offloop/core';
 import { formatDuration } from '../format.ts';
 
 /** The human line for a progress event, or null for events that need none. */
@@ -40,16 +40,7 @@ export function renderProgress(event: ProgressEvent): string | null {
       );
     }
     case 'migration:blocked': {
-      const holders = event.blockedBy.map((holder) => {
-        const what = [
-          holder.applicationName === '' ? null : holder.applicationName,
-          holder.state,
-          holder.transactionMs === null
-            ? null
-            : `transaction open ${formatDuration(holder.transactionMs)}`,
-        ].filter((part) => part !== null);
-        return `backend ${holder.pid}${what.length === 0 ? '' : ` (${what.join(', ')})`}`;
-      });
+      const holders = event.blockedBy.map((holder) => describeHolder(holder, false));
       const who = holders.length === 0 ? '' : `, held up by ${holders.join(' and ')}`;
       const why =
         event.lockType === 'virtualxid'
@@ -57,6 +48,16 @@ export function renderProgress(event: ProgressEvent): string | null {
           : '';
       const waited = formatDuration(event.waitedMs);
       return `      waiting for a lock (${event.lockType}) for ${waited}${who}${why}`;
+    }
+    case 'migration:lock-retry': {
+      const which = event.statement === null ? '' : `statement ${event.statement}: `;
+      const holders = event.blockedBy.map((holder) => describeHolder(holder, true));
+      const who = holders.length === 0 ? '' : `, held up by ${holders.join(' and ')}`;
+      return (
+        `      ${which}no lock within lock_timeout ${formatDuration(event.lockTimeoutMs)} ` +
+        `(attempt ${event.attempt} of ${event.attempts})${who}; rolled back, retrying in ` +
+        `${formatDuration(event.waitMs)} with lock_timeout ${formatDuration(event.nextLockTimeoutMs)}`
+      );
     }
     case 'migration:progress': {
       const fraction =
@@ -74,4 +75,25 @@ export function renderProgress(event: ProgressEvent): string | null {
         `in ${formatDuration(event.durationMs)}`
       );
   }
+}
+
+/** The longest part of a blocker's query a progress line shows. */
+const QUERY_CHARS = 80;
+
+/** `backend 42 (psql, user alice, idle in transaction, transaction open 41 s)`, and its query. */
+function describeHolder(holder: LockBlocker, withQuery: boolean): string {
+  const what = [
+    holder.applicationName === '' ? null : holder.applicationName,
+    holder.user === null ? null : `user ${holder.user}`,
+    holder.state,
+    holder.transactionMs === null
+      ? null
+      : `transaction open ${formatDuration(holder.transactionMs)}`,
+  ].filter((part) => part !== null);
+  const text = holder.query?.replaceAll(/\s+/g, ' ').trim() ?? '';
+  const query =
+    !withQuery || text === ''
+      ? ''
+      : `: ${text.length > QUERY_CHARS ? `${text.slice(0, QUERY_CHARS - 3)}...` : text}`;
+  return `backend ${holder.pid}${what.length === 0 ? '' : ` (${what.join(', ')}${query})`}`;
 }

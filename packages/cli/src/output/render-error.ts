@@ -73,8 +73,9 @@ export function renderError(error: Failure, context: ErrorContext): string {
  */
 const REMEDIES: Partial<Record<OffloopError['code'], string>> = {
   LOCK_NOT_AVAILABLE:
-    'another session held a lock this statement needed; retry when it is idle, or raise the ' +
-    'limit with a lock_timeout marker option or --statement-lock-timeout',
+    'another session held a lock this statement needed through every retry; end or wait for ' +
+    'the session named above, then run again, or allow more with --lock-retries, ' +
+    '--lock-retry-max-timeout or a lock_timeout marker option',
   STATEMENT_TIMEOUT:
     'raise the limit with a statement_timeout marker option or --statement-timeout, or make the ' +
     'statement cheaper',

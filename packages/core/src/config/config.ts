@@ -103,12 +103,53 @@ export const configSchema = z.strictObject({
     ...DURATION,
     description: 'PostgreSQL statement_timeout for migration statements',
   }),
-  /** PostgreSQL `lock_timeout` for migration statements (a marker option overrides it); 0 means none. @default 0 */
-  statementLockTimeout: option(duration.default(0), {
+  /**
+   * PostgreSQL `lock_timeout` of a migration's first attempt; each retry after a lock timeout
+   * doubles it, up to `lockRetryMaxTimeout` (see `lockRetries`). A marker-line `lock_timeout` (or
+   * a module's `lockTimeout`) replaces it with a fixed one. 0 means none, and so no retries: a
+   * statement waits for its lock as long as it takes, and every query on its table waits behind
+   * it. @default 100
+   */
+  statementLockTimeout: option(duration.default(100), {
     ...DURATION,
     description:
-      'PostgreSQL lock_timeout for migration statements: how long one may wait for a table lock ' +
-      '(a marker-line lock_timeout overrides it)',
+      "PostgreSQL lock_timeout of a migration's first attempt, doubled on each retry up to " +
+      '--lock-retry-max-timeout (a marker-line lock_timeout replaces it with a fixed one; 0: none, ' +
+      'no retries)',
+  }),
+  /**
+   * How many times a migration whose statement could not get its lock within `lock_timeout`
+   * (SQLSTATE 55P03) is rolled back and tried again, after a pause; then it fails with
+   * `LOCK_NOT_AVAILABLE`, naming the session that held the lock. A non-transactional migration
+   * retries only the statement that timed out. 0 turns retries off; a marker line's
+   * `lock_retries:<n>` (a module's `lockRetries`) overrides it. @default 10
+   */
+  lockRetries: option(z.number().int().min(0).max(1000).default(10), {
+    description:
+      'How many times a migration that could not get a lock within its lock_timeout is rolled ' +
+      'back and tried again (0: no retries; a marker-line lock_retries overrides it)',
+    placeholder: 'n',
+    decode: 'count',
+  }),
+  /**
+   * The longest `lock_timeout` retries grow to (from `statementLockTimeout`, doubled on each
+   * retry): the longest the application's queries on a table can queue behind one attempt.
+   * @default 1000
+   */
+  lockRetryMaxTimeout: option(duration.default(1_000), {
+    ...DURATION,
+    description:
+      'The longest lock_timeout retries grow to: the longest one attempt can hold up the ' +
+      "application's queries on its table",
+  }),
+  /**
+   * The longest pause between two attempts: pauses start near 250 ms and double, each scaled
+   * by a random factor in [0.5, 1.5) so that replicas do not retry in step. @default 10000
+   */
+  lockRetryMaxWait: option(duration.default(10_000), {
+    ...DURATION,
+    description:
+      'The longest pause between two lock retries (pauses start near 250ms and double, with jitter)',
   }),
   /** Cancel a migration that runs longer than this; 0 means no limit. @default 0 */
   migrationTimeout: option(duration.default(0), {
@@ -204,6 +245,9 @@ export type ResolvedConfig = {
   readonly lockUrl: string | null;
   readonly statementTimeout: number;
   readonly statementLockTimeout: number;
+  readonly lockRetries: number;
+  readonly lockRetryMaxTimeout: number;
+  readonly lockRetryMaxWait: number;
   readonly migrationTimeout: number;
   readonly connectTimeout: number;
   readonly appliedBy: string | null;
@@ -273,6 +317,9 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     lockUrl: value.lockUrl ?? null,
     statementTimeout: value.statementTimeout,
     statementLockTimeout: value.statementLockTimeout,
+    lockRetries: value.lockRetries,
+    lockRetryMaxTimeout: value.lockRetryMaxTimeout,
+    lockRetryMaxWait: value.lockRetryMaxWait,
     migrationTimeout: value.migrationTimeout,
     connectTimeout: value.connectTimeout,
     appliedBy: value.appliedBy ?? null,

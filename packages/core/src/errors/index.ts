@@ -66,7 +66,12 @@ export {
   StatementTimeoutError,
   transactionControlMessage,
 } from './migration.ts';
-export type { MigrationFailedDetails, MigrationFailureCode, MigrationResult } from './migration.ts';
+export type {
+  LockNotAvailableDetails,
+  MigrationFailedDetails,
+  MigrationFailureCode,
+  MigrationResult,
+} from './migration.ts';
 export {
   changedFilesMessage,
   ChecksumMismatchError,

@@ -1,4 +1,5 @@
 /** A migration that failed while running, and what a finished migration reports. */
+import type { LockBlocker } from '../model/events.ts';
 import { OffloopError } from './base.ts';
 
 /** What a finished migration reports. */
@@ -84,10 +85,21 @@ export class StatementTimeoutError extends MigrationFailure<
   readonly code = 'STATEMENT_TIMEOUT';
 }
 
-/** A statement waited longer than `lock_timeout` for a table lock (SQLSTATE 55P03). */
+/** Details of {@link LockNotAvailableError}. */
+export type LockNotAvailableDetails = MigrationFailedDetails & {
+  /** Attempts made, the first included (more than 1 after retries; see `lockRetries`). */
+  readonly attempts: number;
+  /** The sessions the last attempt waited for, as seen while it waited; empty if none was seen. */
+  readonly blockedBy: readonly LockBlocker[];
+};
+
+/**
+ * A statement waited longer than `lock_timeout` for a lock (SQLSTATE 55P03), on its last attempt:
+ * the retries (`lockRetries`) ran out. `details.blockedBy` names the sessions it waited for.
+ */
 export class LockNotAvailableError extends MigrationFailure<
   'LOCK_NOT_AVAILABLE',
-  MigrationFailedDetails
+  LockNotAvailableDetails
 > {
   readonly code = 'LOCK_NOT_AVAILABLE';
 }
@@ -132,21 +144,50 @@ export function transactionControlMessage(
   ].join(' ');
 }
 
-/** LOCK_NOT_AVAILABLE: `failure` is PostgreSQL's message, its SQLSTATE and the statement. */
+/**
+ * LOCK_NOT_AVAILABLE: `failure` is PostgreSQL's message, its SQLSTATE and the statement;
+ * `attempts` how many were made; `blockedBy` who held the lock, as seen while it waited.
+ */
 export function lockNotAvailableMessage(
   where: string,
   failure: string,
   concurrentIndex: boolean,
   aftermath: string,
+  retried: { readonly attempts: number; readonly blockedBy: readonly LockBlocker[] } = {
+    attempts: 1,
+    blockedBy: [],
+  },
 ): string {
   const waitsForAll = concurrentIndex
     ? ' (a concurrent index build also waits for every transaction that began before it, ' +
       'on any table, to end)'
     : '';
+  const each = retried.attempts > 1 ? `, on each of ${retried.attempts} attempts` : '';
+  const who =
+    retried.blockedBy.length === 0
+      ? ''
+      : ` It waited for ${retried.blockedBy.map(describeBlocker).join('; and for ')}.`;
   return (
-    `${where}: ${failure}: another session held a lock longer than lock_timeout${waitsForAll}. ` +
-    aftermath
+    `${where}: ${failure}: another session held a lock longer than lock_timeout` +
+    `${waitsForAll}${each}.${who} ${aftermath}`
   );
+}
+
+/** `backend 123 (application "report", user alice, idle in transaction, transaction open 45.2 s): select ...` */
+function describeBlocker(blocker: LockBlocker): string {
+  const facts = [
+    blocker.applicationName === '' ? null : `application "${blocker.applicationName}"`,
+    blocker.user === null ? null : `user ${blocker.user}`,
+    blocker.state,
+    blocker.transactionMs === null
+      ? null
+      : `transaction open ${(blocker.transactionMs / 1000).toFixed(1)} s`,
+  ].filter((fact) => fact !== null);
+  const query =
+    blocker.query === null || blocker.query.trim() === ''
+      ? ''
+      : `: ${blocker.query.replaceAll(/\s+/g, ' ').trim()}`;
+  return `backend ${blocker.pid}${facts.length === 0 ? '' : ` (${facts.join(', ')})`}${query}`;
 }
 
 /** MIGRATION_TIMEOUT: the migration ran past `migrationTimeout` and was cancelled. */

@@ -18,8 +18,11 @@ import { lineColumnAt } from './source-position.ts';
 
 const MARKER = /^--\s*migrate:(up|down)\b(.*)$/gm;
 
-/** Options a marker line may carry: `transaction:false lock_timeout:5s statement_timeout:10m`. */
-const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout'] as const;
+/**
+ * Options a marker line may carry: `transaction:false lock_timeout:5s statement_timeout:10m
+ * lock_retries:0`.
+ */
+const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout', 'lock_retries'] as const;
 
 /** Split a SQL migration into its sections and validate their marker options. */
 export function parseSqlMigration(
@@ -77,10 +80,12 @@ function parseOptions(
     transaction: boolean;
     lockTimeout: number | null;
     statementTimeout: number | null;
+    lockRetries: number | null;
   } = {
     transaction: true,
     lockTimeout: null,
     statementTimeout: null,
+    lockRetries: null,
   };
   const known = [...KNOWN_OPTIONS];
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
@@ -115,10 +120,18 @@ function parseOptions(
         else options.statementTimeout = ms as number;
         break;
       }
+      case 'lock_retries':
+        if (value === undefined || !/^\d{1,4}$/.test(value))
+          fail(
+            `option "lock_retries" takes a number of retries such as 0 or 5, got "${value ?? ''}".`,
+          );
+        options.lockRetries = Number(value);
+        break;
       default:
         fail(
           `unknown migration option "${key}". Known options: ` +
-            'transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>.',
+            'transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>, ' +
+            'lock_retries:<n>.',
         );
     }
   }

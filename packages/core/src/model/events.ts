@@ -92,14 +92,44 @@ export type MigrationBlockedEvent = {
   /** `pg_stat_activity.wait_event` of the lock wait: `relation`, `transactionid`, `virtualxid`, ... */
   readonly lockType: string;
   /** The sessions holding it up (`pg_blocking_pids`), as `pg_stat_activity` shows them. */
-  readonly blockedBy: readonly {
-    readonly pid: number;
-    readonly applicationName: string;
-    /** `active`, `idle in transaction`, ... */
-    readonly state: string | null;
-    /** How long that session's transaction has been open, in ms, if it is in one. */
-    readonly transactionMs: number | null;
-  }[];
+  readonly blockedBy: readonly LockBlocker[];
+};
+/** A session holding up a migration's lock request, as `pg_stat_activity` showed it. */
+export type LockBlocker = {
+  readonly pid: number;
+  readonly applicationName: string;
+  /** Its role (`usename`); null if the server would not say. */
+  readonly user: string | null;
+  /** `active`, `idle in transaction`, ... */
+  readonly state: string | null;
+  /** How long that session's transaction has been open, in ms, if it is in one. */
+  readonly transactionMs: number | null;
+  /** Its current (or, when idle, last) query, cut to 300 characters; null if not visible. */
+  readonly query: string | null;
+};
+/**
+ * A migration's statement could not get its lock within `lock_timeout` (SQLSTATE 55P03): the
+ * migration was rolled back (a non-transactional one: only that statement failed) and is tried
+ * again after `waitMs`, with `nextLockTimeoutMs`. Each attempt holds up the application's queries
+ * on the table for at most its `lock_timeout`.
+ */
+export type MigrationLockRetryEvent = {
+  readonly type: 'migration:lock-retry';
+  readonly version: string;
+  /** The attempt that timed out, 1-based. */
+  readonly attempt: number;
+  /** Attempts allowed in all: the first and its retries. */
+  readonly attempts: number;
+  /** The statement retried (1-based) in a non-transactional migration; null: the whole migration. */
+  readonly statement: number | null;
+  /** The `lock_timeout` of the attempt that timed out. */
+  readonly lockTimeoutMs: number;
+  /** The `lock_timeout` of the next attempt. */
+  readonly nextLockTimeoutMs: number;
+  /** The pause before the next attempt, jitter included. */
+  readonly waitMs: number;
+  /** The sessions it waited for, seen while it waited (empty if none was seen in time). */
+  readonly blockedBy: readonly LockBlocker[];
 };
 /** A message from a running migration: `ctx.progress()` in a module, or a statement finished in SQL. */
 export type MigrationProgressEvent = {
@@ -136,6 +166,7 @@ export type ProgressEvent =
   | MigrationStartedEvent
   | MigrationBackendEvent
   | MigrationBlockedEvent
+  | MigrationLockRetryEvent
   | MigrationProgressEvent
   | MigrationFinishedEvent
   | RunFinishedEvent;

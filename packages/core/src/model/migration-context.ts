@@ -35,7 +35,8 @@ export type MigrationContext = {
 /**
  * What a migration module exports: `up`, optionally `down`, and optionally
  * `transaction` (boolean, default true), `lockTimeout` and `statementTimeout` (durations such
- * as `'5s'`, or milliseconds).
+ * as `'5s'`, or milliseconds), and `lockRetries` (how many times offloop calls `up` again, in a
+ * new transaction, after a lock timeout; 0 opts out).
  */
 export type MigrationModuleExports = {
   up(context: MigrationContext): Promise<void> | void;
@@ -43,6 +44,7 @@ export type MigrationModuleExports = {
   transaction?: boolean;
   lockTimeout?: string | number;
   statementTimeout?: string | number;
+  lockRetries?: number;
 };
 
 /** A loaded migration module, its options validated. */

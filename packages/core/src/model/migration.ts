@@ -8,6 +8,11 @@ export type SectionOptions = {
   readonly lockTimeout: number | null;
   /** PostgreSQL `statement_timeout` for this section's statements, in ms; null uses the config's. */
   readonly statementTimeout: number | null;
+  /**
+   * How many times to retry after a lock timeout (`lock_retries:<n>` on the marker line, a
+   * module's `lockRetries`); null uses the config's `lockRetries`, 0 turns retries off.
+   */
+  readonly lockRetries: number | null;
 };
 
 /** One section (`up` or `down`) of a SQL migration. */
@@ -68,6 +73,12 @@ export type LogEntry = {
   /** For failures: the error code and message; for partial runs, how many statements ran. */
   readonly error: string | null;
   readonly statementsRun: number | null;
+  /**
+   * How many attempts an `up` or `down` took: 1, or more after lock timeouts it retried (in a
+   * non-transactional migration, counted over its statements). Null for other entries, and for
+   * entries written before offloop recorded it.
+   */
+  readonly attempts: number | null;
 };
 
 /** A row of the version table. */

@@ -48,6 +48,9 @@ export function versionTableDdl(versionTable: VersionTable): string {
 )`;
 }
 
+/** Columns added to the log table since its first version, with their types: an older table gets them (`ensureLogTable`). */
+export const LOG_TABLE_ADDED_COLUMNS = [['attempts', 'integer']] as const;
+
 /** `create table if not exists` for the log table. */
 export function logTableDdl(versionTable: VersionTable): string {
   return `create table if not exists ${logTableName(versionTable)} (
@@ -61,6 +64,7 @@ export function logTableDdl(versionTable: VersionTable): string {
   at timestamptz not null default clock_timestamp(),
   duration_ms integer,
   error text,
-  statements_run integer
+  statements_run integer,
+  attempts integer
 )`;
 }

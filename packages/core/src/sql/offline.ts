@@ -33,7 +33,9 @@ export function renderScript(
   for (const item of items) {
     if (!('statements' in item)) continue;
     const { migration, direction, options } = item;
-    const settings = timeoutSettings(config, options);
+    // Only a marker-line lock_timeout: the configured one is the first attempt of retries that
+    // psql cannot make (docs/locking.md), and would only fail the script under contention.
+    const settings = timeoutSettings(config, options, undefined, options.lockTimeout);
     const record = recordStatements(config, migration, direction, {
       appliedBy: null,
       duration: 'zero',

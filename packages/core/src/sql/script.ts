@@ -25,6 +25,8 @@ export type RecordValues = {
    * returns it (one row, one column), so that what the run reports is what was stored.
    */
   readonly duration: 'zero' | 'measured';
+  /** The attempts it took (see `LogEntry.attempts`); left out of a script run by hand. */
+  readonly attempts?: number | undefined;
 };
 
 /** The version-table change and log entry of a successful migration, as SQL statements. */
@@ -48,6 +50,8 @@ export function recordStatements(
         ? `(select duration_ms from ${versionTableName(config)} where version = ${version})`
         : measured;
   const returning = values.duration === 'zero' ? '' : ' returning duration_ms';
+  const [attemptsColumn, attempts] =
+    values.attempts === undefined ? ['', ''] : [', attempts', `, ${values.attempts}`];
   return [
     direction === 'up'
       ? `insert into ${versionTableName(config)} (version, name, checksum, ` +
@@ -55,9 +59,9 @@ export function recordStatements(
         `${appliedBy});`
       : `delete from ${versionTableName(config)} where version = ${version};`,
     `insert into ${logTableName(config)} (version, name, direction, ` +
-      `checksum, outcome, applied_by, duration_ms) values (${version}, ${name}, ` +
-      `${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ` +
-      `${logDuration})${returning};`,
+      `checksum, outcome, applied_by, duration_ms${attemptsColumn}) values (${version}, ` +
+      `${name}, ${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ` +
+      `${logDuration}${attempts})${returning};`,
   ];
 }
 

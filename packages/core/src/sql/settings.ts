@@ -12,7 +12,8 @@ export type EffectiveTimeouts = {
 /**
  * The `lock_timeout` and `statement_timeout` a migration's statements run with: the migration's
  * own option, else the configured default (where that is not 0, which means none). Pure: the
- * engine sets these, `plan` shows them.
+ * engine sets these, `plan` shows them. The lock timeout is the first attempt's: retries after a
+ * lock timeout grow it (`engine/apply/lock-retry.ts`).
  */
 export function effectiveTimeouts(
   config: Pick<ResolvedConfig, 'statementLockTimeout' | 'statementTimeout'>,
@@ -29,14 +30,19 @@ export function effectiveTimeouts(
 /**
  * Session settings for a migration's statements, as `set` statements. `otherwise` gives the
  * values to set when neither the migration nor the config sets one (in a single-transaction run).
+ * `lockTimeoutMs`, when given, replaces the effective lock timeout (an attempt's, when retrying;
+ * null for none).
  */
 export function timeoutSettings(
   config: ResolvedConfig,
   options: SectionOptions,
   otherwise?: { readonly lockTimeout: string; readonly statementTimeout: string },
+  lockTimeoutMs?: number | null,
 ): string[] {
   const settings: string[] = [];
-  const { lockTimeout, statementTimeout } = effectiveTimeouts(config, options);
+  const effective = effectiveTimeouts(config, options);
+  const { statementTimeout } = effective;
+  const lockTimeout = lockTimeoutMs === undefined ? effective.lockTimeout : lockTimeoutMs;
   if (lockTimeout !== null) settings.push(`lock_timeout = '${lockTimeout}ms'`);
   else if (otherwise !== undefined)
     settings.push(`lock_timeout = ${quoteLiteral(otherwise.lockTimeout)}`);

@@ -96,6 +96,14 @@ export type RetryOptions = {
    * @default every error
    */
   readonly retryOn?: ((error: unknown) => boolean) | undefined;
+  /**
+   * Called once an error is to be retried, with the pause about to follow, before it: to report
+   * the retry.
+   */
+  readonly onRetry?:
+    ((error: unknown, attempt: number, pauseMs: number) => Promise<void> | void) | undefined;
+  /** Aborting it ends a pause: `retry` then rejects with node's `AbortError`. */
+  readonly signal?: AbortSignal | undefined;
 };
 
 /**
@@ -114,13 +122,15 @@ export async function retry<T>(
 ): Promise<T> {
   const delay = options.delayMs ?? 0;
   for (let attempt = 0; ; attempt += 1) {
+    let pause: number;
     try {
       return await fn(attempt);
     } catch (error) {
       const again = attempt + 1 < options.attempts && (options.retryOn?.(error) ?? true);
       if (!again) throw error;
+      pause = typeof delay === 'number' ? delay : delay(attempt);
+      await options.onRetry?.(error, attempt, pause);
     }
-    const pause = typeof delay === 'number' ? delay : delay(attempt);
-    if (pause > 0) await sleep(pause);
+    if (pause > 0) await sleep(pause, undefined, { signal: options.signal });
   }
 }

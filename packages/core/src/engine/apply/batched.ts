@@ -15,6 +15,7 @@ import { isApplied } from '../ledger/version-table.ts';
 import { cancelUntilSettled, withCancellation } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { finish } from './failure.ts';
+import { sampling, type LockRetries } from './lock-retry.ts';
 
 /** A transactional SQL migration, ready to be sent as one script. */
 export type BatchablePrepared = Prepared & { readonly statements: readonly Statement[] };
@@ -28,13 +29,15 @@ export function isBatchable(item: Prepared): item is BatchablePrepared {
  * Apply or revert a transactional SQL migration as one script on `batch` (see `db/batch-session.ts`): one
  * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
  * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
- * failed, with its file, line and column.
+ * failed, with its file, line and column. One attempt, with the `lock_timeout` of `retries`'s
+ * current one (see `withLockRetries`).
  */
 export async function applyInBatch(
   batch: BatchSession,
   logTo: CommonQueryMethods,
   item: BatchablePrepared,
   context: ApplyContext,
+  retries: LockRetries,
 ): Promise<MigrationResult> {
   const { migration, direction, options, statements } = item;
   const started = performance.now();
@@ -42,10 +45,11 @@ export async function applyInBatch(
   let positionInStatement: number | null = null;
   const script = transactionScript(
     statements,
-    timeoutSettings(context.config, options),
+    timeoutSettings(context.config, options, undefined, retries.timeoutMs),
     recordStatements(context.config, migration, direction, {
       appliedBy: context.appliedBy,
       duration: 'measured',
+      attempts: retries.attempt,
     }),
   );
 
@@ -62,46 +66,52 @@ export async function applyInBatch(
     return true;
   };
 
-  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
-    const pid = await batch.prepare();
-    setBackend(pid);
-    await context.emit({ type: 'migration:backend', version: migration.version, pid });
-    if (signal.aborted) throw signal.reason;
-    const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
-      context.cancelBackend(pid),
-    );
-    if (sent.ok) {
-      // The recording statements return the duration they stored (see `recordStatements`).
-      recorded.durationMs = sent.last === null ? null : Number(sent.last);
-      return;
-    }
-    const pg = findPgError(sent.error);
-    if (pg === null) {
-      // The connection broke mid-batch. The server may hold messages it had not flushed, so the
-      // count says nothing, and the backend may still run, and commit, what it received: end
-      // it, then let the version table say what happened.
-      await context.terminateBackend(pid);
-      if (await committed()) return;
+  const outcome = await withCancellation(
+    context,
+    migration.version,
+    async (signal, setBackend) => {
+      const pid = await batch.prepare();
+      setBackend(pid);
+      await context.emit({ type: 'migration:backend', version: migration.version, pid });
+      if (signal.aborted) throw signal.reason;
+      const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
+        context.cancelBackend(pid),
+      );
+      if (sent.ok) {
+        // The recording statements return the duration they stored (see `recordStatements`).
+        recorded.durationMs = sent.last === null ? null : Number(sent.last);
+        return;
+      }
+      const pg = findPgError(sent.error);
+      if (pg === null) {
+        // The connection broke mid-batch. The server may hold messages it had not flushed, so the
+        // count says nothing, and the backend may still run, and commit, what it received: end
+        // it, then let the version table say what happened.
+        await context.terminateBackend(pid);
+        if (await committed()) return;
+        throw sent.error;
+      }
+      await batch.recover();
+      const index = statementAt(script, sent.completed, pg.position);
+      // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
+      // error for a transaction that committed. Past the migration's own statements, the version
+      // table says what happened.
+      // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
+      // violation on the version row means another runner recorded it, not that this one did.
+      if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
+        return;
+      positionInStatement = pointAt(script, statements, index, pg.position, position);
       throw sent.error;
-    }
-    await batch.recover();
-    const index = statementAt(script, sent.completed, pg.position);
-    // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
-    // error for a transaction that committed. Past the migration's own statements, the version
-    // table says what happened.
-    // Only errors that can arrive after a commit count (a cancel, the session ended): a unique
-    // violation on the version row means another runner recorded it, not that this one did.
-    if (index >= statements.length && MAY_FOLLOW_COMMIT.test(pg.sqlstate) && (await committed()))
-      return;
-    positionInStatement = pointAt(script, statements, index, pg.position, position);
-    throw sent.error;
-  });
+    },
+    sampling(retries, position),
+  );
   return finish(logTo, item, context, {
     started,
     position,
     outcome,
     positionInStatement,
     recorded,
+    retries,
   });
 }
 

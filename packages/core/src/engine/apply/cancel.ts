@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asError } from '../../util/as-error.ts';
 import type { ApplyContext } from './context.ts';
-import { watchLockWaits } from './lock-wait.ts';
+import { watchLockWaits, type LockWaitSampling } from './lock-wait.ts';
 
 /** Why a migration was stopped from outside: the caller's abort, its `migrationTimeout`, or the lost lock. */
 export type CancelReason = 'aborted' | 'timeout' | 'lock-lost';
@@ -15,12 +15,14 @@ export type BodyOutcome<T> = { value: T } | { error: unknown; reason: CancelReas
 
 /**
  * Run `body` with a signal that fires on the run's abort or on the migration timeout, cancelling
- * the statement in flight on the server when it does.
+ * the statement in flight on the server when it does. Its lock waits are watched (`lock-wait.ts`),
+ * with `sampling` when a short `lock_timeout` may end them before they are reported.
  */
 export async function withCancellation<T>(
   context: ApplyContext,
   version: string,
   body: (signal: AbortSignal, setBackend: (pid: number) => void) => Promise<T>,
+  sampling?: LockWaitSampling,
 ): Promise<BodyOutcome<T>> {
   const controller = new AbortController();
   let backend: number | null = null;
@@ -48,7 +50,7 @@ export async function withCancellation<T>(
       value: await body(controller.signal, (pid) => {
         backend = pid;
         stopWatching();
-        stopWatching = watchLockWaits(context, version, pid);
+        stopWatching = watchLockWaits(context, version, pid, sampling);
       }),
     };
   } catch (error) {

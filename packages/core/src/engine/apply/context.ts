@@ -56,6 +56,8 @@ export type Position = {
   completed: number;
   /** INVALID indexes on the table of a concurrent index build, before it started. */
   invalidBefore?: ReadonlySet<string>;
+  /** The last lock wait seen while the current statement ran (who held it up), if any. */
+  lockWait?: LockWait | undefined;
   /** Transaction control a transactional module tried (and was refused), if any. */
   refused?: TransactionControlRefused | undefined;
 };

@@ -21,6 +21,7 @@ import {
   type MigrationFailedDetails,
   type MigrationResult,
 } from '../../errors/index.ts';
+import type { LockBlocker } from '../../model/events.ts';
 import type { LogEntry } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { lineColumnAt } from '../../files/source-position.ts';
@@ -33,8 +34,13 @@ import { appendLog } from '../ledger/log-table.ts';
 import type { BodyOutcome, CancelReason } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { invalidIndexes } from './index-check.ts';
+import { LockTimedOut, type LockRetries } from './lock-retry.ts';
 
-/** The result of a migration that ran, or its typed error, logged outside its transaction. */
+/**
+ * The result of a migration that ran, or its typed error, logged outside its transaction. An
+ * attempt of a transactional migration that timed out on a lock and may be retried
+ * (`run.retries`) throws {@link LockTimedOut} instead, and logs nothing: it was rolled back.
+ */
 export async function finish(
   logTo: CommonQueryMethods,
   item: Prepared,
@@ -45,6 +51,7 @@ export async function finish(
     outcome: BodyOutcome<unknown>;
     positionInStatement: number | null;
     recorded: Recorded;
+    retries?: LockRetries | undefined;
   },
 ): Promise<MigrationResult> {
   const { migration, direction, options } = item;
@@ -60,6 +67,17 @@ export async function finish(
       durationMs,
     };
   }
+  const { retries } = run;
+  if (
+    retries !== undefined &&
+    outcome.reason === null &&
+    options.transaction &&
+    context.singleTransaction === undefined &&
+    findPgError(outcome.error)?.sqlstate === '55P03' &&
+    retries.canRetry(retries.attempt)
+  )
+    throw new LockTimedOut(position.lockWait?.blockedBy ?? [], { cause: outcome.error });
+  const lastSeen = retries?.seen(position.lockWait?.blockedBy ?? []) ?? [];
   // What a failed non-transactional run leaves behind: the statements that completed, what a
   // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
   const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
@@ -82,6 +100,7 @@ export async function finish(
     context,
     run.positionInStatement,
     leftovers,
+    { attempts: retries?.attempt ?? 1, blockedBy: lastSeen },
   );
   const partial = leavesWork(item, position, leftovers);
   // The migration's transaction is gone; the log entry goes in on its own. (In a
@@ -99,6 +118,7 @@ export async function finish(
       durationMs: performance.now() - started,
       error: `${failure.code}: ${failure.message}`,
       statementsRun: 'statements' in item ? position.completed : null,
+      attempts: retries?.attempt ?? 1,
     });
   }
   throw failure;
@@ -158,12 +178,13 @@ function toFailure(
   context: ApplyContext,
   positionInStatement: number | null,
   leftovers: Leftovers,
+  retried: { readonly attempts: number; readonly blockedBy: readonly LockBlocker[] },
 ): OffloopError {
   if (error instanceof OffloopError && !(error instanceof MigrationFailedError))
     return error as OffloopError;
   const facts = failureFacts(item, position, error, context, positionInStatement, leftovers);
   return reason === null
-    ? failedError(position, facts, error)
+    ? failedError(position, facts, error, retried)
     : stoppedError(reason, item, facts, context, error);
 }
 
@@ -263,6 +284,7 @@ function failedError(
   position: Position,
   { details, where, which, message, sqlstate, aftermath }: FailureFacts,
   error: unknown,
+  retried: { readonly attempts: number; readonly blockedBy: readonly LockBlocker[] },
 ): OffloopError {
   if (position.refused !== undefined) {
     const command = position.refused.command;
@@ -285,8 +307,14 @@ function failedError(
       position.statement !== null &&
       isConcurrentIndexBuild(position.statement.kind, position.statement.node);
     return new LockNotAvailableError(
-      lockNotAvailableMessage(where, `${message}${sqlstate}${which}`, concurrentIndex, aftermath),
-      details,
+      lockNotAvailableMessage(
+        where,
+        `${message}${sqlstate}${which}`,
+        concurrentIndex,
+        aftermath,
+        retried,
+      ),
+      { ...details, ...retried },
       { cause: error },
     );
   }

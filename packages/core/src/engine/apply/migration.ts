@@ -4,7 +4,8 @@
  * after the last statement. Transactional SQL migrations usually go the batched path instead
  * (`batched.ts`); this one serves modules, non-transactional migrations and `singleTransaction`.
  * Failures become typed errors with the file, line and column of the failing statement
- * (`failure.ts`).
+ * (`failure.ts`). A transactional migration is one attempt here (see `withLockRetries`); a
+ * non-transactional SQL migration retries a statement that timed out on a lock by itself.
  */
 import type { CommonQueryMethods } from 'slonik';
 import type { MigrationResult } from '../../errors/index.ts';
@@ -12,6 +13,7 @@ import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { timeoutSettings } from '../../sql/settings.ts';
+import { retry } from '../../util/poll.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { rawQuery } from '../db/pools.ts';
 import { appendLog } from '../ledger/log-table.ts';
@@ -19,6 +21,7 @@ import { deleteApplied, insertApplied } from '../ledger/version-table.ts';
 import { withCancellation } from './cancel.ts';
 import type { ApplyContext, Position, Recorded } from './context.ts';
 import { finish } from './failure.ts';
+import { reportRetry, sampling, type LockRetries } from './lock-retry.ts';
 import { assertIndexValid, invalidIndexes } from './index-check.ts';
 import { runModule } from './module.ts';
 import { currentTimeouts, restoreTimeouts } from './timeouts.ts';
@@ -33,32 +36,47 @@ type ApplyingMigration = {
   readonly started: number;
   readonly position: Position;
   readonly recorded: Recorded;
+  readonly retries: LockRetries;
 };
 
-/** Apply or revert one migration on `connection` (a connection of the run's pool). */
+/**
+ * Apply or revert one migration on `connection` (a connection of the run's pool), with the
+ * `lock_timeout` of `retries`'s current attempt.
+ */
 export async function applyMigration(
   connection: CommonQueryMethods,
   item: Prepared,
   context: ApplyContext,
+  retries: LockRetries,
 ): Promise<MigrationResult> {
   const { migration, options } = item;
+  // A non-transactional module cannot be retried (offloop cannot know what it may repeat): it
+  // gets only the lock_timeout it sets itself, not the short one meant for retries.
+  const lockTimeoutMs =
+    options.transaction || 'statements' in item ? retries.timeoutMs : options.lockTimeout;
+  const position: Position = { statement: null, index: -1, completed: 0 };
   const applying: ApplyingMigration = {
     item,
     context,
-    settings: timeoutSettings(context.config, options, context.singleTransaction),
+    settings: timeoutSettings(context.config, options, context.singleTransaction, lockTimeoutMs),
     started: performance.now(),
-    position: { statement: null, index: -1, completed: 0 },
+    position,
     recorded: { durationMs: null },
+    retries,
   };
-  const outcome = await withCancellation(context, migration.version, async (signal, setBackend) => {
-    const pid = await context.backendPids.of(connection);
-    setBackend(pid);
-    await context.emit({ type: 'migration:backend', version: migration.version, pid });
-    if (options.transaction) await inTransaction(connection, applying, signal);
-    else await outsideTransaction(connection, applying, signal);
-  });
+  const outcome = await withCancellation(
+    context,
+    migration.version,
+    async (signal, setBackend) => {
+      const pid = await context.backendPids.of(connection);
+      setBackend(pid);
+      await context.emit({ type: 'migration:backend', version: migration.version, pid });
+      if (options.transaction) await inTransaction(connection, applying, signal);
+      else await outsideTransaction(connection, applying, signal);
+    },
+    sampling(retries, position),
+  );
   // PostgreSQL's position counts characters within the statement that failed.
-  const { position } = applying;
   const at = findPgError('error' in outcome ? outcome.error : null)?.position ?? null;
   const positionInStatement =
     at === null || position.statement === null
@@ -70,6 +88,7 @@ export async function applyMigration(
     outcome,
     positionInStatement,
     recorded: applying.recorded,
+    retries,
   });
 }
 
@@ -126,7 +145,7 @@ async function runBody(
   for (const setting of applying.settings)
     await connection.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
   const { item } = applying;
-  if ('statements' in item) await runStatements(connection, item, applying.position, signal);
+  if ('statements' in item) await runStatements(connection, item, applying, signal);
   else await runModule(connection, item, applying.position, signal, applying.context);
   // After a stop nothing more commits, whatever the body did.
   if (signal.aborted) throw signal.reason;
@@ -136,21 +155,67 @@ async function runBody(
 async function runStatements(
   connection: CommonQueryMethods,
   item: Extract<Prepared, { readonly statements: unknown }>,
-  position: Position,
+  applying: ApplyingMigration,
   signal: AbortSignal,
 ): Promise<void> {
+  const { position } = applying;
+  // The session's lock_timeout, as the migration's settings left it.
+  const session = { lockTimeoutMs: applying.retries.timeoutMs };
   for (const [index, statement] of item.statements.entries()) {
     if (signal.aborted) throw signal.reason;
     position.statement = statement;
     position.index = index;
-    const concurrent =
-      !item.options.transaction && isConcurrentIndexBuild(statement.kind, statement.node);
-    if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
-    await connection.query(rawQuery(statement.sql));
-    if (concurrent) await assertIndexValid(connection, statement);
+    if (item.options.transaction) await connection.query(rawQuery(statement.sql));
+    else await runAlone(connection, statement, applying, signal, session);
     position.completed = index + 1;
   }
   position.statement = null;
+}
+
+/**
+ * One statement of a non-transactional migration: it commits by itself, so when it times out on
+ * a lock, nothing of it happened, and it alone is tried again (after a pause, with a longer
+ * `lock_timeout`). A concurrent index build is the exception: it waits for older transactions,
+ * not in the lock queue the application's queries wait in, and one that fails leaves an INVALID
+ * index behind: it runs with no lock_timeout (unless the migration sets one) and is never retried.
+ */
+async function runAlone(
+  connection: CommonQueryMethods,
+  statement: Extract<Prepared, { readonly statements: unknown }>['statements'][number],
+  applying: ApplyingMigration,
+  signal: AbortSignal,
+  session: { lockTimeoutMs: number | null },
+): Promise<void> {
+  const { position, retries, item, context } = applying;
+  const concurrent = isConcurrentIndexBuild(statement.kind, statement.node);
+  await retry(
+    async () => {
+      const timeout = concurrent ? item.options.lockTimeout : retries.timeoutMs;
+      if ((timeout ?? 0) !== (session.lockTimeoutMs ?? 0)) {
+        await connection.query(rawQuery(`set lock_timeout = '${timeout ?? 0}ms'`));
+        session.lockTimeoutMs = timeout;
+      }
+      position.lockWait = undefined;
+      if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
+      await connection.query(rawQuery(statement.sql));
+      if (concurrent) await assertIndexValid(connection, statement);
+    },
+    {
+      attempts: concurrent ? 1 : retries.attempts,
+      retryOn: (error) => !signal.aborted && findPgError(error)?.sqlstate === '55P03',
+      delayMs: (attempt) => retries.pauseMs(attempt + 1),
+      onRetry: (_error, attempt, pauseMs) =>
+        reportRetry(context, retries, {
+          version: item.migration.version,
+          statement: position.index + 1,
+          attempt: attempt + 1,
+          pauseMs,
+          blockedBy: position.lockWait?.blockedBy ?? [],
+        }),
+      // A stop during the pause ends it: the migration then fails as stopped at this statement.
+      signal,
+    },
+  );
 }
 
 /** The version-table change and log entry of a migration that succeeded. */
@@ -182,6 +247,7 @@ async function recordSuccess(
     durationMs,
     error: null,
     statementsRun: null,
+    attempts: applying.retries.attempt,
   });
   applying.recorded.durationMs = durationMs;
 }

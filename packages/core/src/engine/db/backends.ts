@@ -3,7 +3,7 @@
  * `pg_cancel_backend`, `pg_terminate_backend`), in one place. It runs on the run lock's own
  * connection (`lock/lock.ts`), which stays free while the work connections are busy.
  */
-import type { MigrationBlockedEvent } from '../../model/events.ts';
+import type { LockBlocker, MigrationBlockedEvent } from '../../model/events.ts';
 
 /** Backends other than this one holding an advisory lock given as (classid, objid) in this database. */
 export const HOLDERS_QUERY = `
@@ -33,8 +33,10 @@ const LOCK_WAIT_QUERY = `
       a.query_start)) * 1000)::int as waited_ms,
     coalesce((
       select json_agg(json_build_object(
-        'pid', b.pid, 'applicationName', b.application_name, 'state', b.state,
-        'transactionMs', (extract(epoch from clock_timestamp() - b.xact_start) * 1000)::int
+        'pid', b.pid, 'applicationName', b.application_name, 'user', b.usename::text,
+        'state', b.state,
+        'transactionMs', (extract(epoch from clock_timestamp() - b.xact_start) * 1000)::int,
+        'query', left(b.query, 300)
       ) order by b.pid)
       from pg_stat_activity b where b.pid = any(pg_blocking_pids(a.pid))
     ), '[]'::json) as blocked_by
@@ -44,12 +46,7 @@ const LOCK_WAIT_QUERY = `
 type LockWaitRow = {
   lock_type: string | null;
   waited_ms: number | null;
-  blocked_by: {
-    pid: number;
-    applicationName: string;
-    state: string | null;
-    transactionMs: number | null;
-  }[];
+  blocked_by: LockBlocker[];
 };
 
 /** A backend's lock wait, as the `migration:blocked` event reports it. */

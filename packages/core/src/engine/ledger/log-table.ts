@@ -6,7 +6,14 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { rawQuery } from '../db/pools.ts';
-import { logTableDdl, logTableOf, type VersionTable } from '../../sql/ddl.ts';
+import {
+  LOG_TABLE_ADDED_COLUMNS,
+  logTableDdl,
+  logTableName,
+  logTableOf,
+  quoteIdentifier,
+  type VersionTable,
+} from '../../sql/ddl.ts';
 import { tableExists } from './version-table.ts';
 import type { LogEntry } from '../../model/migration.ts';
 
@@ -15,16 +22,34 @@ function logTableIdentifier(versionTable: VersionTable) {
   return sql.identifier([versionTable.schema, logTableOf(versionTable)]);
 }
 
-/** Create the log table if it is missing. Call it under the run's lock. */
+/**
+ * Create the log table if it is missing, and add the columns a table made by an older offloop
+ * lacks. Call it under the run's lock. A column is looked up first: `alter table` would take an
+ * ACCESS EXCLUSIVE lock on the log table on every run, even with `if not exists`.
+ */
 export async function ensureLogTable(
   connection: CommonQueryMethods,
   versionTable: VersionTable,
 ): Promise<void> {
   await connection.query(rawQuery(logTableDdl(versionTable)));
+  const present = await connection.anyFirst(sql.type(z.object({ name: z.string() }))`
+    select attname as name from pg_attribute
+    where attrelid = ${logTableName(versionTable)}::regclass and attnum > 0 and not attisdropped`);
+  for (const [column, type] of LOG_TABLE_ADDED_COLUMNS) {
+    if (present.includes(column)) continue;
+    await connection.query(
+      rawQuery(
+        `alter table ${logTableName(versionTable)} ` +
+          `add column if not exists ${quoteIdentifier(column)} ${type}`,
+      ),
+    );
+  }
 }
 
-/** A row to append. */
-export type LogRow = Omit<LogEntry, 'id' | 'at'>;
+/** A row to append; `attempts` only for an `up` or `down` that ran. */
+export type LogRow = Omit<LogEntry, 'id' | 'at' | 'attempts'> & {
+  readonly attempts?: number | null | undefined;
+};
 
 /** Append one entry. */
 export async function appendLog(
@@ -34,10 +59,11 @@ export async function appendLog(
 ): Promise<void> {
   await connection.query(sql.unsafe`
     insert into ${logTableIdentifier(versionTable)}
-      (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run)
+      (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run,
+        attempts)
     values (${row.version}, ${row.name}, ${row.direction}, ${row.checksum}, ${row.outcome},
       ${row.appliedBy}, ${row.durationMs === null ? null : Math.round(row.durationMs)},
-      ${row.error}, ${row.statementsRun})`);
+      ${row.error}, ${row.statementsRun}, ${row.attempts ?? null})`);
 }
 
 /**
@@ -68,6 +94,7 @@ const logRow = z.object({
   duration_ms: z.number().nullable(),
   error: z.string().nullable(),
   statements_run: z.number().nullable(),
+  attempts: z.number().nullable(),
 });
 
 function toEntry(row: z.infer<typeof logRow>): LogEntry {
@@ -83,12 +110,15 @@ function toEntry(row: z.infer<typeof logRow>): LogEntry {
     durationMs: row.duration_ms,
     error: row.error,
     statementsRun: row.statements_run,
+    attempts: row.attempts,
   };
 }
 
+// `attempts` through the row's JSON: read-only commands read a log table an older offloop made,
+// which they do not upgrade, and which has no such column. The table is aliased `entry`.
 const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome,
   applied_by, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at,
-  duration_ms, error, statements_run`;
+  duration_ms, error, statements_run, (to_jsonb(entry) ->> 'attempts')::int as attempts`;
 
 /** Whether the log table exists. */
 export async function logTableExists(
@@ -106,7 +136,7 @@ export async function readLog(
 ): Promise<LogEntry[]> {
   const rows = await connection.any(
     sql.type(logRow)`
-      select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)}
+      select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)} as entry
       order by id desc limit ${limit}`,
   );
   return rows.map(toEntry);
@@ -135,7 +165,7 @@ export async function readDirty(
       where outcome not in ('failed', 'started')
       order by version, id desc
     )
-    select ${SELECT_COLUMNS} from ${log}
+    select ${SELECT_COLUMNS} from ${log} as entry
     where id in (
       select id from latest where outcome = 'started'
       union all

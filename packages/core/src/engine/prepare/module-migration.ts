@@ -71,6 +71,12 @@ export async function loadMigrationModule(
       );
     return ms as number;
   };
+  const lockRetries = loaded.lockRetries;
+  if (
+    lockRetries !== undefined &&
+    !(typeof lockRetries === 'number' && Number.isInteger(lockRetries) && lockRetries >= 0)
+  )
+    invalid('`export const lockRetries` must be a whole number of retries (0: none).');
   return {
     up: loaded.up as MigrationModule['up'],
     down: loaded.down as MigrationModule['down'],
@@ -78,6 +84,7 @@ export async function loadMigrationModule(
       transaction: loaded.transaction !== false,
       lockTimeout: duration('lockTimeout'),
       statementTimeout: duration('statementTimeout'),
+      lockRetries: lockRetries === undefined ? null : (lockRetries as number),
     },
   };
 }

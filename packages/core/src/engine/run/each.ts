@@ -7,6 +7,7 @@ import { lockLostError, RunAbortedError, type MigrationResult } from '../../erro
 import type { ProgressEvent } from '../../model/events.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { applyInBatch, isBatchable } from '../apply/batched.ts';
+import { LockRetries, withLockRetries } from '../apply/lock-retry.ts';
 import { applyMigration } from '../apply/migration.ts';
 import type { Session } from '../session.ts';
 
@@ -29,9 +30,16 @@ export async function runEach(
       );
     await session.emit(startedEvent(item, index, items.length));
     const context = { ...session.apply, done };
-    const result = isBatchable(item)
-      ? await applyInBatch(session.batch, session.pools.pool, item, context)
-      : await session.pools.pool.connect((connection) => applyMigration(connection, item, context));
+    // A transactional migration that timed out on a lock was rolled back: it runs again, a
+    // new transaction each time (a module's `up` is called again).
+    const retries = new LockRetries(context.config, item.options);
+    const result = await withLockRetries(retries, context, migration.version, () =>
+      isBatchable(item)
+        ? applyInBatch(session.batch, session.pools.pool, item, context, retries)
+        : session.pools.pool.connect((connection) =>
+            applyMigration(connection, item, context, retries),
+          ),
+    );
     done.push(result);
     session.finished.push(result);
     await session.emit({

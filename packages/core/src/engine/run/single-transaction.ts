@@ -7,6 +7,7 @@ import { MigrationFailedError, OffloopError, type MigrationResult } from '../../
 import type { CommonQueryMethods } from 'slonik';
 import type { Prepared } from '../../model/prepared.ts';
 import { assertSingleTransaction } from '../../plan/checks.ts';
+import { LockRetries } from '../apply/lock-retry.ts';
 import { applyMigration } from '../apply/migration.ts';
 import { currentTimeouts } from '../apply/timeouts.ts';
 import { findPgError } from '../db/pg-errors.ts';
@@ -82,11 +83,16 @@ async function applyAll(
     try {
       // Each migration is a savepoint inside the one transaction; a failure rolls back all of
       // them, and nothing of the run stays applied.
-      const result = await applyMigration(transaction, item, {
-        ...session.apply,
-        done: [],
-        singleTransaction: { ...defaults, rolledBack: finished.length },
-      });
+      const result = await applyMigration(
+        transaction,
+        item,
+        {
+          ...session.apply,
+          done: [],
+          singleTransaction: { ...defaults, rolledBack: finished.length },
+        },
+        new LockRetries(session.apply.config, item.options),
+      );
       finished.push(result);
     } catch (error) {
       failed.at = { item, error, durationMs: performance.now() - started };
