@@ -71,13 +71,13 @@ const ROWS: readonly Row[] = [
   },
   {
     name: 'offloop-retries-off',
-    label: 'offloop, lock retries off (`statementLockTimeout: 0`)',
+    label: 'offloop, no lock_timeout, no retries (`statementLockTimeout: 0`, the old default)',
     migration: { tool: 'offloop', options: { statementLockTimeout: 0 } },
   },
   {
     name: 'offloop-200ms',
-    label: 'offloop, `statementLockTimeout: 200ms`, no retry',
-    migration: { tool: 'offloop', options: { statementLockTimeout: '200ms' } },
+    label: 'offloop, `statementLockTimeout: 200ms`, no retry (`lockRetries: 0`)',
+    migration: { tool: 'offloop', options: { statementLockTimeout: '200ms', lockRetries: 0 } },
   },
   {
     name: 'node-pg-migrate',
