@@ -58,9 +58,9 @@ type Row = { readonly name: string; readonly label: string; readonly migration: 
 /**
  * The rows. An offloop row is `createMigrator` options over `{ url, dir }`: add a configuration
  * here, or for one run with `--offloop 'name={...}'`. `offloop-defaults` and `none` are what
- * `--check` reads. Today offloop's default is `statementLockTimeout: 0` (no lock_timeout, no
- * retries), so `offloop-defaults` and `offloop-retries-off` run the same thing; once lock
- * retries land, `offloop-retries-off` and `offloop-200ms` must also turn the retries off.
+ * `--check` reads. offloop's default is a 100 ms lock_timeout with retries; `offloop-retries-off`
+ * is the old default (no lock_timeout, so nothing to retry), `offloop-200ms` a fixed timeout that
+ * is not retried.
  */
 const ROWS: readonly Row[] = [
   { name: 'none', label: 'no migration', migration: { tool: 'none' } },

@@ -99,7 +99,7 @@ const UNSAFE: readonly (readonly [rule: string, source: string, line: number, co
   ['enum-value-in-transaction', "-- migrate:up\nalter type status add value 'x';\n", 2, 1],
   [
     'missing-lock-timeout',
-    '-- migrate:up transaction:false\n\ncreate index concurrently j on orders (a);\n',
+    "-- migrate:up transaction:false\n\nalter type status add value 'y';\n",
     3,
     1,
   ],

@@ -67,9 +67,7 @@ test('each rule finds its statement', (t) => {
     'truncate t;': ['truncate'],
     'refresh materialized view v;': ['refresh-materialized-view-not-concurrent'],
     'alter table t add column b text; update t set b = a;': ['exclusive-lock-then-more'],
-    '-- migrate:up transaction:false\ncreate index concurrently i on t (a);': [
-      'missing-lock-timeout',
-    ],
+    "-- migrate:up transaction:false\nalter type s add value 'y';": ['missing-lock-timeout'],
   };
   t.deepEqual(Object.fromEntries(Object.keys(expected).map((sql) => [sql, rules(sql)])), expected);
 });
@@ -145,8 +143,16 @@ test('version-dependent rules follow the assumed PostgreSQL version', (t) => {
 });
 
 test('a configured statementLockTimeout satisfies missing-lock-timeout', (t) => {
-  const sql = '-- migrate:up transaction:false\ncreate index concurrently i on t (a);';
+  const sql = "-- migrate:up transaction:false\nalter type s add value 'y';";
   t.deepEqual(rules(sql, { configLockTimeout: 2000 }), []);
+});
+
+test('concurrent index builds and drops need no lock_timeout: a timeout would only fail the build', (t) => {
+  const sql =
+    '-- migrate:up transaction:false\nset statement_timeout = 0;\n' +
+    'create index concurrently i on t (a);\ndrop index concurrently if exists j;\n' +
+    'reindex index concurrently k;';
+  t.deepEqual(rules(sql), []);
 });
 
 test('findings point at file:line:column of the node they are about', (t) => {

@@ -15,6 +15,7 @@ import {
   type Node,
   type TableRef,
 } from '../nodes.ts';
+import { isConcurrentIndexBuild } from '../../../plan/transaction-rules.ts';
 import { olderThan, type LintStatement, type Rule, type RuleContext } from '../rule.ts';
 
 /** `ALTER TABLE` subcommands that take less than ACCESS EXCLUSIVE (the PostgreSQL docs' table). */
@@ -160,6 +161,20 @@ export const enumValueInTransaction: Rule = ({ kind, node }, context) => {
   ];
 };
 
+/**
+ * Statements that need no `lock_timeout`: concurrent index builds and drops take SHARE UPDATE
+ * EXCLUSIVE, which no application read or write waits for, and a timeout would fail a build
+ * halfway and leave an INVALID index (offloop gives them no short timeout; docs/locking.md).
+ */
+function queuesNoQueries({ kind, node }: LintStatement): boolean {
+  if (kind === 'VariableSetStmt' || isConcurrentIndexBuild(kind, node)) return true;
+  return (
+    kind === 'DropStmt' &&
+    stringOf(node, 'removeType') === 'OBJECT_INDEX' &&
+    node.concurrent === true
+  );
+}
+
 /** Whether a statement sets `lock_timeout`. */
 function setsLockTimeout({ kind, node }: LintStatement): boolean {
   return kind === 'VariableSetStmt' && stringOf(node, 'name') === 'lock_timeout';
@@ -175,6 +190,7 @@ export const missingLockTimeout: Rule = (statement, context) => {
   if (statement.index !== 0 || context.transactional) return [];
   if (context.options.lockTimeout !== null || context.configLockTimeout > 0) return [];
   if (context.statements.some(setsLockTimeout)) return [];
+  if (context.statements.every(queuesNoQueries)) return [];
   return [
     {
       rule: 'missing-lock-timeout',
