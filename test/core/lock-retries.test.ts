@@ -349,6 +349,8 @@ test("the application's queries on the table queue for about the lock_timeout, n
   );
   const blocker = await block(pool, 'users');
   const run = migrator.up();
+  // The worker thread may take seconds to start on a loaded machine: watch from the first retry.
+  t.true(await eventually(() => retriesOf(events).length >= 1, 30_000), 'the migration retries');
   // The application: a query on users every 20 ms, on its own connection, for 3 s of retries.
   const latencies: number[] = [];
   const until = performance.now() + 3_000;
