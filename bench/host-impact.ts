@@ -24,6 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { createMigrator } from '@offloop/worker';
 import { toNodePgMigrate, toPsql } from './host-impact-adapters.ts';
+import { median, rotate } from './stats.ts';
 import { generateWorkload } from './workload.ts';
 
 const run = promisify(execFile);
@@ -204,15 +205,6 @@ async function applyRun(
   });
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
-};
-const rotate = <T>(items: readonly T[], by: number): T[] =>
-  items.map((_, i) => items[(i + by) % items.length] as T);
 const fmt = (value: number) =>
   Number.isFinite(value) ? value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2) : 'n/a';
 

@@ -30,6 +30,7 @@ import { parseConfig } from '@offloop/core';
 import { createMigrator, isOffloopError, type MigratorOptions } from '@offloop/worker';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { median, rotate } from './stats.ts';
 
 const here = import.meta.dirname;
 
@@ -162,17 +163,6 @@ type ExclusiveQueue = { readonly firstAtMs: number | null; readonly totalMs: num
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
-}
-
-const rotate = <T>(items: readonly T[], by: number): T[] =>
-  items.map((_, i) => items[(i + by) % items.length] as T);
 
 /** Milliseconds as the issue's table writes them: `0.2 ms`, `86 ms`, `6,562 ms`. */
 function formatMs(ms: number): string {
