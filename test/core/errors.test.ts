@@ -17,7 +17,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { runInNewContext } from 'node:vm';
 import { asDatabaseUnavailable } from '../../packages/core/src/engine/db/pg-errors.ts';
-import { withPools } from '../../packages/core/src/engine/db/pools.ts';
+import { withDatabaseErrors } from '../../packages/core/src/engine/db/pg-errors.ts';
 import { NODE_VERSION_UNSUPPORTED } from '../../packages/core/src/node-version.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
@@ -230,12 +230,12 @@ test('a SuppressedError whose original failure is no offloop error is INTERNAL_E
   t.true(rebuilt.suppressed?.[0] instanceof DatabaseUnavailableError);
 });
 
-test('a lost connection inside a SuppressedError maps to DATABASE_UNAVAILABLE, and the original failure keeps its code (withPools)', async (t) => {
+test('a lost connection inside a SuppressedError maps to DATABASE_UNAVAILABLE, and the original failure keeps its code (withDatabaseErrors)', async (t) => {
   const url = await createTestDatabase(t);
   const config = parseConfig({ url, dir: '.' });
   const original = migrationFailed();
   const thrown = await t.throwsAsync(
-    withPools(config, () =>
+    withDatabaseErrors(config, () =>
       Promise.reject(
         new SuppressedError(
           terminated(),
@@ -260,7 +260,7 @@ test('a lost connection inside a SuppressedError maps to DATABASE_UNAVAILABLE, a
   t.is(rebuilt.suppressed?.[0]?.constructor, DatabaseUnavailableError);
   // In an AggregateError too, each part on its own.
   const aggregate = await t.throwsAsync(
-    withPools(config, () =>
+    withDatabaseErrors(config, () =>
       Promise.reject(
         new AggregateError([terminated(), new Error('Connection terminated unexpectedly')]),
       ),

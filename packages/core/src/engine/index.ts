@@ -1,6 +1,6 @@
 /**
- * `@offloop/core/engine`: discovery, parsing and the engine that talks to PostgreSQL through
- * slonik. Import it inside a worker thread (as `@offloop/worker` does), not on a busy host.
+ * `@offloop/core/engine`: discovery, parsing and the engine that talks to PostgreSQL (through
+ * `pg`; slonik only for a JavaScript/TypeScript migration). Import it inside a worker thread (as `@offloop/worker` does), not on a busy host.
  *
  * Inside: `execute.ts` dispatches a command to its operation (`operations/`), which runs in a
  * session (`session.ts`: the run lock of `lock/`, the pools of `db/`, the state read from the
@@ -29,6 +29,9 @@ export { loadParser } from './parse/parser.ts';
 export { splitSection } from './prepare/split.ts';
 export type { Statement } from './prepare/split.ts';
 export { findPgError } from './db/pg-errors.ts';
+export type { Db } from './db/db.ts';
+export { sql, type Sql } from './db/sql.ts';
+export { withConnection } from './db/work-connection.ts';
 export type { PgErrorInfo } from './db/pg-errors.ts';
 export { recordCrash } from './ledger/crash-record.ts';
 export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';

@@ -1,11 +1,10 @@
 /**
  * Where every operation runs. A mutating run ({@link withSession}) opens the lock connection and
- * the work pool side by side, checks they reach one database, takes the run lock, ends what a
- * runner that lost it still runs, starts the work lock, and reads the state; a read-only run
- * ({@link withReadOnly}) only reads the state. Both release everything they took, in `finally`.
+ * the work connection side by side, checks they reach one database, takes the run lock, ends what
+ * a runner that lost it still runs, starts the work lock, and reads the state; a read-only run
+ * ({@link withReadOnly}) only reads the state, on one connection. Both release everything they
+ * took, in `finally`. slonik is opened only for a JavaScript/TypeScript migration (`modules`).
  */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
 import { defaultAppliedBy } from '../config/applied-by.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import {
@@ -21,15 +20,16 @@ import type { ProgressEvent } from '../model/events.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import type { PlanState } from '../plan/state.ts';
 import type { ApplyContext } from './apply/context.ts';
-import { BackendPids } from './apply/backend-pid.ts';
 import { describeLockWait } from './db/backends.ts';
-import { BatchSession } from './db/batch-session.ts';
-import { withPools, type Pools } from './db/pools.ts';
-import { ensureLogTable, logTableExists, readDirty } from './ledger/log-table.ts';
-import { ensureVersionTable, readApplied, versionTableExists } from './ledger/version-table.ts';
+import type { Db } from './db/db.ts';
+import { ModulePool } from './db/module-pool.ts';
+import { withDatabaseErrors } from './db/pg-errors.ts';
+import { sql } from './db/sql.ts';
+import { WorkConnection } from './db/work-connection.ts';
+import { ensureLogTable, readDirty } from './ledger/log-table.ts';
+import { ensureVersionTable, ledgerTables, readApplied } from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
-import { WorkSessions, workSessionSetup } from './lock/work-lock.ts';
-import { loadParser } from './parse/parser.ts';
+import { workSessionSetup } from './lock/work-lock.ts';
 
 /** Options of one engine call. */
 export type EngineOptions = {
@@ -46,9 +46,10 @@ const TERMINATE_WAIT_MS = 10_000;
 
 /** A mutating run: under the lock, with the state read. */
 export type Session = {
-  readonly pools: Pools;
-  /** A connection for transactional SQL migrations, each sent as one script (see `db/batch-session.ts`). */
-  readonly batch: BatchSession;
+  /** The run's one connection for its reads, its bookkeeping and its SQL migrations (`db/work-connection.ts`). */
+  readonly work: WorkConnection;
+  /** slonik's connections, for JavaScript/TypeScript migrations only, opened on first use. */
+  readonly modules: ModulePool;
   readonly state: PlanState;
   readonly emit: Emit;
   readonly apply: ApplyContext;
@@ -63,15 +64,14 @@ export type Session = {
 
 /** What the database records, read without a lock. */
 async function readState(
-  pool: CommonQueryMethods,
+  db: Db,
   config: ResolvedConfig,
   files: readonly MigrationFile[],
 ): Promise<PlanState> {
-  const initialized = await versionTableExists(pool, config);
-  const applied = initialized ? await readApplied(pool, config) : [];
-  const dirty =
-    initialized && (await logTableExists(pool, config)) ? await readDirty(pool, config) : [];
-  return { files, applied, dirty, initialized };
+  const { versionTable, logTable } = await ledgerTables(db, config);
+  const applied = versionTable ? await readApplied(db, config) : [];
+  const dirty = versionTable && logTable ? await readDirty(db, config) : [];
+  return { files, applied, dirty, initialized: versionTable };
 }
 
 /** Announce the run: the first event of every operation. */
@@ -92,8 +92,8 @@ export async function withSession<T>(
 ): Promise<T> {
   const emit: Emit = options.onProgress ?? (() => undefined);
   await announce(config, command, emit);
-  // Reading the files and loading the parser overlap with connecting and taking the lock.
-  const loaded = Promise.all([discoverMigrations(config.dir), loadParser()]);
+  // Reading the files overlaps with connecting and taking the lock.
+  const loaded = discoverMigrations(config.dir);
   // A bad file must not wait for another runner's lock to be reported: it stops the wait.
   const filesFailed = new AbortController();
   loaded.catch(() => filesFailed.abort());
@@ -102,41 +102,36 @@ export async function withSession<T>(
       ? filesFailed.signal
       : AbortSignal.any([options.signal, filesFailed.signal]);
   const workKey = workLockKeyFor(config.schema, config.table);
-  const work = new WorkSessions(workKey);
   // With lockUrl the work goes through a pooler (that is what lockUrl is for), where session
   // state outlives the session on a pooled server connection that other clients then use: no
   // work lock or session settings there (see docs/locking.md).
-  const workSessions = config.lockUrl === null;
-  // The lock's connection opens beside the work pool's.
+  const setup = config.lockUrl === null ? workSessionSetup(workKey) : null;
+  // The lock's connection opens beside the work connection.
   const opening = LockSession.open(config.lockUrl ?? config.url, config.connectTimeout);
   opening.catch(() => undefined);
+  const work = new WorkConnection(config);
+  work.open();
+  // Set up as work sessions only once the run holds the lock (see `lock/work-lock.ts`).
+  let working = false;
+  const modules = new ModulePool(config, () => (working ? setup : null));
   let lock: LockSession | null = null;
   const finished: MigrationResult[] = [];
   try {
-    return await withPools(
-      config,
-      async (pools) => {
-        lock = await opening;
-        const held = lock;
-        await assertSameDatabase(held, pools.pool, config);
-        await takeLocks(held, config, { emit, signal: lockSignal, workKey });
-        if (workSessions) work.start();
-        const [files] = await loaded;
-        const state = await readState(pools.pool, config, files);
-        const apply = applyContext(held, config, state, emit, options.signal);
-        const batch = new BatchSession(config, workSessions ? workSessionSetup(workKey) : null);
-        const ensureTables = async () => {
-          await ensureVersionTable(pools.pool, config);
-          await ensureLogTable(pools.pool, config);
-        };
-        try {
-          return await fn({ pools, state, emit, apply, batch, ensureTables, finished });
-        } finally {
-          await batch.close();
-        }
-      },
-      { interceptors: [work.interceptor()] },
-    );
+    return await withDatabaseErrors(config, async () => {
+      lock = await opening;
+      const held = lock;
+      await assertSameDatabase(held, work, config);
+      await takeLocks(held, config, { emit, signal: lockSignal, workKey });
+      if (setup !== null) await work.startWork(setup);
+      working = true;
+      const state = await readState(work, config, await loaded);
+      const apply = applyContext(held, config, state, emit, options.signal);
+      const ensureTables = async () => {
+        await ensureVersionTable(work, config);
+        await ensureLogTable(work, config);
+      };
+      return await fn({ work, modules, state, emit, apply, ensureTables, finished });
+    });
   } catch (error) {
     // A problem with the files is reported before one with the database, as when the files
     // were read first.
@@ -148,6 +143,8 @@ export async function withSession<T>(
       throw lockLostError(lost.reason, finished, error);
     throw withApplied(error, finished);
   } finally {
+    await modules.close().catch(() => undefined);
+    await work.close();
     await (lock as LockSession | null)?.close();
     if (lock === null)
       await opening.then(
@@ -200,7 +197,6 @@ function applyContext(
     emit,
     signal,
     lockLost: lock.lost,
-    backendPids: new BackendPids(),
     cancelBackend: (pid) => lock.cancelBackend(pid),
     terminateBackend: (pid) => lock.terminateBackend(pid, TERMINATE_WAIT_MS),
     describeLockWait: (pid) => describeLockWait((text, values) => lock.query(text, values), pid),
@@ -216,7 +212,7 @@ function applyContext(
  */
 async function assertSameDatabase(
   lock: LockSession,
-  pool: CommonQueryMethods,
+  work: Db,
   config: ResolvedConfig,
 ): Promise<void> {
   if (config.lockUrl === null) return;
@@ -224,9 +220,7 @@ async function assertSameDatabase(
     'select current_database() as database',
     [],
   );
-  const workSide = await pool.oneFirst(
-    sql.type(z.object({ database: z.string() }))`select current_database() as database`,
-  );
+  const workSide = await work.first<string>(sql`select current_database() as database`);
   if (lockSide?.database === workSide) return;
   const message = lockDatabaseMismatchMessage(lockSide?.database ?? '?', workSide);
   throw new ConfigError(`Invalid configuration: ${message}`, {
@@ -234,14 +228,23 @@ async function assertSameDatabase(
   });
 }
 
-/** A read-only run: no lock, nothing created; `fn` gets the state and the pool. */
+/** A read-only run: no lock, nothing created, one connection; `fn` gets the state and the connection. */
 export async function withReadOnly<T>(
   config: ResolvedConfig,
   command: string,
   options: EngineOptions,
-  fn: (state: PlanState, pool: CommonQueryMethods) => Promise<T> | T,
+  fn: (state: PlanState, db: Db) => Promise<T> | T,
 ): Promise<T> {
   await announce(config, command, options.onProgress);
-  const files = await discoverMigrations(config.dir);
-  return withPools(config, async ({ pool }) => fn(await readState(pool, config, files), pool));
+  // Connecting overlaps with reading the files; a problem with the files is reported first.
+  const work = new WorkConnection(config);
+  work.open();
+  try {
+    const files = await discoverMigrations(config.dir);
+    return await withDatabaseErrors(config, async () =>
+      fn(await readState(work, config, files), work),
+    );
+  } finally {
+    await work.close();
+  }
 }

@@ -9,18 +9,17 @@
  * The backends are found by the call's run tag in `application_name` (see `application-name.ts`).
  */
 import { messageOf, poll } from '@offloop/core';
-import { defaultAppliedBy, recordCrash, type CrashOutcome } from '@offloop/core/engine';
 import {
-  createPool,
+  defaultAppliedBy,
+  recordCrash,
   sql,
-  type ClientConfigurationInput,
-  type DatabasePool,
-  type FragmentSqlToken,
-} from 'slonik';
-import { z } from 'zod';
+  withConnection,
+  type CrashOutcome,
+  type Db,
+  type Sql,
+} from '@offloop/core/engine';
 import type { CancelRequest, CancelResponse } from '../protocol.ts';
 
-const pidRow = z.object({ pid: z.number() });
 const POLL_MS = 50;
 const TERMINATED_WAIT_MS = 5_000;
 
@@ -31,8 +30,8 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
   const errors: string[] = [];
   for (const url of request.urls) {
     try {
-      const pids = await withPool(url, cancelPoolOptions(request), (pool) =>
-        cancelTagged(pool, request),
+      const pids = await withConnection(url, request.connectTimeoutMs, (db) =>
+        cancelTagged(db, request),
       );
       cancelled.push(...pids.cancelled);
       terminated.push(...pids.terminated);
@@ -44,8 +43,8 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
   const crash = request.crash;
   if (crash !== undefined && errors.length === 0) {
     try {
-      outcome = await withPool(crash.url, crashPoolOptions(request), (pool) =>
-        recordCrash(pool, crash, crash.migration, {
+      outcome = await withConnection(crash.url, request.connectTimeoutMs, (db) =>
+        recordCrash(db, crash, crash.migration, {
           appliedBy: crash.appliedBy ?? defaultAppliedBy,
           error: crash.error,
           durationMs: crash.durationMs,
@@ -60,30 +59,26 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
 
 /** Cancel the tagged backends of one server; terminate those still there after `waitMs`. */
 async function cancelTagged(
-  pool: DatabasePool,
+  db: Db,
   request: CancelRequest,
 ): Promise<{ readonly cancelled: readonly number[]; readonly terminated: readonly number[] }> {
   const pattern = `%${request.runTag}`;
-  const match = sql.fragment`application_name like ${pattern} and pid <> pg_backend_pid()`;
-  const cancelled = await signalBackends(pool, match, sql.fragment`pg_cancel_backend(pid)`);
-  if (await waitUntilGone(pool, match, cancelled, request.waitMs))
+  const match = sql`application_name like ${pattern} and pid <> pg_backend_pid()`;
+  const cancelled = await signalBackends(db, match, sql`pg_cancel_backend(pid)`);
+  if (await waitUntilGone(db, match, cancelled, request.waitMs))
     return { cancelled, terminated: [] };
-  const terminated = await signalBackends(pool, match, sql.fragment`pg_terminate_backend(pid)`);
+  const terminated = await signalBackends(db, match, sql`pg_terminate_backend(pid)`);
   // A transaction's outcome is final only once its backend is gone.
-  await waitUntilGone(pool, match, terminated, TERMINATED_WAIT_MS);
+  await waitUntilGone(db, match, terminated, TERMINATED_WAIT_MS);
   return { cancelled, terminated };
 }
 
 /** Send `signal` to the backends `match` selects; the pids it was sent to. */
-async function signalBackends(
-  pool: DatabasePool,
-  match: FragmentSqlToken,
-  signal: FragmentSqlToken,
-): Promise<readonly number[]> {
+async function signalBackends(db: Db, match: Sql, signal: Sql): Promise<readonly number[]> {
   // Chosen first, then signalled: in one WHERE clause the planner may call the function on rows
   // the other conditions would have excluded.
-  return pool.anyFirst(
-    sql.type(pidRow)`
+  return db.column<number>(
+    sql`
       select pid from (select pid from pg_stat_activity where ${match} offset 0) chosen
       where ${signal}`,
   );
@@ -91,8 +86,8 @@ async function signalBackends(
 
 /** Wait up to `waitMs` for the backends `match` selects to be gone; whether they are. */
 async function waitUntilGone(
-  pool: DatabasePool,
-  match: FragmentSqlToken,
+  db: Db,
+  match: Sql,
   first: readonly number[],
   waitMs: number,
 ): Promise<boolean> {
@@ -100,42 +95,8 @@ async function waitUntilGone(
     (attempt) =>
       attempt === 0
         ? first
-        : pool.anyFirst(sql.type(pidRow)`select pid from pg_stat_activity where ${match}`),
+        : db.column<number>(sql`select pid from pg_stat_activity where ${match}`),
     { until: (left) => left.length === 0, intervalMs: POLL_MS, timeoutMs: waitMs },
   );
   return !gone.timedOut;
-}
-
-/** One connection that gives up at once, and no statement timeout: a cancel must not time out. */
-function cancelPoolOptions(request: CancelRequest): ClientConfigurationInput {
-  return {
-    ...crashPoolOptions(request),
-    statementTimeout: 'DISABLE_TIMEOUT',
-    idleInTransactionSessionTimeout: 'DISABLE_TIMEOUT',
-  };
-}
-
-/** One connection that gives up at once. */
-function crashPoolOptions(request: CancelRequest): ClientConfigurationInput {
-  return {
-    maximumPoolSize: 1,
-    connectionTimeout: request.connectTimeoutMs,
-    connectionRetryLimit: 0,
-    queryRetryLimit: 0,
-    transactionRetryLimit: 0,
-  };
-}
-
-/** A pool for `use`, ended after it. */
-async function withPool<T>(
-  url: string,
-  options: ClientConfigurationInput,
-  use: (pool: DatabasePool) => Promise<T>,
-): Promise<T> {
-  const pool = await createPool(url, options);
-  try {
-    return await use(pool);
-  } finally {
-    await pool.end();
-  }
 }

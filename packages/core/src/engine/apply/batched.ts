@@ -1,14 +1,13 @@
 /**
  * The batched path: a transactional SQL migration sent as one script (`begin`, its statements,
- * its version and log rows, `commit`) on the batch connection, one round trip.
+ * its version and log rows, `commit`) on the work connection, one round trip.
  */
-import type { CommonQueryMethods } from 'slonik';
 import type { MigrationResult } from '../../errors/index.ts';
 import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared, Statement } from '../../model/prepared.ts';
 import { recordStatements, transactionScript, type TransactionScript } from '../../sql/script.ts';
 import { timeoutSettings } from '../../sql/settings.ts';
-import type { BatchSession } from '../db/batch-session.ts';
+import type { WorkConnection } from '../db/work-connection.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { recordedDuration } from '../ledger/log-table.ts';
 import { isApplied } from '../ledger/version-table.ts';
@@ -26,15 +25,14 @@ export function isBatchable(item: Prepared): item is BatchablePrepared {
 }
 
 /**
- * Apply or revert a transactional SQL migration as one script on `batch` (see `db/batch-session.ts`): one
+ * Apply or revert a transactional SQL migration as one script on `work` (see `db/work-connection.ts`): one
  * round trip for `begin`, its statements, its version and log rows, and `commit`. A failure is
- * logged through `logTo` and reported like {@link applyMigration} reports it: the statement that
+ * logged on the same connection and reported like {@link applyMigration} reports it: the statement that
  * failed, with its file, line and column. One attempt, with the `lock_timeout` of `retries`'s
  * current one (see `withLockRetries`).
  */
 export async function applyInBatch(
-  batch: BatchSession,
-  logTo: CommonQueryMethods,
+  work: WorkConnection,
   item: BatchablePrepared,
   context: ApplyContext,
   retries: LockRetries,
@@ -55,10 +53,10 @@ export async function applyInBatch(
 
   const recorded: Recorded = { durationMs: null };
   const committed = async () => {
-    if ((await isApplied(logTo, context.config, migration.version)) !== (direction === 'up'))
+    if ((await isApplied(work, context.config, migration.version)) !== (direction === 'up'))
       return false;
     recorded.durationMs = await recordedDuration(
-      logTo,
+      work,
       context.config,
       migration.version,
       direction,
@@ -70,11 +68,11 @@ export async function applyInBatch(
     context,
     migration.version,
     async (signal, setBackend) => {
-      const pid = await batch.prepare();
+      const pid = await work.prepare();
       setBackend(pid);
       await context.emit({ type: 'migration:backend', version: migration.version, pid });
       if (signal.aborted) throw signal.reason;
-      const sent = await cancelUntilSettled(batch.run(script.text), signal, () =>
+      const sent = await cancelUntilSettled(work.batch(script.text), signal, () =>
         context.cancelBackend(pid),
       );
       if (sent.ok) {
@@ -91,7 +89,7 @@ export async function applyInBatch(
         if (await committed()) return;
         throw sent.error;
       }
-      await batch.recover();
+      await work.recover();
       const index = statementAt(script, sent.completed, pg.position);
       // A cancel that arrives while the commit runs is raised after it: PostgreSQL reports an
       // error for a transaction that committed. Past the migration's own statements, the version
@@ -105,7 +103,7 @@ export async function applyInBatch(
     },
     sampling(retries, position),
   );
-  return finish(logTo, item, context, {
+  return finish(work, item, context, {
     started,
     position,
     outcome,

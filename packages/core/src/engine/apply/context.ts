@@ -5,7 +5,6 @@ import type { ProgressEvent } from '../../model/events.ts';
 import type { LogEntry } from '../../model/migration.ts';
 import type { Statement } from '../../model/prepared.ts';
 import type { LockWait } from '../db/backends.ts';
-import type { BackendPids } from './backend-pid.ts';
 import type { TransactionControlRefused } from './guarded-connection.ts';
 
 /** What applying needs from the run. */
@@ -17,8 +16,6 @@ export type ApplyContext = {
   readonly signal: AbortSignal | undefined;
   /** Fires when the run lock's connection ends (`lock.ts`): the run must stop and commit nothing more. */
   readonly lockLost: AbortSignal;
-  /** The backend pid of each of the run's connections, looked up once per connection. */
-  readonly backendPids: BackendPids;
   /** Cancel the statement running on backend `pid` (from another connection). */
   readonly cancelBackend: (pid: number) => Promise<void>;
   /** End backend `pid` (from another connection) and wait until it is gone. */

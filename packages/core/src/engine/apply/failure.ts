@@ -3,7 +3,7 @@
  * database, and its log entry, written outside its rolled-back transaction.
  */
 import { pathToFileURL } from 'node:url';
-import type { CommonQueryMethods } from 'slonik';
+import type { Db } from '../db/db.ts';
 import type { ResolvedConfig } from '../../config/config.ts';
 import {
   LockLostError,
@@ -42,7 +42,7 @@ import { LockTimedOut, type LockRetries } from './lock-retry.ts';
  * (`run.retries`) throws {@link LockTimedOut} instead, and logs nothing: it was rolled back.
  */
 export async function finish(
-  logTo: CommonQueryMethods,
+  logTo: Db,
   item: Prepared,
   context: ApplyContext,
   run: {
@@ -143,7 +143,7 @@ function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): b
  * cannot be written is given up: the failure itself is what the caller must hear about.
  */
 async function appendLogPersistently(
-  connection: CommonQueryMethods,
+  connection: Db,
   config: ResolvedConfig,
   row: Parameters<typeof appendLog>[2],
 ): Promise<void> {

@@ -2,12 +2,10 @@
  * Concurrent index builds in a non-transactional migration: the INVALID indexes a failed build
  * leaves, and the check that a build that succeeded left a valid index.
  */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
 import type { Statement } from '../../model/prepared.ts';
 import { quoteIdentifier } from '../../sql/ddl.ts';
-
-const invalidIndexRow = z.object({ name: z.string() });
+import type { Db } from '../db/db.ts';
+import { sql } from '../db/sql.ts';
 
 /** The table a concurrent index build works on, and the index it names, as SQL text to resolve. */
 function indexBuildTarget(statement: Statement): { relation: string; index: string | null } | null {
@@ -33,17 +31,14 @@ function indexBuildTarget(statement: Statement): { relation: string; index: stri
  * (for `REINDEX INDEX`, the table of that index). A failed or cancelled build leaves its new
  * index there: compared with the same list taken before the statement, it names what the run left.
  */
-export async function invalidIndexes(
-  connection: CommonQueryMethods,
-  statement: Statement,
-): Promise<string[]> {
+export async function invalidIndexes(connection: Db, statement: Statement): Promise<string[]> {
   const target = indexBuildTarget(statement);
   if (target === null) return [];
-  const table = sql.fragment`coalesce(
+  const table = sql`coalesce(
     (select indrelid from pg_index where indexrelid = to_regclass(${target.relation})),
     to_regclass(${target.relation}))`;
   return [
-    ...(await connection.anyFirst(sql.type(invalidIndexRow)`
+    ...(await connection.column<string>(sql`
     select i.indexrelid::regclass::text as name from pg_index i
     where not i.indisvalid and i.indrelid = ${table}`)),
   ];
@@ -54,15 +49,12 @@ export async function invalidIndexes(
  * when `if not exists` skipped an INVALID index an earlier failed build left: the migration would
  * be recorded with an index that does not work (a unique one would not be enforced).
  */
-export async function assertIndexValid(
-  connection: CommonQueryMethods,
-  statement: Statement,
-): Promise<void> {
+export async function assertIndexValid(connection: Db, statement: Statement): Promise<void> {
   const target = indexBuildTarget(statement);
   if (target?.index === null || target === null) return;
-  const valid = await connection.maybeOneFirst(sql.type(z.object({ valid: z.boolean() }))`
+  const [row] = await connection.rows<{ valid: boolean }>(sql`
     select indisvalid as valid from pg_index where indexrelid = to_regclass(${target.index})`);
-  if (valid === false) {
+  if (row?.valid === false) {
     throw new Error(
       `the index ${target.index} exists but is INVALID, left by an earlier ` +
         'failed build (the statement skipped it): drop it (drop index concurrently ' +

@@ -7,7 +7,6 @@
  * (`failure.ts`). A transactional migration is one attempt here (see `withLockRetries`); a
  * non-transactional SQL migration retries a statement that timed out on a lock by itself.
  */
-import type { CommonQueryMethods } from 'slonik';
 import type { MigrationResult } from '../../errors/index.ts';
 import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared } from '../../model/prepared.ts';
@@ -15,7 +14,9 @@ import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
 import { timeoutSettings } from '../../sql/settings.ts';
 import { retry } from '../../util/poll.ts';
 import { findPgError } from '../db/pg-errors.ts';
-import { rawQuery } from '../db/pools.ts';
+import type { Db } from '../db/db.ts';
+import { SlonikDb } from '../db/module-pool.ts';
+import { raw } from '../db/sql.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import { deleteApplied, insertApplied } from '../ledger/version-table.ts';
 import { withCancellation } from './cancel.ts';
@@ -40,11 +41,11 @@ type ApplyingMigration = {
 };
 
 /**
- * Apply or revert one migration on `connection` (a connection of the run's pool), with the
- * `lock_timeout` of `retries`'s current attempt.
+ * Apply or revert one migration on `connection` (the run's work connection; slonik's, for a
+ * module), with the `lock_timeout` of `retries`'s current attempt.
  */
 export async function applyMigration(
-  connection: CommonQueryMethods,
+  connection: Db,
   item: Prepared,
   context: ApplyContext,
   retries: LockRetries,
@@ -68,7 +69,7 @@ export async function applyMigration(
     context,
     migration.version,
     async (signal, setBackend) => {
-      const pid = await context.backendPids.of(connection);
+      const pid = await connection.pid();
       setBackend(pid);
       await context.emit({ type: 'migration:backend', version: migration.version, pid });
       if (options.transaction) await inTransaction(connection, applying, signal);
@@ -94,7 +95,7 @@ export async function applyMigration(
 
 /** The body and its version and log rows in one transaction. */
 async function inTransaction(
-  connection: CommonQueryMethods,
+  connection: Db,
   applying: ApplyingMigration,
   signal: AbortSignal,
 ): Promise<void> {
@@ -102,12 +103,12 @@ async function inTransaction(
     await runBody(transaction, applying, signal, true);
     await recordSuccess(transaction, applying);
     if (signal.aborted) throw signal.reason;
-  }, 0);
+  });
 }
 
 /** A `transaction:false` migration: its `started` log row, the body, then its version row. */
 async function outsideTransaction(
-  connection: CommonQueryMethods,
+  connection: Db,
   applying: ApplyingMigration,
   signal: AbortSignal,
 ): Promise<void> {
@@ -132,28 +133,30 @@ async function outsideTransaction(
   } finally {
     if (saved !== null) await restoreTimeouts(connection, saved);
   }
-  await connection.transaction((transaction) => recordSuccess(transaction, applying), 0);
+  await connection.transaction((transaction) => recordSuccess(transaction, applying));
 }
 
 /** The migration's settings, then its statements or its module. `local`: inside its transaction. */
 async function runBody(
-  connection: CommonQueryMethods,
+  connection: Db,
   applying: ApplyingMigration,
   signal: AbortSignal,
   local: boolean,
 ): Promise<void> {
   for (const setting of applying.settings)
-    await connection.query(rawQuery(`set ${local ? 'local ' : ''}${setting}`));
+    await connection.run(raw(`set ${local ? 'local ' : ''}${setting}`));
   const { item } = applying;
   if ('statements' in item) await runStatements(connection, item, applying, signal);
-  else await runModule(connection, item, applying.position, signal, applying.context);
+  else if (connection instanceof SlonikDb)
+    await runModule(connection, item, applying.position, signal, applying.context);
+  else throw new Error(`offloop: ${item.migration.file} is a module and needs slonik's connection`);
   // After a stop nothing more commits, whatever the body did.
   if (signal.aborted) throw signal.reason;
 }
 
 /** A SQL section's statements, one query each, keeping `position` up to date for errors. */
 async function runStatements(
-  connection: CommonQueryMethods,
+  connection: Db,
   item: Extract<Prepared, { readonly statements: unknown }>,
   applying: ApplyingMigration,
   signal: AbortSignal,
@@ -165,7 +168,7 @@ async function runStatements(
     if (signal.aborted) throw signal.reason;
     position.statement = statement;
     position.index = index;
-    if (item.options.transaction) await connection.query(rawQuery(statement.sql));
+    if (item.options.transaction) await connection.run(raw(statement.sql));
     else await runAlone(connection, statement, applying, signal, session);
     position.completed = index + 1;
   }
@@ -180,7 +183,7 @@ async function runStatements(
  * index behind: it runs with no lock_timeout (unless the migration sets one) and is never retried.
  */
 async function runAlone(
-  connection: CommonQueryMethods,
+  connection: Db,
   statement: Extract<Prepared, { readonly statements: unknown }>['statements'][number],
   applying: ApplyingMigration,
   signal: AbortSignal,
@@ -192,12 +195,12 @@ async function runAlone(
     async () => {
       const timeout = concurrent ? item.options.lockTimeout : retries.timeoutMs;
       if ((timeout ?? 0) !== (session.lockTimeoutMs ?? 0)) {
-        await connection.query(rawQuery(`set lock_timeout = '${timeout ?? 0}ms'`));
+        await connection.run(raw(`set lock_timeout = '${timeout ?? 0}ms'`));
         session.lockTimeoutMs = timeout;
       }
       position.lockWait = undefined;
       if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
-      await connection.query(rawQuery(statement.sql));
+      await connection.run(raw(statement.sql));
       if (concurrent) await assertIndexValid(connection, statement);
     },
     {
@@ -219,10 +222,7 @@ async function runAlone(
 }
 
 /** The version-table change and log entry of a migration that succeeded. */
-async function recordSuccess(
-  connection: CommonQueryMethods,
-  applying: ApplyingMigration,
-): Promise<void> {
+async function recordSuccess(connection: Db, applying: ApplyingMigration): Promise<void> {
   const { item, context } = applying;
   const { migration, direction } = item;
   const durationMs = Math.round(performance.now() - applying.started);

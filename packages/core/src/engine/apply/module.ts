@@ -2,16 +2,18 @@
  * Running a JavaScript/TypeScript migration: the context it gets, on a connection guarded so that
  * it cannot end offloop's transaction or touch the database once it is over (guarded-connection.ts).
  */
-import { sql, type CommonQueryMethods } from 'slonik';
+import type { CommonQueryMethods } from 'slonik';
 import type { MigrationContext } from '../../model/migration-context.ts';
 import type { MigrationFile } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
+import type { SlonikDb } from '../db/module-pool.ts';
 import { untilStopped } from './cancel.ts';
 import type { ApplyContext, Position } from './context.ts';
 import { guardConnection } from './guarded-connection.ts';
 
 function moduleContext(
   connection: CommonQueryMethods,
+  sql: SlonikDb['sql'],
   migration: MigrationFile,
   signal: AbortSignal,
   context: ApplyContext,
@@ -42,7 +44,7 @@ function moduleContext(
  * `guardConnection`); what it tried is kept in `position.refused`.
  */
 export async function runModule(
-  connection: CommonQueryMethods,
+  db: SlonikDb,
   item: Extract<Prepared, { readonly run: unknown }>,
   position: Position,
   signal: AbortSignal,
@@ -53,13 +55,13 @@ export async function runModule(
   // not await) must not land in the next migration's session, or after the commit.
   const settled = new AbortController();
   const guarded = guardConnection(
-    connection,
+    db.connection,
     AbortSignal.any([signal, settled.signal]),
     options.transaction ? migration : null,
   );
   try {
     await untilStopped(
-      Promise.resolve(item.run(moduleContext(guarded, migration, signal, context))),
+      Promise.resolve(item.run(moduleContext(guarded, db.sql, migration, signal, context))),
       signal,
     );
   } finally {

@@ -1,14 +1,12 @@
 /** The session's timeouts, read and restored around a migration that sets its own. */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
-
-const savedSettings = z.object({ lock_timeout: z.string(), statement_timeout: z.string() });
+import type { Db } from '../db/db.ts';
+import { sql } from '../db/sql.ts';
 
 /** The session's `lock_timeout` and `statement_timeout` now, as `current_setting` gives them. */
 export async function currentTimeouts(
-  connection: CommonQueryMethods,
+  connection: Db,
 ): Promise<{ readonly lockTimeout: string; readonly statementTimeout: string }> {
-  const row = await connection.one(sql.type(savedSettings)`
+  const row = await connection.one<{ lock_timeout: string; statement_timeout: string }>(sql`
     select current_setting('lock_timeout') as lock_timeout,
       current_setting('statement_timeout') as statement_timeout`);
   return { lockTimeout: row.lock_timeout, statementTimeout: row.statement_timeout };
@@ -16,12 +14,12 @@ export async function currentTimeouts(
 
 /** Restore the session's timeouts (after a non-transactional migration set its own); never throws. */
 export async function restoreTimeouts(
-  connection: CommonQueryMethods,
+  connection: Db,
   saved: { readonly lockTimeout: string; readonly statementTimeout: string },
 ): Promise<void> {
   await connection
-    .query(
-      sql.unsafe`
+    .run(
+      sql`
         select set_config('lock_timeout', ${saved.lockTimeout}, false),
           set_config('statement_timeout', ${saved.statementTimeout}, false)`,
     )

@@ -5,9 +5,11 @@
  * only for what the `pg` driver throws with no code at all.
  */
 import { redactUrl } from '../../config/config.ts';
+import type { ResolvedConfig } from '../../config/config.ts';
 import {
   DatabaseError,
   DatabaseUnavailableError,
+  mapFailures,
   OffloopError,
   ownQueryMessage,
 } from '../../errors/index.ts';
@@ -187,7 +189,7 @@ const DATABASE_ADVICE: Readonly<Record<string, string>> = {
  * Map a PostgreSQL error from offloop's own queries (a migration's failures are already typed)
  * to {@link DatabaseError}; other errors pass through.
  */
-export function asDatabaseError(error: unknown, url: string): unknown {
+function asDatabaseError(error: unknown, url: string): unknown {
   if (error instanceof OffloopError) return error;
   const pg = findPgError(error);
   if (pg === null) return error;
@@ -197,4 +199,22 @@ export function asDatabaseError(error: unknown, url: string): unknown {
     { url: redactUrl(url), sqlstate: pg.sqlstate, detail: pg.detail, hint: pg.hint },
     { cause: error },
   );
+}
+
+/**
+ * Run `fn`, its failures reported as offloop's: each part of a SuppressedError or AggregateError
+ * (a failure and its cleanup's) on its own, so that the original failure keeps its code, and a
+ * lost connection in either is DATABASE_UNAVAILABLE naming the URL.
+ */
+export async function withDatabaseErrors<T>(
+  config: Pick<ResolvedConfig, 'url'>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw mapFailures(error, (failure) =>
+      asDatabaseError(asDatabaseUnavailable(failure, config.url), config.url),
+    );
+  }
 }

@@ -3,7 +3,7 @@
  * not stop) leaves in the log. The thread cannot write it; the host's cancel thread does, once the
  * dead thread's backends are gone and the outcome of the migration it was running is final.
  */
-import type { CommonQueryMethods } from 'slonik';
+import type { Db } from '../db/db.ts';
 import type { ResolvedConfig } from '../../config/config.ts';
 import { appendLog, logTableExists } from './log-table.ts';
 import { isApplied, versionTableExists } from './version-table.ts';
@@ -30,7 +30,7 @@ export type CrashOutcome = 'committed' | 'rolled-back' | 'partial';
  * once the dead thread's backends are gone.
  */
 export async function recordCrash(
-  connection: CommonQueryMethods,
+  connection: Db,
   config: Pick<ResolvedConfig, 'schema' | 'table'>,
   migration: InFlightMigration,
   row: { readonly appliedBy: string; readonly error: string; readonly durationMs: number | null },

@@ -3,9 +3,8 @@
  * that happened to a migration (up, down, stamp, repair), failures included. The version table
  * says what is applied; the log says what happened.
  */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
-import { rawQuery } from '../db/pools.ts';
+import type { Db } from '../db/db.ts';
+import { identifier, raw, sql } from '../db/sql.ts';
 import {
   LOG_TABLE_ADDED_COLUMNS,
   logTableDdl,
@@ -19,7 +18,7 @@ import type { LogEntry } from '../../model/migration.ts';
 
 /** The log table's identifier. */
 function logTableIdentifier(versionTable: VersionTable) {
-  return sql.identifier([versionTable.schema, logTableOf(versionTable)]);
+  return identifier(versionTable.schema, logTableOf(versionTable));
 }
 
 /**
@@ -27,18 +26,15 @@ function logTableIdentifier(versionTable: VersionTable) {
  * lacks. Call it under the run's lock. A column is looked up first: `alter table` would take an
  * ACCESS EXCLUSIVE lock on the log table on every run, even with `if not exists`.
  */
-export async function ensureLogTable(
-  connection: CommonQueryMethods,
-  versionTable: VersionTable,
-): Promise<void> {
-  await connection.query(rawQuery(logTableDdl(versionTable)));
-  const present = await connection.anyFirst(sql.type(z.object({ name: z.string() }))`
+export async function ensureLogTable(connection: Db, versionTable: VersionTable): Promise<void> {
+  await connection.run(raw(logTableDdl(versionTable)));
+  const present = await connection.column<string>(sql`
     select attname as name from pg_attribute
     where attrelid = ${logTableName(versionTable)}::regclass and attnum > 0 and not attisdropped`);
   for (const [column, type] of LOG_TABLE_ADDED_COLUMNS) {
     if (present.includes(column)) continue;
-    await connection.query(
-      rawQuery(
+    await connection.run(
+      raw(
         `alter table ${logTableName(versionTable)} ` +
           `add column if not exists ${quoteIdentifier(column)} ${type}`,
       ),
@@ -53,11 +49,11 @@ export type LogRow = Omit<LogEntry, 'id' | 'at' | 'attempts'> & {
 
 /** Append one entry. */
 export async function appendLog(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   row: LogRow,
 ): Promise<void> {
-  await connection.query(sql.unsafe`
+  await connection.run(sql`
     insert into ${logTableIdentifier(versionTable)}
       (version, name, direction, checksum, outcome, applied_by, duration_ms, error, statements_run,
         attempts)
@@ -71,33 +67,34 @@ export async function appendLog(
  * run's lock, right after that run committed, that is this run's own entry.
  */
 export async function recordedDuration(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   version: string,
   direction: 'up' | 'down',
 ): Promise<number | null> {
-  return connection.maybeOneFirst(sql.type(z.object({ duration_ms: z.number().nullable() }))`
+  const [row] = await connection.rows<{ duration_ms: number | null }>(sql`
     select duration_ms from ${logTableIdentifier(versionTable)}
     where version = ${version} and direction = ${direction} and outcome = 'succeeded'
     order by id desc limit 1`);
+  return row?.duration_ms ?? null;
 }
 
-const logRow = z.object({
-  id: z.number(),
-  version: z.string(),
-  name: z.string(),
-  direction: z.string(),
-  checksum: z.string().nullable(),
-  outcome: z.string(),
-  applied_by: z.string(),
-  at: z.string(),
-  duration_ms: z.number().nullable(),
-  error: z.string().nullable(),
-  statements_run: z.number().nullable(),
-  attempts: z.number().nullable(),
-});
+type LogRowRead = {
+  id: number;
+  version: string;
+  name: string;
+  direction: string;
+  checksum: string | null;
+  outcome: string;
+  applied_by: string;
+  at: string;
+  duration_ms: number | null;
+  error: string | null;
+  statements_run: number | null;
+  attempts: number | null;
+};
 
-function toEntry(row: z.infer<typeof logRow>): LogEntry {
+function toEntry(row: LogRowRead): LogEntry {
   return {
     id: row.id,
     version: row.version,
@@ -116,26 +113,23 @@ function toEntry(row: z.infer<typeof logRow>): LogEntry {
 
 // `attempts` through the row's JSON: read-only commands read a log table an older offloop made,
 // which they do not upgrade, and which has no such column. The table is aliased `entry`.
-const SELECT_COLUMNS = sql.fragment`id::int as id, version, name, direction, checksum, outcome,
+const SELECT_COLUMNS = raw(`id::int as id, version, name, direction, checksum, outcome,
   applied_by, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at,
-  duration_ms, error, statements_run, (to_jsonb(entry) ->> 'attempts')::int as attempts`;
+  duration_ms, error, statements_run, (to_jsonb(entry) ->> 'attempts')::int as attempts`);
 
 /** Whether the log table exists. */
-export async function logTableExists(
-  connection: CommonQueryMethods,
-  versionTable: VersionTable,
-): Promise<boolean> {
+export async function logTableExists(connection: Db, versionTable: VersionTable): Promise<boolean> {
   return tableExists(connection, versionTable.schema, logTableOf(versionTable));
 }
 
 /** The whole log, newest first (at most `limit` entries). */
 export async function readLog(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   limit = 1000,
 ): Promise<LogEntry[]> {
-  const rows = await connection.any(
-    sql.type(logRow)`
+  const rows = await connection.rows<LogRowRead>(
+    sql`
       select ${SELECT_COLUMNS} from ${logTableIdentifier(versionTable)} as entry
       order by id desc limit ${limit}`,
   );
@@ -152,12 +146,9 @@ export async function readLog(
  *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
  *   a repair does.
  */
-export async function readDirty(
-  connection: CommonQueryMethods,
-  versionTable: VersionTable,
-): Promise<LogEntry[]> {
+export async function readDirty(connection: Db, versionTable: VersionTable): Promise<LogEntry[]> {
   const log = logTableIdentifier(versionTable);
-  const rows = await connection.any(sql.type(logRow)`
+  const rows = await connection.rows<LogRowRead>(sql`
     with latest as (
       select distinct on (version) version, id, outcome from ${log} order by version, id desc
     ), settled as (

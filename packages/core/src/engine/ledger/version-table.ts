@@ -1,32 +1,42 @@
 /**
  * The version table: one row per applied migration. Identifiers are validated by the config
- * schema and always passed through `sql.identifier`, never interpolated.
+ * schema and always quoted by `identifier`, never interpolated.
  */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
-import { rawQuery } from '../db/pools.ts';
-import { versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
+import { logTableName, versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
 import type { AppliedMigration } from '../../model/migration.ts';
+import type { Db } from '../db/db.ts';
+import { identifier, raw, sql } from '../db/sql.ts';
 
 function versionTableIdentifier(versionTable: VersionTable) {
-  return sql.identifier([versionTable.schema, versionTable.table]);
+  return identifier(versionTable.schema, versionTable.table);
+}
+
+/** Which of the run's two tables exist (the version table and its log), in one round trip. */
+export async function ledgerTables(
+  connection: Db,
+  versionTable: VersionTable,
+): Promise<{ readonly versionTable: boolean; readonly logTable: boolean }> {
+  const names = await connection.column<string>(sql`
+    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${versionTable.schema} and c.relkind in ('r', 'p')
+      and c.relname in (${versionTable.table}, ${logTableName(versionTable)})`);
+  return {
+    versionTable: names.includes(versionTable.table),
+    logTable: names.includes(logTableName(versionTable)),
+  };
 }
 
 /** Whether the version table exists. */
 export async function versionTableExists(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
 ): Promise<boolean> {
   return tableExists(connection, versionTable.schema, versionTable.table);
 }
 
 /** Whether `schema.name` is a table (plain or partitioned). */
-export async function tableExists(
-  connection: CommonQueryMethods,
-  schema: string,
-  name: string,
-): Promise<boolean> {
-  return connection.exists(sql.unsafe`
+export async function tableExists(connection: Db, schema: string, name: string): Promise<boolean> {
+  return connection.exists(sql`
     select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`);
 }
@@ -36,38 +46,36 @@ export async function tableExists(
  * lock: `create ... if not exists` alone still races on the catalog's unique index.
  */
 export async function ensureVersionTable(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
 ): Promise<void> {
   // `create schema if not exists` needs CREATE on the database even when the schema exists.
   const schemaExists = await connection.exists(
-    sql.unsafe`select 1 from pg_namespace where nspname = ${versionTable.schema}`,
+    sql`select 1 from pg_namespace where nspname = ${versionTable.schema}`,
   );
   if (!schemaExists)
-    await connection.query(
-      sql.unsafe`create schema if not exists ${sql.identifier([versionTable.schema])}`,
-    );
-  await connection.query(rawQuery(versionTableDdl(versionTable)));
+    await connection.run(sql`create schema if not exists ${identifier(versionTable.schema)}`);
+  await connection.run(raw(versionTableDdl(versionTable)));
 }
 
-const appliedRow = z.object({
-  version: z.string(),
-  name: z.string(),
-  checksum: z.string(),
-  applied_at: z.string(),
-  duration_ms: z.number(),
-  applied_by: z.string(),
-});
+type AppliedRow = {
+  version: string;
+  name: string;
+  checksum: string;
+  applied_at: string;
+  duration_ms: number;
+  applied_by: string;
+};
 
 /** Every row of the version table, oldest version first. */
 export async function readApplied(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
 ): Promise<AppliedMigration[]> {
-  const rows = await connection.any(sql.type(appliedRow)`
+  const rows = await connection.rows<AppliedRow>(sql`
     select version, name, checksum,
       to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
-      duration_ms, applied_by
+      duration_ms::float8 as duration_ms, applied_by
     from ${versionTableIdentifier(versionTable)} order by version`);
   return rows.map((row) => ({
     version: row.version,
@@ -81,7 +89,7 @@ export async function readApplied(
 
 /** Record an applied migration, in the migration's own transaction. */
 export async function insertApplied(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   row: {
     version: string;
@@ -91,7 +99,7 @@ export async function insertApplied(
     appliedBy: string | null;
   },
 ): Promise<void> {
-  await connection.query(sql.unsafe`
+  await connection.run(sql`
     insert into ${versionTableIdentifier(versionTable)}
       (version, name, checksum, duration_ms, applied_by)
     values (${row.version}, ${row.name}, ${row.checksum}, ${Math.round(row.durationMs)},
@@ -100,35 +108,35 @@ export async function insertApplied(
 
 /** Whether `version` is recorded as applied. */
 export async function isApplied(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   version: string,
 ): Promise<boolean> {
   return connection.exists(
-    sql.unsafe`select 1 from ${versionTableIdentifier(versionTable)} where version = ${version}`,
+    sql`select 1 from ${versionTableIdentifier(versionTable)} where version = ${version}`,
   );
 }
 
 /** Forget an applied migration (after its down ran, or by stamp/repair). */
 export async function deleteApplied(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   version: string,
 ): Promise<void> {
-  await connection.query(
-    sql.unsafe`delete from ${versionTableIdentifier(versionTable)} where version = ${version}`,
+  await connection.run(
+    sql`delete from ${versionTableIdentifier(versionTable)} where version = ${version}`,
   );
 }
 
 /** Accept a new checksum for an applied migration (repair). */
 export async function updateChecksum(
-  connection: CommonQueryMethods,
+  connection: Db,
   versionTable: VersionTable,
   version: string,
   checksum: string,
 ): Promise<void> {
-  await connection.query(
-    sql.unsafe`
+  await connection.run(
+    sql`
       update ${versionTableIdentifier(versionTable)} set checksum = ${checksum}
       where version = ${version}`,
   );

@@ -4,7 +4,7 @@
  * ones asked about, graded by table size when a database is at hand. Used by `lint`, and by
  * `up` and `check` before anything runs.
  */
-import type { CommonQueryMethods } from 'slonik';
+import type { Db } from '../db/db.ts';
 import type { ResolvedConfig } from '../../config/config.ts';
 import { LintFailedError } from '../../errors/index.ts';
 import { lintFails, type LintFinding } from '../../model/lint.ts';
@@ -33,7 +33,7 @@ export async function lintMigrations(
   config: ResolvedConfig,
   files: readonly MigrationFile[],
   selected: ReadonlySet<string> | null,
-  pool: CommonQueryMethods | null,
+  pool: Db | null,
 ): Promise<Linted> {
   await loadParser();
   const postgresVersion = pool === null ? config.postgresVersion : await serverMajorVersion(pool);
@@ -69,7 +69,7 @@ export async function lintBeforeRun(
   config: ResolvedConfig,
   files: readonly MigrationFile[],
   pending: readonly MigrationFile[],
-  pool: CommonQueryMethods,
+  pool: Db,
   options: { readonly strict: boolean; readonly emit: Emit },
 ): Promise<void> {
   if (!pending.some((file) => file.kind === 'sql')) return;

@@ -3,8 +3,8 @@
  * under a lock) is graded by the table's size, read from the catalog (`pg_class.reltuples`, an
  * estimate; `pg_relation_size`, the main data). The thresholds are in docs/lint.md.
  */
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
+import type { Db } from '../db/db.ts';
+import { sql } from '../db/sql.ts';
 import { LINT_RULES, type LintSeverity, type TableSize } from '../../model/lint.ts';
 import type { GradableFinding, LintSettings } from './lint-file.ts';
 import type { TableRef } from './nodes.ts';
@@ -16,10 +16,9 @@ const SMALL_TABLE = { rows: 10_000, bytes: 10 * 1024 * 1024 } as const;
 const BIG_TABLE = { rows: 1_000_000, bytes: 1024 * 1024 * 1024 } as const;
 
 /** The connected server's major version (`server_version_num` 150004 is 15). */
-export async function serverMajorVersion(pool: CommonQueryMethods): Promise<number> {
-  const number = await pool.oneFirst(
-    sql.type(z.object({ version: z.number() }))`
-      select current_setting('server_version_num')::int as version`,
+export async function serverMajorVersion(pool: Db): Promise<number> {
+  const number = await pool.first<number>(
+    sql`select current_setting('server_version_num')::int as version`,
   );
   return Math.floor(number / 10_000);
 }
@@ -32,11 +31,7 @@ function regclassText(table: TableRef): string {
     : `${quote(table.schema)}.${quote(table.relname)}`;
 }
 
-const sizeRow = z.object({
-  name: z.string(),
-  rows: z.number().nullable(),
-  bytes: z.number().nullable(),
-});
+type SizeRow = { name: string; rows: number | null; bytes: number | null };
 
 /**
  * The sizes of `tables` (by their `regclass` text), null for a table that does not exist (yet:
@@ -44,15 +39,15 @@ const sizeRow = z.object({
  * migration would find them.
  */
 async function tableSizes(
-  pool: CommonQueryMethods,
+  pool: Db,
   tables: readonly TableRef[],
 ): Promise<Map<string, TableSize | null>> {
   const names = [...new Set(tables.map(regclassText))];
   const sizes = new Map<string, TableSize | null>();
   if (names.length === 0) return sizes;
-  const rows = await pool.any(sql.type(sizeRow)`
+  const rows = await pool.rows<SizeRow>(sql`
     select t.name, c.reltuples::float8 as rows, pg_relation_size(c.oid)::float8 as bytes
-    from unnest(${sql.array(names, 'text')}) as t(name)
+    from unnest(${names}::text[]) as t(name)
     left join pg_class c on c.oid = to_regclass(t.name)`);
   for (const row of rows) {
     // reltuples is -1 for a table never vacuumed or analyzed (PostgreSQL 14+): unknown.
@@ -80,7 +75,7 @@ export function severityForSize(size: TableSize | null): LintSeverity {
  * whose level the configuration sets keeps it), with the size attached.
  */
 export async function gradeBySize(
-  pool: CommonQueryMethods,
+  pool: Db,
   found: readonly GradableFinding[],
   settings: LintSettings,
 ): Promise<GradableFinding[]> {

@@ -8,11 +8,9 @@
  * - `client_connection_check_interval` (PostgreSQL 14+): a backend whose client is gone aborts
  *   its statement within a second instead of running it to its end and committing.
  *
- * Both are session state: `DISCARD ALL` drops them, so a session that is reset takes them again.
+ * Both are session state: `DISCARD ALL` drops them, so a session that is reset takes them again
+ * (`db/work-connection.ts`, `db/module-pool.ts`).
  */
-import type { CommonQueryMethods, Interceptor } from 'slonik';
-import { rawQuery } from '../db/pools.ts';
-
 /** How often a busy backend checks that its client is still there (PostgreSQL 14+). */
 const CLIENT_CHECK_INTERVAL = '1s';
 
@@ -29,42 +27,4 @@ export function workSessionSetup(workKey: string): string {
     "current_setting('server_version_num')::int >= 140000 then " +
     `set_config('client_connection_check_interval', '${CLIENT_CHECK_INTERVAL}', false) end`
   );
-}
-
-/**
- * Tracks which connections of a slonik pool have been set up as work sessions, and sets up each
- * one the first time it is used once {@link WorkSessions.start} was called. Before that (while
- * the run waits for the run lock, or in a read-only run) connections are left alone: a waiting
- * runner must not look like a working one.
- */
-export class WorkSessions {
-  readonly #workKey: string;
-  readonly #ready = new Set<string>();
-  #started = false;
-
-  constructor(workKey: string) {
-    this.#workKey = workKey;
-  }
-
-  /** From now on, every connection is set up before its first use. */
-  start(): void {
-    this.#started = true;
-  }
-
-  /** The slonik interceptor that does it, for the work pool. */
-  interceptor(): Interceptor {
-    return {
-      name: 'offloop-work-session',
-      afterPoolConnection: async (context, connection) => {
-        if (!this.#started || this.#ready.has(context.connectionId)) return null;
-        await setUp(connection, this.#workKey);
-        this.#ready.add(context.connectionId);
-        return null;
-      },
-    };
-  }
-}
-
-async function setUp(connection: CommonQueryMethods, workKey: string): Promise<void> {
-  await connection.query(rawQuery(workSessionSetup(workKey)));
 }

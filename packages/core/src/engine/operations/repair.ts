@@ -1,4 +1,4 @@
-import type { CommonQueryMethods } from 'slonik';
+import type { Db } from '../db/db.ts';
 import type { ResolvedConfig } from '../../config/config.ts';
 import type { OperationArgs } from '../../config/operation-options.ts';
 import type { RepairAction, RepairResult } from '../../model/results.ts';
@@ -27,21 +27,21 @@ export async function repair(
     const { actions, skippedMissing } = repairActions(session.state, forgetMissing);
     const names = namesByVersion(session.state);
     if (actions.length > 0) await session.ensureTables();
-    await session.pools.pool.transaction(async (transaction) => {
+    await session.work.transaction(async (transaction) => {
       for (const action of actions) {
         await perform(transaction, config, action, {
           name: names.get(action.version) ?? '',
           appliedBy: session.apply.appliedBy,
         });
       }
-    }, 0);
+    });
     return { dryRun: false, actions, skippedMissing };
   });
 }
 
 /** One repair action: the change to the version table, if any, and its log entry. */
 async function perform(
-  transaction: CommonQueryMethods,
+  transaction: Db,
   config: ResolvedConfig,
   action: RepairAction,
   { name, appliedBy }: { name: string; appliedBy: string },

@@ -20,7 +20,7 @@ export async function stamp(
     const appliedBy = session.apply.appliedBy;
     const logged = { outcome: 'succeeded', appliedBy, durationMs: null, error: null } as const;
     if (toStamp.length + toForget.length > 0) await session.ensureTables();
-    await session.pools.pool.transaction(async (transaction) => {
+    await session.work.transaction(async (transaction) => {
       for (const file of toStamp) {
         await insertApplied(transaction, config, {
           version: file.version,
@@ -49,7 +49,7 @@ export async function stamp(
           statementsRun: null,
         });
       }
-    }, 0);
+    });
     return {
       stamped: toStamp.map((file) => file.version),
       unstamped: toForget.map((row) => row.version),

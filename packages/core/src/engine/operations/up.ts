@@ -34,7 +34,7 @@ export async function up(
       appliedCount: result.applied.length,
     });
     const prepared = await prepareAll(result.pending, 'up', session.emit);
-    await lintBeforeRun(config, session.state.files, result.pending, session.pools.pool, {
+    await lintBeforeRun(config, session.state.files, result.pending, session.work, {
       strict: options.strict === true || config.lint.strict,
       emit: session.emit,
     });

@@ -6,6 +6,7 @@ import type { MigrationFile } from '../../model/migration.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { assertDownSteps, assertTransactional, assertUpWritten } from '../../plan/checks.ts';
 import type { Emit } from '../session.ts';
+import { loadParser } from '../parse/parser.ts';
 import { loadMigrationModule } from './module-migration.ts';
 import { splitSection } from './split.ts';
 
@@ -19,6 +20,8 @@ export async function prepareAll(
   direction: 'up' | 'down',
   emit?: Emit,
 ): Promise<Prepared[]> {
+  // The parser (WASM) loads only when something is to run: a no-op never pays for it.
+  if (migrations.length > 0) await loadParser();
   const missingDown: { version: string; file: string }[] = [];
   const prepared: Prepared[] = [];
   for (const migration of migrations) {

@@ -1,13 +1,13 @@
 /**
  * The usual run loop: each migration in its own transaction (or none, for `transaction:false`),
- * one after the other. A transactional SQL migration goes as one script on the batch connection;
- * the others statement by statement on a connection of the pool.
+ * one after the other, each by `applyOne`.
  */
 import { lockLostError, RunAbortedError, type MigrationResult } from '../../errors/index.ts';
 import type { ProgressEvent } from '../../model/events.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { applyInBatch, isBatchable } from '../apply/batched.ts';
 import { LockRetries, withLockRetries } from '../apply/lock-retry.ts';
+import type { ApplyContext } from '../apply/context.ts';
 import { applyMigration } from '../apply/migration.ts';
 import type { Session } from '../session.ts';
 
@@ -34,11 +34,7 @@ export async function runEach(
     // new transaction each time (a module's `up` is called again).
     const retries = new LockRetries(context.config, item.options);
     const result = await withLockRetries(retries, context, migration.version, () =>
-      isBatchable(item)
-        ? applyInBatch(session.batch, session.pools.pool, item, context, retries)
-        : session.pools.pool.connect((connection) =>
-            applyMigration(connection, item, context, retries),
-          ),
+      applyOne(session, item, context, retries),
     );
     done.push(result);
     session.finished.push(result);
@@ -49,6 +45,27 @@ export async function runEach(
       total: items.length,
     });
   }
+}
+
+/**
+ * One attempt at one migration: a transactional SQL one as one script on the work connection, a
+ * module on slonik's connection, a non-transactional SQL one statement by statement on the work
+ * connection (whose session is reset after it, as after a script).
+ */
+function applyOne(
+  session: Session,
+  item: Prepared,
+  context: ApplyContext,
+  retries: LockRetries,
+): Promise<MigrationResult> {
+  if (isBatchable(item)) return applyInBatch(session.work, item, context, retries);
+  if (item.migration.kind === 'module')
+    return session.modules.connect((connection) =>
+      applyMigration(connection, item, context, retries),
+    );
+  return applyMigration(session.work, item, context, retries).finally(() =>
+    session.work.resetSession(),
+  );
 }
 
 /** The `migration:started` event of `item`, the `index`th (0-based) of `total`. */

@@ -4,12 +4,12 @@
  * failing migration wrote.
  */
 import { MigrationFailedError, OffloopError, type MigrationResult } from '../../errors/index.ts';
-import type { CommonQueryMethods } from 'slonik';
 import type { Prepared } from '../../model/prepared.ts';
 import { assertSingleTransaction } from '../../plan/checks.ts';
 import { LockRetries } from '../apply/lock-retry.ts';
 import { applyMigration } from '../apply/migration.ts';
 import { currentTimeouts } from '../apply/timeouts.ts';
+import type { Db } from '../db/db.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
 import type { Session } from '../session.ts';
@@ -29,12 +29,13 @@ export async function runSingleTransaction(
   // Set inside the transaction's callback; read after its rollback.
   const failed: { at: Failed | null } = { at: null };
   try {
-    await session.pools.pool.connect((connection) =>
-      connection.transaction(
-        (transaction) => applyAll(session, transaction, items, { finished, failed }),
-        0,
-      ),
-    );
+    const run = (connection: Db) =>
+      connection.transaction((transaction) =>
+        applyAll(session, transaction, items, { finished, failed }),
+      );
+    // A module's `ctx.connection` is slonik's: with one among them, the whole transaction is.
+    if (items.some((item) => item.migration.kind === 'module')) await session.modules.connect(run);
+    else await run(session.work).finally(() => session.work.resetSession());
   } catch (error) {
     // Every migration ran, and the COMMIT failed: a deferred constraint or trigger of one of them.
     const last = items.at(-1);
@@ -69,7 +70,7 @@ export async function runSingleTransaction(
 /** Inside the one transaction: each migration in a savepoint of it, in order. */
 async function applyAll(
   session: Session,
-  transaction: CommonQueryMethods,
+  transaction: Db,
   items: readonly Prepared[],
   { finished, failed }: { finished: MigrationResult[]; failed: { at: Failed | null } },
 ): Promise<void> {
@@ -108,7 +109,7 @@ async function logFailure(session: Session, failure: Failed): Promise<void> {
     failure.error instanceof OffloopError
       ? `${failure.error.code}: ${failure.error.message}`
       : String(failure.error);
-  await appendLog(session.pools.pool, session.apply.config, {
+  await appendLog(session.work, session.apply.config, {
     version: migration.version,
     name: migration.name,
     direction,

@@ -1,0 +1,340 @@
+/**
+ * {@link WorkConnection}: the one connection a run reads the ledger and applies SQL migrations
+ * on, a plain `pg` client (the run lock has its own, `lock/lock.ts`; a JavaScript/TypeScript
+ * migration gets slonik's, `module-pool.ts`). Opened once, at the start of the run, beside the
+ * lock's; opened again only if it breaks. No `DISCARD ALL` after every query, no throwaway
+ * connection: a no-op run costs one connection and a few round trips.
+ *
+ * A transactional SQL migration goes as one query (`begin`, its settings, its statements, the
+ * version-table and log rows and `commit` in a single simple-protocol message): one round trip
+ * instead of one per statement. The statements were split and checked by the parser before
+ * (see `split.ts`), so their boundaries are known; when PostgreSQL stops at one, the count of
+ * `CommandComplete` messages that came back before the error says which.
+ *
+ * After each migration the session is reset (`DISCARD ALL`, then the work session's setup
+ * again): what a migration set for its session (a plain `set`, `set role`, temporary tables)
+ * must not reach the next one, nor offloop's own queries.
+ */
+import pg from 'pg';
+import type { ResolvedConfig } from '../../config/config.ts';
+import { Db, type Row } from './db.ts';
+import { pgClientConfig } from './pg-client.ts';
+import { toPg, type Sql } from './sql.ts';
+
+/**
+ * How a batch ended: every statement completed, or an error after `completed` statements. `last`
+ * is the first column of the last row any statement returned (text, as the server sent it).
+ */
+export type BatchOutcome =
+  | { readonly ok: true; readonly last: string | null }
+  | { readonly ok: false; readonly error: unknown; readonly completed: number };
+
+/**
+ * One query of several statements, counting what completes. A pg "submittable": the client
+ * hands it the protocol messages of its query. Rows are dropped, never accumulated: only the
+ * first value of the last one is kept.
+ */
+class CountingQuery {
+  completed = 0;
+  private last: string | null = null;
+  private settled = false;
+  readonly done: Promise<BatchOutcome>;
+  private resolve!: (outcome: BatchOutcome) => void;
+
+  private readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+    this.done = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  submit(connection: { query(text: string): void }): void {
+    connection.query(this.text);
+  }
+
+  handleRowDescription(): void {}
+  handleDataRow(row: { readonly fields: readonly unknown[] }): void {
+    const [value] = row.fields;
+    this.last = typeof value === 'string' ? value : null;
+  }
+  handlePortalSuspended(): void {}
+  handleEmptyQuery(): void {}
+  handleCommandComplete(): void {
+    this.completed += 1;
+  }
+
+  handleCopyInResponse(connection: { sendCopyFail(message: string): void }): void {
+    connection.sendCopyFail('offloop: COPY ... FROM STDIN has no data source in a migration file');
+  }
+
+  handleCopyData(): void {}
+
+  /** A server error (ReadyForQuery follows) or a broken connection (nothing follows). */
+  handleError(error: unknown): void {
+    this.settle({ ok: false, error, completed: this.completed });
+  }
+
+  handleReadyForQuery(): void {
+    this.settle({ ok: true, last: this.last });
+  }
+
+  private settle(outcome: BatchOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(outcome);
+  }
+}
+
+/** A connected client and what is known about its backend. */
+type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean };
+
+/** The run's work connection. See the module's comment. */
+export class WorkConnection extends Db {
+  readonly #config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>;
+  /** The work session's setup (`lock/work-lock.ts`), once {@link WorkConnection.startWork} was called. */
+  #setup: string | null = null;
+  #live: Promise<Live> | null = null;
+  /** The reset after the last migration, not awaited when sent (the client runs queries in order). */
+  #reset: Promise<unknown> = Promise.resolve();
+  /** Settles when the transaction open now ends: queries from outside wait for it. */
+  #inTransaction: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>) {
+    super();
+    this.#config = config;
+  }
+
+  /** Start connecting now (a run overlaps it with taking the lock); failures surface on first use. */
+  open(): void {
+    this.#connection().catch(() => undefined);
+  }
+
+  /**
+   * From now on the session is a work session: set up now if connected, and after every reset
+   * or reconnect. Called once the run holds its lock, never before: a waiting runner must not
+   * look like a working one.
+   */
+  async startWork(setup: string): Promise<void> {
+    this.#setup = setup;
+    const live = await this.#connection();
+    await live.client.query(setup);
+  }
+
+  override async rows<T extends Row>(query: Sql): Promise<T[]> {
+    await this.#inTransaction;
+    return this.#rowsOn(await this.#ready(), query);
+  }
+
+  override async pid(): Promise<number> {
+    return (await this.#ready()).pid;
+  }
+
+  override async transaction<T>(fn: (transaction: Db) => Promise<T>): Promise<T> {
+    await this.#inTransaction;
+    const live = await this.#ready();
+    let ended!: () => void;
+    this.#inTransaction = new Promise((resolve) => (ended = resolve));
+    try {
+      return await inTransaction(live, (query) => this.#rowsOn(live, query), fn, 0);
+    } finally {
+      ended();
+    }
+  }
+
+  /**
+   * Make the session ready for the next migration: the previous reset done, connected (again,
+   * if the connection broke or a reset failed). Returns the backend's pid, which cancels go to.
+   */
+  async prepare(): Promise<number> {
+    await this.#inTransaction;
+    return (await this.#ready()).pid;
+  }
+
+  /**
+   * Send `text` as one query on the prepared session. Settles as soon as the server answered;
+   * after a failure, call {@link WorkConnection.recover} before anything else.
+   */
+  async batch(text: string): Promise<BatchOutcome> {
+    const live = this.#live === null ? null : await this.#live.catch(() => null);
+    if (live === null || live.broken)
+      return {
+        ok: false,
+        error: new Error('The migration connection was lost before the migration was sent.'),
+        completed: 0,
+      };
+    const query = new CountingQuery(text);
+    void live.client.query(query as unknown as pg.QueryConfig);
+    const outcome = await query.done;
+    if (outcome.ok) this.resetSession();
+    return outcome;
+  }
+
+  /**
+   * After a failed batch: roll back (a failed `begin ... commit` leaves the session in an aborted
+   * transaction, unless the commit itself failed, which ends it), then reset the session.
+   */
+  async recover(): Promise<void> {
+    const live = this.#live === null ? null : await this.#live.catch(() => null);
+    if (live === null || live.broken) return;
+    await live.client.query('rollback').catch(() => {
+      live.broken = true;
+    });
+    this.resetSession();
+  }
+
+  /**
+   * Reset what a migration set for its session. Not awaited: the round trip overlaps with the
+   * work between migrations, and the next query waits for it.
+   */
+  resetSession(): void {
+    const live = this.#live;
+    if (live === null) return;
+    this.#reset = live.then(async (current) => {
+      if (current.broken) return;
+      // DISCARD ALL also drops the work lock and the session settings: set them up again (two
+      // queries: DISCARD ALL refuses to run inside the implicit transaction of a multi-statement one).
+      const reset = current.client.query('discard all');
+      const setup = this.#setup === null ? reset : current.client.query(this.#setup);
+      await Promise.all([reset, setup]).catch(() => {
+        current.broken = true;
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const live = this.#live;
+    this.#live = null;
+    if (live === null) return;
+    await this.#reset.catch(() => undefined);
+    const current = await live.catch(() => null);
+    await current?.client.end().catch(() => undefined);
+  }
+
+  /** The live connection once the last reset is done, replaced if it broke. */
+  async #ready(): Promise<Live> {
+    await this.#reset.catch(() => undefined);
+    const live = await this.#connection();
+    if (!live.broken) return live;
+    this.#live = null;
+    await live.client.end().catch(() => undefined);
+    return this.#connection();
+  }
+
+  #connection(): Promise<Live> {
+    if (this.#closed) return Promise.reject(new Error('The work connection is closed.'));
+    this.#live ??= this.#connect();
+    const connecting = this.#live;
+    // A failed connect is not kept: the next use tries again.
+    connecting.catch(() => {
+      if (this.#live === connecting) this.#live = null;
+    });
+    return connecting;
+  }
+
+  async #connect(): Promise<Live> {
+    const { url, connectTimeout, statementTimeout } = this.#config;
+    const client = new pg.Client({
+      ...pgClientConfig(url, connectTimeout),
+      ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+    });
+    // A connection that drops is reported through the query in flight; an idle one only needs
+    // to be replaced.
+    const live: { client: pg.Client; pid: number; broken: boolean } = {
+      client,
+      pid: 0,
+      broken: false,
+    };
+    client.on('error', () => {
+      live.broken = true;
+    });
+    client.on('end', () => {
+      live.broken = true;
+    });
+    try {
+      await client.connect();
+      // Asked, not taken from the handshake: behind a pooler the handshake's process id is the
+      // pooler's cancel key, not a backend that pg_cancel_backend can reach. The work session's
+      // setup rides in the same round trip when the run already holds its lock.
+      const setup = this.#setup === null ? '' : `${this.#setup}; `;
+      const result = await client.query<{ pid: number }>(`${setup}select pg_backend_pid() as pid`);
+      const rows = Array.isArray(result) ? (result.at(-1) as pg.QueryResult).rows : result.rows;
+      live.pid = (rows[0] as { pid?: number } | undefined)?.pid ?? 0;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return live;
+  }
+
+  async #rowsOn<T extends Row>(live: Live, query: Sql): Promise<T[]> {
+    const { text, values } = toPg(query);
+    const result = await live.client.query<T>(text, values as unknown[]);
+    return result.rows;
+  }
+}
+
+/** `fn` in a transaction (or, at `depth` > 0, a savepoint) on `live`'s client. */
+async function inTransaction<T>(
+  live: Live,
+  rows: <R extends Row>(query: Sql) => Promise<R[]>,
+  fn: (transaction: Db) => Promise<T>,
+  depth: number,
+): Promise<T> {
+  const savepoint = `offloop_${depth}`;
+  await live.client.query(depth === 0 ? 'begin' : `savepoint ${savepoint}`);
+  let result: T;
+  try {
+    result = await fn(new TransactionDb(live, rows, depth + 1));
+  } catch (error) {
+    await live.client
+      .query(depth === 0 ? 'rollback' : `rollback to savepoint ${savepoint}`)
+      .catch(() => undefined);
+    throw error;
+  }
+  await live.client.query(depth === 0 ? 'commit' : `release savepoint ${savepoint}`);
+  return result;
+}
+
+/** The work connection inside a transaction. */
+class TransactionDb extends Db {
+  readonly #live: Live;
+  readonly #rows: <R extends Row>(query: Sql) => Promise<R[]>;
+  readonly #depth: number;
+
+  constructor(live: Live, rows: <R extends Row>(query: Sql) => Promise<R[]>, depth: number) {
+    super();
+    this.#live = live;
+    this.#rows = rows;
+    this.#depth = depth;
+  }
+
+  override rows<T extends Row>(query: Sql): Promise<T[]> {
+    return this.#rows<T>(query);
+  }
+
+  override pid(): Promise<number> {
+    return Promise.resolve(this.#live.pid);
+  }
+
+  override transaction<T>(fn: (transaction: Db) => Promise<T>): Promise<T> {
+    return inTransaction(this.#live, this.#rows, fn, this.#depth);
+  }
+}
+
+/** One connection to `url` (no statement timeout) for `fn`, ended after it. */
+export async function withConnection<T>(
+  url: string,
+  connectTimeout: number,
+  fn: (db: Db) => Promise<T>,
+): Promise<T> {
+  const connection = new WorkConnection({ url, connectTimeout, statementTimeout: 0 });
+  try {
+    return await fn(connection);
+  } finally {
+    await connection.close();
+  }
+}
