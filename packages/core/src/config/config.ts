@@ -178,6 +178,17 @@ export const configSchema = z.strictObject({
       'terminated',
   }),
   /**
+   * How long the worker thread, and the database connection it read with, stay after a call: a
+   * server that calls `status()` every few seconds starts the thread and connects once. Idle, the
+   * thread keeps no process alive; `close()` ends both at once. 0 ends them after every call.
+   * @default 30000
+   */
+  workerIdleTimeout: option(duration.default(30_000), {
+    ...DURATION,
+    description:
+      'How long the worker thread and its idle database connection stay after a call (0: end them after each call)',
+  }),
+  /**
    * CPU priority of the worker thread as a nice value (0-19, higher is lower priority): on a
    * busy machine the host's own threads (its requests) get the CPU first. Linux only, where nice
    * is per thread; elsewhere it would slow the whole process, so it is not applied. @default 10
@@ -252,6 +263,7 @@ export type ResolvedConfig = {
   readonly connectTimeout: number;
   readonly appliedBy: string | null;
   readonly cancelGracePeriod: number;
+  readonly workerIdleTimeout: number;
   readonly workerNice: number;
   readonly workerResourceLimits: WorkerResourceLimits | null;
   readonly lint: LintConfig;
@@ -324,6 +336,7 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     connectTimeout: value.connectTimeout,
     appliedBy: value.appliedBy ?? null,
     cancelGracePeriod: value.cancelGracePeriod,
+    workerIdleTimeout: value.workerIdleTimeout,
     workerNice: value.workerNice,
     workerResourceLimits: value.workerResourceLimits ?? null,
     lint: { rules: value.lint?.rules ?? {}, strict: value.lint?.strict ?? false },

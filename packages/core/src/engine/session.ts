@@ -25,7 +25,8 @@ import type { Db } from './db/db.ts';
 import { ModulePool } from './db/module-pool.ts';
 import { withDatabaseErrors } from './db/pg-errors.ts';
 import { sql } from './db/sql.ts';
-import { WorkConnection } from './db/work-connection.ts';
+import { keepConnection, takeConnection } from './db/kept-connections.ts';
+import type { WorkConnection } from './db/work-connection.ts';
 import { ensureLogTable, readDirty } from './ledger/log-table.ts';
 import { ensureVersionTable, ledgerTables, readApplied } from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
@@ -109,13 +110,15 @@ export async function withSession<T>(
   // The lock's connection opens beside the work connection.
   const opening = LockSession.open(config.lockUrl ?? config.url, config.connectTimeout);
   opening.catch(() => undefined);
-  const work = new WorkConnection(config);
-  work.open();
+  const work = takeConnection(config);
   // Set up as work sessions only once the run holds the lock (see `lock/work-lock.ts`).
   let working = false;
   const modules = new ModulePool(config, () => (working ? setup : null));
   let lock: LockSession | null = null;
   const finished: MigrationResult[] = [];
+  // Only a run that succeeded leaves its connection for the next call: after a failure or a stop
+  // nothing of the run stays.
+  let succeeded = false;
   try {
     return await withDatabaseErrors(config, async () => {
       lock = await opening;
@@ -130,7 +133,9 @@ export async function withSession<T>(
         await ensureVersionTable(work, config);
         await ensureLogTable(work, config);
       };
-      return await fn({ work, modules, state, emit, apply, ensureTables, finished });
+      const result = await fn({ work, modules, state, emit, apply, ensureTables, finished });
+      succeeded = true;
+      return result;
     });
   } catch (error) {
     // A problem with the files is reported before one with the database, as when the files
@@ -144,7 +149,7 @@ export async function withSession<T>(
     throw withApplied(error, finished);
   } finally {
     await modules.close().catch(() => undefined);
-    await work.close();
+    await keepConnection(config, work, succeeded ? config.workerIdleTimeout : 0);
     await (lock as LockSession | null)?.close();
     if (lock === null)
       await opening.then(
@@ -237,14 +242,16 @@ export async function withReadOnly<T>(
 ): Promise<T> {
   await announce(config, command, options.onProgress);
   // Connecting overlaps with reading the files; a problem with the files is reported first.
-  const work = new WorkConnection(config);
-  work.open();
+  const work = takeConnection(config);
+  let succeeded = false;
   try {
     const files = await discoverMigrations(config.dir);
-    return await withDatabaseErrors(config, async () =>
+    const result = await withDatabaseErrors(config, async () =>
       fn(await readState(work, config, files), work),
     );
+    succeeded = true;
+    return result;
   } finally {
-    await work.close();
+    await keepConnection(config, work, succeeded ? config.workerIdleTimeout : 0);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * {@link WorkerThread}: the host's handle on the thread that runs its migrations, a Piscina pool
  * of one thread. One thread: calls on one migrator queue up; concurrency between runners is the
- * lock's job. A thread that died or was terminated is replaced on the next task.
+ * lock's job. A thread that died or was terminated is replaced on the next task. Between calls it
+ * stays for `workerIdleTimeout`, so that the next call finds it started and connected.
  */
 import type { CommandName, CommandResults, ResolvedConfig } from '@offloop/core';
 import type { ResourceLimits } from 'node:worker_threads';
@@ -17,11 +18,13 @@ export type TaskOutcome<T> =
 /** The migration thread, started on the first task. */
 export class WorkerThread {
   readonly #resourceLimits: ResourceLimits | null;
+  readonly #idleTimeout: number;
   #pool: Piscina | null = null;
 
   constructor(config: ResolvedConfig) {
     const limits = config.workerResourceLimits;
     this.#resourceLimits = limits === null ? null : resourceLimits(limits);
+    this.#idleTimeout = config.workerIdleTimeout;
   }
 
   /**
@@ -79,7 +82,9 @@ export class WorkerThread {
       filename: threadEntry('worker-boot'),
       minThreads: 0,
       maxThreads: 1,
-      idleTimeout: 1_000,
+      // Warm between calls (with the connection it keeps, see core's kept-connections.ts); an
+      // idle thread keeps no process alive (Piscina unrefs it).
+      idleTimeout: this.#idleTimeout,
       concurrentTasksPerWorker: 1,
       ...(this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits }),
     });

@@ -107,7 +107,13 @@ export async function finish(
   // single-transaction run, the run logs the failure after its rollback.) A run that lost the
   // lock writes nothing more: another runner may hold it now, and its log is the one that counts
   // (a non-transactional migration's `started` row already says it never finished).
-  if (context.singleTransaction === undefined && outcome.reason !== 'lock-lost') {
+  // Nor does a non-transactional migration whose connection was lost: whether the statement in
+  // flight ran to its end on the server is unknown, and its `started` row says so.
+  if (
+    context.singleTransaction === undefined &&
+    outcome.reason !== 'lock-lost' &&
+    !(!options.transaction && connectionLost(outcome.error))
+  ) {
     await appendLogPersistently(logTo, context.config, {
       version: migration.version,
       name: migration.name,
@@ -122,6 +128,12 @@ export async function finish(
     });
   }
   throw failure;
+}
+
+/** Whether `error` is the loss of the connection (the driver's, or the server ending the session). */
+function connectionLost(error: unknown): boolean {
+  const pg = findPgError(error);
+  return pg === null ? !(error instanceof OffloopError) : /^(57P0[1-3]|08...)$/.test(pg.sqlstate);
 }
 
 /** What a failed non-transactional migration may have left in the database besides its completed statements. */

@@ -75,6 +75,14 @@ export class ModulePool {
     this.#setup = setup;
   }
 
+  /**
+   * Open the pool now, when a run is about to apply a module: slonik loads and connects before
+   * the first migration starts, not inside its time.
+   */
+  async ready(): Promise<void> {
+    await this.#open();
+  }
+
   /** Run `fn` on one of the pool's connections. */
   async connect<T>(fn: (connection: SlonikDb) => Promise<T>): Promise<T> {
     const { pool, slonik } = await this.#open();

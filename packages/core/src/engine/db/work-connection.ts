@@ -92,7 +92,9 @@ type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean 
 
 /** The run's work connection. See the module's comment. */
 export class WorkConnection extends Db {
-  readonly #config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>;
+  #config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>;
+  /** An `application_name` to set before the next query: the connection serves another call. */
+  #retag: string | null = null;
   /** The work session's setup (`lock/work-lock.ts`), once {@link WorkConnection.startWork} was called. */
   #setup: string | null = null;
   #live: Promise<Live> | null = null;
@@ -195,13 +197,61 @@ export class WorkConnection extends Db {
     this.#reset = live.then(async (current) => {
       if (current.broken) return;
       // DISCARD ALL also drops the work lock and the session settings: set them up again (two
-      // queries: DISCARD ALL refuses to run inside the implicit transaction of a multi-statement one).
-      const reset = current.client.query('discard all');
-      const setup = this.#setup === null ? reset : current.client.query(this.#setup);
-      await Promise.all([reset, setup]).catch(() => {
+      // queries: DISCARD ALL refuses to run inside the implicit transaction of a multi-statement
+      // one; one after the other: pg deprecates queueing a query behind another).
+      try {
+        await current.client.query('discard all');
+        if (this.#setup !== null) await current.client.query(this.#setup);
+      } catch {
         current.broken = true;
-      });
+      }
     });
+  }
+
+  /**
+   * Serve another call, whose `config` differs at most in the URL's `application_name` (the
+   * call's tag, by which the host finds its backends: `@offloop/worker`'s application-name.ts).
+   */
+  adopt(config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>): void {
+    this.#config = config;
+    this.#retag = pgClientConfig(config.url, config.connectTimeout).application_name ?? '';
+  }
+
+  /**
+   * Whether an idle connection keeps the process (or thread) alive: a kept connection must not
+   * (`kept-connections.ts`). The socket is `pg`'s, not part of its typed API.
+   */
+  hold(held: boolean): void {
+    void this.#live?.then(
+      (live) => {
+        const socket = (
+          live.client as { connection?: { stream?: { ref?(): void; unref?(): void } } }
+        ).connection?.stream;
+        if (held) socket?.ref?.();
+        else socket?.unref?.();
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * Whether this connection can serve a later call: connected, healthy, out of any transaction,
+   * and back to a plain session (a work session's lock and settings dropped).
+   */
+  async reusable(): Promise<boolean> {
+    if (this.#closed || this.#live === null) return false;
+    await this.#inTransaction;
+    await this.#reset.catch(() => undefined);
+    const live = await this.#live.catch(() => null);
+    if (live === null || live.broken) return false;
+    if (this.#setup === null) return true;
+    this.#setup = null;
+    try {
+      await live.client.query('discard all');
+      return !live.broken;
+    } catch {
+      return false;
+    }
   }
 
   async close(): Promise<void> {
@@ -217,11 +267,18 @@ export class WorkConnection extends Db {
   /** The live connection once the last reset is done, replaced if it broke. */
   async #ready(): Promise<Live> {
     await this.#reset.catch(() => undefined);
-    const live = await this.#connection();
-    if (!live.broken) return live;
-    this.#live = null;
-    await live.client.end().catch(() => undefined);
-    return this.#connection();
+    let live = await this.#connection();
+    if (live.broken) {
+      this.#live = null;
+      await live.client.end().catch(() => undefined);
+      live = await this.#connection();
+    }
+    const retag = this.#retag;
+    if (retag !== null) {
+      this.#retag = null;
+      await live.client.query("select set_config('application_name', $1, false)", [retag]);
+    }
+    return live;
   }
 
   #connection(): Promise<Live> {

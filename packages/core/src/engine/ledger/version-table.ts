@@ -2,7 +2,7 @@
  * The version table: one row per applied migration. Identifiers are validated by the config
  * schema and always quoted by `identifier`, never interpolated.
  */
-import { logTableName, versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
+import { logTableOf, versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
 import type { AppliedMigration } from '../../model/migration.ts';
 import type { Db } from '../db/db.ts';
 import { identifier, raw, sql } from '../db/sql.ts';
@@ -19,10 +19,10 @@ export async function ledgerTables(
   const names = await connection.column<string>(sql`
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = ${versionTable.schema} and c.relkind in ('r', 'p')
-      and c.relname in (${versionTable.table}, ${logTableName(versionTable)})`);
+      and c.relname in (${versionTable.table}, ${logTableOf(versionTable)})`);
   return {
     versionTable: names.includes(versionTable.table),
-    logTable: names.includes(logTableName(versionTable)),
+    logTable: names.includes(logTableOf(versionTable)),
   };
 }
 

@@ -17,6 +17,7 @@ export async function runEach(
   items: readonly Prepared[],
   done: MigrationResult[],
 ): Promise<void> {
+  if (items.some((item) => item.migration.kind === 'module')) await session.modules.ready();
   for (const [index, item] of items.entries()) {
     const { migration } = item;
     // Nothing more starts once the lock is gone or a stop was asked for.

@@ -25,6 +25,7 @@ export async function runSingleTransaction(
   done: MigrationResult[],
 ): Promise<void> {
   assertSingleTransaction(items);
+  if (items.some((item) => item.migration.kind === 'module')) await session.modules.ready();
   const finished: MigrationResult[] = [];
   // Set inside the transaction's callback; read after its rollback.
   const failed: { at: Failed | null } = { at: null };

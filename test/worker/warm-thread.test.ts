@@ -1,0 +1,65 @@
+import test from '../helpers/limited-test.ts';
+import { createMigrator } from '@offloop/worker';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createTestDatabase, withPool } from '../helpers/database.ts';
+import { migrationsDir } from '../helpers/fixtures.ts';
+import { offloopBackends } from '../helpers/probes.ts';
+import { poll } from '@offloop/core';
+
+const USERS = '-- migrate:up\ncreate table users (id int);\n-- migrate:down\ndrop table users;\n';
+
+const backends = (url: string) => withPool(url, (pool) => offloopBackends(pool));
+
+test('calls on one migrator share one warm thread and one connection, which close() ends at once', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const migrator = createMigrator({ url, dir });
+  t.is((await migrator.up()).applied.length, 1);
+  await migrator.status();
+  const [kept, ...others] = await backends(url);
+  t.deepEqual(others, [], 'one connection stays between calls');
+  t.is(kept?.state, 'idle');
+  // Each call tags the connection it takes with its own run tag (the host finds a dead thread's
+  // backends by it).
+  const tagBefore = kept?.applicationName;
+  const status = await migrator.status();
+  t.deepEqual(status.pending, []);
+  const [again] = await backends(url);
+  t.is(again?.pid, kept?.pid, 'the next call reused it');
+  t.not(again?.applicationName, tagBefore, 'with the new call tag');
+
+  await migrator.close();
+  const gone = await poll(() => backends(url), {
+    until: (left) => left.length === 0,
+    intervalMs: 20,
+    timeoutMs: 2_000,
+  });
+  t.false(gone.timedOut, 'close() leaves no backend behind');
+});
+
+test('workerIdleTimeout 0 ends the thread and its connection after each call', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir, workerIdleTimeout: 0 });
+  await migrator.up();
+  const gone = await poll(() => backends(url), {
+    until: (left) => left.length === 0,
+    intervalMs: 20,
+    timeoutMs: 2_000,
+  });
+  t.false(gone.timedOut);
+});
+
+test('a script that migrates and never closes still exits by itself, at once', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const script = new URL('../fixtures/migrate-no-close.ts', import.meta.url).pathname;
+  const started = performance.now();
+  const { stdout } = await promisify(execFile)(process.execPath, [script, url, dir], {
+    timeout: 60_000,
+  });
+  const exitedAfterMs = performance.now() - started - Number(stdout);
+  // The warm thread (30 s by default) and its connection hold no process open.
+  t.true(exitedAfterMs < 10_000, `exited ${Math.round(exitedAfterMs)} ms after its last line`);
+});
