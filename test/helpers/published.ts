@@ -2,9 +2,10 @@
  * The workspace's packages as an application gets them from the registry, for tests that must run
  * the published JavaScript (on a Node.js that cannot run TypeScript, say): a `node_modules` with
  * each package's `package.json` as published (its `publishConfig` applied, as pnpm does) and its
- * `dist/` compiled from `src/` with TypeScript's per-file transpiler, the same JavaScript as
- * `pnpm build` emits, without type checking (a few seconds for every package). Their third-party
- * dependencies are links to the workspace's installed copies.
+ * `dist/` as `pnpm pack` builds it: the esbuild bundles of `scripts/bundle.ts` where the package
+ * has them, else `src/` compiled with TypeScript's per-file transpiler, the same JavaScript as tsc
+ * emits, without type checking (a few seconds for every package). Their third-party dependencies
+ * are links to the workspace's installed copies.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
+import { bundlePackage, isBundled } from '../../scripts/bundle.ts';
 
 const PACKAGES = fileURLToPath(new URL('../../packages/', import.meta.url));
 
@@ -83,7 +85,8 @@ export async function installPublished(dir: string): Promise<string> {
       path.join(into, 'package.json'),
       JSON.stringify({ ...rest, ...publishConfig }, null, 2),
     );
-    await compile(path.join(root, 'src'), path.join(into, 'dist'), options);
+    if (isBundled(root)) await bundlePackage(root, into);
+    else await compile(path.join(root, 'src'), path.join(into, 'dist'), options);
     for (const [name, range] of Object.entries(manifest.dependencies ?? {}))
       if (!range.startsWith('workspace:')) await linkDependency(nodeModules, root, name);
   }

@@ -7,7 +7,13 @@
  * nothing that could fail there (`exit-codes.ts` has no runtime imports) and makes the check
  * itself: `@offloop/core`'s own check (`node-version.ts`) is out of its reach, behind the package's
  * entry. A test runs it on Node 20 (`test/cli/old-node.test.ts`).
+ *
+ * Then it turns on Node's compile cache for this process (the CLI is its own process; the library
+ * never touches its host's module loading), so that later calls read compiled code from disk.
+ * Node's default place and switches apply: `NODE_COMPILE_CACHE` names the directory,
+ * `NODE_DISABLE_COMPILE_CACHE=1` turns it off.
  */
+import module from 'node:module';
 import { EXIT_NODE_VERSION_UNSUPPORTED } from './exit-codes.ts';
 
 /** As `REQUIRED_NODE_MAJOR` in `@offloop/core` and the packages' `engines` (`>=24`). */
@@ -23,5 +29,6 @@ if (Number.parseInt(version, 10) < REQUIRED_NODE_MAJOR) {
   );
   process.exitCode = EXIT_NODE_VERSION_UNSUPPORTED;
 } else {
+  module.enableCompileCache();
   await import('./main.ts');
 }

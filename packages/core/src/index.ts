@@ -79,7 +79,6 @@ export {
   configSchema,
   formatConfigIssues,
   parseConfig,
-  redactUrl,
   toConfigIssues,
   VERSION_PATTERN,
 } from './config/config.ts';
@@ -117,7 +116,7 @@ export type {
   LintSeverity,
   TableSize,
 } from './model/lint.ts';
-export { resolvePostgresUrl } from './config/connection-url.ts';
+export { redactUrl, resolvePostgresUrl } from './config/connection-url.ts';
 export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
 export { quoteLiteral } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';

@@ -5,11 +5,15 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { displayUrl, resolvePostgresUrl } from './connection-url.ts';
+import { resolvePostgresUrl } from './connection-url.ts';
 import { ConfigError, type ConfigIssue } from '../errors/index.ts';
-import { duration } from './duration.ts';
+import { duration } from './duration-option.ts';
 import { DURATION, option } from './option-meta.ts';
 import { LINT_RULE_IDS, type LintLevel, type LintRuleId } from '../model/lint.ts';
+
+// The engine imports it from here (`db/pg-errors.ts`); it lives with the URL code, which loads no
+// zod: a thread that imports it from there loads no config schema.
+export { redactUrl } from './connection-url.ts';
 
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -342,12 +346,4 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     lint: { rules: value.lint?.rules ?? {}, strict: value.lint?.strict ?? false },
     postgresVersion: value.postgresVersion ?? null,
   };
-}
-
-/**
- * Replace the password of a database URL with `***`, for anything that is printed or logged. A
- * socket directory shows as `?host=/path`, and offloop's run tag in `application_name` is left out.
- */
-export function redactUrl(url: string): string {
-  return displayUrl(url) ?? '(unparseable URL)';
 }

@@ -67,7 +67,7 @@ export function resolvePostgresUrl(text: string, env: Environment = process.env)
  * `sslpassword` parameter), a socket directory shown as `?host=/path`, and the run tag offloop
  * adds to `application_name` (see the worker's `application-name.ts`) left out.
  */
-export function displayUrl(text: string): string | null {
+function displayUrl(text: string): string | null {
   const parsed = parsePostgresUrl(text);
   if (typeof parsed === 'string') return null;
   const params = parsed.params.flatMap(([key, value]): [string, string][] => {
@@ -84,4 +84,12 @@ export function displayUrl(text: string): string | null {
     },
     'display',
   );
+}
+
+/**
+ * Replace the password of a database URL with `***`, for anything that is printed or logged. A
+ * socket directory shows as `?host=/path`, and offloop's run tag in `application_name` is left out.
+ */
+export function redactUrl(url: string): string {
+  return displayUrl(url) ?? '(unparseable URL)';
 }

@@ -1,5 +1,8 @@
-/** Durations in options and flags: `1500`, `"1500ms"`, `"30s"`, `"5m"`, `"1h"`, as milliseconds. */
-import { z } from 'zod';
+/**
+ * Durations in options, flags and migration markers: `1500`, `"1500ms"`, `"30s"`, `"5m"`, `"1h"`,
+ * as milliseconds. No zod here: the engine parses markers with it, in a thread that loads no
+ * config schema (the option's schema is `duration-option.ts`).
+ */
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -11,12 +14,3 @@ export function parseDuration(value: unknown): unknown {
   const unit = (match[2] ?? 'ms') as keyof typeof DURATION_UNITS;
   return Math.round(Number(match[1]) * DURATION_UNITS[unit]);
 }
-
-/** A duration option: milliseconds, or a number with `ms`, `s`, `m` or `h`. */
-export const duration = z.preprocess(
-  (value: number | string) => parseDuration(value),
-  z
-    .number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' })
-    .int()
-    .nonnegative(),
-);

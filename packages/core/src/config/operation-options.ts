@@ -8,7 +8,7 @@
  * the CLI), and its use in the engine's operation.
  */
 import { z } from 'zod';
-import { duration } from './duration.ts';
+import { duration } from './duration-option.ts';
 import { DURATION, option } from './option-meta.ts';
 
 /** What every target option accepts in form: a version, a prefix of one, `base`, `+N` or `-N`. */

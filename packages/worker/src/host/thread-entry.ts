@@ -5,6 +5,15 @@ import { moduleUrl, WorkerEntryNotFoundError } from '@offloop/core';
 
 type ThreadModule = 'worker-boot' | 'cancel-entry';
 
+/**
+ * Set by the published build (`scripts/bundle.ts`), which bundles this module into
+ * `dist/index.js`: `thread/` is then beside it, not beside `host/`.
+ */
+declare const OFFLOOP_THREAD_DIR: string | undefined;
+
+/** Where `thread/` is relative to this module. */
+const THREAD_DIR = typeof OFFLOOP_THREAD_DIR === 'string' ? OFFLOOP_THREAD_DIR : '../thread/';
+
 /** Entries found on disk once, so that a call does not look again. */
 const found = new Set<ThreadModule>();
 
@@ -14,7 +23,7 @@ const found = new Set<ThreadModule>();
  * not beside it; the error says to keep the library external instead of a failure deep in Piscina.
  */
 export function threadEntry(name: ThreadModule): string {
-  const url = moduleUrl(`../thread/${name}`, import.meta.url);
+  const url = moduleUrl(`${THREAD_DIR}${name}`, import.meta.url);
   if (!found.has(name)) {
     const file = fileURLToPath(url);
     if (!existsSync(file)) {

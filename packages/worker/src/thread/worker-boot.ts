@@ -10,9 +10,8 @@ import module from 'node:module';
 
 module.enableCompileCache();
 
-// Imported after the cache is on, as everything the thread loads.
-const { moduleUrl } = await import('@offloop/core');
-const entry = moduleUrl('./worker-entry', import.meta.url).href;
-const loaded = (await import(entry)) as typeof import('./worker-entry.ts');
+// Imported after the cache is on, as everything the thread loads. Nothing else is imported here:
+// the published bundle keeps this file small and loads worker-entry.js, the rest, from here.
+const loaded = await import('./worker-entry.ts');
 
 export default loaded.default;
