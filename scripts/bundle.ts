@@ -11,7 +11,9 @@
  * - `piscina`: it starts its own `dist/worker.js` by path, which a bundle would not have beside it.
  * - `libpg-query`: it loads its `.wasm` from beside its own module.
  * - `slonik` (and its OpenTelemetry): loaded only when a JavaScript or TypeScript migration runs.
- * - `pg`: slonik's driver imports its own `pg` anyway; CommonJS with optional native bindings.
+ * - `pg` on the host side (the CLI and the library never query). The thread inlines it: its ~40
+ *   CommonJS files took ~25 ms to load in every new thread. slonik's driver imports its own `pg`
+ *   from node_modules when a module migration runs; `pg-native` stays optional and external.
  * Inlined: zod (host config validation, tree-shaken to what core uses) and comlink. Their licence
  * notices are kept: esbuild's `legalComments` at the end of each file, and every inlined package's
  * licence in `dist/THIRD-PARTY-LICENSES.md`.
@@ -32,7 +34,14 @@ type Bundle = {
    */
   readonly inlineCore?: boolean;
   readonly define?: Readonly<Record<string, string>>;
+  /** CommonJS code is inlined (pg): its `require` of Node's modules needs one in ESM. */
+  readonly inlinesCommonJs?: boolean;
 };
+
+/** The `require` that inlined CommonJS calls for Node's own modules, at the top of each file. */
+const REQUIRE_BANNER =
+  "import { createRequire as offloopCreateRequire } from 'node:module';\n" +
+  'const require = offloopCreateRequire(import.meta.url);';
 
 /** Third-party packages no bundle inlines. */
 const NOT_INLINED = ['slonik', 'libpg-query', 'pg', 'piscina'];
@@ -61,8 +70,9 @@ const BUNDLES: Readonly<Record<string, readonly Bundle[]>> = {
         'worker-entry': 'src/thread/worker-entry.ts',
         'cancel-entry': 'src/thread/cancel-entry.ts',
       },
-      external: NOT_INLINED,
+      external: ['slonik', 'libpg-query', 'piscina', 'pg-native'],
       inlineCore: true,
+      inlinesCommonJs: true,
     },
   ],
   cli: [
@@ -105,6 +115,7 @@ export async function bundlePackage(dir: string, outRoot: string = dir): Promise
       external: [...bundle.external],
       plugins: bundle.inlineCore ? [coreWithoutSideEffects(dir)] : [],
       define: { ...bundle.define },
+      ...(bundle.inlinesCommonJs === true ? { banner: { js: REQUIRE_BANNER } } : {}),
       sourcemap: 'linked',
       sourcesContent: true,
       legalComments: 'eof',

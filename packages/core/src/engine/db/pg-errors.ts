@@ -4,7 +4,7 @@
  * offloop's own queries ({@link asDatabaseError}). By SQLSTATE and Node's error codes; by message
  * only for what the `pg` driver throws with no code at all.
  */
-import { redactUrl } from '../../config/config.ts';
+import { redactUrl } from '../../config/connection-url.ts';
 import type { ResolvedConfig } from '../../config/config.ts';
 import {
   DatabaseError,
