@@ -20,10 +20,10 @@ export class SlonikDb extends Db {
   readonly sql: typeof slonikSql;
   readonly #pids: Map<string, number>;
 
-  constructor(connection: CommonQueryMethods, slonik: Slonik, pids: Map<string, number>) {
+  constructor(connection: CommonQueryMethods, sql: typeof slonikSql, pids: Map<string, number>) {
     super();
     this.connection = connection;
-    this.sql = slonik.sql;
+    this.sql = sql;
     this.#pids = pids;
   }
 
@@ -40,7 +40,7 @@ export class SlonikDb extends Db {
 
   override transaction<T>(fn: (transaction: Db) => Promise<T>): Promise<T> {
     return this.connection.transaction(
-      (transaction) => fn(new SlonikDb(transaction, { sql: this.sql } as Slonik, this.#pids)),
+      (transaction) => fn(new SlonikDb(transaction, this.sql, this.#pids)),
       0,
     );
   }
@@ -86,7 +86,7 @@ export class ModulePool {
   /** Run `fn` on one of the pool's connections. */
   async connect<T>(fn: (connection: SlonikDb) => Promise<T>): Promise<T> {
     const { pool, slonik } = await this.#open();
-    return pool.connect((connection) => fn(new SlonikDb(connection, slonik, this.#pids)));
+    return pool.connect((connection) => fn(new SlonikDb(connection, slonik.sql, this.#pids)));
   }
 
   async close(): Promise<void> {
