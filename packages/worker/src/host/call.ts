@@ -21,6 +21,7 @@ import {
 } from '@offloop/core';
 import type { CrashOutcome } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
+import { portEndpoint } from '../port-endpoint.ts';
 import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import type {
@@ -170,8 +171,8 @@ export class Call<N extends CommandName> {
       started: () => this.#onStarted(),
       progress: (batch) => this.#onProgress(batch),
     };
-    Comlink.expose(host, this.#events.port1);
-    this.#worker = Comlink.wrap<WorkerControl>(this.#control.port1);
+    Comlink.expose(host, portEndpoint(this.#events.port1));
+    this.#worker = Comlink.wrap<WorkerControl>(portEndpoint(this.#control.port1));
     this.#settings.signal?.addEventListener('abort', this.#onAbort, { once: true });
     const { timeoutMs } = this.#settings;
     if (timeoutMs !== undefined && timeoutMs !== 0)

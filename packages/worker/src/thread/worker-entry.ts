@@ -6,6 +6,7 @@
 import { toEnvelope } from '@offloop/core';
 import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
+import { portEndpoint } from '../port-endpoint.ts';
 import { tagUrl } from './application-name.ts';
 import { ConsoleCapture } from './console-capture.ts';
 import { EventBatcher } from './event-batcher.ts';
@@ -15,10 +16,10 @@ import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from '../p
 
 /** Run one task. Never throws: failures come back as envelopes. */
 export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
-  const host = Comlink.wrap<HostChannel>(request.events);
+  const host = Comlink.wrap<HostChannel>(portEndpoint(request.events));
   const controller = new AbortController();
   const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
-  Comlink.expose(control, request.control);
+  Comlink.expose(control, portEndpoint(request.control));
   const events = new EventBatcher((batch) => host.progress(batch));
   // The migration being imported or run, for the lines it logs.
   let current = '';
