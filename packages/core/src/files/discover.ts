@@ -2,8 +2,7 @@
  * Discovery: read the migrations directory, validate names, parse SQL sections and compute
  * checksums. Runs in the worker; the host never reads migration files.
  */
-import { createHash } from 'node:crypto';
-import type { Dirent, Stats } from 'node:fs';
+import { realpathSync, statSync, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -16,9 +15,20 @@ import {
   unreadableEntryMessage,
   type UnreadableReason,
 } from '../errors/index.ts';
-import { decodeMigrationText } from './file-text.ts';
 import type { MigrationFile } from '../model/migration.ts';
-import { parseSqlMigration } from './sql-file.ts';
+import {
+  isSettled,
+  statKey,
+  threadFileCache,
+  type CacheEntry,
+  type FileCache,
+} from './file-cache.ts';
+import {
+  checksumOf,
+  migrationFromBytes,
+  migrationFromChecksum,
+  type MigrationIdentity,
+} from './migration-content.ts';
 
 /**
  * Extensions of migrations written as modules (imported inside the worker). `.cjs` and `.cts`
@@ -47,22 +57,96 @@ function looksLikeMigration(name: string): boolean {
   );
 }
 
+/** Options of {@link discoverMigrations}. */
+export type DiscoverOptions = {
+  /**
+   * The checksum cache: files whose stat is unchanged since they were hashed are not read again
+   * (see `file-cache.ts`). Null reads and hashes every file.
+   * @default this thread's cache, as `OFFLOOP_FILE_CACHE` and `OFFLOOP_CACHE_DIR` set it up
+   */
+  readonly cache?: FileCache | null | undefined;
+};
+
 /**
  * Find every migration in `dir`, sorted by version. Throws a typed error for a missing
  * directory, a bad file name, an entry with a migration's name that cannot be read as a file,
  * a file that is not UTF-8 (or, for SQL, holds a NUL byte), a duplicate version, a SQL file
  * without an up section or a marker option that is unknown.
+ *
+ * A file unchanged since it was last hashed (by its stat, in the cache) is not read: its checksum
+ * comes from the cache, and a SQL file's content is read on first use (it was valid when cached).
  */
-export async function discoverMigrations(dir: string): Promise<MigrationFile[]> {
+export async function discoverMigrations(
+  dir: string,
+  options: DiscoverOptions = {},
+): Promise<MigrationFile[]> {
+  const cache = options.cache === undefined ? threadFileCache() : options.cache;
+  // Taken before any file is looked at: a file changed after it is never recorded as settled.
+  const startedAt = cache?.now() ?? 0;
   const entries = await readMigrationsDir(dir);
   const found = await namedMigrations(dir, entries);
-  const files = await readMigrations(found);
+  const realDir = cache === null ? null : realDirOf(dir);
+  const files =
+    cache === null || realDir === null
+      ? await readMigrations(
+          found,
+          found.map(() => null),
+        )
+      : await readThroughCache(found, { cache, realDir, startedAt });
   assertUniqueVersions(files);
   return files;
 }
 
 /** A directory entry with a migration's valid name, not read yet. */
-type Found = { file: string; path: string; version: string; name: string; extension: string };
+type Found = MigrationIdentity;
+
+/** The directory's real path, which keys its cache; null when it cannot be had. */
+function realDirOf(dir: string): string | null {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The migrations `found`, each unchanged one from the cache and the rest read; then the cache
+ * holds exactly the files found that are settled (see {@link isSettled}).
+ */
+async function readThroughCache(
+  found: readonly Found[],
+  site: { cache: FileCache; realDir: string; startedAt: number },
+): Promise<MigrationFile[]> {
+  const known = site.cache.load(site.realDir);
+  const next = new Map<string, CacheEntry>();
+  const stats = found.map(statOf);
+  const cached = found.map((each, index): MigrationFile | null => {
+    const entry = known.get(each.file);
+    const current = stats[index];
+    if (entry === undefined || current === undefined || entry.key !== statKey(current)) return null;
+    next.set(each.file, entry);
+    return migrationFromChecksum(each, entry.checksum);
+  });
+  const hits = next.size;
+  const files = await readMigrations(found, cached);
+  files.forEach((migration, index) => {
+    const current = stats[index];
+    if (cached[index] !== null || current === undefined) return;
+    if (isSettled(current, site.startedAt))
+      next.set(migration.file, { key: statKey(current), checksum: migration.checksum });
+  });
+  site.cache.save(site.realDir, next, hits !== known.size || next.size !== hits);
+  return files;
+}
+
+/** A file's stat (through a symbolic link); undefined when it fails: reading it will say why. */
+function statOf(each: Found): BigIntStats | undefined {
+  try {
+    return statSync(each.path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
 
 /** The directory's entries; a typed error when it is missing, not a directory, or closed to us. */
 async function readMigrationsDir(dir: string): Promise<Dirent[]> {
@@ -123,25 +207,30 @@ function parseFileName(file: string): Pick<Found, 'version' | 'name' | 'extensio
   return { version, name, extension };
 }
 
-/** Read, checksum, decode and (SQL) parse every migration found. */
-async function readMigrations(found: readonly Found[]): Promise<MigrationFile[]> {
+/**
+ * Read, checksum, decode and (SQL) parse every migration found that is not already `known`
+ * (null at its index). Problems are reported in file order.
+ */
+async function readMigrations(
+  found: readonly Found[],
+  known: readonly (MigrationFile | null)[],
+): Promise<MigrationFile[]> {
+  const toRead = found.filter((_, index) => known[index] === null);
   // Read several files at a time: one after the other, each read waits a loop turn for the
   // thread pool (a few hundred files took over 100 ms).
   // A failed read is reported in file order, like every other problem, not in completion order.
-  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) =>
+  const contents = await mapConcurrently(toRead, READ_CONCURRENCY, (each) =>
     readFile(each.path).catch((error: unknown) => ({ error })),
   );
-  return found.map(({ file, path, version, name, extension }, index) => {
-    const bytes = contents[index] ?? Buffer.alloc(0);
+  let read = 0;
+  return found.map((each, index) => {
+    const migration = known[index];
+    if (migration !== null && migration !== undefined) return migration;
+    const bytes = contents[read] ?? Buffer.alloc(0);
+    read += 1;
     if (!(bytes instanceof Uint8Array))
-      throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
-    const checksum = createHash('sha256').update(bytes).digest('hex');
-    const base = { version, name, file, path, checksum };
-    // Node would decode a module's invalid UTF-8 to U+FFFD too: refuse it the same way. A NUL
-    // byte is only refused in SQL, where the parser would stop at it; JavaScript allows it.
-    const source = decodeMigrationText(file, bytes, extension === 'sql');
-    if (extension !== 'sql') return { ...base, kind: 'module' };
-    return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
+      throw unreadable(each.file, readFailure(bytes.error), { cause: bytes.error });
+    return migrationFromBytes(each, bytes, checksumOf(bytes));
   });
 }
 
@@ -204,8 +293,11 @@ const SYSTEM_ERRORS: Partial<Record<string, EntryReason>> = {
   ELOOP: 'symlink-loop',
 };
 
-/** Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in `file-text.ts`. */
-type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte'>;
+/**
+ * Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in
+ * `file-text.ts`, a change during the run's in `migration-content.ts`.
+ */
+type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte' | 'changed-during-run'>;
 
 const ENTRY_PROBLEMS: Record<EntryReason, string> = {
   'dangling-symlink': 'is a symbolic link to a file that does not exist',
