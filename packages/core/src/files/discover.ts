@@ -2,7 +2,7 @@
  * Discovery: read the migrations directory, validate names, parse SQL sections and compute
  * checksums. Runs in the worker; the host never reads migration files.
  */
-import { realpathSync, statSync, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -17,10 +17,13 @@ import {
 } from '../errors/index.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import {
+  entryChecksum,
+  entryFor,
   isSettled,
-  statKey,
+  isUnchanged,
   threadFileCache,
   type CacheEntry,
+  type DirEntries,
   type FileCache,
 } from './file-cache.ts';
 import {
@@ -84,18 +87,21 @@ export async function discoverMigrations(
   // Taken before any file is looked at: a file changed after it is never recorded as settled.
   const startedAt = cache?.now() ?? 0;
   const entries = await readMigrationsDir(dir);
-  const found = await namedMigrations(dir, entries);
   const realDir = cache === null ? null : realDirOf(dir);
+  const known = cache === null || realDir === null ? NONE_KNOWN : cache.load(realDir);
+  const found = await namedMigrations(dir, entries, known);
   const files =
     cache === null || realDir === null
       ? await readMigrations(
           found,
           found.map(() => null),
         )
-      : await readThroughCache(found, { cache, realDir, startedAt });
+      : await readThroughCache(found, { cache, realDir, known, startedAt });
   assertUniqueVersions(files);
   return files;
 }
+
+const NONE_KNOWN: DirEntries = new Map();
 
 /** A directory entry with a migration's valid name, not read yet. */
 type Found = MigrationIdentity;
@@ -115,17 +121,22 @@ function realDirOf(dir: string): string | null {
  */
 async function readThroughCache(
   found: readonly Found[],
-  site: { cache: FileCache; realDir: string; startedAt: number },
+  site: { cache: FileCache; realDir: string; known: DirEntries; startedAt: number },
 ): Promise<MigrationFile[]> {
-  const known = site.cache.load(site.realDir);
+  const { cache, known } = site;
   const next = new Map<string, CacheEntry>();
   const stats = found.map(statOf);
   const cached = found.map((each, index): MigrationFile | null => {
     const entry = known.get(each.file);
     const current = stats[index];
-    if (entry === undefined || current === undefined || entry.key !== statKey(current)) return null;
+    if (entry === undefined || current === undefined || !isUnchanged(entry, current)) return null;
     next.set(each.file, entry);
-    return migrationFromChecksum(each, entry.checksum);
+    const made = cache.made.get(entry);
+    if (made !== undefined && !made.loaded() && made.migration.path === each.path)
+      return made.migration;
+    const lazy = migrationFromChecksum(each, entryChecksum(entry));
+    cache.made.set(entry, lazy);
+    return lazy.migration;
   });
   const hits = next.size;
   const files = await readMigrations(found, cached);
@@ -133,16 +144,16 @@ async function readThroughCache(
     const current = stats[index];
     if (cached[index] !== null || current === undefined) return;
     if (isSettled(current, site.startedAt))
-      next.set(migration.file, { key: statKey(current), checksum: migration.checksum });
+      next.set(migration.file, entryFor(current, migration.checksum));
   });
-  site.cache.save(site.realDir, next, hits !== known.size || next.size !== hits);
+  cache.save(site.realDir, next, hits !== known.size || next.size !== hits);
   return files;
 }
 
 /** A file's stat (through a symbolic link); undefined when it fails: reading it will say why. */
-function statOf(each: Found): BigIntStats | undefined {
+function statOf(each: Found): Stats | undefined {
   try {
-    return statSync(each.path, { bigint: true, throwIfNoEntry: false });
+    return statSync(each.path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
@@ -174,18 +185,33 @@ async function readMigrationsDir(dir: string): Promise<Dirent[]> {
 
 /**
  * The entries that are migrations, by name, each a file with a valid name. Names are checked
- * first, in order, so that the first bad name is the one reported.
+ * first, in order, so that the first bad name is the one reported. A name `known` to the cache
+ * was checked when it was recorded: only split into its parts.
  */
-async function namedMigrations(dir: string, entries: Dirent[]): Promise<Found[]> {
+async function namedMigrations(
+  dir: string,
+  entries: Dirent[],
+  known: DirEntries,
+): Promise<Found[]> {
+  // Migration names are plain path segments (no separator, never `.` or `..`): joined to the
+  // directory as `join` would join them, without normalising the directory each time.
+  const prefix = join(dir, 'x').slice(0, -1);
   const found: Found[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const file = entry.name;
-    if (isIgnored(file) || !looksLikeMigration(file)) continue;
-    const path = join(dir, file);
-    await checkRegularFile(entry, path);
-    found.push({ file, path, ...parseFileName(file) });
+    const isKnown = known.has(file);
+    if (!isKnown && (isIgnored(file) || !looksLikeMigration(file))) continue;
+    const path = prefix + file;
+    if (!entry.isFile()) await checkRegularFile(entry, path);
+    found.push({ file, path, ...(isKnown ? splitFileName(file) : parseFileName(file)) });
   }
   return found;
+}
+
+/** The parts of a file name known to be valid. */
+function splitFileName(file: string): Pick<Found, 'version' | 'name' | 'extension'> {
+  const dot = file.lastIndexOf('.');
+  return { version: file.slice(0, 14), name: file.slice(15, dot), extension: file.slice(dot + 1) };
 }
 
 /** A migration's file name in its parts; a typed error when it is not a valid one. */
@@ -234,18 +260,19 @@ async function readMigrations(
   });
 }
 
+/** Throws {@link DuplicateVersionError} for the first version two files share. */
 function assertUniqueVersions(files: readonly MigrationFile[]): void {
-  const seen = new Map<string, string>();
-  for (const migration of files) {
-    const other = seen.get(migration.version);
-    if (other !== undefined) {
-      throw new DuplicateVersionError(
-        `Two migrations share version ${migration.version}: ${other} and ` +
-          `${migration.file}. Give one of them a new version.`,
-        { version: migration.version, files: [other, migration.file] },
-      );
-    }
-    seen.set(migration.version, migration.file);
+  // Files come sorted by name, which starts with the version: one version's files are adjacent.
+  for (let index = 1; index < files.length; index += 1) {
+    const other = files[index - 1];
+    const migration = files[index];
+    if (other === undefined || migration === undefined || other.version !== migration.version)
+      continue;
+    throw new DuplicateVersionError(
+      `Two migrations share version ${migration.version}: ${other.file} and ` +
+        `${migration.file}. Give one of them a new version.`,
+      { version: migration.version, files: [other.file, migration.file] },
+    );
   }
 }
 
@@ -346,10 +373,16 @@ async function mapConcurrently<T, R>(
 }
 
 function isValidTimestamp(version: string): boolean {
-  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((start, index) =>
-    Number(version.slice(start, start + (index === 0 ? 4 : 2))),
-  );
-  const date = new Date(Date.UTC(y ?? 0, (mo ?? 0) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  const part = (start: number, length: number) => Number(version.slice(start, start + length));
+  const [y, mo, d, h, mi, s] = [
+    part(0, 4),
+    part(4, 2),
+    part(6, 2),
+    part(8, 2),
+    part(10, 2),
+    part(12, 2),
+  ];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   return (
     date.getUTCFullYear() === y &&
     date.getUTCMonth() + 1 === mo &&

@@ -4,11 +4,13 @@
  * one small JSON file per migrations directory on disk (a fresh CLI process benefits). Any failure
  * of the disk level is ignored: the run proceeds as without it, and the library never prints.
  *
- * An edit is never missed. A file's key is its size, modification and change times (ns), inode
- * and device; any write changes the change time, which no user can set back. What a key cannot
- * show is an edit within the same timestamp tick as the hashed state (git's "racily clean"
- * files): a file changed less than {@link RACY_MARGIN_MS} before it was hashed is therefore never
- * recorded, and is hashed again on every call until it is older than that.
+ * An edit is never missed. A file's key is its size, modification and change times, inode and
+ * device; any write changes the change time, which no user can set back. What a key cannot show
+ * is an edit within the same timestamp tick as the hashed state (git's "racily clean" files): a
+ * file changed less than {@link RACY_MARGIN_MS} before it was hashed is therefore never recorded,
+ * and is hashed again on every call until it is older than that. A recorded file's times are thus
+ * at least that margin older than any later change's, so milliseconds (`Stats`, not `bigint`
+ * nanoseconds, which cost a BigInt per field) tell the two apart.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -20,11 +22,12 @@ import {
   statSync,
   unlinkSync,
   writeFileSync,
-  type BigIntStats,
+  type Stats,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import type { LazyMigration } from './migration-content.ts';
 
 /**
  * The on-disk format. Bump it whenever what a cached file stands for changes (the checksum, the
@@ -51,8 +54,18 @@ export const FILE_CACHE_ENV = 'OFFLOOP_FILE_CACHE';
 /** The environment variable naming the directory that holds the on-disk cache files. */
 export const CACHE_DIR_ENV = 'OFFLOOP_CACHE_DIR';
 
-/** A stat key and the checksum of the bytes it stood for. */
-export type CacheEntry = { readonly key: string; readonly checksum: string };
+/**
+ * What a file's stat said when its bytes were hashed, and their checksum: `[size, mtimeMs,
+ * ctimeMs, ino, dev, checksum]`. A tuple, as it is stored on disk: loading makes no objects.
+ */
+export type CacheEntry = readonly [
+  size: number,
+  mtimeMs: number,
+  ctimeMs: number,
+  ino: number,
+  dev: number,
+  checksum: string,
+];
 
 /** One directory's entries, by file name. */
 export type DirEntries = ReadonlyMap<string, CacheEntry>;
@@ -65,21 +78,33 @@ export type FileCacheOptions = {
   readonly now?: () => number;
 };
 
-/**
- * A file's stat as a key: size, modification and change times in ns, inode, device. Stat with
- * `bigint: true`: as numbers, the times lose their nanoseconds.
- */
-export function statKey(stats: BigIntStats): string {
-  return `${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}:${stats.dev}`;
+/** The entry for a file with `stats` and `checksum`. */
+export function entryFor(stats: Stats, checksum: string): CacheEntry {
+  return [stats.size, stats.mtimeMs, stats.ctimeMs, stats.ino, stats.dev, checksum];
+}
+
+/** The checksum an entry records. */
+export function entryChecksum(entry: CacheEntry): string {
+  return entry[5];
+}
+
+/** Whether `stats` are the ones `entry` was recorded with: then the bytes are unchanged. */
+export function isUnchanged(entry: CacheEntry, stats: Stats): boolean {
+  return (
+    entry[2] === stats.ctimeMs &&
+    entry[1] === stats.mtimeMs &&
+    entry[0] === stats.size &&
+    entry[3] === stats.ino &&
+    entry[4] === stats.dev
+  );
 }
 
 /**
  * Whether a file with these stats, hashed after wall-clock time `hashedAfter` (ms), may be
  * recorded: its last change is older than {@link RACY_MARGIN_MS} before that moment.
  */
-export function isSettled(stats: BigIntStats, hashedAfter: number): boolean {
-  const changed = stats.mtimeNs > stats.ctimeNs ? stats.mtimeNs : stats.ctimeNs;
-  return Number(changed / 1_000_000n) < hashedAfter - RACY_MARGIN_MS;
+export function isSettled(stats: Stats, hashedAfter: number): boolean {
+  return Math.max(stats.mtimeMs, stats.ctimeMs) < hashedAfter - RACY_MARGIN_MS;
 }
 
 /**
@@ -92,6 +117,11 @@ export class FileCache {
   /** Wall clock in ms. */
   readonly now: () => number;
   #offloop: string | null = null;
+  /**
+   * The migration last made from an entry, reused by the next call while its content is unread:
+   * a warm thread's no-op makes no objects. One whose content was read is not kept (nor its text).
+   */
+  readonly made = new WeakMap<CacheEntry, LazyMigration>();
 
   constructor(options: FileCacheOptions) {
     this.#dir = options.dir;
@@ -150,8 +180,8 @@ type CacheFile = {
   readonly format: number;
   readonly offloop: string;
   readonly dir: string;
-  /** File name to `[key, checksum]`. */
-  readonly files: Record<string, readonly [string, string]>;
+  /** File name to its entry. */
+  readonly files: Record<string, CacheEntry>;
 };
 
 /** A directory's entries from `path`; null when it is absent, unreadable, foreign or stale. */
@@ -172,13 +202,24 @@ function readCacheFile(
   if (typeof file.files !== 'object' || file.files === null) return null;
   const entries = new Map<string, CacheEntry>();
   for (const [name, value] of Object.entries(file.files as Record<string, unknown>)) {
-    if (!Array.isArray(value)) return null;
-    const [key, checksum] = value as unknown[];
-    if (typeof key !== 'string' || typeof checksum !== 'string' || !CHECKSUM.test(checksum))
-      return null;
-    entries.set(name, { key, checksum });
+    if (!isEntry(value)) return null;
+    entries.set(name, value);
   }
   return entries;
+}
+
+function isEntry(value: unknown): value is CacheEntry {
+  if (!Array.isArray(value) || value.length !== 6) return false;
+  const [size, mtimeMs, ctimeMs, ino, dev, checksum] = value as unknown[];
+  return (
+    typeof size === 'number' &&
+    typeof mtimeMs === 'number' &&
+    typeof ctimeMs === 'number' &&
+    typeof ino === 'number' &&
+    typeof dev === 'number' &&
+    typeof checksum === 'string' &&
+    CHECKSUM.test(checksum)
+  );
 }
 
 const CHECKSUM = /^[0-9a-f]{64}$/;
@@ -193,8 +234,7 @@ function writeCacheFile(
   stamp: Pick<CacheFile, 'dir' | 'offloop'>,
   entries: DirEntries,
 ): void {
-  const files: Record<string, readonly [string, string]> = {};
-  for (const [name, entry] of entries) files[name] = [entry.key, entry.checksum];
+  const files: Record<string, CacheEntry> = Object.fromEntries(entries);
   const content: CacheFile = { format: FORMAT, ...stamp, files };
   const temporary = `${path}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
   try {

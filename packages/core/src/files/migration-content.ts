@@ -45,6 +45,13 @@ export function migrationFromBytes(
   return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
 }
 
+/** A migration made by {@link migrationFromChecksum}, and whether its content was read yet. */
+export type LazyMigration = {
+  readonly migration: MigrationFile;
+  /** Whether the content was read: until then, the object may serve another call. */
+  readonly loaded: () => boolean;
+};
+
 /**
  * The migration whose bytes had `checksum` when they were last read, without reading them: a
  * module needs nothing more, and a SQL file's `source`, `up` and `down` are read on first use.
@@ -54,20 +61,28 @@ export function migrationFromBytes(
 export function migrationFromChecksum(
   identity: MigrationIdentity,
   checksum: string,
-): MigrationFile {
+): LazyMigration {
   const { version, name, file, path, extension } = identity;
   const base = { version, name, file, path, checksum };
-  if (extension !== 'sql') return { ...base, kind: 'module' };
+  if (extension !== 'sql') return { migration: { ...base, kind: 'module' }, loaded: () => false };
   let content: SqlContent | null = null;
   const load = (): SqlContent => (content ??= readSqlContent(identity, checksum));
-  return Object.defineProperties(
-    { ...base, kind: 'sql' },
-    {
-      source: { enumerable: true, get: (): string => load().source },
-      up: { enumerable: true, get: (): SqlSection => load().up },
-      down: { enumerable: true, get: (): SqlSection | null => load().down },
+  // An object literal's getters: as fast to make as it gets with own properties (a class's
+  // getters would be faster, but live on its prototype, where a spread does not see them).
+  const migration: SqlMigrationFile = {
+    ...base,
+    kind: 'sql',
+    get source(): string {
+      return load().source;
     },
-  ) as SqlMigrationFile;
+    get up(): SqlSection {
+      return load().up;
+    },
+    get down(): SqlSection | null {
+      return load().down;
+    },
+  };
+  return { migration, loaded: () => content !== null };
 }
 
 /**
