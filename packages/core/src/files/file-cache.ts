@@ -25,7 +25,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { LazyMigration } from './migration-content.ts';
 
@@ -257,11 +257,27 @@ function writeCacheFile(
  * shared place (the temporary directory) another user could otherwise plant checksums.
  */
 function prepareCacheDir(cacheDir: string): boolean {
-  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  makeDir(cacheDir, 8);
   const stats = lstatSync(cacheDir);
   if (!stats.isDirectory()) return false;
   const uid = process.getuid?.();
   return uid === undefined || (stats.uid === uid && (stats.mode & 0o022) === 0);
+}
+
+/**
+ * `mkdir -p` with a bounded depth: Node's own recursive `mkdirSync` never returns where `mkdir`
+ * answers ENOENT under a parent that exists (`/proc`, verified on Node 24).
+ */
+function makeDir(path: string, depth: number): void {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || depth === 0 || dirname(path) === path) throw error;
+    makeDir(dirname(path), depth - 1);
+    mkdirSync(path, { mode: 0o700 });
+  }
 }
 
 /** Keep at most {@link DISK_FILES} cache files: remove the least recently written. */
