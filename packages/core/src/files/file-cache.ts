@@ -49,10 +49,10 @@ const MEMORY_DIRS = 32;
 const DISK_FILES = 256;
 
 /** The environment variable that turns the cache off with `0`, `false` or `off`. */
-export const FILE_CACHE_ENV = 'OFFLOOP_FILE_CACHE';
+const FILE_CACHE_ENV = 'OFFLOOP_FILE_CACHE';
 
 /** The environment variable naming the directory that holds the on-disk cache files. */
-export const CACHE_DIR_ENV = 'OFFLOOP_CACHE_DIR';
+const CACHE_DIR_ENV = 'OFFLOOP_CACHE_DIR';
 
 /**
  * What a file's stat said when its bytes were hashed, and their checksum: `[size, mtimeMs,
