@@ -215,36 +215,36 @@ test('a cache directory that cannot be written is no error: the run proceeds wit
   t.is(await readFile(blocker, 'utf8'), 'not a directory');
 });
 
-test('OFFLOOP_FILE_CACHE=0 turns the cache off; OFFLOOP_CACHE_DIR and XDG_CACHE_HOME place it', async (t) => {
+test('OFFLOOP_FILE_CACHE=0 turns the cache off; OFFLOOP_FILE_CACHE_DIR and XDG_CACHE_HOME place it', async (t) => {
   for (const off of ['0', 'false', 'off', 'OFF'])
     t.deepEqual(cacheSettingsFromEnv({ OFFLOOP_FILE_CACHE: off }), { enabled: false });
-  t.deepEqual(cacheSettingsFromEnv({ OFFLOOP_FILE_CACHE: '1', OFFLOOP_CACHE_DIR: '/c' }), {
+  t.deepEqual(cacheSettingsFromEnv({ OFFLOOP_FILE_CACHE: '1', OFFLOOP_FILE_CACHE_DIR: '/c' }), {
     enabled: true,
     dir: '/c',
   });
   t.deepEqual(cacheSettingsFromEnv({ XDG_CACHE_HOME: '/x' }), {
     enabled: true,
-    dir: '/x/offloop',
+    dir: '/x/offloop/files',
   });
   // A relative XDG_CACHE_HOME is invalid (the XDG specification) and ignored.
   t.deepEqual(cacheSettingsFromEnv({ XDG_CACHE_HOME: 'relative' }), {
     enabled: true,
-    dir: join(homedir(), '.cache', 'offloop'),
+    dir: join(homedir(), '.cache', 'offloop', 'files'),
   });
 
   // ava runs each test file in its own thread, with its own copy of the environment.
   const { dir, cacheDir } = await setup(t);
-  const saved = [process.env['OFFLOOP_CACHE_DIR'], process.env['OFFLOOP_FILE_CACHE']];
+  const saved = [process.env['OFFLOOP_FILE_CACHE_DIR'], process.env['OFFLOOP_FILE_CACHE']];
   t.teardown(() => {
     for (const [key, value] of [
-      ['OFFLOOP_CACHE_DIR', saved[0]],
+      ['OFFLOOP_FILE_CACHE_DIR', saved[0]],
       ['OFFLOOP_FILE_CACHE', saved[1]],
     ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
   });
-  process.env['OFFLOOP_CACHE_DIR'] = cacheDir;
+  process.env['OFFLOOP_FILE_CACHE_DIR'] = cacheDir;
   process.env['OFFLOOP_FILE_CACHE'] = '0';
   t.is(threadFileCache(), null);
   t.is((await discoverMigrations(dir)).length, 3);

@@ -14,7 +14,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  closeSync,
+  fstatSync,
   lstatSync,
+  openSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -52,7 +55,7 @@ const DISK_FILES = 256;
 const FILE_CACHE_ENV = 'OFFLOOP_FILE_CACHE';
 
 /** The environment variable naming the directory that holds the on-disk cache files. */
-const CACHE_DIR_ENV = 'OFFLOOP_CACHE_DIR';
+const CACHE_DIR_ENV = 'OFFLOOP_FILE_CACHE_DIR';
 
 /**
  * What a file's stat said when its bytes were hashed, and their checksum: `[size, mtimeMs,
@@ -191,10 +194,16 @@ function readCacheFile(
   offloop: string,
 ): Map<string, CacheEntry> | null {
   let parsed: unknown;
+  let fd: number | null = null;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    fd = openSync(path, 'r');
+    // Only a file this user wrote: in a shared directory, another user could plant checksums.
+    if (!isOwnAndPrivate(fstatSync(fd))) return null;
+    parsed = JSON.parse(readFileSync(fd, 'utf8'));
   } catch {
     return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
   const file = parsed as Partial<CacheFile>;
@@ -240,7 +249,8 @@ function writeCacheFile(
   try {
     if (!prepareCacheDir(cacheDir)) return;
     const created = statSync(path, { throwIfNoEntry: false }) === undefined;
-    writeFileSync(temporary, JSON.stringify(content), { mode: 0o600 });
+    // `wx`: never through a link someone left at that name.
+    writeFileSync(temporary, JSON.stringify(content), { mode: 0o600, flag: 'wx' });
     renameSync(temporary, path);
     if (created) prune(cacheDir);
   } catch {
@@ -259,7 +269,11 @@ function writeCacheFile(
 function prepareCacheDir(cacheDir: string): boolean {
   makeDir(cacheDir, 8);
   const stats = lstatSync(cacheDir);
-  if (!stats.isDirectory()) return false;
+  return stats.isDirectory() && isOwnAndPrivate(stats);
+}
+
+/** Owned by this user, and writable by no one else (where the system has users and modes). */
+function isOwnAndPrivate(stats: Stats): boolean {
   const uid = process.getuid?.();
   return uid === undefined || (stats.uid === uid && (stats.mode & 0o022) === 0);
 }
@@ -316,8 +330,9 @@ function offloopVersion(): string {
 
 /**
  * Where the cache files go, from the environment: null when `OFFLOOP_FILE_CACHE` is `0`, `false`
- * or `off` (no cache at all), else `OFFLOOP_CACHE_DIR`, `$XDG_CACHE_HOME/offloop`,
- * `~/.cache/offloop`, or, without a home directory, `offloop-<uid>` in the temporary directory.
+ * or `off` (no cache at all), else `OFFLOOP_FILE_CACHE_DIR`, `$XDG_CACHE_HOME/offloop/files`,
+ * `~/.cache/offloop/files`, or, without a home directory, `offloop-<uid>/files` in the temporary
+ * directory.
  */
 export function cacheSettingsFromEnv(
   env: NodeJS.ProcessEnv,
@@ -328,15 +343,17 @@ export function cacheSettingsFromEnv(
   if (override !== undefined && override !== '') return { enabled: true, dir: override };
   // The XDG specification: a relative XDG_CACHE_HOME is invalid and ignored.
   const xdg = env['XDG_CACHE_HOME'];
-  if (xdg !== undefined && isAbsolute(xdg)) return { enabled: true, dir: join(xdg, 'offloop') };
+  if (xdg !== undefined && isAbsolute(xdg))
+    return { enabled: true, dir: join(xdg, 'offloop', 'files') };
   let home = '';
   try {
     home = homedir();
   } catch {
     // No home directory for this user (a system account): the temporary directory instead.
   }
-  if (home !== '') return { enabled: true, dir: join(home, '.cache', 'offloop') };
-  return { enabled: true, dir: join(tmpdir(), `offloop-${process.getuid?.() ?? 'user'}`) };
+  if (home !== '') return { enabled: true, dir: join(home, '.cache', 'offloop', 'files') };
+  const user = `offloop-${String(process.getuid?.() ?? 'user')}`;
+  return { enabled: true, dir: join(tmpdir(), user, 'files') };
 }
 
 /** The caches of this thread, by their disk directory. */
