@@ -234,7 +234,6 @@ function isEntry(value: unknown): value is CacheEntry {
   );
 }
 
-
 /**
  * Write the directory's entries to `path` atomically (a temporary file, then a rename), so that
  * a reader sees the old file or the new one. Failures are ignored; the temporary file is removed.
