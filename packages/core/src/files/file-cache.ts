@@ -122,7 +122,8 @@ export class FileCache {
   #offloop: string | null = null;
   /**
    * The migration last made from an entry, reused by the next call while its content is unread:
-   * a warm thread's no-op makes no objects. One whose content was read is not kept (nor its text).
+   * a warm thread's no-op makes no objects. One whose content was read is replaced by the next
+   * call, so a thread keeps no file's text beyond the call after the one that read it.
    */
   readonly made = new WeakMap<CacheEntry, LazyMigration>();
 
