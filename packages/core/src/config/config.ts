@@ -11,10 +11,6 @@ import { duration } from './duration-option.ts';
 import { DURATION, option } from './option-meta.ts';
 import { LINT_RULE_IDS, type LintLevel, type LintRuleId } from '../model/lint.ts';
 
-// The engine imports it from here (`db/pg-errors.ts`); it lives with the URL code, which loads no
-// zod: a thread that imports it from there loads no config schema.
-export { redactUrl } from './connection-url.ts';
-
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 

@@ -51,12 +51,14 @@ export type UnreadableReason =
   | 'directory'
   | 'not-a-regular-file'
   | 'permission-denied'
-  | 'read-failed';
+  | 'read-failed'
+  | 'changed-during-run';
 
 /**
  * An entry with a migration's name cannot be read as a file (a dangling symbolic link, a link
  * loop, a directory, no read permission), or a file's bytes are not what offloop would run:
- * invalid UTF-8, or a NUL byte, where PostgreSQL would stop reading. `byteOffset` is the first
+ * invalid UTF-8, or a NUL byte, where PostgreSQL would stop reading; or a file changed while the
+ * run was using it (`changed-during-run`). `byteOffset` is the first
  * offending byte (0-based), `line` and `column` its place (1-based) when the problem is in the
  * content; all three are null otherwise.
  */

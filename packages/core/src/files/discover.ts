@@ -2,9 +2,8 @@
  * Discovery: read the migrations directory, validate names, parse SQL sections and compute
  * checksums. Runs in the worker; the host never reads migration files.
  */
-import { createHash } from 'node:crypto';
-import type { Dirent, Stats } from 'node:fs';
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readFileSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DuplicateVersionError,
@@ -16,9 +15,23 @@ import {
   unreadableEntryMessage,
   type UnreadableReason,
 } from '../errors/index.ts';
-import { decodeMigrationText } from './file-text.ts';
 import type { MigrationFile } from '../model/migration.ts';
-import { parseSqlMigration } from './sql-file.ts';
+import {
+  entryChecksum,
+  entryFor,
+  isSettled,
+  isUnchanged,
+  threadFileCache,
+  type CacheEntry,
+  type DirEntries,
+  type FileCache,
+} from './file-cache.ts';
+import {
+  checksumOf,
+  migrationFromBytes,
+  migrationFromChecksum,
+  type MigrationIdentity,
+} from './migration-content.ts';
 
 /**
  * Extensions of migrations written as modules (imported inside the worker). `.cjs` and `.cts`
@@ -47,22 +60,104 @@ function looksLikeMigration(name: string): boolean {
   );
 }
 
+/** Options of {@link discoverMigrations}. */
+export type DiscoverOptions = {
+  /**
+   * The checksum cache: files whose stat is unchanged since they were hashed are not read again
+   * (see `file-cache.ts`). Null reads and hashes every file.
+   * @default this thread's cache, as `OFFLOOP_FILE_CACHE` and `OFFLOOP_CACHE_DIR` set it up
+   */
+  readonly cache?: FileCache | null | undefined;
+};
+
 /**
  * Find every migration in `dir`, sorted by version. Throws a typed error for a missing
  * directory, a bad file name, an entry with a migration's name that cannot be read as a file,
  * a file that is not UTF-8 (or, for SQL, holds a NUL byte), a duplicate version, a SQL file
  * without an up section or a marker option that is unknown.
+ *
+ * A file unchanged since it was last hashed (by its stat, in the cache) is not read: its checksum
+ * comes from the cache, and a SQL file's content is read on first use (it was valid when cached).
  */
-export async function discoverMigrations(dir: string): Promise<MigrationFile[]> {
+export async function discoverMigrations(
+  dir: string,
+  options: DiscoverOptions = {},
+): Promise<MigrationFile[]> {
+  const cache = options.cache === undefined ? threadFileCache() : options.cache;
+  // Taken before any file is looked at: a file changed after it is never recorded as settled.
+  const startedAt = cache?.now() ?? 0;
   const entries = await readMigrationsDir(dir);
-  const found = await namedMigrations(dir, entries);
-  const files = await readMigrations(found);
+  const realDir = cache === null ? null : realDirOf(dir);
+  const known = cache === null || realDir === null ? NONE_KNOWN : cache.load(realDir);
+  const found = await namedMigrations(dir, entries, known);
+  const files =
+    cache === null || realDir === null
+      ? readMigrations(
+          found,
+          found.map(() => null),
+        )
+      : readThroughCache(found, { cache, realDir, known, startedAt });
   assertUniqueVersions(files);
   return files;
 }
 
+const NONE_KNOWN: DirEntries = new Map();
+
 /** A directory entry with a migration's valid name, not read yet. */
-type Found = { file: string; path: string; version: string; name: string; extension: string };
+type Found = MigrationIdentity;
+
+/** The directory's real path, which keys its cache; null when it cannot be had. */
+function realDirOf(dir: string): string | null {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The migrations `found`, each unchanged one from the cache and the rest read; then the cache
+ * holds exactly the files found that are settled (see {@link isSettled}).
+ */
+function readThroughCache(
+  found: readonly Found[],
+  site: { cache: FileCache; realDir: string; known: DirEntries; startedAt: number },
+): MigrationFile[] {
+  const { cache, known } = site;
+  const next = new Map<string, CacheEntry>();
+  const stats = found.map(statOf);
+  const cached = found.map((each, index): MigrationFile | null => {
+    const entry = known.get(each.file);
+    const current = stats[index];
+    if (entry === undefined || current === undefined || !isUnchanged(entry, current)) return null;
+    next.set(each.file, entry);
+    const made = cache.made.get(entry);
+    if (made !== undefined && !made.loaded() && made.migration.path === each.path)
+      return made.migration;
+    const lazy = migrationFromChecksum(each, entryChecksum(entry));
+    cache.made.set(entry, lazy);
+    return lazy.migration;
+  });
+  const hits = next.size;
+  const files = readMigrations(found, cached);
+  files.forEach((migration, index) => {
+    const current = stats[index];
+    if (cached[index] !== null || current === undefined) return;
+    if (isSettled(current, site.startedAt))
+      next.set(migration.file, entryFor(current, migration.checksum));
+  });
+  cache.save(site.realDir, next, hits !== known.size || next.size !== hits);
+  return files;
+}
+
+/** A file's stat (through a symbolic link); undefined when it fails: reading it will say why. */
+function statOf(each: Found): Stats | undefined {
+  try {
+    return statSync(each.path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
 
 /** The directory's entries; a typed error when it is missing, not a directory, or closed to us. */
 async function readMigrationsDir(dir: string): Promise<Dirent[]> {
@@ -90,18 +185,33 @@ async function readMigrationsDir(dir: string): Promise<Dirent[]> {
 
 /**
  * The entries that are migrations, by name, each a file with a valid name. Names are checked
- * first, in order, so that the first bad name is the one reported.
+ * first, in order, so that the first bad name is the one reported. A name `known` to the cache
+ * was checked when it was recorded: only split into its parts.
  */
-async function namedMigrations(dir: string, entries: Dirent[]): Promise<Found[]> {
+async function namedMigrations(
+  dir: string,
+  entries: Dirent[],
+  known: DirEntries,
+): Promise<Found[]> {
+  // Migration names are plain path segments (no separator, never `.` or `..`): joined to the
+  // directory as `join` would join them, without normalising the directory each time.
+  const prefix = join(dir, 'x').slice(0, -1);
   const found: Found[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const file = entry.name;
-    if (isIgnored(file) || !looksLikeMigration(file)) continue;
-    const path = join(dir, file);
-    await checkRegularFile(entry, path);
-    found.push({ file, path, ...parseFileName(file) });
+    const isKnown = known.has(file);
+    if (!isKnown && (isIgnored(file) || !looksLikeMigration(file))) continue;
+    const path = prefix + file;
+    if (!entry.isFile()) await checkRegularFile(entry, path);
+    found.push({ file, path, ...(isKnown ? splitFileName(file) : parseFileName(file)) });
   }
   return found;
+}
+
+/** The parts of a file name known to be valid. */
+function splitFileName(file: string): Pick<Found, 'version' | 'name' | 'extension'> {
+  const dot = file.lastIndexOf('.');
+  return { version: file.slice(0, 14), name: file.slice(15, dot), extension: file.slice(dot + 1) };
 }
 
 /** A migration's file name in its parts; a typed error when it is not a valid one. */
@@ -123,40 +233,50 @@ function parseFileName(file: string): Pick<Found, 'version' | 'name' | 'extensio
   return { version, name, extension };
 }
 
-/** Read, checksum, decode and (SQL) parse every migration found. */
-async function readMigrations(found: readonly Found[]): Promise<MigrationFile[]> {
-  // Read several files at a time: one after the other, each read waits a loop turn for the
-  // thread pool (a few hundred files took over 100 ms).
-  // A failed read is reported in file order, like every other problem, not in completion order.
-  const contents = await mapConcurrently(found, READ_CONCURRENCY, (each) =>
-    readFile(each.path).catch((error: unknown) => ({ error })),
-  );
-  return found.map(({ file, path, version, name, extension }, index) => {
-    const bytes = contents[index] ?? Buffer.alloc(0);
+/**
+ * Read, checksum, decode and (SQL) parse every migration found that is not already `known`
+ * (null at its index). Problems are reported in file order.
+ */
+function readMigrations(
+  found: readonly Found[],
+  known: readonly (MigrationFile | null)[],
+): MigrationFile[] {
+  const toRead = found.filter((_, index) => known[index] === null);
+  // Synchronously: this is the worker thread, and an asynchronous read is four trips through
+  // libuv's thread pool (open, fstat, read, close): 5,000 files took 200 ms, read so 57 ms
+  // (bench/discover.ts). A failed read is reported in file order, like every other problem.
+  const contents = toRead.map((each) => {
+    try {
+      return readFileSync(each.path);
+    } catch (error) {
+      return { error };
+    }
+  });
+  let read = 0;
+  return found.map((each, index) => {
+    const migration = known[index];
+    if (migration !== null && migration !== undefined) return migration;
+    const bytes = contents[read] ?? Buffer.alloc(0);
+    read += 1;
     if (!(bytes instanceof Uint8Array))
-      throw unreadable(file, readFailure(bytes.error), { cause: bytes.error });
-    const checksum = createHash('sha256').update(bytes).digest('hex');
-    const base = { version, name, file, path, checksum };
-    // Node would decode a module's invalid UTF-8 to U+FFFD too: refuse it the same way. A NUL
-    // byte is only refused in SQL, where the parser would stop at it; JavaScript allows it.
-    const source = decodeMigrationText(file, bytes, extension === 'sql');
-    if (extension !== 'sql') return { ...base, kind: 'module' };
-    return { ...base, kind: 'sql', source, ...parseSqlMigration(file, source) };
+      throw unreadable(each.file, readFailure(bytes.error), { cause: bytes.error });
+    return migrationFromBytes(each, bytes, checksumOf(bytes));
   });
 }
 
+/** Throws {@link DuplicateVersionError} for the first version two files share. */
 function assertUniqueVersions(files: readonly MigrationFile[]): void {
-  const seen = new Map<string, string>();
-  for (const migration of files) {
-    const other = seen.get(migration.version);
-    if (other !== undefined) {
-      throw new DuplicateVersionError(
-        `Two migrations share version ${migration.version}: ${other} and ` +
-          `${migration.file}. Give one of them a new version.`,
-        { version: migration.version, files: [other, migration.file] },
-      );
-    }
-    seen.set(migration.version, migration.file);
+  // Files come sorted by name, which starts with the version: one version's files are adjacent.
+  for (let index = 1; index < files.length; index += 1) {
+    const other = files[index - 1];
+    const migration = files[index];
+    if (other === undefined || migration === undefined || other.version !== migration.version)
+      continue;
+    throw new DuplicateVersionError(
+      `Two migrations share version ${migration.version}: ${other.file} and ` +
+        `${migration.file}. Give one of them a new version.`,
+      { version: migration.version, files: [other.file, migration.file] },
+    );
   }
 }
 
@@ -204,8 +324,11 @@ const SYSTEM_ERRORS: Partial<Record<string, EntryReason>> = {
   ELOOP: 'symlink-loop',
 };
 
-/** Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in `file-text.ts`. */
-type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte'>;
+/**
+ * Reasons about the entry itself; the content's own (`invalid-utf8`, `nul-byte`) are in
+ * `file-text.ts`, a change during the run's in `migration-content.ts`.
+ */
+type EntryReason = Exclude<UnreadableReason, 'invalid-utf8' | 'nul-byte' | 'changed-during-run'>;
 
 const ENTRY_PROBLEMS: Record<EntryReason, string> = {
   'dangling-symlink': 'is a symbolic link to a file that does not exist',
@@ -231,33 +354,17 @@ function unreadable(
   );
 }
 
-/** Files read at once (well under any open-files limit). */
-const READ_CONCURRENCY = 32;
-
-/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
-
 function isValidTimestamp(version: string): boolean {
-  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((start, index) =>
-    Number(version.slice(start, start + (index === 0 ? 4 : 2))),
-  );
-  const date = new Date(Date.UTC(y ?? 0, (mo ?? 0) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  const part = (start: number, length: number) => Number(version.slice(start, start + length));
+  const [y, mo, d, h, mi, s] = [
+    part(0, 4),
+    part(4, 2),
+    part(6, 2),
+    part(8, 2),
+    part(10, 2),
+    part(12, 2),
+  ];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   return (
     date.getUTCFullYear() === y &&
     date.getUTCMonth() + 1 === mo &&
