@@ -366,7 +366,10 @@ export class Checks {
  * work on a 2-CPU machine moves every number; a report says what it ran beside).
  */
 export async function machine(admin: string): Promise<string> {
-  const [row] = await query<{ version: string }>(admin, 'show server_version');
+  const [row] = await query<{ version: string }>(
+    admin,
+    "select current_setting('server_version') as version",
+  );
   const cpus = os.cpus();
   const load = os
     .loadavg()
