@@ -9,11 +9,12 @@
  *
  * - **noop**: `up` with nothing to do over 50, 500 and 5,000 applied files (one tiny insert each,
  *   {@link tinyMigrations}), a database per tool and size. 7 rounds.
- * - **first-up**: the first `up` of 50 small migrations (bench/workload.ts with 200-row backfills:
- *   tables, columns, indexes, foreign keys, functions, triggers, seeds, views), a fresh database
- *   per tool and round, created before the round's timings. 7 rounds.
- * - **apply-300**: 300 such migrations (1,000-row backfills) by offloop, node-pg-migrate, dbmate
- *   and the floor: one `psql` session running `begin; \i <file> commit;` per file. 5 rounds.
+ * - **first-up**: the first `up` of 50 small migrations (bench/workload.ts: tables, columns,
+ *   indexes, foreign keys, functions, triggers, views, one-row seeds, one 200-row backfill), a
+ *   fresh database per tool and round, created before the round's timings. 7 rounds.
+ * - **apply-300**: 300 such migrations (5-row seeds, three 1,000-row backfills) by offloop,
+ *   node-pg-migrate, dbmate and the floor: one `psql` session running `begin; \i <file> commit;`
+ *   per file. 5 rounds.
  *
  * Each tool runs its CLI as a child process with its defaults (node-pg-migrate applies all pending
  * files in one transaction, dbmate one per file); wall time from spawn to exit; medians. After
@@ -100,9 +101,9 @@ async function main(): Promise<void> {
         : installedAt(flags.installed);
     if (only.includes('noop')) results.noop = await noop(install, work, databases);
     if (only.includes('first-up'))
-      results.firstUp = await firstUp(install, work, databases, 50, 200, roundsOf('first-up'));
+      results.firstUp = await firstUp(install, work, databases, 'first-up', 50, 200);
     if (only.includes('apply-300'))
-      results.apply300 = await firstUp(install, work, databases, 300, 1_000, roundsOf('apply-300'));
+      results.apply300 = await firstUp(install, work, databases, 'apply-300', 300, 1_000);
     console.log(`# before: ${before}\n# after:  ${await machine(admin)}`);
     report(results);
     if (flags.json) console.log(JSON.stringify({ bench: 'scale', ...results }));
@@ -154,19 +155,19 @@ type Contender = Tool | 'psql';
 const CONTENDERS: readonly Contender[] = [...TOOLS, 'psql'];
 
 /**
- * The first `up` of `count` workload migrations per tool (and the psql session when `count` is
- * 300), a fresh database per tool and round, all created before the timings.
+ * The first `up` of `count` workload migrations per tool (and, for apply-300, the psql session),
+ * a fresh database per tool and round, all created before the timings.
  */
 async function firstUp(
   install: Install,
   work: string,
   databases: Databases,
+  label: 'first-up' | 'apply-300',
   count: number,
   backfillRows: number,
-  rounds: number,
 ): Promise<Record<string, number>> {
-  const label = `first-up-${String(count)}`;
-  const contenders = count === 300 ? CONTENDERS : TOOLS;
+  const rounds = roundsOf(label);
+  const contenders = label === 'apply-300' ? CONTENDERS : TOOLS;
   const source = path.join(work, label, 'dbmate');
   const workload = await generateWorkload(source, { migrations: count, backfillRows });
   const nodePgMigrateDir = path.join(work, label, 'node-pg-migrate');
@@ -176,7 +177,7 @@ async function firstUp(
   await writeFile(psqlScript, files.map((file) => `begin;\n\\i '${file}'\ncommit;\n`).join(''));
   const dirOf = (tool: Tool) => (tool === 'node-pg-migrate' ? nodePgMigrateDir : source);
 
-  console.error(`# ${label}: ${String(rounds * contenders.length)} fresh databases`);
+  console.error(`# ${label}: ${String((rounds + 1) * contenders.length)} fresh databases`);
   const urls: Record<string, string> = {};
   for (let round = 0; round <= rounds; round += 1)
     for (const contender of contenders)
