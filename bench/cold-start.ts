@@ -17,7 +17,8 @@
  *
  * `--check` asserts issue 14's Done-when items this measures: `offloop status` under 100 ms and
  * below node-pg-migrate's `up`; the library's first `status()` under 60 ms after the import, later
- * calls under 20 ms. `--against <checkout>` packs and installs another offloop checkout too (it
+ * calls under 20 ms. `--statements` lists what each traced call sent, per connection, in order
+ * (`Q:` a simple-protocol query, `P:` an extended-protocol statement). `--against <checkout>` packs and installs another offloop checkout too (it
  * must pack the same way) and adds its `status` as a row: a change against the commit before it.
  * `--keep` leaves the work directory (install, migrations, traces); `--installed <dir>` reuses
  * the `project` directory of a kept run instead of packing again (for work on the bench itself;
@@ -75,6 +76,7 @@ const { values: flags } = parseArgs({
     against: { type: 'string' },
     keep: { type: 'boolean', default: false },
     installed: { type: 'string' },
+    statements: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(flags.rounds);
@@ -287,6 +289,8 @@ type Traced = {
   mainPackages: [string, number][];
   threadPackages: [string, number][];
   phases: Record<string, number>;
+  /** What each connection sent (Query and Parse texts, in order, shortened; the first run's). */
+  statements: string[][];
 };
 
 type Breakdown = Record<string, Traced>;
@@ -373,6 +377,9 @@ function traced(
     mainPackages: byPackage(main?.loads ?? []),
     threadPackages: byPackage(threads.filter((t) => t.threadId !== 0).flatMap((t) => t.loads)),
     phases,
+    statements: connections.map((connection) =>
+      connection.sent.map((text) => text.replace(/\s+/g, ' ').trim().slice(0, 100)),
+    ),
   };
 }
 
@@ -392,6 +399,7 @@ function medianTraced(samples: readonly Traced[]): Traced {
     threadModules: pick((t) => t.threadModules),
     mainPackages: first.mainPackages,
     threadPackages: first.threadPackages,
+    statements: first.statements,
     phases: Object.fromEntries(
       Object.keys(first.phases).map((phase) => [phase, pick((t) => t.phases[phase] ?? NaN)]),
     ),
@@ -443,6 +451,14 @@ function report(cli: Record<CliRow, number>, library: Library, breakdown: Breakd
     if (t.threadPackages.length > 0)
       console.log(`- ${row}, worker thread: ${top(t.threadPackages)}`);
   }
+  if (flags.statements)
+    for (const [row, t] of Object.entries(breakdown)) {
+      console.log(`\n### What \`${row}\` sent\n`);
+      t.statements.forEach((sent, i) => {
+        console.log(`connection ${String(i + 1)}:`);
+        for (const text of sent) console.log(`    ${text}`);
+      });
+    }
   const status = breakdown['offloop status'];
   if (status !== undefined && Object.keys(status.phases).length > 0) {
     console.log(

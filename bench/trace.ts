@@ -108,6 +108,8 @@ export type ConnectionTrace = {
   readonly queries: string[];
   /** Extended-protocol `Parse` texts and `Execute` count. */
   readonly parses: string[];
+  /** Query and Parse texts in the order they were sent, each prefixed `Q: ` or `P: `. */
+  readonly sent: string[];
   executes: number;
   /** When the last ReadyForQuery arrived. */
   lastReady: number;
@@ -245,6 +247,7 @@ export class WireCounter {
       roundTrips: 0,
       queries: [],
       parses: [],
+      sent: [],
       executes: 0,
       lastReady: NaN,
       cancel: false,
@@ -266,9 +269,14 @@ export class WireCounter {
             fromServer.expectSingleByte();
             fromClient.expectUntyped();
           } else if (code === CANCEL_REQUEST) trace.cancel = true;
-        } else if (type === 'Q') trace.queries.push(cString(body));
-        else if (type === 'P') trace.parses.push(cString(body, cString(body).length + 1));
-        else if (type === 'E') trace.executes += 1;
+        } else if (type === 'Q') {
+          trace.queries.push(cString(body));
+          trace.sent.push(`Q: ${cString(body)}`);
+        } else if (type === 'P') {
+          const text = cString(body, cString(body).length + 1);
+          trace.parses.push(text);
+          trace.sent.push(`P: ${text}`);
+        } else if (type === 'E') trace.executes += 1;
       }
     });
     upstream.on('data', (chunk: Buffer) => {
