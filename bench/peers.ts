@@ -18,7 +18,7 @@ const root = path.join(import.meta.dirname, '..');
 const PACKAGES = ['core', 'worker', 'embedded-postgres', 'testing', 'cli'] as const;
 
 /** The peers' versions, as issue 14 measured them. */
-export const PEERS = ['node-pg-migrate@9.0.0', 'dbmate@2.36.0', 'pg'] as const;
+const PEERS = ['node-pg-migrate@9.0.0', 'dbmate@2.36.0', 'pg'] as const;
 
 /** The admin connection: `--url`, else `BENCH_DATABASE_URL`, else the local server. */
 export function adminUrl(flag: string | undefined): string {
@@ -195,7 +195,7 @@ export class Databases {
 export type Migration = { readonly version: string; readonly name: string; readonly up: string };
 
 /** `count` versions a minute apart from 2024-01-01 00:00:00 UTC, as `YYYYMMDDHHMMSS`. */
-export function versions(count: number): string[] {
+function versions(count: number): string[] {
   const start = Date.UTC(2024, 0, 1);
   return Array.from({ length: count }, (_, i) =>
     new Date(start + i * 60_000).toISOString().replace(/\D/g, '').slice(0, 14),
