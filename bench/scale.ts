@@ -12,9 +12,9 @@
  * - **first-up**: the first `up` of 50 small migrations (bench/workload.ts: tables, columns,
  *   indexes, foreign keys, functions, triggers, views, one-row seeds, one 200-row backfill), a
  *   fresh database per tool and round, created before the round's timings. 7 rounds.
- * - **apply-300**: 300 such migrations (5-row seeds, three 1,000-row backfills) by offloop,
- *   node-pg-migrate, dbmate and the floor: one `psql` session running `begin; \i <file> commit;`
- *   per file. 5 rounds.
+ * - **apply-300**: 300 such migrations (5-row seeds, three 1,000-row backfills; `--backfill-rows
+ *   50000` gives host-impact.ts's heavier workload) by offloop, node-pg-migrate, dbmate and the
+ *   floor: one `psql` session running `begin; \i <file> commit;` per file. 5 rounds.
  *
  * Each tool runs its CLI as a child process with its defaults (node-pg-migrate applies all pending
  * files in one transaction, dbmate one per file); wall time from spawn to exit; medians. After
@@ -71,6 +71,7 @@ const { values: flags } = parseArgs({
     check: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     installed: { type: 'string' },
+    'backfill-rows': { type: 'string', default: '1000' },
   },
 });
 const only = (flags.only?.split(',') ?? SCENARIOS) as Scenario[];
@@ -103,7 +104,14 @@ async function main(): Promise<void> {
     if (only.includes('first-up'))
       results.firstUp = await firstUp(install, work, databases, 'first-up', 50, 200);
     if (only.includes('apply-300'))
-      results.apply300 = await firstUp(install, work, databases, 'apply-300', 300, 1_000);
+      results.apply300 = await firstUp(
+        install,
+        work,
+        databases,
+        'apply-300',
+        300,
+        Number(flags['backfill-rows']),
+      );
     console.log(`# before: ${before}\n# after:  ${await machine(admin)}`);
     report(results);
     if (flags.json) console.log(JSON.stringify({ bench: 'scale', ...results }));
