@@ -2,7 +2,6 @@
  * A migration's content from its bytes, now (a file read in discovery) or on first use (a file
  * whose checksum came from the cache: a no-op never reads it).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MigrationFileUnreadableError } from '../errors/index.ts';
 import type { MigrationFile, SqlMigrationFile, SqlSection } from '../model/migration.ts';
@@ -22,8 +21,12 @@ export type MigrationIdentity = {
 /** The content of a SQL migration, as {@link SqlMigrationFile} carries it. */
 type SqlContent = Pick<SqlMigrationFile, 'source' | 'up' | 'down'>;
 
-/** sha256 of a file's bytes, hex: a migration's checksum. */
+/**
+ * sha256 of a file's bytes, hex: a migration's checksum. `node:crypto` is loaded on the first
+ * call, not with this module: a call whose files are all in the cache never needs it.
+ */
 export function checksumOf(bytes: Uint8Array): string {
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return createHash('sha256').update(bytes).digest('hex');
 }
 

@@ -22,7 +22,6 @@ import {
 import type { CrashOutcome } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../port-endpoint.ts';
-import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import type {
   CommandOf,
@@ -84,7 +83,7 @@ export class Call<N extends CommandName> {
   readonly #command: CommandOf<N>;
   readonly #settings: CallSettings;
   /** Unique per call: tags its connections, so the server-side cancel finds them. */
-  readonly #runTag = `offloop:${randomBytes(6).toString('hex')}`;
+  readonly #runTag = runTag();
   readonly #events = new MessageChannel();
   readonly #control = new MessageChannel();
   /** Drops the task from the queue, or terminates the thread running it. */
@@ -310,4 +309,14 @@ export class Call<N extends CommandName> {
     this.#events.port1.close();
     this.#control.port1.close();
   }
+}
+
+/**
+ * A call's tag, `offloop:` and 12 hex digits (48 random bits): what finds its backends on the
+ * server (thread/application-name.ts). Unique, not secret: Math.random, so that a call does not
+ * load `node:crypto` on the host (about 5 ms).
+ */
+function runTag(): string {
+  const bits = Math.floor(Math.random() * 2 ** 48);
+  return `offloop:${bits.toString(16).padStart(12, '0')}`;
 }

@@ -3,17 +3,30 @@
  * place in the text and their parse nodes. Splitting migrations (`prepare/split.ts`) and guarding
  * a module's connection (`apply/guarded-connection.ts`) both read SQL through it.
  */
-import { loadModule, parseSync } from 'libpg-query';
+type LibPgQuery = typeof import('libpg-query');
 
 let ready: Promise<void> | undefined;
+/** The parser once loaded; imported with it, not with this module (see {@link loadParser}). */
+let parseSync: LibPgQuery['parseSync'] = () => {
+  throw new Error('offloop: the parser is not loaded (call loadParser first)');
+};
 
-/** Load the parser's WASM module once per thread. */
+/**
+ * Load the parser's WASM module once per thread. libpg-query starts reading its WASM as soon as
+ * it is imported: it is imported here, when a call has SQL to parse, so that a no-op never pays
+ * for it (about 25 ms at a thread's start).
+ */
 export function loadParser(): Promise<void> {
   // A failed load is not kept: the next run of this thread tries again.
-  ready ??= loadModule().catch((error: unknown) => {
-    ready = undefined;
-    throw error;
-  });
+  ready ??= import('libpg-query')
+    .then(async (parser) => {
+      await parser.loadModule();
+      parseSync = parser.parseSync;
+    })
+    .catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
   return ready;
 }
 
