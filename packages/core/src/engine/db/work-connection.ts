@@ -87,6 +87,15 @@ class CountingQuery {
   }
 }
 
+/**
+ * What `DISCARD ALL` does, statement by statement (PostgreSQL's documentation lists them), as
+ * one query that the work session's setup can follow in the same round trip: `DISCARD ALL`
+ * itself refuses to run in a multi-statement query's implicit transaction.
+ */
+const RESET_SESSION =
+  'close all; set session authorization default; reset all; deallocate all; unlisten *; ' +
+  'select pg_advisory_unlock_all(); discard plans; discard temp; discard sequences';
+
 /** A connected client and what is known about its backend. */
 type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean };
 
@@ -196,12 +205,12 @@ export class WorkConnection extends Db {
     if (live === null) return;
     this.#reset = live.then(async (current) => {
       if (current.broken) return;
-      // DISCARD ALL also drops the work lock and the session settings: set them up again (two
-      // queries: DISCARD ALL refuses to run inside the implicit transaction of a multi-statement
-      // one; one after the other: pg deprecates queueing a query behind another).
+      // The reset also drops the work lock and the session settings: set them up again, in
+      // the same round trip.
       try {
-        await current.client.query('discard all');
-        if (this.#setup !== null) await current.client.query(this.#setup);
+        await current.client.query(
+          this.#setup === null ? RESET_SESSION : `${RESET_SESSION}; ${this.#setup}`,
+        );
       } catch {
         current.broken = true;
       }

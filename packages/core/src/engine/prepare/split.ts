@@ -35,6 +35,18 @@ function boundNearText(message: string): string {
  * file, line and column of the first syntax error. Call `loadParser` (`parse/parser.ts`) first.
  */
 export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
+  // Linting and preparing a run both split each pending section: parsed once.
+  const known = splits.get(section);
+  if (known !== undefined) return known;
+  const statements = split(migration, section);
+  splits.set(section, statements);
+  return statements;
+}
+
+/** Sections already split, while their migration objects live. */
+const splits = new WeakMap<SqlSection, Statement[]>();
+
+function split(migration: SqlMigrationFile, section: SqlSection): Statement[] {
   let parsed: ParsedStatement[];
   try {
     parsed = parseStatements(section.sql);
