@@ -58,7 +58,8 @@ const BUNDLES: Readonly<Record<string, readonly Bundle[]>> = {
   worker: [
     {
       outdir: 'dist',
-      entries: { index: 'src/index.ts' },
+      // One run, so that both entries share early-thread.ts's state (a chunk of its own).
+      entries: { index: 'src/index.ts', early: 'src/early.ts' },
       external: ['@offloop/*', ...NOT_INLINED],
       // thread-entry.ts finds `thread/` relative to itself; bundled, it is in dist/index.js.
       define: { OFFLOOP_THREAD_DIR: JSON.stringify('./thread/') },

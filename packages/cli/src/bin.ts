@@ -16,6 +16,19 @@
 import module from 'node:module';
 import { EXIT_NODE_VERSION_UNSUPPORTED } from './exit-codes.ts';
 
+/** Commands that run in the migration thread. */
+const THREAD_COMMANDS = new Set([
+  'up',
+  'down',
+  'redo',
+  'status',
+  'history',
+  'current',
+  'stamp',
+  'repair',
+  'check',
+]);
+
 /** As `REQUIRED_NODE_MAJOR` in `@offloop/core` and the packages' `engines` (`>=24`). */
 const REQUIRED_NODE_MAJOR = 24;
 
@@ -30,5 +43,16 @@ if (Number.parseInt(version, 10) < REQUIRED_NODE_MAJOR) {
   process.exitCode = EXIT_NODE_VERSION_UNSUPPORTED;
 } else {
   module.enableCompileCache();
+  // A command that migrates starts its worker thread first, so that the thread's start-up
+  // overlaps with loading the CLI and reading the configuration (`@offloop/worker/early`).
+  const [command, ...rest] = process.argv.slice(2);
+  if (
+    command !== undefined &&
+    THREAD_COMMANDS.has(command) &&
+    !rest.some((arg) => arg === '--help' || arg === '-h')
+  ) {
+    const { startEarlyThread } = await import('@offloop/worker/early');
+    startEarlyThread();
+  }
   await import('./main.ts');
 }

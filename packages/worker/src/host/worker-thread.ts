@@ -8,6 +8,7 @@ import type { CommandName, CommandResults, ResolvedConfig } from '@offloop/core'
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { TaskRequest, TaskResponse } from '../protocol.ts';
+import { takeEarlyThread } from './early-thread.ts';
 import { threadEntry } from './thread-entry.ts';
 
 /** How a task ended: with the worker's response, or with its thread gone (Piscina's error). */
@@ -78,15 +79,19 @@ export class WorkerThread {
   }
 
   #getPool(): Piscina {
+    const filename = threadEntry('worker-boot');
+    const limits = this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits };
+    // A thread the CLI started before it loaded the rest (see early-thread.ts).
+    this.#pool ??= takeEarlyThread({ filename, ...limits });
     this.#pool ??= new Piscina({
-      filename: threadEntry('worker-boot'),
+      filename,
       minThreads: 0,
       maxThreads: 1,
       // Warm between calls (with the connection it keeps, see core's kept-connections.ts); an
       // idle thread keeps no process alive (Piscina unrefs it).
       idleTimeout: this.#idleTimeout,
       concurrentTasksPerWorker: 1,
-      ...(this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits }),
+      ...limits,
     });
     return this.#pool;
   }
