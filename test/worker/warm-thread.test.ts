@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createTestDatabase, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
-import { offloopBackends } from '../helpers/probes.ts';
+import { offloopBackends, terminate } from '../helpers/probes.ts';
 import { poll } from '@offloop/core';
 
 const USERS = '-- migrate:up\ncreate table users (id int);\n-- migrate:down\ndrop table users;\n';
@@ -36,6 +36,19 @@ test('calls on one migrator share one warm thread and one connection, which clos
     timeoutMs: 2_000,
   });
   t.false(gone.timedOut, 'close() leaves no backend behind');
+});
+
+test('a kept connection the server ended while it idled is replaced: the next call does not fail', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using migrator = createMigrator({ url, dir });
+  await migrator.up();
+  const [kept] = await backends(url);
+  t.not(kept, undefined);
+  await withPool(url, (pool) => terminate(pool, [kept?.pid ?? 0]));
+  t.deepEqual((await migrator.status()).pending, []);
+  const [fresh] = await backends(url);
+  t.not(fresh?.pid, kept?.pid, 'a new connection served the call, and is kept');
 });
 
 test('workerIdleTimeout 0 ends the thread and its connection after each call', async (t) => {

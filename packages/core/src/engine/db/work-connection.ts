@@ -129,8 +129,8 @@ export class WorkConnection extends Db {
    * look like a working one.
    */
   async startWork(setup: string): Promise<void> {
+    const live = await this.#ready();
     this.#setup = setup;
-    const live = await this.#connection();
     await live.client.query(setup);
   }
 
@@ -285,7 +285,16 @@ export class WorkConnection extends Db {
     const retag = this.#retag;
     if (retag !== null) {
       this.#retag = null;
-      await live.client.query("select set_config('application_name', $1, false)", [retag]);
+      // A kept connection's first query of a new call. The server may have ended it while it
+      // idled (a restart, idle_session_timeout) before the client noticed: then this call gets
+      // a new connection instead of the failure.
+      try {
+        await live.client.query("select set_config('application_name', $1, false)", [retag]);
+      } catch {
+        this.#live = null;
+        await live.client.end().catch(() => undefined);
+        live = await this.#connection();
+      }
     }
     return live;
   }
