@@ -96,6 +96,9 @@ const RESET_SESSION =
   'close all; set session authorization default; reset all; deallocate all; unlisten *; ' +
   'select pg_advisory_unlock_all(); discard plans; discard temp; discard sequences';
 
+/** How long the check that a connection can be kept may take (it is one `discard all`). */
+const REUSE_CHECK_MS = 2_000;
+
 /** A connected client and what is known about its backend. */
 type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean };
 
@@ -249,10 +252,23 @@ export class WorkConnection extends Db {
    */
   async reusable(): Promise<boolean> {
     if (this.#closed || this.#live === null) return false;
+    // Bounded: a connection that stopped answering after the call (the network, the server) must
+    // neither hold up the call that succeeded nor be kept; its socket is dropped.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), REUSE_CHECK_MS);
+    });
+    const reusable = await Promise.race([this.#cleanForReuse(), late]);
+    clearTimeout(timer);
+    if (!reusable) await this.#drop();
+    return reusable;
+  }
+
+  async #cleanForReuse(): Promise<boolean> {
     await this.#inTransaction;
     await this.#reset.catch(() => undefined);
-    const live = await this.#live.catch(() => null);
-    if (live === null || live.broken) return false;
+    const live = await this.#live?.catch(() => null);
+    if (live === null || live === undefined || live.broken) return false;
     if (this.#setup === null) return true;
     this.#setup = null;
     try {
@@ -261,6 +277,16 @@ export class WorkConnection extends Db {
     } catch {
       return false;
     }
+  }
+
+  /** Close the socket at once, whatever is in flight on it (the socket is `pg`'s, not its typed API). */
+  async #drop(): Promise<void> {
+    const live = await this.#live?.catch(() => null);
+    if (live === null || live === undefined) return;
+    live.broken = true;
+    (
+      live.client as { connection?: { stream?: { destroy?(): void } } }
+    ).connection?.stream?.destroy?.();
   }
 
   async close(): Promise<void> {
