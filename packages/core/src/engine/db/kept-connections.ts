@@ -19,6 +19,9 @@ type Kept = {
 
 const kept: Kept[] = [];
 
+/** At most this many idle connections per thread, the oldest closed first. */
+const MAX_KEPT = 4;
+
 /** What makes two calls' connections interchangeable: all but the call's `application_name`. */
 function keyOf(config: ConnectionConfig): string {
   const { application_name: _tag, ...settings } = pgClientConfig(config.url, config.connectTimeout);
@@ -59,6 +62,12 @@ export async function keepConnection(
   if (kept.some((entry) => entry.key === key)) {
     await connection.close();
     return;
+  }
+  // A thread that serves many targets (a fleet) keeps the most recent few, not one per target.
+  const evicted = kept.length >= MAX_KEPT ? kept.shift() : undefined;
+  if (evicted !== undefined) {
+    clearTimeout(evicted.timer);
+    void evicted.connection.close();
   }
   const timer = setTimeout(() => {
     const at = kept.findIndex((entry) => entry.connection === connection);
