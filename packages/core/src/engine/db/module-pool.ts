@@ -76,11 +76,13 @@ export class ModulePool {
   }
 
   /**
-   * Open the pool now, when a run is about to apply a module: slonik loads and connects before
-   * the first migration starts, not inside its time.
+   * Open the pool and its connection now, when a run is about to apply a module: slonik loads
+   * and connects before the first migration starts, not inside its time.
    */
   async ready(): Promise<void> {
-    await this.#open();
+    const { pool } = await this.#open();
+    // Its connection too (set up as a work session): the first module starts at once.
+    await pool.connect(() => Promise.resolve());
   }
 
   /** Run `fn` on one of the pool's connections. */
