@@ -96,6 +96,14 @@ const RESET_SESSION =
   'close all; set session authorization default; reset all; deallocate all; unlisten *; ' +
   'select pg_advisory_unlock_all(); discard plans; discard temp; discard sequences';
 
+/** The socket under a `pg` client (not part of its typed API), if it has one. */
+function socketOf(
+  client: pg.Client,
+): { ref?(): void; unref?(): void; destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: ReturnType<typeof socketOf> } }).connection
+    ?.stream;
+}
+
 /** How long the check that a connection can be kept may take (it is one `discard all`). */
 const REUSE_CHECK_MS = 2_000;
 
@@ -236,9 +244,7 @@ export class WorkConnection extends Db {
   hold(held: boolean): void {
     void this.#live?.then(
       (live) => {
-        const socket = (
-          live.client as { connection?: { stream?: { ref?(): void; unref?(): void } } }
-        ).connection?.stream;
+        const socket = socketOf(live.client);
         if (held) socket?.ref?.();
         else socket?.unref?.();
       },
@@ -284,9 +290,7 @@ export class WorkConnection extends Db {
     const live = await this.#live?.catch(() => null);
     if (live === null || live === undefined) return;
     live.broken = true;
-    (
-      live.client as { connection?: { stream?: { destroy?(): void } } }
-    ).connection?.stream?.destroy?.();
+    socketOf(live.client)?.destroy();
   }
 
   async close(): Promise<void> {
