@@ -70,6 +70,9 @@ export const EXIT_CODES = {
   MIGRATION_DIRTY: 5,
   // 8: `check` found pending migrations (and nothing worse).
   MIGRATIONS_PENDING: 8,
+  FLEET_BEHIND: 8,
+  // 4: a fleet target's migration failed (or the fleet stopped before every target ran).
+  FLEET_FAILED: 4,
   // 9: lint found what it must not (`lint`; `up`, `check` when strict); nothing ran.
   LINT_FAILED: 9,
   // 6: the migration lock: another runner held it too long, or it was lost.

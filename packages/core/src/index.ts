@@ -15,6 +15,8 @@ export {
   EmbeddedPostgresError,
   EmbeddedPostgresNotInstalledError,
   ERROR_CODES,
+  FleetBehindError,
+  FleetFailedError,
   fromEnvelope,
   InternalError,
   isOffloopError,
@@ -117,6 +119,7 @@ export type {
   TableSize,
 } from './model/lint.ts';
 export { redactUrl, resolvePostgresUrl } from './config/connection-url.ts';
+export { parsePostgresUrl } from './config/connection-url/parse-url.ts';
 export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
 export { quoteLiteral } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
@@ -190,3 +193,23 @@ export type {
   CommandResults,
   EngineCommand,
 } from './model/commands.ts';
+export { fleetSchema, parseFleetConfig } from './config/fleet-options.ts';
+export type {
+  FleetInput,
+  ResolvedFleetConfig,
+  TargetsCallback,
+  TargetSource,
+} from './config/fleet-options.ts';
+export type {
+  FleetCounts,
+  FleetEvent,
+  FleetStatusResult,
+  FleetStop,
+  FleetTarget,
+  FleetUpResult,
+  TargetError,
+  TargetOutcome,
+  TargetResult,
+  TargetState,
+  TargetStatus,
+} from './model/fleet.ts';

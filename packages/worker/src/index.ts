@@ -6,6 +6,9 @@
 import '@offloop/core';
 export { createMigrator } from './host/migrator.ts';
 export type { Migrator } from './host/migrator.ts';
+export { createFleet } from './host/fleet/fleet.ts';
+export type { Fleet, FleetCallOptions, FleetOptions } from './host/fleet/fleet.ts';
+export { parseTargetsFile } from './host/fleet/targets.ts';
 export type {
   CallOptions,
   CheckOptions,
@@ -47,6 +50,8 @@ export {
   DatabaseUnavailableError,
   DuplicateVersionError,
   ERROR_CODES,
+  FleetBehindError,
+  FleetFailedError,
   EmbeddedPostgresError,
   HarnessClosedError,
   HarnessWorkerFailedError,
@@ -93,6 +98,17 @@ export {
 } from '@offloop/core';
 export type {
   ErrorCode,
+  FleetCounts,
+  FleetEvent,
+  FleetStatusResult,
+  FleetStop,
+  FleetTarget,
+  FleetUpResult,
+  TargetError,
+  TargetOutcome,
+  TargetResult,
+  TargetState,
+  TargetStatus,
   LockAcquiredEvent,
   LockBlocker,
   LockWaitingEvent,

@@ -10,7 +10,7 @@ import type {
   ProgressEvent,
   ResolvedConfig,
 } from '@offloop/core';
-import type { CrashOutcome, InFlightMigration } from '@offloop/core/engine';
+import type { CrashOutcome, InFlightMigration, SchemaSelection } from '@offloop/core/engine';
 import type { MessagePort } from 'node:worker_threads';
 
 export type { CommandOf } from '@offloop/core';
@@ -77,3 +77,25 @@ export type CancelResponse = {
   /** What became of the in-flight migration (see `CancelRequest.crash`); null when unknown. */
   readonly outcome?: CrashOutcome | null | undefined;
 };
+
+/**
+ * A fleet's scan of one database (`thread/fleet-tasks.ts`): where each selected schema stands
+ * against the migration files, in one connection and two queries, no lock.
+ */
+export type ScanRequest = {
+  readonly url: string;
+  readonly connectTimeout: number;
+  readonly dir: string;
+  readonly table: string;
+  readonly selection: SchemaSelection;
+};
+
+/** A fleet's `targetsQuery`, run on its control database: rows of `url` and `schema`. */
+export type TargetsQueryRequest = {
+  readonly url: string;
+  readonly connectTimeout: number;
+  readonly query: string;
+};
+
+/** A row of a fleet's `targetsQuery`. */
+export type TargetRow = { readonly url: string; readonly schema: string | null };

@@ -14,7 +14,7 @@ import { LINT_RULE_IDS, type LintLevel, type LintRuleId } from '../model/lint.ts
 /** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-const identifier = z
+export const identifier = z
   .string()
   .regex(
     IDENTIFIER,
@@ -31,7 +31,7 @@ const tableIdentifier = identifier.max(
  * A connection URL in any form libpq takes, resolved as libpq resolves it (see
  * connection-url.ts): missing parts from the `PG*` environment and libpq's defaults.
  */
-const postgresUrl = z.string().transform((value, ctx) => {
+export const postgresUrl = z.string().transform((value, ctx) => {
   const resolved = resolvePostgresUrl(value);
   if (resolved.problems === undefined) return resolved.url;
   for (const message of resolved.problems) ctx.addIssue({ code: 'custom', message });

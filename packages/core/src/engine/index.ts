@@ -30,9 +30,16 @@ export { splitSection } from './prepare/split.ts';
 export type { Statement } from './prepare/split.ts';
 export { findPgError } from './db/pg-errors.ts';
 export type { Db } from './db/db.ts';
-export { sql, type Sql } from './db/sql.ts';
+export { raw, sql, type Sql } from './db/sql.ts';
+export { withDatabaseErrors } from './db/pg-errors.ts';
 export { withConnection } from './db/work-connection.ts';
 export type { PgErrorInfo } from './db/pg-errors.ts';
 export { recordCrash } from './ledger/crash-record.ts';
 export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';
 export { defaultAppliedBy } from '../config/applied-by.ts';
+export {
+  scanSchemas,
+  type ScanResult,
+  type SchemaSelection,
+  type ScannedSchema,
+} from './fleet/scan.ts';

@@ -3,6 +3,7 @@ import type { OffloopError, OffloopErrorOptions } from './base.ts';
 import type { ErrorCode } from './codes.ts';
 import { isErrorEnvelope, type CauseEnvelope, type ErrorEnvelope } from './envelope.ts';
 import { ConfigError } from './config.ts';
+import { FleetBehindError, FleetFailedError } from './fleet.ts';
 import {
   DuplicateVersionError,
   MigrationFileNameError,
@@ -102,6 +103,8 @@ const ERROR_CLASSES = {
   MIGRATION_TRANSACTION_CONTROL: MigrationTransactionControlError,
   STATEMENT_TIMEOUT: StatementTimeoutError,
   LOCK_NOT_AVAILABLE: LockNotAvailableError,
+  FLEET_FAILED: FleetFailedError,
+  FLEET_BEHIND: FleetBehindError,
   MIGRATOR_CLOSED: MigratorClosedError,
   HARNESS_CLOSED: HarnessClosedError,
   TEMPLATE_BUILD_TIMEOUT: TemplateBuildTimeoutError,

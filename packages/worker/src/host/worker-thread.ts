@@ -16,16 +16,29 @@ export type TaskOutcome<T> =
   | { readonly kind: 'settled'; readonly response: TaskResponse<T> }
   | { readonly kind: 'crashed'; readonly error: unknown };
 
-/** The migration thread, started on the first task. */
+/** How many threads, and tasks at once in each: a migrator's one and one, a fleet's more. */
+export type ThreadSize = { readonly threads: number; readonly tasksPerThread: number };
+
+/** The migration thread (a fleet's threads), started on the first task. */
 export class WorkerThread {
   readonly #resourceLimits: ResourceLimits | null;
   readonly #idleTimeout: number;
+  readonly #size: ThreadSize;
   #pool: Piscina | null = null;
 
-  constructor(config: ResolvedConfig) {
+  constructor(config: ResolvedConfig, size: ThreadSize = { threads: 1, tasksPerThread: 1 }) {
     const limits = config.workerResourceLimits;
     this.#resourceLimits = limits === null ? null : resourceLimits(limits);
     this.#idleTimeout = config.workerIdleTimeout;
+    this.#size = size;
+  }
+
+  /**
+   * Run a task other than an engine command (a fleet's scan, `thread/fleet-tasks.ts`): the
+   * export `name` of the thread's entry. Rejects only when the thread died.
+   */
+  async runNamed<T>(name: 'scan' | 'targetsQuery', request: object): Promise<TaskResponse<T>> {
+    return (await this.#getPool().run(request, { name })) as TaskResponse<T>;
   }
 
   /**
@@ -53,8 +66,9 @@ export class WorkerThread {
    * way to stop listening.
    */
   onExit(onExit: (code: number) => void): () => void {
-    // One thread at most: the one that runs the current task.
-    const thread = this.#pool?.threads[0];
+    // One thread at most: the one that runs the current task. With several (a fleet), which one
+    // runs a task is Piscina's secret: a crash is then reported without the exit code.
+    const thread = this.#size.threads === 1 ? this.#pool?.threads[0] : undefined;
     if (thread === undefined) return () => undefined;
     let failed = false;
     const onError = () => {
@@ -82,15 +96,15 @@ export class WorkerThread {
     const filename = threadEntry('worker-boot');
     const limits = this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits };
     // A thread the CLI started before it loaded the rest (see early-thread.ts).
-    this.#pool ??= takeEarlyThread({ filename, ...limits });
+    if (this.#size.threads === 1) this.#pool ??= takeEarlyThread({ filename, ...limits });
     this.#pool ??= new Piscina({
       filename,
       minThreads: 0,
-      maxThreads: 1,
+      maxThreads: this.#size.threads,
       // Warm between calls (with the connection it keeps, see core's kept-connections.ts); an
       // idle thread keeps no process alive (Piscina unrefs it).
       idleTimeout: this.#idleTimeout,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: this.#size.tasksPerThread,
       ...limits,
     });
     return this.#pool;

@@ -15,3 +15,4 @@ module.enableCompileCache();
 const loaded = await import('./worker-entry.ts');
 
 export default loaded.default;
+export const { scan, targetsQuery } = loaded;

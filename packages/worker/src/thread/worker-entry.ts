@@ -8,9 +8,11 @@ import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../port-endpoint.ts';
 import { tagUrl } from './application-name.ts';
-import { ConsoleCapture } from './console-capture.ts';
+import { withConsoleCapture } from './console-capture.ts';
 import { EventBatcher } from './event-batcher.ts';
 import { lowerThreadPriority } from './priority.ts';
+
+export { scan, targetsQuery } from './fleet-tasks.ts';
 import type { ProgressEvent } from '@offloop/core';
 import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from '../protocol.ts';
 
@@ -28,26 +30,26 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
       current = event.version;
     events.push(event);
   };
-  const capture = new ConsoleCapture((message) =>
-    events.push({ type: 'migration:progress', version: current, message, done: null, total: null }),
-  );
+  const onLine = (message: string) =>
+    events.push({ type: 'migration:progress', version: current, message, done: null, total: null });
   try {
-    await host.started();
-    const { config } = request;
-    lowerThreadPriority(config.workerNice);
-    const tagged = {
-      ...config,
-      url: tagUrl(config.url, request.runTag),
-      lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
-    };
-    const value = await execute(tagged, request.command, { onProgress, signal: controller.signal });
+    const value = await withConsoleCapture(onLine, async () => {
+      await host.started();
+      const { config } = request;
+      lowerThreadPriority(config.workerNice);
+      const tagged = {
+        ...config,
+        url: tagUrl(config.url, request.runTag),
+        lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
+      };
+      return execute(tagged, request.command, { onProgress, signal: controller.signal });
+    });
     await events.flush();
     return { ok: true, value };
   } catch (error) {
     await events.flush().catch(() => undefined);
     return { ok: false, error: toEnvelope(error) };
   } finally {
-    capture.restore();
     await events.flush().catch(() => undefined);
     host[Comlink.releaseProxy]();
     request.events.close();

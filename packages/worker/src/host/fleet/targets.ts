@@ -1,0 +1,158 @@
+/**
+ * A fleet's targets: gathered from their sources (a schema glob, a list, a callback, a query on a
+ * control database), each resolved as libpq resolves a URL, deduplicated, grouped by database for
+ * the one scan per database, and labelled for people.
+ */
+import {
+  ConfigError,
+  parsePostgresUrl,
+  redactUrl,
+  resolvePostgresUrl,
+  type FleetTarget,
+  type ResolvedFleetConfig,
+} from '@offloop/core';
+
+/** A target, resolved: where it is, and what to call it. */
+export type ResolvedTarget = {
+  /** `schema` when every target is in one database; else `database`, or `database/schema`. */
+  readonly label: string;
+  /** The URL for the driver (resolved, password included). */
+  readonly url: string;
+  readonly schema: string;
+  /** The database's name. */
+  readonly database: string;
+  /** `host:port` (or the socket directory): connections to one server are capped together. */
+  readonly server: string;
+  /** The database's identity on its server: targets with one scan together. */
+  readonly databaseKey: string;
+};
+
+/** A target from a source, before it is resolved. */
+type Given = { readonly url: string; readonly schema: string | null };
+
+/**
+ * Every target of the fleet, in the order their sources give them (schema globs, lists and
+ * callbacks, queries), each once. `expand` turns a glob into its schemas (a scan, in the thread).
+ */
+export async function gatherTargets(
+  config: ResolvedFleetConfig,
+  sources: {
+    readonly schemasOf: (url: string, pattern: string) => Promise<readonly string[]>;
+    readonly rowsOf: (url: string, query: string) => Promise<readonly Given[]>;
+  },
+): Promise<ResolvedTarget[]> {
+  const given: Given[] = [];
+  for (const source of config.sources) {
+    switch (source.kind) {
+      case 'schemas':
+        for (const schema of await sources.schemasOf(source.url, source.pattern))
+          given.push({ url: source.url, schema });
+        break;
+      case 'list':
+        given.push(...source.targets.map(toGiven));
+        break;
+      case 'callback':
+        given.push(...(await fromCallback(source.callback)));
+        break;
+      case 'query':
+        given.push(...(await sources.rowsOf(source.url, source.query)));
+        break;
+    }
+  }
+  return label(dedupe(given.map((each, index) => resolveTarget(each, config.base.schema, index))));
+}
+
+function toGiven(target: FleetTarget): Given {
+  return { url: target.url, schema: target.schema ?? null };
+}
+
+async function fromCallback(
+  callback: () =>
+    Iterable<FleetTarget> | AsyncIterable<FleetTarget> | Promise<Iterable<FleetTarget>>,
+): Promise<Given[]> {
+  const returned = await callback();
+  const targets: Given[] = [];
+  for await (const target of returned as AsyncIterable<FleetTarget> | Iterable<FleetTarget>) {
+    if (typeof target !== 'object' || target === null || typeof target.url !== 'string')
+      throw targetProblem('targets', 'the function returned a target without a url');
+    targets.push(toGiven(target));
+  }
+  return targets;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+type Unlabelled = Omit<ResolvedTarget, 'label'>;
+
+function resolveTarget(given: Given, defaultSchema: string, index: number): Unlabelled {
+  const where = `targets[${index}]`;
+  const resolved = resolvePostgresUrl(given.url);
+  if (resolved.url === undefined)
+    throw targetProblem(`${where}.url`, `${redactUrl(given.url)}: ${resolved.problems.join('; ')}`);
+  const schema = given.schema ?? defaultSchema;
+  if (!IDENTIFIER.test(schema))
+    throw targetProblem(`${where}.schema`, `"${schema}" is not a plain PostgreSQL identifier`);
+  const parts = parsePostgresUrl(resolved.url);
+  if (typeof parts === 'string') throw targetProblem(`${where}.url`, parts);
+  const server = `${parts.host ?? 'localhost'}:${parts.port ?? '5432'}`;
+  const database = parts.database ?? parts.user ?? 'postgres';
+  return { url: resolved.url, schema, database, server, databaseKey: `${server}/${database}` };
+}
+
+function targetProblem(path: string, message: string): ConfigError {
+  return new ConfigError(`Invalid fleet targets: ${path}: ${message}`, {
+    issues: [{ path, message }],
+  });
+}
+
+/** Each database and schema once, the first time it is named. */
+function dedupe(targets: readonly Unlabelled[]): Unlabelled[] {
+  const seen = new Set<string>();
+  return targets.filter((target) => {
+    const key = `${target.databaseKey}\u0000${target.schema}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Short labels: the schema in a one-database fleet; else the database, with its schema when it has several or a non-default one. */
+function label(targets: readonly Unlabelled[]): ResolvedTarget[] {
+  const databases = new Set(targets.map((target) => target.databaseKey));
+  const schemasOf = new Map<string, number>();
+  for (const target of targets)
+    schemasOf.set(target.databaseKey, (schemasOf.get(target.databaseKey) ?? 0) + 1);
+  const names = targets.map((target) => {
+    if (databases.size === 1) return target.schema;
+    const several = (schemasOf.get(target.databaseKey) ?? 0) > 1 || target.schema !== 'public';
+    return several ? `${target.database}/${target.schema}` : target.database;
+  });
+  // Databases of one name on two servers: the server tells them apart.
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return targets.map((target, index) => {
+    const name = names[index] ?? target.schema;
+    const unique = (counts.get(name) ?? 0) === 1 ? name : `${target.server}/${name}`;
+    return { ...target, label: unique };
+  });
+}
+
+/**
+ * The targets of a targets file: one per line, a URL and optionally a schema after a space;
+ * blank lines and lines starting with `#` are skipped.
+ */
+export function parseTargetsFile(text: string, file: string): FleetTarget[] {
+  const targets: FleetTarget[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const [url = '', schema, ...rest] = trimmed.split(/\s+/);
+    if (rest.length > 0)
+      throw targetProblem(
+        `${file}:${index + 1}`,
+        'a line is a URL and, optionally, a schema, separated by a space',
+      );
+    targets.push(schema === undefined ? { url } : { url, schema });
+  });
+  return targets;
+}
