@@ -44,8 +44,8 @@ export async function targetsQuery(
           sql`select * from (${query}) as targets`,
         );
         return rows.map((row) => ({
-          url: String(row.url ?? ''),
-          schema: row.schema === null || row.schema === undefined ? null : String(row.schema),
+          url: typeof row.url === 'string' ? row.url : '',
+          schema: typeof row.schema === 'string' ? row.schema : null,
         }));
       }),
     );

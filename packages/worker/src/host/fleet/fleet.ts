@@ -139,7 +139,7 @@ class ThreadFleet implements Fleet {
       this.#withStop(options, async (stop) => {
         const [resolved] = await gatherTargets(
           { ...this.config, sources: [{ kind: 'list', targets: [target] }] },
-          { schemasOf: async () => [], rowsOf: async () => [] },
+          { schemasOf: () => Promise.resolve([]), rowsOf: () => Promise.resolve([]) },
         );
         if (resolved === undefined) throw new Error('no target');
         return this.#runTarget(resolved, false, stop.signal, null);

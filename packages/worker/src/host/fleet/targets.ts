@@ -72,7 +72,7 @@ async function fromCallback(
 ): Promise<Given[]> {
   const returned = await callback();
   const targets: Given[] = [];
-  for await (const target of returned as AsyncIterable<FleetTarget> | Iterable<FleetTarget>) {
+  for await (const target of returned) {
     if (typeof target !== 'object' || target === null || typeof target.url !== 'string')
       throw targetProblem('targets', 'the function returned a target without a url');
     targets.push(toGiven(target));
