@@ -118,7 +118,7 @@ export type {
 } from './model/lint.ts';
 export { redactUrl, resolvePostgresUrl } from './config/connection-url.ts';
 export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
-export { quoteLiteral } from './sql/ddl.ts';
+export { quoteLiteral, versionTableOf, type VersionTable } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
 export type { EffectiveTimeouts } from './sql/settings.ts';
 export { poll, retry } from './util/poll.ts';
