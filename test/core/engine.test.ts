@@ -408,7 +408,7 @@ test('status on a fresh database is read-only', async (t) => {
   t.deepEqual(await tables(url), []);
 });
 
-test('a custom schema and table are created and used, quoted', async (t) => {
+test('a custom schema and table are created and used, quoted; the migration runs in the schema', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
   await using migrator = createMigrator({ url, dir, schema: 'Meta', table: 'History' });
@@ -419,6 +419,13 @@ test('a custom schema and table are created and used, quoted', async (t) => {
     ),
   );
   t.is(count, 1);
+  t.deepEqual(await tables(url), []);
+  const users = await withPool(url, (pool) =>
+    pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`select count(*)::int as n from "Meta".users`,
+    ),
+  );
+  t.is(users, 0);
 });
 
 test('an unreachable database fails with DATABASE_UNAVAILABLE and no password in the message', async (t) => {

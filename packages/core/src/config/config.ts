@@ -85,7 +85,7 @@ export const configSchema = z.strictObject({
   schema: option(identifier.default('public'), {
     description:
       'Schema the migrations run in: first on their search_path (then public), created when ' +
-      'missing; also the version table\'s unless --migrations-schema',
+      "missing; also the version table's unless --migrations-schema",
     placeholder: 'name',
   }),
   /**

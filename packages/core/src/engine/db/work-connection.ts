@@ -27,7 +27,10 @@ import { toPg, type Sql } from './sql.ts';
 import { setSearchPath } from '../../sql/settings.ts';
 
 /** What a {@link WorkConnection} needs to know. */
-export type WorkConnectionConfig = Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'> & {
+export type WorkConnectionConfig = Pick<
+  ResolvedConfig,
+  'url' | 'connectTimeout' | 'statementTimeout'
+> & {
   /**
    * The session's `search_path` (a value from `searchPathFor`); null to leave the server's (a
    * connection through a pooler, where session state outlives the session, see `session.ts`).

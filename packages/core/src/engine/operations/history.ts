@@ -13,9 +13,7 @@ export async function history(
   return withReadOnly(config, 'history', options, async (state, pool) => {
     const result = plan(state.files, state.applied);
     const versionTable = versionTableOf(config);
-    const log = (await logTableExists(pool, versionTable))
-      ? await readLog(pool, versionTable)
-      : [];
+    const log = (await logTableExists(pool, versionTable)) ? await readLog(pool, versionTable) : [];
     return { applied: [...result.applied].reverse(), log };
   });
 }
