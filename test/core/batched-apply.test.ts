@@ -165,7 +165,7 @@ test('a bad file is reported at once, even while another runner holds the lock',
   await withPool(url, (pool) =>
     pool.connect(async (connection) => {
       await connection.query(
-        sql.unsafe`select pg_advisory_lock(${lockKeyFor('public', 'offloop_migrations')}::bigint)`,
+        sql.unsafe`select pg_advisory_lock(${lockKeyFor({ schema: 'public', table: 'offloop_migrations' })}::bigint)`,
       );
       await using migrator = createMigrator({ url, dir, lockTimeout: '60s' });
       const started = performance.now();

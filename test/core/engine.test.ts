@@ -210,7 +210,7 @@ test('ten concurrent up() calls apply each migration exactly once', async (t) =>
 test('a runner that cannot get the lock in time fails with LOCK_TIMEOUT naming the holder', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
-  const key = lockKeyFor('public', 'offloop_migrations');
+  const key = lockKeyFor({ schema: 'public', table: 'offloop_migrations' });
   await withPool(url, (pool) =>
     pool.connect(async (connection) => {
       const holderPid = await connection.oneFirst(
@@ -235,7 +235,7 @@ test('a runner that cannot get the lock in time fails with LOCK_TIMEOUT naming t
 test('a lock on another version table does not block', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
-  const otherKey = lockKeyFor('public', 'other_migrations');
+  const otherKey = lockKeyFor({ schema: 'public', table: 'other_migrations' });
   await withPool(url, (pool) =>
     pool.connect(async (connection) => {
       await connection.query(sql.unsafe`select pg_advisory_lock(${otherKey}::bigint)`);
@@ -408,7 +408,7 @@ test('status on a fresh database is read-only', async (t) => {
   t.deepEqual(await tables(url), []);
 });
 
-test('a custom schema and table are created and used, quoted', async (t) => {
+test('a custom schema and table are created and used, quoted; the migration runs in the schema', async (t) => {
   const url = await createTestDatabase(t);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
   await using migrator = createMigrator({ url, dir, schema: 'Meta', table: 'History' });
@@ -419,6 +419,13 @@ test('a custom schema and table are created and used, quoted', async (t) => {
     ),
   );
   t.is(count, 1);
+  t.deepEqual(await tables(url), []);
+  const users = await withPool(url, (pool) =>
+    pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`select count(*)::int as n from "Meta".users`,
+    ),
+  );
+  t.is(users, 0);
 });
 
 test('an unreachable database fails with DATABASE_UNAVAILABLE and no password in the message', async (t) => {

@@ -502,7 +502,7 @@ test('aborting during a long statement cancels it on the server, rolls back and 
   const pid = events.flatMap((event) =>
     event.type === 'migration:backend' && event.version === '20260102000000' ? [event.pid] : [],
   )[0];
-  const key = lockKeyFor('public', 'offloop_migrations');
+  const key = lockKeyFor({ schema: 'public', table: 'offloop_migrations' });
   await withPool(url, async (pool) => {
     const state = await pool.maybeOneFirst(
       sql.type(

@@ -8,12 +8,13 @@ import test from '../helpers/limited-test.ts';
 import { parseConfig, type ResolvedConfig } from '@offloop/core';
 import type { SectionOptions, SqlMigrationFile } from '../../packages/core/src/model/migration.ts';
 import type { Prepared, Statement } from '../../packages/core/src/model/prepared.ts';
-import { logTableDdl, versionTableDdl } from '../../packages/core/src/sql/ddl.ts';
+import { logTableDdl, versionTableDdl, versionTableOf } from '../../packages/core/src/sql/ddl.ts';
 import { renderScript } from '../../packages/core/src/sql/offline.ts';
 import { terminate, transactionScript } from '../../packages/core/src/sql/script.ts';
 
 const URL = 'postgres://nobody@127.0.0.1:1/none';
 const CONFIG = parseConfig({ url: URL, schema: 'ops', table: 'versions' });
+const LEDGER = versionTableOf(CONFIG);
 const TRANSACTIONAL: SectionOptions = {
   transaction: true,
   lockTimeout: null,
@@ -117,8 +118,10 @@ test('renderScript up: the tables, then a transactional and a non-transactional 
       '-- Generated <time>.',
       '',
       'create schema if not exists "ops";',
-      `${versionTableDdl(CONFIG)};`,
-      `${logTableDdl(CONFIG)};`,
+      `${versionTableDdl(LEDGER)};`,
+      `${logTableDdl(LEDGER)};`,
+      '',
+      'set search_path = "ops", public;',
       '',
       "-- 20260101000000_o'brien.sql (up)",
       'begin;',
@@ -141,8 +144,8 @@ test('renderScript up: the tables, then a transactional and a non-transactional 
       '',
     ].join('\n'),
   );
-  t.true(versionTableDdl(CONFIG).startsWith('create table if not exists "ops"."versions" ('));
-  t.true(logTableDdl(CONFIG).startsWith('create table if not exists "ops"."versions_log" ('));
+  t.true(versionTableDdl(LEDGER).startsWith('create table if not exists "ops"."versions" ('));
+  t.true(logTableDdl(LEDGER).startsWith('create table if not exists "ops"."versions_log" ('));
 });
 
 test('renderScript down: no tables, the down statements, then the version row deleted and the log row', (t) => {
@@ -167,6 +170,8 @@ test('renderScript down: no tables, the down statements, then the version row de
     [
       '-- offloop down: from 20260102000000 to base, 2 migrations',
       '-- Generated <time>.',
+      '',
+      'set search_path = public;',
       '',
       '-- 20260102000000_index.sql (down, transaction:false)',
       "set statement_timeout = '60000ms';",
@@ -219,6 +224,8 @@ test('renderScript: one migration is singular; a non-transactional one with no t
       '-- offloop down: from 20260102000000 to 20260101000000, 1 migration',
       '-- Generated <time>.',
       '',
+      'set search_path = "ops", public;',
+      '',
       '-- 20260102000000_index.sql (down, transaction:false)',
       'drop index concurrently i;',
       'begin;',
@@ -235,4 +242,27 @@ test('renderScript: one migration is singular; a non-transactional one with no t
     to: USERS.version,
   });
   t.is(withModule.replace(', 2 migrations', ', 1 migration'), script);
+});
+
+test('renderScript with migrationsSchema: both schemas created, the ledger in its own, the search_path on the run schema', (t) => {
+  const config = parseConfig({ url: URL, schema: 'tenant_a', migrationsSchema: 'ops' });
+  const script = render(config, [], { direction: 'up', from: null, to: null });
+  const ledger = versionTableOf(config);
+  t.deepEqual(ledger, { schema: 'ops', table: 'offloop_migrations' });
+  t.is(
+    script,
+    [
+      '-- offloop up: from base to base, 0 migrations',
+      '-- Generated <time>.',
+      '',
+      'create schema if not exists "tenant_a";',
+      'create schema if not exists "ops";',
+      `${versionTableDdl(ledger)};`,
+      `${logTableDdl(ledger)};`,
+      '',
+      'set search_path = "tenant_a", public;',
+      '',
+      '',
+    ].join('\n'),
+  );
 });

@@ -134,7 +134,11 @@ export async function loadConfig(
     urlSource: options.database ? urlSource : null,
     configFile: file?.path ?? null,
     dir,
-    versionTable: [rest.schema ?? schemaDefault('schema'), rest.table ?? schemaDefault('table')]
+    // The ledger's schema: migrationsSchema, else the schema migrations run in.
+    versionTable: [
+      rest.migrationsSchema ?? rest.schema ?? schemaDefault('schema'),
+      rest.table ?? schemaDefault('table'),
+    ]
       .map(String)
       .join('.'),
     secrets,

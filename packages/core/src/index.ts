@@ -121,7 +121,7 @@ export type {
 export { redactUrl, resolvePostgresUrl } from './config/connection-url.ts';
 export { parsePostgresUrl } from './config/connection-url/parse-url.ts';
 export { LIBPQ_ENVIRONMENT } from './config/connection-url/libpq-environment.ts';
-export { quoteLiteral } from './sql/ddl.ts';
+export { quoteLiteral, versionTableOf, type VersionTable } from './sql/ddl.ts';
 export { effectiveTimeouts } from './sql/settings.ts';
 export type { EffectiveTimeouts } from './sql/settings.ts';
 export { poll, retry } from './util/poll.ts';

@@ -14,7 +14,10 @@ export type PoolWorkerOptions = {
   readonly url: string | null;
   /** Absolute path of the migrations directory. */
   readonly dir: string;
+  /** The schema migrations run in. */
   readonly schema: string;
+  /** The version table's schema: `schema` unless set apart. */
+  readonly migrationsSchema: string;
   readonly table: string;
   readonly poolSize: number;
   readonly maxParallelCreates: number;

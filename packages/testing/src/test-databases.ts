@@ -29,8 +29,10 @@ export type TestDatabasesOptions = {
   readonly dir?: string | undefined;
   /** Base directory of a relative `dir`. @default process.cwd() */
   readonly cwd?: string | undefined;
-  /** Schema of the version table. @default "public" */
+  /** The schema migrations run in (the migrator's `schema`). @default "public" */
   readonly schema?: string | undefined;
+  /** Schema of the version table (the migrator's `migrationsSchema`). @default the value of `schema` */
+  readonly migrationsSchema?: string | undefined;
   /** Name of the version table. @default "offloop_migrations" */
   readonly table?: string | undefined;
   /**
@@ -65,6 +67,7 @@ const optionsSchema = z.strictObject({
   dir: z.string().min(1).default('./migrations'),
   cwd: z.string().min(1).optional(),
   schema: configSchema.shape.schema,
+  migrationsSchema: configSchema.shape.migrationsSchema,
   table: configSchema.shape.table,
   poolSize: z.number().int().min(0).max(64).default(4),
   maxParallelCreates: z.number().int().min(1).max(16).default(2),
@@ -110,6 +113,7 @@ export function createTestDatabases(options: TestDatabasesOptions = {}): TestDat
     url: value.url ?? (envUrl !== undefined && envUrl !== '' ? envUrl : null),
     dir: path.resolve(cwd, value.dir),
     schema: value.schema,
+    migrationsSchema: value.migrationsSchema ?? value.schema,
     table: value.table,
     poolSize: value.poolSize,
     maxParallelCreates: value.maxParallelCreates,

@@ -9,6 +9,7 @@ import type {
   ErrorEnvelope,
   ProgressEvent,
   ResolvedConfig,
+  VersionTable,
 } from '@offloop/core';
 import type { CrashOutcome, InFlightMigration, SchemaSelection } from '@offloop/core/engine';
 import type { MessagePort } from 'node:worker_threads';
@@ -58,8 +59,8 @@ export type CancelRequest = {
   readonly crash?:
     | {
         readonly url: string;
-        readonly schema: string;
-        readonly table: string;
+        /** The ledger: the config's `migrationsSchema` and `table`. */
+        readonly versionTable: VersionTable;
         readonly appliedBy: string | null;
         readonly migration: InFlightMigration;
         readonly error: string;

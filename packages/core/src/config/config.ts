@@ -76,10 +76,26 @@ export const configSchema = z.strictObject({
     description: 'Directory of migration files',
     placeholder: 'path',
   }),
-  /** Schema of the version table. @default "public" */
+  /**
+   * The schema migrations run in: first on the `search_path` of every session that runs them
+   * (then `public`, where extensions usually live), created by the first run that applies a
+   * migration, and where the version table is unless `migrationsSchema` says otherwise.
+   * @default "public"
+   */
   schema: option(identifier.default('public'), {
-    description: 'Schema of the version table',
+    description:
+      'Schema the migrations run in: first on their search_path (then public), created when ' +
+      "missing; also the version table's unless --migrations-schema",
     placeholder: 'name',
+  }),
+  /**
+   * Schema of the version table and its log (the ledger). The run's advisory locks follow it:
+   * runners that share a ledger wait for one another. @default the value of `schema`
+   */
+  migrationsSchema: option(identifier.optional(), {
+    description: 'Schema of the version table and its log; the run lock follows it',
+    placeholder: 'name',
+    default: 'the\u00a0schema',
   }),
   /** Name of the version table. @default "offloop_migrations" */
   table: option(tableIdentifier.default('offloop_migrations'), {
@@ -250,7 +266,11 @@ export type ResolvedConfig = {
   readonly url: string;
   /** Absolute path of the migrations directory. */
   readonly dir: string;
+  /** The schema migrations run in: first on their `search_path`. */
   readonly schema: string;
+  /** The schema of the version table and its log (`schema` unless set apart). */
+  readonly migrationsSchema: string;
+  /** The version table's name; its log is `<table>_log`, beside it. */
   readonly table: string;
   readonly lockTimeout: number;
   readonly lockUrl: string | null;
@@ -324,6 +344,7 @@ export function parseConfig(input: unknown, source = 'configuration'): ResolvedC
     url: value.url,
     dir: resolve(value.cwd ?? process.cwd(), value.dir),
     schema: value.schema,
+    migrationsSchema: value.migrationsSchema ?? value.schema,
     table: value.table,
     lockTimeout: value.lockTimeout,
     lockUrl: value.lockUrl ?? null,

@@ -19,6 +19,7 @@ import { discoverMigrations } from '../files/discover.ts';
 import type { ProgressEvent } from '../model/events.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import type { PlanState } from '../plan/state.ts';
+import { searchPathFor, versionTableOf, type VersionTable } from '../sql/ddl.ts';
 import type { ApplyContext } from './apply/context.ts';
 import { describeLockWait } from './db/backends.ts';
 import type { Db } from './db/db.ts';
@@ -26,9 +27,14 @@ import { ModulePool } from './db/module-pool.ts';
 import { withDatabaseErrors } from './db/pg-errors.ts';
 import { sql } from './db/sql.ts';
 import { keepConnection, takeConnection } from './db/kept-connections.ts';
-import type { WorkConnection } from './db/work-connection.ts';
+import type { WorkConnection, WorkConnectionConfig } from './db/work-connection.ts';
 import { ensureLogTable, readDirty } from './ledger/log-table.ts';
-import { ensureVersionTable, ledgerTables, readApplied } from './ledger/version-table.ts';
+import {
+  ensureSchema,
+  ensureVersionTable,
+  ledgerTables,
+  readApplied,
+} from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
 import { workSessionSetup } from './lock/work-lock.ts';
 
@@ -55,8 +61,9 @@ export type Session = {
   readonly emit: Emit;
   readonly apply: ApplyContext;
   /**
-   * Create the version and log tables if they are missing. Called by each operation once every
-   * check that can refuse the run has passed: a refused run leaves no trace in the database.
+   * Create the schema migrations run in and the version and log tables if they are missing.
+   * Called by each operation once every check that can refuse the run has passed: a refused run
+   * leaves no trace in the database.
    */
   readonly ensureTables: () => Promise<void>;
   /** Migrations this run finished so far, in order (for errors raised outside a migration). */
@@ -66,13 +73,28 @@ export type Session = {
 /** What the database records, read without a lock. */
 async function readState(
   db: Db,
-  config: ResolvedConfig,
+  ledger: VersionTable,
   files: readonly MigrationFile[],
 ): Promise<PlanState> {
-  const { versionTable, logTable } = await ledgerTables(db, config);
-  const applied = versionTable ? await readApplied(db, config) : [];
-  const dirty = versionTable && logTable ? await readDirty(db, config) : [];
+  const { versionTable, logTable } = await ledgerTables(db, ledger);
+  const applied = versionTable ? await readApplied(db, ledger) : [];
+  const dirty = versionTable && logTable ? await readDirty(db, ledger) : [];
   return { files, applied, dirty, initialized: versionTable };
+}
+
+/**
+ * The `search_path` the run's sessions are given (`searchPathFor`, the configured `schema`
+ * first), or null with `lockUrl`: the work then goes through a pooler, where session state would
+ * outlive the session on a server connection other clients then use. Each migration sets it for
+ * itself there instead (`ApplyContext.searchPath`).
+ */
+function sessionSearchPath(config: ResolvedConfig): string | null {
+  return config.lockUrl === null ? searchPathFor(config.schema) : null;
+}
+
+/** The work connection's settings for a run of `config`. */
+function workConnectionConfig(config: ResolvedConfig): WorkConnectionConfig {
+  return { ...config, searchPath: sessionSearchPath(config) };
 }
 
 /** Announce the run: the first event of every operation. */
@@ -102,15 +124,18 @@ export async function withSession<T>(
     options.signal === undefined
       ? filesFailed.signal
       : AbortSignal.any([options.signal, filesFailed.signal]);
-  const workKey = workLockKeyFor(config.schema, config.table);
+  const versionTable = versionTableOf(config);
+  const workKey = workLockKeyFor(versionTable);
   // With lockUrl the work goes through a pooler (that is what lockUrl is for), where session
   // state outlives the session on a pooled server connection that other clients then use: no
   // work lock or session settings there (see docs/locking.md).
-  const setup = config.lockUrl === null ? workSessionSetup(workKey) : null;
+  const searchPath = sessionSearchPath(config);
+  const setup = searchPath === null ? null : workSessionSetup(workKey, searchPath);
   // The lock's connection opens beside the work connection.
   const opening = LockSession.open(config.lockUrl ?? config.url, config.connectTimeout);
   opening.catch(() => undefined);
-  const work = takeConnection(config);
+  const connectionConfig = workConnectionConfig(config);
+  const work = takeConnection(connectionConfig);
   // Set up as work sessions only once the run holds the lock (see `lock/work-lock.ts`).
   let working = false;
   const modules = new ModulePool(config, () => (working ? setup : null));
@@ -124,14 +149,17 @@ export async function withSession<T>(
       lock = await opening;
       const held = lock;
       await assertSameDatabase(held, work, config);
-      await takeLocks(held, config, { emit, signal: lockSignal, workKey });
+      await takeLocks(held, config, { emit, signal: lockSignal, versionTable, workKey });
       if (setup !== null) await work.startWork(setup);
       working = true;
-      const state = await readState(work, config, await loaded);
+      const state = await readState(work, versionTable, await loaded);
       const apply = applyContext(held, config, state, emit, options.signal);
       const ensureTables = async () => {
-        await ensureVersionTable(work, config);
-        await ensureLogTable(work, config);
+        // The ledger's schema is created with the version table.
+        if (config.schema !== 'public' && config.schema !== versionTable.schema)
+          await ensureSchema(work, config.schema);
+        await ensureVersionTable(work, versionTable);
+        await ensureLogTable(work, versionTable);
       };
       const result = await fn({ work, modules, state, emit, apply, ensureTables, finished });
       succeeded = true;
@@ -149,7 +177,7 @@ export async function withSession<T>(
     throw withApplied(error, finished);
   } finally {
     await modules.close().catch(() => undefined);
-    await keepConnection(config, work, succeeded ? config.workerIdleTimeout : 0);
+    await keepConnection(connectionConfig, work, succeeded ? config.workerIdleTimeout : 0);
     await (lock as LockSession | null)?.close();
     if (lock === null)
       await opening.then(
@@ -166,9 +194,14 @@ export async function withSession<T>(
 async function takeLocks(
   lock: LockSession,
   config: ResolvedConfig,
-  { emit, signal, workKey }: { emit: Emit; signal: AbortSignal; workKey: string },
+  {
+    emit,
+    signal,
+    versionTable,
+    workKey,
+  }: { emit: Emit; signal: AbortSignal; versionTable: VersionTable; workKey: string },
 ): Promise<void> {
-  const key = lockKeyFor(config.schema, config.table);
+  const key = lockKeyFor(versionTable);
   await lock.acquire({
     key,
     timeoutMs: config.lockTimeout,
@@ -198,6 +231,9 @@ function applyContext(
 ): ApplyContext {
   return {
     config,
+    versionTable: versionTableOf(config),
+    // Without session state on the work connections, each migration sets its search_path.
+    searchPath: sessionSearchPath(config) === null ? searchPathFor(config.schema) : null,
     appliedBy: config.appliedBy ?? defaultAppliedBy,
     emit,
     signal,
@@ -242,16 +278,19 @@ export async function withReadOnly<T>(
 ): Promise<T> {
   await announce(config, command, options.onProgress);
   // Connecting overlaps with reading the files; a problem with the files is reported first.
-  const work = takeConnection(config);
+  // Its search_path, for what resolves names the way migrations will (live lint), is set in the
+  // round trip that connects (or retags a kept connection): no query of its own.
+  const connectionConfig = workConnectionConfig(config);
+  const work = takeConnection(connectionConfig);
   let succeeded = false;
   try {
     const files = await discoverMigrations(config.dir);
     const result = await withDatabaseErrors(config, async () =>
-      fn(await readState(work, config, files), work),
+      fn(await readState(work, versionTableOf(config), files), work),
     );
     succeeded = true;
     return result;
   } finally {
-    await keepConnection(config, work, succeeded ? config.workerIdleTimeout : 0);
+    await keepConnection(connectionConfig, work, succeeded ? config.workerIdleTimeout : 0);
   }
 }

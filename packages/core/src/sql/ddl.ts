@@ -4,8 +4,27 @@
  */
 import type { ResolvedConfig } from '../config/config.ts';
 
-/** Where offloop's tables are: the version table's schema and name (the log table is `<table>_log`). */
-export type VersionTable = Pick<ResolvedConfig, 'schema' | 'table'>;
+/**
+ * Where offloop's tables are (the ledger): the version table's schema and name (the log table is
+ * `<table>_log`, beside it). Built from the configuration by {@link versionTableOf}: its `schema`
+ * is the config's `migrationsSchema`, not the schema migrations run in.
+ */
+export type VersionTable = { readonly schema: string; readonly table: string };
+
+/** The ledger's location in `config`: `migrationsSchema` and `table`. */
+export function versionTableOf(
+  config: Pick<ResolvedConfig, 'migrationsSchema' | 'table'>,
+): VersionTable {
+  return { schema: config.migrationsSchema, table: config.table };
+}
+
+/**
+ * The `search_path` migrations run with: their schema first, then `public` (where extensions are
+ * usually installed, as django-tenants does); `public` alone when that is their schema.
+ */
+export function searchPathFor(schema: string): string {
+  return schema === 'public' ? 'public' : `${quoteIdentifier(schema)}, public`;
+}
 
 /** Quote an identifier for PostgreSQL (double quotes, inner quotes doubled). */
 export function quoteIdentifier(name: string): string {

@@ -4,10 +4,16 @@
  * `psql -v ON_ERROR_STOP=1 -f script.sql`. It writes nothing and takes no lock.
  */
 import type { ResolvedConfig } from '../config/config.ts';
-import { logTableDdl, quoteIdentifier, versionTableDdl } from './ddl.ts';
+import {
+  logTableDdl,
+  quoteIdentifier,
+  searchPathFor,
+  versionTableDdl,
+  versionTableOf,
+} from './ddl.ts';
 import type { Prepared } from '../model/prepared.ts';
 import { count } from '../util/count.ts';
-import { timeoutSettings } from './settings.ts';
+import { searchPathSetting, timeoutSettings } from './settings.ts';
 import { recordStatements, terminate, transactionScript } from './script.ts';
 
 /** Render the script for `items` (all SQL migrations), in order. */
@@ -22,21 +28,26 @@ export function renderScript(
     `-- Generated ${new Date().toISOString()}. Run with: psql -v ON_ERROR_STOP=1 -f <this file>`,
     '',
   ];
+  const versionTable = versionTableOf(config);
   if (header.direction === 'up') {
+    // The schema migrations run in, then the ledger's (the same one unless migrationsSchema).
+    const schemas = new Set([config.schema, versionTable.schema]);
     lines.push(
-      `create schema if not exists ${quoteIdentifier(config.schema)};`,
-      `${versionTableDdl(config)};`,
-      `${logTableDdl(config)};`,
+      ...[...schemas].map((schema) => `create schema if not exists ${quoteIdentifier(schema)};`),
+      `${versionTableDdl(versionTable)};`,
+      `${logTableDdl(versionTable)};`,
       '',
     );
   }
+  // For the whole psql session, as the engine sets it for its work sessions.
+  lines.push(`set ${searchPathSetting(searchPathFor(config.schema))};`, '');
   for (const item of items) {
     if (!('statements' in item)) continue;
     const { migration, direction, options } = item;
     // Only a marker-line lock_timeout: the configured one is the first attempt of retries that
     // psql cannot make (docs/locking.md), and would only fail the script under contention.
     const settings = timeoutSettings(config, options, undefined, options.lockTimeout);
-    const record = recordStatements(config, migration, direction, {
+    const record = recordStatements(versionTable, migration, direction, {
       appliedBy: null,
       duration: 'zero',
     });

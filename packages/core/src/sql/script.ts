@@ -3,8 +3,7 @@
  * and a whole transactional migration as one script. The offline script (`offline.ts`) and the
  * batched apply (`engine/apply/batched.ts`) send the same text, so what a DBA reviews is what runs.
  */
-import type { ResolvedConfig } from '../config/config.ts';
-import { logTableName, quoteLiteral, versionTableName } from './ddl.ts';
+import { logTableName, quoteLiteral, versionTableName, type VersionTable } from './ddl.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import type { Statement } from '../model/prepared.ts';
 
@@ -31,7 +30,7 @@ export type RecordValues = {
 
 /** The version-table change and log entry of a successful migration, as SQL statements. */
 export function recordStatements(
-  config: Pick<ResolvedConfig, 'schema' | 'table'>,
+  versionTable: VersionTable,
   migration: MigrationFile,
   direction: 'up' | 'down',
   values: RecordValues,
@@ -47,18 +46,18 @@ export function recordStatements(
     values.duration === 'zero'
       ? 'null'
       : direction === 'up'
-        ? `(select duration_ms from ${versionTableName(config)} where version = ${version})`
+        ? `(select duration_ms from ${versionTableName(versionTable)} where version = ${version})`
         : measured;
   const returning = values.duration === 'zero' ? '' : ' returning duration_ms';
   const [attemptsColumn, attempts] =
     values.attempts === undefined ? ['', ''] : [', attempts', `, ${values.attempts}`];
   return [
     direction === 'up'
-      ? `insert into ${versionTableName(config)} (version, name, checksum, ` +
+      ? `insert into ${versionTableName(versionTable)} (version, name, checksum, ` +
         `duration_ms, applied_by) values (${version}, ${name}, ${checksum}, ${duration}, ` +
         `${appliedBy});`
-      : `delete from ${versionTableName(config)} where version = ${version};`,
-    `insert into ${logTableName(config)} (version, name, direction, ` +
+      : `delete from ${versionTableName(versionTable)} where version = ${version};`,
+    `insert into ${logTableName(versionTable)} (version, name, direction, ` +
       `checksum, outcome, applied_by, duration_ms${attemptsColumn}) values (${version}, ` +
       `${name}, ${quoteLiteral(direction)}, ${checksum}, 'succeeded', ${appliedBy}, ` +
       `${logDuration}${attempts})${returning};`,

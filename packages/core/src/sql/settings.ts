@@ -3,6 +3,23 @@ import type { ResolvedConfig } from '../config/config.ts';
 import type { SectionOptions } from '../model/migration.ts';
 import { quoteLiteral } from './ddl.ts';
 
+/**
+ * `set_config(...)` setting the session's `search_path` to `searchPath` (a value from
+ * `searchPathFor`), as a select-list expression: it rides in a query offloop sends anyway.
+ */
+export function setSearchPath(searchPath: string): string {
+  return `set_config('search_path', ${quoteLiteral(searchPath)}, false)`;
+}
+
+/**
+ * The `search_path` setting as a `set` statement body, for a migration that sets its own. The
+ * value goes as the list of quoted identifiers `searchPathFor` built, not as a string literal:
+ * `set search_path = 'a, b'` would name one schema, `a, b`.
+ */
+export function searchPathSetting(searchPath: string): string {
+  return `search_path = ${searchPath}`;
+}
+
 /** The timeouts offloop sets for a migration's statements, in ms; null where it sets none. */
 export type EffectiveTimeouts = {
   readonly lockTimeout: number | null;

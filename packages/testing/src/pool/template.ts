@@ -16,7 +16,7 @@ import type { HarnessSession } from './harness-session.ts';
 
 const POLL_MS = 100;
 /** Version string of the key: bump it when the way templates are built changes. */
-const KEY_VERSION = 'offloop-testing/1';
+const KEY_VERSION = 'offloop-testing/2';
 
 /** What a template build needs: the server, the session that takes the build lock, the counters. */
 type TemplateSite = {
@@ -26,15 +26,20 @@ type TemplateSite = {
   readonly fileCopy: boolean;
   readonly stats: Counters;
   readonly project: string;
-  readonly options: Pick<PoolWorkerOptions, 'dir' | 'schema' | 'table' | 'buildTimeout'>;
+  readonly options: Pick<
+    PoolWorkerOptions,
+    'dir' | 'schema' | 'migrationsSchema' | 'table' | 'buildTimeout'
+  >;
 };
 
-/** The template's key: every migration's file name and checksum, and the version table options. */
+/** The template's key: every migration's file name and checksum, the schemas and the version table's name. */
 async function templateKey(
   options: TemplateSite['options'],
 ): Promise<{ key: string; count: number }> {
   const files = await discoverMigrations(options.dir);
-  const hash = createHash('sha256').update(`${KEY_VERSION}\0${options.schema}\0${options.table}\0`);
+  const hash = createHash('sha256').update(
+    `${KEY_VERSION}\0${options.schema}\0${options.migrationsSchema}\0${options.table}\0`,
+  );
   for (const file of files) hash.update(`${file.file}\0${file.checksum}\n`);
   return { key: hash.digest('hex').slice(0, 16), count: files.length };
 }
@@ -117,6 +122,7 @@ async function migrate(url: string, options: TemplateSite['options']): Promise<v
     url,
     dir: options.dir,
     schema: options.schema,
+    migrationsSchema: options.migrationsSchema,
     table: options.table,
   });
   try {

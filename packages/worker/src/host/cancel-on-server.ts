@@ -2,7 +2,7 @@
  * Cancel what a dead or terminated thread left running on the server, from a fresh thread
  * (`thread/cancel-entry.ts`; the host never loads a database driver).
  */
-import { messageOf, type ResolvedConfig } from '@offloop/core';
+import { messageOf, versionTableOf, type ResolvedConfig } from '@offloop/core';
 import { Piscina } from 'piscina';
 import type { CancelRequest, CancelResponse } from '../protocol.ts';
 import type { InFlight } from './crash.ts';
@@ -56,8 +56,7 @@ function crashRecord(
 ): NonNullable<CancelRequest['crash']> {
   return {
     url: config.url,
-    schema: config.schema,
-    table: config.table,
+    versionTable: versionTableOf(config),
     appliedBy: config.appliedBy,
     migration: {
       version: running.version,

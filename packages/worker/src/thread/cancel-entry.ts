@@ -44,7 +44,7 @@ export default async function cancelBackends(request: CancelRequest): Promise<Ca
   if (crash !== undefined && errors.length === 0) {
     try {
       outcome = await withConnection(crash.url, request.connectTimeoutMs, (db) =>
-        recordCrash(db, crash, crash.migration, {
+        recordCrash(db, crash.versionTable, crash.migration, {
           appliedBy: crash.appliedBy ?? defaultAppliedBy,
           error: crash.error,
           durationMs: crash.durationMs,

@@ -6,7 +6,7 @@ import type { MigrationResult } from '../../errors/index.ts';
 import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared, Statement } from '../../model/prepared.ts';
 import { recordStatements, transactionScript, type TransactionScript } from '../../sql/script.ts';
-import { timeoutSettings } from '../../sql/settings.ts';
+import { searchPathSetting, timeoutSettings } from '../../sql/settings.ts';
 import type { WorkConnection } from '../db/work-connection.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { recordedDuration } from '../ledger/log-table.ts';
@@ -43,8 +43,12 @@ export async function applyInBatch(
   let positionInStatement: number | null = null;
   const script = transactionScript(
     statements,
-    timeoutSettings(context.config, options, undefined, retries.timeoutMs),
-    recordStatements(context.config, migration, direction, {
+    [
+      // With lockUrl the session has no search_path of offloop's: the migration sets it.
+      ...(context.searchPath === null ? [] : [searchPathSetting(context.searchPath)]),
+      ...timeoutSettings(context.config, options, undefined, retries.timeoutMs),
+    ],
+    recordStatements(context.versionTable, migration, direction, {
       appliedBy: context.appliedBy,
       duration: 'measured',
       attempts: retries.attempt,
@@ -53,11 +57,11 @@ export async function applyInBatch(
 
   const recorded: Recorded = { durationMs: null };
   const committed = async () => {
-    if ((await isApplied(work, context.config, migration.version)) !== (direction === 'up'))
+    if ((await isApplied(work, context.versionTable, migration.version)) !== (direction === 'up'))
       return false;
     recorded.durationMs = await recordedDuration(
       work,
-      context.config,
+      context.versionTable,
       migration.version,
       direction,
     );

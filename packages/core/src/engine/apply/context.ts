@@ -5,11 +5,21 @@ import type { ProgressEvent } from '../../model/events.ts';
 import type { LogEntry } from '../../model/migration.ts';
 import type { Statement } from '../../model/prepared.ts';
 import type { LockWait } from '../db/backends.ts';
+import type { VersionTable } from '../../sql/ddl.ts';
 import type { TransactionControlRefused } from './guarded-connection.ts';
 
 /** What applying needs from the run. */
 export type ApplyContext = {
   readonly config: ResolvedConfig;
+  /** Where the run's version and log tables are (`migrationsSchema`). */
+  readonly versionTable: VersionTable;
+  /**
+   * The `search_path` each migration sets for itself (`set local` in its transaction; `set`, then
+   * restored, around a non-transactional one), as a value; null when the work sessions already
+   * have it. Set only with `lockUrl`: the work then goes through a pooler, where no session
+   * state is set (see `session.ts`).
+   */
+  readonly searchPath: string | null;
   readonly appliedBy: string;
   readonly emit: (event: ProgressEvent) => Promise<void> | void;
   /** The run's signal: the caller's abort. */

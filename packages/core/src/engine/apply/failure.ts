@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Db } from '../db/db.ts';
-import type { ResolvedConfig } from '../../config/config.ts';
+import type { VersionTable } from '../../sql/ddl.ts';
 import {
   LockLostError,
   LockNotAvailableError,
@@ -114,7 +114,7 @@ export async function finish(
     outcome.reason !== 'lock-lost' &&
     !(!options.transaction && connectionLost(outcome.error))
   ) {
-    await appendLogPersistently(logTo, context.config, {
+    await appendLogPersistently(logTo, context.versionTable, {
       version: migration.version,
       name: migration.name,
       direction,
@@ -156,10 +156,10 @@ function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): b
  */
 async function appendLogPersistently(
   connection: Db,
-  config: ResolvedConfig,
+  versionTable: VersionTable,
   row: Parameters<typeof appendLog>[2],
 ): Promise<void> {
-  await retry(() => appendLog(connection, config, row), {
+  await retry(() => appendLog(connection, versionTable, row), {
     attempts: 3,
     retryOn: (error) => findPgError(error)?.sqlstate === '57014',
   }).catch(() => undefined);

@@ -11,7 +11,7 @@ import type { MigrationResult } from '../../errors/index.ts';
 import { indexOfCharPosition } from '../../files/source-position.ts';
 import type { Prepared } from '../../model/prepared.ts';
 import { isConcurrentIndexBuild } from '../../plan/transaction-rules.ts';
-import { timeoutSettings } from '../../sql/settings.ts';
+import { searchPathSetting, timeoutSettings } from '../../sql/settings.ts';
 import { retry } from '../../util/poll.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import type { Db } from '../db/db.ts';
@@ -25,7 +25,7 @@ import { finish } from './failure.ts';
 import { reportRetry, sampling, type LockRetries } from './lock-retry.ts';
 import { assertIndexValid, invalidIndexes } from './index-check.ts';
 import { runModule } from './module.ts';
-import { currentTimeouts, restoreTimeouts } from './timeouts.ts';
+import { currentSettings, restoreSettings } from './timeouts.ts';
 
 /** One migration being applied: what it is, the run it belongs to, and where it stands. */
 type ApplyingMigration = {
@@ -59,7 +59,10 @@ export async function applyMigration(
   const applying: ApplyingMigration = {
     item,
     context,
-    settings: timeoutSettings(context.config, options, context.singleTransaction, lockTimeoutMs),
+    settings: [
+      ...(context.searchPath === null ? [] : [searchPathSetting(context.searchPath)]),
+      ...timeoutSettings(context.config, options, context.singleTransaction, lockTimeoutMs),
+    ],
     started: performance.now(),
     position,
     recorded: { durationMs: null },
@@ -115,7 +118,7 @@ async function outsideTransaction(
   const { item, context } = applying;
   // Written before anything runs: a run that dies midway (a killed process, a lost
   // connection) leaves this as the version's last word, and the next run knows.
-  await appendLog(connection, context.config, {
+  await appendLog(connection, context.versionTable, {
     version: item.migration.version,
     name: item.migration.name,
     direction: item.direction,
@@ -126,12 +129,14 @@ async function outsideTransaction(
     error: null,
     statementsRun: null,
   });
-  // Session-level settings for a non-transactional migration, restored afterwards.
-  const saved = applying.settings.length === 0 ? null : await currentTimeouts(connection);
+  // Session-level settings for a non-transactional migration, restored afterwards. With
+  // lockUrl that includes its search_path, sent before its statements: through a pooler in
+  // transaction mode each of them may reach another server connection (docs/locking.md).
+  const saved = applying.settings.length === 0 ? null : await currentSettings(connection);
   try {
     await runBody(connection, applying, signal, false);
   } finally {
-    if (saved !== null) await restoreTimeouts(connection, saved);
+    if (saved !== null) await restoreSettings(connection, saved);
   }
   await connection.transaction((transaction) => recordSuccess(transaction, applying));
 }
@@ -198,6 +203,10 @@ async function runAlone(
         await connection.run(raw(`set lock_timeout = '${timeout ?? 0}ms'`));
         session.lockTimeoutMs = timeout;
       }
+      // Through a pooler in transaction mode (lockUrl), the statement may reach another server
+      // connection than the migration's settings did: its search_path goes right before it.
+      if (context.searchPath !== null)
+        await connection.run(raw(`set ${searchPathSetting(context.searchPath)}`));
       position.lockWait = undefined;
       if (concurrent) position.invalidBefore = new Set(await invalidIndexes(connection, statement));
       await connection.run(raw(statement.sql));
@@ -227,7 +236,7 @@ async function recordSuccess(connection: Db, applying: ApplyingMigration): Promi
   const { migration, direction } = item;
   const durationMs = Math.round(performance.now() - applying.started);
   if (direction === 'up') {
-    await insertApplied(connection, context.config, {
+    await insertApplied(connection, context.versionTable, {
       version: migration.version,
       name: migration.name,
       checksum: migration.checksum,
@@ -235,9 +244,9 @@ async function recordSuccess(connection: Db, applying: ApplyingMigration): Promi
       appliedBy: context.appliedBy,
     });
   } else {
-    await deleteApplied(connection, context.config, migration.version);
+    await deleteApplied(connection, context.versionTable, migration.version);
   }
-  await appendLog(connection, context.config, {
+  await appendLog(connection, context.versionTable, {
     version: migration.version,
     name: migration.name,
     direction,

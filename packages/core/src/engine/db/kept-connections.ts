@@ -6,11 +6,10 @@
  * Thread-local, like every module's state in the worker: when the host closes the migrator the
  * thread is terminated, which closes the socket, and the idle backend exits at once.
  */
-import type { ResolvedConfig } from '../../config/config.ts';
 import { pgClientConfig } from './pg-client.ts';
-import { WorkConnection } from './work-connection.ts';
+import { WorkConnection, type WorkConnectionConfig } from './work-connection.ts';
 
-type ConnectionConfig = Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>;
+type ConnectionConfig = WorkConnectionConfig;
 type Kept = {
   readonly key: string;
   readonly connection: WorkConnection;
@@ -22,7 +21,10 @@ const kept: Kept[] = [];
 /** At most this many idle connections per thread, the oldest closed first. */
 const MAX_KEPT = 4;
 
-/** What makes two calls' connections interchangeable: all but the call's `application_name`. */
+/**
+ * What makes two calls' connections interchangeable: all but the call's `application_name` and
+ * `search_path` (both set again when another call takes it, see {@link WorkConnection.adopt}).
+ */
 function keyOf(config: ConnectionConfig): string {
   const { application_name: _tag, ...settings } = pgClientConfig(config.url, config.connectTimeout);
   return JSON.stringify({ ...settings, statementTimeout: config.statementTimeout });

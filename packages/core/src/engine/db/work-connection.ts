@@ -14,12 +14,29 @@
  * After each migration the session is reset (`DISCARD ALL`, then the work session's setup
  * again): what a migration set for its session (a plain `set`, `set role`, temporary tables)
  * must not reach the next one, nor offloop's own queries.
+ *
+ * The session's `search_path` (the configured `schema` first, `searchPathFor`) is set in a
+ * round trip the connection makes anyway: the one that connects (asking its backend's pid), the
+ * one that retags a kept connection for another call, the reset after a migration.
  */
 import pg from 'pg';
 import type { ResolvedConfig } from '../../config/config.ts';
 import { Db, type Row } from './db.ts';
 import { pgClientConfig } from './pg-client.ts';
 import { toPg, type Sql } from './sql.ts';
+import { setSearchPath } from '../../sql/settings.ts';
+
+/** What a {@link WorkConnection} needs to know. */
+export type WorkConnectionConfig = Pick<
+  ResolvedConfig,
+  'url' | 'connectTimeout' | 'statementTimeout'
+> & {
+  /**
+   * The session's `search_path` (a value from `searchPathFor`); null to leave the server's (a
+   * connection through a pooler, where session state outlives the session, see `session.ts`).
+   */
+  readonly searchPath: string | null;
+};
 
 /**
  * How a batch ended: every statement completed, or an error after `completed` statements. `last`
@@ -112,8 +129,11 @@ type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean 
 
 /** The run's work connection. See the module's comment. */
 export class WorkConnection extends Db {
-  #config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>;
-  /** An `application_name` to set before the next query: the connection serves another call. */
+  #config: WorkConnectionConfig;
+  /**
+   * An `application_name` to set before the next query, with the session's `search_path`: the
+   * connection serves another call.
+   */
   #retag: string | null = null;
   /** The work session's setup (`lock/work-lock.ts`), once {@link WorkConnection.startWork} was called. */
   #setup: string | null = null;
@@ -124,7 +144,7 @@ export class WorkConnection extends Db {
   #inTransaction: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>) {
+  constructor(config: WorkConnectionConfig) {
     super();
     this.#config = config;
   }
@@ -219,9 +239,8 @@ export class WorkConnection extends Db {
       // The reset also drops the work lock and the session settings: set them up again, in
       // the same round trip.
       try {
-        await current.client.query(
-          this.#setup === null ? RESET_SESSION : `${RESET_SESSION}; ${this.#setup}`,
-        );
+        const setup = this.#setup ?? this.#sessionSetup();
+        await current.client.query(setup === null ? RESET_SESSION : `${RESET_SESSION}; ${setup}`);
       } catch {
         current.broken = true;
       }
@@ -230,9 +249,10 @@ export class WorkConnection extends Db {
 
   /**
    * Serve another call, whose `config` differs at most in the URL's `application_name` (the
-   * call's tag, by which the host finds its backends: `@offloop/worker`'s application-name.ts).
+   * call's tag, by which the host finds its backends: `@offloop/worker`'s application-name.ts)
+   * and its `search_path`.
    */
-  adopt(config: Pick<ResolvedConfig, 'url' | 'connectTimeout' | 'statementTimeout'>): void {
+  adopt(config: WorkConnectionConfig): void {
     this.#config = config;
     this.#retag = pgClientConfig(config.url, config.connectTimeout).application_name ?? '';
   }
@@ -318,8 +338,14 @@ export class WorkConnection extends Db {
       // A kept connection's first query of a new call. The server may have ended it while it
       // idled (a restart, idle_session_timeout) before the client noticed: then this call gets
       // a new connection instead of the failure.
+      // A null search_path is the server's default (what `reset` would give): the last call
+      // may have set another.
       try {
-        await live.client.query("select set_config('application_name', $1, false)", [retag]);
+        await live.client.query(
+          "select set_config('application_name', $1, false), set_config('search_path', " +
+            "coalesce($2, (select reset_val from pg_settings where name = 'search_path')), false)",
+          [retag, this.#config.searchPath],
+        );
       } catch {
         this.#live = null;
         await live.client.end().catch(() => undefined);
@@ -363,9 +389,10 @@ export class WorkConnection extends Db {
       await client.connect();
       // Asked, not taken from the handshake: behind a pooler the handshake's process id is the
       // pooler's cancel key, not a backend that pg_cancel_backend can reach. The work session's
-      // setup rides in the same round trip when the run already holds its lock.
-      const setup = this.#setup === null ? '' : `${this.#setup}; `;
-      const result = await client.query<{ pid: number }>(`${setup}select pg_backend_pid() as pid`);
+      // setup (or, before it, the session's search_path) rides in the same round trip.
+      const setup = this.#setup ?? this.#sessionSetup();
+      const before = setup === null ? '' : `${setup}; `;
+      const result = await client.query<{ pid: number }>(`${before}select pg_backend_pid() as pid`);
       const rows = Array.isArray(result) ? (result.at(-1) as pg.QueryResult).rows : result.rows;
       live.pid = (rows[0] as { pid?: number } | undefined)?.pid ?? 0;
     } catch (error) {
@@ -373,6 +400,12 @@ export class WorkConnection extends Db {
       throw error;
     }
     return live;
+  }
+
+  /** The statement that sets the session's `search_path` outside work (the work setup sets it too). */
+  #sessionSetup(): string | null {
+    const { searchPath } = this.#config;
+    return searchPath === null ? null : `select ${setSearchPath(searchPath)}`;
   }
 
   async #rowsOn<T extends Row>(live: Live, query: Sql): Promise<T[]> {
@@ -436,7 +469,12 @@ export async function withConnection<T>(
   connectTimeout: number,
   fn: (db: Db) => Promise<T>,
 ): Promise<T> {
-  const connection = new WorkConnection({ url, connectTimeout, statementTimeout: 0 });
+  const connection = new WorkConnection({
+    url,
+    connectTimeout,
+    statementTimeout: 0,
+    searchPath: null,
+  });
   try {
     return await fn(connection);
   } finally {

@@ -4,7 +4,7 @@
  * dead thread's backends are gone and the outcome of the migration it was running is final.
  */
 import type { Db } from '../db/db.ts';
-import type { ResolvedConfig } from '../../config/config.ts';
+import type { VersionTable } from '../../sql/ddl.ts';
 import { appendLog, logTableExists } from './log-table.ts';
 import { isApplied, versionTableExists } from './version-table.ts';
 
@@ -31,17 +31,17 @@ export type CrashOutcome = 'committed' | 'rolled-back' | 'partial';
  */
 export async function recordCrash(
   connection: Db,
-  config: Pick<ResolvedConfig, 'schema' | 'table'>,
+  versionTable: VersionTable,
   migration: InFlightMigration,
   row: { readonly appliedBy: string; readonly error: string; readonly durationMs: number | null },
 ): Promise<CrashOutcome> {
   if (!migration.transactional) return 'partial';
   const applied =
-    (await versionTableExists(connection, config)) &&
-    (await isApplied(connection, config, migration.version));
+    (await versionTableExists(connection, versionTable)) &&
+    (await isApplied(connection, versionTable, migration.version));
   if (applied === (migration.direction === 'up')) return 'committed';
-  if (await logTableExists(connection, config)) {
-    await appendLog(connection, config, {
+  if (await logTableExists(connection, versionTable)) {
+    await appendLog(connection, versionTable, {
       version: migration.version,
       name: migration.name,
       direction: migration.direction,

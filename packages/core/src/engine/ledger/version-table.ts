@@ -42,19 +42,24 @@ export async function tableExists(connection: Db, schema: string, name: string):
 }
 
 /**
- * Create the schema and version table if they are missing. Call it while holding the run's
- * lock: `create ... if not exists` alone still races on the catalog's unique index.
+ * Create `schema` if it is missing (the ledger's, or the one migrations run in). Call it while
+ * holding the run's lock: `create ... if not exists` alone still races on the catalog's unique
+ * index.
  */
+export async function ensureSchema(connection: Db, schema: string): Promise<void> {
+  // `create schema if not exists` needs CREATE on the database even when the schema exists.
+  const schemaExists = await connection.exists(
+    sql`select 1 from pg_namespace where nspname = ${schema}`,
+  );
+  if (!schemaExists) await connection.run(sql`create schema if not exists ${identifier(schema)}`);
+}
+
+/** Create the schema and version table if they are missing, under the run's lock (see {@link ensureSchema}). */
 export async function ensureVersionTable(
   connection: Db,
   versionTable: VersionTable,
 ): Promise<void> {
-  // `create schema if not exists` needs CREATE on the database even when the schema exists.
-  const schemaExists = await connection.exists(
-    sql`select 1 from pg_namespace where nspname = ${versionTable.schema}`,
-  );
-  if (!schemaExists)
-    await connection.run(sql`create schema if not exists ${identifier(versionTable.schema)}`);
+  await ensureSchema(connection, versionTable.schema);
   await connection.run(raw(versionTableDdl(versionTable)));
 }
 

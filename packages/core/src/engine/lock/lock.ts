@@ -31,16 +31,21 @@ import { asDatabaseUnavailable } from '../db/pg-errors.ts';
 import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db/backends.ts';
 import { pgClientConfig } from '../db/pg-client.ts';
 import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
+import type { VersionTable } from '../../sql/ddl.ts';
 import { backoff, poll } from '../../util/poll.ts';
 
-/** The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. */
-export function lockKeyFor(schema: string, table: string): string {
-  return keyOf(`offloop:${schema}.${table}`);
+/**
+ * The advisory lock key for a version table: a signed 64-bit integer, as a decimal string. It
+ * follows the ledger (`migrationsSchema` and `table`), not the schema migrations run in: runners
+ * that record into one version table wait for one another, whatever their `schema`.
+ */
+export function lockKeyFor(versionTable: VersionTable): string {
+  return keyOf(`offloop:${versionTable.schema}.${versionTable.table}`);
 }
 
-/** The work lock's key for a version table (see the module comment). */
-export function workLockKeyFor(schema: string, table: string): string {
-  return keyOf(`offloop-work:${schema}.${table}`);
+/** The work lock's key for a version table (see the module comment), which it follows too. */
+export function workLockKeyFor(versionTable: VersionTable): string {
+  return keyOf(`offloop-work:${versionTable.schema}.${versionTable.table}`);
 }
 
 function keyOf(text: string): string {

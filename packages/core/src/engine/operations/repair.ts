@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../../config/config.ts';
 import type { OperationArgs } from '../../config/operation-options.ts';
 import type { RepairAction, RepairResult } from '../../model/results.ts';
 import { namesByVersion, repairActions } from '../../plan/repair.ts';
+import { versionTableOf } from '../../sql/ddl.ts';
 import { appendLog, type LogRow } from '../ledger/log-table.ts';
 import { deleteApplied, updateChecksum } from '../ledger/version-table.ts';
 import { withReadOnly, withSession, type EngineOptions } from '../session.ts';
@@ -75,8 +76,8 @@ async function perform(
             statementsRun: action.statementsRun,
           };
   if (action.kind === 'accept-checksum')
-    await updateChecksum(transaction, config, action.version, action.to);
+    await updateChecksum(transaction, versionTableOf(config), action.version, action.to);
   else if (action.kind === 'forget-missing')
-    await deleteApplied(transaction, config, action.version);
-  await appendLog(transaction, config, entry);
+    await deleteApplied(transaction, versionTableOf(config), action.version);
+  await appendLog(transaction, versionTableOf(config), entry);
 }

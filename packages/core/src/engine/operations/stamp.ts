@@ -22,14 +22,14 @@ export async function stamp(
     if (toStamp.length + toForget.length > 0) await session.ensureTables();
     await session.work.transaction(async (transaction) => {
       for (const file of toStamp) {
-        await insertApplied(transaction, config, {
+        await insertApplied(transaction, session.apply.versionTable, {
           version: file.version,
           name: file.name,
           checksum: file.checksum,
           durationMs: 0,
           appliedBy,
         });
-        await appendLog(transaction, config, {
+        await appendLog(transaction, session.apply.versionTable, {
           ...logged,
           version: file.version,
           name: file.name,
@@ -39,8 +39,8 @@ export async function stamp(
         });
       }
       for (const row of toForget) {
-        await deleteApplied(transaction, config, row.version);
-        await appendLog(transaction, config, {
+        await deleteApplied(transaction, session.apply.versionTable, row.version);
+        await appendLog(transaction, session.apply.versionTable, {
           ...logged,
           version: row.version,
           name: row.name,

@@ -8,7 +8,7 @@ import type { Prepared } from '../../model/prepared.ts';
 import { assertSingleTransaction } from '../../plan/checks.ts';
 import { LockRetries } from '../apply/lock-retry.ts';
 import { applyMigration } from '../apply/migration.ts';
-import { currentTimeouts } from '../apply/timeouts.ts';
+import { currentSettings } from '../apply/timeouts.ts';
 import type { Db } from '../db/db.ts';
 import { findPgError } from '../db/pg-errors.ts';
 import { appendLog } from '../ledger/log-table.ts';
@@ -77,7 +77,8 @@ async function applyAll(
 ): Promise<void> {
   // Each migration's timeouts are `set local` in its savepoint, which lasts to the end of the
   // whole transaction: the next migration starts from these values again.
-  const defaults = await currentTimeouts(transaction);
+  const { lockTimeout, statementTimeout } = await currentSettings(transaction);
+  const defaults = { lockTimeout, statementTimeout };
   for (const [index, item] of items.entries()) {
     // Every migration of a single-transaction run is transactional (assertSingleTransaction).
     await session.emit(startedEvent(item, index, items.length));
@@ -110,7 +111,7 @@ async function logFailure(session: Session, failure: Failed): Promise<void> {
     failure.error instanceof OffloopError
       ? `${failure.error.code}: ${failure.error.message}`
       : String(failure.error);
-  await appendLog(session.work, session.apply.config, {
+  await appendLog(session.work, session.apply.versionTable, {
     version: migration.version,
     name: migration.name,
     direction,
