@@ -194,6 +194,11 @@ export function parseFleetConfig(input: unknown, source = 'fleet options'): Reso
   }
   if (sources.length === 0)
     throw problem('(root)', 'a fleet needs targets: schemas, targets or targetsQuery');
+  if (rest.migrationsSchema !== undefined)
+    throw problem(
+      'migrationsSchema',
+      "a fleet keeps each target's ledger in the target's schema; it takes no migrationsSchema",
+    );
   if (maxFailures !== undefined && onError === 'stop')
     throw problem('maxFailures', 'only applies with onError "continue"');
   // Each target's run is validated as a migrator's; the url is the first target's until a target

@@ -433,9 +433,12 @@ function upCommand() {
   return parsed.command;
 }
 
-/** A target's own configuration: the fleet's, with the target's database and schema. */
+/**
+ * A target's own configuration: the fleet's, with the target's database and schema, where its
+ * migrations run and its ledger (and so its lock keys) live.
+ */
 function targetConfig(base: ResolvedConfig, target: ResolvedTarget): ResolvedConfig {
-  return { ...base, url: target.url, schema: target.schema };
+  return { ...base, url: target.url, schema: target.schema, migrationsSchema: target.schema };
 }
 
 function unwrap<T>(response: TaskResponse<T>): T {
