@@ -13,8 +13,14 @@ type Listener =
   | ((event: { readonly data: unknown }) => void)
   | { handleEvent(event: { readonly data: unknown }): void };
 
-/** `port` for `Comlink.wrap` and `Comlink.expose`. */
-export function portEndpoint(port: MessagePort): Endpoint {
+/**
+ * `port` for `Comlink.wrap` and `Comlink.expose`. Messages `skip` accepts are not comlink's (the
+ * progress messages that share the events port) and never reach it.
+ */
+export function portEndpoint(
+  port: MessagePort,
+  skip: (data: unknown) => boolean = () => false,
+): Endpoint {
   const listeners = new Map<Listener, (data: unknown) => void>();
   return {
     postMessage: (message, transfer) =>
@@ -22,6 +28,7 @@ export function portEndpoint(port: MessagePort): Endpoint {
     addEventListener: (_type, given) => {
       const listener = given as Listener;
       const onMessage = (data: unknown) => {
+        if (skip(data)) return;
         if (typeof listener === 'function') listener({ data });
         else listener.handleEvent({ data });
       };

@@ -33,13 +33,27 @@ export type TaskRequest<N extends CommandName = CommandName> = {
 export type TaskResponse<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorEnvelope };
 
-/** Exposed by the host on the events port. */
+/** Exposed by the host on the events port (comlink). */
 export type HostChannel = {
   /** The worker picked the task up (it may have waited in Piscina's queue until now). */
   started(): void;
-  /** Progress events, in order, batched: one message per burst rather than one round trip each. */
-  progress(events: readonly ProgressEvent[]): void;
+  /**
+   * Answered once every message sent before it on the port has been handled: the task's result
+   * travels on Piscina's port, so the worker waits for this before returning it.
+   */
+  sync(): void;
 };
+
+/**
+ * Progress events, in order, batched, on the events port beside comlink's messages: one-way,
+ * one message per burst and no reply (a fleet's thread sends thousands).
+ */
+export type ProgressMessage = { readonly progress: readonly ProgressEvent[] };
+
+/** Whether a message on the events port is a {@link ProgressMessage} (not one of comlink's). */
+export function isProgressMessage(data: unknown): data is ProgressMessage {
+  return typeof data === 'object' && data !== null && 'progress' in data;
+}
 
 /** Exposed by the worker on the control port. */
 export type WorkerControl = { abort(reason: string): void };

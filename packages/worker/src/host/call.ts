@@ -23,12 +23,13 @@ import type { CrashOutcome } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../port-endpoint.ts';
 import { MessageChannel } from 'node:worker_threads';
-import type {
-  CommandOf,
-  HostChannel,
-  TaskRequest,
-  TaskResponse,
-  WorkerControl,
+import {
+  isProgressMessage,
+  type CommandOf,
+  type HostChannel,
+  type TaskRequest,
+  type TaskResponse,
+  type WorkerControl,
 } from '../protocol.ts';
 import { cancelOnServer } from './cancel-on-server.ts';
 import {
@@ -168,9 +169,13 @@ export class Call<N extends CommandName> {
   #open(): void {
     const host: HostChannel = {
       started: () => this.#onStarted(),
-      progress: (batch) => this.#onProgress(batch),
+      sync: () => undefined,
     };
-    Comlink.expose(host, portEndpoint(this.#events.port1));
+    const events = this.#events.port1;
+    events.on('message', (data: unknown) => {
+      if (isProgressMessage(data)) this.#onProgress(data.progress);
+    });
+    Comlink.expose(host, portEndpoint(events, isProgressMessage));
     this.#worker = Comlink.wrap<WorkerControl>(portEndpoint(this.#control.port1));
     this.#settings.signal?.addEventListener('abort', this.#onAbort, { once: true });
     const { timeoutMs } = this.#settings;

@@ -10,13 +10,18 @@ const BATCH_MS = 20;
  * order; `flush()` before the task returns makes sure every event arrived before the result.
  */
 export class EventBatcher {
-  readonly #send: (batch: readonly ProgressEvent[]) => Promise<void>;
+  readonly #send: (batch: readonly ProgressEvent[]) => void;
+  readonly #sync: () => Promise<void>;
   #pending: ProgressEvent[] = [];
   #timer: NodeJS.Timeout | null = null;
-  #inFlight: Promise<void> = Promise.resolve();
 
-  constructor(send: (batch: readonly ProgressEvent[]) => Promise<void>) {
+  /**
+   * `send` posts a batch one-way; `sync` resolves once the host has handled everything posted
+   * before it.
+   */
+  constructor(send: (batch: readonly ProgressEvent[]) => void, sync: () => Promise<void>) {
     this.#send = send;
+    this.#sync = sync;
   }
 
   push(event: ProgressEvent): void {
@@ -26,25 +31,21 @@ export class EventBatcher {
     // thread does may block its loop (a CPU-bound migration) or kill it (a crash, out of memory),
     // and the host must still know what started and what was applied.
     if (event.type === 'migration:progress')
-      this.#timer ??= setTimeout(() => void this.#drain(), BATCH_MS);
-    else void this.#drain();
+      this.#timer ??= setTimeout(() => this.#drain(), BATCH_MS);
+    else this.#drain();
   }
 
   /** Send what is queued and wait until the host received every batch. */
   async flush(): Promise<void> {
-    await this.#drain();
+    this.#drain();
+    await this.#sync();
   }
 
-  #drain(): Promise<void> {
+  #drain(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const batch = this.#pending;
     this.#pending = [];
-    if (batch.length > 0) {
-      // Best effort: a host that went away must not turn into an unhandled rejection here.
-      const sent = this.#send(batch).catch(() => undefined);
-      this.#inFlight = this.#inFlight.then(() => sent);
-    }
-    return this.#inFlight;
+    if (batch.length > 0) this.#send(batch);
   }
 }

@@ -14,7 +14,13 @@ import { lowerThreadPriority } from './priority.ts';
 
 export { scan, targetsQuery } from './fleet-tasks.ts';
 import type { ProgressEvent } from '@offloop/core';
-import type { HostChannel, TaskRequest, TaskResponse, WorkerControl } from '../protocol.ts';
+import type {
+  HostChannel,
+  ProgressMessage,
+  TaskRequest,
+  TaskResponse,
+  WorkerControl,
+} from '../protocol.ts';
 
 /** Run one task. Never throws: failures come back as envelopes. */
 export default async function runTask(request: TaskRequest): Promise<TaskResponse<unknown>> {
@@ -22,7 +28,13 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
   const controller = new AbortController();
   const control: WorkerControl = { abort: (reason) => controller.abort(new Error(reason)) };
   Comlink.expose(control, portEndpoint(request.control));
-  const events = new EventBatcher((batch) => host.progress(batch));
+  const events = new EventBatcher(
+    (batch) => {
+      const message: ProgressMessage = { progress: batch };
+      request.events.postMessage(message);
+    },
+    () => host.sync(),
+  );
   // The migration being imported or run, for the lines it logs.
   let current = '';
   const onProgress = (event: ProgressEvent) => {
@@ -50,7 +62,6 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
     await events.flush().catch(() => undefined);
     return { ok: false, error: toEnvelope(error) };
   } finally {
-    await events.flush().catch(() => undefined);
     host[Comlink.releaseProxy]();
     request.events.close();
     request.control.close();

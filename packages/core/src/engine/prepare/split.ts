@@ -35,16 +35,22 @@ function boundNearText(message: string): string {
  * file, line and column of the first syntax error. Call `loadParser` (`parse/parser.ts`) first.
  */
 export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
-  // Linting and preparing a run both split each pending section: parsed once.
-  const known = splits.get(section);
+  // Linting and preparing a run both split each pending section, and a fleet's thread prepares
+  // the same files for every target: parsed once per content (the checksum names it).
+  const key = `${migration.checksum}:${section.offset}`;
+  const known = splits.get(key);
   if (known !== undefined) return known;
   const statements = split(migration, section);
-  splits.set(section, statements);
+  if (splits.size >= MAX_SPLITS) splits.delete(splits.keys().next().value ?? '');
+  splits.set(key, statements);
   return statements;
 }
 
-/** Sections already split, while their migration objects live. */
-const splits = new WeakMap<SqlSection, Statement[]>();
+/** Sections already split, by content; the oldest forgotten first past {@link MAX_SPLITS}. */
+const splits = new Map<string, Statement[]>();
+
+/** Sections kept split per thread: a large history's worth. */
+const MAX_SPLITS = 20_000;
 
 function split(migration: SqlMigrationFile, section: SqlSection): Statement[] {
   let parsed: ParsedStatement[];
