@@ -34,7 +34,7 @@ const DURATION = { placeholder: 'duration', decode: 'duration' } as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Where the queue is: taken by both commands. */
-export const queueSchema = z.strictObject({
+const queueSchema = z.strictObject({
   /** The control database pg-boss keeps the queue in (its schema `pgboss`, created on first use). */
   queue: option(configSchema.shape.url.optional(), {
     description:
@@ -141,7 +141,7 @@ export const QUEUE_WORK_FLAGS = optionFlags(queueWorkSchema);
 type FlagTexts = Readonly<Record<string, string | boolean | undefined>>;
 
 /** The queue the flags name, or null without `--queue`; problems go on `issues`. */
-export function readQueueLocation(values: FlagTexts, issues: ConfigIssue[]): QueueLocation | null {
+function readQueueLocation(values: FlagTexts, issues: ConfigIssue[]): QueueLocation | null {
   const { queue, queueName } = readOptions(queueSchema, QUEUE_FLAGS, values, issues);
   return queue === undefined ? null : { controlUrl: queue, queueName };
 }

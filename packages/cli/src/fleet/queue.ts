@@ -48,7 +48,7 @@ export type TargetJob = {
 const SUPERVISE_SECONDS = 5;
 
 /** The dead-letter queue of `queueName`. */
-export function deadLetterOf(queueName: string): string {
+function deadLetterOf(queueName: string): string {
   return `${queueName}.dead`;
 }
 
