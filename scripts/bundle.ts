@@ -81,7 +81,8 @@ const BUNDLES: Readonly<Record<string, readonly Bundle[]>> = {
       outdir: 'dist',
       // bin.js stays a small file of its own: it checks the Node version before main.js loads.
       entries: { bin: 'src/bin.ts', main: 'src/main.ts', index: 'src/index.ts' },
-      external: ['@offloop/*', ...NOT_INLINED],
+      // pg-boss (and its pg) only for `fleet up --queue` and `fleet work`, loaded when used.
+      external: ['@offloop/*', ...NOT_INLINED, 'pg-boss'],
     },
   ],
 };

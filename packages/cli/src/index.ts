@@ -16,6 +16,7 @@ import { checkCommand } from './commands/check.ts';
 import { createCommand } from './commands/create.ts';
 import { currentCommand } from './commands/current.ts';
 import { downCommand } from './commands/down.ts';
+import { fleetCommand } from './commands/fleet.ts';
 import { historyCommand } from './commands/history.ts';
 import { lintCommand } from './commands/lint.ts';
 import { planCommand } from './commands/plan.ts';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   stampCommand,
   repairCommand,
   createCommand,
+  fleetCommand,
 ];
 
 /** The version of this package, from its `package.json` (next to `src/` and `dist/` alike). */

@@ -207,6 +207,7 @@ export type {
   FleetStop,
   FleetTarget,
   FleetUpResult,
+  LocatedTarget,
   TargetError,
   TargetOutcome,
   TargetResult,

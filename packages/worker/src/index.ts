@@ -104,6 +104,7 @@ export type {
   FleetStop,
   FleetTarget,
   FleetUpResult,
+  LocatedTarget,
   TargetError,
   TargetOutcome,
   TargetResult,

@@ -94,6 +94,12 @@ export type TargetStatus = {
   } | null;
 };
 
+/**
+ * A target as `Fleet.targets()` lists it: where it stands, and the URL that reaches it (resolved
+ * as libpq resolves it, so a password may be in it: keep it out of logs).
+ */
+export type LocatedTarget = TargetStatus & { readonly url: string };
+
 /** A fleet's status: where each target stands, and how many stand where. */
 export type FleetStatusResult = {
   readonly targets: readonly TargetStatus[];

@@ -23,6 +23,7 @@ import {
   type FleetStop,
   type FleetTarget,
   type FleetUpResult,
+  type LocatedTarget,
   type ResolvedConfig,
   type ResolvedFleetConfig,
   type TargetResult,
@@ -69,6 +70,11 @@ export type Fleet = AsyncDisposable & {
   status(options?: FleetCallOptions): Promise<FleetStatusResult>;
   /** Resolve when every target is up to date; reject with `FleetBehindError` (`FLEET_BEHIND`) otherwise. */
   check(options?: FleetCallOptions): Promise<FleetStatusResult>;
+  /**
+   * Every target, in the order of `status()`, with where it stands and the URL that reaches it:
+   * what a caller that dispatches the targets itself (a job queue) needs. Read-only, no lock.
+   */
+  targets(options?: FleetCallOptions): Promise<readonly LocatedTarget[]>;
   /**
    * Migrate one target through this fleet's threads (no scan, no canary): what a queue worker
    * does with a job. Never rejects: a failure is the result's `error`.
@@ -131,6 +137,15 @@ class ThreadFleet implements Fleet {
       `${behind} of ${status.counts.total} targets are not up to date ` +
         `(${describeCounts(status.counts)}); run offloop fleet up.`,
       status,
+    );
+  }
+
+  targets(options: FleetCallOptions = {}): Promise<readonly LocatedTarget[]> {
+    return this.#track(
+      this.#withStop(options, async () => {
+        const scanned = await this.#scanAll();
+        return scanned.map((each) => ({ ...targetStatus(each), url: each.target.url }));
+      }),
     );
   }
 
@@ -539,9 +554,9 @@ function failureMessage(result: FleetUpResult): string {
   );
 }
 
-/** A fleet's status from its scan. */
-function statusOf(scanned: readonly Scanned[], latest: string | null): FleetStatusResult {
-  const targets: TargetStatus[] = scanned.map(({ target, scan }) => ({
+/** Where one target stands, from its scan. */
+function targetStatus({ target, scan }: Scanned): TargetStatus {
+  return {
     target: target.label,
     database: target.database,
     schema: target.schema,
@@ -550,7 +565,12 @@ function statusOf(scanned: readonly Scanned[], latest: string | null): FleetStat
     appliedCount: scan.appliedCount,
     pendingCount: scan.pendingCount,
     lastError: scan.lastError,
-  }));
+  };
+}
+
+/** A fleet's status from its scan. */
+function statusOf(scanned: readonly Scanned[], latest: string | null): FleetStatusResult {
+  const targets = scanned.map(targetStatus);
   const counts = {
     total: targets.length,
     'up-to-date': 0,
