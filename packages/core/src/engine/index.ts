@@ -38,6 +38,7 @@ export { recordCrash } from './ledger/crash-record.ts';
 export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';
 export { defaultAppliedBy } from '../config/applied-by.ts';
 export {
+  likePattern,
   scanSchemas,
   type ScanResult,
   type SchemaSelection,
