@@ -43,7 +43,7 @@ export type ScanResult = {
 };
 
 /** A `LIKE` pattern for a glob: `*` and `?` become `%` and `_`; `%`, `_` and `\` are escaped. */
-export function likePattern(glob: string): string {
+function likePattern(glob: string): string {
   let pattern = '';
   for (const char of glob) {
     if (char === '*') pattern += '%';
@@ -55,7 +55,7 @@ export function likePattern(glob: string): string {
 }
 
 /** The digest of a ledger that holds exactly `files`: what the server computes for a schema that does. */
-export function filesDigest(files: readonly Pick<MigrationFile, 'version' | 'checksum'>[]): string {
+function filesDigest(files: readonly Pick<MigrationFile, 'version' | 'checksum'>[]): string {
   const text = files.map((file) => `${file.version}:${file.checksum}`).join(',');
   return createHash('md5').update(text).digest('hex');
 }
