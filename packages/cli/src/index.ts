@@ -16,6 +16,7 @@ import { checkCommand } from './commands/check.ts';
 import { createCommand } from './commands/create.ts';
 import { currentCommand } from './commands/current.ts';
 import { downCommand } from './commands/down.ts';
+import { fleetCommand } from './commands/fleet.ts';
 import { historyCommand } from './commands/history.ts';
 import { lintCommand } from './commands/lint.ts';
 import { planCommand } from './commands/plan.ts';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   stampCommand,
   repairCommand,
   createCommand,
+  fleetCommand,
 ];
 
 /** The version of this package, from its `package.json` (next to `src/` and `dist/` alike). */
@@ -85,6 +87,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(target === undefined ? globalHelp(COMMANDS) : commandHelp(target));
       return EXIT_OK;
     }
+  }
+  // `offloop help fleet up`: the help of a group's command.
+  if (first === 'help' && rest.length === 2) {
+    const group = COMMANDS.find((command) => command.name === rest[0]);
+    if (group?.subcommands !== undefined) return group.run([rest[1] ?? '', '--help'], io);
   }
 
   const command = COMMANDS.find((candidate) => candidate.name === first);
