@@ -30,6 +30,7 @@ export const fleetCheckCommand = defineFleetCommand({
 function renderCheck(result: FleetStatusResult): string[] {
   const { counts } = result;
   const upToDate = counts['up-to-date'];
+  if (counts.total === 0) return ['OK: no targets found, nothing to check.'];
   if (upToDate === counts.total) {
     const at = result.latest === null ? '' : ` at ${result.latest}`;
     return [
