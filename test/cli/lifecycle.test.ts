@@ -133,6 +133,7 @@ test('every command has --help, quoted in docs/cli.md; README holds offloop --he
     'stamp',
     'repair',
     'create',
+    'fleet',
   ]) {
     t.true(
       COMMANDS.some((command) => command.name === name),
@@ -140,10 +141,11 @@ test('every command has --help, quoted in docs/cli.md; README holds offloop --he
     );
     t.regex(global, new RegExp(`^  ${name}\\b`, 'm'));
   }
-  for (const command of COMMANDS) {
-    const text = await help([command.name, '--help']);
+  // A group's help lists its commands; each of them has its own, with its flags.
+  for (const command of COMMANDS.flatMap((each) => [each, ...(each.subcommands ?? [])])) {
+    const text = await help([...command.name.split(' '), '--help']);
     t.regex(text, new RegExp(`^Usage: offloop ${command.name}`));
-    t.true(text.includes('--json'), command.name);
+    if (command.subcommands === undefined) t.true(text.includes('--json'), command.name);
     t.true(
       docs.includes(text),
       `docs/cli.md is missing the current \`offloop ${command.name} --help\``,

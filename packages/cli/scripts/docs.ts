@@ -31,7 +31,8 @@ function replaceBlock(marker: string, body: string): void {
 
 const fence = (help: string): string => `\`\`\`text\n${help}\`\`\`\n`;
 replaceBlock('help:global', fence(globalHelp(COMMANDS)));
-for (const command of COMMANDS) replaceBlock(`help:${command.name}`, fence(commandHelp(command)));
+for (const command of COMMANDS.flatMap((each) => [each, ...(each.subcommands ?? [])]))
+  replaceBlock(`help:${command.name}`, fence(commandHelp(command)));
 
 const meanings = Object.entries(EXIT_CODE_MEANINGS).map(
   ([code, meaning]) => `| ${code.padEnd(4)} | ${meaning} |`,

@@ -1,12 +1,14 @@
 /**
  * What a command is, and the one place that runs one: parse its flags, answer `--help`, run it,
  * and report a failure. A command is declared with {@link defineCommand} (or, for one that talks
- * to a database, `defineDatabaseCommand`), which types its flag values from its flag specs.
+ * to a database, `defineDatabaseCommand`), which types its flag values from its flag specs; a
+ * group of commands under one name (`offloop fleet up`) with {@link defineGroup}.
  */
-import { EXIT_OK } from './exit-codes.ts';
-import { COMMON_FLAGS } from './flags/common.ts';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+import { COMMON_FLAGS, HELP_FLAGS } from './flags/common.ts';
 import { parseCommandLine } from './flags/parse.ts';
 import type { FlagSpecs, ParsedArgs } from './flags/spec.ts';
+import { UsageError } from './flags/usage-error.ts';
 import { commandHelp } from './help.ts';
 import type { Io } from './io.ts';
 import { createOutput, type Output } from './output/output.ts';
@@ -19,6 +21,7 @@ export type CommandContext = {
 
 /** What a command says about itself, for `--help` and `docs/cli.md`. */
 export type CommandInfo = {
+  /** As typed after `offloop`: `up`, or `fleet up` for a command of a group. */
   readonly name: string;
   /** One line, for `offloop --help`. */
   readonly summary: string;
@@ -38,6 +41,8 @@ export type Command = CommandInfo & {
    * failure is reported on the output and turned into its exit code.
    */
   run(argv: readonly string[], io: Io): Promise<number>;
+  /** The commands of a group (`offloop fleet <command>`), in the order its help lists them. */
+  readonly subcommands?: readonly Command[];
 };
 
 /** The flags a command declares, with the ones every command takes after them. */
@@ -78,4 +83,48 @@ export function defineCommand<const S extends FlagSpecs>(
     },
   };
   return command;
+}
+
+/** A group as declared: what it says about itself, and its commands. */
+type GroupDefinition = Omit<CommandInfo, 'examples'> & {
+  /** Its commands, each named `<group> <command>`. */
+  readonly subcommands: readonly Command[];
+  readonly examples?: readonly string[];
+};
+
+/**
+ * A {@link Command} that is a group of commands: `offloop fleet up ...` runs the group's `up`
+ * with the arguments after it; `offloop fleet`, `offloop fleet --help` show the group's help.
+ */
+export function defineGroup(definition: GroupDefinition): Command {
+  const { subcommands } = definition;
+  const find = (name: string | undefined): Command | undefined =>
+    subcommands.find((command) => command.name === `${definition.name} ${name ?? ''}`);
+  const group: Command = {
+    name: definition.name,
+    summary: definition.summary,
+    usage: definition.usage,
+    description: definition.description,
+    examples: definition.examples ?? [],
+    flags: HELP_FLAGS,
+    subcommands,
+    async run(argv, io) {
+      const [first, ...rest] = argv;
+      if (first === undefined || first === '-h' || first === '--help') {
+        (first === undefined ? io.stderr : io.stdout).write(commandHelp(group));
+        return first === undefined ? EXIT_USAGE : EXIT_OK;
+      }
+      const command = find(first);
+      if (command !== undefined) return command.run(rest, io);
+      const names = subcommands.map((each) => each.name.slice(definition.name.length + 1));
+      const problem = `unknown command; expected one of ${names.join(', ')}`;
+      const error = new UsageError(
+        `Invalid command line: ${definition.name} ${first}: ${problem}`,
+        [{ path: first, message: problem }],
+        definition.name,
+      );
+      return createOutput(io, argv.includes('--json')).fail(error);
+    },
+  };
+  return group;
 }

@@ -105,7 +105,7 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   3: 'invalid migration files; nothing was run',
   4:
     'a migration failed (an error, a timeout, or its worker thread crashed) and was rolled back; ' +
-    'earlier ones stay applied',
+    'earlier ones stay applied (fleet up: a target failed, or the fleet stopped early)',
   5:
     'the files and the version table disagree (edited, missing or out-of-order migrations, a ' +
     'failed non-transactional migration, unknown --to)',
@@ -113,7 +113,9 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
   7:
     "database unavailable, or it refused offloop's own queries (rights, a read-only server), or " +
     'the embedded PostgreSQL did not start',
-  8: 'check: migrations are pending (and nothing else is wrong)',
+  8:
+    'check: migrations are pending (and nothing else is wrong); fleet check: a target is not up ' +
+    'to date',
   9:
     'lint found an error (--strict: or a warning); up and check refuse to run when strict; ' +
     'nothing was run',

@@ -15,6 +15,8 @@ type HelpSubject = {
   readonly description: string;
   readonly flags: FlagSpecs;
   readonly examples: readonly string[];
+  /** A group's commands (`offloop fleet <command>`). */
+  readonly subcommands?: readonly HelpSubject[];
 };
 
 /** `offloop --help`. */
@@ -58,8 +60,37 @@ export function globalHelp(commands: readonly HelpSubject[]): string {
   ].join('\n');
 }
 
-/** `offloop <command> --help`. */
+/** `offloop <group> --help`: its commands, and where their options are. */
+function groupHelp(group: HelpSubject, commands: readonly HelpSubject[]): string {
+  const rows = commands.map(
+    (command) =>
+      [
+        command.usage.replace(/^offloop /, '').replace(/ \[options\]$/, ''),
+        command.summary,
+      ] as const,
+  );
+  return [
+    `Usage: ${group.usage}`,
+    '',
+    ...wrap(group.description, ''),
+    '',
+    'Commands:',
+    ...columns(rows),
+    '',
+    'Options:',
+    ...columns(flagRows(group.flags)),
+    '',
+    ...wrap(`Run offloop ${group.name} <command> --help for the options of each command.`, ''),
+    ...(group.examples.length === 0
+      ? []
+      : ['', 'Examples:', ...group.examples.map((example) => `  ${example}`)]),
+    '',
+  ].join('\n');
+}
+
+/** `offloop <command> --help` (of a group: its commands). */
 export function commandHelp(command: HelpSubject): string {
+  if (command.subcommands !== undefined) return groupHelp(command, command.subcommands);
   return [
     `Usage: ${command.usage}`,
     '',

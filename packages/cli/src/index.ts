@@ -88,6 +88,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       return EXIT_OK;
     }
   }
+  // `offloop help fleet up`: the help of a group's command.
+  if (first === 'help' && rest.length === 2) {
+    const group = COMMANDS.find((command) => command.name === rest[0]);
+    if (group?.subcommands !== undefined) return group.run([rest[1] ?? '', '--help'], io);
+  }
 
   const command = COMMANDS.find((candidate) => candidate.name === first);
   if (command === undefined) {

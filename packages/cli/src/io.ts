@@ -1,7 +1,13 @@
 /** The streams, environment, working directory and cancel signal a command runs with. */
 
 /** Something text can be written to: `process.stdout`, or a buffer in tests. */
-export type TextSink = { write(chunk: string): unknown };
+export type TextSink = {
+  write(chunk: string): unknown;
+  /** A terminal (`process.stderr.isTTY`): a line can be redrawn in place there. */
+  readonly isTTY?: boolean;
+  /** The terminal's width, when it is one. */
+  readonly columns?: number;
+};
 
 /**
  * The process around a command, passed in so that `run` can be tested without spawning:

@@ -17,7 +17,11 @@ function interrupt(signal: NodeJS.Signals): void {
   interrupts += 1;
   if (signal === 'SIGTERM') terminated = true;
   if (interrupts === 1) {
-    process.stderr.write('offloop: interrupted; cancelling the run (again to quit at once)\n');
+    // On a terminal, clear the line first: a progress bar may be drawn on it (`fleet up`).
+    const clear = process.stderr.isTTY ? '\r\u001b[2K' : '';
+    process.stderr.write(
+      `${clear}offloop: interrupted; cancelling the run (again to quit at once)\n`,
+    );
     controller.abort();
   } else {
     process.exit(terminated ? EXIT_TERMINATED : EXIT_CODES.RUN_ABORTED);

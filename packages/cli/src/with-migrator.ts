@@ -48,9 +48,7 @@ export async function withMigrator<T>(
 ): Promise<T> {
   // Imported here, not at the top: `create` and `--help` need neither the worker pool nor PostgreSQL.
   const { createMigrator } = await import('@offloop/worker');
-  const stack = new AsyncDisposableStack();
-  let result: T;
-  try {
+  return withCleanup(output, async (stack) => {
     let url: string;
     let database: CommandDatabase;
     if (options.offline === true) {
@@ -58,27 +56,54 @@ export async function withMigrator<T>(
       // started, asked for, or read.
       url = config.url ?? OFFLINE_URL;
       database = { description: 'no database (offline)', embedded: false };
-    } else if (config.url === null) {
-      const { startEmbeddedPostgres } = await import('@offloop/embedded-postgres');
-      const postgres = stack.use(
-        await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }),
-      );
-      output.addSecrets([postgres.url]);
-      const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;
-      // One line, naming every place a database could have come from: a pipeline that forgot its
-      // DATABASE_URL shows it here.
-      const file = config.configFile === null ? CONFIG_FILE_NAME : basename(config.configFile);
-      output.notice(
-        `no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`,
-      );
-      url = postgres.url;
-      database = { description, embedded: true };
     } else {
-      url = config.url;
-      database = { description: redactUrl(url), embedded: false };
+      ({ url, database } = await openDatabase(config, io, output, stack));
     }
     const migrator = stack.use(createMigrator({ ...config.options, url }));
-    result = await fn(migrator, database);
+    return fn(migrator, database);
+  });
+}
+
+/**
+ * The command's database: the configured URL, or, when nothing names one, an embedded
+ * PostgreSQL started now and stopped with `stack`.
+ */
+export async function openDatabase(
+  config: CliConfig,
+  io: Io,
+  output: Output,
+  stack: AsyncDisposableStack,
+): Promise<{ url: string; database: CommandDatabase }> {
+  if (config.url !== null)
+    return { url: config.url, database: { description: redactUrl(config.url), embedded: false } };
+  const { startEmbeddedPostgres } = await import('@offloop/embedded-postgres');
+  const postgres = stack.use(
+    await startEmbeddedPostgres({ dataDir: join(io.cwd, EMBEDDED_DATA_DIR) }),
+  );
+  output.addSecrets([postgres.url]);
+  const description = `embedded PostgreSQL ${postgres.version} (data in ${EMBEDDED_DATA_DIR})`;
+  // One line, naming every place a database could have come from: a pipeline that forgot its
+  // DATABASE_URL shows it here.
+  const file = config.configFile === null ? CONFIG_FILE_NAME : basename(config.configFile);
+  output.notice(
+    `no database given (--url, DATABASE_URL, ${file}, PG* environment): using ${description}`,
+  );
+  return { url: postgres.url, database: { description, embedded: true } };
+}
+
+/**
+ * Run `fn` with a stack of resources it acquires, disposed of when it settles. A failure while
+ * cleaning up never hides the failure of `fn` (the two travel together as a `SuppressedError`),
+ * and after a success it is a warning, not a failure: the migrations are committed by then.
+ */
+export async function withCleanup<T>(
+  output: Output,
+  fn: (stack: AsyncDisposableStack) => Promise<T>,
+): Promise<T> {
+  const stack = new AsyncDisposableStack();
+  let result: T;
+  try {
+    result = await fn(stack);
   } catch (error) {
     try {
       await stack.disposeAsync();

@@ -26,7 +26,7 @@ const HOST_FLAGS = optionFlags(HOST_SCHEMA);
 
 /** `offloop fleet work`: take jobs until stopped (or, with `--exit-when-idle`, until the queue is empty). */
 export const fleetWorkCommand = defineCommand({
-  name: 'work',
+  name: 'fleet work',
   summary: 'Take target jobs from a fleet queue (fleet up --queue) until stopped',
   usage: 'offloop fleet work --queue <control-db-url> [options]',
   description:

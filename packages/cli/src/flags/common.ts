@@ -11,13 +11,18 @@ const CONFIG_FILE_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
+/** `--help`, taken by every command and every group of commands. */
+export const HELP_FLAGS = {
+  help: { type: 'boolean', short: 'h', description: 'Show this help' },
+} as const satisfies FlagSpecs;
+
 /** `--json` and `--help`, taken by every command. */
 const OUTPUT_FLAGS = {
   json: {
     type: 'boolean',
     description: 'Print exactly one JSON document on stdout: the result, or {"error": ...}',
   },
-  help: { type: 'boolean', short: 'h', description: 'Show this help' },
+  ...HELP_FLAGS,
 } as const satisfies FlagSpecs;
 
 /** The flags every command ends with, in this order: `--config`, `--json`, `--help`. */

@@ -117,6 +117,14 @@ function decode(
     case 'count':
       // The text must be digits (no `1e3`, no ` 2`); the number is the schema's to judge.
       return { value: /^\d+$/.test(text) ? Number(text) : text };
+    case 'count-or-names':
+      if (/^\d+$/.test(text)) return { value: Number(text) };
+      return {
+        value: text
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== ''),
+      };
     case 'json':
       try {
         return { value: JSON.parse(text) as unknown };

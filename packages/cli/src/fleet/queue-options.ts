@@ -141,7 +141,7 @@ export const QUEUE_WORK_FLAGS = optionFlags(queueWorkSchema);
 type FlagTexts = Readonly<Record<string, string | boolean | undefined>>;
 
 /** The queue the flags name, or null without `--queue`; problems go on `issues`. */
-function readQueueLocation(values: FlagTexts, issues: ConfigIssue[]): QueueLocation | null {
+export function readQueueLocation(values: FlagTexts, issues: ConfigIssue[]): QueueLocation | null {
   const { queue, queueName } = readOptions(queueSchema, QUEUE_FLAGS, values, issues);
   return queue === undefined ? null : { controlUrl: queue, queueName };
 }

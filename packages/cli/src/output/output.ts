@@ -18,6 +18,8 @@ import { createSink } from './sink.ts';
 export type Output = {
   /** Whether `--json` was given. */
   readonly json: boolean;
+  /** Whether stderr is a terminal, where a line can be redrawn in place ({@link Output.live}). */
+  readonly terminal: boolean;
   /** Redact these URLs' passwords (and the URLs themselves) from everything printed from now on. */
   addSecrets(urls: readonly string[]): void;
   /** Where the migration files are, to show the failing line of one. */
@@ -26,6 +28,13 @@ export type Output = {
   notice(message: string): void;
   /** `offloop: warning: ...` and the error on stderr, in both modes; does not change the exit code. */
   warning(message: string, error: unknown): void;
+  /** Progress lines (each ending in a line break) on stderr in human mode; nothing with `--json`. */
+  progressLines(lines: readonly string[]): void;
+  /**
+   * On a terminal in human mode, a line redrawn in place at the bottom of stderr (a progress
+   * bar), under everything else printed there; null takes it away. Elsewhere, nothing.
+   */
+  live(line: string | null): void;
   /** A progress event, as a line on stderr in human mode; nothing with `--json`. */
   progress(event: ProgressEvent): void;
   /** The command's result: `value` as JSON with `--json`, else the human lines on stdout. */
@@ -42,6 +51,7 @@ export function createOutput(io: Io, json: boolean): Output {
 
   return {
     json,
+    terminal: io.stderr.isTTY === true,
     addSecrets(urls) {
       for (const url of urls) sink.addSecret(url);
     },
@@ -54,6 +64,13 @@ export function createOutput(io: Io, json: boolean): Output {
     warning(message, error) {
       const { primary, cleanup } = unwrap(error);
       sink.err(`offloop: warning: ${message}:\n${[primary, ...cleanup].map(render).join('')}`);
+    },
+    progressLines(lines) {
+      if (json || lines.length === 0) return;
+      sink.err(lines.map((line) => `${line}\n`).join(''));
+    },
+    live(line) {
+      if (!json) sink.live(line);
     },
     progress(event) {
       if (json) return;

@@ -104,7 +104,7 @@ const fleetFields = {
       'Targets that run first, alone: a count, or names separated by commas (a schema, a ' +
       'database, or database/schema); a failed canary stops the fleet. 0: none',
     placeholder: 'n|names',
-    decode: 'text',
+    decode: 'count-or-names',
     default: '1',
   }),
   /**

@@ -16,7 +16,9 @@ export type OptionDecode =
   /** A count: digits only; anything else is passed on as text, for the schema to refuse. */
   | 'count'
   /** JSON, for an object option. */
-  | 'json';
+  | 'json'
+  /** Digits: a count; anything else: a list of names separated by commas (`--canary 2`, `--canary a,b`). */
+  | 'count-or-names';
 
 /** The metadata of one option. */
 export type OptionMeta = {

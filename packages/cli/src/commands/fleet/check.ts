@@ -1,0 +1,44 @@
+/** `offloop fleet check`: exit 0 only when every target of a fleet is up to date; for CI gates. */
+import { FleetBehindError, type FleetStatusResult } from '@offloop/core';
+import { EXIT_CODES } from '../../exit-codes.ts';
+import { defineFleetCommand } from '../../fleet-command.ts';
+import { DATABASE_FLAGS } from '../../flags/database-options.ts';
+import { FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
+import { notUpToDate } from './status.ts';
+
+/** `offloop fleet check`: FLEET_BEHIND, and the targets not up to date, unless all are. */
+export const fleetCheckCommand = defineFleetCommand({
+  name: 'fleet check',
+  summary: 'Exit 0 when every target is up to date, else list those that are not',
+  usage: 'offloop fleet check [options]',
+  description:
+    'Check that every target of the fleet has every migration applied, with one query per ' +
+    `database. Exits 0 when they do; otherwise lists the targets that do not (behind, failed, ` +
+    `diverged, unreachable) and exits ${EXIT_CODES.FLEET_BEHIND} (FLEET_BEHIND). Reads only: ` +
+    'takes no lock, creates nothing. For CI gates after a deploy.',
+  flags: { ...FLEET_READ_FLAGS, ...DATABASE_FLAGS },
+  examples: [
+    "offloop fleet check --url postgres://app@db.internal/app --schemas 'tenant_*'",
+    'offloop fleet check --targets targets.txt --json',
+  ],
+
+  call: (fleet, _values, { signal }) => fleet.check({ signal }),
+  resultOf: (error) => (error instanceof FleetBehindError ? error : undefined),
+  render: (result) => renderCheck(result),
+});
+
+function renderCheck(result: FleetStatusResult): string[] {
+  const { counts } = result;
+  const upToDate = counts['up-to-date'];
+  if (counts.total === 0) return ['OK: no targets found, nothing to check.'];
+  if (upToDate === counts.total) {
+    const at = result.latest === null ? '' : ` at ${result.latest}`;
+    return [
+      `OK: all ${counts.total} target${counts.total === 1 ? ' is' : 's are'} up to date${at}.`,
+    ];
+  }
+  return [
+    `${counts.total - upToDate} of ${counts.total} targets are not up to date:`,
+    ...notUpToDate(result.targets),
+  ];
+}
