@@ -209,7 +209,8 @@ test('a failed canary stops the fleet with exit 4 before any other target is tou
   t.regex(human.stderr, /^error\[FLEET_FAILED\]: The fleet did not finish: the canary failed/m);
   t.regex(human.stdout, /applied 0, up to date 0, failed 1, not run 4/);
 
-  const up = await fleet(['up', ...where, '--json']);
+  // A rerun picks a canary whose last run did not fail: name the failing one to see it fail first.
+  const up = await fleet(['up', ...where, '--canary', 'tenant_1', '--json']);
   t.is(up.code, 4);
   const result = json<UpJson>(t, up);
   t.like(result, { ok: false, code: 'FLEET_FAILED', stopped: 'canary-failed' });

@@ -35,8 +35,12 @@ export type TaskResponse<T> =
 
 /** Exposed by the host on the events port (comlink). */
 export type HostChannel = {
-  /** The worker picked the task up (it may have waited in Piscina's queue until now). */
-  started(): void;
+  /**
+   * The worker picked the task up (it may have waited in Piscina's queue until now), on the
+   * thread `threadId`: a pool that runs several tasks per thread terminates that one when a task
+   * must be stopped by force.
+   */
+  started(threadId: number): void;
   /**
    * Answered once every message sent before it on the port has been handled: the task's result
    * travels on Piscina's port, so the worker waits for this before returning it.

@@ -199,6 +199,11 @@ export function parseFleetConfig(input: unknown, source = 'fleet options'): Reso
       'migrationsSchema',
       "a fleet keeps each target's ledger in the target's schema; it takes no migrationsSchema",
     );
+  if (rest.lockUrl !== undefined)
+    throw problem(
+      'lockUrl',
+      "a fleet's targets are many databases: each takes its lock on its own connection",
+    );
   if (maxFailures !== undefined && onError === 'stop')
     throw problem('maxFailures', 'only applies with onError "continue"');
   // Each target's run is validated as a migrator's; the url is the first target's until a target

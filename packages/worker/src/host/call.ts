@@ -101,6 +101,8 @@ export class Call<N extends CommandName> {
   #loading: string | null = null;
   /** The worker picked the task up (until then it waits in the thread's queue). */
   #started = false;
+  /** The thread that runs the task, once it started. */
+  #threadId: number | null = null;
   #stopReason: StopReason | null = null;
   /** The thread's exit code, when it ended without an error of its own. */
   #exitCode: number | null = null;
@@ -145,7 +147,7 @@ export class Call<N extends CommandName> {
         control: this.#control.port2,
         runTag: this.#runTag,
       };
-      const task = this.#context.thread.run<N>(request, this.#taskAbort.signal);
+      const task = this.#context.thread.run<N>(request, this.#taskAbort.signal, () => this.#threadId);
       return await this.#settle(await Promise.race([task, this.#unresponsive.promise]));
     } finally {
       this.#close();
@@ -168,7 +170,7 @@ export class Call<N extends CommandName> {
   /** Open the channels to the worker, and start listening for the signal and the timeout. */
   #open(): void {
     const host: HostChannel = {
-      started: () => this.#onStarted(),
+      started: (threadId) => this.#onStarted(threadId),
       sync: () => undefined,
     };
     const events = this.#events.port1;
@@ -185,8 +187,15 @@ export class Call<N extends CommandName> {
 
   readonly #onAbort = () => this.stop({ kind: 'abort', cause: this.#settings.signal?.reason });
 
-  #onStarted(): void {
+  #onStarted(threadId: number): void {
     this.#started = true;
+    this.#threadId = threadId;
+    // Stopped while it waited in a pool that could not drop it (several tasks per thread).
+    const reason = this.#stopReason;
+    if (reason !== null) {
+      this.#stopReason = null;
+      this.stop(reason);
+    }
     this.#unwatchThread = this.#context.thread.onExit((code) => {
       this.#exitCode = code;
     });

@@ -48,10 +48,28 @@ export class WorkerThread {
   run<N extends CommandName>(
     request: TaskRequest<N>,
     signal: AbortSignal,
+    threadOf: () => number | null,
   ): Promise<TaskOutcome<CommandResults[N]>> {
     const transferList = [request.events, request.control];
-    return this.#getPool()
-      .run(request, { transferList, signal })
+    const pool = this.#getPool();
+    // Piscina runs an abortable task alone on its thread: with several tasks per thread (a
+    // fleet), the signal is ours. A task not started yet is stopped by its call when it starts;
+    // a started one has its thread terminated (with the other tasks on it, which then report
+    // their thread's end and are cleaned up on the server like any crash).
+    if (this.#size.tasksPerThread > 1) {
+      signal.addEventListener(
+        'abort',
+        () => {
+          const id = threadOf();
+          const thread = pool.threads.find((each) => each.threadId === id);
+          void thread?.terminate();
+        },
+        { once: true },
+      );
+    }
+    const options = this.#size.tasksPerThread > 1 ? { transferList } : { transferList, signal };
+    return pool
+      .run(request, options)
       .then(
         // The worker's answer to this request (worker-entry.ts), typed by the command it ran.
         (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResults[N]> }),

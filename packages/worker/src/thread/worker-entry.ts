@@ -6,6 +6,7 @@
 import { toEnvelope } from '@offloop/core';
 import { execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
+import { threadId } from 'node:worker_threads';
 import { portEndpoint } from '../port-endpoint.ts';
 import { tagUrl } from './application-name.ts';
 import { withConsoleCapture } from './console-capture.ts';
@@ -46,7 +47,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
     events.push({ type: 'migration:progress', version: current, message, done: null, total: null });
   try {
     const value = await withConsoleCapture(onLine, async () => {
-      await host.started();
+      await host.started(threadId);
       const { config } = request;
       lowerThreadPriority(config.workerNice);
       const tagged = {

@@ -24,6 +24,9 @@ export const TERMINATE_QUERY = 'select pg_terminate_backend($1)';
 /** One row while backend `$1` still exists. */
 export const ALIVE_QUERY = 'select 1 from pg_stat_activity where pid = $1';
 
+// Sampled every few tens of ms while a migration runs (see apply/lock-retry.ts): the backend's own
+// row from pg_stat_get_activity(pid), not the pg_stat_activity view (every backend, joined with
+// the catalogs), and the lock details only when it does wait.
 const LOCK_WAIT_QUERY = `
   select a.wait_event as lock_type,
     -- pg_locks.waitstart (PostgreSQL 14+) when the server has it, else the statement's start.
@@ -40,8 +43,8 @@ const LOCK_WAIT_QUERY = `
       ) order by b.pid)
       from pg_stat_activity b where b.pid = any(pg_blocking_pids(a.pid))
     ), '[]'::json) as blocked_by
-  from pg_stat_activity a
-  where a.pid = $1 and a.wait_event_type = 'Lock'`;
+  from pg_stat_get_activity($1) a
+  where a.wait_event_type = 'Lock'`;
 
 type LockWaitRow = {
   lock_type: string | null;

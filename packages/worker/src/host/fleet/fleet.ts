@@ -221,7 +221,10 @@ class ThreadFleet implements Fleet {
         results.set(target, notRun(target, 'up-to-date', scan.version));
       else toRun.push(target);
     }
-    const canaries = this.#canaries(toRun);
+    const failedBefore = new Set(
+      scanned.filter(({ scan }) => scan.state === 'failed').map(({ target }) => target),
+    );
+    const canaries = this.#canaries(toRun, failedBefore);
     const rest = toRun.filter((target) => !canaries.includes(target));
     emit({
       type: 'fleet:planned',
@@ -234,6 +237,15 @@ class ThreadFleet implements Fleet {
     let stopped: FleetStop = null;
     let failures = 0;
     let finished = 0;
+    let running = 0;
+    const stopWith = (reason: Exclude<FleetStop, null>) => {
+      if (stopped !== null) return;
+      stopped = reason;
+      emit({ type: 'fleet:stopping', reason, running });
+    };
+    stop.signal.addEventListener('abort', () => stopWith(stop.reason() ?? 'aborted'), {
+      once: true,
+    });
     const record = (result: TargetResult, target: ResolvedTarget) => {
       results.set(target, result);
       finished += 1;
@@ -242,19 +254,18 @@ class ThreadFleet implements Fleet {
     };
     const run = async (target: ResolvedTarget, canary: boolean) => {
       emit({ type: 'target:started', target: target.label, canary });
+      running += 1;
       const result = await this.#runTarget(
         target,
         canary,
         stop.signal,
         versionOf.get(target) ?? null,
       );
+      running -= 1;
       record(result, target);
-      if (stop.signal.aborted) stopped ??= stop.reason();
-      else if (result.outcome === 'failed') {
-        if (canary) stopped ??= 'canary-failed';
-        else if (this.#tooManyFailures(failures, finished)) stopped ??= 'failures';
-        if (stopped !== null) emit({ type: 'fleet:stopping', reason: stopped, running: 0 });
-      }
+      if (result.outcome !== 'failed' || stop.signal.aborted) return;
+      if (canary) stopWith('canary-failed');
+      else if (this.#tooManyFailures(failures, finished)) stopWith('failures');
     };
     const isStopped = () => stopped !== null || stop.signal.aborted;
     const limits = {
@@ -267,7 +278,6 @@ class ThreadFleet implements Fleet {
     await dispatch(rest, { ...limits, concurrency: this.config.concurrency }, (target) =>
       run(target, false),
     );
-    if (stop.signal.aborted) stopped ??= stop.reason();
     const ordered = scanned.map(
       ({ target }) =>
         results.get(target) ?? notRun(target, 'not-run', versionOf.get(target) ?? null),
@@ -285,10 +295,21 @@ class ThreadFleet implements Fleet {
     return result;
   }
 
-  /** The canaries among the targets to run: the first `canary` of them, or those it names. */
-  #canaries(toRun: readonly ResolvedTarget[]): ResolvedTarget[] {
+  /**
+   * The canaries among the targets to run: those `canary` names, or the first `canary` of them,
+   * taken first from the targets whose last run did not fail (a rerun after a partial failure
+   * tries a healthy target first, not the one that failed last time).
+   */
+  #canaries(
+    toRun: readonly ResolvedTarget[],
+    failedBefore: ReadonlySet<ResolvedTarget>,
+  ): ResolvedTarget[] {
     const { canary } = this.config;
-    if (typeof canary === 'number') return toRun.slice(0, canary);
+    if (typeof canary === 'number') {
+      const healthy = toRun.filter((target) => !failedBefore.has(target));
+      const failed = toRun.filter((target) => failedBefore.has(target));
+      return [...healthy, ...failed].slice(0, canary);
+    }
     return toRun.filter((target) =>
       canary.some(
         (name) =>

@@ -152,6 +152,12 @@ export function parseTargetsFile(text: string, file: string): FleetTarget[] {
         `${file}:${index + 1}`,
         'a line is a URL and, optionally, a schema, separated by a space',
       );
+    const where = `${file}:${index + 1}`;
+    const resolved = resolvePostgresUrl(url);
+    if (resolved.url === undefined)
+      throw targetProblem(where, `${redactUrl(url)}: ${resolved.problems.join('; ')}`);
+    if (schema !== undefined && !IDENTIFIER.test(schema))
+      throw targetProblem(where, `"${schema}" is not a plain PostgreSQL identifier`);
     targets.push(schema === undefined ? { url } : { url, schema });
   });
   return targets;
