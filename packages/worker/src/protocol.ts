@@ -104,6 +104,8 @@ export type CancelResponse = {
 export type ScanRequest = {
   readonly url: string;
   readonly connectTimeout: number;
+  /** How long the thread keeps the scan's connection for the next call (its catalog cache warm). */
+  readonly keepMs: number;
   readonly dir: string;
   readonly table: string;
   readonly selection: SchemaSelection;

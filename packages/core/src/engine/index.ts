@@ -33,6 +33,7 @@ export type { Db } from './db/db.ts';
 export { raw, sql, type Sql } from './db/sql.ts';
 export { withDatabaseErrors } from './db/pg-errors.ts';
 export { withConnection } from './db/work-connection.ts';
+export { keepConnection, takeConnection } from './db/kept-connections.ts';
 export type { PgErrorInfo } from './db/pg-errors.ts';
 export { recordCrash } from './ledger/crash-record.ts';
 export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';

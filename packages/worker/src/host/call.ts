@@ -147,7 +147,11 @@ export class Call<N extends CommandName> {
         control: this.#control.port2,
         runTag: this.#runTag,
       };
-      const task = this.#context.thread.run<N>(request, this.#taskAbort.signal, () => this.#threadId);
+      const task = this.#context.thread.run<N>(
+        request,
+        this.#taskAbort.signal,
+        () => this.#threadId,
+      );
       return await this.#settle(await Promise.race([task, this.#unresponsive.promise]));
     } finally {
       this.#close();

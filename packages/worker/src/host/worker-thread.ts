@@ -68,13 +68,11 @@ export class WorkerThread {
       );
     }
     const options = this.#size.tasksPerThread > 1 ? { transferList } : { transferList, signal };
-    return pool
-      .run(request, options)
-      .then(
-        // The worker's answer to this request (worker-entry.ts), typed by the command it ran.
-        (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResults[N]> }),
-        (error: unknown) => ({ kind: 'crashed', error }),
-      );
+    return pool.run(request, options).then(
+      // The worker's answer to this request (worker-entry.ts), typed by the command it ran.
+      (response) => ({ kind: 'settled', response: response as TaskResponse<CommandResults[N]> }),
+      (error: unknown) => ({ kind: 'crashed', error }),
+    );
   }
 
   /**

@@ -87,12 +87,13 @@ export async function scanSchemas(
 ): Promise<ScanResult> {
   const schemas = await selectSchemas(db, table, selection);
   const withLedger = schemas.filter((schema) => schema.ledger);
-  const ledgers = new Map<string, LedgerRow>();
-  for (let start = 0; start < withLedger.length; start += CHUNK) {
-    for (const row of await readLedgers(db, table, withLedger.slice(start, start + CHUNK)))
-      ledgers.set(row.schema, row);
-  }
   const digest = filesDigest(files);
+  // First the digests alone: on a no-op every schema matches, and that is all there is to read.
+  // The schemas that do not match are read again with their last log entry.
+  const ledgers = new Map<string, LedgerRow>();
+  for (const row of await readInChunks(db, table, withLedger, false)) ledgers.set(row.schema, row);
+  const stale = withLedger.filter((schema) => ledgers.get(schema.schema)?.digest !== digest);
+  for (const row of await readInChunks(db, table, stale, true)) ledgers.set(row.schema, row);
   const mismatched = [...ledgers.values()].filter((row) => row.digest !== digest);
   const appliedOf = await readAppliedLists(
     db,
@@ -141,21 +142,35 @@ async function selectSchemas(
   );
 }
 
-/** One branch per schema: its ledger's count, newest version, digest and last log entry. */
+async function readInChunks(
+  db: Db,
+  table: string,
+  schemas: readonly SchemaRow[],
+  withLast: boolean,
+): Promise<LedgerRow[]> {
+  const rows: LedgerRow[] = [];
+  for (let start = 0; start < schemas.length; start += CHUNK)
+    rows.push(...(await readLedgers(db, table, schemas.slice(start, start + CHUNK), withLast)));
+  return rows;
+}
+
+/** One branch per schema: its ledger's count, newest version, digest, and (`withLast`) last log entry. */
 async function readLedgers(
   db: Db,
   table: string,
   schemas: readonly SchemaRow[],
+  withLast: boolean,
 ): Promise<LedgerRow[]> {
   if (schemas.length === 0) return [];
   const branches: Sql[] = schemas.map((schema) => {
     const versions = identifier(schema.schema, table);
-    const last = schema.log
-      ? sql`(select row(outcome, version, error,
+    const last =
+      withLast && schema.log
+        ? sql`(select row(outcome, version, error,
             to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
           from ${identifier(schema.schema, logTableOf({ schema: schema.schema, table }))}
           order by id desc limit 1)`
-      : raw('null::text');
+        : raw('null::text');
     return sql`select ${schema.schema}::text as schema, count(*)::int as applied,
         max(version) as version,
         md5(coalesce(string_agg(version || ':' || checksum, ',' order by version), '')) as digest,

@@ -443,6 +443,7 @@ class ThreadFleet implements Fleet {
     const request: ScanRequest = {
       url,
       connectTimeout: base.connectTimeout,
+      keepMs: base.workerIdleTimeout,
       dir: base.dir,
       table: base.table,
       selection,
