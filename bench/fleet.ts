@@ -41,9 +41,11 @@
  * `--check` asserts the Done-when items (schemas scenario): the fleet at least 5x faster than the
  * offloop loop and within 1.5x of the psql floor; both no-ops under 1 s; the event-loop p99 during
  * the fleet within 2 ms of idle. `--sweep` times the fleet alone at threads 2/4 x concurrency
- * 4/8/16 (`maxConnectionsPerServer` at least twice the concurrency, so the cap does not hide it).
- * `--trace` runs the fleet and the psql floor once through a counting proxy (bench/trace.ts) and
- * splits a target's connections, round trips and statements. Results go to bench/results/ as JSON.
+ * 4/8/16 and threads 8/16 (`maxConnectionsPerServer` at least twice the concurrency, so the cap does
+ * not hide it).
+ * `--trace` runs the fleet, the offloop loop and the psql floor once each through a counting proxy
+ * (bench/trace.ts) and splits a target's connections, round trips and statements. `--contenders`
+ * (comma-separated) runs only some contenders, e.g. `fleet,psql floor` with `--threads 8`. Results go to bench/results/ as JSON.
  *
  * TODO(issue 13, pg-boss mode): a contender "pg-boss, 3 workers": 3 worker processes consuming
  * one job per target (each `fleet.upTarget(job.data)`), one killed with SIGKILL midway; measured
@@ -94,6 +96,7 @@ const { values: flags } = parseArgs({
     sweep: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     url: { type: 'string' },
+    contenders: { type: 'string' },
   },
 });
 const admin = adminUrl(flags.url);
@@ -262,12 +265,17 @@ async function verify(tenants: readonly Tenant[], count: number, who: string): P
 }
 
 type Contender = 'fleet' | 'offloop loop' | 'node-pg-migrate loop' | 'psql floor';
-const CONTENDERS: readonly Contender[] = [
+const ALL_CONTENDERS: readonly Contender[] = [
   'fleet',
   'offloop loop',
   'node-pg-migrate loop',
   'psql floor',
 ];
+const CONTENDERS: readonly Contender[] =
+  flags.contenders === undefined
+    ? ALL_CONTENDERS
+    : ALL_CONTENDERS.filter((c) => flags.contenders?.split(',').includes(c));
+if (CONTENDERS.length === 0) throw new Error(`--contenders: none of ${ALL_CONTENDERS.join(', ')}`);
 
 /** Event-loop delay percentiles, ms. */
 type Loop = { readonly p50: number; readonly p99: number; readonly max: number };
@@ -492,7 +500,8 @@ async function psqlFloor(
 }
 
 /** Each contender's samples per scenario, rep by rep. */
-type Results = Partial<Record<Scenario, Record<Contender, Sample[]>>>;
+type Samples = Partial<Record<Contender, Sample[]>>;
+type Results = Partial<Record<Scenario, Samples>>;
 
 async function main(): Promise<void> {
   const work = await workDir('offloop-fleet');
@@ -503,10 +512,7 @@ async function main(): Promise<void> {
     if (flags.trace) return await trace(files, work);
     const results: Results = {};
     for (const scenario of scenarios) {
-      const samples = Object.fromEntries(CONTENDERS.map((c) => [c, [] as Sample[]])) as Record<
-        Contender,
-        Sample[]
-      >;
+      const samples: Samples = {};
       for (let rep = 0; rep < reps; rep += 1)
         for (const contender of rotate(CONTENDERS, rep)) {
           const sample = await runContender(
@@ -516,7 +522,7 @@ async function main(): Promise<void> {
             work,
             `${scenario}_${contender}_${String(rep)}`,
           );
-          samples[contender].push(sample);
+          (samples[contender] ??= []).push(sample);
           console.error(
             `# ${scenario} rep ${String(rep + 1)}/${String(reps)}: ${contender} ${ms(sample.ms)}` +
               (sample.ran < sample.tenants ? ` (extrapolated from ${String(sample.ran)})` : '') +
@@ -552,8 +558,8 @@ async function save(data: unknown): Promise<void> {
   console.error(`# results: ${file}`);
 }
 
-const perRep = (samples: Record<Contender, Sample[]>, a: Contender, b: Contender): number =>
-  median(samples[a].map((sample, rep) => sample.ms / (samples[b][rep]?.ms ?? NaN)));
+const perRep = (samples: Samples, a: Contender, b: Contender): number =>
+  median((samples[a] ?? []).map((sample, rep) => sample.ms / (samples[b]?.[rep]?.ms ?? NaN)));
 
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
@@ -573,7 +579,7 @@ function report(results: Results): void {
       table(
         ['contender', 'wall time', 'tenants/s', 'contender / fleet'],
         CONTENDERS.map((contender) => {
-          const list = samples[contender];
+          const list = samples[contender] ?? [];
           const wall = median(list.map((sample) => sample.ms));
           const ran = list[0]?.ran ?? count;
           const label =
@@ -591,7 +597,7 @@ function report(results: Results): void {
         }),
       ),
     );
-    const fleets = samples.fleet.flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
+    const fleets = (samples.fleet ?? []).flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
     const of = (pick: (f: NonNullable<Sample['fleet']>) => number) => median(fleets.map(pick));
     console.log(
       `\n${table(
@@ -633,7 +639,7 @@ function check(results: Results): void {
     floorRatio <= 1.5,
     `x${fixed(floorRatio)}`,
   );
-  const fleets = samples.fleet.flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
+  const fleets = (samples.fleet ?? []).flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
   const warm = median(fleets.map((f) => f.warmNoop));
   const cold = median(fleets.map((f) => f.coldNoop));
   checks.check('the no-op rerun in a warm process under 1 s', warm < 1000, ms(warm));
@@ -650,14 +656,24 @@ function check(results: Results): void {
 /** Fleet settings on this machine: threads x concurrency, interleaved, medians. */
 async function sweep(files: Files): Promise<void> {
   const count = Number(flags.tenants ?? 200);
-  const settings = [2, 4].flatMap((threads) =>
-    [4, 8, 16].map((concurrency) => ({
-      key: `threads ${String(threads)}, concurrency ${String(concurrency)}`,
-      threads,
-      concurrency,
-      maxConnectionsPerServer: Math.max(20, 2 * concurrency),
-    })),
-  );
+  // Threads beyond the concurrency would idle; each pair's per-server cap is high enough not to bind.
+  const pairs = [
+    [2, 4],
+    [2, 8],
+    [2, 16],
+    [4, 4],
+    [4, 8],
+    [4, 16],
+    [8, 8],
+    [8, 16],
+    [16, 16],
+  ] as const;
+  const settings = pairs.map(([threads, concurrency]) => ({
+    key: `threads ${String(threads)}, concurrency ${String(concurrency)}`,
+    threads,
+    concurrency,
+    maxConnectionsPerServer: Math.max(20, 2 * concurrency),
+  }));
   const samples = new Map<string, number[]>(settings.map(({ key }) => [key, []]));
   for (let rep = 0; rep < reps; rep += 1)
     for (const { key, ...options } of rotate(settings, rep)) {
