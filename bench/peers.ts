@@ -195,7 +195,7 @@ export class Databases {
 export type Migration = { readonly version: string; readonly name: string; readonly up: string };
 
 /** `count` versions a minute apart from 2024-01-01 00:00:00 UTC, as `YYYYMMDDHHMMSS`. */
-function versions(count: number): string[] {
+export function versions(count: number): string[] {
   const start = Date.UTC(2024, 0, 1);
   return Array.from({ length: count }, (_, i) =>
     new Date(start + i * 60_000).toISOString().replace(/\D/g, '').slice(0, 14),

@@ -1,0 +1,823 @@
+/**
+ * Issue 13's fleet: one set of migrations over many tenants, offloop's fleet against the ways
+ * people do it without one, interleaved in one run.
+ *
+ *   ./dev node bench/fleet.ts [--tenants 1000] [--databases 100] [--migrations 20] [--reps 1]
+ *                             [--only schemas|databases] [--sample 100] [--full] [--quick]
+ *                             [--concurrency 8] [--threads n] [--check] [--url postgres://...]
+ *   ./dev node bench/fleet.ts --sweep [--tenants 200] [--reps 3]   (fleet settings)
+ *   ./dev node bench/fleet.ts --trace [--tenants 20]               (what a target sends)
+ *
+ * Scenarios (`--only` picks one):
+ *
+ * - **schemas**: `--tenants` schemas `tenant_0001...` in one database, each given the same
+ *   `--migrations` small SQL files ({@link tenantMigrations}: a table with a primary key, an
+ *   index, a column, a few rows, over and over).
+ * - **databases**: `--databases` databases, the same files in each one's `public` schema.
+ *
+ * Contenders, each on fresh targets (a database with empty tenant schemas, or fresh databases)
+ * created before its timing and dropped after it; the order rotates per rep:
+ *
+ * - **fleet**: `createFleet({ targets, dir }).up()` in this process, with its defaults (or
+ *   `--threads`/`--concurrency`). Each schema target's URL carries `options=-c search_path=<schema>`
+ *   beside `schema`, so the migrations' objects land in the tenant's schema whether or not
+ *   `schema` sets the search path (it only places the ledger today; it will set both).
+ * - **offloop loop**: one `createMigrator({ url, dir, schema })` per tenant, `up()`, `close()`, in
+ *   sequence: what a fleet replaces. Minutes at 1,000 tenants: measured on the first `--sample`
+ *   tenants and extrapolated linearly (the table says so) unless `--full`.
+ * - **node-pg-migrate loop**: its programmatic `runner` per tenant in sequence, with its `schema`
+ *   option (it sets `search_path`) and its defaults otherwise (all pending files in one
+ *   transaction); sampled like the offloop loop.
+ * - **psql floor**: the same SQL files by N parallel `psql` sessions (N = the fleet's
+ *   concurrency), the tenants dealt round-robin, per tenant `set search_path` (or `\connect`) then
+ *   `begin; \i file commit;` per file. No ledger, no lock: the floor.
+ *
+ * After the fleet's run, in the same process: the no-op `fleet.up()` over the now up-to-date
+ * targets (warm: same fleet, median of 5), the cold no-op (a fresh Node process imports
+ * `@offloop/worker`, `createFleet(...).up()`, `close()`, timed from spawn to exit; bench/fleet-noop.ts),
+ * and the process's event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) during the fleet's
+ * `up()` against the same process idle for as long (at most 10 s).
+ *
+ * `--check` asserts the Done-when items (schemas scenario): the fleet at least 5x faster than the
+ * offloop loop and within 1.5x of the psql floor; both no-ops under 1 s; the event-loop p99 during
+ * the fleet within 2 ms of idle. `--sweep` times the fleet alone at threads 2/4 x concurrency
+ * 4/8/16 and threads 8/16 (`maxConnectionsPerServer` at least twice the concurrency, so the cap does
+ * not hide it).
+ * `--trace` runs the fleet, the offloop loop and the psql floor once each through a counting proxy
+ * (bench/trace.ts) and splits a target's connections, round trips and statements. `--contenders`
+ * (comma-separated) runs only some contenders, e.g. `fleet,psql floor` with `--threads 8`. Results go to bench/results/ as JSON.
+ *
+ * TODO(issue 13, pg-boss mode): a contender "pg-boss, 3 workers": 3 worker processes consuming
+ * one job per target (each `fleet.upTarget(job.data)`), one killed with SIGKILL midway; measured
+ * as the time until every target is up to date, and checked that each target's ledger has every
+ * migration exactly once. Add it to {@link CONTENDERS} and {@link runContender} once the mode lands.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { runner as nodePgMigrate } from 'node-pg-migrate';
+import pg from 'pg';
+import { createFleet, createMigrator } from '@offloop/worker';
+import {
+  adminUrl,
+  Checks,
+  machine,
+  ms,
+  query,
+  removeWorkDir,
+  run,
+  table,
+  versions,
+  workDir,
+  writeMigrations,
+  type Migration,
+} from './peers.ts';
+import { median, rotate } from './stats.ts';
+import { WireCounter, type ConnectionTrace } from './trace.ts';
+
+const SCENARIOS = ['schemas', 'databases'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    tenants: { type: 'string' },
+    databases: { type: 'string' },
+    migrations: { type: 'string', default: '20' },
+    reps: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    sample: { type: 'string', default: '100' },
+    full: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    concurrency: { type: 'string' },
+    check: { type: 'boolean', default: false },
+    sweep: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    contenders: { type: 'string' },
+  },
+});
+const admin = adminUrl(flags.url);
+const sizes: Record<Scenario, number> = {
+  schemas: Number(flags.tenants ?? (flags.quick ? 50 : flags.trace ? 20 : 1000)),
+  databases: Number(flags.databases ?? (flags.quick ? 10 : 100)),
+};
+const migrationCount = Number(flags.migrations);
+const reps = Number(flags.reps);
+const scenarios: readonly Scenario[] =
+  flags.only === undefined ? SCENARIOS : [flags.only as Scenario];
+for (const scenario of scenarios)
+  if (!SCENARIOS.includes(scenario))
+    throw new Error(`--only: unknown scenario ${scenario} (${SCENARIOS.join(', ')})`);
+/** The fleet's settings: its defaults unless given. */
+const fleetSettings = {
+  ...(flags.threads === undefined ? {} : { threads: Number(flags.threads) }),
+  ...(flags.concurrency === undefined ? {} : { concurrency: Number(flags.concurrency) }),
+};
+/** psql sessions: the fleet's concurrency (8, its default). */
+const sessions = Number(flags.concurrency ?? 8);
+
+/**
+ * `count` migrations like a tenant application's: every fourth starts a table (identity primary
+ * key, a few columns), then indexes it, adds a column, inserts a few rows. No schema names: they
+ * run wherever the search path points.
+ */
+function tenantMigrations(count: number): Migration[] {
+  return versions(count).map((version, i) => {
+    const table = `t_${String(Math.floor(i / 4) + 1)}`;
+    switch (i % 4) {
+      case 0:
+        return {
+          version,
+          name: `create_${table}`,
+          up:
+            `create table ${table} (\n  id bigint generated always as identity primary key,\n` +
+            `  name text not null,\n  amount numeric(12, 2) not null default 0,\n` +
+            `  created_at timestamptz not null default now()\n);`,
+        };
+      case 1:
+        return {
+          version,
+          name: `index_${table}`,
+          up: `create index ${table}_name on ${table} (name);`,
+        };
+      case 2:
+        return {
+          version,
+          name: `add_note_${table}`,
+          up: `alter table ${table} add column note text;`,
+        };
+      default:
+        return {
+          version,
+          name: `seed_${table}`,
+          up: `insert into ${table} (name, amount, note) values\n  ('a', 1, 'first'), ('b', 2, null), ('c', 3, 'third');`,
+        };
+    }
+  });
+}
+const tablesOf = (count: number) => Math.ceil(count / 4);
+
+/** The migration files in each format, written once. */
+type Files = {
+  /** offloop's format (dbmate's markers). */
+  readonly offloop: string;
+  readonly nodePgMigrate: string;
+  /** The bare SQL files for psql, in order. */
+  readonly psql: readonly string[];
+};
+
+async function writeFiles(work: string): Promise<Files> {
+  const migrations = tenantMigrations(migrationCount);
+  const files = {
+    offloop: path.join(work, 'offloop'),
+    nodePgMigrate: path.join(work, 'node-pg-migrate'),
+    psql: migrations.map(({ version, name }) => path.join(work, 'psql', `${version}_${name}.sql`)),
+  };
+  await writeMigrations(files.offloop, 'dbmate', migrations);
+  await writeMigrations(files.nodePgMigrate, 'node-pg-migrate', migrations);
+  await mkdir(path.join(work, 'psql'), { recursive: true });
+  for (const [i, { up }] of migrations.entries()) await writeFile(files.psql[i] ?? '', `${up}\n`);
+  return files;
+}
+
+/** One tenant: a database and a schema, and the URL that puts the search path on that schema. */
+type Tenant = { readonly url: string; readonly schema: string; readonly database: string };
+
+const schemaName = (i: number) => `tenant_${String(i + 1).padStart(4, '0')}`;
+
+/**
+ * `url` with `options=-c search_path=<schema>`: the migrations' unqualified objects land in the
+ * schema whatever the tool does with it. Written by hand: URLSearchParams would encode the space
+ * as `+`, which libpq-style parsers do not decode.
+ */
+function withSearchPath(url: string, schema: string): string {
+  const parsed = new URL(url);
+  parsed.search = '';
+  return `${parsed.href}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+const databaseUrl = (name: string) => {
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.href;
+};
+
+/** A contender's fresh tenants: created before its timing, dropped after it. */
+class Tenants {
+  readonly list: readonly Tenant[];
+  readonly #databases: readonly string[];
+
+  private constructor(list: readonly Tenant[], databases: readonly string[]) {
+    this.list = list;
+    this.#databases = databases;
+  }
+
+  /** `count` tenants of `scenario`, named after `purpose`. */
+  static async create(scenario: Scenario, count: number, purpose: string): Promise<Tenants> {
+    const prefix = `bench_fleet_${String(process.pid)}_${purpose.replace(/\W/g, '_')}`;
+    if (scenario === 'schemas') {
+      await query(admin, `create database ${pg.escapeIdentifier(prefix)}`);
+      const url = databaseUrl(prefix);
+      const schemas = Array.from({ length: count }, (_, i) => schemaName(i));
+      await query(url, schemas.map((s) => `create schema ${pg.escapeIdentifier(s)};`).join('\n'));
+      return new Tenants(
+        schemas.map((schema) => ({ url: withSearchPath(url, schema), schema, database: prefix })),
+        [prefix],
+      );
+    }
+    const names = Array.from({ length: count }, (_, i) => `${prefix}_${String(i + 1)}`);
+    for (const name of names) await query(admin, `create database ${pg.escapeIdentifier(name)}`);
+    return new Tenants(
+      names.map((name) => ({ url: databaseUrl(name), schema: 'public', database: name })),
+      names,
+    );
+  }
+
+  async drop(): Promise<void> {
+    for (const name of this.#databases)
+      await query(admin, `drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  }
+}
+
+/** Throw unless the first `count` tenants have every table, with its rows, in their own schema. */
+async function verify(tenants: readonly Tenant[], count: number, who: string): Promise<void> {
+  const tables = tablesOf(migrationCount);
+  const byDatabase = new Map<string, Tenant[]>();
+  for (const tenant of tenants.slice(0, count))
+    byDatabase.set(tenant.database, [...(byDatabase.get(tenant.database) ?? []), tenant]);
+  for (const [database, list] of byDatabase) {
+    const schemas = list.map((tenant) => tenant.schema);
+    const [row] = await query<{ tables: number; stray: number }>(
+      databaseUrl(database),
+      `select count(*) filter (where schemaname = any('{${schemas.join(',')}}'))::int as tables,
+              count(*) filter (where schemaname <> all('{${schemas.join(',')}}'))::int as stray
+         from pg_tables where tablename ~ '^t_[0-9]+$'`,
+    );
+    if (row?.tables !== tables * list.length || row.stray !== 0)
+      throw new Error(
+        `${who}: ${String(row?.tables)} of ${String(tables * list.length)} tables in ${database}'s ` +
+          `tenant schemas, ${String(row?.stray)} elsewhere`,
+      );
+  }
+}
+
+type Contender = 'fleet' | 'offloop loop' | 'node-pg-migrate loop' | 'psql floor';
+const ALL_CONTENDERS: readonly Contender[] = [
+  'fleet',
+  'offloop loop',
+  'node-pg-migrate loop',
+  'psql floor',
+];
+const CONTENDERS: readonly Contender[] =
+  flags.contenders === undefined
+    ? ALL_CONTENDERS
+    : ALL_CONTENDERS.filter((c) => flags.contenders?.split(',').includes(c));
+if (CONTENDERS.length === 0) throw new Error(`--contenders: none of ${ALL_CONTENDERS.join(', ')}`);
+
+/** Event-loop delay percentiles, ms. */
+type Loop = { readonly p50: number; readonly p99: number; readonly max: number };
+
+/** One contender's run: its time over the tenants it ran, scaled to all when sampled. */
+type Sample = {
+  /** Wall time for all the scenario's tenants (extrapolated when `ran` < `tenants`). */
+  readonly ms: number;
+  readonly ran: number;
+  readonly tenants: number;
+  /** Measured on the fleet's runs only. */
+  readonly fleet?: {
+    readonly warmNoop: number;
+    readonly coldNoop: number;
+    readonly coldNoopCall: number;
+    readonly loop: Loop;
+    readonly idle: Loop;
+  };
+};
+
+const loopOf = (histogram: ReturnType<typeof monitorEventLoopDelay>): Loop => ({
+  p50: histogram.percentile(50) / 1e6,
+  p99: histogram.percentile(99) / 1e6,
+  max: histogram.max / 1e6,
+});
+
+async function runContender(
+  contender: Contender,
+  scenario: Scenario,
+  files: Files,
+  work: string,
+  purpose: string,
+): Promise<Sample> {
+  const count = sizes[scenario];
+  const sampled =
+    !flags.full && (contender === 'offloop loop' || contender === 'node-pg-migrate loop');
+  const ran = sampled ? Math.min(count, Number(flags.sample)) : count;
+  const tenants = await Tenants.create(scenario, ran, purpose);
+  try {
+    if (contender === 'fleet') {
+      const result = await runFleet(tenants.list, files, work);
+      await verify(tenants.list, ran, contender);
+      return { ms: result.ms, ran, tenants: count, fleet: result.fleet };
+    }
+    const apply = await prepare(contender, scenario, tenants.list, files, work);
+    const started = performance.now();
+    await apply();
+    const elapsed = performance.now() - started;
+    await verify(tenants.list, ran, contender);
+    return { ms: (elapsed * count) / ran, ran, tenants: count };
+  } finally {
+    await tenants.drop();
+  }
+}
+
+/** What a contender other than the fleet runs, ready to time (psql's scripts written first). */
+async function prepare(
+  contender: Exclude<Contender, 'fleet'>,
+  scenario: Scenario,
+  tenants: readonly Tenant[],
+  files: Files,
+  work: string,
+): Promise<() => Promise<void>> {
+  switch (contender) {
+    case 'offloop loop':
+      return async () => {
+        for (const { url, schema } of tenants) {
+          const migrator = createMigrator({ url, dir: files.offloop, schema });
+          try {
+            await migrator.up();
+          } finally {
+            await migrator.close();
+          }
+        }
+      };
+    case 'node-pg-migrate loop':
+      return async () => {
+        for (const { url, schema } of tenants)
+          await nodePgMigrate({
+            databaseUrl: url,
+            dir: files.nodePgMigrate,
+            schema,
+            direction: 'up',
+            migrationsTable: 'pgmigrations',
+            count: Infinity,
+            logger: silent,
+          });
+      };
+    case 'psql floor':
+      return psqlFloor(scenario, tenants, files, work);
+  }
+}
+
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  log: () => undefined,
+};
+
+/** The fleet's targets: a schema target carries the search path in its URL too (see the top). */
+const targetsOf = (tenants: readonly Tenant[]) =>
+  tenants.map(({ url, schema }) => ({ url, schema }));
+
+/**
+ * The fleet's `up()` with the event-loop delay recorded around it; then the warm no-op (the same
+ * fleet again, median of 5), the process idle for as long as the `up()` took (at most 10 s), and
+ * the cold no-op in a fresh process.
+ */
+async function runFleet(
+  tenants: readonly Tenant[],
+  files: Files,
+  work: string,
+): Promise<{ ms: number; fleet: NonNullable<Sample['fleet']> }> {
+  const targets = targetsOf(tenants);
+  const fleet = createFleet({ targets, dir: files.offloop, ...fleetSettings });
+  try {
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    const started = performance.now();
+    histogram.enable();
+    const result = await fleet.up();
+    histogram.disable();
+    const elapsed = performance.now() - started;
+    if (result.counts.applied !== tenants.length)
+      throw new Error(`fleet: ${JSON.stringify(result.counts)}`);
+    const loop = loopOf(histogram);
+    const noops: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const noopStarted = performance.now();
+      const noop = await fleet.up();
+      noops.push(performance.now() - noopStarted);
+      if (noop.counts['up-to-date'] !== tenants.length)
+        throw new Error(`fleet no-op: ${JSON.stringify(noop.counts)}`);
+    }
+    const idleHistogram = monitorEventLoopDelay({ resolution: 1 });
+    idleHistogram.enable();
+    await sleep(Math.min(10_000, Math.max(2_000, elapsed)));
+    idleHistogram.disable();
+    const cold = await coldNoop(targets, files, work, tenants.length);
+    return {
+      ms: elapsed,
+      fleet: {
+        warmNoop: median(noops),
+        coldNoop: cold.ms,
+        coldNoopCall: cold.call,
+        loop,
+        idle: loopOf(idleHistogram),
+      },
+    };
+  } finally {
+    await fleet.close();
+  }
+}
+
+/** A fresh Node process: import, `createFleet(...).up()`, `close()`; from spawn to exit. */
+async function coldNoop(
+  targets: readonly { url: string; schema: string }[],
+  files: Files,
+  work: string,
+  expected: number,
+): Promise<{ ms: number; call: number }> {
+  const input = path.join(work, 'targets.json');
+  await writeFile(input, JSON.stringify({ targets, dir: files.offloop, ...fleetSettings }));
+  // The workspace's environment (its NODE_OPTIONS resolve @offloop/worker to the sources).
+  const result = await run(
+    process.execPath,
+    [path.join(import.meta.dirname, 'fleet-noop.ts'), input],
+    {
+      cwd: work,
+      env: process.env,
+    },
+  );
+  if (result.code !== 0)
+    throw new Error(`cold no-op exited ${String(result.code)}\n${result.stderr}`);
+  const report = JSON.parse(result.stdout) as { ms: number; upToDate: number };
+  if (report.upToDate !== expected)
+    throw new Error(`cold no-op: ${String(report.upToDate)} of ${String(expected)} up to date`);
+  return { ms: result.ms, call: report.ms };
+}
+
+/**
+ * The floor: `sessions` psql processes at once, the tenants dealt round-robin; per tenant the
+ * search path (or the database), then a transaction per file.
+ */
+async function psqlFloor(
+  scenario: Scenario,
+  tenants: readonly Tenant[],
+  files: Files,
+  work: string,
+): Promise<() => Promise<void>> {
+  const perFile = files.psql.map((file) => `begin;\n\\i '${file}'\ncommit;\n`).join('');
+  const scripts = Array.from({ length: Math.min(sessions, tenants.length) }, () => '');
+  tenants.forEach((tenant, i) => {
+    const switchTo =
+      scenario === 'schemas'
+        ? `set search_path to ${pg.escapeIdentifier(tenant.schema)};\n`
+        : `\\connect ${tenant.database}\n`;
+    scripts[i % scripts.length] += switchTo + perFile;
+  });
+  const url = new URL(tenants[0]?.url ?? admin);
+  url.search = '';
+  const paths = await Promise.all(
+    scripts.map(async (script, i) => {
+      const file = path.join(work, `psql-session-${String(i)}.sql`);
+      await writeFile(file, script);
+      return file;
+    }),
+  );
+  return async () => {
+    const runs = await Promise.all(
+      paths.map((file) =>
+        run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url.href, '-f', file], {
+          cwd: work,
+        }),
+      ),
+    );
+    for (const result of runs)
+      if (result.code !== 0)
+        throw new Error(`psql exited ${String(result.code)}\n${result.stderr}`);
+  };
+}
+
+/** Each contender's samples per scenario, rep by rep. */
+type Samples = Partial<Record<Contender, Sample[]>>;
+type Results = Partial<Record<Scenario, Samples>>;
+
+async function main(): Promise<void> {
+  const work = await workDir('offloop-fleet');
+  try {
+    const files = await writeFiles(work);
+    const before = await machine(admin);
+    if (flags.sweep) return await sweep(files);
+    if (flags.trace) return await trace(files, work);
+    const results: Results = {};
+    for (const scenario of scenarios) {
+      const samples: Samples = {};
+      for (let rep = 0; rep < reps; rep += 1)
+        for (const contender of rotate(CONTENDERS, rep)) {
+          const sample = await runContender(
+            contender,
+            scenario,
+            files,
+            work,
+            `${scenario}_${contender}_${String(rep)}`,
+          );
+          (samples[contender] ??= []).push(sample);
+          console.error(
+            `# ${scenario} rep ${String(rep + 1)}/${String(reps)}: ${contender} ${ms(sample.ms)}` +
+              (sample.ran < sample.tenants ? ` (extrapolated from ${String(sample.ran)})` : '') +
+              (sample.fleet === undefined ? '' : ` ${JSON.stringify(sample.fleet)}`),
+          );
+        }
+      results[scenario] = samples;
+    }
+    const after = await machine(admin);
+    console.log(`# before: ${before}\n# after:  ${after}`);
+    report(results);
+    await save({
+      bench: 'fleet',
+      flags,
+      sizes,
+      migrations: migrationCount,
+      before,
+      after,
+      results,
+    });
+    if (flags.check) check(results);
+  } finally {
+    await removeWorkDir(work);
+  }
+}
+
+/** Write `data` to bench/results/fleet-<time>.json. */
+async function save(data: unknown): Promise<void> {
+  const dir = path.join(import.meta.dirname, 'results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+  console.error(`# results: ${file}`);
+}
+
+const perRep = (samples: Samples, a: Contender, b: Contender): number =>
+  median((samples[a] ?? []).map((sample, rep) => sample.ms / (samples[b]?.[rep]?.ms ?? NaN)));
+
+const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function report(results: Results): void {
+  for (const scenario of SCENARIOS) {
+    const samples = results[scenario];
+    if (samples === undefined) continue;
+    const count = sizes[scenario];
+    const what =
+      scenario === 'schemas'
+        ? `${count.toLocaleString('en')} tenant schemas in one database`
+        : `${count.toLocaleString('en')} tenant databases`;
+    console.log(
+      `\n## ${what} x ${String(migrationCount)} migrations (${reps === 1 ? 'one rep' : `medians of ${String(reps)} interleaved reps`})\n`,
+    );
+    console.log(
+      table(
+        ['contender', 'wall time', 'tenants/s', 'contender / fleet'],
+        CONTENDERS.map((contender) => {
+          const list = samples[contender] ?? [];
+          const wall = median(list.map((sample) => sample.ms));
+          const ran = list[0]?.ran ?? count;
+          const label =
+            contender === 'psql floor'
+              ? `psql floor, ${String(sessions)} sessions`
+              : ran < count
+                ? `${contender} (${String(ran)} tenants, extrapolated)`
+                : contender;
+          return [
+            label,
+            ms(wall),
+            fixed((count * 1000) / wall, 0),
+            contender === 'fleet' ? '-' : `x${fixed(perRep(samples, contender, 'fleet'))}`,
+          ];
+        }),
+      ),
+    );
+    const fleets = (samples.fleet ?? []).flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
+    const of = (pick: (f: NonNullable<Sample['fleet']>) => number) => median(fleets.map(pick));
+    console.log(
+      `\n${table(
+        ['fleet', 'value'],
+        [
+          ['no-op `fleet.up()`, warm process (median of 5)', ms(of((f) => f.warmNoop))],
+          ['no-op, fresh process: spawn to exit', ms(of((f) => f.coldNoop))],
+          ['no-op, fresh process: the `up()` call', ms(of((f) => f.coldNoopCall))],
+          [
+            'event-loop delay p50 / p99 / max during `up()`',
+            `${fixed(of((f) => f.loop.p50))} / ${fixed(of((f) => f.loop.p99))} / ${fixed(of((f) => f.loop.max))} ms`,
+          ],
+          [
+            'event-loop delay p50 / p99 / max, same process idle',
+            `${fixed(of((f) => f.idle.p50))} / ${fixed(of((f) => f.idle.p99))} / ${fixed(of((f) => f.idle.max))} ms`,
+          ],
+        ],
+      )}`,
+    );
+  }
+}
+
+function check(results: Results): void {
+  const checks = new Checks();
+  const samples = results.schemas;
+  if (samples === undefined) {
+    console.log('# --check: the Done-when items are about the schemas scenario');
+    return checks.finish();
+  }
+  const loopRatio = perRep(samples, 'offloop loop', 'fleet');
+  checks.check(
+    'the fleet at least 5x faster than a sequential loop of offloop',
+    loopRatio >= 5,
+    `x${fixed(loopRatio)}`,
+  );
+  const floorRatio = perRep(samples, 'fleet', 'psql floor');
+  checks.check(
+    'the fleet within 1.5x of the psql floor',
+    floorRatio <= 1.5,
+    `x${fixed(floorRatio)}`,
+  );
+  const fleets = (samples.fleet ?? []).flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
+  const warm = median(fleets.map((f) => f.warmNoop));
+  const cold = median(fleets.map((f) => f.coldNoop));
+  checks.check('the no-op rerun in a warm process under 1 s', warm < 1000, ms(warm));
+  checks.check('the no-op rerun in a fresh process under 1 s', cold < 1000, ms(cold));
+  const delta = median(fleets.map((f) => f.loop.p99 - f.idle.p99));
+  checks.check(
+    'event-loop p99 during the fleet within 2 ms of idle',
+    delta <= 2,
+    `${delta >= 0 ? '+' : ''}${fixed(delta)} ms`,
+  );
+  checks.finish();
+}
+
+/** Fleet settings on this machine: threads x concurrency, interleaved, medians. */
+async function sweep(files: Files): Promise<void> {
+  const count = Number(flags.tenants ?? 200);
+  // Threads beyond the concurrency would idle; each pair's per-server cap is high enough not to bind.
+  const pairs = [
+    [2, 4],
+    [2, 8],
+    [2, 16],
+    [4, 4],
+    [4, 8],
+    [4, 16],
+    [8, 8],
+    [8, 16],
+    [16, 16],
+  ] as const;
+  const settings = pairs.map(([threads, concurrency]) => ({
+    key: `threads ${String(threads)}, concurrency ${String(concurrency)}`,
+    threads,
+    concurrency,
+    maxConnectionsPerServer: Math.max(20, 2 * concurrency),
+  }));
+  const samples = new Map<string, number[]>(settings.map(({ key }) => [key, []]));
+  for (let rep = 0; rep < reps; rep += 1)
+    for (const { key, ...options } of rotate(settings, rep)) {
+      const tenants = await Tenants.create('schemas', count, `sweep_${String(rep)}`);
+      try {
+        const fleet = createFleet({
+          targets: targetsOf(tenants.list),
+          dir: files.offloop,
+          ...options,
+        });
+        try {
+          const started = performance.now();
+          await fleet.up();
+          const elapsed = performance.now() - started;
+          samples.get(key)?.push(elapsed);
+          console.error(`# sweep rep ${String(rep + 1)}: ${key}: ${ms(elapsed)}`);
+        } finally {
+          await fleet.close();
+        }
+        await verify(tenants.list, count, key);
+      } finally {
+        await tenants.drop();
+      }
+    }
+  console.log(
+    `\n## Fleet settings, ${String(count)} schemas x ${String(migrationCount)} migrations (medians of ${String(reps)})\n`,
+  );
+  console.log(
+    table(
+      ['settings', 'wall time', 'tenants/s'],
+      settings.map(({ key }) => {
+        const wall = median(samples.get(key) ?? []);
+        return [key, ms(wall), fixed((count * 1000) / wall, 0)];
+      }),
+    ),
+  );
+  await save({
+    bench: 'fleet-sweep',
+    count,
+    migrations: migrationCount,
+    samples: Object.fromEntries(samples),
+  });
+}
+
+/**
+ * What a target sends: the fleet, the offloop loop and the psql floor once each over the same
+ * number of schemas, through a counting proxy (bench/trace.ts). Per target: connections, round
+ * trips, the statements by kind; per connection: time to set up.
+ */
+async function trace(files: Files, work: string): Promise<void> {
+  const count = sizes.schemas;
+  const proxy = await WireCounter.start(admin);
+  const report: Record<string, unknown> = {};
+  try {
+    for (const contender of ['fleet', 'offloop loop', 'psql floor'] as const) {
+      const tenants = await Tenants.create('schemas', count, `trace_${contender}`);
+      try {
+        const proxied = tenants.list.map((tenant) => ({ ...tenant, url: proxy.url(tenant.url) }));
+        let apply: () => Promise<void>;
+        if (contender === 'fleet') {
+          const fleet = createFleet({
+            targets: targetsOf(proxied),
+            dir: files.offloop,
+            ...fleetSettings,
+          });
+          apply = async () => {
+            try {
+              await fleet.up();
+            } finally {
+              await fleet.close();
+            }
+          };
+        } else apply = await prepare(contender, 'schemas', proxied, files, work);
+        proxy.reset();
+        const started = performance.now();
+        await apply();
+        const elapsed = performance.now() - started;
+        await proxy.idle();
+        await verify(tenants.list, count, contender);
+        report[contender] = summarise(contender, proxy.connections, count, elapsed);
+      } finally {
+        await tenants.drop();
+      }
+    }
+  } finally {
+    await proxy.close();
+  }
+  await save({ bench: 'fleet-trace', count, migrations: migrationCount, report });
+}
+
+/** A statement's kind: its text with literals, numbers and the tenant's names folded. */
+const kindOf = (text: string) =>
+  text
+    .replace(/'[^']*'/g, "'?'")
+    .replace(/\b(tenant|t)_\d+/g, '$1_?')
+    .replace(/\$\d+/g, '$?')
+    .replace(/\b\d+\b/g, '?')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 110);
+
+function summarise(
+  contender: string,
+  connections: readonly ConnectionTrace[],
+  count: number,
+  elapsed: number,
+): unknown {
+  const kinds = new Map<string, number>();
+  for (const connection of connections)
+    for (const text of connection.sent) kinds.set(kindOf(text), (kinds.get(kindOf(text)) ?? 0) + 1);
+  const roundTrips = connections.reduce((sum, c) => sum + c.roundTrips, 0);
+  const statements = connections.reduce((sum, c) => sum + c.sent.length, 0);
+  const setup = median(connections.map((c) => c.ready - c.opened));
+  const top = [...kinds].sort((a, b) => b[1] - a[1]);
+  console.log(
+    `\n## ${contender}: ${String(count)} schemas x ${String(migrationCount)} migrations, ${ms(elapsed)} through the proxy\n`,
+  );
+  console.log(
+    table(
+      ['per target', 'value'],
+      [
+        ['connections', fixed(connections.length / count)],
+        ['round trips (ReadyForQuery after the first)', fixed(roundTrips / count, 1)],
+        ['statements sent (Query or Parse)', fixed(statements / count, 1)],
+        ['connection setup, median (ms)', fixed(setup)],
+      ],
+    ),
+  );
+  console.log(
+    `\n${table(
+      ['statement (folded)', 'per target'],
+      top
+        .slice(0, 25)
+        .map(([kind, n]) => [`\`${kind.replace(/\|/g, '\\|')}\``, fixed(n / count, 2)]),
+    )}`,
+  );
+  return {
+    elapsed,
+    connections: connections.length,
+    roundTrips,
+    statements,
+    setup,
+    kinds: Object.fromEntries(top),
+  };
+}
+
+await main();
