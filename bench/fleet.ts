@@ -19,9 +19,8 @@
  * created before its timing and dropped after it; the order rotates per rep:
  *
  * - **fleet**: `createFleet({ targets, dir }).up()` in this process, with its defaults (or
- *   `--threads`/`--concurrency`). Each schema target's URL carries `options=-c search_path=<schema>`
- *   beside `schema`, so the migrations' objects land in the tenant's schema whether or not
- *   `schema` sets the search path (it only places the ledger today; it will set both).
+ *   `--threads`/`--concurrency`). A schema target is `{ url, schema }`: `schema` is where its
+ *   migrations run (first on their `search_path`) and where its ledger lives.
  * - **offloop loop**: one `createMigrator({ url, dir, schema })` per tenant, `up()`, `close()`, in
  *   sequence: what a fleet replaces. Minutes at 1,000 tenants: measured on the first `--sample`
  *   tenants and extrapolated linearly (the table says so) unless `--full`.
@@ -188,17 +187,6 @@ type Tenant = { readonly url: string; readonly schema: string; readonly database
 
 const schemaName = (i: number) => `tenant_${String(i + 1).padStart(4, '0')}`;
 
-/**
- * `url` with `options=-c search_path=<schema>`: the migrations' unqualified objects land in the
- * schema whatever the tool does with it. Written by hand: URLSearchParams would encode the space
- * as `+`, which libpq-style parsers do not decode.
- */
-function withSearchPath(url: string, schema: string): string {
-  const parsed = new URL(url);
-  parsed.search = '';
-  return `${parsed.href}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-}
-
 const databaseUrl = (name: string) => {
   const url = new URL(admin);
   url.pathname = `/${name}`;
@@ -224,7 +212,7 @@ class Tenants {
       const schemas = Array.from({ length: count }, (_, i) => schemaName(i));
       await query(url, schemas.map((s) => `create schema ${pg.escapeIdentifier(s)};`).join('\n'));
       return new Tenants(
-        schemas.map((schema) => ({ url: withSearchPath(url, schema), schema, database: prefix })),
+        schemas.map((schema) => ({ url, schema, database: prefix })),
         [prefix],
       );
     }
