@@ -221,6 +221,9 @@ export function sampling(retries: LockRetries, position: Position): LockWaitSamp
   return everyMs === null
     ? undefined
     : {
+        // Most migrations are over before half their lock_timeout: not looked at at all (the
+        // look costs the server a query per run in flight, which a fleet has many of).
+        firstMs: Math.max(everyMs, Math.floor((retries.timeoutMs ?? 0) / 2)),
         everyMs,
         seen: (wait) => {
           position.lockWait = wait;

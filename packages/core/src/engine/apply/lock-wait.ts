@@ -8,6 +8,8 @@ const BLOCKED_EVERY_MS = 5_000;
 
 /** Looking more often than the report: to see who holds a statement up before its `lock_timeout` ends the wait. */
 export type LockWaitSampling = {
+  /** When to look first, in ms. @default everyMs */
+  readonly firstMs?: number;
   /** How often to look, in ms. */
   readonly everyMs: number;
   /** Called with each wait seen. */
@@ -51,7 +53,9 @@ export function watchLockWaits(
     if (!stopped)
       timer = setTimeout(() => void look(), sampling?.everyMs ?? BLOCKED_EVERY_MS).unref();
   };
-  timer = setTimeout(() => void look(), sampling?.everyMs ?? BLOCKED_FIRST_MS).unref();
+  const firstMs =
+    sampling === undefined ? BLOCKED_FIRST_MS : (sampling.firstMs ?? sampling.everyMs);
+  timer = setTimeout(() => void look(), firstMs).unref();
   return () => {
     stopped = true;
     clearTimeout(timer);

@@ -60,12 +60,9 @@ export async function keepConnection(
     return;
   }
   const key = keyOf(config);
-  // One per setting: a second one (two calls at once) is not worth keeping.
-  if (kept.some((entry) => entry.key === key)) {
-    await connection.close();
-    return;
-  }
-  // A thread that serves many targets (a fleet) keeps the most recent few, not one per target.
+  // A thread that serves many targets at once (a fleet) keeps a few, the most recent, for the
+  // targets that come next: opening a connection per target costs the server more than an idle
+  // one.
   const evicted = kept.length >= MAX_KEPT ? kept.shift() : undefined;
   if (evicted !== undefined) {
     clearTimeout(evicted.timer);

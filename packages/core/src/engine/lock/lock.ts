@@ -85,55 +85,143 @@ function lockParts(key: string): [string, string] {
 }
 
 /**
- * The dedicated connection of a run: takes and holds the run lock, notices at once when the
- * connection ends ({@link LockSession.lost}), and sends cancels and terminations to the run's
- * other backends. Create with {@link LockSession.open}; always {@link LockSession.close}.
+ * A lock connection, shared by the runs of one thread that lock in one database at the same time
+ * (a fleet's targets, each with its own key): every idle backend connected to a database pays
+ * for the catalog invalidations the others' DDL sends, so a fleet of eight targets with a
+ * connection each for their locks spent about half again the server's CPU. One session holds any
+ * number of advisory locks. It ends with its last run; a migrator's single run has it alone.
  */
-export class LockSession {
-  readonly #client: pg.Client;
-  readonly #url: string;
-  readonly #connectTimeout: number;
-  readonly #lost = new AbortController();
-  #held: string | null = null;
+class LockConnection {
+  readonly client: pg.Client;
+  readonly url: string;
+  readonly connectTimeout: number;
+  /** The runs on it. */
+  readonly sessions = new Set<LockSession>();
+  /** The run lock keys its runs hold: a second run of one target in this thread waits. */
+  readonly held = new Set<string>();
+  /** Its entry in {@link shared}, which only it may remove. */
+  entry: Promise<LockConnection> | null = null;
+  #gone = false;
   #closing = false;
 
-  private constructor(client: pg.Client, url: string, connectTimeout: number) {
-    this.#client = client;
-    this.#url = url;
-    this.#connectTimeout = connectTimeout;
+  constructor(client: pg.Client, url: string, connectTimeout: number) {
+    this.client = client;
+    this.url = url;
+    this.connectTimeout = connectTimeout;
     const onGone = (error?: Error) => {
-      if (this.#closing || this.#lost.signal.aborted) return;
-      const why = error?.message ?? 'the server closed the connection';
-      this.#lost.abort(
-        new LockLostError(
-          `The migration lock's connection ended during the run (${why}): the ` +
-            `lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
-          { lockKey: this.#held ?? '', applied: [], version: null, file: null },
-          error === undefined ? undefined : { cause: error },
-        ),
-      );
+      if (this.#closing || this.#gone) return;
+      this.#gone = true;
+      this.#forget();
+      for (const session of this.sessions) session.connectionEnded(error);
     };
     client.on('error', onGone);
     client.on('end', () => onGone());
   }
 
-  /** Connect to `url` (the lock URL, else the database URL). A failure is `DATABASE_UNAVAILABLE`. */
+  /** Whether a new run may use it: open and not closing. */
+  get usable(): boolean {
+    return !this.#gone && !this.#closing;
+  }
+
+  /** End it, and with it every lock its runs still hold: they are told they lost theirs. */
+  async end(): Promise<void> {
+    this.#closing = true;
+    this.#forget();
+    const ended = new Error('the lock connection was ended after a failed release');
+    for (const session of this.sessions) session.connectionEnded(ended);
+    await this.client.end().catch(() => undefined);
+  }
+
+  #forget(): void {
+    const key = sharedKeyOf(this.url, this.connectTimeout);
+    if (this.entry !== null && shared.get(key) === this.entry) shared.delete(key);
+  }
+}
+
+/** This thread's lock connections, by server, database and role. */
+const shared = new Map<string, Promise<LockConnection>>();
+
+/** What makes two runs' lock connections one: all but the run's `application_name`. */
+function sharedKeyOf(url: string, connectTimeout: number): string {
+  const { application_name: _tag, ...settings } = pgClientConfig(url, connectTimeout);
+  return JSON.stringify(settings);
+}
+
+/** Connect to `url` and set the session up for its long idle. */
+async function connectLock(url: string, connectTimeout: number): Promise<LockConnection> {
+  const client = new pg.Client(pgClientConfig(url, connectTimeout));
+  // An error before the connection exists is reported by connect() itself.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw asDatabaseUnavailable(error, url);
+  }
+  // The lock connection idles for the whole run: no server-side idle timeout may end it.
+  await client.query(
+    "select set_config('idle_in_transaction_session_timeout', '0', false), " +
+      "set_config('statement_timeout', '0', false)",
+  );
+  return new LockConnection(client, url, connectTimeout);
+}
+
+/**
+ * A run's hold on the lock connection: takes and holds its run lock, notices at once when the
+ * connection ends ({@link LockSession.lost}), and sends cancels and terminations to the run's
+ * other backends. Create with {@link LockSession.open}; always {@link LockSession.close}.
+ */
+export class LockSession {
+  readonly #connection: LockConnection;
+  readonly #client: pg.Client;
+  readonly #url: string;
+  readonly #connectTimeout: number;
+  readonly #lost = new AbortController();
+  #held: string | null = null;
+  #closed = false;
+
+  private constructor(connection: LockConnection) {
+    this.#connection = connection;
+    this.#client = connection.client;
+    this.#url = connection.url;
+    this.#connectTimeout = connection.connectTimeout;
+  }
+
+  /**
+   * A run's session on the lock connection to `url` (the lock URL, else the database URL): this
+   * thread's open one for that database, or a new one. A failure to connect is
+   * `DATABASE_UNAVAILABLE`.
+   */
   static async open(url: string, connectTimeout: number): Promise<LockSession> {
-    const client = new pg.Client(pgClientConfig(url, connectTimeout));
-    // An error before the session exists is reported by connect() itself.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw asDatabaseUnavailable(error, url);
+    const key = sharedKeyOf(url, connectTimeout);
+    let connecting = shared.get(key);
+    const open = connecting === undefined ? null : await connecting.catch(() => null);
+    if (open === null || !open.usable) {
+      connecting = connectLock(url, connectTimeout);
+      shared.set(key, connecting);
+      connecting.catch(() => {
+        if (shared.get(key) === connecting) shared.delete(key);
+      });
     }
-    // The lock connection idles for the whole run: no server-side idle timeout may end it.
-    await client.query(
-      "select set_config('idle_in_transaction_session_timeout', '0', false), " +
-        "set_config('statement_timeout', '0', false)",
+    const connection = await (connecting as Promise<LockConnection>);
+    connection.entry ??= connecting as Promise<LockConnection>;
+    const session = new LockSession(connection);
+    connection.sessions.add(session);
+    return session;
+  }
+
+  /** The shared connection ended: this run has lost its lock. */
+  connectionEnded(error?: Error): void {
+    if (this.#closed || this.#lost.signal.aborted) return;
+    const why = error?.message ?? 'the server closed the connection';
+    this.#lost.abort(
+      new LockLostError(
+        `The migration lock's connection ended during the run (${why}): the ` +
+          `lock ${this.#held ?? ''} is no longer held, and another runner may take it.`,
+        { lockKey: this.#held ?? '', applied: [], version: null, file: null },
+        error === undefined ? undefined : { cause: error },
+      ),
     );
-    return new LockSession(client, url, connectTimeout);
   }
 
   /** Fires, with a {@link LockLostError} as its reason, when the connection ends while open. */
@@ -149,11 +237,17 @@ export class LockSession {
     let lastReport = -Infinity;
     const wait = await poll(
       async () => {
+        // Another run of this thread holds it on this very session, where taking it again
+        // would succeed (advisory locks count): that run is the holder.
+        if (this.#connection.held.has(options.key)) return { locked: false, holder: null };
         const { rows } = await this.#client.query<{ locked: boolean }>(
           'select pg_try_advisory_lock($1::bigint) as locked',
           [options.key],
         );
-        if (rows[0]?.locked === true) return { locked: true, holder: null };
+        if (rows[0]?.locked === true) {
+          this.#connection.held.add(options.key);
+          return { locked: true, holder: null };
+        }
         return { locked: false, holder: (await this.holders(options.key))[0] ?? null };
       },
       {
@@ -299,8 +393,9 @@ export class LockSession {
   }
 
   /**
-   * Release the run lock and close the connection. Returns false when the lock was no longer
-   * held (the connection had ended); never throws.
+   * Release the run lock, and end the connection when no other run uses it (or when the release
+   * failed: a session whose locks are in doubt serves no one). Returns false when the lock was no
+   * longer held (the connection had ended); never throws.
    */
   async close(): Promise<boolean> {
     const key = this.#held;
@@ -316,8 +411,11 @@ export class LockSession {
         released = false;
       }
     }
-    this.#closing = true;
-    await this.#client.end().catch(() => undefined);
+    this.#closed = true;
+    const connection = this.#connection;
+    if (key !== null) connection.held.delete(key);
+    connection.sessions.delete(this);
+    if (connection.sessions.size === 0 || !released) await connection.end();
     return released;
   }
 }
