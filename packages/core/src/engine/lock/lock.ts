@@ -118,6 +118,20 @@ class LockConnection {
     client.on('end', () => onGone());
   }
 
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Send a query once the ones before it (of any run on this connection) have returned. */
+  query<R extends pg.QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const sent = this.#queue.then(() =>
+      this.client.query<R>(text, values === undefined ? undefined : [...values]),
+    );
+    this.#queue = sent.catch(() => undefined);
+    return sent;
+  }
+
   /** Whether a new run may use it: open and not closing. */
   get usable(): boolean {
     return !this.#gone && !this.#closing;
@@ -137,6 +151,9 @@ class LockConnection {
     if (this.entry !== null && shared.get(key) === this.entry) shared.delete(key);
   }
 }
+
+/** A query on the lock connection, or on a fresh one once it is lost. */
+type ControlQuery = (text: string, values: readonly unknown[]) => Promise<pg.QueryResult>;
 
 /** This thread's lock connections, by server, database and role. */
 const shared = new Map<string, Promise<LockConnection>>();
@@ -173,7 +190,6 @@ async function connectLock(url: string, connectTimeout: number): Promise<LockCon
  */
 export class LockSession {
   readonly #connection: LockConnection;
-  readonly #client: pg.Client;
   readonly #url: string;
   readonly #connectTimeout: number;
   readonly #lost = new AbortController();
@@ -182,7 +198,6 @@ export class LockSession {
 
   private constructor(connection: LockConnection) {
     this.#connection = connection;
-    this.#client = connection.client;
     this.#url = connection.url;
     this.#connectTimeout = connection.connectTimeout;
   }
@@ -240,7 +255,7 @@ export class LockSession {
         // Another run of this thread holds it on this very session, where taking it again
         // would succeed (advisory locks count): that run is the holder.
         if (this.#connection.held.has(options.key)) return { locked: false, holder: null };
-        const { rows } = await this.#client.query<{ locked: boolean }>(
+        const { rows } = await this.#connection.query<{ locked: boolean }>(
           'select pg_try_advisory_lock($1::bigint) as locked',
           [options.key],
         );
@@ -290,7 +305,7 @@ export class LockSession {
   /** Backends other than this one that hold the advisory lock `key` (exclusive or shared). */
   async holders(key: string): Promise<OrphanBackend[]> {
     const [high, low] = lockParts(key);
-    const { rows } = await this.#client.query<{
+    const { rows } = await this.#connection.query<{
       pid: number;
       application_name: string | null;
       state: string | null;
@@ -323,7 +338,7 @@ export class LockSession {
     });
     if (found.length === 0) return [];
     for (const orphan of found) {
-      await this.#client.query(TERMINATE_QUERY, [orphan.pid]).catch(() => undefined);
+      await this.#connection.query(TERMINATE_QUERY, [orphan.pid]).catch(() => undefined);
     }
     const gone = await poll(() => this.holders(workKey), {
       until: (left) => left.length === 0,
@@ -354,13 +369,14 @@ export class LockSession {
    * Run `fn` on this connection while it lives, otherwise on a fresh one to the same server: a
    * run that lost its lock must still be able to stop what it sent.
    */
-  async #control<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    if (!this.#lost.signal.aborted) return fn(this.#client);
+  async #control<T>(fn: (query: ControlQuery) => Promise<T>): Promise<T> {
+    if (!this.#lost.signal.aborted)
+      return fn((text, values) => this.#connection.query(text, values));
     const client = new pg.Client(pgClientConfig(this.#url, this.#connectTimeout));
     client.on('error', () => undefined);
     try {
       await client.connect();
-      return await fn(client);
+      return await fn((text, values) => client.query(text, [...values]));
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -368,7 +384,7 @@ export class LockSession {
 
   /** Cancel the statement running on backend `pid`. */
   async cancelBackend(pid: number): Promise<void> {
-    await this.#control((client) => client.query(CANCEL_QUERY, [pid]));
+    await this.#control((query) => query(CANCEL_QUERY, [pid]));
   }
 
   /**
@@ -376,9 +392,9 @@ export class LockSession {
    * only final once it is.
    */
   async terminateBackend(pid: number, waitMs: number): Promise<void> {
-    await this.#control(async (client) => {
-      await client.query(TERMINATE_QUERY, [pid]);
-      await poll(async () => (await client.query(ALIVE_QUERY, [pid])).rows.length === 0, {
+    await this.#control(async (query) => {
+      await query(TERMINATE_QUERY, [pid]);
+      await poll(async () => (await query(ALIVE_QUERY, [pid])).rows.length === 0, {
         until: (gone) => gone,
         intervalMs: POLL_MS,
         timeoutMs: waitMs,
@@ -388,7 +404,7 @@ export class LockSession {
 
   /** Run a query on the lock connection (for reports about other backends). */
   async query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<R[]> {
-    const { rows } = await this.#client.query<R>(text, [...values]);
+    const { rows } = await this.#connection.query<R>(text, [...values]);
     return rows;
   }
 
@@ -402,7 +418,7 @@ export class LockSession {
     let released = key === null;
     if (key !== null && !this.#lost.signal.aborted) {
       try {
-        const { rows } = await this.#client.query<{ released: boolean }>(
+        const { rows } = await this.#connection.query<{ released: boolean }>(
           'select pg_advisory_unlock($1::bigint) as released',
           [key],
         );
