@@ -20,6 +20,7 @@ const TRANSACTIONAL: SectionOptions = {
   lockTimeout: null,
   statementTimeout: null,
   lockRetries: null,
+  serial: false,
 };
 
 /** Statements as the splitter makes them; only `sql` matters to the scripts. */
@@ -106,7 +107,7 @@ test('renderScript up: the tables, then a transactional and a non-transactional 
     {
       migration: INDEX,
       direction: 'up',
-      options: { transaction: false, lockTimeout: 5000, statementTimeout: null, lockRetries: null },
+      options: { transaction: false, lockTimeout: 5000, statementTimeout: null, lockRetries: null, serial: false },
       statements: statements('create index concurrently i on users (id)'),
     },
   ];
@@ -154,13 +155,13 @@ test('renderScript down: no tables, the down statements, then the version row de
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null },
+      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
       statements: statements('drop index concurrently i'),
     },
     {
       migration: USERS,
       direction: 'down',
-      options: { transaction: true, lockTimeout: 2000, statementTimeout: null, lockRetries: null },
+      options: { transaction: true, lockTimeout: 2000, statementTimeout: null, lockRetries: null, serial: false },
       statements: statements('drop table users -- bye'),
     },
   ];
@@ -203,7 +204,7 @@ test('renderScript: one migration is singular; a non-transactional one with no t
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null },
+      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
       statements: statements('drop index concurrently i'),
     },
     {

@@ -88,7 +88,7 @@ const statement = (kind: string, node: unknown, sql = 'select 1'): Statement => 
 const prepared = (migration: MigrationFile, transaction = true): Prepared => ({
   migration,
   direction: 'up',
-  options: { transaction, lockTimeout: null, statementTimeout: null, lockRetries: null },
+  options: { transaction, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
   statements: [statement('SelectStmt', {})],
 });
 
@@ -318,7 +318,7 @@ test('one instanceof MigrationFailure catches every way a migration fails, each 
 
 test('a migration runs with its own timeouts, else the configured ones; 0 in the config sets none', (t) => {
   const config = { statementLockTimeout: 5_000, statementTimeout: 0 };
-  const none = { lockTimeout: null, statementTimeout: null, lockRetries: null };
+  const none = { lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false };
   t.deepEqual(effectiveTimeouts(config, none), { lockTimeout: 5_000, statementTimeout: null });
   t.deepEqual(effectiveTimeouts(config, { lockTimeout: 0, statementTimeout: 60_000 }), {
     lockTimeout: 0,

@@ -330,3 +330,32 @@ test('maxConnectionsPerServer bounds the targets in flight on one server', async
   });
   t.is(most, 2, 'two targets at a time: each takes two connections');
 });
+
+test('a serial migration runs on one target at a time across the fleet; the others run at once', async (t) => {
+  const url = await tenants(t, 4);
+  await withPool(url, (pool) =>
+    pool.query(
+      sql.unsafe`create table public.runs (file text, schema text, started timestamptz, ended timestamptz)`,
+    ),
+  );
+  const body = (file: string) =>
+    `insert into public.runs values ('${file}', current_schema(), clock_timestamp(), null);\n` +
+    'select pg_sleep(0.3);\n' +
+    `update public.runs set ended = clock_timestamp() where file = '${file}' and schema = current_schema();\n`;
+  const dir = await migrationsDir(t, {
+    '20260101000000_parallel.sql': `-- migrate:up\n${body('parallel')}`,
+    '20260101000001_backfill.sql': `-- migrate:up serial:true\n${body('backfill')}`,
+  });
+  await using fleet = createFleet({ url, dir, schemas: 'tenant_*', canary: 0, concurrency: 4 });
+  await fleet.up();
+  const overlaps = (file: string) =>
+    withPool(url, (pool) =>
+      pool.oneFirst(sql.unsafe`
+        select count(*)::int from public.runs a join public.runs b
+          on a.file = b.file and a.schema < b.schema
+          and a.started < b.ended and b.started < a.ended
+        where a.file = ${file}`),
+    );
+  t.is(await overlaps('backfill'), 0, 'no two targets ran the serial migration at once');
+  t.true(Number(await overlaps('parallel')) > 0, 'the other migration ran on several at once');
+});

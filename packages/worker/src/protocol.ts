@@ -46,6 +46,13 @@ export type HostChannel = {
    * travels on Piscina's port, so the worker waits for this before returning it.
    */
   sync(): void;
+  /**
+   * Wait for the turn of serial migration `version` (one target at a time across a fleet);
+   * resolves at once outside a fleet, and when the call is stopped while it waits.
+   */
+  acquire(version: string): void;
+  /** Give the turn of serial migration `version` back. */
+  release(version: string): void;
 };
 
 /**

@@ -43,6 +43,11 @@ export type EngineOptions = {
   /** Receives progress events; awaited, so events arrive in order before the call settles. */
   readonly onProgress?: ((event: ProgressEvent) => Promise<void> | void) | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Wait for the turn of a `serial` migration (one target at a time across a fleet): resolves
+   * with the function that gives the turn back. Without it, a serial migration runs at once.
+   */
+  readonly serial?: ((version: string) => Promise<() => void>) | undefined;
 };
 
 /** Sends a progress event; awaited so that events arrive in order. */
@@ -153,7 +158,7 @@ export async function withSession<T>(
       if (setup !== null) await work.startWork(setup);
       working = true;
       const state = await readState(work, versionTable, await loaded);
-      const apply = applyContext(held, config, state, emit, options.signal);
+      const apply = applyContext(held, config, state, emit, options);
       const ensureTables = async () => {
         // The ledger's schema is created with the version table.
         if (config.schema !== 'public' && config.schema !== versionTable.schema)
@@ -227,7 +232,7 @@ function applyContext(
   config: ResolvedConfig,
   state: PlanState,
   emit: Emit,
-  signal: AbortSignal | undefined,
+  { signal, serial }: EngineOptions,
 ): ApplyContext {
   return {
     config,
@@ -237,6 +242,7 @@ function applyContext(
     appliedBy: config.appliedBy ?? defaultAppliedBy,
     emit,
     signal,
+    serial,
     lockLost: lock.lost,
     cancelBackend: (pid) => lock.cancelBackend(pid),
     terminateBackend: (pid) => lock.terminateBackend(pid, TERMINATE_WAIT_MS),

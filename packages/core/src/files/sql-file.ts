@@ -22,7 +22,13 @@ const MARKER = /^--\s*migrate:(up|down)\b(.*)$/gm;
  * Options a marker line may carry: `transaction:false lock_timeout:5s statement_timeout:10m
  * lock_retries:0`.
  */
-const KNOWN_OPTIONS = ['transaction', 'lock_timeout', 'statement_timeout', 'lock_retries'] as const;
+const KNOWN_OPTIONS = [
+  'transaction',
+  'lock_timeout',
+  'statement_timeout',
+  'lock_retries',
+  'serial',
+] as const;
 
 /** Split a SQL migration into its sections and validate their marker options. */
 export function parseSqlMigration(
@@ -81,11 +87,13 @@ function parseOptions(
     lockTimeout: number | null;
     statementTimeout: number | null;
     lockRetries: number | null;
+    serial: boolean;
   } = {
     transaction: true,
     lockTimeout: null,
     statementTimeout: null,
     lockRetries: null,
+    serial: false,
   };
   const known = [...KNOWN_OPTIONS];
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
@@ -107,9 +115,10 @@ function parseOptions(
     };
     switch (key) {
       case 'transaction':
+      case 'serial':
         if (value !== 'true' && value !== 'false')
-          fail(`option "transaction" takes true or false, got "${value ?? ''}".`);
-        options.transaction = value === 'true';
+          fail(`option "${key}" takes true or false, got "${value ?? ''}".`);
+        options[key] = value === 'true';
         break;
       case 'lock_timeout':
       case 'statement_timeout': {
@@ -131,7 +140,7 @@ function parseOptions(
         fail(
           `unknown migration option "${key}". Known options: ` +
             'transaction:true|false, lock_timeout:<duration>, statement_timeout:<duration>, ' +
-            'lock_retries:<n>.',
+            'lock_retries:<n>, serial:true|false.',
         );
     }
   }

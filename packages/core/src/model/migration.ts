@@ -13,6 +13,12 @@ export type SectionOptions = {
    * module's `lockRetries`); null uses the config's `lockRetries`, 0 turns retries off.
    */
   readonly lockRetries: number | null;
+  /**
+   * In a fleet, run this migration on one target at a time (`serial:true` on the marker line, a
+   * module's `serial`): a heavy backfill that would load a shared server if every target in
+   * flight ran it at once. Outside a fleet it changes nothing. @default false
+   */
+  readonly serial: boolean;
 };
 
 /** One section (`up` or `down`) of a SQL migration. */

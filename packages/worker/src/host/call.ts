@@ -39,6 +39,7 @@ import {
   settleApplied,
   type InFlight,
 } from './crash.ts';
+import type { SerialTurns } from './fleet/serial.ts';
 import { BufferedMigrationRun } from './migration-run.ts';
 import {
   describeStop,
@@ -63,6 +64,8 @@ type CallSettings = {
   readonly signal?: AbortSignal | undefined;
   /** 0 or undefined: no timeout. */
   readonly timeoutMs: number | undefined;
+  /** The turns of serial migrations, in a fleet; without it they run at once. */
+  readonly serial?: SerialTurns | undefined;
 };
 
 /** The thread did not stop when asked within `cancelGracePeriod`, or never yielded. */
@@ -91,6 +94,10 @@ export class Call<N extends CommandName> {
   readonly #taskAbort = new AbortController();
   readonly #unresponsive = Promise.withResolvers<Unresponsive>();
   #worker: Comlink.Remote<WorkerControl> | null = null;
+  /** Fires when the call is asked to stop: a wait for a serial turn ends. */
+  readonly #stopping = new AbortController();
+  /** The serial turns the worker holds. */
+  readonly #turns = new Set<string>();
 
   // What the thread has done, as its events say: for errors raised on the host when the worker
   // cannot report them (it died or was terminated).
@@ -127,6 +134,7 @@ export class Call<N extends CommandName> {
   stop(reason: StopReason): void {
     if (this.#worker === null || this.#stopReason !== null) return;
     this.#stopReason = reason;
+    this.#stopping.abort();
     // Still queued behind another call: Piscina drops it from the queue.
     if (!this.#started) return this.#taskAbort.abort();
     void this.#worker.abort(describeStop(reason)).catch(() => undefined);
@@ -176,6 +184,8 @@ export class Call<N extends CommandName> {
     const host: HostChannel = {
       started: (threadId) => this.#onStarted(threadId),
       sync: () => undefined,
+      acquire: (version) => this.#acquire(version),
+      release: (version) => this.#release(version),
     };
     const events = this.#events.port1;
     events.on('message', (data: unknown) => {
@@ -315,8 +325,19 @@ export class Call<N extends CommandName> {
     };
   }
 
-  /** Release what the call holds: timers, the signal's listener, the channels. */
+  async #acquire(version: string): Promise<void> {
+    const turns = this.#settings.serial;
+    if (turns === undefined) return;
+    if (await turns.acquire(version, this.#stopping.signal)) this.#turns.add(version);
+  }
+
+  #release(version: string): void {
+    if (this.#turns.delete(version)) this.#settings.serial?.release(version);
+  }
+
+  /** Release what the call holds: timers, the signal's listener, the channels, serial turns. */
   #close(): void {
+    for (const version of this.#turns) this.#release(version);
     clearTimeout(this.#timeoutTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#migrationTimer);

@@ -55,7 +55,14 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
         url: tagUrl(config.url, request.runTag),
         lockUrl: config.lockUrl === null ? null : tagUrl(config.lockUrl, request.runTag),
       };
-      return execute(tagged, request.command, { onProgress, signal: controller.signal });
+      return execute(tagged, request.command, {
+        onProgress,
+        signal: controller.signal,
+        serial: async (version) => {
+          await host.acquire(version);
+          return () => void host.release(version).catch(() => undefined);
+        },
+      });
     });
     await events.flush();
     return { ok: true, value };

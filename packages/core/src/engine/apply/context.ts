@@ -24,6 +24,8 @@ export type ApplyContext = {
   readonly emit: (event: ProgressEvent) => Promise<void> | void;
   /** The run's signal: the caller's abort. */
   readonly signal: AbortSignal | undefined;
+  /** Waits for a `serial` migration's turn across a fleet (see `EngineOptions.serial`). */
+  readonly serial?: ((version: string) => Promise<() => void>) | undefined;
   /** Fires when the run lock's connection ends (`lock.ts`): the run must stop and commit nothing more. */
   readonly lockLost: AbortSignal;
   /** Cancel the statement running on backend `pid` (from another connection). */

@@ -62,6 +62,8 @@ export async function loadMigrationModule(
   };
   if (loaded.transaction !== undefined && typeof loaded.transaction !== 'boolean')
     invalid('`export const transaction` must be true or false.');
+  if (loaded.serial !== undefined && typeof loaded.serial !== 'boolean')
+    invalid('`export const serial` must be true or false.');
   const duration = (name: 'lockTimeout' | 'statementTimeout'): number | null => {
     if (loaded[name] === undefined) return null;
     const ms = parseDuration(loaded[name]);
@@ -85,6 +87,7 @@ export async function loadMigrationModule(
       lockTimeout: duration('lockTimeout'),
       statementTimeout: duration('statementTimeout'),
       lockRetries: lockRetries === undefined ? null : (lockRetries as number),
+      serial: loaded.serial === true,
     },
   };
 }

@@ -29,14 +29,26 @@ export async function runEach(
         { applied: [...session.finished] },
         { cause: session.apply.signal.reason },
       );
-    await session.emit(startedEvent(item, index, items.length));
-    const context = { ...session.apply, done };
-    // A transactional migration that timed out on a lock was rolled back: it runs again, a
-    // new transaction each time (a module's `up` is called again).
-    const retries = new LockRetries(context.config, item.options);
-    const result = await withLockRetries(retries, context, migration.version, () =>
-      applyOne(session, item, context, retries),
-    );
+    // A serial migration waits for its turn across the fleet before it starts.
+    const release =
+      item.options.serial && session.apply.serial !== undefined
+        ? await session.apply.serial(migration.version)
+        : () => undefined;
+    let result: MigrationResult;
+    try {
+      // A stop asked for while it waited for its turn.
+      throwIfCancelled(session, migration.file);
+      await session.emit(startedEvent(item, index, items.length));
+      const context = { ...session.apply, done };
+      // A transactional migration that timed out on a lock was rolled back: it runs again, a
+      // new transaction each time (a module's `up` is called again).
+      const retries = new LockRetries(context.config, item.options);
+      result = await withLockRetries(retries, context, migration.version, () =>
+        applyOne(session, item, context, retries),
+      );
+    } finally {
+      release();
+    }
     done.push(result);
     session.finished.push(result);
     await session.emit({
@@ -46,6 +58,16 @@ export async function runEach(
       total: items.length,
     });
   }
+}
+
+function throwIfCancelled(session: Session, file: string): void {
+  const { signal } = session.apply;
+  if (signal?.aborted === true)
+    throw new RunAbortedError(
+      `The run was cancelled before ${file}.`,
+      { applied: [...session.finished] },
+      { cause: signal.reason },
+    );
 }
 
 /**

@@ -37,6 +37,7 @@ import { Call } from '../call.ts';
 import { parseCall } from '../operations.ts';
 import { WorkerThread } from '../worker-thread.ts';
 import { dispatch } from './dispatch.ts';
+import { SerialTurns } from './serial.ts';
 import { gatherTargets, type ResolvedTarget } from './targets.ts';
 
 /** Options of {@link createFleet}: a migrator's options, plus where the targets come from and how they run. */
@@ -110,6 +111,8 @@ class ThreadFleet implements Fleet {
   /** Stops what runs when the fleet is closed. */
   readonly #closing = new AbortController();
   readonly #running = new Set<Promise<unknown>>();
+  /** Serial migrations' turns, across every target of this fleet. */
+  readonly #serial = new SerialTurns();
   /** The newest migration file, as the last scan found it. */
   #latest: string | null = null;
 
@@ -346,7 +349,7 @@ class ThreadFleet implements Fleet {
     const call = new Call(
       { config, thread: this.#threads, isClosed: () => this.#closing.signal.aborted },
       this.#upCommand,
-      { signal, timeoutMs: undefined },
+      { signal, timeoutMs: undefined, serial: this.#serial },
     );
     try {
       const result: UpResult = await call.run.result;
