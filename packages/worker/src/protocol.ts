@@ -50,7 +50,7 @@ export type HostChannel = {
    * Wait for the turn of serial migration `version` (one target at a time across a fleet);
    * resolves at once outside a fleet, and when the call is stopped while it waits.
    */
-  acquire(version: string): void;
+  acquire(version: string): Promise<void>;
   /** Give the turn of serial migration `version` back. */
   release(version: string): void;
 };
