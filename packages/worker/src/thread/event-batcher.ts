@@ -14,6 +14,7 @@ export class EventBatcher {
   readonly #sync: () => Promise<void>;
   #pending: ProgressEvent[] = [];
   #timer: NodeJS.Timeout | null = null;
+  #immediate: NodeJS.Immediate | null = null;
 
   /**
    * `send` posts a batch one-way; `sync` resolves once the host has handled everything posted
@@ -26,13 +27,15 @@ export class EventBatcher {
 
   push(event: ProgressEvent): void {
     this.#pending.push(event);
-    // Only a migration's own progress messages wait to be batched (user code may send thousands).
-    // Everything else goes out at once, without waiting for the host's reply: the next thing the
-    // thread does may block its loop (a CPU-bound migration) or kill it (a crash, out of memory),
-    // and the host must still know what started and what was applied.
+    // A migration's own progress messages wait to be batched (user code may send thousands).
+    // Before code of the user's runs (a module imported or started), everything goes out at once:
+    // that code may block the thread's loop or kill it, and the host must still know what started
+    // and what was applied. The rest goes out once the loop turns (after the SQL it waits for was
+    // sent): a SQL migration's end, the next one's start and its backend travel as one message.
     if (event.type === 'migration:progress')
       this.#timer ??= setTimeout(() => this.#drain(), BATCH_MS);
-    else this.#drain();
+    else if (runsUserCode(event)) this.#drain();
+    else this.#immediate ??= setImmediate(() => this.#drain());
   }
 
   /** Send what is queued and wait until the host received every batch. */
@@ -43,9 +46,19 @@ export class EventBatcher {
 
   #drain(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#immediate !== null) clearImmediate(this.#immediate);
     this.#timer = null;
+    this.#immediate = null;
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length > 0) this.#send(batch);
   }
+}
+
+/** Whether the thread runs the user's code right after `event`: a module imported or started. */
+function runsUserCode(event: ProgressEvent): boolean {
+  return (
+    event.type === 'migration:loading' ||
+    (event.type === 'migration:started' && !event.file.endsWith('.sql'))
+  );
 }

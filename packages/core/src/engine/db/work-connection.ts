@@ -53,6 +53,10 @@ export type BatchOutcome =
  */
 class CountingQuery {
   completed = 0;
+  /** Statements of a reset sent ahead of the text (see {@link WorkConnection.batch}). */
+  private readonly ahead: number;
+  /** Characters of that reset and its separator, before the text. */
+  private readonly offset: number;
   private last: string | null = null;
   private settled = false;
   readonly done: Promise<BatchOutcome>;
@@ -60,8 +64,10 @@ class CountingQuery {
 
   private readonly text: string;
 
-  constructor(text: string) {
+  constructor(text: string, ahead: { statements: number; length: number } = NOTHING_AHEAD) {
     this.text = text;
+    this.ahead = ahead.statements;
+    this.offset = ahead.length;
     this.done = new Promise((resolve) => {
       this.resolve = resolve;
     });
@@ -73,6 +79,7 @@ class CountingQuery {
 
   handleRowDescription(): void {}
   handleDataRow(row: { readonly fields: readonly unknown[] }): void {
+    if (this.completed < this.ahead) return;
     const [value] = row.fields;
     this.last = typeof value === 'string' ? value : null;
   }
@@ -90,7 +97,13 @@ class CountingQuery {
 
   /** A server error (ReadyForQuery follows) or a broken connection (nothing follows). */
   handleError(error: unknown): void {
-    this.settle({ ok: false, error, completed: this.completed });
+    // Counts and positions are the text's own, not the reset's ahead of it.
+    const withPosition = error as { position?: unknown };
+    if (this.offset > 0 && typeof withPosition.position === 'string') {
+      const position = Number(withPosition.position) - this.offset;
+      withPosition.position = position > 0 ? String(position) : undefined;
+    }
+    this.settle({ ok: false, error, completed: Math.max(0, this.completed - this.ahead) });
   }
 
   handleReadyForQuery(): void {
@@ -112,6 +125,11 @@ class CountingQuery {
 const RESET_SESSION =
   'close all; set session authorization default; reset all; deallocate all; unlisten *; ' +
   'select pg_advisory_unlock_all(); discard plans; discard temp; discard sequences';
+
+/** The statements of {@link RESET_SESSION}. */
+const RESET_STATEMENTS = RESET_SESSION.split(';').length;
+
+const NOTHING_AHEAD = { statements: 0, length: 0 };
 
 /** The socket under a `pg` client (not part of its typed API), if it has one. */
 function socketOf(
@@ -140,6 +158,11 @@ export class WorkConnection extends Db {
   #live: Promise<Live> | null = null;
   /** The reset after the last migration, not awaited when sent (the client runs queries in order). */
   #reset: Promise<unknown> = Promise.resolve();
+  /**
+   * A reset owed since the last migration and not sent yet: the next migration's batch carries
+   * it ahead of its own text (one round trip less per migration); anything else sends it first.
+   */
+  #resetOwed = false;
   /** Settles when the transaction open now ends: queries from outside wait for it. */
   #inTransaction: Promise<void> = Promise.resolve();
   #closed = false;
@@ -192,7 +215,7 @@ export class WorkConnection extends Db {
    */
   async prepare(): Promise<number> {
     await this.#inTransaction;
-    return (await this.#ready()).pid;
+    return (await this.#ready(true)).pid;
   }
 
   /**
@@ -207,7 +230,18 @@ export class WorkConnection extends Db {
         error: new Error('The migration connection was lost before the migration was sent.'),
         completed: 0,
       };
-    const query = new CountingQuery(text);
+    // The reset the last migration owes runs ahead of this one's `begin`, in the same query: a
+    // multi-statement query's implicit transaction becomes the migration's at its `begin` (what
+    // the reset undoes is then undone with a migration that fails, whose recovery resets again).
+    const ahead = this.#resetOwed ? this.#resetText() : null;
+    this.#resetOwed = false;
+    const query =
+      ahead === null
+        ? new CountingQuery(text)
+        : new CountingQuery(`${ahead.text}; ${text}`, {
+            statements: ahead.statements,
+            length: ahead.text.length + 2,
+          });
     void live.client.query(query as unknown as pg.QueryConfig);
     const outcome = await query.done;
     if (outcome.ok) this.resetSession();
@@ -232,15 +266,30 @@ export class WorkConnection extends Db {
    * work between migrations, and the next query waits for it.
    */
   resetSession(): void {
+    if (this.#live !== null) this.#resetOwed = true;
+  }
+
+  /** The reset, and the setup it drops and takes again, with its count of statements. */
+  #resetText(): { text: string; statements: number } {
+    // The reset also drops the work lock and the session settings: set them up again, in the
+    // same round trip (the setup is one statement).
+    const setup = this.#setup ?? this.#sessionSetup();
+    return setup === null
+      ? { text: RESET_SESSION, statements: RESET_STATEMENTS }
+      : { text: `${RESET_SESSION}; ${setup}`, statements: RESET_STATEMENTS + 1 };
+  }
+
+  /** Send a reset the last migration owes on its own, when something other than a migration comes next. */
+  #payReset(): void {
+    if (!this.#resetOwed) return;
+    this.#resetOwed = false;
     const live = this.#live;
     if (live === null) return;
+    const { text } = this.#resetText();
     this.#reset = live.then(async (current) => {
       if (current.broken) return;
-      // The reset also drops the work lock and the session settings: set them up again, in
-      // the same round trip.
       try {
-        const setup = this.#setup ?? this.#sessionSetup();
-        await current.client.query(setup === null ? RESET_SESSION : `${RESET_SESSION}; ${setup}`);
+        await current.client.query(text);
       } catch {
         current.broken = true;
       }
@@ -292,6 +341,7 @@ export class WorkConnection extends Db {
 
   async #cleanForReuse(): Promise<boolean> {
     await this.#inTransaction;
+    this.#payReset();
     await this.#reset.catch(() => undefined);
     const live = await this.#live?.catch(() => null);
     if (live === null || live === undefined || live.broken) return false;
@@ -315,6 +365,7 @@ export class WorkConnection extends Db {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#resetOwed = false;
     const live = this.#live;
     this.#live = null;
     if (live === null) return;
@@ -323,11 +374,17 @@ export class WorkConnection extends Db {
     await current?.client.end().catch(() => undefined);
   }
 
-  /** The live connection once the last reset is done, replaced if it broke. */
-  async #ready(): Promise<Live> {
+  /**
+   * The live connection once the last reset is done (sent now if it is owed, unless the next
+   * migration's batch is to carry it: `owedResetRides`), replaced if it broke.
+   */
+  async #ready(owedResetRides = false): Promise<Live> {
+    if (!owedResetRides) this.#payReset();
     await this.#reset.catch(() => undefined);
     let live = await this.#connection();
     if (live.broken) {
+      // A new session owes no reset.
+      this.#resetOwed = false;
       this.#live = null;
       await live.client.end().catch(() => undefined);
       live = await this.#connection();
