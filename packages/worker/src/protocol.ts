@@ -27,6 +27,8 @@ export type TaskRequest<N extends CommandName = CommandName> = {
    * the host can find and cancel this call's backends on the server when the thread is gone.
    */
   readonly runTag: string;
+  /** Tasks with one key share one reading of the migration files (a fleet's call). */
+  readonly filesKey?: string | undefined;
 };
 
 /** What the worker returns: a value, or an error envelope to rebuild on the host. */

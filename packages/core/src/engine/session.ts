@@ -15,7 +15,7 @@ import {
   withApplied,
   type MigrationResult,
 } from '../errors/index.ts';
-import { discoverMigrations } from '../files/discover.ts';
+import { migrationsOf } from './files-once.ts';
 import type { ProgressEvent } from '../model/events.ts';
 import type { MigrationFile } from '../model/migration.ts';
 import type { PlanState } from '../plan/state.ts';
@@ -48,6 +48,11 @@ export type EngineOptions = {
    * with the function that gives the turn back. Without it, a serial migration runs at once.
    */
   readonly serial?: ((version: string) => Promise<() => void>) | undefined;
+  /**
+   * Runs that share this key share one reading of the migration files (a fleet's targets, see
+   * `files-once.ts`); without it the files are read for this run.
+   */
+  readonly filesKey?: string | undefined;
 };
 
 /** Sends a progress event; awaited so that events arrive in order. */
@@ -121,7 +126,7 @@ export async function withSession<T>(
   const emit: Emit = options.onProgress ?? (() => undefined);
   await announce(config, command, emit);
   // Reading the files overlaps with connecting and taking the lock.
-  const loaded = discoverMigrations(config.dir);
+  const loaded = migrationsOf(config.dir, options.filesKey ?? null);
   // A bad file must not wait for another runner's lock to be reported: it stops the wait.
   const filesFailed = new AbortController();
   loaded.catch(() => filesFailed.abort());
@@ -290,7 +295,7 @@ export async function withReadOnly<T>(
   const work = takeConnection(connectionConfig);
   let succeeded = false;
   try {
-    const files = await discoverMigrations(config.dir);
+    const files = await migrationsOf(config.dir, options.filesKey ?? null);
     const result = await withDatabaseErrors(config, async () =>
       fn(await readState(work, versionTableOf(config), files), work),
     );

@@ -66,6 +66,8 @@ type CallSettings = {
   readonly timeoutMs: number | undefined;
   /** The turns of serial migrations, in a fleet; without it they run at once. */
   readonly serial?: SerialTurns | undefined;
+  /** Calls with one key share one reading of the files in their thread (a fleet's call). */
+  readonly filesKey?: string | undefined;
 };
 
 /** The thread did not stop when asked within `cancelGracePeriod`, or never yielded. */
@@ -154,6 +156,7 @@ export class Call<N extends CommandName> {
         events: this.#events.port2,
         control: this.#control.port2,
         runTag: this.#runTag,
+        filesKey: this.#settings.filesKey,
       };
       const task = this.#context.thread.run<N>(
         request,

@@ -58,6 +58,7 @@ export default async function runTask(request: TaskRequest): Promise<TaskRespons
       return execute(tagged, request.command, {
         onProgress,
         signal: controller.signal,
+        filesKey: request.filesKey,
         serial: async (version) => {
           await host.acquire(version);
           return () => void host.release(version).catch(() => undefined);

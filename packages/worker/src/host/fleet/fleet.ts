@@ -216,6 +216,8 @@ class ThreadFleet implements Fleet {
   ): Promise<FleetUpResult> {
     const startedAt = performance.now();
     const emit = listenerOf(options.onProgress);
+    // The call's targets share one reading of the files per thread (the engine's files-once.ts).
+    const filesKey = `fleet:${Math.random().toString(36).slice(2)}`;
     const scanned = await this.#scanAll();
     const results = new Map<ResolvedTarget, TargetResult>();
     const toRun: ResolvedTarget[] = [];
@@ -263,6 +265,7 @@ class ThreadFleet implements Fleet {
         canary,
         stop.signal,
         versionOf.get(target) ?? null,
+        filesKey,
       );
       running -= 1;
       record(result, target);
@@ -337,6 +340,7 @@ class ThreadFleet implements Fleet {
     canary: boolean,
     signal: AbortSignal,
     knownVersion: string | null,
+    filesKey?: string,
   ): Promise<TargetResult> {
     const config = targetConfig(this.config.base, target);
     const startedAt = performance.now();
@@ -349,7 +353,7 @@ class ThreadFleet implements Fleet {
     const call = new Call(
       { config, thread: this.#threads, isClosed: () => this.#closing.signal.aborted },
       this.#upCommand,
-      { signal, timeoutMs: undefined, serial: this.#serial },
+      { signal, timeoutMs: undefined, serial: this.#serial, filesKey },
     );
     try {
       const result: UpResult = await call.run.result;
