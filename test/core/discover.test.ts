@@ -91,10 +91,10 @@ test('an unknown marker option is refused with its line', async (t) => {
   t.like((error as unknown as { details: object }).details, { option: 'transactoin', line: 3 });
 });
 
-test('marker options are parsed: transaction, lock_timeout, statement_timeout, lock_retries', async (t) => {
+test('marker options are parsed: transaction, lock_timeout, statement_timeout, lock_retries, serial', async (t) => {
   const dir = await dirWith(t, {
     '20260101000000_a.sql':
-      '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m lock_retries:3\ncreate index concurrently i on a (id);',
+      '-- migrate:up transaction:false lock_timeout:5s statement_timeout:10m lock_retries:3 serial:true\ncreate index concurrently i on a (id);',
   });
   const [file] = await discoverMigrations(dir);
   t.deepEqual(file?.kind === 'sql' ? file.up.options : null, {
@@ -102,6 +102,7 @@ test('marker options are parsed: transaction, lock_timeout, statement_timeout, l
     lockTimeout: 5000,
     statementTimeout: 600_000,
     lockRetries: 3,
+    serial: true,
   });
 });
 
@@ -344,6 +345,7 @@ test('a .cjs or .cts migration loads through module.exports, options included, a
     lockTimeout: 5000,
     statementTimeout: null,
     lockRetries: null,
+    serial: false,
   });
   const loadedTwo = await loadMigrationModule(two);
   t.deepEqual(loadedTwo.options, {
@@ -351,6 +353,7 @@ test('a .cjs or .cts migration loads through module.exports, options included, a
     lockTimeout: null,
     statementTimeout: 1000,
     lockRetries: null,
+    serial: false,
   });
   t.is(await (loadedTwo.up as unknown as () => Promise<string>)(), 'two');
   // CommonJS caches by file name whatever the URL says: an edited file must not run as it was.

@@ -107,7 +107,13 @@ test('renderScript up: the tables, then a transactional and a non-transactional 
     {
       migration: INDEX,
       direction: 'up',
-      options: { transaction: false, lockTimeout: 5000, statementTimeout: null, lockRetries: null, serial: false },
+      options: {
+        transaction: false,
+        lockTimeout: 5000,
+        statementTimeout: null,
+        lockRetries: null,
+        serial: false,
+      },
       statements: statements('create index concurrently i on users (id)'),
     },
   ];
@@ -155,13 +161,25 @@ test('renderScript down: no tables, the down statements, then the version row de
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
+      options: {
+        transaction: false,
+        lockTimeout: null,
+        statementTimeout: null,
+        lockRetries: null,
+        serial: false,
+      },
       statements: statements('drop index concurrently i'),
     },
     {
       migration: USERS,
       direction: 'down',
-      options: { transaction: true, lockTimeout: 2000, statementTimeout: null, lockRetries: null, serial: false },
+      options: {
+        transaction: true,
+        lockTimeout: 2000,
+        statementTimeout: null,
+        lockRetries: null,
+        serial: false,
+      },
       statements: statements('drop table users -- bye'),
     },
   ];
@@ -204,7 +222,13 @@ test('renderScript: one migration is singular; a non-transactional one with no t
     {
       migration: INDEX,
       direction: 'down',
-      options: { transaction: false, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
+      options: {
+        transaction: false,
+        lockTimeout: null,
+        statementTimeout: null,
+        lockRetries: null,
+        serial: false,
+      },
       statements: statements('drop index concurrently i'),
     },
     {

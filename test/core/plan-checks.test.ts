@@ -88,7 +88,13 @@ const statement = (kind: string, node: unknown, sql = 'select 1'): Statement => 
 const prepared = (migration: MigrationFile, transaction = true): Prepared => ({
   migration,
   direction: 'up',
-  options: { transaction, lockTimeout: null, statementTimeout: null, lockRetries: null, serial: false },
+  options: {
+    transaction,
+    lockTimeout: null,
+    statementTimeout: null,
+    lockRetries: null,
+    serial: false,
+  },
   statements: [statement('SelectStmt', {})],
 });
 

@@ -36,8 +36,9 @@ function boundNearText(message: string): string {
  */
 export function splitSection(migration: SqlMigrationFile, section: SqlSection): Statement[] {
   // Linting and preparing a run both split each pending section, and a fleet's thread prepares
-  // the same files for every target: parsed once per content (the checksum names it).
-  const key = `${migration.checksum}:${section.offset}`;
+  // the same files for every target: parsed once per content (positions come from the whole
+  // source, so it is the key, with the section's place in it).
+  const key = `${section.offset}:${migration.source}`;
   const known = splits.get(key);
   if (known !== undefined) return known;
   const statements = split(migration, section);
