@@ -489,6 +489,8 @@ type QueueStats = {
   readonly retried: number;
   /** From the kill until the last retried job started again on a survivor (ms). */
   readonly backAfter: number | null;
+  /** A completed job's time from its start to its completion, median (ms). */
+  readonly jobMs: number | null;
 };
 
 /** A running `offloop` process: its output so far, and its exit code. */
@@ -659,12 +661,19 @@ async function runQueue(
     )
       throw new Error(`pg-boss: the follower's result: ${JSON.stringify(result.counts)}`);
     await checkLedgers(tenants, 'pg-boss');
-    const [jobs] = await query<{ retried: number; dead: number; back: number | null }>(
+    const [jobs] = await query<{
+      retried: number;
+      dead: number;
+      back: number | null;
+      job: number | null;
+    }>(
       controlUrl,
       `select count(*) filter (where name = ${pg.escapeLiteral(QUEUE_NAME)} and retry_count > 0)::int as retried,
               count(*) filter (where name = ${pg.escapeLiteral(`${QUEUE_NAME}.dead`)})::int as dead,
               (extract(epoch from max(started_on) filter (
-                 where name = ${pg.escapeLiteral(QUEUE_NAME)} and retry_count > 0)) * 1000)::float8 as back
+                 where name = ${pg.escapeLiteral(QUEUE_NAME)} and retry_count > 0)) * 1000)::float8 as back,
+              (percentile_cont(0.5) within group (order by extract(epoch from completed_on - started_on))
+                 filter (where name = ${pg.escapeLiteral(QUEUE_NAME)} and state = 'completed') * 1000)::float8 as job
          from pgboss.job`,
     );
     if (jobs === undefined || jobs.dead !== 0)
@@ -679,6 +688,7 @@ async function runQueue(
         perWorker: workers.map(doneBy),
         retried: jobs.retried,
         backAfter: jobs.back === null || clock === undefined ? null : jobs.back - clock.at,
+        jobMs: jobs.job,
       },
     };
   } finally {
@@ -904,13 +914,16 @@ function queueNote(queues: readonly QueueStats[]): string {
     `once a second). The first worker is SIGKILLed after a third of the targets; its jobs come back ` +
     `once their heartbeat (--heartbeat ${QUEUE_SETTINGS.heartbeat}, pg-boss's minimum) is older than ` +
     `that and pg-boss's supervisor (every 5 s) sees it, plus --retry-delay ${QUEUE_SETTINGS.retryDelay}: ` +
-    `that wait dominates at small sizes. Per rep: ` +
+    `that wait dominates at small sizes. Beyond it, each of a worker's --concurrency slots fetches ` +
+    `a job at most once a second (pg-boss's polling interval, 1 s in \`fleet work\`), so a slot ` +
+    `whose job takes less than that idles the rest of the second. Per rep: ` +
     queues
       .map(
         (q) =>
-          `killed at ${seconds(q.killedAt)} (${String(q.doneAtKill)} targets done), ` +
-          `${String(q.retried)} jobs retried, the last back ${seconds(q.backAfter)} after the kill; ` +
-          `targets per worker ${q.perWorker.join(' / ')}`,
+          `workers spawned at ${seconds(q.workersAt)}, the first killed at ${seconds(q.killedAt)} ` +
+          `(${String(q.doneAtKill)} targets done), ${String(q.retried)} jobs retried, the last ` +
+          `back ${seconds(q.backAfter)} after the kill; targets per worker ` +
+          `${q.perWorker.join(' / ')}; a job's median time ${q.jobMs === null ? '-' : ms(q.jobMs)}`,
       )
       .join('; ') +
     '.'
