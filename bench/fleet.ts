@@ -35,7 +35,8 @@
  *   --schemas 'tenant_*' --json` (the follower: one job per target, then follows them to the end);
  *   once it has made the queue, 3 `offloop fleet work --queue <control> --exit-when-idle` processes
  *   whose `--concurrency` adds up to the fleet's (3 + 3 + 2 for 8). Once about a third of the
- *   targets are done (the workers' lines), the first worker is killed with SIGKILL. Timed from the
+ *   targets are done (the workers' lines) and the first worker holds a target's lock (its
+ *   connections carry `PGAPPNAME`), it is killed with SIGKILL. Timed from the
  *   follower's spawn to its exit; then checked: the follower's JSON says every target applied,
  *   every tenant's version table holds every migration exactly once, no job dead-lettered; the
  *   jobs retried (the killed worker's, back after their heartbeat expired) are reported. Benchmark
@@ -483,6 +484,8 @@ type QueueStats = {
   readonly killedAt: number;
   /** Targets the workers had finished when the first was killed. */
   readonly doneAtKill: number;
+  /** Targets' locks the killed worker held just before its kill. */
+  readonly inFlightAtKill: number;
   /** Targets each worker finished (the killed one: before it died). */
   readonly perWorker: readonly number[];
   /** Jobs retried (`retry_count > 0`): the killed worker's in flight, back after their heartbeat. */
@@ -500,8 +503,12 @@ type Running = {
   readonly exit: Promise<number | null>;
 };
 
-function startOffloop(args: readonly string[], cwd: string): Running {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+function startOffloop(
+  args: readonly string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Running {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
   for (const key of ['DATABASE_URL', 'TEST_DATABASE_URL', 'BENCH_DATABASE_URL']) delete env[key];
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
@@ -533,6 +540,24 @@ async function until(
       );
     await sleep(100);
   }
+}
+
+/** The `application_name` (`PGAPPNAME`) of the worker to be killed. */
+const VICTIM = 'bench-victim';
+
+/**
+ * Targets in flight on the victim: the migration locks (exclusive advisory locks; a target's work
+ * lock is a shared one) its connections to `url` hold.
+ */
+async function victimLocks(url: string): Promise<number> {
+  const [row] = await query<{ held: number }>(
+    url,
+    `select count(*)::int as held
+       from pg_locks l join pg_stat_activity a using (pid)
+      where l.locktype = 'advisory' and l.mode = 'ExclusiveLock' and l.granted
+        and a.application_name like '${VICTIM}%'`,
+  );
+  return row?.held ?? 0;
 }
 
 /** Whether the follower has made pg-boss's schema and the queue in `controlUrl`. */
@@ -598,7 +623,7 @@ async function runQueue(
     // at once; the workers start while it sends the jobs.
     await until('the queue was made', follower, () => queueMade(controlUrl));
     const workersAt = performance.now() - started;
-    const workers = concurrencies.map((concurrency) =>
+    const workers = concurrencies.map((concurrency, i) =>
       startOffloop(
         [
           'fleet',
@@ -614,6 +639,9 @@ async function runQueue(
           QUEUE_SETTINGS.idleTime,
         ],
         work,
+        // The victim's target connections carry this name (before offloop's run tag), so that
+        // the bench sees when it holds a target's lock.
+        i === 0 ? { PGAPPNAME: VICTIM } : {},
       ),
     );
     processes.push(...workers);
@@ -621,11 +649,16 @@ async function runQueue(
     if (victim === undefined) throw new Error('pg-boss: no workers');
     const doneBy = (worker: Running) => worker.output.stderr.match(TARGET_DONE)?.length ?? 0;
     const done = () => workers.reduce((sum, worker) => sum + doneBy(worker), 0);
-    await until('a third of the targets were done', follower, () => {
+    let inFlightAtKill = 0;
+    // A worker's slot fetches a job at most once a second and a job may take far less: the victim
+    // often holds none. Killed once a third are done and it holds at least one target's lock.
+    await until('a third of the targets were done', follower, async () => {
       const dead = workers.find((worker) => !isRunning(worker));
       if (dead !== undefined)
         throw new Error(`pg-boss: a worker exited early\n${dead.output.stderr}`);
-      return done() >= Math.ceil(tenants.length / 3);
+      if (done() < Math.ceil(tenants.length / 3)) return false;
+      inFlightAtKill = await victimLocks(first.url);
+      return inFlightAtKill > 0;
     });
     victim.child.kill('SIGKILL');
     const killedAt = performance.now() - started;
@@ -685,6 +718,7 @@ async function runQueue(
         workersAt,
         killedAt,
         doneAtKill,
+        inFlightAtKill,
         perWorker: workers.map(doneBy),
         retried: jobs.retried,
         backAfter: jobs.back === null || clock === undefined ? null : jobs.back - clock.at,
@@ -921,7 +955,8 @@ function queueNote(queues: readonly QueueStats[]): string {
       .map(
         (q) =>
           `workers spawned at ${seconds(q.workersAt)}, the first killed at ${seconds(q.killedAt)} ` +
-          `(${String(q.doneAtKill)} targets done), ${String(q.retried)} jobs retried, the last ` +
+          `(${String(q.doneAtKill)} targets done, ${String(q.inFlightAtKill)} of its own in flight), ` +
+          `${String(q.retried)} jobs retried, the last ` +
           `back ${seconds(q.backAfter)} after the kill; targets per worker ` +
           `${q.perWorker.join(' / ')}; a job's median time ${q.jobMs === null ? '-' : ms(q.jobMs)}`,
       )
