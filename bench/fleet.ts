@@ -956,7 +956,7 @@ function queueNote(queues: readonly QueueStats[]): string {
         (q) =>
           `workers spawned at ${seconds(q.workersAt)}, the first killed at ${seconds(q.killedAt)} ` +
           `(${String(q.doneAtKill)} targets done, ${String(q.inFlightAtKill)} of its own in flight), ` +
-          `${String(q.retried)} jobs retried, the last ` +
+          `${String(q.retried)} job${q.retried === 1 ? '' : 's'} retried, the last ` +
           `back ${seconds(q.backAfter)} after the kill; targets per worker ` +
           `${q.perWorker.join(' / ')}; a job's median time ${q.jobMs === null ? '-' : ms(q.jobMs)}`,
       )
