@@ -30,6 +30,18 @@
  * - **psql floor**: the same SQL files by N parallel `psql` sessions (N = the fleet's
  *   concurrency), the tenants dealt round-robin, per tenant `set search_path` (or `\connect`) then
  *   `begin; \i file commit;` per file. No ledger, no lock: the floor.
+ * - **pg-boss 3 workers** (schemas only): the pg-boss mode through the CLI, as real processes on
+ *   this host. Per rep a fresh control database; `offloop fleet up --queue <control> --url <db>
+ *   --schemas 'tenant_*' --json` (the follower: one job per target, then follows them to the end);
+ *   once it has made the queue, 3 `offloop fleet work --queue <control> --exit-when-idle` processes
+ *   whose `--concurrency` adds up to the fleet's (3 + 3 + 2 for 8). Once about a third of the
+ *   targets are done (the workers' lines) and the first worker holds a target's lock (its
+ *   connections carry `PGAPPNAME`), it is killed with SIGKILL. Timed from the
+ *   follower's spawn to its exit; then checked: the follower's JSON says every target applied,
+ *   every tenant's version table holds every migration exactly once, no job dead-lettered; the
+ *   jobs retried (the killed worker's, back after their heartbeat expired) are reported. Benchmark
+ *   settings: `--heartbeat 10s` (pg-boss's minimum; pg-boss's supervisor looks every 5 s),
+ *   `--retry-delay 1s`, `--idle-time 3s`.
  *
  * After the fleet's run, in the same process: the no-op `fleet.up()` over the now up-to-date
  * targets (warm: same fleet, median of 5), the cold no-op (a fresh Node process imports
@@ -45,12 +57,8 @@
  * `--trace` runs the fleet, the offloop loop and the psql floor once each through a counting proxy
  * (bench/trace.ts) and splits a target's connections, round trips and statements. `--contenders`
  * (comma-separated) runs only some contenders, e.g. `fleet,psql floor` with `--threads 8`. Results go to bench/results/ as JSON.
- *
- * TODO(issue 13, pg-boss mode): a contender "pg-boss, 3 workers": 3 worker processes consuming
- * one job per target (each `fleet.upTarget(job.data)`), one killed with SIGKILL midway; measured
- * as the time until every target is up to date, and checked that each target's ledger has every
- * migration exactly once. Add it to {@link CONTENDERS} and {@link runContender} once the mode lands.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -252,13 +260,18 @@ async function verify(tenants: readonly Tenant[], count: number, who: string): P
   }
 }
 
-type Contender = 'fleet' | 'offloop loop' | 'node-pg-migrate loop' | 'psql floor';
+type Contender =
+  'fleet' | 'offloop loop' | 'node-pg-migrate loop' | 'psql floor' | 'pg-boss 3 workers';
 const ALL_CONTENDERS: readonly Contender[] = [
   'fleet',
   'offloop loop',
   'node-pg-migrate loop',
   'psql floor',
+  'pg-boss 3 workers',
 ];
+/** The contenders that run in `scenario`: the pg-boss mode's only over schemas. */
+const contendersOf = (scenario: Scenario): readonly Contender[] =>
+  scenario === 'schemas' ? CONTENDERS : CONTENDERS.filter((c) => c !== 'pg-boss 3 workers');
 const CONTENDERS: readonly Contender[] =
   flags.contenders === undefined
     ? ALL_CONTENDERS
@@ -282,6 +295,8 @@ type Sample = {
     readonly loop: Loop;
     readonly idle: Loop;
   };
+  /** Measured on the pg-boss runs only. */
+  readonly queue?: QueueStats;
 };
 
 const loopOf = (histogram: ReturnType<typeof monitorEventLoopDelay>): Loop => ({
@@ -308,6 +323,11 @@ async function runContender(
       await verify(tenants.list, ran, contender);
       return { ms: result.ms, ran, tenants: count, fleet: result.fleet };
     }
+    if (contender === 'pg-boss 3 workers') {
+      const result = await runQueue(tenants.list, files, work);
+      await verify(tenants.list, ran, contender);
+      return { ms: result.ms, ran, tenants: count, queue: result.queue };
+    }
     const apply = await prepare(contender, scenario, tenants.list, files, work);
     const started = performance.now();
     await apply();
@@ -321,7 +341,7 @@ async function runContender(
 
 /** What a contender other than the fleet runs, ready to time (psql's scripts written first). */
 async function prepare(
-  contender: Exclude<Contender, 'fleet'>,
+  contender: Exclude<Contender, 'fleet' | 'pg-boss 3 workers'>,
   scenario: Scenario,
   tenants: readonly Tenant[],
   files: Files,
@@ -445,6 +465,307 @@ async function coldNoop(
   return { ms: result.ms, call: report.ms };
 }
 
+/** The pg-boss run's settings, short for a benchmark (the CLI's defaults: 30 s, 10 s, 30 s). */
+const QUEUE_SETTINGS = { heartbeat: '10s', retryDelay: '1s', idleTime: '3s' } as const;
+const QUEUE_NAME = 'offloop-fleet';
+const WORKERS = 3;
+/** The CLI, run from source (the workspace's NODE_OPTIONS resolve its packages to the sources). */
+const BIN = path.join(import.meta.dirname, '..', 'packages', 'cli', 'src', 'bin.ts');
+/** A worker's line for a target it finished: `tenant_0001: applied 20 migrations, now at ... in 1.2 s`. */
+const TARGET_DONE = /: (?:applied \d+ migrations?,|up to date in) /g;
+
+/** What the pg-boss run adds to its sample. */
+type QueueStats = {
+  /** Each worker's `--concurrency`; the first is the one killed. */
+  readonly workers: readonly number[];
+  /** From the follower's spawn: when the queue existed and the workers were spawned (ms). */
+  readonly workersAt: number;
+  /** From the follower's spawn: the SIGKILL (ms). */
+  readonly killedAt: number;
+  /** Targets the workers had finished when the first was killed. */
+  readonly doneAtKill: number;
+  /** Targets' locks the killed worker held just before its kill. */
+  readonly inFlightAtKill: number;
+  /** Targets each worker finished (the killed one: before it died). */
+  readonly perWorker: readonly number[];
+  /** Jobs retried (`retry_count > 0`): the killed worker's in flight, back after their heartbeat. */
+  readonly retried: number;
+  /** From the kill until the last retried job started again on a survivor (ms). */
+  readonly backAfter: number | null;
+  /** A completed job's time from its start to its completion, median (ms). */
+  readonly jobMs: number | null;
+};
+
+/** A running `offloop` process: its output so far, and its exit code. */
+type Running = {
+  readonly child: ReturnType<typeof spawn>;
+  readonly output: { stdout: string; stderr: string };
+  readonly exit: Promise<number | null>;
+};
+
+function startOffloop(
+  args: readonly string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Running {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
+  for (const key of ['DATABASE_URL', 'TEST_DATABASE_URL', 'BENCH_DATABASE_URL']) delete env[key];
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  return { child, output, exit };
+}
+
+const isRunning = ({ child }: Running) => child.exitCode === null && child.signalCode === null;
+
+/** Wait until `check` holds; throw if `follower` exits first. */
+async function until(
+  what: string,
+  follower: Running,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
+  while (!(await check())) {
+    if (!isRunning(follower))
+      throw new Error(
+        `pg-boss: the follower exited before ${what}\n${follower.output.stdout}\n${follower.output.stderr}`,
+      );
+    await sleep(100);
+  }
+}
+
+/** The `application_name` (`PGAPPNAME`) of the worker to be killed. */
+const VICTIM = 'bench-victim';
+
+/**
+ * Targets in flight on the victim: the migration locks (exclusive advisory locks; a target's work
+ * lock is a shared one) its connections to `url` hold.
+ */
+async function victimLocks(url: string): Promise<number> {
+  const [row] = await query<{ held: number }>(
+    url,
+    `select count(*)::int as held
+       from pg_locks l join pg_stat_activity a using (pid)
+      where l.locktype = 'advisory' and l.mode = 'ExclusiveLock' and l.granted
+        and a.application_name like '${VICTIM}%'`,
+  );
+  return row?.held ?? 0;
+}
+
+/** Whether the follower has made pg-boss's schema and the queue in `controlUrl`. */
+async function queueMade(controlUrl: string): Promise<boolean> {
+  const [row] = await query<{ made: boolean }>(
+    controlUrl,
+    `select to_regclass('pgboss.queue') is not null as made`,
+  );
+  if (row?.made !== true) return false;
+  const queues = await query(
+    controlUrl,
+    `select 1 from pgboss.queue where name = ${pg.escapeLiteral(QUEUE_NAME)}`,
+  );
+  return queues.length > 0;
+}
+
+/**
+ * The pg-boss mode (see the top): a fresh control database; the follower `fleet up --queue
+ * --json`; once it has made the queue, {@link WORKERS} `fleet work` processes, their concurrency
+ * adding up to the fleet's; the first killed (SIGKILL) once a third of the targets are done. Timed
+ * from the follower's spawn to its exit; then the follower's result, every tenant's version table
+ * and the queue's jobs are checked.
+ */
+async function runQueue(
+  tenants: readonly Tenant[],
+  files: Files,
+  work: string,
+): Promise<{ ms: number; queue: QueueStats }> {
+  const [first] = tenants;
+  if (first === undefined) throw new Error('pg-boss: no tenants');
+  const control = `${first.database}_control`;
+  await query(admin, `create database ${pg.escapeIdentifier(control)}`);
+  const controlUrl = databaseUrl(control);
+  const total = Number(flags.concurrency ?? 8);
+  const concurrencies = Array.from({ length: WORKERS }, (_, i) =>
+    Math.max(1, Math.floor(total / WORKERS) + (i < total % WORKERS ? 1 : 0)),
+  );
+  const processes: Running[] = [];
+  try {
+    const started = performance.now();
+    const follower = startOffloop(
+      [
+        'fleet',
+        'up',
+        '--queue',
+        controlUrl,
+        '--url',
+        first.url,
+        '--schemas',
+        'tenant_*',
+        '--dir',
+        files.offloop,
+        '--heartbeat',
+        QUEUE_SETTINGS.heartbeat,
+        '--retry-delay',
+        QUEUE_SETTINGS.retryDelay,
+        '--json',
+      ],
+      work,
+    );
+    processes.push(follower);
+    // A fresh control database gets pg-boss's schema from one process (the follower), not four
+    // at once; the workers start while it sends the jobs.
+    await until('the queue was made', follower, () => queueMade(controlUrl));
+    const workersAt = performance.now() - started;
+    const workers = concurrencies.map((concurrency, i) =>
+      startOffloop(
+        [
+          'fleet',
+          'work',
+          '--queue',
+          controlUrl,
+          '--dir',
+          files.offloop,
+          '--concurrency',
+          String(concurrency),
+          '--exit-when-idle',
+          '--idle-time',
+          QUEUE_SETTINGS.idleTime,
+        ],
+        work,
+        // The victim's target connections carry this name (before offloop's run tag), so that
+        // the bench sees when it holds a target's lock.
+        i === 0 ? { PGAPPNAME: VICTIM } : {},
+      ),
+    );
+    processes.push(...workers);
+    const [victim, ...survivors] = workers;
+    if (victim === undefined) throw new Error('pg-boss: no workers');
+    const doneBy = (worker: Running) => worker.output.stderr.match(TARGET_DONE)?.length ?? 0;
+    const done = () => workers.reduce((sum, worker) => sum + doneBy(worker), 0);
+    let inFlightAtKill = 0;
+    // A worker's slot fetches a job at most once a second and a job may take far less: the victim
+    // often holds none. Killed once a third are done and it holds at least one target's lock.
+    await until('a third of the targets were done', follower, async () => {
+      const dead = workers.find((worker) => !isRunning(worker));
+      if (dead !== undefined)
+        throw new Error(`pg-boss: a worker exited early\n${dead.output.stderr}`);
+      if (done() < Math.ceil(tenants.length / 3)) return false;
+      inFlightAtKill = await victimLocks(first.url);
+      return inFlightAtKill > 0;
+    });
+    victim.child.kill('SIGKILL');
+    const killedAt = performance.now() - started;
+    const doneAtKill = done();
+    const [clock] = await query<{ at: number }>(
+      controlUrl,
+      'select (extract(epoch from clock_timestamp()) * 1000)::float8 as at',
+    );
+    const code = await follower.exit;
+    const elapsed = performance.now() - started;
+    if (code !== 0)
+      throw new Error(
+        `pg-boss: the follower exited ${String(code)}\n${follower.output.stdout}\n${follower.output.stderr}`,
+      );
+    await victim.exit;
+    for (const [i, worker] of survivors.entries()) {
+      const workerCode = await worker.exit;
+      if (workerCode !== 0)
+        throw new Error(
+          `pg-boss: worker ${String(i + 2)} exited ${String(workerCode)}\n${worker.output.stderr}`,
+        );
+    }
+
+    const result = JSON.parse(follower.output.stdout) as {
+      counts: Record<string, number>;
+      targets: { target: string; outcome: string }[];
+    };
+    const applied = result.targets.filter((target) => target.outcome === 'applied');
+    if (
+      result.counts['applied'] !== tenants.length ||
+      applied.length !== tenants.length ||
+      new Set(applied.map((target) => target.target)).size !== tenants.length
+    )
+      throw new Error(`pg-boss: the follower's result: ${JSON.stringify(result.counts)}`);
+    await checkLedgers(tenants, 'pg-boss');
+    const [jobs] = await query<{
+      retried: number;
+      dead: number;
+      back: number | null;
+      job: number | null;
+    }>(
+      controlUrl,
+      `select count(*) filter (where name = ${pg.escapeLiteral(QUEUE_NAME)} and retry_count > 0)::int as retried,
+              count(*) filter (where name = ${pg.escapeLiteral(`${QUEUE_NAME}.dead`)})::int as dead,
+              (extract(epoch from max(started_on) filter (
+                 where name = ${pg.escapeLiteral(QUEUE_NAME)} and retry_count > 0)) * 1000)::float8 as back,
+              (percentile_cont(0.5) within group (order by extract(epoch from completed_on - started_on))
+                 filter (where name = ${pg.escapeLiteral(QUEUE_NAME)} and state = 'completed') * 1000)::float8 as job
+         from pgboss.job`,
+    );
+    if (jobs === undefined || jobs.dead !== 0)
+      throw new Error(`pg-boss: ${String(jobs?.dead)} jobs dead-lettered`);
+    return {
+      ms: elapsed,
+      queue: {
+        workers: concurrencies,
+        workersAt,
+        killedAt,
+        doneAtKill,
+        inFlightAtKill,
+        perWorker: workers.map(doneBy),
+        retried: jobs.retried,
+        backAfter: jobs.back === null || clock === undefined ? null : jobs.back - clock.at,
+        jobMs: jobs.job,
+      },
+    };
+  } finally {
+    for (const running of processes) if (isRunning(running)) running.child.kill('SIGKILL');
+    await Promise.allSettled(processes.map((running) => running.exit));
+    await query(admin, `drop database if exists ${pg.escapeIdentifier(control)} with (force)`);
+  }
+}
+
+/** Throw unless every tenant's version table holds each of the migrations exactly once. */
+async function checkLedgers(tenants: readonly Tenant[], who: string): Promise<void> {
+  const expected = versions(migrationCount);
+  const byUrl = new Map<string, Tenant[]>();
+  for (const tenant of tenants) byUrl.set(tenant.url, [...(byUrl.get(tenant.url) ?? []), tenant]);
+  for (const [url, list] of byUrl) {
+    const rows = await query<{ schema: string; n: number; versions: number; known: number }>(
+      url,
+      `select schema, count(*)::int as n, count(distinct version)::int as versions,
+              count(*) filter (where version = any(${pg.escapeLiteral(`{${expected.join(',')}}`)}::text[]))::int as known
+         from (${list
+           .map(
+             ({ schema }) =>
+               `select ${pg.escapeLiteral(schema)} as schema, version from ${pg.escapeIdentifier(schema)}.offloop_migrations`,
+           )
+           .join('\n union all ')}) ledgers
+        group by schema`,
+    );
+    const found = new Map(rows.map((row) => [row.schema, row]));
+    const wrong = list.filter(({ schema }) => {
+      const row = found.get(schema);
+      return row?.n !== expected.length || row.versions !== expected.length || row.known !== row.n;
+    });
+    if (wrong.length > 0)
+      throw new Error(
+        `${who}: ${String(wrong.length)} version tables without every migration exactly once: ` +
+          wrong
+            .slice(0, 5)
+            .map(({ schema }) => `${schema} ${JSON.stringify(found.get(schema) ?? null)}`)
+            .join(', '),
+      );
+  }
+}
+
 /**
  * The floor: `sessions` psql processes at once, the tenants dealt round-robin; per tenant the
  * search path (or the database), then a transaction per file.
@@ -502,7 +823,7 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       const samples: Samples = {};
       for (let rep = 0; rep < reps; rep += 1)
-        for (const contender of rotate(CONTENDERS, rep)) {
+        for (const contender of rotate(contendersOf(scenario), rep)) {
           const sample = await runContender(
             contender,
             scenario,
@@ -514,7 +835,8 @@ async function main(): Promise<void> {
           console.error(
             `# ${scenario} rep ${String(rep + 1)}/${String(reps)}: ${contender} ${ms(sample.ms)}` +
               (sample.ran < sample.tenants ? ` (extrapolated from ${String(sample.ran)})` : '') +
-              (sample.fleet === undefined ? '' : ` ${JSON.stringify(sample.fleet)}`),
+              (sample.fleet === undefined ? '' : ` ${JSON.stringify(sample.fleet)}`) +
+              (sample.queue === undefined ? '' : ` ${JSON.stringify(sample.queue)}`),
           );
         }
       results[scenario] = samples;
@@ -566,16 +888,18 @@ function report(results: Results): void {
     console.log(
       table(
         ['contender', 'wall time', 'tenants/s', 'contender / fleet'],
-        CONTENDERS.map((contender) => {
+        CONTENDERS.filter((contender) => samples[contender] !== undefined).map((contender) => {
           const list = samples[contender] ?? [];
           const wall = median(list.map((sample) => sample.ms));
           const ran = list[0]?.ran ?? count;
           const label =
             contender === 'psql floor'
               ? `psql floor, ${String(sessions)} sessions`
-              : ran < count
-                ? `${contender} (${String(ran)} tenants, extrapolated)`
-                : contender;
+              : contender === 'pg-boss 3 workers'
+                ? 'pg-boss, 3 workers (one killed)'
+                : ran < count
+                  ? `${contender} (${String(ran)} tenants, extrapolated)`
+                  : contender;
           return [
             label,
             ms(wall),
@@ -585,7 +909,12 @@ function report(results: Results): void {
         }),
       ),
     );
+    const queues = (samples['pg-boss 3 workers'] ?? []).flatMap((sample) =>
+      sample.queue ? [sample.queue] : [],
+    );
+    if (queues.length > 0) console.log(`\n${queueNote(queues)}`);
     const fleets = (samples.fleet ?? []).flatMap((sample) => (sample.fleet ? [sample.fleet] : []));
+    if (fleets.length === 0) continue;
     const of = (pick: (f: NonNullable<Sample['fleet']>) => number) => median(fleets.map(pick));
     console.log(
       `\n${table(
@@ -606,6 +935,34 @@ function report(results: Results): void {
       )}`,
     );
   }
+}
+
+/** The pg-boss row's note: how it ran, and what the kill cost, rep by rep. */
+function queueNote(queues: readonly QueueStats[]): string {
+  const seconds = (value: number | null) => (value === null ? '-' : `${fixed(value / 1000, 1)} s`);
+  const [first] = queues;
+  return (
+    `pg-boss: \`offloop fleet up --queue ... --json\` follows the run; 3 \`offloop fleet work\` ` +
+    `processes (--concurrency ${first?.workers.join(' + ') ?? '?'}, each its own fleet and threads) ` +
+    `spawned once the queue exists; timed from the follower's spawn to its exit (it polls its jobs ` +
+    `once a second). The first worker is SIGKILLed after a third of the targets; its jobs come back ` +
+    `once their heartbeat (--heartbeat ${QUEUE_SETTINGS.heartbeat}, pg-boss's minimum) is older than ` +
+    `that and pg-boss's supervisor (every 5 s) sees it, plus --retry-delay ${QUEUE_SETTINGS.retryDelay}: ` +
+    `that wait dominates at small sizes. Beyond it, each of a worker's --concurrency slots fetches ` +
+    `a job at most once a second (pg-boss's polling interval, 1 s in \`fleet work\`), so a slot ` +
+    `whose job takes less than that idles the rest of the second. Per rep: ` +
+    queues
+      .map(
+        (q) =>
+          `workers spawned at ${seconds(q.workersAt)}, the first killed at ${seconds(q.killedAt)} ` +
+          `(${String(q.doneAtKill)} targets done, ${String(q.inFlightAtKill)} of its own in flight), ` +
+          `${String(q.retried)} job${q.retried === 1 ? '' : 's'} retried, the last ` +
+          `back ${seconds(q.backAfter)} after the kill; targets per worker ` +
+          `${q.perWorker.join(' / ')}; a job's median time ${q.jobMs === null ? '-' : ms(q.jobMs)}`,
+      )
+      .join('; ') +
+    '.'
+  );
 }
 
 function check(results: Results): void {
