@@ -51,22 +51,27 @@ export async function workQueue(
   const host = new QueueHost(fleet, options);
   const boss = await openQueue(options, (error) => notice(`queue: ${error.message}`));
   try {
+    // One fetch takes as many jobs as the host runs at once, and fetches again at once while
+    // fetches come back full (pg-boss's burst): a slot that waited for the next poll after each
+    // job sat idle most of the time (a target takes tens of ms, a poll interval hundreds).
     await boss.work<
       TargetJob,
       unknown,
       {
-        batchSize: 1;
+        batchSize: number;
         localConcurrency: number;
         perJobResults: true;
         pollingIntervalSeconds: number;
+        burstWhenBatchFull: boolean;
       }
     >(
       options.queueName,
       {
-        batchSize: 1,
-        localConcurrency: options.concurrency,
+        batchSize: options.concurrency,
+        localConcurrency: 1,
         perJobResults: true,
-        pollingIntervalSeconds: 1,
+        pollingIntervalSeconds: 0.5,
+        burstWhenBatchFull: true,
       },
       (jobs) => host.run(jobs),
     );
