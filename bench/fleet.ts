@@ -948,9 +948,9 @@ function queueNote(queues: readonly QueueStats[]): string {
     `once a second). The first worker is SIGKILLed after a third of the targets; its jobs come back ` +
     `once their heartbeat (--heartbeat ${QUEUE_SETTINGS.heartbeat}, pg-boss's minimum) is older than ` +
     `that and pg-boss's supervisor (every 5 s) sees it, plus --retry-delay ${QUEUE_SETTINGS.retryDelay}: ` +
-    `that wait dominates at small sizes. Beyond it, each of a worker's --concurrency slots fetches ` +
-    `a job at most once a second (pg-boss's polling interval, 1 s in \`fleet work\`), so a slot ` +
-    `whose job takes less than that idles the rest of the second. Per rep: ` +
+    `that wait dominates at small sizes. Beyond it, a worker fetches as many jobs as its ` +
+    `--concurrency at once, and again at once while fetches come back full (pg-boss's burst). ` +
+    `Per rep: ` +
     queues
       .map(
         (q) =>
