@@ -60,6 +60,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,8 +124,13 @@ const fleetSettings = {
   ...(flags.threads === undefined ? {} : { threads: Number(flags.threads) }),
   ...(flags.concurrency === undefined ? {} : { concurrency: Number(flags.concurrency) }),
 };
-/** psql sessions: the fleet's concurrency (8, its default). */
+/** psql sessions: the fleet's `--concurrency` when given, else 8 (the issue's floor). */
 const sessions = Number(flags.concurrency ?? 8);
+
+/** The fleet's own default concurrency (fleet-options.ts): twice the CPUs, 4 to 16. */
+const fleetConcurrency = Number(
+  flags.concurrency ?? Math.max(4, Math.min(16, 2 * availableParallelism())),
+);
 
 /**
  * `count` migrations like a tenant application's: every fourth starts a table (identity primary
@@ -591,7 +597,7 @@ async function runQueue(
   const control = `${first.database}_control`;
   await query(admin, `create database ${pg.escapeIdentifier(control)}`);
   const controlUrl = databaseUrl(control);
-  const total = Number(flags.concurrency ?? 8);
+  const total = fleetConcurrency;
   const concurrencies = Array.from({ length: WORKERS }, (_, i) =>
     Math.max(1, Math.floor(total / WORKERS) + (i < total % WORKERS ? 1 : 0)),
   );

@@ -65,7 +65,7 @@ export const fleetWorkCommand = defineCommand({
     const result = await workQueue(fleet, {
       ...queue,
       ...work,
-      concurrency: host.concurrency,
+      concurrency: fleet.config.concurrency,
       signal: io.signal,
       onNotice: (message) => output.notice(message),
       onJob: (job, target) => {

@@ -76,9 +76,14 @@ const fleetFields = {
     placeholder: 'n',
     decode: 'count',
   }),
-  /** Targets in flight at once, over all threads. @default 8 */
-  concurrency: option(z.number().int().min(1).max(1000).default(8), {
-    description: 'Targets migrated at once, over all threads',
+  /**
+   * Targets in flight at once, over all threads. More than the server's CPUs can run only queues
+   * them up there, and slows everything else on the machines involved (on 2 CPUs shared with the
+   * database, 8 at once finished no sooner than 4 and cost the host's loop more; see
+   * docs/benchmarks.md). @default twice the CPUs, 4 to 16
+   */
+  concurrency: option(z.number().int().min(1).max(1000).optional(), {
+    description: 'Targets migrated at once, over all threads (default: twice the CPUs, 4 to 16)',
     placeholder: 'n',
     decode: 'count',
   }),
@@ -217,7 +222,7 @@ export function parseFleetConfig(input: unknown, source = 'fleet options'): Reso
     base,
     sources,
     threads: threads ?? Math.max(1, Math.min(4, availableParallelism())),
-    concurrency,
+    concurrency: concurrency ?? Math.max(4, Math.min(16, 2 * availableParallelism())),
     maxConnectionsPerServer,
     canary,
     onError,
