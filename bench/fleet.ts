@@ -597,7 +597,9 @@ async function runQueue(
   const control = `${first.database}_control`;
   await query(admin, `create database ${pg.escapeIdentifier(control)}`);
   const controlUrl = databaseUrl(control);
-  const total = fleetConcurrency;
+  // At least 2 per worker: a worker fetches as many jobs as its concurrency and fetches again at
+  // once while they come back full, which pg-boss does not do for one job at a time.
+  const total = Math.max(fleetConcurrency, 2 * WORKERS);
   const concurrencies = Array.from({ length: WORKERS }, (_, i) =>
     Math.max(1, Math.floor(total / WORKERS) + (i < total % WORKERS ? 1 : 0)),
   );
