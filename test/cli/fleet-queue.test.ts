@@ -37,9 +37,14 @@ type Running = {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-function start(t: ExecutionContext, args: readonly string[]): Running {
+function start(
+  t: ExecutionContext,
+  args: readonly string[],
+  extraEnv: Readonly<Record<string, string>> = {},
+): Running {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   for (const name of ['DATABASE_URL', ...LIBPQ_ENVIRONMENT]) delete env[name];
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: tmpdir(),
     env,
@@ -63,6 +68,28 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The `application_name` of the host that is killed. */
+const VICTIM = 'offloop-test-victim';
+
+async function untilAsync(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Whether the victim's connections hold a migration lock (exclusive; the work lock is shared). */
+function victimHoldsTarget(url: string): Promise<boolean> {
+  return withPool(url, async (pool) => {
+    const held = await pool.oneFirst(sql.unsafe`
+      select count(*)::int from pg_locks l join pg_stat_activity a using (pid)
+      where l.locktype = 'advisory' and l.mode = 'ExclusiveLock' and l.granted
+        and a.application_name like ${`${VICTIM}%`}`);
+    return Number(held) > 0;
+  });
 }
 
 type FollowerJson = {
@@ -111,27 +138,33 @@ test('hosts share a fleet run through the queue; a host killed midway loses noth
     /queued 30 of 30 targets/.test(follower.output.stderr),
   );
 
-  const hosts = [0, 1, 2].map(() =>
-    start(t, [
-      'fleet',
-      'work',
-      '--queue',
-      control,
-      '--dir',
-      dir,
-      '--concurrency',
-      '2',
-      '--exit-when-idle',
-      '--idle-time',
-      '3s',
-    ]),
-  );
-  const [victim, ...survivors] = hosts;
-  if (victim === undefined) throw new Error('no hosts');
-  // Midway: once the victim has finished a target, it holds the next ones.
+  const host = (env: Readonly<Record<string, string>> = {}) =>
+    start(
+      t,
+      [
+        'fleet',
+        'work',
+        '--queue',
+        control,
+        '--dir',
+        dir,
+        '--concurrency',
+        '2',
+        '--exit-when-idle',
+        '--idle-time',
+        '3s',
+      ],
+      env,
+    );
+  // The victim starts alone (the others, fetching two jobs at a time and again at once, could
+  // otherwise empty the queue before it fetched any) and is killed midway, while it holds a
+  // target: its connections carry PGAPPNAME, and a target in flight holds its migration lock.
+  const victim = host({ PGAPPNAME: VICTIM });
   await until('the first host to finish a target', () =>
     /tenant_\d+: applied/.test(victim.output.stderr),
   );
+  const survivors = [host(), host()];
+  await untilAsync('the first host to hold a target', () => victimHoldsTarget(target));
   victim.child.kill('SIGKILL');
   t.is((await victim.exit).signal, 'SIGKILL');
 
