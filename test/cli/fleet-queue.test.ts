@@ -138,6 +138,10 @@ test('hosts share a fleet run through the queue; a host killed midway loses noth
     /queued 30 of 30 targets/.test(follower.output.stderr),
   );
 
+  // Jobs carry no passwords: each host finds the target's as libpq does, here in PGPASSWORD (the
+  // embedded PostgreSQL has one).
+  const password = decodeURIComponent(new URL(target).password);
+  const secrets = password === '' ? {} : { PGPASSWORD: password };
   const host = (env: Readonly<Record<string, string>> = {}) =>
     start(
       t,
@@ -154,7 +158,7 @@ test('hosts share a fleet run through the queue; a host killed midway loses noth
         '--idle-time',
         '3s',
       ],
-      env,
+      { ...secrets, ...env },
     );
   // The victim starts alone (the others, fetching two jobs at a time and again at once, could
   // otherwise empty the queue before it fetched any) and is killed midway, while it holds a
