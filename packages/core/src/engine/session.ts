@@ -165,17 +165,11 @@ export async function withSession<T>(
       const state = await readState(work, versionTable, await loaded);
       const apply = applyContext(held, config, state, emit, options);
       const ensureTables = async () => {
-        const create = async (db: Db) => {
-          // The ledger's schema is created with the version table.
-          if (config.schema !== 'public' && config.schema !== versionTable.schema)
-            await ensureSchema(db, config.schema);
-          await ensureVersionTable(db, versionTable);
-          await ensureLogTable(db, versionTable);
-        };
-        // A new ledger (a fleet's fresh tenant) is made in one transaction: one commit, where
-        // each table's own was a sync of the WAL; an existing one only has its columns checked.
-        if (state.initialized) await create(work);
-        else await work.transaction(create);
+        // The ledger's schema is created with the version table.
+        if (config.schema !== 'public' && config.schema !== versionTable.schema)
+          await ensureSchema(work, config.schema);
+        await ensureVersionTable(work, versionTable);
+        await ensureLogTable(work, versionTable);
       };
       const result = await fn({ work, modules, state, emit, apply, ensureTables, finished });
       succeeded = true;
