@@ -200,6 +200,7 @@ export type {
   TargetsCallback,
   TargetSource,
 } from './config/fleet-options.ts';
+export { countOutcomes } from './model/fleet.ts';
 export type {
   FleetCounts,
   FleetEvent,

@@ -22,7 +22,7 @@ import {
   FleetFailedError,
   isOffloopError,
   parsePostgresUrl,
-  type FleetCounts,
+  countOutcomes,
   type FleetEvent,
   type FleetUpResult,
   type LocatedTarget,
@@ -306,19 +306,6 @@ function notRun(target: LocatedTarget, outcome: 'up-to-date' | 'not-run'): Targe
     canary: false,
     error: null,
   };
-}
-
-function countOutcomes(results: readonly TargetResult[]): FleetCounts {
-  const counts = {
-    total: results.length,
-    applied: 0,
-    'up-to-date': 0,
-    failed: 0,
-    cancelled: 0,
-    'not-run': 0,
-  };
-  for (const result of results) counts[result.outcome] += 1;
-  return counts;
 }
 
 function failureMessage(result: QueueRunResult, queueName: string): string {

@@ -56,6 +56,20 @@ export type FleetCounts = { readonly total: number } & {
   readonly [O in TargetOutcome]: number;
 };
 
+/** How many of `results` ended each way. */
+export function countOutcomes(results: readonly TargetResult[]): FleetCounts {
+  const counts = {
+    total: results.length,
+    applied: 0,
+    'up-to-date': 0,
+    failed: 0,
+    cancelled: 0,
+    'not-run': 0,
+  };
+  for (const result of results) counts[result.outcome] += 1;
+  return counts;
+}
+
 /** What a fleet's `up` did, target by target, in the order the targets were given. */
 export type FleetUpResult = {
   readonly targets: readonly TargetResult[];

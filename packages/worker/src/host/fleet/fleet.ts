@@ -16,7 +16,7 @@ import {
   isOffloopError,
   parseDuration,
   parseFleetConfig,
-  type FleetCounts,
+  countOutcomes,
   type FleetEvent,
   type FleetInput,
   type FleetStatusResult,
@@ -538,19 +538,6 @@ function notRun(
 function appliedOf(error: unknown): TargetResult['applied'] {
   const details = isOffloopError(error) ? (error.details as { applied?: unknown }) : undefined;
   return Array.isArray(details?.applied) ? (details.applied as TargetResult['applied']) : [];
-}
-
-function countOutcomes(results: readonly TargetResult[]): FleetCounts {
-  const counts = {
-    total: results.length,
-    applied: 0,
-    'up-to-date': 0,
-    failed: 0,
-    cancelled: 0,
-    'not-run': 0,
-  };
-  for (const result of results) counts[result.outcome] += 1;
-  return counts;
 }
 
 function describeCounts(counts: Readonly<Record<string, number>>): string {
