@@ -12,8 +12,18 @@
  * never touches its host's module loading), so that later calls read compiled code from disk.
  * Node's default place and switches apply: `NODE_COMPILE_CACHE` names the directory,
  * `NODE_DISABLE_COMPILE_CACHE=1` turns it off.
+ *
+ * And it keeps V8 from recompiling PostgreSQL's parser (libpg-query's WebAssembly, which the
+ * thread loads to split and lint SQL) with its optimizing compiler. Parsing a few hundred files
+ * makes the grammar's one huge function "hot"; V8 then compiles it again in the background, which
+ * takes one to two seconds of a CPU (on this project's 2-core machine), and the process cannot
+ * exit before that compilation ends: `offloop up` of 50 files printed its summary, then waited
+ * 1.4 s to exit. The baseline code parses fast enough for a CLI's run (300 files: about 20 ms).
+ * A V8 flag is the whole process's, so only the CLI sets it; the library leaves its host's alone
+ * (docs/benchmarks.md, "The parser's tier-up").
  */
 import module from 'node:module';
+import v8 from 'node:v8';
 import { EXIT_NODE_VERSION_UNSUPPORTED } from './exit-codes.ts';
 
 /** Commands that run in the migration thread. */
@@ -43,6 +53,8 @@ if (Number.parseInt(version, 10) < REQUIRED_NODE_MAJOR) {
   process.exitCode = EXIT_NODE_VERSION_UNSUPPORTED;
 } else {
   module.enableCompileCache();
+  // A tiering budget no run spends: the parser stays on its baseline (Liftoff) code.
+  v8.setFlagsFromString('--wasm-tiering-budget=2000000000');
   // A command that migrates starts its worker thread first, so that the thread's start-up
   // overlaps with loading the CLI and reading the configuration (`@offloop/worker/early`).
   const [command, ...rest] = process.argv.slice(2);
