@@ -163,7 +163,7 @@ export async function withSession<T>(
       if (setup !== null) await work.startWork(setup);
       working = true;
       const state = await readState(work, versionTable, await loaded);
-      const apply = applyContext(held, config, state, emit, options);
+      const apply = applyContext(held, work, config, state, emit, options);
       const ensureTables = async () => {
         // The ledger's schema is created with the version table.
         if (config.schema !== 'public' && config.schema !== versionTable.schema)
@@ -234,6 +234,7 @@ async function takeLocks(
 /** What applying needs from the run: its lock connection controls the migration backends. */
 function applyContext(
   lock: LockSession,
+  work: Db,
   config: ResolvedConfig,
   state: PlanState,
   emit: Emit,
@@ -249,6 +250,7 @@ function applyContext(
     signal,
     serial,
     lockLost: lock.lost,
+    logFallback: work,
     cancelBackend: (pid) => lock.cancelBackend(pid),
     terminateBackend: (pid) => lock.terminateBackend(pid, TERMINATE_WAIT_MS),
     describeLockWait: (pid) => describeLockWait((text, values) => lock.query(text, values), pid),

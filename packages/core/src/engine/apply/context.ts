@@ -5,6 +5,7 @@ import type { ProgressEvent } from '../../model/events.ts';
 import type { LogEntry } from '../../model/migration.ts';
 import type { Statement } from '../../model/prepared.ts';
 import type { LockWait } from '../db/backends.ts';
+import type { Db } from '../db/db.ts';
 import type { VersionTable } from '../../sql/ddl.ts';
 import type { TransactionControlRefused } from './guarded-connection.ts';
 
@@ -26,6 +27,11 @@ export type ApplyContext = {
   readonly signal: AbortSignal | undefined;
   /** Waits for a `serial` migration's turn across a fleet (see `EngineOptions.serial`). */
   readonly serial?: ((version: string) => Promise<() => void>) | undefined;
+  /**
+   * The run's own work connection: where a failure's log row goes when the migration's
+   * connection is gone (a module's, terminated to stop it).
+   */
+  readonly logFallback?: Db | undefined;
   /** Fires when the run lock's connection ends (`lock.ts`): the run must stop and commit nothing more. */
   readonly lockLost: AbortSignal;
   /** Cancel the statement running on backend `pid` (from another connection). */

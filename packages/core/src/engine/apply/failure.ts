@@ -114,7 +114,7 @@ export async function finish(
     outcome.reason !== 'lock-lost' &&
     !(!options.transaction && connectionLost(outcome.error))
   ) {
-    await appendLogPersistently(logTo, context.versionTable, {
+    await appendLogPersistently([logTo, context.logFallback], context.versionTable, {
       version: migration.version,
       name: migration.name,
       direction,
@@ -151,18 +151,27 @@ function leavesWork(item: Prepared, position: Position, leftovers: Leftovers): b
 
 /**
  * Append the log row of a failure. A cancel sent for the failed statement can still arrive (it
- * is sent from another connection) and cancel this write instead: try again. A row that still
- * cannot be written is given up: the failure itself is what the caller must hear about.
+ * is sent from another connection) and cancel this write instead: try again. The migration's
+ * connection may be gone (a module's, terminated to stop it): then the run's work connection
+ * writes it. A row that still cannot be written is given up: the failure itself is what the
+ * caller must hear about.
  */
 async function appendLogPersistently(
-  connection: Db,
+  [connection, fallback]: readonly [Db, Db | undefined],
   versionTable: VersionTable,
   row: Parameters<typeof appendLog>[2],
 ): Promise<void> {
-  await retry(() => appendLog(connection, versionTable, row), {
-    attempts: 3,
-    retryOn: (error) => findPgError(error)?.sqlstate === '57014',
-  }).catch(() => undefined);
+  const append = (db: Db) =>
+    retry(() => appendLog(db, versionTable, row), {
+      attempts: 3,
+      retryOn: (error) => findPgError(error)?.sqlstate === '57014',
+    });
+  await append(connection)
+    .catch(async (error: unknown) => {
+      if (fallback !== undefined && fallback !== connection && connectionLost(error))
+        await append(fallback);
+    })
+    .catch(() => undefined);
 }
 
 /** What every error about one failed migration says: the facts, where, and what it left. */
