@@ -14,11 +14,15 @@
  * - `pg` on the host side (the CLI and the library never query). The thread inlines it: its ~40
  *   CommonJS files took ~25 ms to load in every new thread. slonik's driver imports its own `pg`
  *   from node_modules when a module migration runs; `pg-native` stays optional and external.
+ * Each external a bundle imports must be a dependency of the package that ships the bundle, not
+ * only of a package it inlines: under a strict layout (pnpm's), `@offloop/worker`'s thread would
+ * not find the `libpg-query` and `slonik` of `@offloop/core`. {@link bundlePackage} checks it.
  * Inlined: zod (host config validation, tree-shaken to what core uses) and comlink. Their licence
  * notices are kept: esbuild's `legalComments` at the end of each file, and every inlined package's
  * licence in `dist/THIRD-PARTY-LICENSES.md`.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -101,6 +105,7 @@ export async function bundlePackage(dir: string, outRoot: string = dir): Promise
   if (bundles === undefined) throw new Error(`${dir}: no bundles defined in scripts/bundle.ts`);
   // Root directories of the third-party packages inlined.
   const inlined = new Set<string>();
+  const imported = new Set<string>();
   for (const bundle of bundles) {
     const result = await esbuild.build({
       absWorkingDir: dir,
@@ -131,8 +136,41 @@ export async function bundlePackage(dir: string, outRoot: string = dir): Promise
       const root = packageRoot(input);
       if (root !== null) inlined.add(path.resolve(dir, root));
     }
+    for (const output of Object.values(result.metafile.outputs))
+      for (const { path: specifier, external } of output.imports)
+        if (external === true) imported.add(specifier);
   }
+  assertDeclared(dir, imported);
   writeLicenses(path.join(outRoot, 'dist'), [...inlined].sort());
+}
+
+/** Optional packages a bundle may import without depending on them (inlined `pg` tries `pg-native`). */
+const OPTIONAL_IMPORTS = new Set(['pg-native']);
+
+/** Throw unless every package the bundles of `dir` import at runtime is one of its dependencies. */
+function assertDeclared(dir: string, specifiers: ReadonlySet<string>): void {
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string> | undefined
+  >;
+  const declared = new Set(
+    ['dependencies', 'optionalDependencies', 'peerDependencies'].flatMap((field) =>
+      Object.keys(manifest[field] ?? {}),
+    ),
+  );
+  const missing = new Set<string>();
+  for (const specifier of specifiers) {
+    if (specifier.startsWith('node:') || specifier.startsWith('.') || isBuiltin(specifier))
+      continue;
+    const [scope = '', name = ''] = specifier.split('/');
+    const packageName = scope.startsWith('@') ? `${scope}/${name}` : scope;
+    if (!declared.has(packageName) && !OPTIONAL_IMPORTS.has(packageName)) missing.add(packageName);
+  }
+  if (missing.size > 0)
+    throw new Error(
+      `${dir}: its bundles import ${[...missing].join(', ')}, which package.json does not ` +
+        "list in dependencies (a strict install, such as pnpm's, would not find them)",
+    );
 }
 
 /** The root of the package a bundled input (a path esbuild reports) comes from, if third-party. */
