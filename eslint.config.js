@@ -25,13 +25,16 @@ const CORE_IMPORTS_NO_PACKAGE = {
   message: 'core is the bottom of the packages (cli -> worker -> core): it imports none of them.',
 };
 
+/** Any package of ours but @offloop/core. */
+const OURS_BUT_CORE = '^(offloop(/|$)|@offloop/(?!core(/|$)))';
+
 const WORKER_IMPORTS_CORE_ONLY = {
-  pattern: '^(offloop(/|$)|@offloop/(?!core(/|$)))',
+  pattern: OURS_BUT_CORE,
   message: 'the worker depends on @offloop/core only (cli -> worker -> core).',
 };
 
 const EMBEDDED_POSTGRES_IMPORTS_CORE_ONLY = {
-  pattern: '^(offloop(/|$)|@offloop/(?!core(/|$)))',
+  pattern: OURS_BUT_CORE,
   message: 'embedded-postgres depends on @offloop/core at most: the CLI and testing load it.',
 };
 
@@ -52,28 +55,23 @@ const PROTOCOL_TYPES_ONLY = {
     'a protocol file describes the messages between host and thread: it imports types only, so both sides may load it.',
 };
 
-/** `offloop/forbidden-imports` for `files` (but not `ignores`): the imports they may not make. */
-function forbid(files, ignores, forbidden) {
+/**
+ * `offloop/<rule>` for `files` (but not `ignores`): the imports they may not make. The rule is
+ * `forbidden-imports` (a folder's imports: where it runs), or `package-imports` for a package's
+ * (the same rule under a second name, so that a package's options do not replace a folder's).
+ */
+function forbid(files, ignores, forbidden, rule = 'forbidden-imports') {
   return {
     files,
     ignores,
     plugins: { offloop: importBoundaries },
-    rules: { 'offloop/forbidden-imports': ['error', { forbidden }] },
+    rules: { [`offloop/${rule}`]: ['error', { forbidden }] },
   };
 }
 
-/**
- * `offloop/package-imports` (the same rule under a second name, so that its options do not
- * replace a folder's): which packages, and which third-party packages of one folder only, the
- * files of a package may import.
- */
+/** Which packages (and which third-party packages of one folder only) a package's files may import. */
 function forbidInPackage(files, ignores, forbidden) {
-  return {
-    files,
-    ignores,
-    plugins: { offloop: importBoundaries },
-    rules: { 'offloop/package-imports': ['error', { forbidden }] },
-  };
+  return forbid(files, ignores, forbidden, 'package-imports');
 }
 
 export default defineConfig([
