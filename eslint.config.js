@@ -25,9 +25,28 @@ const CORE_IMPORTS_NO_PACKAGE = {
   message: 'core is the bottom of the packages (cli -> worker -> core): it imports none of them.',
 };
 
+/** Any package of ours but @offloop/core. */
+const OURS_BUT_CORE = '^(offloop(/|$)|@offloop/(?!core(/|$)))';
+
 const WORKER_IMPORTS_CORE_ONLY = {
-  pattern: '^(offloop(/|$)|@offloop/(?!core(/|$)))',
+  pattern: OURS_BUT_CORE,
   message: 'the worker depends on @offloop/core only (cli -> worker -> core).',
+};
+
+const EMBEDDED_POSTGRES_IMPORTS_CORE_ONLY = {
+  pattern: OURS_BUT_CORE,
+  message: 'embedded-postgres depends on @offloop/core at most: the CLI and testing load it.',
+};
+
+const TESTING_NEVER_CLI = {
+  name: 'offloop',
+  message: 'the test harness is a library: it never loads the CLI.',
+};
+
+const PG_BOSS_IN_QUEUE_ONLY = {
+  name: 'pg-boss',
+  message:
+    'pg-boss (and its own pg) is for the fleet queue only: import it in packages/cli/src/fleet/queue*.ts.',
 };
 
 const PROTOCOL_TYPES_ONLY = {
@@ -36,14 +55,23 @@ const PROTOCOL_TYPES_ONLY = {
     'a protocol file describes the messages between host and thread: it imports types only, so both sides may load it.',
 };
 
-/** `offloop/forbidden-imports` for `files` (but not `ignores`): the imports they may not make. */
-function forbid(files, ignores, forbidden) {
+/**
+ * `offloop/<rule>` for `files` (but not `ignores`): the imports they may not make. The rule is
+ * `forbidden-imports` (a folder's imports: where it runs), or `package-imports` for a package's
+ * (the same rule under a second name, so that a package's options do not replace a folder's).
+ */
+function forbid(files, ignores, forbidden, rule = 'forbidden-imports') {
   return {
     files,
     ignores,
     plugins: { offloop: importBoundaries },
-    rules: { 'offloop/forbidden-imports': ['error', { forbidden }] },
+    rules: { [`offloop/${rule}`]: ['error', { forbidden }] },
   };
+}
+
+/** Which packages (and which third-party packages of one folder only) a package's files may import. */
+function forbidInPackage(files, ignores, forbidden) {
+  return forbid(files, ignores, forbidden, 'package-imports');
 }
 
 export default defineConfig([
@@ -81,8 +109,30 @@ export default defineConfig([
     plugins: { offloop: importBoundaries },
     rules: { 'offloop/relative-imports-stay-in-package': 'error' },
   },
-  // What each folder may import. One entry per folder, the folders disjoint: a later entry for
-  // the same file would replace the rule's options, not add to them.
+  // What each package may import: one entry per package, the packages disjoint.
+  forbidInPackage(
+    ['packages/core/src/**/*.ts'],
+    [],
+    [CORE_IMPORTS_NO_PACKAGE, PG_BOSS_IN_QUEUE_ONLY],
+  ),
+  forbidInPackage(
+    ['packages/worker/src/**/*.ts'],
+    [],
+    [WORKER_IMPORTS_CORE_ONLY, PG_BOSS_IN_QUEUE_ONLY],
+  ),
+  forbidInPackage(
+    ['packages/embedded-postgres/src/**/*.ts'],
+    [],
+    [EMBEDDED_POSTGRES_IMPORTS_CORE_ONLY, PG_BOSS_IN_QUEUE_ONLY],
+  ),
+  forbidInPackage(['packages/testing/src/**/*.ts'], [], [TESTING_NEVER_CLI, PG_BOSS_IN_QUEUE_ONLY]),
+  forbidInPackage(
+    ['packages/cli/src/**/*.ts'],
+    ['packages/cli/src/fleet/queue*.ts'],
+    [PG_BOSS_IN_QUEUE_ONLY],
+  ),
+  // What each folder may import (where it runs). One entry per folder, the folders disjoint: a
+  // later entry for the same file would replace the rule's options, not add to them.
   forbid(
     ['packages/core/src/**/*.ts'],
     ['packages/core/src/engine/**'],
@@ -97,17 +147,20 @@ export default defineConfig([
       })),
       { name: '@offloop/core/engine', ...ENGINE_TYPES_ONLY },
       { folder: 'packages/core/src/engine', ...ENGINE_TYPES_ONLY },
-      CORE_IMPORTS_NO_PACKAGE,
     ],
   ),
-  forbid(['packages/core/src/engine/**/*.ts'], [], [CORE_IMPORTS_NO_PACKAGE]),
   forbid(
-    ['packages/worker/src/host/**/*.ts', 'packages/worker/src/index.ts'],
+    [
+      'packages/worker/src/host/**/*.ts',
+      'packages/worker/src/index.ts',
+      'packages/worker/src/early.ts',
+      'packages/worker/src/port-endpoint.ts',
+    ],
     [],
     [
-      // The host side (and the package's entry, which the host loads) runs on the caller's thread:
-      // no driver, no engine, and the thread's modules only by URL (host/thread-entry.ts), never
-      // imported.
+      // The host side (and the package's entries, which the host loads; port-endpoint.ts, which
+      // both sides load) runs on the caller's thread: no driver, no engine, and the thread's
+      // modules only by URL (host/thread-entry.ts), never imported.
       ...[...DRIVER, '@offloop/core/engine'].map((name) => ({
         name,
         allowTypes: true,
@@ -119,23 +172,9 @@ export default defineConfig([
         message:
           'the host starts thread modules by URL (host/thread-entry.ts), it never imports them.',
       },
-      WORKER_IMPORTS_CORE_ONLY,
     ],
   ),
-  forbid(
-    ['packages/worker/src/protocol.ts'],
-    [],
-    [WORKER_IMPORTS_CORE_ONLY, { any: true, ...PROTOCOL_TYPES_ONLY }],
-  ),
-  forbid(
-    ['packages/worker/src/**/*.ts'],
-    [
-      'packages/worker/src/host/**',
-      'packages/worker/src/index.ts',
-      'packages/worker/src/protocol.ts',
-    ],
-    [WORKER_IMPORTS_CORE_ONLY],
-  ),
+  forbid(['packages/worker/src/protocol.ts'], [], [{ any: true, ...PROTOCOL_TYPES_ONLY }]),
   forbid(
     ['packages/testing/src/*.ts'],
     ['packages/testing/src/protocol.ts'],

@@ -1,5 +1,7 @@
 // The import rules that keep each package and folder to its job (docs/architecture.md): an ESLint
-// plugin of two rules, configured per folder in eslint.config.js. Unlike the built-in
+// plugin of two rules, configured per package and per folder in eslint.config.js (the first rule
+// under two names, `package-imports` and `forbidden-imports`, so that a package's options and a
+// folder's apply together), tested by test/scripts/import-boundaries.test.ts. Unlike the built-in
 // no-restricted-imports, they also see `import()` expressions (the CLI loads the worker lazily)
 // and resolve relative paths, so a folder can be forbidden however it is reached.
 import path from 'node:path';
@@ -19,8 +21,9 @@ function importsOf(node) {
     case 'ImportExpression':
       return { source: node.source, erased: false };
     case 'TSImportType':
-      // `typeof import('x')`: a type.
-      return { source: node.argument.literal ?? node.argument, erased: true };
+      // `typeof import('x')`: a type. (typescript-eslint 8 names the specifier `source`; before, it
+      // was under `argument`, now deprecated.)
+      return { source: node.source ?? node.argument.literal ?? node.argument, erased: true };
     default:
       return null;
   }
@@ -125,6 +128,7 @@ export default {
   meta: { name: 'offloop-import-boundaries' },
   rules: {
     'forbidden-imports': forbiddenImports,
+    'package-imports': forbiddenImports,
     'relative-imports-stay-in-package': relativeImportsStayInPackage,
   },
 };

@@ -10,6 +10,11 @@
  * (test/worker/cancel.test.ts has a cancel test that accepts either outcome: it checks the
  * server is clean whichever path ran; these pin down each path.)
  */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'slonik';
 import test from '../helpers/limited-test.ts';
 import {
   RunAbortedError,
@@ -19,8 +24,10 @@ import {
 } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { createTestDatabase } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
 import { settledServerState } from '../helpers/isolation.ts';
+import { openProbePool } from '../helpers/probes.ts';
 
 const FIRST = '-- migrate:up\ncreate table first (id int);\n';
 
@@ -64,11 +71,20 @@ test('responsive worker: an abort during a statement that never ends by itself i
 
 test('blocked worker: an abort while the thread spins with a statement running is WORKER_UNRESPONSIVE after the grace period, and the statement is cancelled from a fresh thread', async (t) => {
   const url = await createTestDatabase(t);
-  // The module starts an hour-long statement, lets it reach the server, then blocks its thread.
-  const blocker = `export async function up({ connection, sql }) {
+  // The module starts an hour-long statement and, once the test has seen it on the server (the
+  // file `go`), blocks its thread for good, saying so first (the file `spinning`): the abort
+  // comes only then, so the thread cannot be responsive when it arrives.
+  const signals = await mkdtemp(path.join(os.tmpdir(), 'offloop-blocker-'));
+  t.teardown(() => rm(signals, { recursive: true, force: true }));
+  const go = path.join(signals, 'go');
+  const spinning = path.join(signals, 'spinning');
+  const blocker = `import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+export async function up({ connection, sql }) {
   await connection.query(sql.unsafe\`create table blocked (id int)\`);
   void connection.query(sql.unsafe\`select pg_sleep(3600)\`).catch(() => {});
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  while (!existsSync(${JSON.stringify(go)})) await sleep(10);
+  writeFileSync(${JSON.stringify(spinning)}, '');
   for (;;) {}
 }\n`;
   const dir = await migrationsDir(t, {
@@ -77,13 +93,27 @@ test('blocked worker: an abort while the thread spins with a statement running i
   });
   await using migrator = createMigrator({ url, dir, cancelGracePeriod: '500ms' });
   const controller = new AbortController();
-  const error = await t.throwsAsync(
-    migrator.up({
-      signal: controller.signal,
-      onProgress: abortWhenStarted(controller, '20260102000000', 600),
-    }),
-    { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' },
+  const outcome = t.throwsAsync(migrator.up({ signal: controller.signal }), {
+    instanceOf: WorkerUnresponsiveError,
+    code: 'WORKER_UNRESPONSIVE',
+  });
+  const probe = await openProbePool(url);
+  t.teardown(() => probe.end());
+  t.true(
+    await eventually(
+      async () =>
+        (await probe.oneFirst(sql.unsafe`
+          select count(*)::int from pg_stat_activity
+          where datname = current_database() and state = 'active'
+            and query like 'select pg_sleep(3600)%'`)) === 1,
+      60_000,
+    ),
+    "the module's statement reached the server",
   );
+  await writeFile(go, '');
+  t.true(await eventually(() => existsSync(spinning), 60_000), "the module's thread spins");
+  controller.abort();
+  const error = await outcome;
   t.is(error.details.graceMs, 500);
   t.is((error.cause as OffloopError | undefined)?.code, 'RUN_ABORTED');
   t.deepEqual(

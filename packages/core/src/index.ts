@@ -80,6 +80,7 @@ export type {
 export {
   configSchema,
   formatConfigIssues,
+  IDENTIFIER_PATTERN,
   parseConfig,
   toConfigIssues,
   VERSION_PATTERN,
@@ -100,7 +101,8 @@ export {
   OPERATION_SCHEMAS,
 } from './config/operation-options.ts';
 export type { OperationArgs, OperationInput } from './config/operation-options.ts';
-export { optionMeta } from './config/option-meta.ts';
+export { DURATION, option, optionMeta } from './config/option-meta.ts';
+export { duration } from './config/duration-option.ts';
 export type { OptionDecode, OptionMeta } from './config/option-meta.ts';
 export type {
   ConfigInput,
@@ -200,7 +202,7 @@ export type {
   TargetsCallback,
   TargetSource,
 } from './config/fleet-options.ts';
-export { countOutcomes } from './model/fleet.ts';
+export { countOutcomes, fleetFailedMessage, notRunResult, targetErrorOf } from './model/fleet.ts';
 export type {
   FleetCounts,
   FleetEvent,

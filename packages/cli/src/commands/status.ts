@@ -42,34 +42,7 @@ function renderStatus(result: StatusResult, context: StatusContext): string[] {
   const problems = new Map<string, PlanProblem>(
     result.problems.map((problem) => [problem.version, problem]),
   );
-  const rows = [
-    ...result.applied.map((row) => ({
-      version: row.version,
-      name: row.name,
-      state: 'applied',
-      at: formatTimestamp(row.appliedAt),
-    })),
-    ...result.pending.map((row) => ({
-      version: row.version,
-      name: row.name,
-      state: 'pending',
-      at: '',
-    })),
-    // A failed run of a migration that is neither applied nor on disk any more.
-    ...result.problems
-      .filter(
-        (problem) =>
-          problem.kind === 'failed' &&
-          problem.fileMissing &&
-          !result.applied.some((row) => row.version === problem.version),
-      )
-      .map((problem) => ({
-        version: problem.version,
-        name: problem.kind === 'failed' ? problem.file.slice(15) : '',
-        state: 'failed',
-        at: '',
-      })),
-  ].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  const rows = statusRows(result);
 
   if (!result.initialized)
     lines.push(`The version table ${context.table} does not exist yet: nothing is applied.`);
@@ -98,20 +71,54 @@ function renderStatus(result: StatusResult, context: StatusContext): string[] {
 
   const where = result.current === null ? 'nothing applied yet' : `now at ${result.current}`;
   lines.push(`${result.applied.length} applied, ${result.pending.length} pending; ${where}.`);
-  if (result.problems.length > 0) {
-    const blocking = result.problems.filter(
-      (problem) => problem.kind !== 'failed' || !(problem.fileChanged || problem.fileMissing),
-    ).length;
-    lines.push(
-      blocking === 0
-        ? `${count(result.problems.length, 'problem')}: offloop check fails ` +
-            `until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved.`
-        : `${count(result.problems.length, 'problem')}: offloop up refuses to ` +
-            `run until ${result.problems.length === 1 ? 'it is' : 'they are'} resolved (offloop ` +
-            'check explains each).',
-    );
-  }
+  if (result.problems.length > 0) lines.push(problemsLine(result.problems));
   return lines;
+}
+
+/** One row per migration, by version: applied, pending, and failed runs of files gone since. */
+function statusRows(
+  result: StatusResult,
+): { version: string; name: string; state: string; at: string }[] {
+  return [
+    ...result.applied.map((row) => ({
+      version: row.version,
+      name: row.name,
+      state: 'applied',
+      at: formatTimestamp(row.appliedAt),
+    })),
+    ...result.pending.map((row) => ({
+      version: row.version,
+      name: row.name,
+      state: 'pending',
+      at: '',
+    })),
+    // A failed run of a migration that is neither applied nor on disk any more.
+    ...result.problems
+      .filter(
+        (problem) =>
+          problem.kind === 'failed' &&
+          problem.fileMissing &&
+          !result.applied.some((row) => row.version === problem.version),
+      )
+      .map((problem) => ({
+        version: problem.version,
+        name: problem.kind === 'failed' ? problem.file.slice(15) : '',
+        state: 'failed',
+        at: '',
+      })),
+  ].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+/** What the problems stop: `check` only (a failed run of a changed or missing file), or `up`. */
+function problemsLine(problems: readonly PlanProblem[]): string {
+  const blocking = problems.filter(
+    (problem) => problem.kind !== 'failed' || !(problem.fileChanged || problem.fileMissing),
+  ).length;
+  const them = problems.length === 1 ? 'it is' : 'they are';
+  return blocking === 0
+    ? `${count(problems.length, 'problem')}: offloop check fails until ${them} resolved.`
+    : `${count(problems.length, 'problem')}: offloop up refuses to run until ${them} resolved ` +
+        '(offloop check explains each).';
 }
 
 function describeProblem(problem: PlanProblem): string {

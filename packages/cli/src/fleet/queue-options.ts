@@ -3,32 +3,9 @@
  * `offloop fleet work`), declared once as schemas with their metadata: the flags and their help
  * come from here (`optionFlags`), and the same schemas check the values.
  */
-import {
-  configSchema,
-  optionMeta,
-  parseDuration,
-  type ConfigIssue,
-  type OptionMeta,
-} from '@offloop/core';
+import { configSchema, duration, DURATION, option, type ConfigIssue } from '@offloop/core';
 import { z } from 'zod';
 import { optionFlags, readOptions } from '../flags/option-flags.ts';
-
-/** `schema`, registered with its metadata (as core's `option()`). */
-function option<S extends z.ZodType>(schema: S, meta: OptionMeta): S {
-  optionMeta.add(schema, meta);
-  return schema;
-}
-
-/** A duration in ms, given as ms or with a unit (`30s`, `5m`, `1h`). */
-const duration = z.preprocess(
-  (value: number | string) => parseDuration(value),
-  z
-    .number({ error: 'must be a duration: milliseconds, or a number with ms, s, m or h' })
-    .int()
-    .nonnegative(),
-);
-
-const DURATION = { placeholder: 'duration', decode: 'duration' } as const;
 
 /** pg-boss keeps a job active at most 24 hours. */
 const DAY_MS = 24 * 60 * 60 * 1000;

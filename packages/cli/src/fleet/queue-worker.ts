@@ -5,10 +5,10 @@
  * that pg-boss retries it (on any host) up to its limit and then moves it to the dead-letter queue.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TargetResult } from '@offloop/core';
+import { notRunResult, poll, targetErrorOf, type TargetResult } from '@offloop/core';
 import type { Fleet } from '@offloop/worker';
 import type { JobResult, PgBoss } from 'pg-boss';
-import { errorOf, openQueue, type TargetJob } from './queue.ts';
+import { openQueue, type TargetJob } from './queue.ts';
 import type { QueueLocation, QueueWorkOptions } from './queue-options.ts';
 
 /** Options of {@link workQueue}. */
@@ -142,16 +142,11 @@ class QueueHost {
       );
     } catch (error) {
       // upTarget never rejects for a target's failure; a bad target (its URL) rejects.
+      const { label, database, schema } = job.data;
       result = {
-        target: job.data.label,
-        database: job.data.database,
-        schema: job.data.schema,
+        ...notRunResult({ target: label, database, schema }, 'not-run', null),
         outcome: 'failed',
-        applied: [],
-        version: null,
-        durationMs: 0,
-        canary: false,
-        error: errorOf(error),
+        error: targetErrorOf(error),
       };
     }
     const labelled = { ...result, target: job.data.label };
@@ -166,18 +161,28 @@ class QueueHost {
   async waitForStop(boss: PgBoss): Promise<'signal' | 'idle'> {
     const { signal } = this.#options;
     let idleSince: number | null = null;
-    for (;;) {
+    const check = async (): Promise<'signal' | 'idle' | null> => {
       if (signal?.aborted === true) return 'signal';
-      if (this.#options.exitWhenIdle) {
-        const empty =
-          this.inFlight === 0 && (await pendingJobs(boss, this.#options.queueName)) === 0;
-        if (!empty) idleSince = null;
-        else {
-          idleSince ??= performance.now();
-          if (performance.now() - idleSince >= this.#options.idleTime) return 'idle';
-        }
+      if (!this.#options.exitWhenIdle) return null;
+      const empty = this.inFlight === 0 && (await pendingJobs(boss, this.#options.queueName)) === 0;
+      if (!empty) {
+        idleSince = null;
+        return null;
       }
-      await sleep(IDLE_CHECK_MS, undefined, { signal }).catch(() => undefined);
+      idleSince ??= performance.now();
+      return performance.now() - idleSince >= this.#options.idleTime ? 'idle' : null;
+    };
+    try {
+      const { value } = await poll(check, {
+        until: (stop) => stop !== null,
+        intervalMs: IDLE_CHECK_MS,
+        signal,
+      });
+      return value ?? 'signal';
+    } catch (error) {
+      // The signal ended the pause between two checks.
+      if (signal?.aborted === true) return 'signal';
+      throw error;
     }
   }
 
@@ -185,6 +190,7 @@ class QueueHost {
   async drain(graceMs: number, onCancel: () => void): Promise<void> {
     if (this.inFlight === 0) return;
     const settled = Promise.allSettled([...this.#running]);
+    // A deadline on this process's own promises, not a wait for something outside: no poll.
     const timer = new AbortController();
     const inTime = await Promise.race([
       settled.then(() => true),

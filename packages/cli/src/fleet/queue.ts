@@ -17,12 +17,13 @@
  * `~/.pgpass`), so the control database holds no secrets.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  FleetFailedError,
-  isOffloopError,
-  parsePostgresUrl,
   countOutcomes,
+  FleetFailedError,
+  fleetFailedMessage,
+  notRunResult,
+  parsePostgresUrl,
+  poll,
   type FleetEvent,
   type FleetUpResult,
   type LocatedTarget,
@@ -117,7 +118,8 @@ export async function enqueueAndFollow(
   const results = new Map<string, TargetResult>();
   const toRun = targets.filter((target) => target.state !== 'up-to-date');
   for (const target of targets)
-    if (target.state === 'up-to-date') results.set(keyOf(target), notRun(target, 'up-to-date'));
+    if (target.state === 'up-to-date')
+      results.set(keyOf(target), notRunResult(target, 'up-to-date', target.version));
   emit({
     type: 'fleet:planned',
     total: targets.length,
@@ -148,30 +150,20 @@ export async function enqueueAndFollow(
         (adopted === 0 ? '' : ` (${adopted} already queued by another run: following those)`),
     );
 
-    const open = new Map(following);
-    while (open.size > 0) {
-      if (options.signal?.aborted === true) {
-        stopped = 'aborted';
-        break;
-      }
-      for (const job of await jobsOf(boss, options.queueName, run, open)) {
-        const target = open.get(job.id);
-        if (target === undefined || !isFinal(job.state)) continue;
-        open.delete(job.id);
-        const result = resultOf(job, target);
-        results.set(keyOf(target), result);
-        emit({ type: 'target:finished', result });
-      }
-      if (open.size > 0)
-        await sleep(1000, undefined, { signal: options.signal }).catch(() => undefined);
-    }
+    const finished = await followJobs(boss, options, run, following, (target, result) => {
+      results.set(keyOf(target), result);
+      emit({ type: 'target:finished', result });
+    });
+    if (!finished) stopped = 'aborted';
   } finally {
     await boss.stop({ graceful: false });
   }
   if (backgroundError !== null && stopped === null && results.size < targets.length)
     throw backgroundError as Error;
 
-  const ordered = targets.map((target) => results.get(keyOf(target)) ?? notRun(target, 'not-run'));
+  const ordered = targets.map(
+    (target) => results.get(keyOf(target)) ?? notRunResult(target, 'not-run', target.version),
+  );
   const counts = countOutcomes(ordered);
   emit({ type: 'fleet:finished', counts, stopped });
   const result: QueueRunResult = {
@@ -184,6 +176,43 @@ export async function enqueueAndFollow(
   if (counts.failed > 0 || counts.cancelled > 0 || stopped !== null)
     throw new FleetFailedError(failureMessage(result, options.queueName), result);
   return result;
+}
+
+/**
+ * Every second, look at the jobs still open and report each one that ended, until none is open
+ * (true) or `options.signal` stops the following (false).
+ */
+async function followJobs(
+  boss: PgBoss,
+  options: QueueRunOptions,
+  run: string,
+  following: ReadonlyMap<string, LocatedTarget>,
+  onResult: (target: LocatedTarget, result: TargetResult) => void,
+): Promise<boolean> {
+  const open = new Map(following);
+  if (open.size === 0) return true;
+  const follow = async (): Promise<number | null> => {
+    if (options.signal?.aborted === true) return null;
+    for (const job of await jobsOf(boss, options.queueName, run, open)) {
+      const target = open.get(job.id);
+      if (target === undefined || !isFinal(job.state)) continue;
+      open.delete(job.id);
+      onResult(target, resultOf(job, target));
+    }
+    return open.size;
+  };
+  try {
+    const { value } = await poll(follow, {
+      until: (left) => left === null || left === 0,
+      intervalMs: 1000,
+      signal: options.signal,
+    });
+    return value !== null;
+  } catch (error) {
+    // The signal ended the pause between two looks.
+    if (options.signal?.aborted === true) return false;
+    throw error;
+  }
 }
 
 /**
@@ -247,7 +276,7 @@ function resultOf(job: JobWithMetadata<TargetJob>, target: LocatedTarget): Targe
   // No host stored a result: the job timed out, or its hosts died until its retries ran out.
   const message = messageIn(output) ?? `job ${job.state}`;
   return {
-    ...notRun(target, 'not-run'),
+    ...notRunResult(target, 'not-run', target.version),
     outcome: 'failed',
     error: {
       code: 'WORKER_FAILED',
@@ -294,20 +323,6 @@ function withoutPassword(url: string): string {
   }
 }
 
-function notRun(target: LocatedTarget, outcome: 'up-to-date' | 'not-run'): TargetResult {
-  return {
-    target: target.target,
-    database: target.database,
-    schema: target.schema,
-    outcome,
-    applied: [],
-    version: target.version,
-    durationMs: 0,
-    canary: false,
-    error: null,
-  };
-}
-
 function failureMessage(result: QueueRunResult, queueName: string): string {
   const { counts } = result;
   if (result.stopped !== null)
@@ -316,21 +331,9 @@ function failureMessage(result: QueueRunResult, queueName: string): string {
       `${counts.total} targets finished); its jobs stay in ${queueName} for the hosts running ` +
       'offloop fleet work.'
     );
-  const first = result.targets.find((target) => target.outcome === 'failed');
-  const firstText =
-    first?.error == null
-      ? ''
-      : ` First failure: ${first.target}: ${first.error.code}: ${first.error.message}`;
-  return (
-    `The fleet did not finish: ${counts.failed} of ${counts.total} targets failed after their ` +
-    `retries; their jobs are in the dead-letter queue ${deadLetterOf(queueName)}. Fix the cause ` +
-    `and run it again: it skips what is done.${firstText}`
+  return fleetFailedMessage(
+    `${counts.failed} of ${counts.total} targets failed after their retries; their jobs are in ` +
+      `the dead-letter queue ${deadLetterOf(queueName)}`,
+    result.targets,
   );
-}
-
-/** A caught value as a target's error, for a job whose run threw instead of returning. */
-export function errorOf(error: unknown): TargetResult['error'] {
-  return isOffloopError(error)
-    ? { code: error.code, message: error.message }
-    : { code: 'INTERNAL_ERROR', message: String(error) };
 }

@@ -11,13 +11,16 @@ import { duration } from './duration-option.ts';
 import { DURATION, option } from './option-meta.ts';
 import { LINT_RULE_IDS, type LintLevel, type LintRuleId } from '../model/lint.ts';
 
-/** PostgreSQL identifiers offloop accepts for its schema and table: plain names, 63 bytes at most. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * PostgreSQL identifiers offloop accepts for its schema and table (and a fleet target's schema):
+ * plain names, 63 bytes at most.
+ */
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 export const identifier = z
   .string()
   .regex(
-    IDENTIFIER,
+    IDENTIFIER_PATTERN,
     'must be a plain PostgreSQL identifier: a letter or _, then letters, ' +
       'digits or _, at most 63 characters',
   );

@@ -5,13 +5,14 @@
  * `docs/errors.md`. The classes are grouped by family: the files and configuration (`files.ts`,
  * `config.ts`), a migration that failed while running (`migration.ts`, one base class
  * {@link MigrationFailure}), the files disagreeing with the version table (`plan.ts`), a run
- * stopped from outside (`run.ts`), the host side (`host.ts`). Errors cross the worker-thread
- * boundary as plain envelopes (`envelope.ts`) and are rebuilt on the host as the same class
- * (`rebuild.ts`). A cleanup failure never hides the original failure (`suppressed.ts`).
+ * stopped from outside (`runtime.ts`), a fleet (`fleet.ts`), the host side (`host.ts`). Errors
+ * cross the worker-thread boundary as plain envelopes (`envelope.ts`) and are rebuilt on the host
+ * as the same class (`rebuild.ts`). A cleanup failure never hides the original failure (`suppressed.ts`).
  *
- * Messages are built beside their codes: a family file ends with the builders of its errors'
- * text (`missingFilesMessage`, `dirtyMessage`, ...), and sentences several errors share are in
- * `messages.ts`. A throw site names the builder; it does not assemble the sentences.
+ * Messages that several places throw, or that take some assembling, are built beside their codes:
+ * a family file ends with the builders of its errors' text (`missingFilesMessage`,
+ * `dirtyMessage`, ...), and sentences several errors share are in `messages.ts`. A one-off
+ * message (a lock timeout, a directory `create` cannot write to) is written at its throw site.
  */
 export { isOffloopError, OffloopError } from './base.ts';
 export type { OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';

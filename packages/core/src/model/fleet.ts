@@ -3,6 +3,7 @@
  * each with its own lock and ledger. What the fleet's calls return and report.
  */
 import type { ErrorCode } from '../errors/codes.ts';
+import { isOffloopError } from '../errors/base.ts';
 import type { MigrationResult } from '../errors/migration.ts';
 
 /**
@@ -48,6 +49,35 @@ export type TargetResult = {
   readonly error: TargetError | null;
 };
 
+/** A caught value as a target's error: its code and message, or `INTERNAL_ERROR` for a non-offloop error. */
+export function targetErrorOf(error: unknown): TargetError {
+  return isOffloopError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL_ERROR', message: String(error) };
+}
+
+/**
+ * The result of a target that did not run: found up to date (`up-to-date`), or never reached
+ * (`not-run`); `version` is where it stood.
+ */
+export function notRunResult(
+  target: Pick<TargetResult, 'target' | 'database' | 'schema'>,
+  outcome: 'up-to-date' | 'not-run',
+  version: string | null,
+): TargetResult {
+  return {
+    target: target.target,
+    database: target.database,
+    schema: target.schema,
+    outcome,
+    applied: [],
+    version,
+    durationMs: 0,
+    canary: false,
+    error: null,
+  };
+}
+
 /** Why a fleet stopped before every target had its turn; null when none stopped it. */
 export type FleetStop = 'canary-failed' | 'failures' | 'aborted' | 'timeout' | null;
 
@@ -68,6 +98,22 @@ export function countOutcomes(results: readonly TargetResult[]): FleetCounts {
   };
   for (const result of results) counts[result.outcome] += 1;
   return counts;
+}
+
+/**
+ * The message of a fleet's `FleetFailedError`: why it did not finish, what to do, and the first
+ * target that failed, if one did.
+ */
+export function fleetFailedMessage(why: string, targets: readonly TargetResult[]): string {
+  const failed = targets.find((target) => target.outcome === 'failed');
+  const first =
+    failed?.error == null
+      ? ''
+      : ` First failure: ${failed.target}: ${failed.error.code}: ${failed.error.message}`;
+  return (
+    `The fleet did not finish: ${why}. Fix the cause and run it again: it skips what is done.` +
+    first
+  );
 }
 
 /** What a fleet's `up` did, target by target, in the order the targets were given. */

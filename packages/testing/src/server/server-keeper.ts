@@ -5,9 +5,9 @@
  * the idle timeout. The data directory stays, with the templates in it.
  */
 import { unlink, writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
+import { poll } from '@offloop/core';
 import { startEmbeddedPostgres } from '@offloop/embedded-postgres';
 import { serverPaths, tryLock } from './shared-server.ts';
 
@@ -41,26 +41,27 @@ const clients = () =>
   where backend_type = 'client backend' and pid <> pg_backend_pid()`);
 
 let idleSince = Date.now();
-for (;;) {
-  await sleep(CHECK_MS);
+/** Stop the server once no client has been connected for the idle timeout: whether it did. */
+const stopWhenIdle = async (): Promise<boolean> => {
   if ((await clients()) > 0) {
     idleSince = Date.now();
-    continue;
+    return false;
   }
-  if (Date.now() - idleSince < idleTimeout) continue;
+  if (Date.now() - idleSince < idleTimeout) return false;
   // Stop under the start lock, so that no harness reads server.json and connects meanwhile.
-  if (!(await tryLock(paths.lock))) continue;
+  if (!(await tryLock(paths.lock))) return false;
   try {
     if ((await clients()) > 0) {
       idleSince = Date.now();
-      continue;
+      return false;
     }
     await unlink(paths.state).catch(() => undefined);
     await pool.end();
     await server.stop();
     console.log('idle: stopped');
-    break;
+    return true;
   } finally {
     await unlink(paths.lock).catch(() => undefined);
   }
-}
+};
+await poll(stopWhenIdle, { until: (stopped) => stopped, intervalMs: CHECK_MS });

@@ -37,36 +37,13 @@ export async function applyInBatch(
   context: ApplyContext,
   retries: LockRetries,
 ): Promise<MigrationResult> {
-  const { migration, direction, options, statements } = item;
+  const { migration, statements } = item;
   const started = performance.now();
   const position: Position = { statement: null, index: -1, completed: 0 };
   let positionInStatement: number | null = null;
-  const script = transactionScript(
-    statements,
-    [
-      // With lockUrl the session has no search_path of offloop's: the migration sets it.
-      ...(context.searchPath === null ? [] : [searchPathSetting(context.searchPath)]),
-      ...timeoutSettings(context.config, options, undefined, retries.timeoutMs),
-    ],
-    recordStatements(context.versionTable, migration, direction, {
-      appliedBy: context.appliedBy,
-      duration: 'measured',
-      attempts: retries.attempt,
-    }),
-  );
-
+  const script = scriptOf(item, context, retries);
   const recorded: Recorded = { durationMs: null };
-  const committed = async () => {
-    if ((await isApplied(work, context.versionTable, migration.version)) !== (direction === 'up'))
-      return false;
-    recorded.durationMs = await recordedDuration(
-      work,
-      context.versionTable,
-      migration.version,
-      direction,
-    );
-    return true;
-  };
+  const committed = () => wasCommitted(work, item, context, recorded);
 
   const outcome = await withCancellation(
     context,
@@ -115,6 +92,50 @@ export async function applyInBatch(
     recorded,
     retries,
   });
+}
+
+/** The one script of `item`: `begin`, its settings, its statements, its recording, `commit`. */
+function scriptOf(
+  item: BatchablePrepared,
+  context: ApplyContext,
+  retries: LockRetries,
+): TransactionScript {
+  const { migration, direction, options, statements } = item;
+  return transactionScript(
+    statements,
+    [
+      // With lockUrl the session has no search_path of offloop's: the migration sets it.
+      ...(context.searchPath === null ? [] : [searchPathSetting(context.searchPath)]),
+      ...timeoutSettings(context.config, options, undefined, retries.timeoutMs),
+    ],
+    recordStatements(context.versionTable, migration, direction, {
+      appliedBy: context.appliedBy,
+      duration: 'measured',
+      attempts: retries.attempt,
+    }),
+  );
+}
+
+/**
+ * Whether the version table says `item` committed (its row is there after `up`, gone after
+ * `down`); if so, the duration its rows hold goes in `recorded`.
+ */
+async function wasCommitted(
+  work: WorkConnection,
+  item: BatchablePrepared,
+  context: ApplyContext,
+  recorded: Recorded,
+): Promise<boolean> {
+  const { migration, direction } = item;
+  if ((await isApplied(work, context.versionTable, migration.version)) !== (direction === 'up'))
+    return false;
+  recorded.durationMs = await recordedDuration(
+    work,
+    context.versionTable,
+    migration.version,
+    direction,
+  );
+  return true;
 }
 
 /**

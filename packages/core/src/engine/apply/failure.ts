@@ -68,30 +68,10 @@ export async function finish(
     };
   }
   const { retries } = run;
-  if (
-    retries !== undefined &&
-    outcome.reason === null &&
-    options.transaction &&
-    context.singleTransaction === undefined &&
-    findPgError(outcome.error)?.sqlstate === '55P03' &&
-    retries.canRetry(retries.attempt)
-  )
+  if (mayRetry(item, context, outcome, retries))
     throw new LockTimedOut(position.lockWait?.blockedBy ?? [], { cause: outcome.error });
   const lastSeen = retries?.seen(position.lockWait?.blockedBy ?? []) ?? [];
-  // What a failed non-transactional run leaves behind: the statements that completed, what a
-  // module did, an INVALID index of a concurrent build, the work of an earlier failed run.
-  const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
-  if (!options.transaction) {
-    if (
-      position.statement !== null &&
-      isConcurrentIndexBuild(position.statement.kind, position.statement.node)
-    ) {
-      const before = position.invalidBefore ?? new Set<string>();
-      const now = await invalidIndexes(logTo, position.statement).catch(() => []);
-      leftovers.invalidIndexes = now.filter((name) => !before.has(name));
-    }
-    leftovers.earlier = context.earlierFailure?.(migration.version);
-  }
+  const leftovers = await leftoversOf(logTo, item, context, position);
   const failure = toFailure(
     item,
     position,
@@ -128,6 +108,50 @@ export async function finish(
     });
   }
   throw failure;
+}
+
+/**
+ * Whether a failed attempt may be tried again (`withLockRetries`): a transactional migration's
+ * lock timeout (55P03), outside a single-transaction run, with attempts left.
+ */
+function mayRetry(
+  item: Prepared,
+  context: ApplyContext,
+  outcome: { readonly error: unknown; readonly reason: CancelReason | null },
+  retries: LockRetries | undefined,
+): boolean {
+  return (
+    retries !== undefined &&
+    outcome.reason === null &&
+    item.options.transaction &&
+    context.singleTransaction === undefined &&
+    findPgError(outcome.error)?.sqlstate === '55P03' &&
+    retries.canRetry(retries.attempt)
+  );
+}
+
+/**
+ * What a failed non-transactional run leaves behind: the statements that completed, what a
+ * module did, an INVALID index of a concurrent build, the work of an earlier failed run.
+ */
+async function leftoversOf(
+  logTo: Db,
+  item: Prepared,
+  context: ApplyContext,
+  position: Position,
+): Promise<Leftovers> {
+  const leftovers: Leftovers = { invalidIndexes: [], earlier: undefined };
+  if (item.options.transaction) return leftovers;
+  if (
+    position.statement !== null &&
+    isConcurrentIndexBuild(position.statement.kind, position.statement.node)
+  ) {
+    const before = position.invalidBefore ?? new Set<string>();
+    const now = await invalidIndexes(logTo, position.statement).catch(() => []);
+    leftovers.invalidIndexes = now.filter((name) => !before.has(name));
+  }
+  leftovers.earlier = context.earlierFailure?.(item.migration.version);
+  return leftovers;
 }
 
 /** Whether `error` is the loss of the connection (the driver's, or the server ending the session). */

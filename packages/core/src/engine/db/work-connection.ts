@@ -21,8 +21,10 @@
  */
 import pg from 'pg';
 import type { ResolvedConfig } from '../../config/config.ts';
+import { CountingQuery, type BatchOutcome } from './counting-query.ts';
 import { Db, type Row } from './db.ts';
 import { pgClientConfig } from './pg-client.ts';
+import { inTransaction, type Connected } from './transaction-db.ts';
 import { toPg, type Sql } from './sql.ts';
 import { setSearchPath } from '../../sql/settings.ts';
 
@@ -39,85 +41,6 @@ export type WorkConnectionConfig = Pick<
 };
 
 /**
- * How a batch ended: every statement completed, or an error after `completed` statements. `last`
- * is the first column of the last row any statement returned (text, as the server sent it).
- */
-export type BatchOutcome =
-  | { readonly ok: true; readonly last: string | null }
-  | { readonly ok: false; readonly error: unknown; readonly completed: number };
-
-/**
- * One query of several statements, counting what completes. A pg "submittable": the client
- * hands it the protocol messages of its query. Rows are dropped, never accumulated: only the
- * first value of the last one is kept.
- */
-class CountingQuery {
-  completed = 0;
-  /** Statements of a reset sent ahead of the text (see {@link WorkConnection.batch}). */
-  private readonly ahead: number;
-  /** Characters of that reset and its separator, before the text. */
-  private readonly offset: number;
-  private last: string | null = null;
-  private settled = false;
-  readonly done: Promise<BatchOutcome>;
-  private resolve!: (outcome: BatchOutcome) => void;
-
-  private readonly text: string;
-
-  constructor(text: string, ahead: { statements: number; length: number } = NOTHING_AHEAD) {
-    this.text = text;
-    this.ahead = ahead.statements;
-    this.offset = ahead.length;
-    this.done = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-
-  submit(connection: { query(text: string): void }): void {
-    connection.query(this.text);
-  }
-
-  handleRowDescription(): void {}
-  handleDataRow(row: { readonly fields: readonly unknown[] }): void {
-    if (this.completed < this.ahead) return;
-    const [value] = row.fields;
-    this.last = typeof value === 'string' ? value : null;
-  }
-  handlePortalSuspended(): void {}
-  handleEmptyQuery(): void {}
-  handleCommandComplete(): void {
-    this.completed += 1;
-  }
-
-  handleCopyInResponse(connection: { sendCopyFail(message: string): void }): void {
-    connection.sendCopyFail('offloop: COPY ... FROM STDIN has no data source in a migration file');
-  }
-
-  handleCopyData(): void {}
-
-  /** A server error (ReadyForQuery follows) or a broken connection (nothing follows). */
-  handleError(error: unknown): void {
-    // Counts and positions are the text's own, not the reset's ahead of it.
-    const withPosition = error as { position?: unknown };
-    if (this.offset > 0 && typeof withPosition.position === 'string') {
-      const position = Number(withPosition.position) - this.offset;
-      withPosition.position = position > 0 ? String(position) : undefined;
-    }
-    this.settle({ ok: false, error, completed: Math.max(0, this.completed - this.ahead) });
-  }
-
-  handleReadyForQuery(): void {
-    this.settle({ ok: true, last: this.last });
-  }
-
-  private settle(outcome: BatchOutcome): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolve(outcome);
-  }
-}
-
-/**
  * What `DISCARD ALL` does, statement by statement (PostgreSQL's documentation lists them), as
  * one query that the work session's setup can follow in the same round trip: `DISCARD ALL`
  * itself refuses to run in a multi-statement query's implicit transaction.
@@ -128,8 +51,6 @@ const RESET_SESSION =
 
 /** The statements of {@link RESET_SESSION}. */
 const RESET_STATEMENTS = RESET_SESSION.split(';').length;
-
-const NOTHING_AHEAD = { statements: 0, length: 0 };
 
 /** The socket under a `pg` client (not part of its typed API), if it has one. */
 function socketOf(
@@ -143,7 +64,7 @@ function socketOf(
 const REUSE_CHECK_MS = 2_000;
 
 /** A connected client and what is known about its backend. */
-type Live = { readonly client: pg.Client; readonly pid: number; broken: boolean };
+type Live = Connected & { broken: boolean };
 
 /** The run's work connection. See the module's comment. */
 export class WorkConnection extends Db {
@@ -469,54 +390,6 @@ export class WorkConnection extends Db {
     const { text, values } = toPg(query);
     const result = await live.client.query<T>(text, values as unknown[]);
     return result.rows;
-  }
-}
-
-/** `fn` in a transaction (or, at `depth` > 0, a savepoint) on `live`'s client. */
-async function inTransaction<T>(
-  live: Live,
-  rows: <R extends Row>(query: Sql) => Promise<R[]>,
-  fn: (transaction: Db) => Promise<T>,
-  depth: number,
-): Promise<T> {
-  const savepoint = `offloop_${depth}`;
-  await live.client.query(depth === 0 ? 'begin' : `savepoint ${savepoint}`);
-  let result: T;
-  try {
-    result = await fn(new TransactionDb(live, rows, depth + 1));
-  } catch (error) {
-    await live.client
-      .query(depth === 0 ? 'rollback' : `rollback to savepoint ${savepoint}`)
-      .catch(() => undefined);
-    throw error;
-  }
-  await live.client.query(depth === 0 ? 'commit' : `release savepoint ${savepoint}`);
-  return result;
-}
-
-/** The work connection inside a transaction. */
-class TransactionDb extends Db {
-  readonly #live: Live;
-  readonly #rows: <R extends Row>(query: Sql) => Promise<R[]>;
-  readonly #depth: number;
-
-  constructor(live: Live, rows: <R extends Row>(query: Sql) => Promise<R[]>, depth: number) {
-    super();
-    this.#live = live;
-    this.#rows = rows;
-    this.#depth = depth;
-  }
-
-  override rows<T extends Row>(query: Sql): Promise<T[]> {
-    return this.#rows<T>(query);
-  }
-
-  override pid(): Promise<number> {
-    return Promise.resolve(this.#live.pid);
-  }
-
-  override transaction<T>(fn: (transaction: Db) => Promise<T>): Promise<T> {
-    return inTransaction(this.#live, this.#rows, fn, this.#depth);
   }
 }
 

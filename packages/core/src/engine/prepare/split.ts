@@ -3,7 +3,7 @@
  *
  * Every pending file is split (and so syntax-checked) before anything runs. The split gives each
  * statement's place in its file (for errors), the statements that cannot run in a transaction,
- * and the boundaries the batched apply needs to tell which statement failed (`db/batch-session.ts`); the
+ * and the boundaries the batched apply needs to tell which statement failed (`db/work-connection.ts`); the
  * statement-by-statement path (non-transactional migrations, `singleTransaction`) sends them one
  * per query, as slonik's extended protocol requires.
  */

@@ -5,11 +5,13 @@
  */
 import {
   ConfigError,
+  IDENTIFIER_PATTERN,
   parsePostgresUrl,
   redactUrl,
   resolvePostgresUrl,
   type FleetTarget,
   type ResolvedFleetConfig,
+  type TargetResult,
 } from '@offloop/core';
 
 /** A target, resolved: where it is, and what to call it. */
@@ -26,6 +28,13 @@ export type ResolvedTarget = {
   /** The database's identity on its server: targets with one scan together. */
   readonly databaseKey: string;
 };
+
+/** A target's names in its results and status: its label, database and schema. */
+export function namesOf(
+  target: ResolvedTarget,
+): Pick<TargetResult, 'target' | 'database' | 'schema'> {
+  return { target: target.label, database: target.database, schema: target.schema };
+}
 
 /** A target from a source, before it is resolved. */
 type Given = { readonly url: string; readonly schema: string | null };
@@ -59,7 +68,7 @@ export async function gatherTargets(
         break;
     }
   }
-  return label(dedupe(given.map((each, index) => resolveTarget(each, config.base.schema, index))));
+  return label(dedupe(given.map((each, index) => locateTarget(each, config.base.schema, index))));
 }
 
 function toGiven(target: FleetTarget): Given {
@@ -74,32 +83,39 @@ async function fromCallback(
   const targets: Given[] = [];
   for await (const target of returned) {
     if (typeof target !== 'object' || target === null || typeof target.url !== 'string')
-      throw targetProblem('targets', 'the function returned a target without a url');
+      throw targetsProblem('targets', 'the function returned a target without a url');
     targets.push(toGiven(target));
   }
   return targets;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 type Unlabelled = Omit<ResolvedTarget, 'label'>;
 
-function resolveTarget(given: Given, defaultSchema: string, index: number): Unlabelled {
+/**
+ * Where a given target is: its URL resolved as libpq would, its schema checked, its server and
+ * database named. (A fleet target is a database and schema, not a version: core's `resolveTarget`
+ * is the other kind.)
+ */
+function locateTarget(given: Given, defaultSchema: string, index: number): Unlabelled {
   const where = `targets[${index}]`;
   const resolved = resolvePostgresUrl(given.url);
   if (resolved.url === undefined)
-    throw targetProblem(`${where}.url`, `${redactUrl(given.url)}: ${resolved.problems.join('; ')}`);
+    throw targetsProblem(
+      `${where}.url`,
+      `${redactUrl(given.url)}: ${resolved.problems.join('; ')}`,
+    );
   const schema = given.schema ?? defaultSchema;
-  if (!IDENTIFIER.test(schema))
-    throw targetProblem(`${where}.schema`, `"${schema}" is not a plain PostgreSQL identifier`);
+  if (!IDENTIFIER_PATTERN.test(schema))
+    throw targetsProblem(`${where}.schema`, `"${schema}" is not a plain PostgreSQL identifier`);
   const parts = parsePostgresUrl(resolved.url);
-  if (typeof parts === 'string') throw targetProblem(`${where}.url`, parts);
+  if (typeof parts === 'string') throw targetsProblem(`${where}.url`, parts);
   const server = `${parts.host ?? 'localhost'}:${parts.port ?? '5432'}`;
   const database = parts.database ?? parts.user ?? 'postgres';
   return { url: resolved.url, schema, database, server, databaseKey: `${server}/${database}` };
 }
 
-function targetProblem(path: string, message: string): ConfigError {
+/** A problem with the fleet's targets, as the `ConfigError` the call rejects with. */
+function targetsProblem(path: string, message: string): ConfigError {
   return new ConfigError(`Invalid fleet targets: ${path}: ${message}`, {
     issues: [{ path, message }],
   });
@@ -148,16 +164,16 @@ export function parseTargetsFile(text: string, file: string): FleetTarget[] {
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const [url = '', schema, ...rest] = trimmed.split(/\s+/);
     if (rest.length > 0)
-      throw targetProblem(
+      throw targetsProblem(
         `${file}:${index + 1}`,
         'a line is a URL and, optionally, a schema, separated by a space',
       );
     const where = `${file}:${index + 1}`;
     const resolved = resolvePostgresUrl(url);
     if (resolved.url === undefined)
-      throw targetProblem(where, `${redactUrl(url)}: ${resolved.problems.join('; ')}`);
-    if (schema !== undefined && !IDENTIFIER.test(schema))
-      throw targetProblem(where, `"${schema}" is not a plain PostgreSQL identifier`);
+      throw targetsProblem(where, `${redactUrl(url)}: ${resolved.problems.join('; ')}`);
+    if (schema !== undefined && !IDENTIFIER_PATTERN.test(schema))
+      throw targetsProblem(where, `"${schema}" is not a plain PostgreSQL identifier`);
     targets.push(schema === undefined ? { url } : { url, schema });
   });
   return targets;
