@@ -2,6 +2,7 @@ import test from 'ava';
 import {
   DatabaseUnavailableError,
   ERROR_CODES,
+  FleetFailedError,
   fromEnvelope,
   InternalError,
   isOffloopError,
@@ -15,6 +16,7 @@ import {
   type ErrorCode,
 } from '@offloop/core';
 import { readFile } from 'node:fs/promises';
+import { inspect } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { asDatabaseUnavailable } from '../../packages/core/src/engine/db/pg-errors.ts';
 import { withDatabaseErrors } from '../../packages/core/src/engine/db/pg-errors.ts';
@@ -332,4 +334,38 @@ test('a session the server ended is a lost connection, one it refused is not: by
     url,
   );
   t.regex((starting as Error).message, /^Cannot connect to /);
+});
+
+test('an inspected fleet error shows its counts and first failures, not every target of a large fleet', (t) => {
+  const targets = Array.from({ length: 1_000 }, (_, index) => ({
+    target: `tenant_${index}`,
+    database: 'app',
+    schema: `tenant_${index}`,
+    outcome: index < 8 ? ('failed' as const) : ('applied' as const),
+    applied: [],
+    version: null,
+    durationMs: 1,
+    canary: false,
+    error: index < 8 ? { code: 'MIGRATION_FAILED' as const, message: 'boom' } : null,
+  }));
+  const counts = {
+    total: 1_000,
+    applied: 992,
+    'up-to-date': 0,
+    failed: 8,
+    cancelled: 0,
+    'not-run': 0,
+  };
+  const error = new FleetFailedError('8 of 1,000 targets failed', {
+    targets,
+    counts,
+    stopped: null,
+    durationMs: 1,
+  });
+  const shown = inspect(error);
+  t.true(shown.split('\n').length < 40, shown);
+  t.regex(shown, /FleetFailedError: 8 of 1,000 targets failed/);
+  t.regex(shown, /tenant_0: failed, MIGRATION_FAILED: boom/);
+  t.regex(shown, /\.\.\. and 3 more/);
+  t.is(error.details.targets.length, 1_000, 'the details keep every target');
 });

@@ -2,6 +2,37 @@
 import { OffloopError } from './base.ts';
 import type { FleetStatusResult, FleetUpResult } from '../model/fleet.ts';
 
+/** Targets an inspected fleet error lists by name; the rest are counted. */
+const INSPECTED_TARGETS = 5;
+
+/** Node's `util.inspect` hook, by its registered name (core imports nothing of Node's here). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * What `util.inspect` shows of a fleet error (an uncaught one, `console.error(error)`): its
+ * stack, the counts and the first targets that did not make it. Its `details` list every target,
+ * thousands of lines for a large fleet, and stay whole on the error itself.
+ */
+function inspectFleetError(
+  error: OffloopError,
+  counts: object,
+  notDone: readonly { readonly target: string; readonly what: string }[],
+): string {
+  const listed = notDone
+    .slice(0, INSPECTED_TARGETS)
+    .map(({ target, what }) => `\n    ${target}: ${what}`)
+    .join('');
+  const more =
+    notDone.length > INSPECTED_TARGETS
+      ? `\n    ... and ${notDone.length - INSPECTED_TARGETS} more`
+      : '';
+  return (
+    `${error.stack ?? `${error.name}: ${error.message}`}\n` +
+    `  code: '${error.code}'\n  counts: ${JSON.stringify(counts)}${listed}${more}\n` +
+    '  (every target: error.details.targets)'
+  );
+}
+
 /**
  * A fleet's `up` did not bring every target up: a target failed (its error in
  * `details.targets`), a canary failed, the failure policy stopped it, or it was cancelled or
@@ -10,9 +41,39 @@ import type { FleetStatusResult, FleetUpResult } from '../model/fleet.ts';
  */
 export class FleetFailedError extends OffloopError<'FLEET_FAILED', FleetUpResult> {
   readonly code = 'FLEET_FAILED';
+
+  /** See {@link inspectFleetError}. */
+  [INSPECT](): string {
+    const { targets, counts } = this.details;
+    return inspectFleetError(
+      this,
+      counts,
+      targets
+        .filter((target) => target.outcome === 'failed' || target.outcome === 'cancelled')
+        .map(({ target, outcome, error }) => ({
+          target,
+          what: error === null ? outcome : `${outcome}, ${error.code}: ${error.message}`,
+        })),
+    );
+  }
 }
 
 /** A fleet's `check` found targets that are not up to date (`details`: the fleet's status). */
 export class FleetBehindError extends OffloopError<'FLEET_BEHIND', FleetStatusResult> {
   readonly code = 'FLEET_BEHIND';
+
+  /** See {@link inspectFleetError}. */
+  [INSPECT](): string {
+    const { targets, counts } = this.details;
+    return inspectFleetError(
+      this,
+      counts,
+      targets
+        .filter((target) => target.state !== 'up-to-date')
+        .map(({ target, state, version, pendingCount }) => ({
+          target,
+          what: `${state} at ${version ?? 'nothing applied'}, ${pendingCount} pending`,
+        })),
+    );
+  }
 }
