@@ -323,6 +323,29 @@ test('--targets <file> migrates the databases it lists, comments and blank lines
   t.regex(missing.stderr, /--targets: cannot read .*targets\.txt: no such file/);
 });
 
+test('a --targets file with bad lines names every one of them before anything runs', async (t) => {
+  const listing = await migrationsDir(t, {
+    'targets.txt': [
+      '# tenants',
+      'postgres://app@127.0.0.1:1/tenant_a',
+      'tenant_b',
+      'postgres://app@127.0.0.1:1/tenant_c tenant initech',
+      'postgres://app@127.0.0.1:1/tenant_d tenant-d',
+      ...Array.from({ length: 25 }, (_, index) => `bad_${index}`),
+    ].join('\n'),
+  });
+  const result = await fleet(['status', '--targets', join(listing, 'targets.txt')]);
+  t.is(result.code, 2, result.stderr);
+  t.regex(result.stderr, /^ {2}- .*targets\.txt:3: \(unparseable URL\): must be a postgres:\/\//m);
+  t.regex(result.stderr, /^ {2}- .*targets\.txt:4: a line is a URL and, optionally, a schema/m);
+  t.regex(
+    result.stderr,
+    /^ {2}- .*targets\.txt:5: "tenant-d" is not a plain PostgreSQL identifier/m,
+  );
+  t.regex(result.stderr, /^ {2}- .*targets\.txt: and 8 more bad lines \(28 in all\)$/m);
+  t.is(result.stderr.match(/^ {2}- /gm)?.length, 21, result.stderr);
+});
+
 test('the fleet flags are checked before anything runs, every problem at once, on its flag', async (t) => {
   const result = await fleet([
     'up',
