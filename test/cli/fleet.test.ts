@@ -426,6 +426,9 @@ test('SIGINT during fleet up cancels the targets in flight, rolls them back and 
   t.regex(stderr, /interrupted; cancelling the run/);
   const result = json<UpJson>(t, { code: 130, stdout, stderr });
   t.like(result, { ok: false, code: 'FLEET_FAILED', stopped: 'aborted' });
+  // Nothing failed: the message says to run it again, not to fix a cause there is none of.
+  t.regex(result.error?.message ?? '', /it was cancelled .*\. Run it again to finish: it skips/);
+  t.notRegex(result.error?.message ?? '', /Fix the cause/);
   t.like(result.targets[0], { outcome: 'cancelled', canary: true });
   t.like(result.counts, { cancelled: 1, 'not-run': 2 });
   t.deepEqual(await ledger(url, 'tenant_1'), ['20260101000000'], 'what committed before stays');
