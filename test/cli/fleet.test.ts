@@ -278,7 +278,11 @@ test('--on-error continue lists every failure, --max-failures stops early, and a
   t.like(status.counts, { failed: 5 });
   const human = await fleet(['status', ...where.slice(0, -2)]);
   t.regex(human.stdout, /^Failed \(5\):$/m);
-  t.regex(human.stdout, /^ {2}tenant_1 at 20260102000000: .*division by zero/m);
+  // Where the target is, then the migration that failed.
+  t.regex(
+    human.stdout,
+    /^ {2}tenant_1 at 20260101000000, 20260102000000 failed: .*division by zero/m,
+  );
 
   await writeFile(join(dir, NAMES), '-- migrate:up\nselect 1;\n');
   const fixed = await fleet(['up', ...where, '--on-error', 'continue', '--json']);

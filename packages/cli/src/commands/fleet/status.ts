@@ -83,12 +83,18 @@ function describeBehind(target: TargetStatus): string {
     : target.target;
 }
 
-/** `tenant_7 at 20260101000002: division by zero (2026-01-01 12:00:00 UTC)` */
+/**
+ * `tenant_7 at 20260101000001, 20260101000002 failed: division by zero (2026-01-01 12:00:00 UTC)`:
+ * where the target is, then the migration that failed (not where the target is).
+ */
 function describeError(target: TargetStatus): string {
   const error = target.lastError;
   if (error === null) return target.target;
   const [message = ''] = error.message.split('\n');
-  const at = error.version === '' ? '' : ` at ${error.version}`;
+  const at =
+    error.version === ''
+      ? ''
+      : `${target.version === null ? ', nothing applied' : ` at ${target.version}`}, ${error.version} failed`;
   const when = target.state === 'unreachable' ? '' : ` (${formatTimestamp(error.at)})`;
   return `${target.target}${at}: ${message}${when}`;
 }
