@@ -327,6 +327,21 @@ test('--targets <file> migrates the databases it lists, comments and blank lines
   t.regex(missing.stderr, /--targets: cannot read .*targets\.txt: no such file/);
 });
 
+test('a glob that matches no schema says so, with the database it looked in, for up, status and check', async (t) => {
+  const url = await tenantDatabase(t);
+  const dir = await migrationsDir(t, FILES);
+  const where = ['--url', url, '--dir', dir, '--schemas', 'tenat_*'];
+  const said = new RegExp(
+    `No targets found: no schema of postgres://\\S+/${databaseName(url)} matches --schemas 'tenat_\\*'\\.$`,
+    'm',
+  );
+  for (const command of ['up', 'status', 'check']) {
+    const result = await fleet([command, ...where]);
+    t.is(result.code, 0, result.stderr);
+    t.regex(result.stdout, said, command);
+  }
+});
+
 test('a --targets file with bad lines names every one of them before anything runs', async (t) => {
   const listing = await migrationsDir(t, {
     'targets.txt': [

@@ -1,6 +1,6 @@
 /** `offloop fleet status`: where each target of a fleet stands. */
 import type { FleetStatusResult, TargetState, TargetStatus } from '@offloop/core';
-import { defineFleetCommand } from '../../fleet-command.ts';
+import { defineFleetCommand, type FleetRenderContext } from '../../fleet-command.ts';
 import { DATABASE_FLAGS } from '../../flags/database-options.ts';
 import { FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
 import { formatTimestamp, table } from '../../format.ts';
@@ -27,13 +27,13 @@ export const fleetStatusCommand = defineFleetCommand({
   ],
 
   call: (fleet, _values, { signal }) => fleet.status({ signal }),
-  render: (result) => renderStatus(result),
+  render: (result, context) => renderStatus(result, context),
 });
 
 /** The human status: versions, counts, and the targets not up to date by state. */
-function renderStatus(result: FleetStatusResult): string[] {
+function renderStatus(result: FleetStatusResult, context: FleetRenderContext): string[] {
   const { counts } = result;
-  if (counts.total === 0) return ['No targets found.'];
+  if (counts.total === 0) return [noTargets(context)];
   const latest = result.latest === null ? 'no migration files' : `newest file ${result.latest}`;
   const lines = [
     `Fleet: ${counts.total} target${counts.total === 1 ? '' : 's'}; ${latest}`,
@@ -97,4 +97,9 @@ function describeError(target: TargetStatus): string {
       : `${target.version === null ? ', nothing applied' : ` at ${target.version}`}, ${error.version} failed`;
   const when = target.state === 'unreachable' ? '' : ` (${formatTimestamp(error.at)})`;
   return `${target.target}${at}: ${message}${when}`;
+}
+
+/** `No targets found: no schema of postgres://app@db/app matches --schemas 'tenat_*'.` */
+export function noTargets(context: FleetRenderContext): string {
+  return context.searched === '' ? 'No targets found.' : `No targets found: ${context.searched}.`;
 }
