@@ -35,6 +35,7 @@ type TargetJson = {
   applied: { version: string }[];
   version: string | null;
   canary: boolean;
+  durationMs: number;
   error: { code: string; message: string } | null;
 };
 type UpJson = {
@@ -445,6 +446,9 @@ test('SIGINT during fleet up cancels the targets in flight, rolls them back and 
   t.regex(stderr, /interrupted; cancelling the run/);
   const result = json<UpJson>(t, { code: 130, stdout, stderr });
   t.like(result, { ok: false, code: 'FLEET_FAILED', stopped: 'aborted' });
+  // Whole milliseconds, as the docs show them, not 195.4132729999999.
+  for (const duration of [result.durationMs, ...result.targets.map((each) => each.durationMs)])
+    t.true(Number.isInteger(duration), String(duration));
   // Nothing failed: the message says to run it again, not to fix a cause there is none of.
   t.regex(result.error?.message ?? '', /it was cancelled .*\. Run it again to finish: it skips/);
   t.notRegex(result.error?.message ?? '', /Fix the cause/);
