@@ -35,6 +35,7 @@ type TargetJson = {
   applied: { version: string }[];
   version: string | null;
   canary: boolean;
+  durationMs: number;
   error: { code: string; message: string } | null;
 };
 type UpJson = {
@@ -278,7 +279,11 @@ test('--on-error continue lists every failure, --max-failures stops early, and a
   t.like(status.counts, { failed: 5 });
   const human = await fleet(['status', ...where.slice(0, -2)]);
   t.regex(human.stdout, /^Failed \(5\):$/m);
-  t.regex(human.stdout, /^ {2}tenant_1 at 20260102000000: .*division by zero/m);
+  // Where the target is, then the migration that failed.
+  t.regex(
+    human.stdout,
+    /^ {2}tenant_1 at 20260101000000, 20260102000000 failed: .*division by zero/m,
+  );
 
   await writeFile(join(dir, NAMES), '-- migrate:up\nselect 1;\n');
   const fixed = await fleet(['up', ...where, '--on-error', 'continue', '--json']);
@@ -321,6 +326,44 @@ test('--targets <file> migrates the databases it lists, comments and blank lines
   const missing = await fleet(['status', '--targets', file, '--dir', dir]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /--targets: cannot read .*targets\.txt: no such file/);
+});
+
+test('a glob that matches no schema says so, with the database it looked in, for up, status and check', async (t) => {
+  const url = await tenantDatabase(t);
+  const dir = await migrationsDir(t, FILES);
+  const where = ['--url', url, '--dir', dir, '--schemas', 'tenat_*'];
+  const said = new RegExp(
+    `No targets found: no schema of postgres://\\S+/${databaseName(url)} matches --schemas 'tenat_\\*'\\.$`,
+    'm',
+  );
+  for (const command of ['up', 'status', 'check']) {
+    const result = await fleet([command, ...where]);
+    t.is(result.code, 0, result.stderr);
+    t.regex(result.stdout, said, command);
+  }
+});
+
+test('a --targets file with bad lines names every one of them before anything runs', async (t) => {
+  const listing = await migrationsDir(t, {
+    'targets.txt': [
+      '# tenants',
+      'postgres://app@127.0.0.1:1/tenant_a',
+      'tenant_b',
+      'postgres://app@127.0.0.1:1/tenant_c tenant initech',
+      'postgres://app@127.0.0.1:1/tenant_d tenant-d',
+      ...Array.from({ length: 25 }, (_, index) => `bad_${index}`),
+    ].join('\n'),
+  });
+  const result = await fleet(['status', '--targets', join(listing, 'targets.txt')]);
+  t.is(result.code, 2, result.stderr);
+  t.regex(result.stderr, /^ {2}- .*targets\.txt:3: \(unparseable URL\): must be a postgres:\/\//m);
+  t.regex(result.stderr, /^ {2}- .*targets\.txt:4: a line is a URL and, optionally, a schema/m);
+  t.regex(
+    result.stderr,
+    /^ {2}- .*targets\.txt:5: "tenant-d" is not a plain PostgreSQL identifier/m,
+  );
+  t.regex(result.stderr, /^ {2}- .*targets\.txt: and 8 more bad lines \(28 in all\)$/m);
+  t.is(result.stderr.match(/^ {2}- /gm)?.length, 21, result.stderr);
 });
 
 test('the fleet flags are checked before anything runs, every problem at once, on its flag', async (t) => {
@@ -403,6 +446,12 @@ test('SIGINT during fleet up cancels the targets in flight, rolls them back and 
   t.regex(stderr, /interrupted; cancelling the run/);
   const result = json<UpJson>(t, { code: 130, stdout, stderr });
   t.like(result, { ok: false, code: 'FLEET_FAILED', stopped: 'aborted' });
+  // Whole milliseconds, as the docs show them, not 195.4132729999999.
+  for (const duration of [result.durationMs, ...result.targets.map((each) => each.durationMs)])
+    t.true(Number.isInteger(duration), String(duration));
+  // Nothing failed: the message says to run it again, not to fix a cause there is none of.
+  t.regex(result.error?.message ?? '', /it was cancelled .*\. Run it again to finish: it skips/);
+  t.notRegex(result.error?.message ?? '', /Fix the cause/);
   t.like(result.targets[0], { outcome: 'cancelled', canary: true });
   t.like(result.counts, { cancelled: 1, 'not-run': 2 });
   t.deepEqual(await ledger(url, 'tenant_1'), ['20260101000000'], 'what committed before stays');

@@ -10,6 +10,7 @@
  */
 import {
   parseFleetConfig,
+  redactUrl,
   type ConfigIssue,
   type FleetTarget,
   type OffloopError,
@@ -43,6 +44,11 @@ export type FleetControl = {
 export type FleetRenderContext = {
   /** The migrations directory as the user would type it. */
   readonly dir: string;
+  /**
+   * Where the targets were looked for, for a fleet that found none: `no schema of
+   * postgres://app@db/app matches --schemas 'tenat_*'` (a typo, or the wrong database).
+   */
+  readonly searched: string;
 };
 
 /** A fleet command as declared; `R` is what its call returns. */
@@ -130,7 +136,10 @@ export function defineFleetCommand<
           if (failure === undefined) throw error;
           result = failure.details;
         }
-        const context = { dir: displayPath(config.dir, io.cwd) };
+        const context = {
+          dir: displayPath(config.dir, io.cwd),
+          searched: searched(fleetOptions, url),
+        };
         return report(output, result, failure, () => render(result, context));
       });
     },
@@ -158,6 +167,24 @@ function report<R extends object>(
   }
   output.result(result, human);
   return failure === undefined ? EXIT_OK : output.fail(failure);
+}
+
+/** Where a fleet's targets were looked for, in words, for the fleet that found none. */
+function searched(
+  options: {
+    readonly schemas?: unknown;
+    readonly targetsQuery?: unknown;
+    readonly controlUrl?: unknown;
+  },
+  url: string | null,
+): string {
+  const where: string[] = [];
+  if (typeof options.schemas === 'string')
+    where.push(
+      `no schema of ${url === null ? 'the database' : redactUrl(url)} matches --schemas '${options.schemas}'`,
+    );
+  if (typeof options.targetsQuery === 'string') where.push('--targets-query returned no rows');
+  return where.join('; ');
 }
 
 /** The URLs the fleet's own options and targets file name, for the output to redact. */

@@ -110,10 +110,12 @@ export function fleetFailedMessage(why: string, targets: readonly TargetResult[]
     failed?.error == null
       ? ''
       : ` First failure: ${failed.target}: ${failed.error.code}: ${failed.error.message}`;
-  return (
-    `The fleet did not finish: ${why}. Fix the cause and run it again: it skips what is done.` +
-    first
-  );
+  // Nothing failed (a Ctrl-C, a timeout): there is no cause to fix, only the rest to run.
+  const next =
+    failed === undefined
+      ? 'Run it again to finish: it skips what is done.'
+      : 'Fix the cause and run it again: it skips what is done.';
+  return `The fleet did not finish: ${why}. ${next}${first}`;
 }
 
 /** What a fleet's `up` did, target by target, in the order the targets were given. */

@@ -1,10 +1,10 @@
 /** `offloop fleet check`: exit 0 only when every target of a fleet is up to date; for CI gates. */
 import { FleetBehindError, type FleetStatusResult } from '@offloop/core';
 import { EXIT_CODES } from '../../exit-codes.ts';
-import { defineFleetCommand } from '../../fleet-command.ts';
+import { defineFleetCommand, type FleetRenderContext } from '../../fleet-command.ts';
 import { DATABASE_FLAGS } from '../../flags/database-options.ts';
 import { FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
-import { notUpToDate } from './status.ts';
+import { notUpToDate, noTargets } from './status.ts';
 
 /** `offloop fleet check`: FLEET_BEHIND, and the targets not up to date, unless all are. */
 export const fleetCheckCommand = defineFleetCommand({
@@ -24,13 +24,13 @@ export const fleetCheckCommand = defineFleetCommand({
 
   call: (fleet, _values, { signal }) => fleet.check({ signal }),
   resultOf: (error) => (error instanceof FleetBehindError ? error : undefined),
-  render: (result) => renderCheck(result),
+  render: (result, context) => renderCheck(result, context),
 });
 
-function renderCheck(result: FleetStatusResult): string[] {
+function renderCheck(result: FleetStatusResult, context: FleetRenderContext): string[] {
   const { counts } = result;
   const upToDate = counts['up-to-date'];
-  if (counts.total === 0) return ['OK: no targets found, nothing to check.'];
+  if (counts.total === 0) return [`OK: nothing to check. ${noTargets(context)}`];
   if (upToDate === counts.total) {
     const at = result.latest === null ? '' : ` at ${result.latest}`;
     return [

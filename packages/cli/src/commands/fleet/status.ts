@@ -1,6 +1,6 @@
 /** `offloop fleet status`: where each target of a fleet stands. */
 import type { FleetStatusResult, TargetState, TargetStatus } from '@offloop/core';
-import { defineFleetCommand } from '../../fleet-command.ts';
+import { defineFleetCommand, type FleetRenderContext } from '../../fleet-command.ts';
 import { DATABASE_FLAGS } from '../../flags/database-options.ts';
 import { FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
 import { formatTimestamp, table } from '../../format.ts';
@@ -27,13 +27,13 @@ export const fleetStatusCommand = defineFleetCommand({
   ],
 
   call: (fleet, _values, { signal }) => fleet.status({ signal }),
-  render: (result) => renderStatus(result),
+  render: (result, context) => renderStatus(result, context),
 });
 
 /** The human status: versions, counts, and the targets not up to date by state. */
-function renderStatus(result: FleetStatusResult): string[] {
+function renderStatus(result: FleetStatusResult, context: FleetRenderContext): string[] {
   const { counts } = result;
-  if (counts.total === 0) return ['No targets found.'];
+  if (counts.total === 0) return [noTargets(context)];
   const latest = result.latest === null ? 'no migration files' : `newest file ${result.latest}`;
   const lines = [
     `Fleet: ${counts.total} target${counts.total === 1 ? '' : 's'}; ${latest}`,
@@ -83,12 +83,23 @@ function describeBehind(target: TargetStatus): string {
     : target.target;
 }
 
-/** `tenant_7 at 20260101000002: division by zero (2026-01-01 12:00:00 UTC)` */
+/**
+ * `tenant_7 at 20260101000001, 20260101000002 failed: division by zero (2026-01-01 12:00:00 UTC)`:
+ * where the target is, then the migration that failed (not where the target is).
+ */
 function describeError(target: TargetStatus): string {
   const error = target.lastError;
   if (error === null) return target.target;
   const [message = ''] = error.message.split('\n');
-  const at = error.version === '' ? '' : ` at ${error.version}`;
+  const at =
+    error.version === ''
+      ? ''
+      : `${target.version === null ? ', nothing applied' : ` at ${target.version}`}, ${error.version} failed`;
   const when = target.state === 'unreachable' ? '' : ` (${formatTimestamp(error.at)})`;
   return `${target.target}${at}: ${message}${when}`;
+}
+
+/** `No targets found: no schema of postgres://app@db/app matches --schemas 'tenat_*'.` */
+export function noTargets(context: FleetRenderContext): string {
+  return context.searched === '' ? 'No targets found.' : `No targets found: ${context.searched}.`;
 }

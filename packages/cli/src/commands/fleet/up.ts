@@ -12,6 +12,7 @@ import { FLEET_FLAGS } from '../../flags/fleet-options.ts';
 import type { FlagSpecs } from '../../flags/spec.ts';
 import { formatDuration } from '../../format.ts';
 import { FleetProgress } from '../../output/fleet-progress.ts';
+import { noTargets } from './status.ts';
 import {
   QUEUE_FLAGS,
   QUEUE_SEND_FLAGS,
@@ -89,7 +90,8 @@ export const fleetUpCommand = defineFleetCommand({
     });
   },
   resultOf: (error) => (error instanceof FleetFailedError ? error : undefined),
-  render: (result) => [summary(result)],
+  render: (result, context) =>
+    result.counts.total === 0 ? [summary(result), noTargets(context)] : [summary(result)],
 });
 
 /** The problems with `--timeout`. */

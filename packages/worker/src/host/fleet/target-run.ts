@@ -60,7 +60,7 @@ export class TargetRunner {
         outcome: 'applied',
         applied: result.applied,
         version: result.current,
-        durationMs: performance.now() - startedAt,
+        durationMs: Math.round(performance.now() - startedAt),
         error: null,
       };
     } catch (error) {
@@ -70,7 +70,7 @@ export class TargetRunner {
         outcome: signal.aborted ? 'cancelled' : 'failed',
         applied,
         version: applied.at(-1)?.version ?? options.knownVersion,
-        durationMs: performance.now() - startedAt,
+        durationMs: Math.round(performance.now() - startedAt),
         error: targetErrorOf(error),
       };
     }

@@ -5,6 +5,7 @@
  */
 import {
   ConfigError,
+  type ConfigIssue,
   IDENTIFIER_PATTERN,
   parsePostgresUrl,
   redactUrl,
@@ -153,28 +154,45 @@ function label(targets: readonly Unlabelled[]): ResolvedTarget[] {
   });
 }
 
+/** At most this many bad lines of a targets file are reported; then how many more. */
+const TARGETS_FILE_PROBLEMS = 20;
+
 /**
  * The targets of a targets file: one per line, a URL and optionally a schema after a space;
- * blank lines and lines starting with `#` are skipped.
+ * blank lines and lines starting with `#` are skipped. A file with bad lines throws one
+ * `ConfigError` naming each of them (the first 20, then how many more), not only the first.
  */
 export function parseTargetsFile(text: string, file: string): FleetTarget[] {
   const targets: FleetTarget[] = [];
+  const issues: ConfigIssue[] = [];
   text.split(/\r?\n/).forEach((line, index) => {
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return;
-    const [url = '', schema, ...rest] = trimmed.split(/\s+/);
-    if (rest.length > 0)
-      throw targetsProblem(
-        `${file}:${index + 1}`,
-        'a line is a URL and, optionally, a schema, separated by a space',
-      );
     const where = `${file}:${index + 1}`;
-    const resolved = resolvePostgresUrl(url);
-    if (resolved.url === undefined)
-      throw targetsProblem(where, `${redactUrl(url)}: ${resolved.problems.join('; ')}`);
-    if (schema !== undefined && !IDENTIFIER_PATTERN.test(schema))
-      throw targetsProblem(where, `"${schema}" is not a plain PostgreSQL identifier`);
-    targets.push(schema === undefined ? { url } : { url, schema });
+    const problem = lineProblem(trimmed);
+    if (typeof problem === 'string') issues.push({ path: where, message: problem });
+    else targets.push(problem);
   });
-  return targets;
+  if (issues.length === 0) return targets;
+  const shown = issues.slice(0, TARGETS_FILE_PROBLEMS);
+  if (issues.length > shown.length)
+    shown.push({
+      path: file,
+      message: `and ${issues.length - shown.length} more bad lines (${issues.length} in all)`,
+    });
+  throw new ConfigError(
+    `Invalid fleet targets: ${shown.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+    { issues: shown },
+  );
+}
+
+/** A targets file's line as its target, or what is wrong with it. */
+function lineProblem(line: string): FleetTarget | string {
+  const [url = '', schema, ...rest] = line.split(/\s+/);
+  if (rest.length > 0) return 'a line is a URL and, optionally, a schema, separated by a space';
+  const resolved = resolvePostgresUrl(url);
+  if (resolved.url === undefined) return `${redactUrl(url)}: ${resolved.problems.join('; ')}`;
+  if (schema !== undefined && !IDENTIFIER_PATTERN.test(schema))
+    return `"${schema}" is not a plain PostgreSQL identifier`;
+  return schema === undefined ? { url } : { url, schema };
 }

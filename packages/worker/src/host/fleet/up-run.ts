@@ -40,7 +40,7 @@ export async function upScanned(
   const startedAt = performance.now();
   const run = new UpRun(scanned, context);
   await run.waves();
-  const result = run.result(performance.now() - startedAt);
+  const result = run.result(Math.round(performance.now() - startedAt));
   context.emit({ type: 'fleet:finished', counts: result.counts, stopped: result.stopped });
   if (result.counts.failed > 0 || result.counts.cancelled > 0 || result.stopped !== null)
     throw new FleetFailedError(failureMessage(result), result);
