@@ -497,3 +497,28 @@ test("what a migration logs with console arrives as its migration:progress event
   );
   t.deepEqual(lines, ['20260101000000 step one', '20260101000000 careful', '20260101000000 now']);
 });
+
+test('a ledger made by an older offloop gets the log columns it lacks, and the next run is logged in full', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': USERS,
+    '20260101000001_posts.sql': POSTS,
+  });
+  await using migrator = createMigrator({ url, dir, workerIdleTimeout: 0 });
+  await migrator.up({ to: '20260101000000' });
+  // The log table as an offloop before `attempts` made it.
+  await withPool(url, (pool) =>
+    pool.query(sql.unsafe`alter table offloop_migrations_log drop column attempts`),
+  );
+  await migrator.up();
+  const rows = await withPool(url, (pool) =>
+    pool.any(
+      sql.type(z.object({ version: z.string(), attempts: z.number().nullable() }))`
+        select version, attempts from offloop_migrations_log order by id`,
+    ),
+  );
+  t.deepEqual(rows, [
+    { version: '20260101000000', attempts: null },
+    { version: '20260101000001', attempts: 1 },
+  ]);
+});

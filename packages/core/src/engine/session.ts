@@ -28,12 +28,13 @@ import { withDatabaseErrors } from './db/pg-errors.ts';
 import { sql } from './db/sql.ts';
 import { keepConnection, takeConnection } from './db/kept-connections.ts';
 import type { WorkConnection, WorkConnectionConfig } from './db/work-connection.ts';
-import { ensureLogTable, readDirty } from './ledger/log-table.ts';
+import { ensureLedger } from './ledger/ensure-ledger.ts';
+import { readDirty } from './ledger/log-table.ts';
 import {
   ensureSchema,
-  ensureVersionTable,
   ledgerTables,
   readApplied,
+  type LedgerTables,
 } from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
 import { workSessionSetup } from './lock/work-lock.ts';
@@ -85,11 +86,12 @@ async function readState(
   db: Db,
   ledger: VersionTable,
   files: readonly MigrationFile[],
-): Promise<PlanState> {
-  const { versionTable, logTable } = await ledgerTables(db, ledger);
+): Promise<{ readonly state: PlanState; readonly tables: LedgerTables }> {
+  const tables = await ledgerTables(db, ledger);
+  const { versionTable, logTable } = tables;
   const applied = versionTable ? await readApplied(db, ledger) : [];
   const dirty = versionTable && logTable ? await readDirty(db, ledger) : [];
-  return { files, applied, dirty, initialized: versionTable };
+  return { state: { files, applied, dirty, initialized: versionTable }, tables };
 }
 
 /**
@@ -162,14 +164,13 @@ export async function withSession<T>(
       await takeLocks(held, config, { emit, signal: lockSignal, versionTable, workKey });
       if (setup !== null) await work.startWork(setup);
       working = true;
-      const state = await readState(work, versionTable, await loaded);
+      const { state, tables } = await readState(work, versionTable, await loaded);
       const apply = applyContext(held, work, config, state, emit, options);
       const ensureTables = async () => {
         // The ledger's schema is created with the version table.
         if (config.schema !== 'public' && config.schema !== versionTable.schema)
           await ensureSchema(work, config.schema);
-        await ensureVersionTable(work, versionTable);
-        await ensureLogTable(work, versionTable);
+        await ensureLedger(work, versionTable, tables);
       };
       const result = await fn({ work, modules, state, emit, apply, ensureTables, finished });
       succeeded = true;
@@ -299,7 +300,7 @@ export async function withReadOnly<T>(
   try {
     const files = await migrationsOf(config.dir, options.filesKey ?? null);
     const result = await withDatabaseErrors(config, async () =>
-      fn(await readState(work, versionTableOf(config), files), work),
+      fn((await readState(work, versionTableOf(config), files)).state, work),
     );
     succeeded = true;
     return result;

@@ -67,7 +67,7 @@ export function versionTableDdl(versionTable: VersionTable): string {
 )`;
 }
 
-/** Columns added to the log table since its first version, with their types: an older table gets them (`ensureLogTable`). */
+/** Columns added to the log table since its first version, with their types: an older table gets them (`ensureLogColumns`). */
 export const LOG_TABLE_ADDED_COLUMNS = [['attempts', 'integer']] as const;
 
 /** `create table if not exists` for the log table. */

@@ -4,7 +4,7 @@
  * inside a JavaScript/TypeScript migration's transaction (`module-pool.ts`), where the version and
  * log rows must commit with the module's work.
  */
-import type { Sql } from './sql.ts';
+import { raw, type Sql } from './sql.ts';
 
 /** A row as the driver returns it: column name to value. */
 export type Row = Record<string, unknown>;
@@ -24,6 +24,11 @@ export abstract class Db {
    * of the server (behind a pooler the handshake's process id is the pooler's cancel key).
    */
   abstract pid(): Promise<number>;
+
+  /** The server's `server_version_num` (150004 for 15.4). */
+  async serverVersionNum(): Promise<number> {
+    return this.first<number>(raw("select current_setting('server_version_num')::int as version"));
+  }
 
   /** Run `query` for its effect. */
   async run(query: Sql): Promise<void> {

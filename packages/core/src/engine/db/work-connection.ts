@@ -63,8 +63,8 @@ function socketOf(
 /** How long the check that a connection can be kept may take (it is one `discard all`). */
 const REUSE_CHECK_MS = 2_000;
 
-/** A connected client and what is known about its backend. */
-type Live = Connected & { broken: boolean };
+/** A connected client and what is known about its backend and server. */
+type Live = Connected & { broken: boolean; readonly serverVersion: number };
 
 /** The run's work connection. See the module's comment. */
 export class WorkConnection extends Db {
@@ -112,6 +112,11 @@ export class WorkConnection extends Db {
   override async rows<T extends Row>(query: Sql): Promise<T[]> {
     await this.#inTransaction;
     return this.#rowsOn(await this.#ready(), query);
+  }
+
+  override async serverVersionNum(): Promise<number> {
+    const known = (await this.#ready()).serverVersion;
+    return known > 0 ? known : super.serverVersionNum();
   }
 
   override async pid(): Promise<number> {
@@ -352,10 +357,11 @@ export class WorkConnection extends Db {
     });
     // A connection that drops is reported through the query in flight; an idle one only needs
     // to be replaced.
-    const live: { client: pg.Client; pid: number; broken: boolean } = {
+    const live: { client: pg.Client; pid: number; broken: boolean; serverVersion: number } = {
       client,
       pid: 0,
       broken: false,
+      serverVersion: 0,
     };
     client.on('error', () => {
       live.broken = true;
@@ -367,12 +373,18 @@ export class WorkConnection extends Db {
       await client.connect();
       // Asked, not taken from the handshake: behind a pooler the handshake's process id is the
       // pooler's cancel key, not a backend that pg_cancel_backend can reach. The work session's
-      // setup (or, before it, the session's search_path) rides in the same round trip.
+      // setup (or, before it, the session's search_path) rides in the same round trip, and so
+      // does the server's version (for lint), asked once per connection.
       const setup = this.#setup ?? this.#sessionSetup();
       const before = setup === null ? '' : `${setup}; `;
-      const result = await client.query<{ pid: number }>(`${before}select pg_backend_pid() as pid`);
+      const result = await client.query<{ pid: number }>(
+        `${before}select pg_backend_pid() as pid, ` +
+          "current_setting('server_version_num')::int as version",
+      );
       const rows = Array.isArray(result) ? (result.at(-1) as pg.QueryResult).rows : result.rows;
-      live.pid = (rows[0] as { pid?: number } | undefined)?.pid ?? 0;
+      const row = rows[0] as { pid?: number; version?: number } | undefined;
+      live.pid = row?.pid ?? 0;
+      live.serverVersion = row?.version ?? 0;
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;

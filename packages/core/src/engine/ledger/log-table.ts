@@ -7,7 +7,6 @@ import type { Db } from '../db/db.ts';
 import { identifier, raw, sql } from '../db/sql.ts';
 import {
   LOG_TABLE_ADDED_COLUMNS,
-  logTableDdl,
   logTableName,
   logTableOf,
   quoteIdentifier,
@@ -22,12 +21,12 @@ function logTableIdentifier(versionTable: VersionTable) {
 }
 
 /**
- * Create the log table if it is missing, and add the columns a table made by an older offloop
- * lacks. Call it under the run's lock. A column is looked up first: `alter table` would take an
- * ACCESS EXCLUSIVE lock on the log table on every run, even with `if not exists`.
+ * Add the columns a log table made by an older offloop lacks. Call it under the run's lock. A
+ * column is looked up first: `alter table` would take an ACCESS EXCLUSIVE lock on the log table
+ * on every run, even with `if not exists`. The table itself is made with the version table
+ * (`ensureLedger`, `version-table.ts`).
  */
-export async function ensureLogTable(connection: Db, versionTable: VersionTable): Promise<void> {
-  await connection.run(raw(logTableDdl(versionTable)));
+export async function ensureLogColumns(connection: Db, versionTable: VersionTable): Promise<void> {
   const present = await connection.column<string>(sql`
     select attname as name from pg_attribute
     where attrelid = ${logTableName(versionTable)}::regclass and attnum > 0 and not attisdropped`);

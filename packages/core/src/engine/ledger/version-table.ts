@@ -2,25 +2,35 @@
  * The version table: one row per applied migration. Identifiers are validated by the config
  * schema and always quoted by `identifier`, never interpolated.
  */
-import { logTableOf, versionTableDdl, type VersionTable } from '../../sql/ddl.ts';
+import { logTableOf, type VersionTable } from '../../sql/ddl.ts';
 import type { AppliedMigration } from '../../model/migration.ts';
 import type { Db } from '../db/db.ts';
-import { identifier, raw, sql } from '../db/sql.ts';
+import { identifier, sql } from '../db/sql.ts';
 
 function versionTableIdentifier(versionTable: VersionTable) {
   return identifier(versionTable.schema, versionTable.table);
 }
 
-/** Which of the run's two tables exist (the version table and its log), in one round trip. */
+/** What of the run's ledger exists: its schema, the version table and its log. */
+export type LedgerTables = {
+  readonly schema: boolean;
+  readonly versionTable: boolean;
+  readonly logTable: boolean;
+};
+
+/** Which of the run's ledger (its schema and two tables) exists, in one round trip. */
 export async function ledgerTables(
   connection: Db,
   versionTable: VersionTable,
-): Promise<{ readonly versionTable: boolean; readonly logTable: boolean }> {
-  const names = await connection.column<string>(sql`
-    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${versionTable.schema} and c.relkind in ('r', 'p')
-      and c.relname in (${versionTable.table}, ${logTableOf(versionTable)})`);
+): Promise<LedgerTables> {
+  // No row: no schema. A row with a null name: the schema, without the tables.
+  const names = await connection.column<string | null>(sql`
+    select c.relname from pg_namespace n
+    left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r', 'p')
+      and c.relname in (${versionTable.table}, ${logTableOf(versionTable)})
+    where n.nspname = ${versionTable.schema}`);
   return {
+    schema: names.length > 0,
     versionTable: names.includes(versionTable.table),
     logTable: names.includes(logTableOf(versionTable)),
   };
@@ -52,15 +62,6 @@ export async function ensureSchema(connection: Db, schema: string): Promise<void
     sql`select 1 from pg_namespace where nspname = ${schema}`,
   );
   if (!schemaExists) await connection.run(sql`create schema if not exists ${identifier(schema)}`);
-}
-
-/** Create the schema and version table if they are missing, under the run's lock (see {@link ensureSchema}). */
-export async function ensureVersionTable(
-  connection: Db,
-  versionTable: VersionTable,
-): Promise<void> {
-  await ensureSchema(connection, versionTable.schema);
-  await connection.run(raw(versionTableDdl(versionTable)));
 }
 
 type AppliedRow = {

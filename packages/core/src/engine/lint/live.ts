@@ -17,10 +17,7 @@ const BIG_TABLE = { rows: 1_000_000, bytes: 1024 * 1024 * 1024 } as const;
 
 /** The connected server's major version (`server_version_num` 150004 is 15). */
 export async function serverMajorVersion(pool: Db): Promise<number> {
-  const number = await pool.first<number>(
-    sql`select current_setting('server_version_num')::int as version`,
-  );
-  return Math.floor(number / 10_000);
+  return Math.floor((await pool.serverVersionNum()) / 10_000);
 }
 
 /** `"schema"."table"` as `to_regclass` reads it: the names exactly as the parser gave them. */
