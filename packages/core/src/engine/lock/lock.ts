@@ -281,6 +281,9 @@ export class LockSession {
     const waited = Math.round(wait.waitedMs);
     if (wait.timedOut) {
       const { holder } = wait.value;
+      // A first check that took the whole lockTimeout (a loaded server) ends the wait before it
+      // was reported: a LOCK_TIMEOUT always follows a `lock:waiting`.
+      if (lastReport === -Infinity) await options.onWaiting?.(waited, holder?.pid ?? null);
       throw new LockTimeoutError(
         `Another runner held the migration lock for ${waited} ms, longer than ` +
           `lockTimeout (${options.timeoutMs} ms)` +
