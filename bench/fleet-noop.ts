@@ -2,7 +2,8 @@
  * bench/fleet.ts's cold no-op, in a fresh process as a CLI or a deploy step runs it: import
  * `@offloop/worker`, `createFleet(options)` (a JSON file: the targets, the directory, the
  * settings), `up()`, `close()`. Prints `{ ms, upToDate }`: the `up()` call's time and how many
- * targets it found up to date; the parent times the process from spawn to exit.
+ * targets it found up to date; the parent times the process from spawn to exit. The parent copies
+ * it into an npm project with the packed packages and runs it there.
  */
 import { readFile } from 'node:fs/promises';
 import { createFleet, type FleetOptions } from '@offloop/worker';

@@ -45,7 +45,8 @@
  *
  * After the fleet's run, in the same process: the no-op `fleet.up()` over the now up-to-date
  * targets (warm: same fleet, median of 5), the cold no-op (a fresh Node process imports
- * `@offloop/worker`, `createFleet(...).up()`, `close()`, timed from spawn to exit; bench/fleet-noop.ts),
+ * `@offloop/worker`, `createFleet(...).up()`, `close()`, timed from spawn to exit; bench/fleet-noop.ts
+ * run with the packed packages installed by npm, as a user's deploy step runs them),
  * and the process's event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) during the fleet's
  * `up()` against the same process idle for as long (at most 10 s).
  *
@@ -59,7 +60,7 @@
  * (comma-separated) runs only some contenders, e.g. `fleet,psql floor` with `--threads 8`. Results go to bench/results/ as JSON.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -71,6 +72,8 @@ import { createFleet, createMigrator } from '@offloop/worker';
 import {
   adminUrl,
   Checks,
+  cleanEnv,
+  installPeers,
   machine,
   ms,
   query,
@@ -445,24 +448,37 @@ async function runFleet(
   }
 }
 
-/** A fresh Node process: import, `createFleet(...).up()`, `close()`; from spawn to exit. */
+/** The packed packages installed once per bench run, for the cold no-op (see {@link coldNoop}). */
+let installed: Promise<string> | undefined;
+
+/**
+ * A fresh Node process: import, `createFleet(...).up()`, `close()`; from spawn to exit. It runs
+ * the packed packages installed with npm (as a user installs them, bench/peers.ts), not the
+ * workspace's TypeScript sources: a fresh process's start is mostly module loading, and the
+ * sources load as hundreds of files where the package loads a few bundles.
+ */
 async function coldNoop(
   targets: readonly { url: string; schema: string }[],
   files: Files,
   work: string,
   expected: number,
 ): Promise<{ ms: number; call: number }> {
+  installed ??= (async () => {
+    console.error('# cold no-op: packing offloop and installing it with npm');
+    const { dir } = await installPeers(path.join(work, 'install'));
+    await copyFile(
+      path.join(import.meta.dirname, 'fleet-noop.ts'),
+      path.join(dir, 'fleet-noop.ts'),
+    );
+    return dir;
+  })();
+  const dir = await installed;
   const input = path.join(work, 'targets.json');
   await writeFile(input, JSON.stringify({ targets, dir: files.offloop, ...fleetSettings }));
-  // The workspace's environment (its NODE_OPTIONS resolve @offloop/worker to the sources).
-  const result = await run(
-    process.execPath,
-    [path.join(import.meta.dirname, 'fleet-noop.ts'), input],
-    {
-      cwd: work,
-      env: process.env,
-    },
-  );
+  const result = await run(process.execPath, [path.join(dir, 'fleet-noop.ts'), input], {
+    cwd: dir,
+    env: cleanEnv(),
+  });
   if (result.code !== 0)
     throw new Error(`cold no-op exited ${String(result.code)}\n${result.stderr}`);
   const report = JSON.parse(result.stdout) as { ms: number; upToDate: number };

@@ -7,6 +7,8 @@ import {
   type FleetUpResult,
 } from '@offloop/worker';
 import type { ExecutionContext } from 'ava';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createTestDatabase, databaseName, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
 import { sql } from 'slonik';
@@ -358,4 +360,57 @@ test('a serial migration runs on one target at a time across the fleet; the othe
     );
   t.is(await overlaps('backfill'), 0, 'no two targets ran the serial migration at once');
   t.true(Number(await overlaps('parallel')) > 0, 'the other migration ran on several at once');
+});
+
+test('many targets in flight on one thread raise no listener warning in the host', async (t) => {
+  const url = await tenants(t, 14);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'MaxListenersExceededWarning') warnings.push(warning);
+  };
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  await using fleet = createFleet({
+    url,
+    dir,
+    schemas: 'tenant_*',
+    threads: 1,
+    concurrency: 14,
+    workerIdleTimeout: 0,
+  });
+  const result = await fleet.up();
+  t.is(result.counts.applied, 14);
+  // Node emits the warning on the next tick after the listener that crossed the limit.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(
+    warnings.map((warning) => warning.message),
+    [],
+  );
+});
+
+test('the scan reads ledgers in chunks: a failed schema past the first chunk is found', async (t) => {
+  // More schemas than one scan query reads (50, engine/fleet/scan.ts): the answer spans chunks.
+  const url = await tenants(t, 60);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using fleet = createFleet({
+    url,
+    dir,
+    schemas: 'tenant_*',
+    onError: 'continue',
+    workerIdleTimeout: 0,
+  });
+  t.is((await fleet.up()).counts.applied, 60);
+  await writeFile(path.join(dir, '20260101000001_comments.sql'), POISONED);
+  await poison(url, 'tenant_57');
+  const error = await failure(fleet.up());
+  t.deepEqual(
+    Object.entries(outcomes(error.details)).filter(([, outcome]) => outcome === 'failed'),
+    [['tenant_57', 'failed']],
+  );
+  const status = await fleet.status();
+  t.is(status.counts['up-to-date'], 59, 'every other schema, in both chunks');
+  t.is(status.targets.find((target) => target.target === 'tenant_57')?.state, 'failed');
+  const rerun = await failure(fleet.up());
+  t.is(rerun.details.counts['up-to-date'], 59, 'a rerun skips the 59, and tries tenant_57 again');
 });

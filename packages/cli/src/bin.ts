@@ -19,12 +19,13 @@
  * measured on a 2-core machine, `offloop up` of 300 files used 3.7 s of CPU with it and 1.5 s
  * without, and of 50 files printed its summary, then waited 1.4 s for that compilation before
  * the process could exit. The baseline (Liftoff) code parses fast enough for a CLI's run. The
- * flags are the whole process's, so only the CLI sets them; the library leaves its host's alone
- * (docs/benchmarks.md, "The parser's tier-up"). Only this pair works once V8 runs: a tiering
- * budget still ran out on 300 files, and `--liftoff-only` is read at start-up only.
+ * flags are the whole process's, so only the CLI asks for them (`OFFLOOP_PARSER_BASELINE`, see
+ * core's `engine/parse/parser.ts`); the library leaves its host's alone (docs/benchmarks.md, "The
+ * parser's tier-up"). The thread sets them when it loads the parser, not here: V8 flags changed
+ * before a worker thread starts make that thread compile Node's own modules again (their cached
+ * code is keyed by the flags), 40-60 ms of every command's start.
  */
 import module from 'node:module';
-import v8 from 'node:v8';
 import { EXIT_NODE_VERSION_UNSUPPORTED } from './exit-codes.ts';
 
 /** Commands that run in the migration thread. */
@@ -54,9 +55,8 @@ if (Number.parseInt(version, 10) < REQUIRED_NODE_MAJOR) {
   process.exitCode = EXIT_NODE_VERSION_UNSUPPORTED;
 } else {
   module.enableCompileCache();
-  // The parser stays on its baseline (Liftoff) code.
-  v8.setFlagsFromString('--no-wasm-dynamic-tiering');
-  v8.setFlagsFromString('--no-wasm-tier-up');
+  // The parser stays on its baseline (Liftoff) code; the threads started from here inherit it.
+  process.env['OFFLOOP_PARSER_BASELINE'] ??= '1';
   // A command that migrates starts its worker thread first, so that the thread's start-up
   // overlaps with loading the CLI and reading the configuration (`@offloop/worker/early`).
   const [command, ...rest] = process.argv.slice(2);

@@ -93,6 +93,10 @@ export class WorkerThread {
     const onCode = (code: number) => {
       if (!failed) onExit(code);
     };
+    // A pair per task in flight on the thread: bounded by the tasks it may run at once (a fleet
+    // on one thread runs its whole concurrency there), not a leak for Node to warn about.
+    const bound = 10 + 2 * this.#size.tasksPerThread;
+    if (thread.getMaxListeners() < bound) thread.setMaxListeners(bound);
     thread.once('error', onError);
     thread.once('exit', onCode);
     return () => {

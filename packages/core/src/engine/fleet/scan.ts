@@ -72,8 +72,12 @@ type LedgerRow = {
   last_at: string | null;
 };
 
-/** Ledgers read per query: a UNION ALL of this many branches plans in a few milliseconds. */
-const CHUNK = 500;
+/**
+ * Ledgers read per query. A UNION ALL's cost grows faster than its branches: 1,000 ledgers took
+ * about 300 ms on the server as 2 queries of 500 and 75 ms as 20 of 50 (measured on PostgreSQL
+ * 15, warm; 400 and 160 ms in a new session). Round trips are cheap beside that.
+ */
+const CHUNK = 50;
 
 /**
  * Where each selected schema of the database behind `db` stands against `files`. Schemas come

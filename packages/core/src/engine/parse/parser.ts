@@ -3,7 +3,20 @@
  * place in the text and their parse nodes. Splitting migrations (`prepare/split.ts`) and guarding
  * a module's connection (`apply/guarded-connection.ts`) both read SQL through it.
  */
+import v8 from 'node:v8';
+
 type LibPgQuery = typeof import('libpg-query');
+
+/**
+ * Set to `1` by the CLI (its own process): keep the parser's WebAssembly on V8's baseline code.
+ * Parsing a few dozen files makes the grammar's huge functions "hot", and V8 compiles them again
+ * in background threads, seconds of CPU that a short-lived process never gets back (and waits
+ * for before it can exit). V8's flags are the whole process's, so a library in a host leaves them
+ * alone unless its host sets this; they are set here, when the parser is first needed, because
+ * flags changed before a thread starts cost that thread Node's cached code (docs/benchmarks.md,
+ * "The parser's tier-up").
+ */
+const PARSER_BASELINE_ENV = 'OFFLOOP_PARSER_BASELINE';
 
 let ready: Promise<void> | undefined;
 /** The parser once loaded; imported with it, not with this module (see {@link loadParser}). */
@@ -18,6 +31,10 @@ let parseSync: LibPgQuery['parseSync'] = () => {
  */
 export function loadParser(): Promise<void> {
   // A failed load is not kept: the next run of this thread tries again.
+  if (ready === undefined && process.env[PARSER_BASELINE_ENV] === '1') {
+    v8.setFlagsFromString('--no-wasm-dynamic-tiering');
+    v8.setFlagsFromString('--no-wasm-tier-up');
+  }
   ready ??= import('libpg-query')
     .then(async (parser) => {
       await parser.loadModule();
