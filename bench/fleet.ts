@@ -466,16 +466,17 @@ async function coldNoop(
   installed ??= (async () => {
     console.error('# cold no-op: packing offloop and installing it with npm');
     const { dir } = await installPeers(path.join(work, 'install'));
+    // .mts: the npm project is CommonJS (`npm init -y`).
     await copyFile(
       path.join(import.meta.dirname, 'fleet-noop.ts'),
-      path.join(dir, 'fleet-noop.ts'),
+      path.join(dir, 'fleet-noop.mts'),
     );
     return dir;
   })();
   const dir = await installed;
   const input = path.join(work, 'targets.json');
   await writeFile(input, JSON.stringify({ targets, dir: files.offloop, ...fleetSettings }));
-  const result = await run(process.execPath, [path.join(dir, 'fleet-noop.ts'), input], {
+  const result = await run(process.execPath, [path.join(dir, 'fleet-noop.mts'), input], {
     cwd: dir,
     env: cleanEnv(),
   });

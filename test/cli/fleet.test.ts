@@ -36,7 +36,13 @@ type TargetJson = {
   version: string | null;
   canary: boolean;
   durationMs: number;
-  error: { code: string; message: string } | null;
+  error: {
+    code: string;
+    message: string;
+    sqlstate?: string | null;
+    detail?: string | null;
+    hint?: string | null;
+  } | null;
 };
 type UpJson = {
   ok: boolean;
@@ -236,6 +242,26 @@ test('a failed canary stops the fleet with exit 4 before any other target is tou
   t.is(fixed.code, 0, fixed.stdout);
   t.like(json<UpJson>(t, fixed).counts, { applied: 5, failed: 0 });
   for (const schema of TENANTS) t.true(await tableIn(url, schema, 'items'), schema);
+});
+
+test("a target's failure shows PostgreSQL's detail and hint, on the terminal and in --json", async (t) => {
+  const url = await tenantDatabase(t, ['tenant_1']);
+  const dir = await migrationsDir(t, {
+    [ITEMS]:
+      '-- migrate:up\ncreate table items (id int primary key);\ninsert into items values (1), (1);\n',
+  });
+  const where = ['--url', url, '--dir', dir, '--schemas', 'tenant_*'];
+  const human = await fleet(['up', ...where]);
+  t.is(human.code, 4, human.stderr);
+  t.regex(
+    human.stderr,
+    /^✗ canary tenant_1: MIGRATION_FAILED: .*duplicate key value.*\n {4}detail: Key \(id\)=\(1\) already exists\.$/m,
+  );
+  const up = await fleet(['up', ...where, '--json']);
+  t.like(json<UpJson>(t, up).targets[0], {
+    outcome: 'failed',
+    error: { code: 'MIGRATION_FAILED', sqlstate: '23505', detail: 'Key (id)=(1) already exists.' },
+  });
 });
 
 test('--on-error continue lists every failure, --max-failures stops early, and a rerun after fixing the file finishes every target', async (t) => {

@@ -368,4 +368,8 @@ test('an inspected fleet error shows its counts and first failures, not every ta
   t.regex(shown, /tenant_0: failed, MIGRATION_FAILED: boom/);
   t.regex(shown, /\.\.\. and 3 more/);
   t.is(error.details.targets.length, 1_000, 'the details keep every target');
+  // Node prints an uncaught error with custom inspection off: the details stay out of it too.
+  const uncaught = inspect(error, { customInspect: false, depth: 5 });
+  t.true(uncaught.split('\n').length < 20, uncaught);
+  t.regex(uncaught, /code: 'FLEET_FAILED'/);
 });

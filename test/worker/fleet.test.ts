@@ -265,6 +265,17 @@ test('targets from a list span databases; a database that cannot be reached fail
     'offloop_migrations_log',
     'users',
   ]);
+  // Only the unreachable one is left: check says to look at it, not to run up.
+  const behind = await fleet.check().then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  t.true(behind instanceof FleetBehindError);
+  t.regex(
+    String((behind as Error).message),
+    /1 unreachable\); the unreachable target could not be read/,
+  );
+  t.notRegex(String((behind as Error).message), /fleet up/);
 });
 
 test('a cancelled fleet stops dispatching and cancels the targets in flight; each stays consistent', async (t) => {

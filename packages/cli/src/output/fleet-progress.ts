@@ -64,7 +64,7 @@ function targetLine(result: TargetResult, everyTarget: boolean): string | null {
     result.error === null ? '' : `${result.error.code}: ${firstLine(result.error.message)}`;
   switch (result.outcome) {
     case 'failed':
-      return `✗ ${who}: ${error}`;
+      return `✗ ${who}: ${error}${serverLines(result.error)}`;
     case 'cancelled':
       return `○ ${who}: cancelled${error === '' ? '' : ` (${error})`}`;
     case 'applied': {
@@ -103,6 +103,14 @@ function stoppingLine(reason: Exclude<FleetStop, null>): string {
 export function bounded(names: readonly string[], limit: number): string {
   if (names.length <= limit) return names.join(', ');
   return `${names.slice(0, limit).join(', ')} and ${names.length - limit} more`;
+}
+
+/** PostgreSQL's DETAIL and HINT of a failure, indented under its line (empty for none). */
+function serverLines(error: TargetResult['error']): string {
+  let lines = '';
+  if (error?.detail != null) lines += `\n    detail: ${error.detail}`;
+  if (error?.hint != null) lines += `\n    hint: ${error.hint}`;
+  return lines;
 }
 
 function firstLine(text: string): string {

@@ -34,6 +34,15 @@ function inspectFleetError(
 }
 
 /**
+ * Make `details` non-enumerable on a fleet error: Node prints an uncaught error with custom
+ * inspection off (its `[INSPECT]` unused), every enumerable property in full. The message already
+ * holds the counts and the first failure; `error.details` stays whole.
+ */
+function hideDetails(error: OffloopError): void {
+  Object.defineProperty(error, 'details', { enumerable: false });
+}
+
+/**
  * A fleet's `up` did not bring every target up: a target failed (its error in
  * `details.targets`), a canary failed, the failure policy stopped it, or it was cancelled or
  * timed out (`details.stopped`). Every target's result is in `details`: what was applied stays,
@@ -41,6 +50,11 @@ function inspectFleetError(
  */
 export class FleetFailedError extends OffloopError<'FLEET_FAILED', FleetUpResult> {
   readonly code = 'FLEET_FAILED';
+
+  constructor(...args: ConstructorParameters<typeof OffloopError<'FLEET_FAILED', FleetUpResult>>) {
+    super(...args);
+    hideDetails(this);
+  }
 
   /** See {@link inspectFleetError}. */
   [INSPECT](): string {
@@ -61,6 +75,13 @@ export class FleetFailedError extends OffloopError<'FLEET_FAILED', FleetUpResult
 /** A fleet's `check` found targets that are not up to date (`details`: the fleet's status). */
 export class FleetBehindError extends OffloopError<'FLEET_BEHIND', FleetStatusResult> {
   readonly code = 'FLEET_BEHIND';
+
+  constructor(
+    ...args: ConstructorParameters<typeof OffloopError<'FLEET_BEHIND', FleetStatusResult>>
+  ) {
+    super(...args);
+    hideDetails(this);
+  }
 
   /** See {@link inspectFleetError}. */
   [INSPECT](): string {

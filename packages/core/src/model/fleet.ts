@@ -29,6 +29,15 @@ export type TargetOutcome = 'applied' | 'up-to-date' | 'failed' | 'cancelled' | 
 export type TargetError = {
   readonly code: ErrorCode;
   readonly message: string;
+  /**
+   * What PostgreSQL said besides its message, for an error it reported (a migration that failed,
+   * a lock it could not get): its SQLSTATE, DETAIL (`Key (id)=(1) already exists.`) and HINT.
+   * Absent when the error did not come from the server (and from a result an older version
+   * stored).
+   */
+  readonly sqlstate?: string | null;
+  readonly detail?: string | null;
+  readonly hint?: string | null;
 };
 
 /** What became of one target. */
@@ -49,12 +58,24 @@ export type TargetResult = {
   readonly error: TargetError | null;
 };
 
-/** A caught value as a target's error: its code and message, or `INTERNAL_ERROR` for a non-offloop error. */
+/**
+ * A caught value as a target's error: its code and message (and the server's SQLSTATE, DETAIL and
+ * HINT when its details carry them), or `INTERNAL_ERROR` for a non-offloop error.
+ */
 export function targetErrorOf(error: unknown): TargetError {
-  return isOffloopError(error)
-    ? { code: error.code, message: error.message }
-    : { code: 'INTERNAL_ERROR', message: String(error) };
+  if (!isOffloopError(error)) return { code: 'INTERNAL_ERROR', message: String(error) };
+  const details = (error.details ?? {}) as Record<string, unknown>;
+  const server = {
+    sqlstate: textOrNull(details['sqlstate']),
+    detail: textOrNull(details['detail']),
+    hint: textOrNull(details['hint']),
+  };
+  const fromServer = Object.values(server).some((value) => value !== null);
+  return { code: error.code, message: error.message, ...(fromServer ? server : {}) };
 }
+
+const textOrNull = (value: unknown): string | null =>
+  typeof value === 'string' && value !== '' ? value : null;
 
 /**
  * The result of a target that did not run: found up to date (`up-to-date`), or never reached

@@ -52,9 +52,26 @@ export function assertUpToDate(status: FleetStatusResult): FleetStatusResult {
   const behind = status.counts.total - status.counts['up-to-date'];
   throw new FleetBehindError(
     `${behind} of ${status.counts.total} targets are not up to date ` +
-      `(${describeCounts(status.counts)}); run offloop fleet up.`,
+      `(${describeCounts(status.counts)}); ${adviceFor(status.counts)}.`,
     status,
   );
+}
+
+/** What to do about the targets that are not up to date, by what they are. */
+function adviceFor(counts: FleetStatusResult['counts']): string {
+  const advice: string[] = [];
+  if (counts.behind + counts.failed > 0) advice.push('run offloop fleet up');
+  if (counts.unreachable > 0)
+    advice.push(
+      `${counts.unreachable === 1 ? 'the unreachable target' : 'the unreachable targets'} could ` +
+        'not be read: check the server and the credentials, then check again',
+    );
+  if (counts.diverged > 0)
+    advice.push(
+      'a diverged target had an applied file edited or removed: fleet up refuses it until you ' +
+        'look (offloop check --url <its database> explains)',
+    );
+  return advice.join('; ');
 }
 
 /** Counts as words, the zeros and the total left out: `3 applied, 1 failed`. */
