@@ -1,6 +1,7 @@
 /**
  * The install test: every package packed as it would be published, the tarballs installed with
- * plain npm into fresh projects outside the repository, and used there as a user would.
+ * plain npm into fresh projects outside the repository, and used there as a user would (and the
+ * CLI once with pnpm too, whose strict layout shows a dependency a package does not declare).
  *
  *   ./dev node scripts/install-test.ts            (on an embedded PostgreSQL)
  *   TEST_DATABASE_URL=postgres://... ./dev node scripts/install-test.ts
@@ -444,6 +445,47 @@ async function cliProject(
       const says = /npm rebuild|pnpm approve-builds|--url|DATABASE_URL/.test(result.stderr);
       assert(result.code === 0 || says, `exit ${result.code}\n${result.stdout}\n${result.stderr}`);
       assert(result.code === 0, `it says what to run, but does not work:\n${result.stderr}`);
+    },
+  );
+
+  await check(
+    "cli: pnpm add offloop (pnpm's strict layout): up applies SQL and a TypeScript module",
+    async () => {
+      // Under pnpm a package sees only what it declares: a dependency found through npm's
+      // hoisting alone fails here (the thread's libpg-query and slonik did, once).
+      const strict = path.join(work, 'cli-pnpm');
+      await mkdir(strict);
+      await writeFile(
+        path.join(strict, 'package.json'),
+        `${JSON.stringify({ name: 'cli-pnpm', version: '1.0.0', private: true, type: 'module' })}\n`,
+      );
+      // The other packages are not on the registry: the tarballs stand in for them.
+      const overrides = (['core', 'worker', 'embedded-postgres'] as const)
+        .map((name) => `  "@offloop/${name}": "file:${tarballs[name]}"`)
+        .join('\n');
+      await writeFile(
+        path.join(strict, 'pnpm-workspace.yaml'),
+        `overrides:\n${overrides}\nallowBuilds:\n  "@embedded-postgres/${process.platform}-${process.arch}": true\n`,
+      );
+      ok(await exec('pnpm', ['add', tarballs.cli], { cwd: strict }), 'pnpm add offloop');
+      await writeMigrations(strict);
+      await writeFile(
+        path.join(strict, 'migrations', '20260101000001_gadgets.ts'),
+        "import type { MigrationContext } from 'offloop';\n\n" +
+          'export async function up({ connection, sql }: MigrationContext): Promise<void> {\n' +
+          '  await connection.query(sql.unsafe`create table gadgets (id int)`);\n}\n',
+      );
+      const url = await createDatabase(serverUrl);
+      const run = (args: string[]) =>
+        exec('pnpm', ['exec', 'offloop', ...args], {
+          cwd: strict,
+          env: { DATABASE_URL: url },
+          timeoutMs: 180_000,
+        });
+      ok(await run(['up']), 'pnpm exec offloop up');
+      const status = ok(await run(['status', '--json']), 'pnpm exec offloop status --json');
+      const parsed = JSON.parse(status.stdout) as { applied: unknown[]; pending: unknown[] };
+      assert(parsed.applied.length === 2 && parsed.pending.length === 0, status.stdout);
     },
   );
 
