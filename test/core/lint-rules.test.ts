@@ -8,6 +8,8 @@ import test from '../helpers/limited-test.ts';
 import { parseSqlMigration } from '../../packages/core/src/files/sql-file.ts';
 import type { LintSettings } from '../../packages/core/src/engine/lint/lint-file.ts';
 import { lintMigration, newLintRun } from '../../packages/core/src/engine/lint/lint-file.ts';
+import { lintMigrations } from '../../packages/core/src/engine/lint/lint-run.ts';
+import { parseConfig } from '../../packages/core/src/config/config.ts';
 import { severityForSize } from '../../packages/core/src/engine/lint/live.ts';
 import { loadParser } from '../../packages/core/src/engine/parse/parser.ts';
 import type { SqlMigrationFile } from '../../packages/core/src/model/migration.ts';
@@ -203,4 +205,33 @@ test('table size grades a finding: empty or small a note, big an error', (t) => 
   t.is(severityForSize({ rows: 50_000, bytes: 4_000_000 }), 'warning');
   t.is(severityForSize({ rows: 2_000_000, bytes: 100_000_000 }), 'error');
   t.is(severityForSize({ rows: null, bytes: 2 * 1024 ** 3 }), 'error');
+});
+
+test('linting one array of files again reuses its findings, each run choosing its own files', async (t) => {
+  const config = parseConfig({ url: 'postgres://u@localhost/db' });
+  const files = [
+    migration('-- migrate:up\ncreate table t (id int);\n', '20260101000000'),
+    migration('-- migrate:up\ncreate index t_id on t (id);\n', '20260101000001'),
+    migration('-- migrate:up\nalter table t add column c int not null;\n', '20260101000002'),
+  ];
+  const all = await lintMigrations(config, files, null, null);
+  const again = await lintMigrations(config, files, null, null);
+  t.deepEqual(again, all);
+  t.true(all.findings.length > 0);
+  // Another run of the same files, for which only the last is pending, gets its findings alone.
+  const last = await lintMigrations(config, files, new Set(['20260101000002']), null);
+  t.is(last.files, 1);
+  t.deepEqual(
+    last.findings,
+    all.findings.filter((finding) => finding.file === files[2]?.file),
+  );
+  // Other settings lint again.
+  const ruleOff = await lintMigrations(
+    { ...config, lint: { ...config.lint, rules: { 'create-index-not-concurrent': 'off' } } },
+    files,
+    null,
+    null,
+  );
+  t.false(ruleOff.findings.some((finding) => finding.rule === 'create-index-not-concurrent'));
+  t.true(all.findings.some((finding) => finding.rule === 'create-index-not-concurrent'));
 });

@@ -48,8 +48,17 @@ export function workLockKeyFor(versionTable: VersionTable): string {
   return keyOf(`offloop-work:${versionTable.schema}.${versionTable.table}`);
 }
 
+/** Keys already made, by their text (a fleet's thread makes the same few for every target). */
+const keys = new Map<string, string>();
+
 function keyOf(text: string): string {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+  let key = keys.get(text);
+  if (key === undefined) {
+    if (keys.size >= 1024) keys.clear();
+    key = createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
+    keys.set(text, key);
+  }
+  return key;
 }
 
 /** How often a waiting runner reports that it is still waiting. */
