@@ -382,10 +382,7 @@ test('a --targets file with bad lines names every one of them before anything ru
   });
   const result = await fleet(['status', '--targets', join(listing, 'targets.txt')]);
   t.is(result.code, 2, result.stderr);
-  t.regex(
-    result.stderr,
-    /^ {2}- .*targets\.txt:3: "tenant_b" \(not a URL\): must be a postgres:\/\//m,
-  );
+  t.regex(result.stderr, /^ {2}- .*targets\.txt:3: \(unparseable URL\): must be a postgres:\/\//m);
   t.regex(result.stderr, /^ {2}- .*targets\.txt:4: a line is a URL and, optionally, a schema/m);
   t.regex(
     result.stderr,

@@ -77,9 +77,8 @@ test('up() options are validated too', async (t) => {
 test('passwords in URLs are redacted', (t) => {
   t.is(redactUrl('postgres://alice:s3cret@db:5432/app'), 'postgres://alice:***@db:5432/app');
   t.is(redactUrl('postgres://db/app?password=s3cret'), 'postgres://:***@db/app');
-  // Text that is no URL is shown only when it cannot hold a password.
-  t.is(redactUrl('tenant_b'), '"tenant_b" (not a URL)');
-  t.is(redactUrl('postgres//alice:s3cret@db/app'), '(unparseable URL)');
+  // Text that is no URL is not shown: a value in the wrong place may be a password.
+  t.is(redactUrl('Xk29_fj3Kq81'), '(unparseable URL)');
   t.is(
     redactUrl('postgres://alice:s3cret@/app?host=/var/run/postgresql&sslpassword=k3y'),
     'postgres://alice:***@/app?host=/var/run/postgresql&sslpassword=***',

@@ -76,8 +76,10 @@ export const fleetWorkCommand = defineCommand({
               : `applied ${count(target.applied.length, 'migration')}, now at ${target.version ?? '?'}`
             : `${target.outcome}: ${target.error?.code ?? ''} ${target.error?.message ?? ''}`;
         const attempt = job.retryCount === 0 ? '' : ` (attempt ${job.retryCount + 1})`;
+        // PostgreSQL's DETAIL goes to this host's output only: the queue does not keep it.
+        const detail = target.error?.detail == null ? '' : ` (detail: ${target.error.detail})`;
         output.notice(
-          `${target.target}: ${what} in ${formatDuration(target.durationMs)}${attempt}`,
+          `${target.target}: ${what}${detail} in ${formatDuration(target.durationMs)}${attempt}`,
         );
       },
     });

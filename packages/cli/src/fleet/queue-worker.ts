@@ -154,7 +154,7 @@ class QueueHost {
     if (ok) this.completed += 1;
     else this.failed += 1;
     this.#options.onJob?.(job, labelled);
-    return { id: job.id, status: ok ? 'completed' : 'failed', output: labelled };
+    return { id: job.id, status: ok ? 'completed' : 'failed', output: withoutRowData(labelled) };
   }
 
   /** Resolve when the host should stop: its signal, or an empty queue for `idleTime`. */
@@ -217,4 +217,15 @@ async function pendingJobs(boss: PgBoss, queueName: string): Promise<number> {
     );
   const [row] = rows as { pending: number }[];
   return row?.pending ?? 0;
+}
+
+/**
+ * A result as the queue keeps it, in the control database for pg-boss's retention: without
+ * PostgreSQL's DETAIL, which may quote a row's values (`Key (email)=(...) already exists.`).
+ * The host that ran the target printed it.
+ */
+function withoutRowData(result: TargetResult): TargetResult {
+  if (result.error?.detail === undefined) return result;
+  const { detail: _detail, ...error } = result.error;
+  return { ...result, error };
 }

@@ -107,9 +107,11 @@ export function bounded(names: readonly string[], limit: number): string {
 
 /** PostgreSQL's DETAIL and HINT of a failure, indented under its line (empty for none). */
 function serverLines(error: TargetResult['error']): string {
+  // PostgreSQL's DETAIL may have lines of its own (a deadlock's: one per process).
+  const indented = (text: string) => text.replaceAll('\n', '\n          ');
   let lines = '';
-  if (error?.detail != null) lines += `\n    detail: ${error.detail}`;
-  if (error?.hint != null) lines += `\n    hint: ${error.hint}`;
+  if (error?.detail != null) lines += `\n    detail: ${indented(error.detail)}`;
+  if (error?.hint != null) lines += `\n    hint: ${indented(error.hint)}`;
   return lines;
 }
 

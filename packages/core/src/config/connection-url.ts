@@ -89,12 +89,8 @@ function displayUrl(text: string): string | null {
 /**
  * Replace the password of a database URL with `***`, for anything that is printed or logged. A
  * socket directory shows as `?host=/path`, and offloop's run tag in `application_name` is left out.
- * Text that does not parse as a URL is shown only when it cannot hold a password (a plain name, a
- * host or a path: no `:`, `@`, `=` or space, as `tenant_b` where a URL was expected); otherwise it
- * is `(unparseable URL)`.
+ * Text that is not a URL is not shown at all: a value in the wrong place may be a password.
  */
 export function redactUrl(url: string): string {
-  const shown = displayUrl(url);
-  if (shown !== null) return shown;
-  return /^[\w.\-/]{1,80}$/.test(url) ? `"${url}" (not a URL)` : '(unparseable URL)';
+  return displayUrl(url) ?? '(unparseable URL)';
 }

@@ -116,7 +116,9 @@ export class WorkerThread {
     const filename = threadEntry('worker-boot');
     const limits = this.#resourceLimits === null ? {} : { resourceLimits: this.#resourceLimits };
     // A thread the CLI started before it loaded the rest (see early-thread.ts).
-    if (this.#size.threads === 1) this.#pool ??= takeEarlyThread({ filename, ...limits });
+    // It runs one task at a time: not for a fleet that runs several on its one thread.
+    if (this.#size.threads === 1 && this.#size.tasksPerThread === 1)
+      this.#pool ??= takeEarlyThread({ filename, ...limits });
     this.#pool ??= new Piscina({
       filename,
       minThreads: 0,

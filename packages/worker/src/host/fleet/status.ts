@@ -69,7 +69,7 @@ function adviceFor(counts: FleetStatusResult['counts']): string {
   if (counts.diverged > 0)
     advice.push(
       'a diverged target had an applied file edited or removed: fleet up refuses it until you ' +
-        'look (offloop check --url <its database> explains)',
+        'look (offloop check --url <its database> --schema <its schema> explains)',
     );
   return advice.join('; ');
 }
