@@ -13,6 +13,7 @@ import { BIN } from '../helpers/cli.ts';
 import { createTestDatabase, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
 import test from '../helpers/limited-test.ts';
+import { withoutRowData } from '../../packages/cli/src/fleet/queue-worker.ts';
 
 const TENANTS = 30;
 const VERSIONS = ['20250101000000', '20250101000001', '20250101000002'];
@@ -209,4 +210,35 @@ test('hosts share a fleet run through the queue; a host killed midway loses noth
     );
     t.is(dead, 0);
   });
+});
+
+test("the queue keeps a target's result without PostgreSQL's DETAIL, which may quote row values", (t) => {
+  const failed = {
+    target: 'tenant_1',
+    database: 'app',
+    schema: 'tenant_1',
+    outcome: 'failed' as const,
+    applied: [],
+    version: null,
+    durationMs: 5,
+    canary: false,
+    error: {
+      code: 'MIGRATION_FAILED' as const,
+      message: 'duplicate key value violates unique constraint "users_email_key"',
+      sqlstate: '23505',
+      detail: 'Key (email)=(ada@example.com) already exists.',
+      hint: null,
+    },
+  };
+  const stored = withoutRowData(failed);
+  t.false(JSON.stringify(stored).includes('ada@example.com'));
+  t.deepEqual(stored.error, {
+    code: 'MIGRATION_FAILED',
+    message: failed.error.message,
+    sqlstate: '23505',
+    hint: null,
+  });
+  t.is(failed.error.detail, 'Key (email)=(ada@example.com) already exists.', 'the host keeps it');
+  const applied = { ...failed, outcome: 'applied' as const, error: null };
+  t.is(withoutRowData(applied), applied);
 });

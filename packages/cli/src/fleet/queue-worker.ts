@@ -224,7 +224,7 @@ async function pendingJobs(boss: PgBoss, queueName: string): Promise<number> {
  * PostgreSQL's DETAIL, which may quote a row's values (`Key (email)=(...) already exists.`).
  * The host that ran the target printed it.
  */
-function withoutRowData(result: TargetResult): TargetResult {
+export function withoutRowData(result: TargetResult): TargetResult {
   if (result.error?.detail === undefined) return result;
   const { detail: _detail, ...error } = result.error;
   return { ...result, error };
