@@ -153,9 +153,13 @@ async function withInstallScripts(dir: string): Promise<string[]> {
   return found;
 }
 
+/** The databases the checks made, dropped at the end ({@link dropDatabases}). */
+const created: string[] = [];
+
 /** A database of its own for one check, on the test server. */
 async function createDatabase(serverUrl: string): Promise<string> {
   const name = `offloop_install_${randomBytes(4).toString('hex')}`;
+  created.push(name);
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
@@ -176,6 +180,22 @@ async function writeMigrations(dir: string): Promise<string> {
   await mkdir(migrations, { recursive: true });
   await writeFile(path.join(migrations, '20260101000000_widgets.sql'), SQL_MIGRATION);
   return migrations;
+}
+
+/** Drop the databases the checks made; one that cannot be dropped is reported, not fatal. */
+async function dropDatabases(serverUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  try {
+    await client.connect();
+    for (const name of created)
+      await client.query(`drop database if exists ${name} with (force)`).catch((error: unknown) => {
+        console.log(`# could not drop ${name}: ${String(error)}`);
+      });
+  } catch (error) {
+    console.log(`# could not drop the test databases: ${String(error)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function packAll(into: string): Promise<Record<PackageDir, string>> {
@@ -221,6 +241,9 @@ async function main(): Promise<void> {
     for (const [what, size] of Object.entries(sizes))
       console.log(`#   ${what}: ${size.megabytes} MB, ${size.packages} packages`);
   } finally {
+    // A server of the machine's keeps nothing of this run (an embedded one goes as a whole).
+    if (embedded === undefined && process.env['TEST_DATABASE_URL'])
+      await dropDatabases(process.env['TEST_DATABASE_URL']);
     await embedded?.stop();
     if (failed === 0) await rm(work, { recursive: true, force: true });
     else console.log(`# left for inspection: ${work}`);
