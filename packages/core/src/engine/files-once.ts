@@ -6,23 +6,19 @@
  */
 import { discoverMigrations } from '../files/discover.ts';
 import type { MigrationFile } from '../model/migration.ts';
+import { Memo } from '../util/memo.ts';
 
-/** The files of the last few calls, by key and directory. */
-const read = new Map<string, Promise<MigrationFile[]>>();
-
-/** Calls remembered per thread: a fleet has one at a time; a few more cost nothing. */
-const KEPT = 4;
+/** The files of the last few calls, by key and directory: a fleet has one at a time. */
+const read = new Memo<Promise<MigrationFile[]>>(4);
 
 /** The migrations of `dir`, read once for every run that shares `key` (null: read now). */
 export function migrationsOf(dir: string, key: string | null): Promise<MigrationFile[]> {
   if (key === null) return discoverMigrations(dir);
   const id = `${key}\u0000${dir}`;
-  const known = read.get(id);
-  if (known !== undefined) return known;
-  const reading = discoverMigrations(dir);
-  // A failure is every target's: the next target reads again and reports it too.
-  reading.catch(() => read.delete(id));
-  if (read.size >= KEPT) read.delete(read.keys().next().value ?? '');
-  read.set(id, reading);
-  return reading;
+  return read.get(id, () => {
+    const reading = discoverMigrations(dir);
+    // A failure is every target's: the next target reads again and reports it too.
+    reading.catch(() => read.delete(id));
+    return reading;
+  });
 }

@@ -6,24 +6,19 @@
  * differently, and print a warning of its own for `sslmode=require` (a library never prints).
  */
 import type pg from 'pg';
+import { Memo } from '../../util/memo.ts';
 
 /**
  * Settings already read, by timeout and URL: a fleet asks for the same few URLs once per target
  * and connection (its keys, its clients), and reading a URL costs a fraction of a millisecond.
  */
-const read = new Map<string, pg.ClientConfig>();
-/** More distinct URLs than this in one thread start the memory over. */
-const MAX_READ = 256;
+const read = new Memo<pg.ClientConfig>(256);
 
 /** `pg.Client` settings for `url`, a URL as `resolvePostgresUrl` leaves it (a fresh copy each call). */
 export function pgClientConfig(url: string, connectTimeout: number): pg.ClientConfig {
-  const key = `${connectTimeout}\u0000${url}`;
-  let config = read.get(key);
-  if (config === undefined) {
-    if (read.size >= MAX_READ) read.clear();
-    config = readClientConfig(url, connectTimeout);
-    read.set(key, config);
-  }
+  const config = read.get(`${connectTimeout}\u0000${url}`, () =>
+    readClientConfig(url, connectTimeout),
+  );
   return { ...config };
 }
 

@@ -32,6 +32,7 @@ import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db
 import { pgClientConfig } from '../db/pg-client.ts';
 import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
 import type { VersionTable } from '../../sql/ddl.ts';
+import { Memo } from '../../util/memo.ts';
 import { backoff, poll } from '../../util/poll.ts';
 
 /**
@@ -49,16 +50,12 @@ export function workLockKeyFor(versionTable: VersionTable): string {
 }
 
 /** Keys already made, by their text (a fleet's thread makes the same few for every target). */
-const keys = new Map<string, string>();
+const keys = new Memo<string>(1024);
 
 function keyOf(text: string): string {
-  let key = keys.get(text);
-  if (key === undefined) {
-    if (keys.size >= 1024) keys.clear();
-    key = createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
-    keys.set(text, key);
-  }
-  return key;
+  return keys.get(text, () =>
+    createHash('sha256').update(text).digest().readBigInt64BE(0).toString(),
+  );
 }
 
 /** How often a waiting runner reports that it is still waiting. */

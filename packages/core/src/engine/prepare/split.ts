@@ -12,6 +12,7 @@ import type { SqlMigrationFile, SqlSection } from '../../model/migration.ts';
 import { charIndexOfByte, lineColumnAt } from '../../files/source-position.ts';
 import type { Statement } from '../../model/prepared.ts';
 import { messageOf } from '../../util/as-error.ts';
+import { Memo } from '../../util/memo.ts';
 import { parseStatements, type ParsedStatement } from '../parse/parser.ts';
 
 export type { Statement };
@@ -38,20 +39,11 @@ export function splitSection(migration: SqlMigrationFile, section: SqlSection): 
   // Linting and preparing a run both split each pending section, and a fleet's thread prepares
   // the same files for every target: parsed once per content (positions come from the whole
   // source, so it is the key, with the section's place in it).
-  const key = `${section.offset}:${migration.source}`;
-  const known = splits.get(key);
-  if (known !== undefined) return known;
-  const statements = split(migration, section);
-  if (splits.size >= MAX_SPLITS) splits.delete(splits.keys().next().value ?? '');
-  splits.set(key, statements);
-  return statements;
+  return splits.get(`${section.offset}:${migration.source}`, () => split(migration, section));
 }
 
-/** Sections already split, by content; the oldest forgotten first past {@link MAX_SPLITS}. */
-const splits = new Map<string, Statement[]>();
-
-/** Sections kept split per thread: a large history's worth. */
-const MAX_SPLITS = 20_000;
+/** Sections already split, by content: a large history's worth per thread. */
+const splits = new Memo<Statement[]>(20_000);
 
 function split(migration: SqlMigrationFile, section: SqlSection): Statement[] {
   let parsed: ParsedStatement[];
