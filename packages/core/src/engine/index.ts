@@ -35,6 +35,8 @@ export { withDatabaseErrors } from './db/pg-errors.ts';
 export { withConnection } from './db/work-connection.ts';
 export { keepConnection, takeConnection } from './db/kept-connections.ts';
 export type { PgErrorInfo } from './db/pg-errors.ts';
+export { readAppliedUnless, ledgerDigest } from './ledger/version-table.ts';
+export { readDirty } from './ledger/log-table.ts';
 export { recordCrash } from './ledger/crash-record.ts';
 export type { CrashOutcome, InFlightMigration } from './ledger/crash-record.ts';
 export { defaultAppliedBy } from '../config/applied-by.ts';

@@ -17,7 +17,7 @@ import {
 } from '../errors/index.ts';
 import { migrationsOf } from './files-once.ts';
 import type { ProgressEvent } from '../model/events.ts';
-import type { MigrationFile } from '../model/migration.ts';
+import type { AppliedMigration, MigrationFile } from '../model/migration.ts';
 import type { PlanState } from '../plan/state.ts';
 import { searchPathFor, versionTableOf, type VersionTable } from '../sql/ddl.ts';
 import type { ApplyContext } from './apply/context.ts';
@@ -34,6 +34,7 @@ import {
   ensureSchema,
   ledgerTables,
   readApplied,
+  readAppliedUnless,
   type LedgerTables,
 } from './ledger/version-table.ts';
 import { lockKeyFor, LockSession, workLockKeyFor } from './lock/lock.ts';
@@ -54,6 +55,12 @@ export type EngineOptions = {
    * `files-once.ts`); without it the files are read for this run.
    */
   readonly filesKey?: string | undefined;
+  /**
+   * The run expects the database to hold every file already (`up`): the version table is read
+   * only when it does not (see `readAppliedUnless`), and the state's rows then carry no time,
+   * duration or author. Not for a run that shows or orders by them (`status`, `down`).
+   */
+  readonly filesLikelyApplied?: boolean | undefined;
 };
 
 /** Sends a progress event; awaited so that events arrive in order. */
@@ -81,17 +88,32 @@ export type Session = {
   readonly finished: MigrationResult[];
 };
 
-/** What the database records, read without a lock. */
+/**
+ * What the database records, read without a lock. With `filesLikelyApplied` (a run that expects to
+ * find nothing to do: `up`), a version table that holds exactly the files is not read row by
+ * row: their rows are made from the files, with no time, duration or author (`readAppliedUnless`).
+ */
 async function readState(
   db: Db,
   ledger: VersionTable,
   files: readonly MigrationFile[],
+  filesLikelyApplied = false,
 ): Promise<{ readonly state: PlanState; readonly tables: LedgerTables }> {
   const tables = await ledgerTables(db, ledger);
   const { versionTable, logTable } = tables;
-  const applied = versionTable ? await readApplied(db, ledger) : [];
+  const read = !versionTable
+    ? []
+    : filesLikelyApplied
+      ? await readAppliedUnless(db, ledger, files)
+      : await readApplied(db, ledger);
+  const applied = read === 'matches' ? files.map(asApplied) : read;
   const dirty = versionTable && logTable ? await readDirty(db, ledger) : [];
   return { state: { files, applied, dirty, initialized: versionTable }, tables };
+}
+
+/** A file's version row, as far as the file knows it (see {@link readState}). */
+function asApplied({ version, name, checksum }: MigrationFile): AppliedMigration {
+  return { version, name, checksum, appliedAt: '', durationMs: 0, appliedBy: '' };
 }
 
 /**
@@ -164,7 +186,12 @@ export async function withSession<T>(
       await takeLocks(held, config, { emit, signal: lockSignal, versionTable, workKey });
       if (setup !== null) await work.startWork(setup);
       working = true;
-      const { state, tables } = await readState(work, versionTable, await loaded);
+      const { state, tables } = await readState(
+        work,
+        versionTable,
+        await loaded,
+        options.filesLikelyApplied === true,
+      );
       const apply = applyContext(held, work, config, state, emit, options);
       const ensureTables = async () => {
         // The ledger's schema is created with the version table.

@@ -144,15 +144,22 @@ export async function readLog(
  *   `failed`, which left nothing behind, nor `started`), the newest is `partial`. A later attempt
  *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
  *   a repair does.
+ *
+ * Only versions with a `started` or `partial` entry can be either (usually none): the log is
+ * scanned once for those, and only their entries sorted, however long the history.
  */
 export async function readDirty(connection: Db, versionTable: VersionTable): Promise<LogEntry[]> {
   const log = logTableIdentifier(versionTable);
   const rows = await connection.rows<LogRowRead>(sql`
-    with latest as (
-      select distinct on (version) version, id, outcome from ${log} order by version, id desc
+    with candidates as (
+      select version from ${log} where outcome in ('started', 'partial')
+    ), latest as (
+      select distinct on (version) version, id, outcome from ${log}
+      where version in (select version from candidates)
+      order by version, id desc
     ), settled as (
       select distinct on (version) version, id, outcome from ${log}
-      where outcome not in ('failed', 'started')
+      where outcome not in ('failed', 'started') and version in (select version from candidates)
       order by version, id desc
     )
     select ${SELECT_COLUMNS} from ${log} as entry

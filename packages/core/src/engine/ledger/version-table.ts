@@ -3,9 +3,10 @@
  * schema and always quoted by `identifier`, never interpolated.
  */
 import { logTableOf, type VersionTable } from '../../sql/ddl.ts';
-import type { AppliedMigration } from '../../model/migration.ts';
+import { createHash } from 'node:crypto';
+import type { AppliedMigration, MigrationFile } from '../../model/migration.ts';
 import type { Db } from '../db/db.ts';
-import { identifier, sql } from '../db/sql.ts';
+import { identifier, raw, sql } from '../db/sql.ts';
 
 function versionTableIdentifier(versionTable: VersionTable) {
   return identifier(versionTable.schema, versionTable.table);
@@ -79,18 +80,71 @@ export async function readApplied(
   versionTable: VersionTable,
 ): Promise<AppliedMigration[]> {
   const rows = await connection.rows<AppliedRow>(sql`
-    select version, name, checksum,
-      to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
-      duration_ms::float8 as duration_ms, applied_by
-    from ${versionTableIdentifier(versionTable)} order by version`);
-  return rows.map((row) => ({
+    select ${APPLIED_COLUMNS} from ${versionTableIdentifier(versionTable)} order by version`);
+  return rows.map(toApplied);
+}
+
+/**
+ * The version table's rows, unless it holds exactly `files` (one row per file, with its version,
+ * name and checksum, and no other row): then `'matches'`, and no row crosses the wire. One round
+ * trip either way: the server compares a digest of its rows with the files' own
+ * ({@link ledgerDigest}) and sends every row only when they differ. A no-op `up` over thousands
+ * of applied migrations reads one row instead of thousands (and formats no timestamp).
+ */
+export async function readAppliedUnless(
+  connection: Db,
+  versionTable: VersionTable,
+  files: readonly Pick<MigrationFile, 'version' | 'name' | 'checksum'>[],
+): Promise<AppliedMigration[] | 'matches'> {
+  const table = versionTableIdentifier(versionTable);
+  const expected = ledgerDigest(files);
+  // The marker row (a null version) says the digests matched; it sorts after any real row.
+  const rows = await connection.rows<AppliedRow | { version: null }>(sql`
+    with ledger as (
+      select encode(sha256(convert_to(coalesce(string_agg(
+        version || ' ' || name || ' ' || checksum, ${DIGEST_SEPARATOR} order by version collate "C"
+      ), ''), 'UTF8')), 'hex') as digest
+      from ${table}
+    )
+    select ${APPLIED_COLUMNS} from ${table}
+    where (select digest from ledger) <> ${expected}
+    union all
+    select null, null, null, null, null, null from ledger where digest = ${expected}
+    order by 1`);
+  if (rows.length === 1 && rows[0]?.version === null) return 'matches';
+  return (rows as AppliedRow[]).map(toApplied);
+}
+
+/** What separates the rows in {@link ledgerDigest}: no version, name or checksum holds it. */
+const DIGEST_SEPARATOR = '\n';
+
+/**
+ * SHA-256 (hex) of the rows a version table holding exactly `files` would have: each as
+ * `version name checksum`, newline-separated, in byte order of their versions (what
+ * {@link readAppliedUnless} asks the server to compute over its rows).
+ */
+export function ledgerDigest(
+  files: readonly Pick<MigrationFile, 'version' | 'name' | 'checksum'>[],
+): string {
+  const lines = files.map(({ version, name, checksum }) => `${version} ${name} ${checksum}`);
+  // Byte order (collation "C"): versions are ASCII, so code unit order is the same.
+  lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(lines.join(DIGEST_SEPARATOR)).digest('hex');
+}
+
+const APPLIED_COLUMNS = raw(`version, name, checksum,
+  to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
+  duration_ms::float8 as duration_ms, applied_by`);
+
+function toApplied(row: AppliedRow): AppliedMigration {
+  return {
     version: row.version,
     name: row.name,
     checksum: row.checksum,
     appliedAt: row.applied_at,
     durationMs: row.duration_ms,
     appliedBy: row.applied_by,
-  }));
+  };
 }
 
 /** Record an applied migration, in the migration's own transaction. */
