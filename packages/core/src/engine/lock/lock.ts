@@ -28,7 +28,13 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { asDatabaseUnavailable } from '../db/pg-errors.ts';
-import { ALIVE_QUERY, CANCEL_QUERY, HOLDERS_QUERY, TERMINATE_QUERY } from '../db/backends.ts';
+import {
+  ALIVE_QUERY,
+  CANCEL_QUERY,
+  FREE_QUERY,
+  HOLDERS_QUERY,
+  TERMINATE_QUERY,
+} from '../db/backends.ts';
 import { pgClientConfig } from '../db/pg-client.ts';
 import { LockLostError, LockTimeoutError } from '../../errors/index.ts';
 import type { VersionTable } from '../../sql/ddl.ts';
@@ -326,6 +332,12 @@ export class LockSession {
     }));
   }
 
+  /** Whether no other backend holds the advisory lock `key` (see `FREE_QUERY`). */
+  async #isFree(key: string): Promise<boolean> {
+    const { rows } = await this.#connection.query<{ free: boolean }>(FREE_QUERY, [key]);
+    return rows[0]?.free === true;
+  }
+
   /**
    * End every backend that still holds the work lock `workKey` (they belong to a runner that lost
    * the run lock, see the module comment) and wait until they are gone, at most `timeoutMs`.
@@ -337,6 +349,8 @@ export class LockSession {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<OrphanBackend[]> {
+    // Usually no one holds it: one cheap query says so.
+    if (await this.#isFree(workKey)) return [];
     // The runner before this one closed its connections just before it released the run lock;
     // their backends exit a moment later. Those are not leftovers: give them that moment.
     const { value: found } = await poll(() => this.holders(workKey), {
