@@ -10,7 +10,7 @@ import {
   readDirty,
   withConnection,
 } from '@offloop/core/engine';
-import { ChecksumMismatchError } from '@offloop/core';
+import { ChecksumMismatchError, MigrationFileMissingError } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { writeFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -60,13 +60,26 @@ test('a version table that holds exactly the files is not read row by row; any d
     t.true(rows.every((row) => row.appliedBy.length > 0));
   }
 
-  // The server's digest is the one the files give.
+  // The server's digest is the one the files give: their count, then one line each.
   const digest = await withPool(url, (pool) =>
     pool.oneFirst(sql.unsafe`
-      select encode(sha256(convert_to(string_agg(version || ' ' || name || ' ' || checksum, E'\n'
-        order by version collate "C"), 'UTF8')), 'hex') from offloop_migrations`),
+      select encode(sha256(convert_to(count(*)::text || E'\n' || string_agg(
+        version || ' ' || name || ' ' || checksum, E'\n' order by version collate "C"), 'UTF8')),
+        'hex') from offloop_migrations`),
   );
   t.is(digest, ledgerDigest(found));
+
+  // Rows whose fields hold the separators cannot pass for other rows: one row that spells two
+  // files' lines is not a match for them.
+  const [first, second] = found;
+  if (first === undefined || second === undefined) return t.fail('two files expected');
+  await withPool(url, async (pool) => {
+    await pool.query(sql.unsafe`delete from offloop_migrations where version <> ${first.version}`);
+    await pool.query(
+      sql.unsafe`update offloop_migrations set checksum = ${`${first.checksum}\n${second.version} ${second.name} ${second.checksum}`}`,
+    );
+  });
+  t.not(await read([first, second]), 'matches');
 });
 
 test('an empty version table matches no files, and gives no rows for some', async (t) => {
@@ -112,7 +125,7 @@ test('up on an up-to-date database still refuses an edited file and a file gone,
 
   // A file the database holds is gone: up refuses, status says why, as before.
   await unlink(path.join(dir, '20260104000000_fourth.sql'));
-  await t.throwsAsync(migrator.up());
+  await t.throwsAsync(migrator.up(), { instanceOf: MigrationFileMissingError });
   const status = await migrator.status();
   t.true(
     status.problems.some(
@@ -137,20 +150,26 @@ test('the log: only versions with an unresolved entry are found, however long th
     );
   const dirty = () => withConnection(url, 5_000, (db) => readDirty(db, LEDGER));
   t.deepEqual(await dirty(), []);
-  // A run that died midway, then one that failed midway and was retried and failed before
-  // running anything, then a partial one that a later success resolved.
+  // A run that died midway; one that failed midway and was retried and failed before running
+  // anything; a partial one that a later success resolved; a non-transactional one that
+  // succeeded (started, then succeeded: the usual log); a partial one retried by a run that died.
   await log(
     "('20260105000000', 'died', 'up', null, 'started', 'me'), " +
       "('20260106000000', 'half', 'up', null, 'partial', 'me'), " +
       "('20260106000000', 'half', 'up', null, 'failed', 'me'), " +
       "('20260107000000', 'fixed', 'up', null, 'partial', 'me'), " +
-      "('20260107000000', 'fixed', 'up', null, 'succeeded', 'me')",
+      "('20260107000000', 'fixed', 'up', null, 'succeeded', 'me'), " +
+      "('20260108000000', 'fine', 'up', null, 'started', 'me'), " +
+      "('20260108000000', 'fine', 'up', null, 'succeeded', 'me'), " +
+      "('20260109000000', 'again', 'up', null, 'partial', 'me'), " +
+      "('20260109000000', 'again', 'up', null, 'started', 'me')",
   );
   t.deepEqual(
     (await dirty()).map((entry) => [entry.version, entry.outcome]),
     [
       ['20260105000000', 'started'],
       ['20260106000000', 'partial'],
+      ['20260109000000', 'started'],
     ],
   );
 });

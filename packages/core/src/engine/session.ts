@@ -55,12 +55,6 @@ export type EngineOptions = {
    * `files-once.ts`); without it the files are read for this run.
    */
   readonly filesKey?: string | undefined;
-  /**
-   * The run expects the database to hold every file already (`up`): the version table is read
-   * only when it does not (see `readAppliedUnless`), and the state's rows then carry no time,
-   * duration or author. Not for a run that shows or orders by them (`status`, `down`).
-   */
-  readonly filesLikelyApplied?: boolean | undefined;
 };
 
 /** Sends a progress event; awaited so that events arrive in order. */
@@ -140,12 +134,23 @@ export async function announce(
   await emit?.({ type: 'run:started', command, dir: config.dir, at: new Date().toISOString() });
 }
 
+/** How {@link withSession} reads the ledger. */
+type SessionReading = {
+  /**
+   * The run expects the database to hold every file already (`up`): the version table is read
+   * only when it does not (see `readAppliedUnless`), and the state's rows then carry no time,
+   * duration or author. Not for a run that shows or orders by them (`status`, `down`).
+   */
+  readonly filesLikelyApplied?: boolean;
+};
+
 /** Run `fn` under the run lock, with the state read and the work sessions set up. */
 export async function withSession<T>(
   config: ResolvedConfig,
   command: string,
   options: EngineOptions,
   fn: (session: Session) => Promise<T>,
+  reading: SessionReading = {},
 ): Promise<T> {
   const emit: Emit = options.onProgress ?? (() => undefined);
   await announce(config, command, emit);
@@ -190,7 +195,7 @@ export async function withSession<T>(
         work,
         versionTable,
         await loaded,
-        options.filesLikelyApplied === true,
+        reading.filesLikelyApplied === true,
       );
       const apply = applyContext(held, work, config, state, emit, options);
       const ensureTables = async () => {

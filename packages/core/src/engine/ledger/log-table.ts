@@ -145,8 +145,9 @@ export async function readLog(
  *   that failed before running anything does not resolve it; a success, a stamp, an unstamp or
  *   a repair does.
  *
- * Only versions with a `started` or `partial` entry can be either (usually none): the log is
- * scanned once for those, and only their entries sorted, however long the history.
+ * Only versions with a `started` or `partial` entry can be either (those of non-transactional
+ * migrations: each run of one writes `started` first): the log is scanned once for them, and only
+ * their entries are sorted, however long the history of the others.
  */
 export async function readDirty(connection: Db, versionTable: VersionTable): Promise<LogEntry[]> {
   const log = logTableIdentifier(versionTable);

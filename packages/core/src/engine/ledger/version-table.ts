@@ -101,9 +101,9 @@ export async function readAppliedUnless(
   // The marker row (a null version) says the digests matched; it sorts after any real row.
   const rows = await connection.rows<AppliedRow | { version: null }>(sql`
     with ledger as (
-      select encode(sha256(convert_to(coalesce(string_agg(
+      select encode(sha256(convert_to(count(*)::text || ${DIGEST_SEPARATOR} || coalesce(string_agg(
         version || ' ' || name || ' ' || checksum, ${DIGEST_SEPARATOR} order by version collate "C"
-      ), ''), 'UTF8')), 'hex') as digest
+      ), ''), getdatabaseencoding())), 'hex') as digest
       from ${table}
     )
     select ${APPLIED_COLUMNS} from ${table}
@@ -119,9 +119,12 @@ export async function readAppliedUnless(
 const DIGEST_SEPARATOR = '\n';
 
 /**
- * SHA-256 (hex) of the rows a version table holding exactly `files` would have: each as
- * `version name checksum`, newline-separated, in byte order of their versions (what
- * {@link readAppliedUnless} asks the server to compute over its rows).
+ * SHA-256 (hex) of the rows a version table holding exactly `files` would have: their count, then
+ * each as `version name checksum`, newline-separated, in byte order of their versions (what
+ * {@link readAppliedUnless} asks the server to compute over its rows, in the database's encoding:
+ * the same bytes for the ASCII a file's version, name and checksum are made of). A file's fields
+ * hold no space or newline, so with the count no other set of rows gives the same text (a row
+ * whose fields hold separators would need fewer rows than the count says).
  */
 export function ledgerDigest(
   files: readonly Pick<MigrationFile, 'version' | 'name' | 'checksum'>[],
@@ -129,7 +132,8 @@ export function ledgerDigest(
   const lines = files.map(({ version, name, checksum }) => `${version} ${name} ${checksum}`);
   // Byte order (collation "C"): versions are ASCII, so code unit order is the same.
   lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(lines.join(DIGEST_SEPARATOR)).digest('hex');
+  const text = `${String(files.length)}${DIGEST_SEPARATOR}${lines.join(DIGEST_SEPARATOR)}`;
+  return createHash('sha256').update(text).digest('hex');
 }
 
 const APPLIED_COLUMNS = raw(`version, name, checksum,

@@ -9,7 +9,7 @@ import { lintBeforeRun } from '../lint/lint-run.ts';
 import { prepareAll } from '../prepare/prepare.ts';
 import { runEach } from '../run/each.ts';
 import { runSingleTransaction } from '../run/single-transaction.ts';
-import { withSession, type EngineOptions } from '../session.ts';
+import { withSession, type EngineOptions, type Session } from '../session.ts';
 
 /**
  * Apply pending migrations, each in its own transaction with its version row (or all in one
@@ -23,10 +23,7 @@ export async function up(
 ): Promise<UpResult> {
   const started = performance.now();
   const applied: MigrationResult[] = [];
-  // Most `up` calls find nothing to do: a ledger that holds exactly the files is not read row by
-  // row (the plan needs only versions, names and checksums).
-  const reading = { ...options, filesLikelyApplied: true };
-  const current = await withSession(config, 'up', reading, async (session) => {
+  const run = async (session: Session): Promise<string | null> => {
     const result = planUp(session.state, options.to);
     assertRunnable(result, { allowOutOfOrder: options.allowOutOfOrder });
     assertNotDirty(session.state);
@@ -47,7 +44,10 @@ export async function up(
     if (options.singleTransaction === true) await runSingleTransaction(session, prepared, applied);
     else await runEach(session, prepared, applied);
     return currentOf([...session.state.applied, ...applied]);
-  });
+  };
+  // Most `up` calls find nothing to do: a ledger that holds exactly the files is not read row by
+  // row (the plan needs only versions, names and checksums).
+  const current = await withSession(config, 'up', options, run, { filesLikelyApplied: true });
   const durationMs = Math.round(performance.now() - started);
   await options.onProgress?.({ type: 'run:finished', applied: applied.length, durationMs });
   return { applied, current, durationMs };
