@@ -18,9 +18,11 @@
  * Contenders, each on fresh targets (a database with empty tenant schemas, or fresh databases)
  * created before its timing and dropped after it; the order rotates per rep:
  *
- * - **fleet**: `createFleet({ targets, dir }).up()` in this process, with its defaults (or
- *   `--threads`/`--concurrency`). A schema target is `{ url, schema }`: `schema` is where its
- *   migrations run (first on their `search_path`) and where its ledger lives.
+ * - **fleet**: `createFleet({ targets, dir }).up()` with its defaults (or `--threads`/
+ *   `--concurrency`), in a Node process of its own running the packed packages installed by npm,
+ *   as a deploy step or a server runs them (bench/fleet-run.ts; the `up()` call is timed). A
+ *   schema target is `{ url, schema }`: `schema` is where its migrations run (first on their
+ *   `search_path`) and where its ledger lives. The offloop loop below runs from the workspace.
  * - **offloop loop**: one `createMigrator({ url, dir, schema })` per tenant, `up()`, `close()`, in
  *   sequence: what a fleet replaces. Minutes at 1,000 tenants: measured on the first `--sample`
  *   tenants and extrapolated linearly (the table says so) unless `--full`.
@@ -43,8 +45,8 @@
  *   settings: `--heartbeat 10s` (pg-boss's minimum; pg-boss's supervisor looks every 5 s),
  *   `--retry-delay 1s`, `--idle-time 3s`.
  *
- * After the fleet's run, in the same process: the no-op `fleet.up()` over the now up-to-date
- * targets (warm: same fleet, median of 5), the cold no-op (a fresh Node process imports
+ * After the fleet's run, in its process: the no-op `fleet.up()` over the now up-to-date targets
+ * (warm: same fleet, median of 5); then the cold no-op (a fresh Node process imports
  * `@offloop/worker`, `createFleet(...).up()`, `close()`, timed from spawn to exit; bench/fleet-noop.ts
  * run with the packed packages installed by npm, as a user's deploy step runs them),
  * and the process's event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) during the fleet's
@@ -66,7 +68,6 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { runner as nodePgMigrate } from 'node-pg-migrate';
@@ -313,12 +314,6 @@ type Sample = {
   readonly queue?: QueueStats;
 };
 
-const loopOf = (histogram: ReturnType<typeof monitorEventLoopDelay>): Loop => ({
-  p50: histogram.percentile(50) / 1e6,
-  p99: histogram.percentile(99) / 1e6,
-  max: histogram.max / 1e6,
-});
-
 async function runContender(
   contender: Contender,
   scenario: Scenario,
@@ -404,9 +399,11 @@ const targetsOf = (tenants: readonly Tenant[]) =>
   tenants.map(({ url, schema }) => ({ url, schema }));
 
 /**
- * The fleet's `up()` with the event-loop delay recorded around it; then the warm no-op (the same
- * fleet again, median of 5), the process idle for as long as the `up()` took (at most 10 s), and
- * the cold no-op in a fresh process.
+ * The fleet's `up()` in a process of its own, from the packed packages (bench/fleet-run.ts): its
+ * time and its event-loop delay during the run; then, in that process, the warm no-op (the same
+ * fleet again, median of 5) and the process idle for as long as the `up()` took (2 to 10 s); then
+ * the cold no-op in a fresh process. A separate idle process measures its own delay during the
+ * `up()` (the machine's contention).
  */
 async function runFleet(
   tenants: readonly Tenant[],
@@ -414,46 +411,85 @@ async function runFleet(
   work: string,
 ): Promise<{ ms: number; fleet: NonNullable<Sample['fleet']> }> {
   const targets = targetsOf(tenants);
-  const fleet = createFleet({ targets, dir: files.offloop, ...fleetSettings });
+  const dir = await packedProject(work);
+  const input = path.join(work, 'fleet-targets.json');
+  await writeFile(input, JSON.stringify({ targets, dir: files.offloop, ...fleetSettings }));
+  const sidecar = await startSidecar();
+  let stopping: Promise<Loop> | null = null;
+  const stopSidecar = () => (stopping ??= sidecar.stop());
+  let report: FleetRunReport;
   try {
-    const histogram = monitorEventLoopDelay({ resolution: 1 });
-    const sidecar = await startSidecar();
-    const started = performance.now();
-    histogram.enable();
-    const result = await fleet.up();
-    histogram.disable();
-    const elapsed = performance.now() - started;
-    const sidecarLoop = await sidecar.stop();
-    if (result.counts.applied !== tenants.length)
-      throw new Error(`fleet: ${JSON.stringify(result.counts)}`);
-    const loop = loopOf(histogram);
-    const noops: number[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const noopStarted = performance.now();
-      const noop = await fleet.up();
-      noops.push(performance.now() - noopStarted);
-      if (noop.counts['up-to-date'] !== tenants.length)
-        throw new Error(`fleet no-op: ${JSON.stringify(noop.counts)}`);
-    }
-    const idleHistogram = monitorEventLoopDelay({ resolution: 1 });
-    idleHistogram.enable();
-    await sleep(Math.min(10_000, Math.max(2_000, elapsed)));
-    idleHistogram.disable();
-    const cold = await coldNoop(targets, files, work, tenants.length);
-    return {
-      ms: elapsed,
-      fleet: {
-        warmNoop: median(noops),
-        coldNoop: cold.ms,
-        coldNoopCall: cold.call,
-        loop,
-        idle: loopOf(idleHistogram),
-        sidecar: sidecarLoop,
-      },
-    };
+    report = await runPacked<FleetRunReport>(dir, 'fleet-run.mts', [input], 'applied', () => {
+      void stopSidecar();
+    });
   } finally {
-    await fleet.close();
+    await stopSidecar();
   }
+  if (report.counts.applied !== tenants.length)
+    throw new Error(`fleet: ${JSON.stringify(report.counts)}`);
+  for (const noop of report.warmNoops)
+    if (noop.upToDate !== tenants.length)
+      throw new Error(
+        `fleet no-op: ${String(noop.upToDate)} of ${String(tenants.length)} up to date`,
+      );
+  const cold = await coldNoop(targets, files, work, tenants.length);
+  return {
+    ms: report.ms,
+    fleet: {
+      warmNoop: median(report.warmNoops.map((noop) => noop.ms)),
+      coldNoop: cold.ms,
+      coldNoopCall: cold.call,
+      loop: report.loop,
+      idle: report.idle,
+      sidecar: await stopSidecar(),
+    },
+  };
+}
+
+/** What bench/fleet-run.ts prints at its end. */
+type FleetRunReport = {
+  readonly ms: number;
+  readonly counts: Record<string, number>;
+  readonly warmNoops: readonly { readonly ms: number; readonly upToDate: number }[];
+  readonly loop: Loop;
+  readonly idle: Loop;
+};
+
+/**
+ * Run `script` of the packed project `dir` with Node; `onMarker` once it prints `marker` on a line
+ * of its own. Resolves with its last line, as JSON; rejects when it exits with an error.
+ */
+async function runPacked<T>(
+  dir: string,
+  script: string,
+  args: readonly string[],
+  marker: string,
+  onMarker: () => void,
+): Promise<T> {
+  const child = spawn(process.execPath, [path.join(dir, script), ...args], {
+    cwd: dir,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let marked = false;
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!marked && stdout.split('\n').includes(marker)) {
+      marked = true;
+      onMarker();
+    }
+  });
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`${script} exited ${String(code)}\n${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }
 
 /**
@@ -500,32 +536,38 @@ async function startSidecar(): Promise<Sidecar> {
   };
 }
 
-/** The packed packages installed once per bench run, for the cold no-op (see {@link coldNoop}). */
+/** The packed packages installed once per bench run, with the fleet's scripts beside them. */
 let installed: Promise<string> | undefined;
 
 /**
- * A fresh Node process: import, `createFleet(...).up()`, `close()`; from spawn to exit. It runs
- * the packed packages installed with npm (as a user installs them, bench/peers.ts), not the
- * workspace's TypeScript sources: a fresh process's start is mostly module loading, and the
- * sources load as hundreds of files where the package loads a few bundles.
+ * An npm project with offloop's packed packages (as a user installs them, bench/peers.ts) and
+ * bench/fleet-run.ts and bench/fleet-noop.ts copied in, made once per bench run: the fleet runs
+ * from it, not from the workspace's TypeScript sources (whose type stripping costs every thread a
+ * WebAssembly compile, and a fresh process hundreds of module files).
  */
+function packedProject(work: string): Promise<string> {
+  installed ??= (async () => {
+    console.error('# packing offloop and installing it with npm');
+    const { dir } = await installPeers(path.join(work, 'install'));
+    // .mts: the npm project is CommonJS (`npm init -y`).
+    for (const script of ['fleet-run', 'fleet-noop'])
+      await copyFile(
+        path.join(import.meta.dirname, `${script}.ts`),
+        path.join(dir, `${script}.mts`),
+      );
+    return dir;
+  })();
+  return installed;
+}
+
+/** A fresh Node process: import, `createFleet(...).up()`, `close()`; from spawn to exit. */
 async function coldNoop(
   targets: readonly { url: string; schema: string }[],
   files: Files,
   work: string,
   expected: number,
 ): Promise<{ ms: number; call: number }> {
-  installed ??= (async () => {
-    console.error('# cold no-op: packing offloop and installing it with npm');
-    const { dir } = await installPeers(path.join(work, 'install'));
-    // .mts: the npm project is CommonJS (`npm init -y`).
-    await copyFile(
-      path.join(import.meta.dirname, 'fleet-noop.ts'),
-      path.join(dir, 'fleet-noop.mts'),
-    );
-    return dir;
-  })();
-  const dir = await installed;
+  const dir = await packedProject(work);
   const input = path.join(work, 'targets.json');
   await writeFile(input, JSON.stringify({ targets, dir: files.offloop, ...fleetSettings }));
   const result = await run(process.execPath, [path.join(dir, 'fleet-noop.mts'), input], {
