@@ -13,6 +13,8 @@ import {
 import { ChecksumMismatchError, MigrationFileMissingError } from '@offloop/core';
 import { createMigrator } from '@offloop/worker';
 import { writeFile, unlink } from 'node:fs/promises';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import type { ExecutionContext } from 'ava';
 import path from 'node:path';
 import { sql } from 'slonik';
 import { createTestDatabase, withPool } from '../helpers/database.ts';
@@ -172,4 +174,80 @@ test('the log: only versions with an unresolved entry are found, however long th
       ['20260109000000', 'started'],
     ],
   );
+});
+
+/**
+ * A TCP proxy in front of `url`'s server that counts the rows (DataRow messages) the server sends
+ * through it: what a client's reads cost on the wire.
+ */
+async function rowCountingProxy(
+  t: ExecutionContext,
+  url: string,
+): Promise<{ readonly url: string; readonly rows: () => number }> {
+  const target = new URL(url);
+  let rows = 0;
+  const sockets = new Set<Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(
+      Number(target.port === '' ? '5432' : target.port),
+      target.hostname,
+    );
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      // Every message from the server: a type byte, then a length that counts itself.
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const end = 1 + pending.readUInt32BE(1);
+        if (pending.length < end) break;
+        if (pending[0] === 0x44) rows += 1;
+        pending = pending.subarray(end);
+      }
+      client.write(chunk);
+    });
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as AddressInfo).port);
+  return { url: proxied.toString(), rows: () => rows };
+}
+
+test('a no-op up over a long ledger reads a few rows, where status reads them all', async (t) => {
+  const url = await createTestDatabase(t);
+  const count = 40;
+  const many = Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [
+      `2026010100${String(i).padStart(4, '0')}_m${String(i)}.sql`,
+      `-- migrate:up\ncreate table m${String(i)} (id int);\n`,
+    ]),
+  );
+  const dir = await migrationsDir(t, many);
+  {
+    await using first = createMigrator({ url, dir });
+    t.is((await first.up()).applied.length, count);
+  }
+  const proxy = await rowCountingProxy(t, url);
+  await using migrator = createMigrator({ url: proxy.url, dir });
+  await migrator.status();
+  let before = proxy.rows();
+  const noop = await migrator.up();
+  t.deepEqual(noop.applied, []);
+  const upRows = proxy.rows() - before;
+  t.true(upRows < count / 2, `a no-op up read ${String(upRows)} rows`);
+  before = proxy.rows();
+  await migrator.status();
+  t.true(proxy.rows() - before >= count, 'status reads every row');
 });
