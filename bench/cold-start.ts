@@ -10,14 +10,16 @@
  *    as the floor. Each tool has its own database; wall time per process from spawn to exit,
  *    interleaved rounds (rotated), medians.
  * 2. **Library**: a fresh Node process in the install imports `@offloop/worker`, then
- *    `createMigrator({ url, dir })`, a first `status()`, 10 more `status()` calls, `close()`.
+ *    `createMigrator({ url, dir })`, a first `status()`, 10 more `status()` calls, `close()`;
+ *    interleaved with processes that call `await migrator.warm()` before the first `status()`
+ *    (a server that warms its migrator at boot), timed from the end of `warm()`.
  * 3. **Breakdown**: the same no-op calls once more per tool through {@link WireCounter} (a
  *    counting proxy: connections, queries, round trips) with {@link moduleTrace} (module files per
  *    thread), and `offloop status`'s time split into phases by those timestamps.
  *
  * `--check` asserts issue 14's Done-when items this measures: `offloop status` under 100 ms and
- * below node-pg-migrate's `up`; the library's first `status()` under 60 ms after the import, later
- * calls under 20 ms. `--statements` lists what each traced call sent, per connection, in order
+ * below node-pg-migrate's `up`; the library's first `status()` under 60 ms after the import, and
+ * after `warm()`; later calls under 20 ms. `--statements` lists what each traced call sent, per connection, in order
  * (`Q:` a simple-protocol query, `P:` an extended-protocol statement). `--against <checkout>` packs and installs another offloop checkout too (it
  * must pack the same way) and adds its `status` as a row: a change against the commit before it.
  * `--keep` leaves the work directory (install, migrations, traces); `--installed <dir>` reuses
@@ -98,12 +100,17 @@ type CliRow =
 const PROBE = `const started = performance.now();
 const { createMigrator } = await import('@offloop/worker');
 const imported = performance.now();
+let from = imported;
 const events = [];
-const onProgress = (event) => events.push([event.type, performance.now() - imported]);
+const onProgress = (event) => events.push([event.type, performance.now() - from]);
 const migrator = createMigrator({ url: process.env.BENCH_URL, dir: process.env.BENCH_DIR });
 const created = performance.now();
+// BENCH_WARM=1: a server that warms its migrator at boot; the first status() is timed from then.
+if (process.env.BENCH_WARM === '1') await migrator.warm();
+const warmed = performance.now();
+if (process.env.BENCH_WARM === '1') from = warmed;
 const status = await migrator.status({ onProgress });
-const first = performance.now() - imported;
+const first = performance.now() - from;
 if (status.applied.length !== ${String(MIGRATIONS)} || status.pending.length !== 0)
   throw new Error('unexpected status: ' + JSON.stringify(status));
 const later = [];
@@ -116,7 +123,8 @@ const closing = performance.now();
 await migrator.close();
 const closed = performance.now();
 console.log(JSON.stringify({
-  processStart: started, import: imported - started, create: created - imported, first, later,
+  processStart: started, import: imported - started, create: created - imported,
+  warm: warmed - created, first, later,
   close: closed - closing, events,
 }));
 `;
@@ -125,6 +133,7 @@ type ProbeResult = {
   processStart: number;
   import: number;
   create: number;
+  warm: number;
   first: number;
   later: number[];
   close: number;
@@ -219,13 +228,18 @@ async function main(): Promise<void> {
       );
       checks.check(
         'library: first status() under 60 ms after the import',
-        library.first < 60,
-        ms(library.first),
+        library.cold.first < 60,
+        ms(library.cold.first),
+      );
+      checks.check(
+        'library: first status() under 60 ms after warm() (a server that warms at boot)',
+        library.warm.first < 60,
+        `${ms(library.warm.first)}, warm() ${ms(library.warm.warm)}`,
       );
       checks.check(
         'library: later status() calls under 20 ms',
-        library.later < 20,
-        `median ${ms(library.later)}, slowest ${ms(library.laterMax)}`,
+        library.cold.later < 20,
+        `median ${ms(library.cold.later)}, slowest ${ms(library.cold.laterMax)}`,
       );
       checks.finish();
     }
@@ -239,6 +253,8 @@ async function main(): Promise<void> {
 type Library = {
   import: number;
   create: number;
+  /** `warm()`'s time (0 in a process that does not call it). */
+  warm: number;
   first: number;
   later: number;
   laterMax: number;
@@ -247,20 +263,35 @@ type Library = {
   events: Record<string, number>;
 };
 
-async function libraryProbe(install: Install, url: string, dir: string): Promise<Library> {
+async function libraryProbe(
+  install: Install,
+  url: string,
+  dir: string,
+): Promise<Record<'cold' | 'warm', Library>> {
   const probe = path.join(install.dir, 'bench-probe.mjs');
   await writeFile(probe, PROBE);
-  const results: ProbeResult[] = [];
+  const results: Record<'cold' | 'warm', ProbeResult[]> = { cold: [], warm: [] };
+  // Interleaved: a process as a script uses the library, then one that warms it first.
   for (let i = 0; i <= libraryRuns; i += 1) {
-    const result = ok(
-      await run(process.execPath, [probe], {
-        cwd: install.dir,
-        env: cleanEnv({ BENCH_URL: url, BENCH_DIR: dir }),
-      }),
-      'library probe',
-    );
-    if (i > 0) results.push(JSON.parse(result.stdout) as ProbeResult); // the first fills caches
+    for (const mode of ['cold', 'warm'] as const) {
+      const result = ok(
+        await run(process.execPath, [probe], {
+          cwd: install.dir,
+          env: cleanEnv({
+            BENCH_URL: url,
+            BENCH_DIR: dir,
+            BENCH_WARM: mode === 'warm' ? '1' : '0',
+          }),
+        }),
+        'library probe',
+      );
+      if (i > 0) results[mode].push(JSON.parse(result.stdout) as ProbeResult); // the first fills caches
+    }
   }
+  return { cold: summarize(results.cold), warm: summarize(results.warm) };
+}
+
+function summarize(results: ProbeResult[]): Library {
   const pick = (f: (r: ProbeResult) => number) => median(results.map(f));
   const events: Record<string, number[]> = {};
   for (const result of results)
@@ -268,6 +299,7 @@ async function libraryProbe(install: Install, url: string, dir: string): Promise
   return {
     import: pick((r) => r.import),
     create: pick((r) => r.create),
+    warm: pick((r) => r.warm),
     first: pick((r) => r.first),
     later: pick((r) => median(r.later)),
     laterMax: Math.max(...results.flatMap((r) => r.later)),
@@ -406,7 +438,11 @@ function medianTraced(samples: readonly Traced[]): Traced {
   };
 }
 
-function report(cli: Record<CliRow, number>, library: Library, breakdown: Breakdown): void {
+function report(
+  cli: Record<CliRow, number>,
+  library: Record<'cold' | 'warm', Library>,
+  breakdown: Breakdown,
+): void {
   const top = (packages: [string, number][]) =>
     packages
       .slice(0, 6)
@@ -475,19 +511,33 @@ function report(cli: Record<CliRow, number>, library: Library, breakdown: Breakd
     );
   }
   console.log(
-    `\n## Library (medians of ${String(libraryRuns)} processes)\n\n` +
+    `\n## Library (medians of ${String(libraryRuns)} processes each, interleaved)\n\n` +
+      'Cold: `createMigrator()`, then `status()` at once. Warm: `createMigrator()`, `await ' +
+      'migrator.warm()` (a server at boot), then `status()`, timed from the end of `warm()`.\n\n' +
       table(
-        ['step', 'ms'],
+        ['step', 'cold', 'warm'],
         [
-          ["import('@offloop/worker')", ms(library.import)],
-          ['createMigrator()', ms(library.create)],
-          ['first status(), from the end of the import', ms(library.first)],
-          ...Object.entries(library.events).map(([type, at]) => [`- its ${type} event at`, ms(at)]),
+          ["import('@offloop/worker')", ms(library.cold.import), ms(library.warm.import)],
+          ['createMigrator()', ms(library.cold.create), ms(library.warm.create)],
+          ['warm()', '-', ms(library.warm.warm)],
+          [
+            'first status(), from the end of the import (cold) or of warm()',
+            ms(library.cold.first),
+            ms(library.warm.first),
+          ],
+          ...[
+            ...new Set([...Object.keys(library.cold.events), ...Object.keys(library.warm.events)]),
+          ].map((type) => [
+            `- its ${type} event at`,
+            library.cold.events[type] === undefined ? '-' : ms(library.cold.events[type]),
+            library.warm.events[type] === undefined ? '-' : ms(library.warm.events[type]),
+          ]),
           [
             'later status() calls (median; slowest of all)',
-            `${ms(library.later)}; ${ms(library.laterMax)}`,
+            `${ms(library.cold.later)}; ${ms(library.cold.laterMax)}`,
+            `${ms(library.warm.later)}; ${ms(library.warm.laterMax)}`,
           ],
-          ['close()', ms(library.close)],
+          ['close()', ms(library.cold.close), ms(library.warm.close)],
         ],
       ),
   );

@@ -1,6 +1,7 @@
 import test from '../helpers/limited-test.ts';
-import { createMigrator } from '@offloop/worker';
+import { createMigrator, MigratorClosedError } from '@offloop/worker';
 import { execFile } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { promisify } from 'node:util';
 import { createTestDatabase, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
@@ -75,4 +76,35 @@ test('a script that migrates and never closes still exits by itself, at once', a
   const exitedAfterMs = performance.now() - started - Number(stdout);
   // The warm thread (30 s by default) and its connection hold no process open.
   t.true(exitedAfterMs < 10_000, `exited ${Math.round(exitedAfterMs)} ms after its last line`);
+});
+
+test.serial(
+  'warm() starts the thread without a connection, and the first call runs on that thread',
+  async (t) => {
+    const url = await createTestDatabase(t);
+    const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+    // Node announces each Worker it creates on this channel, whoever creates it.
+    const started: unknown[] = [];
+    const onWorker = (message: unknown) => started.push(message);
+    diagnostics.subscribe('worker_threads', onWorker);
+    t.teardown(() => diagnostics.unsubscribe('worker_threads', onWorker));
+    await using migrator = createMigrator({ url, dir });
+    t.is(started.length, 0, 'createMigrator() starts no thread');
+    await migrator.warm();
+    t.is(started.length, 1, 'warm() started one');
+    t.deepEqual(await backends(url), [], 'and opened no connection');
+    await migrator.warm();
+    t.deepEqual((await migrator.status()).pending.length, 1);
+    t.is(started.length, 1, 'a second warm() and the first call ran on the same thread');
+  },
+);
+
+test('warm() on a closed migrator, or one closed while it warms, rejects with MIGRATOR_CLOSED', async (t) => {
+  const url = await createTestDatabase(t);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  const closing = createMigrator({ url, dir });
+  const warming = closing.warm();
+  await closing.close();
+  await t.throwsAsync(warming, { instanceOf: MigratorClosedError });
+  await t.throwsAsync(closing.warm(), { instanceOf: MigratorClosedError });
 });

@@ -7,7 +7,11 @@
 import {
   ConfigError,
   formatConfigIssues,
+  isOffloopError,
+  messageOf,
+  MigratorClosedError,
   parseConfig,
+  WorkerFailedError,
   toConfigIssues,
   type CheckResult,
   type LintResult,
@@ -89,6 +93,15 @@ export type Migrator = AsyncDisposable & {
   /** The exact SQL script `up` or `down` would run. With `from`, needs no database. Never writes or locks. */
   sql(options?: ScriptOptions): MigrationRun<SqlResult>;
   /**
+   * Start the worker thread and load the engine now rather than on the first call, and resolve
+   * when they are ready. A server that calls it at boot answers its first `status()` (a health
+   * check, say) in the time of the call's own work instead of the thread's start-up
+   * (docs/servers.md, "A warm thread"). The thread then stays as after any call, for
+   * `workerIdleTimeout`. Rejects with `MIGRATOR_CLOSED` when the migrator is (or gets) closed
+   * first, `WORKER_ENTRY_NOT_FOUND` or `WORKER_FAILED` when the thread cannot start.
+   */
+  warm(): Promise<void>;
+  /**
    * Stop the worker thread. A call still running is cancelled like an abort (and rejects with
    * `MIGRATOR_CLOSED`); afterwards nothing of the migrator is left running.
    */
@@ -97,7 +110,7 @@ export type Migrator = AsyncDisposable & {
 
 /**
  * Create a migrator. Options are validated at once: an invalid option throws a `ConfigError`
- * that lists every problem. No thread starts until the first call.
+ * that lists every problem. No thread starts until the first call (or `warm()`).
  *
  * @example
  * ```ts
@@ -178,6 +191,19 @@ class ThreadMigrator implements Migrator {
 
   sql(options: ScriptOptions = {}): MigrationRun<SqlResult> {
     return this.#call('sql', options);
+  }
+
+  async warm(): Promise<void> {
+    const closed = () => new MigratorClosedError('This migrator was closed; create a new one.', {});
+    if (this.#closed) throw closed();
+    try {
+      await this.#thread.warm();
+    } catch (error) {
+      if (this.#closed) throw closed();
+      if (isOffloopError(error)) throw error;
+      const reason = messageOf(error);
+      throw new WorkerFailedError(`The worker thread could not start: ${reason}`, { reason });
+    }
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,14 @@ export class WorkerThread {
   }
 
   /**
+   * Start the thread (if none is running) and wait until it has loaded the engine. Rejects when
+   * the thread could not start, or was stopped first.
+   */
+  async warm(): Promise<void> {
+    await this.#getPool().run(null, { name: 'warm' });
+  }
+
+  /**
    * Run one task. `signal` drops it from the queue, or terminates the thread running it (a new
    * thread serves the next task). Never rejects: a dead thread is an outcome.
    */

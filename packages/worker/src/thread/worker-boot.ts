@@ -15,4 +15,4 @@ module.enableCompileCache();
 const loaded = await import('./worker-entry.ts');
 
 export default loaded.default;
-export const { scan, targetsQuery } = loaded;
+export const { scan, targetsQuery, warm } = loaded;

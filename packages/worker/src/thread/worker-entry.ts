@@ -14,6 +14,14 @@ import { EventBatcher } from './event-batcher.ts';
 import { lowerThreadPriority } from './priority.ts';
 
 export { scan, targetsQuery } from './fleet-tasks.ts';
+
+/**
+ * The task `migrator.warm()` runs: nothing. By the time Piscina calls it the thread has started
+ * and this module, with the engine, is loaded, which is all a warm-up is for.
+ */
+export function warm(): null {
+  return null;
+}
 import type { ProgressEvent } from '@offloop/core';
 import type {
   HostChannel,
