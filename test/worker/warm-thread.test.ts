@@ -1,5 +1,5 @@
 import test from '../helpers/limited-test.ts';
-import { createMigrator, MigratorClosedError } from '@offloop/worker';
+import { createMigrator, isOffloopError, MigratorClosedError } from '@offloop/worker';
 import { execFile } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
 import { promisify } from 'node:util';
@@ -79,7 +79,7 @@ test('a script that migrates and never closes still exits by itself, at once', a
 });
 
 test.serial(
-  'warm() starts the thread without a connection, and the first call runs on that thread',
+  'warm() starts the thread and opens the connection, and the first call runs on both',
   async (t) => {
     const url = await createTestDatabase(t);
     const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
@@ -92,12 +92,27 @@ test.serial(
     t.is(started.length, 0, 'createMigrator() starts no thread');
     await migrator.warm();
     t.is(started.length, 1, 'warm() started one');
-    t.deepEqual(await backends(url), [], 'and opened no connection');
+    const [opened, ...others] = await backends(url);
+    t.deepEqual(others, [], 'and opened one connection');
+    t.is(opened?.state, 'idle');
     await migrator.warm();
-    t.deepEqual((await migrator.status()).pending.length, 1);
+    t.is((await migrator.status()).pending.length, 1);
     t.is(started.length, 1, 'a second warm() and the first call ran on the same thread');
+    const [used, ...more] = await backends(url);
+    t.deepEqual(more, []);
+    t.is(used?.pid, opened?.pid, 'the first call took the connection warm() opened');
   },
 );
+
+test('warm() does not fail for a database that cannot be reached; the next call reports it, typed', async (t) => {
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  // Port 1: nothing listens there, the connection is refused at once.
+  const url = 'postgres://postgres@127.0.0.1:1/nowhere';
+  await using migrator = createMigrator({ url, dir, connectTimeout: '2s' });
+  await migrator.warm();
+  const error = await t.throwsAsync(migrator.status());
+  t.true(isOffloopError(error), String(error));
+});
 
 test('warm() on a closed migrator, or one closed while it warms, rejects with MIGRATOR_CLOSED', async (t) => {
   const url = await createTestDatabase(t);

@@ -23,6 +23,7 @@ export { status } from './operations/status.ts';
 export { up } from './operations/up.ts';
 export { nonTransactionalStatement } from '../plan/transaction-rules.ts';
 export type { EngineOptions } from './session.ts';
+export { connectAhead } from './session.ts';
 export { lockKeyFor, LockSession, withLockSession, workLockKeyFor } from './lock/lock.ts';
 export type { LockOptions } from './lock/lock.ts';
 export { loadParser } from './parse/parser.ts';

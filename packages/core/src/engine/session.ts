@@ -125,6 +125,18 @@ function workConnectionConfig(config: ResolvedConfig): WorkConnectionConfig {
   return { ...config, searchPath: sessionSearchPath(config) };
 }
 
+/**
+ * Open the connection the next call takes, and keep it as a call that succeeded would (for
+ * `workerIdleTimeout`): the connecting half of `migrator.warm()`. Never throws: a database that
+ * cannot be reached now is for the next call to report, with its typed error.
+ */
+export async function connectAhead(config: ResolvedConfig): Promise<void> {
+  const connectionConfig = workConnectionConfig(config);
+  const work = takeConnection(connectionConfig);
+  // keepConnection waits for the connection (bounded), and closes it when it failed.
+  await keepConnection(connectionConfig, work, config.workerIdleTimeout).catch(() => work.close());
+}
+
 /** Announce the run: the first event of every operation. */
 export async function announce(
   config: ResolvedConfig,

@@ -93,12 +93,13 @@ export type Migrator = AsyncDisposable & {
   /** The exact SQL script `up` or `down` would run. With `from`, needs no database. Never writes or locks. */
   sql(options?: ScriptOptions): MigrationRun<SqlResult>;
   /**
-   * Start the worker thread and load the engine now rather than on the first call, and resolve
-   * when they are ready. A server that calls it at boot answers its first `status()` (a health
+   * Start the worker thread, load the engine and open the connection the calls use now rather
+   * than on the first call, and resolve when they are ready. A server that calls it at boot answers its first `status()` (a health
    * check, say) in the time of the call's own work instead of the thread's start-up
    * (docs/servers.md, "A warm thread"). The thread then stays as after any call, for
-   * `workerIdleTimeout`. Rejects with `MIGRATOR_CLOSED` when the migrator is (or gets) closed
-   * first, `WORKER_ENTRY_NOT_FOUND` or `WORKER_FAILED` when the thread cannot start.
+   * `workerIdleTimeout`, with the connection. A database that cannot be reached does not fail it
+   * (the next call reports that, typed). Rejects with `MIGRATOR_CLOSED` when the migrator is (or
+   * gets) closed first, `WORKER_ENTRY_NOT_FOUND` or `WORKER_FAILED` when the thread cannot start.
    */
   warm(): Promise<void>;
   /**
@@ -197,7 +198,7 @@ class ThreadMigrator implements Migrator {
     const closed = () => new MigratorClosedError('This migrator was closed; create a new one.', {});
     if (this.#closed) throw closed();
     try {
-      await this.#thread.warm();
+      await this.#thread.warm(this.config);
     } catch (error) {
       if (this.#closed) throw closed();
       if (isOffloopError(error)) throw error;

@@ -42,11 +42,12 @@ export class WorkerThread {
   }
 
   /**
-   * Start the thread (if none is running) and wait until it has loaded the engine. Rejects when
-   * the thread could not start, or was stopped first.
+   * Start the thread (if none is running), wait until it has loaded the engine, and have it open
+   * the connection the next call takes (`thread/worker-entry.ts`, `warm`). Rejects when the
+   * thread could not start, or was stopped first; never for the database.
    */
-  async warm(): Promise<void> {
-    await this.#getPool().run(null, { name: 'warm' });
+  async warm(config: ResolvedConfig): Promise<void> {
+    await this.#getPool().run({ config }, { name: 'warm' });
   }
 
   /**

@@ -4,7 +4,7 @@
  * only ever loaded here.
  */
 import { toEnvelope } from '@offloop/core';
-import { execute } from '@offloop/core/engine';
+import { connectAhead, execute } from '@offloop/core/engine';
 import * as Comlink from 'comlink';
 import { threadId } from 'node:worker_threads';
 import { portEndpoint } from '../port-endpoint.ts';
@@ -15,14 +15,21 @@ import { lowerThreadPriority } from './priority.ts';
 
 export { scan, targetsQuery } from './fleet-tasks.ts';
 
+/** What `migrator.warm()` sends its thread. */
+export type WarmRequest = { readonly config: ResolvedConfig };
+
 /**
- * The task `migrator.warm()` runs: nothing. By the time Piscina calls it the thread has started
- * and this module, with the engine, is loaded, which is all a warm-up is for.
+ * The task `migrator.warm()` runs. By the time Piscina calls it the thread has started and this
+ * module, with the engine, is loaded; it then opens the connection the next call takes (never
+ * failing: an unreachable database is the next call's to report).
  */
-export function warm(): null {
+export async function warm({ config }: WarmRequest): Promise<null> {
+  lowerThreadPriority(config.workerNice);
+  // Tagged as offloop's in pg_stat_activity until a call takes it and tags it with its own.
+  await connectAhead({ ...config, url: tagUrl(config.url, 'offloop:warm') });
   return null;
 }
-import type { ProgressEvent } from '@offloop/core';
+import type { ProgressEvent, ResolvedConfig } from '@offloop/core';
 import type {
   HostChannel,
   ProgressMessage,
