@@ -6,9 +6,6 @@
 import { EXIT_CODES, EXIT_TERMINATED } from './exit-codes.ts';
 import { run } from './index.ts';
 
-/** The handles stdout and stderr show as, whatever they are connected to. */
-const STDIO_HANDLES = new Set(['PipeWrap', 'TTYWrap']);
-
 const controller = new AbortController();
 let interrupts = 0;
 let terminated = false;
@@ -35,7 +32,7 @@ process.on('SIGINT', interrupt);
 process.on('SIGTERM', interrupt);
 try {
   // exitCode, not exit(): stdout may be a pipe still being written, and a run that leaves a
-  // handle open is a bug to see, not to hide (see exitWhenOnlyOutputIsLeft).
+  // handle open is a bug to see, not to hide.
   const code = await run(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -51,20 +48,4 @@ try {
 } finally {
   process.off('SIGINT', interrupt);
   process.off('SIGTERM', interrupt);
-}
-await exitWhenOnlyOutputIsLeft();
-
-/**
- * End the process once stdout and stderr have taken everything written, when nothing but them is
- * left open: a natural exit then spends 15-25 ms more freeing the heap and the threads' state
- * (docs/benchmarks.md, "Cold start and scale"). Anything else still open (a socket, a timer, a
- * thread) is left to end by itself as before: a run that leaves a handle behind is a bug to see
- * (the process waits for it), not to hide.
- */
-async function exitWhenOnlyOutputIsLeft(): Promise<void> {
-  if (!process.getActiveResourcesInfo().every((kind) => STDIO_HANDLES.has(kind))) return;
-  const drained = (stream: NodeJS.WriteStream) =>
-    new Promise<void>((resolve) => stream.write('', () => resolve()));
-  await Promise.all([drained(process.stdout), drained(process.stderr)]);
-  process.exit();
 }
