@@ -126,9 +126,22 @@ const DIGEST_SEPARATOR = '\n';
  * hold no space or newline, so with the count no other set of rows gives the same text (a row
  * whose fields hold separators would need fewer rows than the count says).
  */
-export function ledgerDigest(
-  files: readonly Pick<MigrationFile, 'version' | 'name' | 'checksum'>[],
-): string {
+export function ledgerDigest(files: readonly DigestFile[]): string {
+  // A fleet's targets share one files array per thread (`files-once.ts`): digested once.
+  let digest = digests.get(files);
+  if (digest === undefined) {
+    digest = digestOf(files);
+    digests.set(files, digest);
+  }
+  return digest;
+}
+
+type DigestFile = Pick<MigrationFile, 'version' | 'name' | 'checksum'>;
+
+/** Digests by files array: the arrays are never changed once read. */
+const digests = new WeakMap<readonly DigestFile[], string>();
+
+function digestOf(files: readonly DigestFile[]): string {
   const lines = files.map(({ version, name, checksum }) => `${version} ${name} ${checksum}`);
   // Byte order (collation "C"): versions are ASCII, so code unit order is the same.
   lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
