@@ -98,7 +98,7 @@ export type Migrator = AsyncDisposable & {
    * check, say) in the time of the call's own work instead of the thread's start-up
    * (docs/servers.md, "A warm thread"). The thread then stays as after any call, for
    * `workerIdleTimeout`, with the connection. A database that cannot be reached does not fail it
-   * (the next call reports that, typed). Rejects with `MIGRATOR_CLOSED` when the migrator is (or
+   * (the next call reports that, typed); it resolves then within `connectTimeout`. Rejects with `MIGRATOR_CLOSED` when the migrator is (or
    * gets) closed first, `WORKER_ENTRY_NOT_FOUND` or `WORKER_FAILED` when the thread cannot start.
    */
   warm(): Promise<void>;
