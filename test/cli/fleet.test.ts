@@ -354,7 +354,7 @@ test('--targets <file> migrates the databases it lists, comments and blank lines
   t.regex(missing.stderr, /--targets: cannot read .*targets\.txt: no such file/);
 });
 
-test('a glob that matches no schema says so, with the database it looked in, for up, status and check', async (t) => {
+test('a glob that matches no schema says so, with the database it looked in; up and check fail unless --allow-empty', async (t) => {
   const url = await tenantDatabase(t);
   const dir = await migrationsDir(t, FILES);
   const where = ['--url', url, '--dir', dir, '--schemas', 'tenat_*'];
@@ -362,11 +362,23 @@ test('a glob that matches no schema says so, with the database it looked in, for
     `No targets found: no schema of postgres://\\S+/${databaseName(url)} matches --schemas 'tenat_\\*'\\.$`,
     'm',
   );
-  for (const command of ['up', 'status', 'check']) {
+  const status = await fleet(['status', ...where]);
+  t.is(status.code, 0, status.stderr);
+  t.regex(status.stdout, said);
+  // A deploy's gate must not pass on a mistyped glob.
+  for (const command of ['up', 'check']) {
     const result = await fleet([command, ...where]);
-    t.is(result.code, 0, result.stderr);
+    t.is(result.code, 2, `${command}: ${result.stderr}`);
     t.regex(result.stdout, said, command);
+    t.regex(result.stderr, /FLEET_EMPTY/, command);
+    t.regex(result.stderr, /--allow-empty/, command);
+    const allowed = await fleet([command, ...where, '--allow-empty']);
+    t.is(allowed.code, 0, `${command} --allow-empty: ${allowed.stderr}`);
+    t.regex(allowed.stdout, said, command);
   }
+  const asJson = await fleet(['check', ...where, '--json']);
+  t.is(asJson.code, 2);
+  t.like(JSON.parse(asJson.stdout), { ok: false, code: 'FLEET_EMPTY' });
 });
 
 test('a --targets file with bad lines names every one of them before anything runs', async (t) => {

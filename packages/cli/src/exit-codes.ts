@@ -71,6 +71,8 @@ export const EXIT_CODES = {
   // 8: `check` found pending migrations (and nothing worse).
   MIGRATIONS_PENDING: 8,
   FLEET_BEHIND: 8,
+  // 2: a fleet command found no target (`--allow-empty` accepts that): its selection is wrong.
+  FLEET_EMPTY: 2,
   // 4: a fleet target's migration failed (or the fleet stopped before every target ran).
   FLEET_FAILED: 4,
   // 9: lint found what it must not (`lint`; `up`, `check` when strict); nothing ran.

@@ -9,6 +9,7 @@
  * document, the result with `ok: false`, `code` and `error`.
  */
 import {
+  FleetEmptyError,
   parseFleetConfig,
   redactUrl,
   type ConfigIssue,
@@ -67,6 +68,12 @@ type FleetCommandDefinition<S extends FlagSpecs, R> = CommandInfo & {
   readonly resultOf?: (error: unknown) => (OffloopError & { readonly details: R }) | undefined;
   /** The result as human lines on stdout (with `--json`, the result itself is printed). */
   readonly render: (result: R, context: FleetRenderContext) => readonly string[];
+  /**
+   * How many targets the result has, for a command that fails with `FLEET_EMPTY` when it found
+   * none and `--allow-empty` was not given (`fleet up`, `fleet check`: a gate must not pass on a
+   * mistyped glob). Absent: finding none is a result like any other (`fleet status`).
+   */
+  readonly targetCount?: (result: R) => number;
 };
 
 /**
@@ -80,7 +87,7 @@ export function defineFleetCommand<
   const S extends FlagSpecs & typeof DATABASE_FLAGS & typeof FLEET_READ_FLAGS,
   R extends object,
 >(definition: FleetCommandDefinition<S, R>): Command {
-  const { check, call, resultOf, render, ...info } = definition;
+  const { check, call, resultOf, render, targetCount, ...info } = definition;
   return defineCommand({
     ...info,
     async run(args, { io, output }) {
@@ -128,18 +135,26 @@ export function defineFleetCommand<
           : config.url;
         const fleet = stack.use(createFleet(withUrl(url)));
         let result: R;
-        let failure: (OffloopError & { readonly details: R }) | undefined;
+        let failure: OffloopError | undefined;
         try {
           result = await call(fleet, args.values, { signal: io.signal, output });
         } catch (error) {
-          failure = resultOf?.(error);
-          if (failure === undefined) throw error;
-          result = failure.details;
+          const failed = resultOf?.(error);
+          if (failed === undefined) throw error;
+          failure = failed;
+          result = failed.details;
         }
         const context = {
           dir: displayPath(config.dir, io.cwd),
           searched: searched(fleetOptions, url),
         };
+        if (failure === undefined && targetCount?.(result) === 0 && values['allow-empty'] !== true)
+          failure = new FleetEmptyError(
+            `The fleet has no targets${context.searched === '' ? '' : `: ${context.searched}`}. ` +
+              'Check the selection (a typo in the glob, the wrong database); pass --allow-empty ' +
+              'when a fleet without targets is expected.',
+            { searched: context.searched },
+          );
         return report(output, result, failure, () => render(result, context));
       });
     },

@@ -16,6 +16,7 @@ export {
   EmbeddedPostgresNotInstalledError,
   ERROR_CODES,
   FleetBehindError,
+  FleetEmptyError,
   FleetFailedError,
   fromEnvelope,
   InternalError,

@@ -51,6 +51,7 @@ export {
   DuplicateVersionError,
   ERROR_CODES,
   FleetBehindError,
+  FleetEmptyError,
   FleetFailedError,
   EmbeddedPostgresError,
   HarnessClosedError,

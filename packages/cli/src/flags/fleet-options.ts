@@ -53,6 +53,16 @@ const {
 /** The flags of `fleet status` and `fleet check`: {@link FLEET_FLAGS} less the canary and the failure policy. */
 export const FLEET_READ_FLAGS = READ;
 
+/** `--allow-empty`: a fleet that finds no target is not an error (`fleet up`, `fleet check`). */
+export const ALLOW_EMPTY_FLAG = {
+  'allow-empty': {
+    type: 'boolean',
+    description:
+      'Succeed when no target is found (a new deployment with no tenants yet); without it, ' +
+      'finding none fails with FLEET_EMPTY, as a mistyped --schemas glob would',
+  },
+} as const satisfies FlagSpecs;
+
 const FLAG_SPECS: { readonly [flag: string]: OptionFlagSpec } = FLEET_OPTION_FLAGS;
 
 /** Flag values as the parser gives them, by flag name. */

@@ -72,6 +72,16 @@ export class FleetFailedError extends OffloopError<'FLEET_FAILED', FleetUpResult
   }
 }
 
+/**
+ * A fleet command found no target where it looked: a `--schemas` glob that matches no schema, an
+ * empty targets file or query (`details.searched` says where it looked). Raised by the CLI's
+ * `fleet up` and `fleet check`, where a typo would otherwise pass a deploy's gate; `--allow-empty`
+ * accepts a fleet with no targets. The library's fleet resolves with no targets instead.
+ */
+export class FleetEmptyError extends OffloopError<'FLEET_EMPTY', { readonly searched: string }> {
+  readonly code = 'FLEET_EMPTY';
+}
+
 /** A fleet's `check` found targets that are not up to date (`details`: the fleet's status). */
 export class FleetBehindError extends OffloopError<'FLEET_BEHIND', FleetStatusResult> {
   readonly code = 'FLEET_BEHIND';

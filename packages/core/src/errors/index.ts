@@ -55,7 +55,7 @@ export {
   WorkerOutOfMemoryError,
   WorkerUnresponsiveError,
 } from './host.ts';
-export { FleetBehindError, FleetFailedError } from './fleet.ts';
+export { FleetBehindError, FleetEmptyError, FleetFailedError } from './fleet.ts';
 export { describeKept, lockLostError, resolveAdvice, withApplied } from './messages.ts';
 export {
   LockNotAvailableError,

@@ -3,7 +3,7 @@ import type { OffloopError, OffloopErrorOptions } from './base.ts';
 import type { ErrorCode } from './codes.ts';
 import { isErrorEnvelope, type CauseEnvelope, type ErrorEnvelope } from './envelope.ts';
 import { ConfigError } from './config.ts';
-import { FleetBehindError, FleetFailedError } from './fleet.ts';
+import { FleetBehindError, FleetEmptyError, FleetFailedError } from './fleet.ts';
 import {
   DuplicateVersionError,
   MigrationFileNameError,
@@ -105,6 +105,7 @@ const ERROR_CLASSES = {
   LOCK_NOT_AVAILABLE: LockNotAvailableError,
   FLEET_FAILED: FleetFailedError,
   FLEET_BEHIND: FleetBehindError,
+  FLEET_EMPTY: FleetEmptyError,
   MIGRATOR_CLOSED: MigratorClosedError,
   HARNESS_CLOSED: HarnessClosedError,
   TEMPLATE_BUILD_TIMEOUT: TemplateBuildTimeoutError,

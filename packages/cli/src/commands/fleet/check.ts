@@ -3,7 +3,7 @@ import { FleetBehindError, type FleetStatusResult } from '@offloop/core';
 import { EXIT_CODES } from '../../exit-codes.ts';
 import { defineFleetCommand, type FleetRenderContext } from '../../fleet-command.ts';
 import { DATABASE_FLAGS } from '../../flags/database-options.ts';
-import { FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
+import { ALLOW_EMPTY_FLAG, FLEET_READ_FLAGS } from '../../flags/fleet-options.ts';
 import { notUpToDate, noTargets } from './status.ts';
 
 /** `offloop fleet check`: FLEET_BEHIND, and the targets not up to date, unless all are. */
@@ -14,9 +14,10 @@ export const fleetCheckCommand = defineFleetCommand({
   description:
     'Check that every target of the fleet has every migration applied, with one query per ' +
     `database. Exits 0 when they do; otherwise lists the targets that do not (behind, failed, ` +
-    `diverged, unreachable) and exits ${EXIT_CODES.FLEET_BEHIND} (FLEET_BEHIND). Reads only: ` +
+    `diverged, unreachable) and exits ${EXIT_CODES.FLEET_BEHIND} (FLEET_BEHIND). A fleet that finds ` +
+    `no target exits ${EXIT_CODES.FLEET_EMPTY} (FLEET_EMPTY) unless --allow-empty. Reads only: ` +
     'takes no lock, creates nothing. For CI gates after a deploy.',
-  flags: { ...FLEET_READ_FLAGS, ...DATABASE_FLAGS },
+  flags: { ...FLEET_READ_FLAGS, ...ALLOW_EMPTY_FLAG, ...DATABASE_FLAGS },
   examples: [
     "offloop fleet check --url postgres://app@db.internal/app --schemas 'tenant_*'",
     'offloop fleet check --targets targets.txt --json',
@@ -24,13 +25,14 @@ export const fleetCheckCommand = defineFleetCommand({
 
   call: (fleet, _values, { signal }) => fleet.check({ signal }),
   resultOf: (error) => (error instanceof FleetBehindError ? error : undefined),
+  targetCount: (result) => result.counts.total,
   render: (result, context) => renderCheck(result, context),
 });
 
 function renderCheck(result: FleetStatusResult, context: FleetRenderContext): string[] {
   const { counts } = result;
   const upToDate = counts['up-to-date'];
-  if (counts.total === 0) return [`OK: nothing to check. ${noTargets(context)}`];
+  if (counts.total === 0) return [noTargets(context)];
   if (upToDate === counts.total) {
     const at = result.latest === null ? '' : ` at ${result.latest}`;
     return [

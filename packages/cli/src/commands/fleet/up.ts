@@ -8,7 +8,7 @@ import {
 } from '@offloop/core';
 import { defineFleetCommand } from '../../fleet-command.ts';
 import { DATABASE_FLAGS } from '../../flags/database-options.ts';
-import { FLEET_FLAGS } from '../../flags/fleet-options.ts';
+import { ALLOW_EMPTY_FLAG, FLEET_FLAGS } from '../../flags/fleet-options.ts';
 import type { FlagSpecs } from '../../flags/spec.ts';
 import { formatDuration } from '../../format.ts';
 import { FleetProgress } from '../../output/fleet-progress.ts';
@@ -49,11 +49,13 @@ export const fleetUpCommand = defineFleetCommand({
     'what is done. With --queue, the targets go as jobs to a pg-boss queue in that control ' +
     'database, and the hosts running offloop fleet work migrate them (canaries and the failure ' +
     'policy do not apply: every target is tried, and retried); fleet up follows the jobs to the ' +
-    `end. Exits 0 when every target is up to date, ` +
+    'end. A fleet that finds no target fails (FLEET_EMPTY) unless --allow-empty. ' +
+    `Exits 0 when every target is up to date, ` +
     `4 (FLEET_FAILED) when a target failed or the fleet stopped early. Progress goes to stderr ` +
     '(a bar on a terminal), the summary to stdout.',
   flags: {
     ...FLEET_FLAGS,
+    ...ALLOW_EMPTY_FLAG,
     ...TIMEOUT_FLAG,
     ...QUEUE_FLAGS,
     ...QUEUE_SEND_FLAGS,
@@ -90,6 +92,7 @@ export const fleetUpCommand = defineFleetCommand({
     });
   },
   resultOf: (error) => (error instanceof FleetFailedError ? error : undefined),
+  targetCount: (result) => result.counts.total,
   render: (result, context) =>
     result.counts.total === 0 ? [summary(result), noTargets(context)] : [summary(result)],
 });
