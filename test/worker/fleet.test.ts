@@ -1,5 +1,6 @@
 import test from '../helpers/limited-test.ts';
 import {
+  ConfigError,
   createFleet,
   FleetBehindError,
   FleetFailedError,
@@ -229,6 +230,48 @@ test('maxFailures stops a continuing fleet after that many failures', async (t) 
   t.is(error.details.stopped, 'failures');
   t.is(error.details.counts.failed, 2);
   t.is(error.details.counts['not-run'], 3);
+});
+
+test('a maxFailures share counts against the targets to run, not those finished so far', async (t) => {
+  const url = await tenants(t, 6);
+  await poison(url, 'tenant_2', 'tenant_3', 'tenant_4', 'tenant_5', 'tenant_6');
+  const dir = await migrationsDir(t, { '20260101000001_comments.sql': POISONED });
+  await using fleet = createFleet({
+    url,
+    dir,
+    schemas: 'tenant_*',
+    onError: 'continue',
+    maxFailures: '50%',
+    concurrency: 1,
+    canary: 0,
+  });
+  // Half of 6 may fail: the 4th failure stops it. (Counted against the finished targets, the
+  // 2nd failure, 2 of 3, would have.)
+  const error = await failure(fleet.up());
+  t.is(error.details.stopped, 'failures');
+  t.like(error.details.counts, { applied: 1, failed: 4, 'not-run': 1 });
+});
+
+test('a canary name that is none of the targets stops the fleet before anything runs', async (t) => {
+  const url = await tenants(t, 3);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using fleet = createFleet({ url, dir, schemas: 'tenant_*', canary: ['tenant_9'] });
+  const error = await t.throwsAsync(fleet.up(), { instanceOf: ConfigError });
+  t.regex(error.message, /canary: "tenant_9" is none of the fleet's 3 targets/);
+  for (const schema of ['tenant_1', 'tenant_2', 'tenant_3'])
+    t.deepEqual(await tablesIn(url, schema), [], `${schema} untouched`);
+});
+
+test('named canaries that are all up to date leave the first target to run as the canary', async (t) => {
+  const url = await tenants(t, 3);
+  const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });
+  await using first = createFleet({ url, dir, targets: [{ url, schema: 'tenant_2' }] });
+  await first.up();
+  await using fleet = createFleet({ url, dir, schemas: 'tenant_*', canary: ['tenant_2'] });
+  const events: FleetEvent[] = [];
+  await fleet.up({ onProgress: (event) => void events.push(event) });
+  const planned = events.find((event) => event.type === 'fleet:planned');
+  t.deepEqual(planned?.type === 'fleet:planned' ? planned.canaries : null, ['tenant_1']);
 });
 
 test('targets from a list span databases; a database that cannot be reached fails its target only', async (t) => {

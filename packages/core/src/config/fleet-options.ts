@@ -121,11 +121,13 @@ const fleetFields = {
     placeholder: 'stop|continue',
   }),
   /**
-   * With `onError: "continue"`, stop after this many failures, or this share of the targets that
-   * ran (`"10%"`). @default no limit
+   * With `onError: "continue"`, stop after this many failures, or when more than this share of
+   * the targets the fleet runs (those not up to date) failed (`"10%"`). @default no limit
    */
   maxFailures: option(failureLimit.optional(), {
-    description: 'With --on-error continue: stop after this many failures, or this share ("10%")',
+    description:
+      'With --on-error continue: stop after this many failures, or when more than this share ' +
+      '("10%") of the targets to run failed',
     placeholder: 'n|pct',
     decode: 'integer',
   }),
@@ -154,7 +156,7 @@ export type ResolvedFleetConfig = {
   readonly maxConnectionsPerServer: number;
   readonly canary: number | readonly string[];
   readonly onError: 'stop' | 'continue';
-  /** Stop after this many failures, or this share of the targets that ran; null: never (with continue). */
+  /** Stop after this many failures, or above this share of the targets to run; null: never (with continue). */
   readonly maxFailures: { readonly count: number } | { readonly share: number } | null;
 };
 
@@ -210,7 +212,7 @@ export function parseFleetConfig(input: unknown, source = 'fleet options'): Reso
       "a fleet's targets are many databases: each takes its lock on its own connection",
     );
   if (maxFailures !== undefined && onError === 'stop')
-    throw problem('maxFailures', 'only applies with onError "continue"');
+    throw problem('maxFailures', 'only applies with onError "continue" (--on-error continue)');
   // Each target's run is validated as a migrator's; the url is the first target's until a target
   // replaces it (a fleet of target lists needs none of its own).
   const firstUrl = sources[0]?.kind === 'list' ? sources[0].targets[0]?.url : undefined;

@@ -14,7 +14,7 @@ import {
   type TargetResult,
 } from '@offloop/core';
 import { dispatch } from './dispatch.ts';
-import { failureMessage, pickCanaries, tooManyFailures } from './policy.ts';
+import { assertCanariesExist, failureMessage, pickCanaries, tooManyFailures } from './policy.ts';
 import { perServerOf, type Scanned } from './scanner.ts';
 import type { TargetRunner } from './target-run.ts';
 import { namesOf, type ResolvedTarget } from './targets.ts';
@@ -38,6 +38,10 @@ export async function upScanned(
   context: UpRunContext,
 ): Promise<FleetUpResult> {
   const startedAt = performance.now();
+  assertCanariesExist(
+    context.config.canary,
+    scanned.map(({ target }) => target),
+  );
   const run = new UpRun(scanned, context);
   await run.waves();
   const result = run.result(Math.round(performance.now() - startedAt));
@@ -59,7 +63,6 @@ class UpRun {
   readonly #filesKey = `fleet:${Math.random().toString(36).slice(2)}`;
   #stopped: FleetStop = null;
   #failures = 0;
-  #finished = 0;
   #running = 0;
 
   /** Plans the run from the scan (and reports the plan). */
@@ -128,12 +131,17 @@ class UpRun {
     });
     this.#running -= 1;
     this.#results.set(target, result);
-    this.#finished += 1;
     if (result.outcome === 'failed') this.#failures += 1;
     emit({ type: 'target:finished', result });
     if (result.outcome !== 'failed' || signal.aborted) return;
     if (canary) this.#stop('canary-failed');
-    else if (tooManyFailures(this.#context.config.maxFailures, this.#failures, this.#finished))
+    else if (
+      tooManyFailures(
+        this.#context.config.maxFailures,
+        this.#failures,
+        this.#canaries.length + this.#rest.length,
+      )
+    )
       this.#stop('failures');
   }
 
