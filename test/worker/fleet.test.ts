@@ -252,6 +252,26 @@ test('a maxFailures share counts against the targets to run, not those finished 
   t.like(error.details.counts, { applied: 1, failed: 4, 'not-run': 1 });
 });
 
+test('an error in the files stops a continuing fleet at the first target: every target would fail the same way', async (t) => {
+  const url = await tenants(t, 4);
+  const dir = await migrationsDir(t, {
+    '20260101000000_users.sql': '-- migrate:up\ncreate tabel users (id int);\n',
+  });
+  await using fleet = createFleet({
+    url,
+    dir,
+    schemas: 'tenant_*',
+    onError: 'continue',
+    concurrency: 1,
+    canary: 0,
+  });
+  const error = await failure(fleet.up());
+  t.is(error.details.stopped, 'files');
+  t.like(error.details.counts, { failed: 1, 'not-run': 3 });
+  t.is(error.details.targets[0]?.error?.code, 'SQL_SYNTAX_ERROR');
+  t.regex(error.message, /the migration files are invalid/);
+});
+
 test('a canary name that is none of the targets stops the fleet before anything runs', async (t) => {
   const url = await tenants(t, 3);
   const dir = await migrationsDir(t, { '20260101000000_users.sql': USERS });

@@ -15,6 +15,7 @@ export {
   EmbeddedPostgresError,
   EmbeddedPostgresNotInstalledError,
   ERROR_CODES,
+  FILES_ERROR_CODES,
   FleetBehindError,
   FleetEmptyError,
   FleetFailedError,

@@ -92,6 +92,11 @@ function stoppingLine(reason: Exclude<FleetStop, null>): string {
         'fleet: stopping after a failure (--on-error, --max-failures): no more targets start; ' +
         'those in flight finish'
       );
+    case 'files':
+      return (
+        'fleet: the migration files are invalid (every target would fail the same way): no more ' +
+        'targets start; those in flight finish'
+      );
     case 'aborted':
       return 'fleet: cancelled: no more targets start; those in flight roll back';
     case 'timeout':

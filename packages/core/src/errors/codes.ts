@@ -60,3 +60,22 @@ export const ERROR_CODES = {
 
 /** A stable error code, one of {@link ERROR_CODES}. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The codes of errors in the migration files themselves, found before a target's database work:
+ * every target of a fleet would fail the same way, so a fleet stops at the first whatever its
+ * failure policy (`stopped: 'files'`).
+ */
+export const FILES_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'MIGRATIONS_DIR_NOT_FOUND',
+  'MIGRATIONS_DIR_INACCESSIBLE',
+  'MIGRATION_FILE_NAME_INVALID',
+  'MIGRATION_FILE_UNREADABLE',
+  'MIGRATION_VERSION_DUPLICATE',
+  'MIGRATION_UP_MISSING',
+  'MIGRATION_OPTION_INVALID',
+  'MIGRATION_MODULE_INVALID',
+  'SQL_SYNTAX_ERROR',
+  'NON_TRANSACTIONAL_STATEMENT',
+  'SINGLE_TRANSACTION_CONFLICT',
+]);

@@ -16,7 +16,7 @@
  */
 export { isOffloopError, OffloopError } from './base.ts';
 export type { OffloopErrorOptions, Serializable, SourceLocation } from './base.ts';
-export { ERROR_CODES } from './codes.ts';
+export { ERROR_CODES, FILES_ERROR_CODES } from './codes.ts';
 export type { ErrorCode } from './codes.ts';
 export { ConfigError, lockDatabaseMismatchMessage } from './config.ts';
 export type { ConfigIssue } from './config.ts';

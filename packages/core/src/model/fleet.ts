@@ -99,8 +99,12 @@ export function notRunResult(
   };
 }
 
-/** Why a fleet stopped before every target had its turn; null when none stopped it. */
-export type FleetStop = 'canary-failed' | 'failures' | 'aborted' | 'timeout' | null;
+/**
+ * Why a fleet stopped before every target had its turn; null when none stopped it. `files`: a
+ * target failed on the migration files themselves (a syntax error, a bad file name), which every
+ * target would fail on the same way.
+ */
+export type FleetStop = 'canary-failed' | 'failures' | 'files' | 'aborted' | 'timeout' | null;
 
 /** Counts of targets by outcome. */
 export type FleetCounts = { readonly total: number } & {

@@ -84,11 +84,13 @@ export function failureMessage(result: FleetUpResult): string {
       ? 'the canary failed, and no other target was touched'
       : stopped === 'failures'
         ? 'the failure policy stopped it'
-        : stopped === 'aborted'
-          ? 'it was cancelled'
-          : stopped === 'timeout'
-            ? 'it ran out of time'
-            : `${counts.failed} target${counts.failed === 1 ? '' : 's'} failed`;
+        : stopped === 'files'
+          ? 'the migration files are invalid, and every target would fail the same way'
+          : stopped === 'aborted'
+            ? 'it was cancelled'
+            : stopped === 'timeout'
+              ? 'it ran out of time'
+              : `${counts.failed} target${counts.failed === 1 ? '' : 's'} failed`;
   return fleetFailedMessage(
     `${why} (${describeCounts(counts)} of ${counts.total})`,
     result.targets,

@@ -5,6 +5,7 @@
  */
 import {
   countOutcomes,
+  FILES_ERROR_CODES,
   FleetFailedError,
   notRunResult,
   type FleetEvent,
@@ -135,6 +136,8 @@ class UpRun {
     emit({ type: 'target:finished', result });
     if (result.outcome !== 'failed' || signal.aborted) return;
     if (canary) this.#stop('canary-failed');
+    // Every target would fail on the files the same way: no policy goes on with them.
+    else if (FILES_ERROR_CODES.has(result.error?.code ?? '')) this.#stop('files');
     else if (
       tooManyFailures(
         this.#context.config.maxFailures,
