@@ -34,7 +34,13 @@ export const fleetStatusCommand = defineFleetCommand({
 function renderStatus(result: FleetStatusResult, context: FleetRenderContext): string[] {
   const { counts } = result;
   if (counts.total === 0) return [noTargets(context)];
-  const latest = result.latest === null ? 'no migration files' : `newest file ${result.latest}`;
+  // The files are read where a database is scanned: with none readable, nothing says.
+  const latest =
+    result.latest !== null
+      ? `newest file ${result.latest}`
+      : counts.unreachable === counts.total
+        ? 'no database could be read'
+        : 'no migration files';
   const lines = [
     `Fleet: ${counts.total} target${counts.total === 1 ? '' : 's'}; ${latest}`,
     '',

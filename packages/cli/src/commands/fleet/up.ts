@@ -117,7 +117,12 @@ function summary(result: FleetUpResult): string {
   ];
   const versions = new Set(result.targets.map((target) => target.version));
   const [only] = versions;
-  const at = versions.size === 1 && only !== undefined && only !== null ? `; all at ${only}` : '';
+  // After a stop, every target at one version is where they were left, not where they should be.
+  const short = counts.failed + counts.cancelled + counts['not-run'] > 0;
+  const at =
+    versions.size === 1 && only !== undefined && only !== null
+      ? `; ${short ? 'all still' : 'all'} at ${only}`
+      : '';
   return (
     `Fleet: ${count(counts.total, 'target')} in ${formatDuration(result.durationMs)}: ` +
     `${parts.join(', ')}${at}`
