@@ -382,6 +382,9 @@ test('a cancelled fleet stops dispatching and cancels the targets in flight; eac
       'users',
     ]);
   }
+  // A cancelled target is behind, not failed: nothing about it needs fixing.
+  const status = await fleet.status();
+  t.like(status.counts, { behind: 6, failed: 0 });
 });
 
 test('maxConnectionsPerServer bounds the targets in flight on one server', async (t) => {

@@ -288,6 +288,21 @@ function stateOf(
   const fileChecksums = new Map(files.map((file) => [file.version, file.checksum]));
   const diverged = [...list].some(([version, checksum]) => fileChecksums.get(version) !== checksum);
   const pendingCount = files.filter((file) => !list.has(file.version)).length;
-  const state = diverged ? 'diverged' : lastError !== null ? 'failed' : 'behind';
+  const state = diverged
+    ? 'diverged'
+    : lastError !== null && !stopped(ledger)
+      ? 'failed'
+      : 'behind';
   return { ...base, state, pendingCount };
+}
+
+/**
+ * Whether the last run was stopped from outside (cancelled, or out of the run's time) rather than
+ * failed: its migration rolled back, and the target is behind, not failed. A non-transactional
+ * migration stopped halfway (`partial`) stays failed: it left work to resolve.
+ */
+function stopped(ledger: LedgerRow): boolean {
+  if (ledger.last_outcome !== 'failed') return false;
+  const error = ledger.last_error ?? '';
+  return error.startsWith('RUN_ABORTED:') || error.startsWith('RUN_TIMEOUT:');
 }
