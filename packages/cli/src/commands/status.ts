@@ -9,14 +9,15 @@ import type { CommandDatabase } from '../with-migrator.ts';
 /** `offloop status`: the migrations on disk against the version table, as a table or one JSON document. */
 export const statusCommand = defineDatabaseCommand({
   name: 'status',
-  summary: 'Show applied and pending migrations, and anything that stops up',
+  summary: 'Show applied and pending migrations, and what in the ledger stops up',
   usage: 'offloop status [options]',
   description:
     'Compare the migrations directory with the version table and list every migration: applied ' +
     '(with when) or pending. Flags the problems that make up refuse to run: applied migrations ' +
     'whose file changed or is gone, and pending migrations older than the newest applied one. ' +
-    'Reads only; takes no lock. Exits 0 when the status could be read, problems or not; use ' +
-    '--json to inspect them in a script.',
+    'It does not parse or lint the pending files (offloop check and offloop lint do). Reads ' +
+    'only; takes no lock. Exits 0 when the status could be read, problems or not; use --json ' +
+    'to inspect them in a script.',
   flags: DATABASE_FLAGS,
   examples: ['offloop status', 'offloop status --json | jq ".pending | length"'],
 
