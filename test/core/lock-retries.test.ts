@@ -141,14 +141,17 @@ test('a migration blocked by a long transaction retries, and succeeds once the t
   t.like(seen[0], { pid: blocker.pid, applicationName: 'nightly-report', user: 'postgres' });
   t.regex(seen[0]?.query ?? '', /select pg_backend_pid/, 'its last query');
   // Behind a transaction open longer than the longest timeout, the timeout does not grow. An
-  // attempt whose 100 ms wait was not sampled (a loaded machine: the look comes every 25 ms) knows
-  // no blocker and grows it once; from the first blocker seen on, it stays.
+  // attempt whose short wait was not sampled (a loaded machine: the look comes every 25 ms) knows
+  // no blocker and doubles it, up to the longest; from the first blocker seen on, it stays.
   const timeouts = retries.map((event) => event.nextLockTimeoutMs);
   const firstSeen = retries.findIndex((event) => event.blockedBy.length > 0);
   t.true(
     firstSeen !== -1 &&
+      timeouts
+        .slice(0, firstSeen)
+        .every((timeout, index) => timeout === Math.min(100 * 2 ** (index + 1), 400)) &&
       timeouts.slice(firstSeen).every((timeout) => timeout === timeouts[firstSeen]) &&
-      timeouts.every((timeout) => timeout <= 200),
+      timeouts.every((timeout) => timeout <= 400),
     `timeouts: ${timeouts.join(', ')}`,
   );
   t.is(timeouts[0], retries[0]?.blockedBy.length === 0 ? 200 : 100);
