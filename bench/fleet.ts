@@ -32,8 +32,8 @@
  * - **psql floor**: the same SQL files by N parallel `psql` sessions (N = the fleet's
  *   concurrency), the tenants dealt round-robin, per tenant `set search_path` (or `\connect`) then
  *   `begin; \i file commit;` per file. No ledger, no lock: the floor.
- * - **pg-boss 3 workers** (schemas only): the pg-boss mode through the CLI, as real processes on
- *   this host. Per rep a fresh control database; `offloop fleet up --queue <control> --url <db>
+ * - **pg-boss 3 workers** (schemas only): the pg-boss mode through the CLI (packed and installed
+ *   with npm, as the fleet's own process), as real processes on this host. Per rep a fresh control database; `offloop fleet up --queue <control> --url <db>
  *   --schemas 'tenant_*' --json` (the follower: one job per target, then follows them to the end);
  *   once it has made the queue, 3 `offloop fleet work --queue <control> --exit-when-idle` processes
  *   whose `--concurrency` adds up to the fleet's (3 + 3 + 2 for 8). Once about a third of the
@@ -77,6 +77,7 @@ import {
   adminUrl,
   Checks,
   cleanEnv,
+  installedAt,
   installPeers,
   machine,
   ms,
@@ -586,8 +587,6 @@ async function coldNoop(
 const QUEUE_SETTINGS = { heartbeat: '10s', retryDelay: '1s', idleTime: '3s' } as const;
 const QUEUE_NAME = 'offloop-fleet';
 const WORKERS = 3;
-/** The CLI, run from source (the workspace's NODE_OPTIONS resolve its packages to the sources). */
-const BIN = path.join(import.meta.dirname, '..', 'packages', 'cli', 'src', 'bin.ts');
 /** A worker's line for a target it finished: `tenant_0001: applied 20 migrations, now at ... in 1.2 s`. */
 const TARGET_DONE = /: (?:applied \d+ migrations?,|up to date in) /g;
 
@@ -620,14 +619,16 @@ type Running = {
   readonly exit: Promise<number | null>;
 };
 
+/** `offloop` (the packed CLI, installed with npm in {@link packedProject}) with `args`, in `cwd`. */
 function startOffloop(
+  bin: string,
   args: readonly string[],
   cwd: string,
   extraEnv: NodeJS.ProcessEnv = {},
 ): Running {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
-  for (const key of ['DATABASE_URL', 'TEST_DATABASE_URL', 'BENCH_DATABASE_URL']) delete env[key];
-  const child = spawn(process.execPath, [BIN, ...args], {
+  // Without the workspace's NODE_OPTIONS: its `offloop-source` condition is for the sources.
+  const env = cleanEnv(extraEnv);
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -714,10 +715,13 @@ async function runQueue(
   const concurrencies = Array.from({ length: WORKERS }, (_, i) =>
     Math.max(1, Math.floor(total / WORKERS) + (i < total % WORKERS ? 1 : 0)),
   );
+  // The CLI as a user installs it, like the fleet contender (not the workspace's sources).
+  const bin = installedAt(await packedProject(work)).offloop;
   const processes: Running[] = [];
   try {
     const started = performance.now();
     const follower = startOffloop(
+      bin,
       [
         'fleet',
         'up',
@@ -744,6 +748,7 @@ async function runQueue(
     const workersAt = performance.now() - started;
     const workers = concurrencies.map((concurrency, i) =>
       startOffloop(
+        bin,
         [
           'fleet',
           'work',

@@ -5,11 +5,13 @@ import {
   WorkerFailedError,
   WorkerOutOfMemoryError,
   WorkerUnresponsiveError,
+  poll,
   type OffloopError,
 } from '@offloop/core';
 import { createMigrator, type MigratorOptions } from '@offloop/worker';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sql } from 'slonik';
 import { createTestDatabase, withPool } from '../helpers/database.ts';
 import { migrationsDir } from '../helpers/fixtures.ts';
 import { settledServerState } from '../helpers/isolation.ts';
@@ -31,7 +33,8 @@ async function crashThenRecover(
   expected: ThrowsExpectation<OffloopError>,
   options: Partial<MigratorOptions> & {
     readonly timeout?: string;
-    readonly abortWhenStarted?: boolean;
+    /** Abort once the crash file's first statement is done (its backend idle in transaction). */
+    readonly abortWhenSpinning?: boolean;
     readonly firstApplied?: boolean;
     readonly afterCrash?: (url: string) => Promise<void>;
   } = {},
@@ -40,22 +43,24 @@ async function crashThenRecover(
   const dir = await migrationsDir(t, { '20260101000000_first.sql': FIRST, [CRASH_FILE]: crash });
   const {
     timeout,
-    abortWhenStarted = false,
+    abortWhenSpinning = false,
     firstApplied = true,
     afterCrash,
     ...migratorOptions
   } = options;
   await using migrator = createMigrator({ url, dir, ...migratorOptions });
   const controller = new AbortController();
+  let aborting: Promise<void> | undefined;
   const run = migrator.up({
     ...(timeout === undefined ? {} : { timeout }),
     signal: controller.signal,
     onProgress: (event) => {
-      if (abortWhenStarted && event.type === 'migration:started' && event.file === CRASH_FILE)
-        setTimeout(() => controller.abort(), 100);
+      if (abortWhenSpinning && event.type === 'migration:started' && event.file === CRASH_FILE)
+        aborting = abortOnceIdleInTransaction(url, controller);
     },
   });
   const error = await t.throwsAsync<OffloopError>(run, expected);
+  await aborting;
 
   const state = await settledServerState(url);
   // Modules are imported before the first migration runs: an import failure stops everything.
@@ -73,6 +78,26 @@ async function crashThenRecover(
   );
   t.deepEqual((await settledServerState(url)).tables, ['first', 'fixed']);
   return error;
+}
+
+/**
+ * Abort once a backend of the database at `url` has finished the crash file's first statement
+ * and waits, idle in its transaction, for the next: the module has gone on to what follows it.
+ * A fixed delay after `migration:started` is not enough on a loaded machine: the abort can come
+ * while the module still waits for that statement, which the run then cancels cooperatively.
+ */
+async function abortOnceIdleInTransaction(url: string, controller: AbortController): Promise<void> {
+  await withPool(url, (pool) =>
+    poll(
+      () =>
+        pool.exists(sql.unsafe`
+          select from pg_stat_activity
+          where datname = current_database() and state = 'idle in transaction'
+            and query ilike 'create table doomed%'`),
+      { until: (idle) => idle, intervalMs: 20, timeoutMs: 30_000 },
+    ),
+  );
+  controller.abort();
 }
 
 /** `details.reason` of the error, which these error classes carry as a string. */
@@ -144,7 +169,7 @@ test('a module that spins the CPU forever and is cancelled: WORKER_UNRESPONSIVE 
     t,
     crash,
     { instanceOf: WorkerUnresponsiveError, code: 'WORKER_UNRESPONSIVE' },
-    { cancelGracePeriod: '500ms', abortWhenStarted: true },
+    { cancelGracePeriod: '500ms', abortWhenSpinning: true },
   );
   t.is(error.details.graceMs, 500);
   t.deepEqual(
