@@ -33,9 +33,10 @@
  *   concurrency), the tenants dealt round-robin, per tenant `set search_path` (or `\connect`) then
  *   `begin; \i file commit;` per file. No ledger, no lock: the floor.
  * - **pg-boss 3 workers** (schemas only): the pg-boss mode through the CLI (packed and installed
- *   with npm, as the fleet's own process), as real processes on this host. Per rep a fresh control database; `offloop fleet up --queue <control> --url <db>
- *   --schemas 'tenant_*' --json` (the follower: one job per target, then follows them to the end);
- *   once it has made the queue, 3 `offloop fleet work --queue <control> --exit-when-idle` processes
+ *   with npm, as the fleet's own process), as real processes on this host. Per rep a fresh
+ *   control database; `offloop fleet up --queue <control> --url <db> --schemas 'tenant_*'
+ *   --json` (the follower: one job per target, then follows them to the end); once it has made
+ *   the queue, 3 `offloop fleet work --queue <control> --exit-when-idle` processes
  *   whose `--concurrency` adds up to the fleet's (3 + 3 + 2 for 8). Once about a third of the
  *   targets are done (the workers' lines) and the first worker holds a target's lock (its
  *   connections carry `PGAPPNAME`), it is killed with SIGKILL. Timed from the
